@@ -1,0 +1,47 @@
+"""cicd-platform: the catalog becomes one governed CodePipeline per service and environment.
+
+Thin on purpose: read and validate the inputs once, refuse to run against the
+wrong AWS account, build the Platform component, export what operators look up.
+"""
+
+import os
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components.errors import PlatformInputError
+from components.platform import Platform
+from components.platform_inputs import load_platform_inputs
+from components.settings import CONFIG_KEY
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+try:
+    inputs = load_platform_inputs(
+        pulumi.Config().get_object(CONFIG_KEY),
+        pulumi.get_stack(),
+        PROJECT_DIR,
+        # Lets a reviewer try a catalog change without editing the stack file.
+        catalog_override=os.environ.get("CICD_PLATFORM_CATALOG") or None,
+    )
+except PlatformInputError as error:
+    raise pulumi.RunError(str(error)) from None
+
+caller_account = aws.get_caller_identity().account_id
+if caller_account != inputs.settings.tooling_account_id:
+    raise pulumi.RunError(
+        f"the AWS credentials are for account {caller_account}, but stack {inputs.stack} manages tooling account "
+        f"{inputs.settings.tooling_account_id}; switch credentials (or fix toolingAccountId in Pulumi.{inputs.stack}.yaml)"
+    )
+
+platform = Platform("platform", inputs)
+
+pulumi.export("artifactBucket", platform.artifacts.bucket_name)
+pulumi.export("artifactKeyArn", platform.artifacts.key_arn)
+pulumi.export("githubConnectionArn", platform.connection.arn)
+pulumi.export("deployOrder", inputs.catalog.deploy_order)
+pulumi.export(
+    "pipelines",
+    {name: {env: pipeline.name for env, pipeline in service.pipelines.items()} for name, service in platform.services.items()},
+)

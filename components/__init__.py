@@ -1,0 +1,1 @@
+"""Model, settings and ComponentResources that turn the service catalog into pipelines."""

@@ -1,0 +1,109 @@
+"""A CodeBuild project with its own role and encrypted log group.
+
+Builds and Lambda releases are both CodeBuild projects, but they must never
+share a role: a build runs the service team's code, a release holds the right
+to assume deploy roles. Each project therefore gets a dedicated role whose
+policy the caller supplies, and a log group with a retention and the artifact key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from . import iam_documents
+
+BUILD_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+LOG_RETENTION_DAYS = 90
+
+
+@dataclass(frozen=True)
+class CodeBuildProjectArgs:
+    project_name: str
+    role_name: str
+    log_group_name: str
+    description: str
+    account_id: str
+    buildspec: str
+    key_arn: pulumi.Input[str]
+    policy_inputs: Mapping[str, pulumi.Input[str]]
+    policy_for: Callable[[Mapping[str, str]], iam_documents.Document]
+    """Builds the role policy from the resolved ``policy_inputs`` plus ``log_group_arn``."""
+    tags: Mapping[str, str]
+    timeout_minutes: int = 30
+    privileged: bool = False
+    environment_variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+
+
+class CodeBuildProject(pulumi.ComponentResource):
+    """Role + log group + project, wired to the artifact key."""
+
+    arn: pulumi.Output[str]
+    name: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: CodeBuildProjectArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("cicd:build:CodeBuildProject", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=args.log_group_name,
+            retention_in_days=LOG_RETENTION_DAYS,
+            kms_key_id=args.key_arn,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            name=args.role_name,
+            description=args.description,
+            assume_role_policy=iam_documents.to_json(
+                iam_documents.service_trust("codebuild.amazonaws.com", args.account_id)
+            ),
+            tags=dict(args.tags),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=pulumi.Output.all(log_group_arn=log_group.arn, **args.policy_inputs).apply(
+                lambda resolved: iam_documents.to_json(args.policy_for(resolved))
+            ),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+        project = aws.codebuild.Project(
+            f"{name}-project",
+            name=args.project_name,
+            description=args.description,
+            service_role=role.arn,
+            encryption_key=args.key_arn,
+            build_timeout=args.timeout_minutes,
+            queued_timeout=60,
+            source={"type": "CODEPIPELINE", "buildspec": args.buildspec},
+            artifacts={"type": "CODEPIPELINE"},
+            environment={
+                "compute_type": "BUILD_GENERAL1_SMALL",
+                "image": BUILD_IMAGE,
+                "type": "LINUX_CONTAINER",
+                "image_pull_credentials_type": "CODEBUILD",
+                "privileged_mode": args.privileged,
+                "environment_variables": [
+                    {"name": key, "value": value, "type": "PLAINTEXT"}
+                    for key, value in sorted(args.environment_variables.items())
+                ],
+            },
+            logs_config={
+                "cloudwatch_logs": {"status": "ENABLED", "group_name": log_group.name},
+                "s3_logs": {"status": "DISABLED"},
+            },
+            tags=dict(args.tags),
+            # The first build must not start before its role may write logs and artifacts.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        self.arn = project.arn
+        self.name = project.name
+        self.role_arn = role.arn
+        self.register_outputs({"arn": project.arn, "name": project.name, "roleArn": role.arn})

@@ -1,0 +1,88 @@
+"""The ECR repository a containerised service's builds push to.
+
+Images are built once in the tooling account and pulled by every environment
+account, so the repository policy names those accounts and no one else. Tags
+are immutable (a tag always means the image that was tested) and untagged
+layers are pruned so the registry does not grow without bound.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from . import iam_documents
+from .tags import standard_tags
+
+UNTAGGED_IMAGE_DAYS = 14
+KEPT_RELEASE_IMAGES = 200
+
+
+class ImageRepository(pulumi.ComponentResource):
+    """ECR repository with scanning, immutable tags, pruning and a cross-account pull policy."""
+
+    arn: pulumi.Output[str]
+    url: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        stack: str,
+        service: str,
+        owner: str,
+        region: str,
+        pull_account_ids: Sequence[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("cicd:build:ImageRepository", name, None, opts)
+        repository = aws.ecr.Repository(
+            f"{name}-repository",
+            name=service,
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration={"scan_on_push": True},
+            encryption_configurations=[{"encryption_type": "KMS"}],
+            tags=standard_tags(stack, service=service, owner=owner),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        in_repository = pulumi.ResourceOptions(parent=repository)
+        aws.ecr.LifecyclePolicy(
+            f"{name}-lifecycle",
+            repository=repository.name,
+            policy=json.dumps(
+                {
+                    "rules": [
+                        {
+                            "rulePriority": 1,
+                            "description": "Prune untagged layers",
+                            "selection": {
+                                "tagStatus": "untagged",
+                                "countType": "sinceImagePushed",
+                                "countUnit": "days",
+                                "countNumber": UNTAGGED_IMAGE_DAYS,
+                            },
+                            "action": {"type": "expire"},
+                        },
+                        {
+                            "rulePriority": 2,
+                            "description": "Keep the most recent release images",
+                            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": KEPT_RELEASE_IMAGES},
+                            "action": {"type": "expire"},
+                        },
+                    ]
+                },
+                sort_keys=True,
+            ),
+            opts=in_repository,
+        )
+        aws.ecr.RepositoryPolicy(
+            f"{name}-pull-policy",
+            repository=repository.name,
+            policy=iam_documents.to_json(iam_documents.image_repository_policy(region, pull_account_ids)),
+            opts=in_repository,
+        )
+        self.arn = repository.arn
+        self.url = repository.repository_url
+        self.register_outputs({"arn": repository.arn, "url": repository.repository_url})

@@ -1,0 +1,88 @@
+"""Physical names and ARNs the platform can know before anything exists.
+
+Cross-account trust needs the ARN of a role in another account before that
+role is created (the KMS key and bucket policies name the deploy roles; the
+deploy roles name the pipeline role). Pulumi auto-names would only be known
+after creation, so every name that crosses an account boundary is derived
+here, from the model, deterministically.
+"""
+
+from __future__ import annotations
+
+
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def role_arn(region: str, account_id: str, role_name: str) -> str:
+    return f"arn:{partition_of(region)}:iam::{account_id}:role/{role_name}"
+
+
+def account_root_arn(region: str, account_id: str) -> str:
+    return f"arn:{partition_of(region)}:iam::{account_id}:root"
+
+
+def pipeline_name(service: str, environment: str) -> str:
+    return f"{service}-{environment}"
+
+
+def build_project_name(service: str) -> str:
+    return f"{service}-build"
+
+
+def release_project_name(service: str) -> str:
+    return f"{service}-lambda-release"
+
+
+def pipeline_role_name(service: str) -> str:
+    return f"cicd-pipeline-{service}"
+
+
+def build_role_name(service: str) -> str:
+    return f"cicd-build-{service}"
+
+
+def release_role_name(service: str) -> str:
+    return f"cicd-release-{service}"
+
+
+def deploy_role_name(service: str, environment: str) -> str:
+    return f"cicd-deploy-{service}-{environment}"
+
+
+def codedeploy_service_role_name(environment: str) -> str:
+    return f"cicd-codedeploy-{environment}"
+
+
+def codedeploy_application_name(service: str, environment: str) -> str:
+    return f"{service}-{environment}"
+
+
+def deployment_group_name(service: str, environment: str) -> str:
+    return f"{service}-{environment}"
+
+
+def artifact_bucket_name(stack: str, account_id: str, region: str) -> str:
+    return f"cicd-artifacts-{stack.lower()}-{account_id}-{region}"[:63]
+
+
+def build_log_group_name(service: str) -> str:
+    return f"/aws/codebuild/{build_project_name(service)}"
+
+
+def release_log_group_name(service: str) -> str:
+    return f"/aws/codebuild/{release_project_name(service)}"
+
+
+def codedeploy_arns(region: str, account_id: str, application: str, group: str, config: str) -> list[str]:
+    """The application, deployment group and deployment config ARNs a deploy touches."""
+    prefix = f"arn:{partition_of(region)}:codedeploy:{region}:{account_id}"
+    return [
+        f"{prefix}:application:{application}",
+        f"{prefix}:deploymentgroup:{application}/{group}",
+        f"{prefix}:deploymentconfig:{config}",
+    ]

@@ -1,0 +1,69 @@
+"""The whole platform of one stack: shared pieces first, then one ServicePipeline per service.
+
+Services are declared in dependency order so the plan (and ``pulumi up``'s
+output) reads the way releases roll out: auth before booking, and so on.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from .artifact_store import ArtifactStore, ArtifactStoreArgs
+from .environment_account import EnvironmentAccount
+from .github_connection import GitHubConnection
+from .platform_inputs import PlatformInputs
+from .service_pipeline import ServicePipeline, ServicePipelineArgs
+
+
+class Platform(pulumi.ComponentResource):
+    """Artifact store, GitHub connection, environment accounts and every service's pipelines."""
+
+    services: dict[str, ServicePipeline]
+
+    def __init__(self, name: str, inputs: PlatformInputs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("cicd:platform:Platform", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings = inputs.settings
+        self.artifacts = ArtifactStore("artifacts", ArtifactStoreArgs(inputs=inputs), opts=child)
+        self.connection = GitHubConnection("github", inputs.stack, settings.github_owner, opts=child)
+        accounts = {}
+        for environment in settings.environments:
+            platforms = frozenset(
+                service.aws.platform
+                for service in inputs.catalog.services
+                if environment in inputs.environments_for(service)
+            )
+            accounts[environment.name] = EnvironmentAccount(
+                f"env-{environment.name}",
+                inputs.stack,
+                environment,
+                settings.bootstrap_role_name,
+                platforms,
+                opts=child,
+            )
+        self.services = {}
+        for service_name in inputs.catalog.deploy_order:
+            service = inputs.catalog.service(service_name)
+            self.services[service_name] = ServicePipeline(
+                service_name,
+                ServicePipelineArgs(
+                    inputs=inputs,
+                    service=service,
+                    accounts=accounts,
+                    connection_arn=self.connection.arn,
+                    bucket_name=self.artifacts.bucket_name,
+                    bucket_arn=self.artifacts.bucket_arn,
+                    key_arn=self.artifacts.key_arn,
+                ),
+                opts=child,
+            )
+        self.register_outputs(
+            {
+                "artifactBucket": self.artifacts.bucket_name,
+                "githubConnectionArn": self.connection.arn,
+                "pipelines": {
+                    name: {env: pipeline.name for env, pipeline in service.pipelines.items()}
+                    for name, service in self.services.items()
+                },
+            }
+        )

@@ -1,0 +1,205 @@
+"""Stack settings: which accounts, environments and people one platform instance serves.
+
+Each Pulumi stack (``dev`` is the platform team's sandbox, ``prod`` runs the
+real pipelines) holds one structured value, ``cicd-platform:settings``, in its
+``Pulumi.<stack>.yaml``. It is read once, here, into a frozen model: the
+environments the pipelines target (with the branch → environment defaults),
+the tooling account that hosts the pipelines, and who may approve releases.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AliasGenerator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from .branch_pattern import branch_pattern_problem
+from .catalog import Catalog, EnvironmentName
+from .deploy_window import cron_problem, timezone_problem
+from .errors import PlatformInputError, dotted_field, first_problem
+
+CONFIG_KEY = "settings"
+
+DEFAULT_BRANCHES: dict[str, str] = {
+    "dev": "feature/**",
+    "qa": "develop",
+    "staging": "release/**",
+    "prod": "main",
+}
+APPROVAL_BY_DEFAULT = frozenset({"staging", "prod"})
+
+AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$")]
+RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$")]
+OrganizationId = Annotated[str, StringConstraints(pattern=r"^o-[a-z0-9]{10,32}$")]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        alias_generator=AliasGenerator(validation_alias=to_camel, serialization_alias=to_camel),
+    )
+
+
+class DeployWindow(_Frozen):
+    """When deploys may start: a DeploymentWindow cron in a time zone."""
+
+    cron: str
+    timezone: str = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        problem = cron_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        problem = timezone_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class Environment(_Frozen):
+    """A deploy target of every pipeline: an account, a region and a branch filter."""
+
+    name: EnvironmentName
+    account_id: AccountId
+    branch: str
+    region: Region
+    approval: bool
+    production: bool = False
+    deploy_window: DeployWindow | None = None
+    execution_mode: Literal["QUEUED", "SUPERSEDED", "PARALLEL"]
+
+    @field_validator("branch")
+    @classmethod
+    def _valid_branch(cls, value: str) -> str:
+        problem = branch_pattern_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class StackSettings(_Frozen):
+    """Everything one platform stack needs besides the catalog."""
+
+    tooling_account_id: AccountId
+    region: Region
+    organization_id: OrganizationId = Field(
+        description="Cross-account deploy roles trust the pipeline only from inside this organization."
+    )
+    environments: tuple[Environment, ...] = Field(min_length=1)
+    github_owner: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")]
+    slack_channel: Annotated[str, StringConstraints(pattern=r"^#[a-z0-9][a-z0-9._-]{0,79}$")]
+    release_managers: tuple[RoleArn, ...] = Field(min_length=1)
+    catalog_path: str = "catalog/services.yaml"
+    bootstrap_role_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")] = "cicd-platform-bootstrap"
+    artifact_retention_days: int = Field(default=90, ge=7, le=3650)
+    build_timeout_minutes: int = Field(default=30, ge=5, le=480)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment_defaults(cls, data: Any) -> Any:
+        """Fill the documented per-environment defaults before field validation."""
+        if not isinstance(data, dict) or not isinstance(data.get("environments"), list):
+            return data
+        region = data.get("region")
+        filled = []
+        for entry in data["environments"]:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                name = entry["name"]
+                entry = dict(entry)
+                if "branch" not in entry and name in DEFAULT_BRANCHES:
+                    entry["branch"] = DEFAULT_BRANCHES[name]
+                entry.setdefault("approval", name in APPROVAL_BY_DEFAULT)
+                entry.setdefault("production", name == "prod")
+                entry.setdefault("executionMode", "QUEUED" if entry["production"] or entry["approval"] else "SUPERSEDED")
+                if region is not None:
+                    entry.setdefault("region", region)
+            filled.append(entry)
+        return {**data, "environments": filled}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StackSettings:
+        names = [environment.name for environment in self.environments]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"environment {repeated[0]!r} is defined more than once")
+        branches = [environment.branch for environment in self.environments]
+        shared = sorted({branch for branch in branches if branches.count(branch) > 1})
+        if shared:
+            raise ValueError(f"branch pattern {shared[0]!r} is used by two environments; a push must reach one")
+        for environment in self.environments:
+            if environment.region != self.region:
+                raise ValueError(
+                    f"environment {environment.name!r} is in {environment.region} but the artifact store is in "
+                    f"{self.region}; cross-region deploys need a regional artifact store, which the platform "
+                    "does not create yet"
+                )
+        return self
+
+    def environment(self, name: str) -> Environment:
+        return next(environment for environment in self.environments if environment.name == name)
+
+
+def parse_settings(raw: Any, display_name: str) -> StackSettings:
+    """Validate the ``settings`` config object; failures name the environment and field."""
+    if not isinstance(raw, dict):
+        raise PlatformInputError(display_name, "must be a mapping", field=f"cicd-platform:{CONFIG_KEY}")
+    try:
+        return StackSettings.model_validate(raw)
+    except ValidationError as error:
+        location, message = first_problem(error)
+        subject = None
+        if len(location) >= 2 and location[0] == "environments" and isinstance(location[1], int):
+            entry = raw["environments"][location[1]] if location[1] < len(raw.get("environments", [])) else None
+            name = entry.get("name") if isinstance(entry, dict) else None
+            subject = f"environment '{name}'" if isinstance(name, str) else f"environment #{location[1] + 1}"
+            location = location[2:]
+        field = ".".join(filter(None, [f"cicd-platform:{CONFIG_KEY}", dotted_field(location)]))
+        raise PlatformInputError(display_name, message, subject=subject, field=field) from None
+
+
+def check_catalog_against_stack(catalog: Catalog, settings: StackSettings, catalog_name: str) -> None:
+    """Cross-checks that need both inputs: environments exist, repositories are reachable."""
+    defined = {environment.name for environment in settings.environments}
+    for service in catalog.services:
+        for index, environment in enumerate(service.environments or ()):
+            if environment not in defined:
+                raise PlatformInputError(
+                    catalog_name,
+                    f"environment '{environment}' is not defined by this stack (it defines {', '.join(sorted(defined))})",
+                    subject=f"service '{service.name}'",
+                    field=f"environments[{index}]",
+                )
+        if service.repository_owner.lower() != settings.github_owner.lower():
+            raise PlatformInputError(
+                catalog_name,
+                f"repository owner '{service.repository_owner}' differs from the stack's GitHub owner "
+                f"'{settings.github_owner}'; the GitHub connection only reaches that owner",
+                subject=f"service '{service.name}'",
+                field="repository",
+            )
+
+
+def environments_of(service_environments: tuple[str, ...] | None, settings: StackSettings) -> tuple[Environment, ...]:
+    """The stack environments a service deploys to, in the stack's order."""
+    wanted = set(service_environments) if service_environments is not None else None
+    return tuple(env for env in settings.environments if wanted is None or env.name in wanted)

@@ -1,0 +1,53 @@
+"""``python -m offline_plan --stack dev``: what ``make plan`` runs.
+
+Exit codes: 0 plan written, 1 mandatory policy violation, 2 bad catalog or stack config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from components.errors import PlatformInputError
+
+EXIT_VIOLATIONS = 1
+EXIT_BAD_INPUT = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="offline_plan", description="Offline plan of one platform stack.")
+    parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to use (default: dev)")
+    parser.add_argument("--catalog", default=None, help="catalog file to use instead of the stack's catalogPath")
+    parser.add_argument("--project-dir", default=".", type=Path, help="directory holding Pulumi.yaml")
+    parser.add_argument("--out", default=None, type=Path, help="output directory (default: <project-dir>/out)")
+    args = parser.parse_args(argv)
+    # pulumi_aws.s3 warns about its deprecated V2 aliases on import; they are not ours to fix.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+    import pulumi
+
+    from .report import render_summary, write_plan
+    from .runner import run_plan
+
+    try:
+        plan = run_plan(args.project_dir, args.stack, args.catalog)
+    except PlatformInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except pulumi.RunError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    path = write_plan(plan, args.out or args.project_dir / "out")
+    print(render_summary(plan, path))
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if plan.mandatory_violations:
+        print(f"error: {len(plan.mandatory_violations)} mandatory policy violation(s)", file=sys.stderr)
+        return EXIT_VIOLATIONS
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

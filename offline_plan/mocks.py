@@ -1,0 +1,135 @@
+"""Pulumi mocks that answer like AWS would, so the program's outputs look real.
+
+Providers return ids and ARNs built from the resource's own inputs, in the
+account and region of the provider it was created with: a deploy role made
+through the ``prod`` account's provider gets an ARN in that account. Ids are
+derived from the URN, so two runs of the same program give the same plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+
+def stable_id(*parts: str) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:16]
+
+
+def stable_uuid(*parts: str) -> str:
+    return str(uuid.UUID(hashlib.sha256("/".join(parts).encode()).hexdigest()[:32]))
+
+
+@dataclass
+class AwsMocks(pulumi.runtime.Mocks):
+    """Mocked AWS for one tooling account; explicit providers add environment accounts."""
+
+    tooling_account_id: str
+    region: str
+    partition: str = "aws"
+    _providers: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def _location(self, provider_ref: str | None) -> tuple[str, str]:
+        if provider_ref:
+            provider_id = provider_ref.split("::")[-1]
+            if provider_id in self._providers:
+                return self._providers[provider_id]
+        return self.tooling_account_id, self.region
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        if args.typ.startswith("pulumi:providers:"):
+            provider_id = stable_uuid(args.typ, args.name)
+            accounts = inputs.get("allowedAccountIds") or [self.tooling_account_id]
+            self._providers[provider_id] = (accounts[0], inputs.get("region") or self.region)
+            return provider_id, inputs
+        if not args.custom:
+            return None, {}
+        account, region = self._location(args.provider)
+        state = dict(inputs)
+        resource_id = self._physical_id(args.typ, args.name, inputs)
+        arn = self._arn(args.typ, resource_id, inputs, account, region)
+        if arn:
+            state["arn"] = arn
+        state.setdefault("tagsAll", inputs.get("tags", {}))
+        state.update(self._extra_state(args.typ, resource_id, inputs, account, region))
+        return resource_id, state
+
+    def _physical_id(self, typ: str, name: str, inputs: dict[str, Any]) -> str:
+        if typ == "aws:kms/key:Key":
+            return stable_uuid(typ, name)
+        if typ == "aws:s3/bucket:Bucket":
+            return inputs.get("bucket") or f"{name}-{stable_id(name)[:7]}"
+        if typ == "aws:codedeploy/deploymentGroup:DeploymentGroup":
+            return stable_uuid(typ, name)
+        if isinstance(inputs.get("name"), str):
+            return inputs["name"]
+        return f"{name}-{stable_id(typ, name)[:8]}"
+
+    def _arn(self, typ: str, resource_id: str, inputs: dict[str, Any], account: str, region: str) -> str | None:
+        p = self.partition
+        name = inputs.get("name", resource_id)
+        arns = {
+            "aws:kms/key:Key": f"arn:{p}:kms:{region}:{account}:key/{resource_id}",
+            "aws:kms/alias:Alias": f"arn:{p}:kms:{region}:{account}:{name}",
+            "aws:s3/bucket:Bucket": f"arn:{p}:s3:::{resource_id}",
+            "aws:iam/role:Role": f"arn:{p}:iam::{account}:role/{name}",
+            "aws:codebuild/project:Project": f"arn:{p}:codebuild:{region}:{account}:project/{name}",
+            "aws:codepipeline/pipeline:Pipeline": f"arn:{p}:codepipeline:{region}:{account}:{name}",
+            "aws:codestarconnections/connection:Connection": (
+                f"arn:{p}:codestar-connections:{region}:{account}:connection/{stable_uuid('connection', name)}"
+            ),
+            "aws:cloudwatch/logGroup:LogGroup": f"arn:{p}:logs:{region}:{account}:log-group:{name}",
+            "aws:ecr/repository:Repository": f"arn:{p}:ecr:{region}:{account}:repository/{name}",
+            "aws:codedeploy/application:Application": f"arn:{p}:codedeploy:{region}:{account}:application:{name}",
+        }
+        if typ == "aws:codedeploy/deploymentGroup:DeploymentGroup":
+            return (
+                f"arn:{p}:codedeploy:{region}:{account}:deploymentgroup:"
+                f"{inputs.get('appName')}/{inputs.get('deploymentGroupName')}"
+            )
+        return arns.get(typ)
+
+    def _extra_state(
+        self, typ: str, resource_id: str, inputs: dict[str, Any], account: str, region: str
+    ) -> dict[str, Any]:
+        if typ == "aws:kms/key:Key":
+            return {"keyId": resource_id}
+        if typ == "aws:s3/bucket:Bucket":
+            return {"bucket": resource_id, "region": region}
+        if typ == "aws:ecr/repository:Repository":
+            return {"repositoryUrl": f"{account}.dkr.ecr.{region}.amazonaws.com/{inputs.get('name')}", "registryId": account}
+        if typ == "aws:iam/role:Role":
+            return {"uniqueId": "AROA" + stable_id(typ, resource_id).upper()}
+        if typ == "aws:codedeploy/application:Application":
+            return {"applicationId": stable_uuid(typ, resource_id)}
+        return {}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        account, region = self._location(args.provider)
+        p = self.partition
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": account,
+                "arn": f"arn:{p}:sts::{account}:assumed-role/offline-plan/session",
+                "userId": "AROAOFFLINEPLAN:session",
+                "id": account,
+            }
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": p, "dnsSuffix": "amazonaws.com", "id": p}
+        if args.token == "aws:lb/getLoadBalancer:getLoadBalancer":
+            name = args.args.get("name")
+            arn = f"arn:{p}:elasticloadbalancing:{region}:{account}:loadbalancer/app/{name}/{stable_id(account, str(name))}"
+            return {"arn": arn, "name": name, "id": arn, "loadBalancerType": "application"}
+        if args.token == "aws:lb/getListener:getListener":
+            lb_arn = str(args.args.get("loadBalancerArn"))
+            port = args.args.get("port")
+            arn = lb_arn.replace(":loadbalancer/", ":listener/") + f"/{stable_id(lb_arn, str(port))}"
+            return {"arn": arn, "port": port, "loadBalancerArn": lb_arn, "protocol": "HTTPS", "id": arn}
+        raise LookupError(f"offline plan has no mock for data source {args.token}; add one in offline_plan/mocks.py")

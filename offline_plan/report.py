@@ -1,0 +1,115 @@
+"""The plan file (``out/plan-<stack>.json``) and the short summary printed after a run.
+
+The JSON shape is a contract other tools read: fields are added, never renamed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from .runner import Plan
+
+PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
+SERVICE_COMPONENT = "cicd:service:ServicePipeline"
+PLAN_FORMAT_VERSION = 1
+
+
+def service_of(plan: Plan) -> dict[str, str]:
+    """URN → owning service, found by walking parents up to a ServicePipeline."""
+    by_urn = {resource.urn: resource for resource in plan.resources}
+    owners: dict[str, str] = {}
+    for resource in plan.resources:
+        current = resource
+        while current is not None:
+            if current.type == SERVICE_COMPONENT:
+                owners[resource.urn] = current.name
+                break
+            current = by_urn.get(current.parent) if current.parent else None
+    return owners
+
+
+def pipelines_by_service(plan: Plan) -> dict[str, dict[str, dict[str, Any]]]:
+    """service → environment → {name, branchFilter, pipelineType, stages}."""
+    owners = service_of(plan)
+    pipelines: dict[str, dict[str, dict[str, Any]]] = {}
+    for resource in plan.resources:
+        if resource.type != PIPELINE_TYPE:
+            continue
+        inputs = resource.inputs
+        service = owners.get(resource.urn, "(none)")
+        environment = inputs.get("tags", {}).get("environment", "?")
+        branches = [
+            branch
+            for trigger in inputs.get("triggers", [])
+            for push in trigger.get("gitConfiguration", {}).get("pushes", [])
+            for branch in push.get("branches", {}).get("includes", [])
+        ]
+        pipelines.setdefault(service, {})[environment] = {
+            "name": inputs.get("name"),
+            "pipelineType": inputs.get("pipelineType"),
+            "branchFilter": branches,
+            "stages": [stage.get("name") for stage in inputs.get("stages", [])],
+        }
+    order = [environment.name for environment in plan.inputs.settings.environments]
+    return {
+        service: dict(sorted(by_env.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+        for service, by_env in sorted(pipelines.items())
+    }
+
+
+def summary(plan: Plan) -> dict[str, Any]:
+    custom = [resource for resource in plan.resources if resource.custom]
+    owners = service_of(plan)
+    levels = Counter(violation.level for violation in plan.violations)
+    return {
+        "resourceCount": len(custom),
+        "componentCount": len(plan.resources) - len(custom),
+        "resourcesByType": dict(sorted(Counter(resource.type for resource in custom).items())),
+        "resourcesByService": dict(sorted(Counter(owners.get(r.urn, "(shared)") for r in custom).items())),
+        "pipelines": pipelines_by_service(plan),
+        "deployOrder": plan.inputs.catalog.deploy_order,
+        "violations": {"mandatory": levels.get("mandatory", 0), "advisory": levels.get("advisory", 0)},
+        "durationSeconds": round(plan.seconds, 3),
+    }
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    return {
+        "formatVersion": PLAN_FORMAT_VERSION,
+        "stack": plan.stack,
+        "project": plan.project,
+        # Registration order depends on asyncio scheduling; URN order keeps plans diffable.
+        "resources": [resource.as_plan_entry() for resource in sorted(plan.resources, key=lambda r: r.urn)],
+        "outputs": plan.outputs,
+        "policy": {"violations": [violation.as_plan_entry() for violation in plan.violations]},
+        "summary": summary(plan),
+    }
+
+
+def write_plan(plan: Plan, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"plan-{plan.stack}.json"
+    path.write_text(json.dumps(plan_document(plan), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    return path
+
+
+def render_summary(plan: Plan, path: Path) -> str:
+    facts = summary(plan)
+    lines = [f"offline plan of stack '{plan.stack}': {facts['resourceCount']} resources in {facts['durationSeconds']:.1f}s -> {path}"]
+    lines.append("resources by type:")
+    lines += [f"  {count:5d}  {kind}" for kind, count in sorted(facts["resourcesByType"].items(), key=lambda kv: (-kv[1], kv[0]))]
+    lines.append("resources per service:")
+    lines += [f"  {count:5d}  {service}" for service, count in facts["resourcesByService"].items()]
+    lines.append("pipelines per service and environment (branch filter):")
+    for service in facts["deployOrder"]:
+        environments = facts["pipelines"].get(service, {})
+        rendered = ", ".join(f"{env} ({' '.join(p['branchFilter'])})" for env, p in environments.items())
+        lines.append(f"  {service}: {rendered}")
+    counts = facts["violations"]
+    lines.append(f"policy: {counts['mandatory']} mandatory, {counts['advisory']} advisory violation(s)")
+    for violation in plan.violations:
+        lines.append(f"  [{violation.level}] {violation.policy}: {violation.message} ({violation.urn})")
+    return "\n".join(lines)

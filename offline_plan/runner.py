@@ -1,0 +1,127 @@
+"""Run the Pulumi program of one stack under mocks and turn what it declared into a plan."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import runpy
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from components.platform_inputs import PlatformInputs, load_platform_inputs
+from components.settings import CONFIG_KEY
+from components.yaml_source import load_yaml_file
+
+from .mocks import AwsMocks
+from .policy_check import Violation, evaluate
+from .recorder import RecordedResource, RecordingMonitor
+from .stack_config import read_stack_config
+
+CATALOG_OVERRIDE_VARIABLE = "CICD_PLATFORM_CATALOG"
+
+
+@dataclass
+class Plan:
+    stack: str
+    project: str
+    inputs: PlatformInputs
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]
+    violations: list[Violation]
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def mandatory_violations(self) -> list[Violation]:
+        return [violation for violation in self.violations if violation.level == "mandatory"]
+
+
+class _CollectingHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def _catalog_override(catalog: str | None) -> Iterator[None]:
+    previous = os.environ.get(CATALOG_OVERRIDE_VARIABLE)
+    if catalog:
+        os.environ[CATALOG_OVERRIDE_VARIABLE] = catalog
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(CATALOG_OVERRIDE_VARIABLE, None)
+        else:
+            os.environ[CATALOG_OVERRIDE_VARIABLE] = previous
+
+
+def project_name(project_dir: Path) -> str:
+    document = load_yaml_file(project_dir / "Pulumi.yaml", "Pulumi.yaml")
+    return str(document["name"])
+
+
+def run_plan(project_dir: Path, stack: str, catalog: str | None = None) -> Plan:
+    """Validate inputs, run ``__main__.py`` under mocks, record resources and run the rules.
+
+    Raises ``PlatformInputError`` for a broken catalog or stack file, before any
+    resource is declared.
+    """
+    started = time.perf_counter()
+    project_dir = project_dir.resolve()
+    project = project_name(project_dir)
+    config = read_stack_config(project_dir, stack, project)
+    raw_settings = config.values.get(f"{project}:{CONFIG_KEY}")
+    inputs = load_platform_inputs(
+        json.loads(raw_settings) if raw_settings is not None else None, stack, project_dir, catalog
+    )
+
+    mocks = AwsMocks(tooling_account_id=inputs.settings.tooling_account_id, region=inputs.settings.region)
+    monitor = RecordingMonitor(mocks)
+    logger = logging.getLogger(f"offline-plan.{stack}")
+    handler = _CollectingHandler()
+    logger.addHandler(handler)
+    logger.propagate = False
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, logger=logger, monitor=monitor)
+    pulumi.runtime.set_all_config(config.values, config.secret_keys)
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+    program = project_dir / "__main__.py"
+    with _catalog_override(catalog):
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+    outputs = _stack_outputs()
+    resources = monitor.recorded
+    violations = evaluate(resources)
+    logger.removeHandler(handler)
+    return Plan(
+        stack=stack,
+        project=project,
+        inputs=inputs,
+        resources=resources,
+        outputs=outputs,
+        violations=violations,
+        seconds=time.perf_counter() - started,
+        warnings=handler.messages,
+    )
+
+
+def _stack_outputs() -> dict[str, Any]:
+    from pulumi.runtime.settings import get_root_resource
+
+    root = get_root_resource()
+    outputs = getattr(root, "outputs", None) or {}
+    resolved = _sync_await(pulumi.Output.from_input(outputs).future()) if outputs else {}
+    return resolved or {}

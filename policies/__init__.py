@@ -1,0 +1,1 @@
+"""The CrossGuard policy pack; self-contained so it never imports the program."""
