@@ -32,7 +32,8 @@ caller_account = aws.get_caller_identity().account_id
 if caller_account != inputs.settings.tooling_account_id:
     raise pulumi.RunError(
         f"the AWS credentials are for account {caller_account}, but stack {inputs.stack} manages tooling account "
-        f"{inputs.settings.tooling_account_id}; switch credentials (or fix toolingAccountId in Pulumi.{inputs.stack}.yaml)"
+        f"{inputs.settings.tooling_account_id}; switch credentials "
+        f"(or fix toolingAccountId in Pulumi.{inputs.stack}.yaml)"
     )
 
 platform = Platform("platform", inputs)
@@ -43,5 +44,8 @@ pulumi.export("githubConnectionArn", platform.connection.arn)
 pulumi.export("deployOrder", inputs.catalog.deploy_order)
 pulumi.export(
     "pipelines",
-    {name: {env: pipeline.name for env, pipeline in service.pipelines.items()} for name, service in platform.services.items()},
+    {
+        name: {env: pipeline.name for env, pipeline in service.pipelines.items()}
+        for name, service in platform.services.items()
+    },
 )

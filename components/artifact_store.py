@@ -52,7 +52,9 @@ class ArtifactStore(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.kms.Alias(f"{name}-key-alias", name=f"alias/cicd-artifacts-{args.inputs.stack}", target_key_id=key.key_id, opts=child)
+        aws.kms.Alias(
+            f"{name}-key-alias", name=f"alias/cicd-artifacts-{args.inputs.stack}", target_key_id=key.key_id, opts=child
+        )
 
         bucket_name = naming.artifact_bucket_name(args.inputs.stack, settings.tooling_account_id, settings.region)
         bucket = aws.s3.Bucket(f"{name}-bucket", bucket=bucket_name, force_destroy=False, tags=tags, opts=child)
@@ -77,7 +79,10 @@ class ArtifactStore(pulumi.ComponentResource):
             bucket=bucket.id,
             rules=[
                 {
-                    "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key.arn},
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": key.arn,
+                    },
                     "bucket_key_enabled": True,
                 }
             ],

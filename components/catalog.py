@@ -176,7 +176,9 @@ def _check_graph(catalog: Catalog, display_name: str) -> None:
     seen: set[str] = set()
     for service in catalog.services:
         if service.name in seen:
-            raise PlatformInputError(display_name, "defined more than once", subject=f"service '{service.name}'", field="name")
+            raise PlatformInputError(
+                display_name, "defined more than once", subject=f"service '{service.name}'", field="name"
+            )
         seen.add(service.name)
     for service in catalog.services:
         for index, dependency in enumerate(service.depends_on):
@@ -233,5 +235,3 @@ def catalog_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "cicd-platform service catalog"
     return schema
-
-

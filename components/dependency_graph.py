@@ -21,7 +21,7 @@ def find_cycle(edges: Mapping[str, Sequence[str]]) -> list[str] | None:
         visiting.append(node)
         for dependency in sorted(edges.get(node, ())):
             if state.get(dependency) == "visiting":
-                return visiting[visiting.index(dependency) :] + [dependency]
+                return [*visiting[visiting.index(dependency) :], dependency]
             if dependency not in state:
                 cycle = visit(dependency)
                 if cycle:

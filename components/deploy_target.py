@@ -70,7 +70,9 @@ class AwsDeployTarget(pulumi.ComponentResource):
         group_args: dict[str, object] = {}
         if isinstance(target, EcsTarget):
             load_balancer = aws.lb.get_load_balancer_output(name=target.load_balancer, opts=invoke)
-            listener = aws.lb.get_listener_output(load_balancer_arn=load_balancer.arn, port=target.listener_port, opts=invoke)
+            listener = aws.lb.get_listener_output(
+                load_balancer_arn=load_balancer.arn, port=target.listener_port, opts=invoke
+            )
             group_args = {
                 "deployment_style": {"deployment_option": "WITH_TRAFFIC_CONTROL", "deployment_type": "BLUE_GREEN"},
                 "blue_green_deployment_config": {
@@ -89,7 +91,9 @@ class AwsDeployTarget(pulumi.ComponentResource):
                 },
             }
         elif isinstance(target, LambdaTarget):
-            group_args = {"deployment_style": {"deployment_option": "WITH_TRAFFIC_CONTROL", "deployment_type": "BLUE_GREEN"}}
+            group_args = {
+                "deployment_style": {"deployment_option": "WITH_TRAFFIC_CONTROL", "deployment_type": "BLUE_GREEN"}
+            }
         elif isinstance(target, ServerTarget):
             group_args = {
                 "deployment_style": {"deployment_option": "WITHOUT_TRAFFIC_CONTROL", "deployment_type": "IN_PLACE"},
@@ -130,7 +134,9 @@ class AwsDeployTarget(pulumi.ComponentResource):
             f"{name}-deploy-policy",
             role=role.id,
             policy=pulumi.Output.all(args.bucket_arn, args.key_arn).apply(
-                lambda arns: iam_documents.to_json(self._deploy_policy(target, region, account_id, codedeploy_arns, *arns))
+                lambda arns: iam_documents.to_json(
+                    self._deploy_policy(target, region, account_id, codedeploy_arns, *arns)
+                )
             ),
             opts=pulumi.ResourceOptions(parent=role, provider=args.account.provider),
         )

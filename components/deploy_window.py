@@ -38,7 +38,10 @@ def cron_problem(expression: str) -> str | None:
     """Why ``expression`` is not a DeploymentWindow cron, or None when it is."""
     fields = expression.split()
     if len(fields) not in (6, 7):
-        return f"cron {expression!r} has {len(fields)} fields; DeploymentWindow wants 6 (sec min hour dom month dow) or 7 with a year"
+        return (
+            f"cron {expression!r} has {len(fields)} fields; DeploymentWindow wants 6 "
+            "(sec min hour day-of-month month day-of-week) or 7 with a year"
+        )
     for (name, shape), value in zip(_FIELDS, fields, strict=False):
         if not shape.match(value.upper()):
             return f"cron {expression!r}: {name} field {value!r} is not valid"

@@ -124,7 +124,9 @@ class EnvironmentPipeline(pulumi.ComponentResource):
             pipeline_type="V2",
             execution_mode=environment.execution_mode,
             role_arn=args.role_arn,
-            artifact_stores=[{"location": args.bucket_name, "type": "S3", "encryption_key": {"id": args.key_arn, "type": "KMS"}}],
+            artifact_stores=[
+                {"location": args.bucket_name, "type": "S3", "encryption_key": {"id": args.key_arn, "type": "KMS"}}
+            ],
             triggers=[
                 {
                     "provider_type": "CodeStarSourceConnection",
@@ -198,5 +200,8 @@ class EnvironmentPipeline(pulumi.ComponentResource):
             **common,
             "name": "InPlaceDeploy",
             "provider": "CodeDeploy",
-            "configuration": {"ApplicationName": target.application_name, "DeploymentGroupName": target.deployment_group_name},
+            "configuration": {
+                "ApplicationName": target.application_name,
+                "DeploymentGroupName": target.deployment_group_name,
+            },
         }

@@ -101,7 +101,13 @@ def artifact_key_policy(
     root = naming.account_root_arn(region, tooling_account_id)
     partition = naming.partition_of(region)
     statements: list[Document] = [
-        {"Sid": "KeyAdministration", "Effect": "Allow", "Principal": {"AWS": root}, "Action": KMS_KEY_ADMIN_ACTIONS, "Resource": "*"},
+        {
+            "Sid": "KeyAdministration",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": KMS_KEY_ADMIN_ACTIONS,
+            "Resource": "*",
+        },
         {
             "Sid": "PipelineRolesUseKey",
             "Effect": "Allow",
@@ -118,7 +124,9 @@ def artifact_key_policy(
             "Resource": "*",
             "Condition": {
                 "ArnLike": {
-                    "kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{tooling_account_id}:log-group:/aws/codebuild/*"
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:{partition}:logs:{region}:{tooling_account_id}:log-group:/aws/codebuild/*"
+                    )
                 }
             },
         },
@@ -177,14 +185,34 @@ def pipeline_role_policy(
     """What one service's pipelines do themselves: fetch source, run builds, hand off deploys."""
     statements: list[Document] = [
         {"Sid": "ArtifactObjects", "Effect": "Allow", "Action": ARTIFACT_WRITE_ACTIONS, "Resource": f"{bucket_arn}/*"},
-        {"Sid": "ArtifactBucket", "Effect": "Allow", "Action": ["s3:GetBucketVersioning", "s3:GetBucketLocation"], "Resource": bucket_arn},
+        {
+            "Sid": "ArtifactBucket",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketVersioning", "s3:GetBucketLocation"],
+            "Resource": bucket_arn,
+        },
         {"Sid": "ArtifactKey", "Effect": "Allow", "Action": KMS_USE_ACTIONS, "Resource": key_arn},
-        {"Sid": "GitHubSource", "Effect": "Allow", "Action": "codestar-connections:UseConnection", "Resource": connection_arn},
-        {"Sid": "RunBuilds", "Effect": "Allow", "Action": ["codebuild:BatchGetBuilds", "codebuild:StartBuild"], "Resource": sorted(project_arns)},
+        {
+            "Sid": "GitHubSource",
+            "Effect": "Allow",
+            "Action": "codestar-connections:UseConnection",
+            "Resource": connection_arn,
+        },
+        {
+            "Sid": "RunBuilds",
+            "Effect": "Allow",
+            "Action": ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
+            "Resource": sorted(project_arns),
+        },
     ]
     if assumable_role_arns:
         statements.append(
-            {"Sid": "AssumeDeployRoles", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": sorted(assumable_role_arns)}
+            {
+                "Sid": "AssumeDeployRoles",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": sorted(assumable_role_arns),
+            }
         )
     return document(*statements)
 
@@ -201,9 +229,19 @@ def build_role_policy(
     """A build reads its source, writes its artifact, logs, reports tests and pushes its image."""
     partition = naming.partition_of(region)
     statements: list[Document] = [
-        {"Sid": "Logs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{log_group_arn}:*"},
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        },
         {"Sid": "ArtifactObjects", "Effect": "Allow", "Action": ARTIFACT_WRITE_ACTIONS, "Resource": f"{bucket_arn}/*"},
-        {"Sid": "ArtifactKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"], "Resource": key_arn},
+        {
+            "Sid": "ArtifactKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            "Resource": key_arn,
+        },
         {
             "Sid": "TestReports",
             "Effect": "Allow",
@@ -242,10 +280,20 @@ def build_role_policy(
 def release_role_policy(log_group_arn: str, bucket_arn: str, key_arn: str, deploy_role_arns: Sequence[str]) -> Document:
     """The Lambda release runner reads the build output and acts only through deploy roles."""
     return document(
-        {"Sid": "Logs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{log_group_arn}:*"},
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        },
         {"Sid": "ArtifactObjects", "Effect": "Allow", "Action": ARTIFACT_READ_ACTIONS, "Resource": f"{bucket_arn}/*"},
         {"Sid": "ArtifactKey", "Effect": "Allow", "Action": KMS_READ_ACTIONS, "Resource": key_arn},
-        {"Sid": "AssumeDeployRoles", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": sorted(deploy_role_arns)},
+        {
+            "Sid": "AssumeDeployRoles",
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": sorted(deploy_role_arns),
+        },
     )
 
 
@@ -257,7 +305,12 @@ def ecs_deploy_policy(
 ) -> Document:
     """CodeDeployToECS, run in the environment account: register the task definition, start the deploy."""
     return document(
-        {"Sid": "StartDeployment", "Effect": "Allow", "Action": CODEDEPLOY_DEPLOY_ACTIONS, "Resource": list(codedeploy_arns)},
+        {
+            "Sid": "StartDeployment",
+            "Effect": "Allow",
+            "Action": CODEDEPLOY_DEPLOY_ACTIONS,
+            "Resource": list(codedeploy_arns),
+        },
         # RegisterTaskDefinition has no resource-level permissions: AWS only accepts "*".
         {"Sid": "RegisterTaskDefinition", "Effect": "Allow", "Action": "ecs:RegisterTaskDefinition", "Resource": "*"},
         {
@@ -275,7 +328,12 @@ def ecs_deploy_policy(
 def server_deploy_policy(codedeploy_arns: Sequence[str], bucket_arn: str, key_arn: str) -> Document:
     """CodeDeploy to EC2, run in the environment account."""
     return document(
-        {"Sid": "StartDeployment", "Effect": "Allow", "Action": CODEDEPLOY_DEPLOY_ACTIONS, "Resource": list(codedeploy_arns)},
+        {
+            "Sid": "StartDeployment",
+            "Effect": "Allow",
+            "Action": CODEDEPLOY_DEPLOY_ACTIONS,
+            "Resource": list(codedeploy_arns),
+        },
         {"Sid": "ReadArtifacts", "Effect": "Allow", "Action": ARTIFACT_READ_ACTIONS, "Resource": f"{bucket_arn}/*"},
         {"Sid": "DecryptArtifacts", "Effect": "Allow", "Action": KMS_READ_ACTIONS, "Resource": key_arn},
     )
@@ -296,7 +354,12 @@ def lambda_deploy_policy(function_arn: str, codedeploy_arns: Sequence[str]) -> D
             ],
             "Resource": [function_arn, f"{function_arn}:*"],
         },
-        {"Sid": "StartDeployment", "Effect": "Allow", "Action": CODEDEPLOY_DEPLOY_ACTIONS, "Resource": list(codedeploy_arns)},
+        {
+            "Sid": "StartDeployment",
+            "Effect": "Allow",
+            "Action": CODEDEPLOY_DEPLOY_ACTIONS,
+            "Resource": list(codedeploy_arns),
+        },
     )
 
 
@@ -306,7 +369,9 @@ def image_repository_policy(region: str, pull_account_ids: Sequence[str]) -> Doc
         {
             "Sid": "EnvironmentAccountsPull",
             "Effect": "Allow",
-            "Principal": {"AWS": [naming.account_root_arn(region, account) for account in sorted(set(pull_account_ids))]},
+            "Principal": {
+                "AWS": [naming.account_root_arn(region, account) for account in sorted(set(pull_account_ids))]
+            },
             "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
         }
     )

@@ -68,7 +68,11 @@ class ImageRepository(pulumi.ComponentResource):
                         {
                             "rulePriority": 2,
                             "description": "Keep the most recent release images",
-                            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": KEPT_RELEASE_IMAGES},
+                            "selection": {
+                                "tagStatus": "any",
+                                "countType": "imageCountMoreThan",
+                                "countNumber": KEPT_RELEASE_IMAGES,
+                            },
                             "action": {"type": "expire"},
                         },
                     ]

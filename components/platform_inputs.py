@@ -75,7 +75,9 @@ def load_platform_inputs(
     """Validate the stack's ``settings`` object and the catalog it points at."""
     if raw_settings is None:
         raise PlatformInputError(
-            settings_file_name(stack), "required but missing (see README: Stack settings)", field="cicd-platform:settings"
+            settings_file_name(stack),
+            "required but missing (see README: Stack settings)",
+            field="cicd-platform:settings",
         )
     settings = parse_settings(raw_settings, settings_file_name(stack))
     catalog_path = Path(catalog_override or settings.catalog_path)

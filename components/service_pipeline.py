@@ -117,7 +117,10 @@ class ServicePipeline(pulumi.ComponentResource):
                     key_arn=args.key_arn,
                     policy_inputs={"bucket_arn": args.bucket_arn, "key_arn": args.key_arn},
                     policy_for=lambda resolved: iam_documents.release_role_policy(
-                        resolved["log_group_arn"], resolved["bucket_arn"], resolved["key_arn"], list(deploy_role_arns.values())
+                        resolved["log_group_arn"],
+                        resolved["bucket_arn"],
+                        resolved["key_arn"],
+                        list(deploy_role_arns.values()),
                     ),
                     tags=tags,
                     timeout_minutes=60,
@@ -130,7 +133,9 @@ class ServicePipeline(pulumi.ComponentResource):
             f"{name}-pipeline-role",
             name=naming.pipeline_role_name(service.name),
             description=f"Runs the pipelines of {service.name}",
-            assume_role_policy=iam_documents.to_json(iam_documents.service_trust("codepipeline.amazonaws.com", tooling)),
+            assume_role_policy=iam_documents.to_json(
+                iam_documents.service_trust("codepipeline.amazonaws.com", tooling)
+            ),
             tags=tags,
             opts=child,
         )

@@ -110,7 +110,9 @@ class StackSettings(_Frozen):
     slack_channel: Annotated[str, StringConstraints(pattern=r"^#[a-z0-9][a-z0-9._-]{0,79}$")]
     release_managers: tuple[RoleArn, ...] = Field(min_length=1)
     catalog_path: str = "catalog/services.yaml"
-    bootstrap_role_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")] = "cicd-platform-bootstrap"
+    bootstrap_role_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")] = (
+        "cicd-platform-bootstrap"
+    )
     artifact_retention_days: int = Field(default=90, ge=7, le=3650)
     build_timeout_minutes: int = Field(default=30, ge=5, le=480)
 
@@ -130,7 +132,9 @@ class StackSettings(_Frozen):
                     entry["branch"] = DEFAULT_BRANCHES[name]
                 entry.setdefault("approval", name in APPROVAL_BY_DEFAULT)
                 entry.setdefault("production", name == "prod")
-                entry.setdefault("executionMode", "QUEUED" if entry["production"] or entry["approval"] else "SUPERSEDED")
+                entry.setdefault(
+                    "executionMode", "QUEUED" if entry["production"] or entry["approval"] else "SUPERSEDED"
+                )
                 if region is not None:
                     entry.setdefault("region", region)
             filled.append(entry)
@@ -185,7 +189,8 @@ def check_catalog_against_stack(catalog: Catalog, settings: StackSettings, catal
             if environment not in defined:
                 raise PlatformInputError(
                     catalog_name,
-                    f"environment '{environment}' is not defined by this stack (it defines {', '.join(sorted(defined))})",
+                    f"environment '{environment}' is not defined by this stack "
+                    f"(it defines {', '.join(sorted(defined))})",
                     subject=f"service '{service.name}'",
                     field=f"environments[{index}]",
                 )

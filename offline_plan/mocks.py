@@ -102,7 +102,10 @@ class AwsMocks(pulumi.runtime.Mocks):
         if typ == "aws:s3/bucket:Bucket":
             return {"bucket": resource_id, "region": region}
         if typ == "aws:ecr/repository:Repository":
-            return {"repositoryUrl": f"{account}.dkr.ecr.{region}.amazonaws.com/{inputs.get('name')}", "registryId": account}
+            return {
+                "repositoryUrl": f"{account}.dkr.ecr.{region}.amazonaws.com/{inputs.get('name')}",
+                "registryId": account,
+            }
         if typ == "aws:iam/role:Role":
             return {"uniqueId": "AROA" + stable_id(typ, resource_id).upper()}
         if typ == "aws:codedeploy/application:Application":
@@ -111,25 +114,44 @@ class AwsMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         account, region = self._location(args.provider)
-        p = self.partition
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {
-                "accountId": account,
-                "arn": f"arn:{p}:sts::{account}:assumed-role/offline-plan/session",
-                "userId": "AROAOFFLINEPLAN:session",
-                "id": account,
-            }
-        if args.token == "aws:index/getRegion:getRegion":
-            return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
-        if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": p, "dnsSuffix": "amazonaws.com", "id": p}
-        if args.token == "aws:lb/getLoadBalancer:getLoadBalancer":
-            name = args.args.get("name")
-            arn = f"arn:{p}:elasticloadbalancing:{region}:{account}:loadbalancer/app/{name}/{stable_id(account, str(name))}"
-            return {"arn": arn, "name": name, "id": arn, "loadBalancerType": "application"}
-        if args.token == "aws:lb/getListener:getListener":
-            lb_arn = str(args.args.get("loadBalancerArn"))
-            port = args.args.get("port")
-            arn = lb_arn.replace(":loadbalancer/", ":listener/") + f"/{stable_id(lb_arn, str(port))}"
-            return {"arn": arn, "port": port, "loadBalancerArn": lb_arn, "protocol": "HTTPS", "id": arn}
-        raise LookupError(f"offline plan has no mock for data source {args.token}; add one in offline_plan/mocks.py")
+        data_source = _DATA_SOURCES.get(args.token)
+        if data_source is None:
+            raise LookupError(
+                f"offline plan has no mock for data source {args.token}; add one in offline_plan/mocks.py"
+            )
+        return data_source(self.partition, account, region, dict(args.args))
+
+
+def _caller_identity(p: str, account: str, _region: str, _args: dict[str, Any]) -> dict[str, Any]:
+    arn = f"arn:{p}:sts::{account}:assumed-role/offline-plan/session"
+    return {"accountId": account, "arn": arn, "userId": "AROAOFFLINEPLAN:session", "id": account}
+
+
+def _region(_p: str, _account: str, region: str, _args: dict[str, Any]) -> dict[str, Any]:
+    return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
+
+
+def _partition(p: str, _account: str, _region: str, _args: dict[str, Any]) -> dict[str, Any]:
+    return {"partition": p, "dnsSuffix": "amazonaws.com", "id": p}
+
+
+def _load_balancer(p: str, account: str, region: str, args: dict[str, Any]) -> dict[str, Any]:
+    name = str(args.get("name"))
+    arn = f"arn:{p}:elasticloadbalancing:{region}:{account}:loadbalancer/app/{name}/{stable_id(account, name)}"
+    return {"arn": arn, "name": name, "id": arn, "loadBalancerType": "application"}
+
+
+def _listener(_p: str, _account: str, _region: str, args: dict[str, Any]) -> dict[str, Any]:
+    lb_arn = str(args.get("loadBalancerArn"))
+    port = args.get("port")
+    arn = lb_arn.replace(":loadbalancer/", ":listener/") + f"/{stable_id(lb_arn, str(port))}"
+    return {"arn": arn, "port": port, "loadBalancerArn": lb_arn, "protocol": "HTTPS", "id": arn}
+
+
+_DATA_SOURCES = {
+    "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
+    "aws:index/getRegion:getRegion": _region,
+    "aws:index/getPartition:getPartition": _partition,
+    "aws:lb/getLoadBalancer:getLoadBalancer": _load_balancer,
+    "aws:lb/getListener:getListener": _listener,
+}

@@ -35,6 +35,8 @@ def evaluate(
     ]
     views = [PolicyResource(type=r.type, urn=r.urn, name=r.name, props=r.inputs) for r in custom]
     violations += [
-        Violation(rule.name, rule.level, urn, message) for rule in stack_rules for urn, message in rule.violations(views)
+        Violation(rule.name, rule.level, urn, message)
+        for rule in stack_rules
+        for urn, message in rule.violations(views)
     ]
     return violations

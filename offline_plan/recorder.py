@@ -66,8 +66,6 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: Any) -> None:
         super().__init__(mocks)
         self.recorded: list[RecordedResource] = []
-        self.stack_outputs: dict[str, Any] = {}
-        self._stack_urn: str | None = None
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # The engine qualifies a child's type with its parent's whole type chain;
@@ -82,8 +80,6 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
         urn = self.make_urn(request.parent, request.type, request.name)
-        if request.type == "pulumi:pulumi:Stack":
-            self._stack_urn = urn
         # A provider reference is "<urn>::<id>"; the plan records the URN.
         provider = request.provider.rsplit("::", 1)[0] if request.provider else None
         self.recorded.append(
@@ -98,8 +94,3 @@ class RecordingMonitor(MockMonitor):
             )
         )
         return response
-
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        if request.urn == self._stack_urn:
-            self.stack_outputs = engine_view(json_format.MessageToDict(request.outputs))
-        return super().RegisterResourceOutputs(request)

@@ -98,9 +98,15 @@ def write_plan(plan: Plan, out_dir: Path) -> Path:
 
 def render_summary(plan: Plan, path: Path) -> str:
     facts = summary(plan)
-    lines = [f"offline plan of stack '{plan.stack}': {facts['resourceCount']} resources in {facts['durationSeconds']:.1f}s -> {path}"]
+    lines = [
+        f"offline plan of stack '{plan.stack}': {facts['resourceCount']} resources "
+        f"in {facts['durationSeconds']:.1f}s -> {path}"
+    ]
     lines.append("resources by type:")
-    lines += [f"  {count:5d}  {kind}" for kind, count in sorted(facts["resourcesByType"].items(), key=lambda kv: (-kv[1], kv[0]))]
+    lines += [
+        f"  {count:5d}  {kind}"
+        for kind, count in sorted(facts["resourcesByType"].items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
     lines.append("resources per service:")
     lines += [f"  {count:5d}  {service}" for service, count in facts["resourcesByService"].items()]
     lines.append("pipelines per service and environment (branch filter):")

@@ -95,6 +95,8 @@ def run_plan(project_dir: Path, stack: str, catalog: str | None = None) -> Plan:
     handler = _CollectingHandler()
     logger.addHandler(handler)
     logger.propagate = False
+    # A fresh root stack per run, so one process can plan several stacks (tests do).
+    pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, logger=logger, monitor=monitor)
     pulumi.runtime.set_all_config(config.values, config.secret_keys)
     if str(project_dir) not in sys.path:
@@ -119,9 +121,7 @@ def run_plan(project_dir: Path, stack: str, catalog: str | None = None) -> Plan:
 
 
 def _stack_outputs() -> dict[str, Any]:
-    from pulumi.runtime.settings import get_root_resource
-
-    root = get_root_resource()
+    root = pulumi.runtime.settings.get_root_resource()
     outputs = getattr(root, "outputs", None) or {}
     resolved = _sync_await(pulumi.Output.from_input(outputs).future()) if outputs else {}
     return resolved or {}

@@ -15,7 +15,7 @@ from pathlib import Path
 from components.errors import PlatformInputError
 from components.yaml_source import load_yaml_file
 
-OFFLINE_SECRET_PLACEHOLDER = "offline-plan-secret"
+OFFLINE_SECRET_PLACEHOLDER = "offline-plan-secret"  # noqa: S105 - a placeholder, not a credential
 
 
 @dataclass(frozen=True)

@@ -48,4 +48,6 @@ def stack_policy(rule: Any, resource_view: Any) -> StackValidationPolicy:
 
 
 def policies(resource_rules: Iterable[Any], stack_rules: Iterable[Any], resource_view: Any) -> list[Any]:
-    return [resource_policy(rule) for rule in resource_rules] + [stack_policy(rule, resource_view) for rule in stack_rules]
+    return [resource_policy(rule) for rule in resource_rules] + [
+        stack_policy(rule, resource_view) for rule in stack_rules
+    ]

@@ -1,4 +1,4 @@
-"""iam-no-admin: no statement allows every action on every resource, no admin managed policy (CKV_AWS_62, CKV_AWS_274)."""
+"""iam-no-admin: nothing grants every action on every resource; no admin policy (CKV_AWS_62, CKV_AWS_274)."""
 
 from __future__ import annotations
 

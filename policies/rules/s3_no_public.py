@@ -1,4 +1,4 @@
-"""s3-no-public: every public-access flag is on and no policy allows everyone (CKV2_AWS_6, CKV_AWS_53-56, CKV_AWS_70)."""
+"""s3-no-public: all public-access flags on; no policy allows everyone (CKV2_AWS_6, CKV_AWS_53-56, CKV_AWS_70)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,60 @@
+# The only commands a person needs: `make plan` and `make test`.
+# Everything installs itself into .venv on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STACK ?= dev
+CATALOG ?=
+PYTEST_ARGS ?=
+
+.PHONY: plan test lint format schema bench preview up clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamps re-run pip only when a requirements file changes.
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt policies/requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime-installed
+
+## plan: offline plan of STACK (default dev) -> out/plan-$(STACK).json; CATALOG=path to try another catalog
+plan: $(VENV)/.runtime-installed
+	$(BIN)/python -m offline_plan --stack $(STACK) $(if $(CATALOG),--catalog $(CATALOG))
+
+## test: lint, schema freshness, unit, program and end-to-end tests
+test: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -n auto -q $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## schema: regenerate catalog/services.schema.json from the model
+schema: $(VENV)/.runtime-installed
+	$(BIN)/python -m components.catalog_schema catalog/services.schema.json
+
+## bench: how long the offline plan takes, for the catalog and for synthetic fleets
+bench: $(VENV)/.runtime-installed
+	$(BIN)/python bench/plan_speed.py
+
+## preview / up: the real path (needs the Pulumi CLI and credentials for the tooling account)
+preview:
+	pulumi preview --stack $(STACK) --policy-pack policies
+
+up:
+	pulumi up --stack $(STACK) --policy-pack policies
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache .hypothesis
