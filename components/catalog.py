@@ -35,6 +35,9 @@ Repository = Annotated[
     Field(description="GitHub repository as 'owner/name'."),
 ]
 EnvironmentName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{1,11}$")]
+AccountId = Annotated[
+    str, StringConstraints(pattern=r"^\d{12}$"), Field(description="A 12-digit AWS account id, quoted in YAML.")
+]
 
 PLATFORMS = ("ECS", "Lambda", "Server")
 UNION_TAGS = frozenset(PLATFORMS)
@@ -125,6 +128,10 @@ class Service(_Frozen):
     depends_on: tuple[ServiceName, ...] = ()
     environments: tuple[EnvironmentName, ...] | None = Field(
         default=None, description="Environments this service deploys to; all of the stack's when omitted."
+    )
+    accounts: dict[EnvironmentName, AccountId] = Field(
+        default_factory=dict,
+        description="Per environment, an account that replaces the stack's (for example a PCI-scoped account).",
     )
     also_deploy_to: tuple[Literal["gcp", "azure"], ...] = Field(
         default=(), description="Other clouds reached through GitHub Actions with OIDC."

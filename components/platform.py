@@ -26,15 +26,15 @@ class Platform(pulumi.ComponentResource):
         settings = inputs.settings
         self.artifacts = ArtifactStore("artifacts", ArtifactStoreArgs(inputs=inputs), opts=child)
         self.connection = GitHubConnection("github", inputs.stack, settings.github_owner, opts=child)
-        accounts = {}
-        for environment in settings.environments:
-            platforms = frozenset(
-                service.aws.platform
-                for service in inputs.catalog.services
-                if environment in inputs.environments_for(service)
+        accounts: dict[tuple[str, str], EnvironmentAccount] = {}
+        default_accounts = {environment.name: environment.account_id for environment in settings.environments}
+        for environment, platforms in inputs.environment_accounts():
+            # The stack's own account keeps the short name; service-specific accounts are suffixed.
+            suffix = (
+                "" if default_accounts[environment.name] == environment.account_id else f"-{environment.account_id}"
             )
-            accounts[environment.name] = EnvironmentAccount(
-                f"env-{environment.name}",
+            accounts[(environment.name, environment.account_id)] = EnvironmentAccount(
+                f"env-{environment.name}{suffix}",
                 inputs.stack,
                 environment,
                 settings.bootstrap_role_name,

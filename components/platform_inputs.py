@@ -15,7 +15,7 @@ from typing import Any
 from . import naming
 from .catalog import Catalog, Service, load_catalog
 from .errors import PlatformInputError
-from .settings import Environment, StackSettings, check_catalog_against_stack, environments_of, parse_settings
+from .settings import Environment, StackSettings, check_catalog_against_stack, parse_settings, placements_of
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,23 @@ class PlatformInputs:
     catalog: Catalog
 
     def environments_for(self, service: Service) -> tuple[Environment, ...]:
-        return environments_of(service.environments, self.settings)
+        """Where the service deploys: stack environments, with the service's account overrides applied."""
+        return placements_of(service, self.settings)
+
+    def environment_accounts(self) -> list[tuple[Environment, frozenset[str]]]:
+        """Each (environment, account) that receives deploys, with the compute platforms deployed there."""
+        platforms: dict[tuple[str, str], set[str]] = {}
+        placed: dict[tuple[str, str], Environment] = {}
+        for service in self.catalog.services:
+            for environment in self.environments_for(service):
+                key = (environment.name, environment.account_id)
+                placed[key] = environment
+                platforms.setdefault(key, set()).add(service.aws.platform)
+        order = [environment.name for environment in self.settings.environments]
+        return [
+            (placed[key], frozenset(platforms[key]))
+            for key in sorted(placed, key=lambda key: (order.index(key[0]), key[1]))
+        ]
 
     def deploy_role_arn(self, service: Service, environment: Environment) -> str:
         return naming.role_arn(

@@ -32,7 +32,8 @@ LAMBDA_RELEASE_BUILDSPEC = (Path(__file__).parent / "buildspecs" / "lambda_relea
 class ServicePipelineArgs:
     inputs: PlatformInputs
     service: Service
-    accounts: Mapping[str, EnvironmentAccount]
+    accounts: Mapping[tuple[str, str], EnvironmentAccount]
+    """Environment accounts by (environment name, account id)."""
     connection_arn: pulumi.Input[str]
     bucket_name: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
@@ -163,7 +164,7 @@ class ServicePipeline(pulumi.ComponentResource):
                 DeployTargetArgs(
                     stack=inputs.stack,
                     service=service,
-                    account=args.accounts[environment.name],
+                    account=args.accounts[(environment.name, environment.account_id)],
                     deploy_role_arn=deploy_role_arns[environment.name],
                     trusted_role_arn=release_role_arn if is_lambda else pipeline_role_arn,
                     organization_id=settings.organization_id,

@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from .branch_pattern import branch_pattern_problem
-from .catalog import Catalog, EnvironmentName
+from .catalog import AccountId, Catalog, EnvironmentName, Service
 from .deploy_window import cron_problem, timezone_problem
 from .errors import PlatformInputError, dotted_field, first_problem
 
@@ -38,7 +38,6 @@ DEFAULT_BRANCHES: dict[str, str] = {
 }
 APPROVAL_BY_DEFAULT = frozenset({"staging", "prod"})
 
-AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$")]
 RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$")]
 OrganizationId = Annotated[str, StringConstraints(pattern=r"^o-[a-z0-9]{10,32}$")]
@@ -112,6 +111,10 @@ class StackSettings(_Frozen):
     catalog_path: str = "catalog/services.yaml"
     bootstrap_role_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")] = (
         "cicd-platform-bootstrap"
+    )
+    use_service_accounts: bool = Field(
+        default=True,
+        description="Honour the catalog's per-service accounts; a sandbox stack turns this off.",
     )
     artifact_retention_days: int = Field(default=90, ge=7, le=3650)
     build_timeout_minutes: int = Field(default=30, ge=5, le=480)
@@ -194,6 +197,15 @@ def check_catalog_against_stack(catalog: Catalog, settings: StackSettings, catal
                     subject=f"service '{service.name}'",
                     field=f"environments[{index}]",
                 )
+        for environment in service.accounts:
+            if environment not in defined:
+                raise PlatformInputError(
+                    catalog_name,
+                    f"environment '{environment}' is not defined by this stack "
+                    f"(it defines {', '.join(sorted(defined))})",
+                    subject=f"service '{service.name}'",
+                    field=f"accounts.{environment}",
+                )
         if service.repository_owner.lower() != settings.github_owner.lower():
             raise PlatformInputError(
                 catalog_name,
@@ -204,7 +216,13 @@ def check_catalog_against_stack(catalog: Catalog, settings: StackSettings, catal
             )
 
 
-def environments_of(service_environments: tuple[str, ...] | None, settings: StackSettings) -> tuple[Environment, ...]:
-    """The stack environments a service deploys to, in the stack's order."""
-    wanted = set(service_environments) if service_environments is not None else None
-    return tuple(env for env in settings.environments if wanted is None or env.name in wanted)
+def placements_of(service: Service, settings: StackSettings) -> tuple[Environment, ...]:
+    """The environments a service deploys to, in the stack's order, in the service's accounts."""
+    wanted = set(service.environments) if service.environments is not None else None
+    return tuple(
+        env.model_copy(update={"account_id": service.accounts[env.name]})
+        if settings.use_service_accounts and env.name in service.accounts
+        else env
+        for env in settings.environments
+        if wanted is None or env.name in wanted
+    )
