@@ -44,13 +44,15 @@ class EnvironmentAccount(pulumi.ComponentResource):
             f"{name}-provider",
             region=environment.region,
             allowed_account_ids=[environment.account_id],
+            # Typed args, not dict literals: provider config is JSON-encoded on the wire and
+            # only the typed classes translate keys to the names the provider expects.
             assume_roles=[
-                {
-                    "role_arn": naming.role_arn(environment.region, environment.account_id, bootstrap_role_name),
-                    "session_name": f"cicd-platform-{stack}"[:64],
-                }
+                aws.ProviderAssumeRoleArgs(
+                    role_arn=naming.role_arn(environment.region, environment.account_id, bootstrap_role_name),
+                    session_name=f"cicd-platform-{stack}"[:64],
+                )
             ],
-            default_tags={"tags": standard_tags(stack, environment=environment.name)},
+            default_tags=aws.ProviderDefaultTagsArgs(tags=standard_tags(stack, environment=environment.name)),
             opts=pulumi.ResourceOptions(parent=self),
         )
         in_account = pulumi.ResourceOptions(parent=self, provider=self.provider)

@@ -9,6 +9,7 @@ derived from the URN, so two runs of the same program give the same plan.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,8 @@ class AwsMocks(pulumi.runtime.Mocks):
     tooling_account_id: str
     region: str
     partition: str = "aws"
+    caller_account_id: str | None = None
+    """Account the credentials belong to; defaults to the tooling account (set it to test the guard)."""
     _providers: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def _location(self, provider_ref: str | None) -> tuple[str, str]:
@@ -44,7 +47,8 @@ class AwsMocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         if args.typ.startswith("pulumi:providers:"):
             provider_id = stable_uuid(args.typ, args.name)
-            accounts = inputs.get("allowedAccountIds") or [self.tooling_account_id]
+            # Provider config arrives JSON-encoded, as the engine passes it to the provider.
+            accounts = _decoded(inputs.get("allowedAccountIds")) or [self.tooling_account_id]
             self._providers[provider_id] = (accounts[0], inputs.get("region") or self.region)
             return provider_id, inputs
         if not args.custom:
@@ -119,7 +123,18 @@ class AwsMocks(pulumi.runtime.Mocks):
             raise LookupError(
                 f"offline plan has no mock for data source {args.token}; add one in offline_plan/mocks.py"
             )
+        if args.token == _CALLER_IDENTITY and not args.provider and self.caller_account_id:
+            account = self.caller_account_id
         return data_source(self.partition, account, region, dict(args.args))
+
+
+def _decoded(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _caller_identity(p: str, account: str, _region: str, _args: dict[str, Any]) -> dict[str, Any]:
@@ -148,8 +163,9 @@ def _listener(_p: str, _account: str, _region: str, args: dict[str, Any]) -> dic
     return {"arn": arn, "port": port, "loadBalancerArn": lb_arn, "protocol": "HTTPS", "id": arn}
 
 
+_CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
 _DATA_SOURCES = {
-    "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
+    _CALLER_IDENTITY: _caller_identity,
     "aws:index/getRegion:getRegion": _region,
     "aws:index/getPartition:getPartition": _partition,
     "aws:lb/getLoadBalancer:getLoadBalancer": _load_balancer,

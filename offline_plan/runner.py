@@ -74,7 +74,9 @@ def project_name(project_dir: Path) -> str:
     return str(document["name"])
 
 
-def run_plan(project_dir: Path, stack: str, catalog: str | None = None) -> Plan:
+def run_plan(
+    project_dir: Path, stack: str, catalog: str | None = None, *, caller_account_id: str | None = None
+) -> Plan:
     """Validate inputs, run ``__main__.py`` under mocks, record resources and run the rules.
 
     Raises ``PlatformInputError`` for a broken catalog or stack file, before any
@@ -89,7 +91,11 @@ def run_plan(project_dir: Path, stack: str, catalog: str | None = None) -> Plan:
         json.loads(raw_settings) if raw_settings is not None else None, stack, project_dir, catalog
     )
 
-    mocks = AwsMocks(tooling_account_id=inputs.settings.tooling_account_id, region=inputs.settings.region)
+    mocks = AwsMocks(
+        tooling_account_id=inputs.settings.tooling_account_id,
+        region=inputs.settings.region,
+        caller_account_id=caller_account_id,
+    )
     monitor = RecordingMonitor(mocks)
     logger = logging.getLogger(f"offline-plan.{stack}")
     handler = _CollectingHandler()

@@ -75,18 +75,17 @@ def policy_document(value: Any) -> dict[str, Any] | None:
 
 
 def statements(document: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The statements of a document; anything malformed is skipped, never raised on."""
     if not document:
         return []
-    found = document.get("Statement", [])
-    if isinstance(found, Mapping):
-        found = [found]
-    return [dict(statement) for statement in found if isinstance(statement, Mapping)]
+    return [dict(statement) for statement in as_list(document.get("Statement")) if isinstance(statement, Mapping)]
 
 
 def as_list(value: Any) -> list[Any]:
+    """A prop as a list; the policy server hands lists over as read-only ``Sequence`` proxies."""
     if value is None:
         return []
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
         return list(value)
     return [value]
 

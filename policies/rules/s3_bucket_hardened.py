@@ -1,4 +1,4 @@
-"""s3-bucket-hardened: each bucket has a public access block, CMK encryption and versioning.
+"""s3-bucket-hardened: each bucket has a public access block, default encryption and versioning enabled.
 
 S3 settings are separate resources in pulumi-aws 7, so a bucket can be
 declared with none of them; only a view of the whole stack can tell.
@@ -8,7 +8,8 @@ is skipped rather than reported.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from .base import PolicyResource, StackRule
 
@@ -23,12 +24,21 @@ REQUIRED_COMPANIONS = {
 }
 
 
+def _in_force(companion: str, props: Mapping[str, Any]) -> bool:
+    """A versioning resource only counts when it enables versioning (CKV_AWS_21)."""
+    if companion != "versioning":
+        return True
+    configuration = props.get("versioningConfiguration")
+    return isinstance(configuration, Mapping) and configuration.get("status") == "Enabled"
+
+
 def check(resources: Sequence[PolicyResource]) -> Iterator[tuple[str | None, str]]:
     covered: dict[str, set[str]] = {}
     for resource in resources:
         for companion, types in REQUIRED_COMPANIONS.items():
-            if resource.type in types and isinstance(resource.props.get("bucket"), str):
-                covered.setdefault(resource.props["bucket"], set()).add(companion)
+            bucket = resource.props.get("bucket")
+            if resource.type in types and isinstance(bucket, str) and _in_force(companion, resource.props):
+                covered.setdefault(bucket, set()).add(companion)
     for resource in resources:
         if resource.type not in BUCKET_TYPES:
             continue

@@ -1,0 +1,186 @@
+"""The catalog model: the real catalog loads, and every kind of mistake is one located error."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from components.catalog import Catalog, load_catalog, parse_catalog, parse_catalog_text
+from components.catalog_schema import render_schema
+from components.errors import PlatformInputError
+from tests.conftest import PROJECT_DIR, service_entry
+
+CATALOG = "catalog/services.yaml"
+
+
+def rejects(raw, *fragments: str) -> str:
+    with pytest.raises(PlatformInputError) as caught:
+        parse_catalog(raw, CATALOG)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{CATALOG}: ")
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def test_repository_catalog_describes_a_realistic_fleet():
+    catalog = load_catalog(PROJECT_DIR / CATALOG, CATALOG)
+    names = {service.name for service in catalog.services}
+    assert len(catalog.services) >= 20
+    assert {"auth", "payments", "booking", "search", "notifications"} <= names
+    assert {service.aws.platform for service in catalog.services} == {"ECS", "Lambda", "Server"}
+    assert {"gcp", "azure"} <= {cloud for service in catalog.services for cloud in service.also_deploy_to}
+    assert set(catalog.service("booking").depends_on) >= {"auth", "payments"}
+    assert catalog.service("auth").health.login_failures_per_5min is not None
+
+
+def test_deploy_order_puts_every_service_after_its_dependencies():
+    catalog = load_catalog(PROJECT_DIR / CATALOG, CATALOG)
+    position = {name: index for index, name in enumerate(catalog.deploy_order)}
+    for service in catalog.services:
+        for dependency in service.depends_on:
+            assert position[dependency] < position[service.name]
+
+
+def test_models_are_frozen(catalog_raw):
+    catalog = parse_catalog(catalog_raw, CATALOG)
+    with pytest.raises(ValidationError):
+        catalog.services[0].name = "renamed"
+
+
+def test_unknown_key_names_service_and_field(catalog_raw):
+    service_entry(catalog_raw, "booking")["owners"] = "team-booking"
+    rejects(catalog_raw, "service 'booking'", "field 'owners'", "unknown key")
+
+
+def test_unknown_key_inside_the_aws_target_drops_the_union_tag(catalog_raw):
+    service_entry(catalog_raw, "auth")["aws"]["clustr"] = "x"
+    message = rejects(catalog_raw, "service 'auth'", "field 'aws.clustr'")
+    assert "ECS" not in message.split("field")[1]
+
+
+def test_duplicate_service_is_rejected(catalog_raw):
+    catalog_raw["services"].append(copy.deepcopy(service_entry(catalog_raw, "search")))
+    rejects(catalog_raw, "service 'search'", "field 'name'", "defined more than once")
+
+
+def test_unknown_dependency_names_the_edge_and_suggests(catalog_raw):
+    service_entry(catalog_raw, "booking")["depends_on"] = ["auth", "paymnts"]
+    rejects(catalog_raw, "service 'booking'", "field 'depends_on[1]'", "unknown service 'paymnts'", "payments")
+
+
+def test_dependency_cycle_is_printed(catalog_raw):
+    service_entry(catalog_raw, "auth")["depends_on"] = ["booking"]
+    message = rejects(catalog_raw, "field 'depends_on'", "dependency cycle")
+    cycle = message.split("dependency cycle ")[1].split(" -> ")
+    assert cycle[0] == cycle[-1]
+    assert {"auth", "booking"} <= set(cycle)
+
+
+def test_self_dependency_is_rejected(catalog_raw):
+    service_entry(catalog_raw, "search")["depends_on"] = ["search"]
+    rejects(catalog_raw, "service 'search'", "cannot depend on itself")
+
+
+@pytest.mark.parametrize(
+    "repository", ["bookwise", "bookwise/", "/booking", "book wise/booking", "bookwise/booking/extra", "-bad/repo"]
+)
+def test_malformed_repository_is_rejected(catalog_raw, repository):
+    service_entry(catalog_raw, "booking")["repository"] = repository
+    rejects(catalog_raw, "service 'booking'", "field 'repository'")
+
+
+@pytest.mark.parametrize("account", ["12345", "1234567890123", "abcdefghijkl", 123456789012])
+def test_malformed_account_override_is_rejected(catalog_raw, account):
+    service_entry(catalog_raw, "payments")["accounts"] = {"prod": account}
+    rejects(catalog_raw, "service 'payments'", "field 'accounts.prod'")
+
+
+def test_ecs_target_needs_two_distinct_target_groups(catalog_raw):
+    service_entry(catalog_raw, "auth")["aws"]["target_groups"] = ["auth-blue", "auth-blue"]
+    rejects(catalog_raw, "service 'auth'", "field 'aws.target_groups'", "must differ")
+
+
+def test_unknown_platform_is_rejected(catalog_raw):
+    service_entry(catalog_raw, "auth")["aws"]["platform"] = "Kubernetes"
+    rejects(catalog_raw, "service 'auth'", "field 'aws'")
+
+
+def test_health_needs_at_least_one_signal(catalog_raw):
+    service_entry(catalog_raw, "search")["health"] = {}
+    rejects(catalog_raw, "service 'search'", "field 'health'", "at least one health signal")
+
+
+def test_missing_required_field_is_named(catalog_raw):
+    del service_entry(catalog_raw, "ledger")["owner"]
+    rejects(catalog_raw, "service 'ledger'", "field 'owner'", "required but missing")
+
+
+def test_service_without_a_name_is_located_by_position(catalog_raw):
+    del catalog_raw["services"][2]["name"]
+    rejects(catalog_raw, "service #3", "field 'name'")
+
+
+@pytest.mark.parametrize("name", ["Booking", "b", "booking_service", "x" * 40, "-booking"])
+def test_service_names_fit_resource_naming(catalog_raw, name):
+    catalog_raw["services"][0]["name"] = name
+    rejects(catalog_raw, "field 'name'")
+
+
+def test_repeated_list_entries_are_rejected(catalog_raw):
+    service_entry(catalog_raw, "booking")["depends_on"] = ["auth", "auth"]
+    rejects(catalog_raw, "service 'booking'", "field 'depends_on'", "more than once")
+
+
+def test_catalog_must_be_a_mapping():
+    rejects(["services"], "must be a mapping")
+
+
+def test_empty_catalog_is_rejected():
+    rejects({"services": []}, "field 'services'")
+
+
+def test_duplicate_yaml_keys_are_not_silently_merged():
+    text = "services:\n  - name: auth\n    name: auth2\n"
+    with pytest.raises(PlatformInputError, match=r"line 3.*duplicate key 'name' \(first defined on line 2\)"):
+        parse_catalog_text(text, CATALOG)
+
+
+def test_yaml_syntax_error_reports_the_position():
+    with pytest.raises(PlatformInputError, match=r"catalog/services.yaml: invalid YAML at line 2, column 1: .*'\\t'"):
+        parse_catalog_text("services:\n\t- name: auth\n", CATALOG)
+
+
+def test_missing_catalog_file_is_reported(tmp_path: Path):
+    with pytest.raises(PlatformInputError, match=r"missing\.yaml: file not found"):
+        load_catalog(tmp_path / "missing.yaml", "missing.yaml")
+
+
+def test_schema_file_is_generated_from_the_model():
+    committed = (PROJECT_DIR / "catalog" / "services.schema.json").read_text()
+    assert committed == render_schema(), "catalog/services.schema.json is stale: run `make schema`"
+
+
+def test_schema_accepts_the_catalog_and_rejects_what_the_model_rejects(catalog_raw):
+    schema = json.loads((PROJECT_DIR / "catalog" / "services.schema.json").read_text())
+    jsonschema.validate(catalog_raw, schema)
+    service_entry(catalog_raw, "booking")["owners"] = "typo"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(catalog_raw, schema)
+
+
+def test_yaml_file_points_editors_at_the_schema():
+    first_line = (PROJECT_DIR / CATALOG).read_text().splitlines()[0]
+    assert first_line == "# yaml-language-server: $schema=./services.schema.json"
+
+
+def test_catalog_round_trips_through_yaml(catalog_raw):
+    again = parse_catalog_text(yaml.safe_dump(catalog_raw), CATALOG)
+    assert again == Catalog.model_validate(catalog_raw)

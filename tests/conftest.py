@@ -1,0 +1,65 @@
+"""Shared fixtures: the real catalog and stack files, and plans of the real program under mocks."""
+
+from __future__ import annotations
+
+import copy
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from offline_plan.runner import Plan, run_plan
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def stack_settings(stack: str) -> dict[str, Any]:
+    document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
+    return document["config"]["cicd-platform:settings"]
+
+
+@pytest.fixture
+def project_dir() -> Path:
+    return PROJECT_DIR
+
+
+@pytest.fixture
+def catalog_raw() -> dict[str, Any]:
+    """The repository's catalog as parsed YAML, safe to mutate."""
+    return copy.deepcopy(yaml.safe_load((PROJECT_DIR / "catalog" / "services.yaml").read_text()))
+
+
+@pytest.fixture
+def dev_settings_raw() -> dict[str, Any]:
+    return copy.deepcopy(stack_settings("dev"))
+
+
+@pytest.fixture
+def prod_settings_raw() -> dict[str, Any]:
+    return copy.deepcopy(stack_settings("prod"))
+
+
+def service_entry(catalog: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(entry for entry in catalog["services"] if entry["name"] == name)
+
+
+@pytest.fixture(scope="session")
+def dev_plan() -> Plan:
+    return run_plan(PROJECT_DIR, "dev")
+
+
+@pytest.fixture(scope="session")
+def prod_plan() -> Plan:
+    return run_plan(PROJECT_DIR, "prod")
+
+
+def inputs_of(plan: Plan, resource_type: str) -> list[dict[str, Any]]:
+    return [resource.inputs for resource in plan.resources if resource.type == resource_type]
+
+
+def document(value: str | dict[str, Any]) -> dict[str, Any]:
+    return json.loads(value) if isinstance(value, str) else value

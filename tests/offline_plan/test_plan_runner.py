@@ -1,0 +1,117 @@
+"""The offline plan: its JSON contract, its summary, and its refusals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pulumi
+import pytest
+import yaml
+
+from components.errors import PlatformInputError
+from offline_plan.report import plan_document, render_summary
+from offline_plan.runner import run_plan
+from offline_plan.stack_config import OFFLINE_SECRET_PLACEHOLDER, read_stack_config
+from tests.conftest import PROJECT_DIR, service_entry
+
+
+def write_catalog(tmp_path: Path, raw) -> Path:
+    path = tmp_path / "services.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_plan_document_keeps_the_contract_shape(dev_plan):
+    plan = plan_document(dev_plan)
+    assert {"stack", "resources", "policy", "summary"} <= set(plan)
+    assert plan["stack"] == "dev"
+    for entry in plan["resources"]:
+        assert set(entry) == {"urn", "type", "name", "parent", "provider", "inputs"}
+    assert [entry["urn"] for entry in plan["resources"]] == sorted(entry["urn"] for entry in plan["resources"])
+    assert plan["policy"] == {"violations": []}
+    summary = plan["summary"]
+    assert summary["violations"] == {"mandatory": 0, "advisory": 0}
+    assert summary["resourcesByType"]["aws:codepipeline/pipeline:Pipeline"] == len(summary["pipelines"]) * 4 - 1
+    assert summary["pipelines"]["booking"]["prod"] == {
+        "name": "booking-prod",
+        "pipelineType": "V2",
+        "branchFilter": ["main"],
+        "stages": ["Source", "Build", "Approve", "Deploy"],
+    }
+    json.dumps(plan)
+
+
+def test_plans_are_deterministic(dev_plan):
+    again = run_plan(PROJECT_DIR, "dev")
+    first, second = plan_document(dev_plan), plan_document(again)
+    assert first["resources"] == second["resources"]
+    assert first["outputs"] == second["outputs"]
+
+
+def test_summary_lists_pipelines_per_service_and_environment(dev_plan, tmp_path):
+    text = render_summary(dev_plan, tmp_path / "plan-dev.json")
+    assert "booking: dev (feature/**), qa (develop), staging (release/**), prod (main)" in text
+    assert "policy: 0 mandatory, 0 advisory violation(s)" in text
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragments"),
+    [
+        (lambda c: service_entry(c, "auth").update(depends_on=["booking"]), ["field 'depends_on'", "dependency cycle"]),
+        (
+            lambda c: service_entry(c, "booking").update(depends_on=["auth", "paymnts"]),
+            ["service 'booking'", "field 'depends_on[1]'", "unknown service 'paymnts'"],
+        ),
+        (
+            lambda c: service_entry(c, "payments").update(accounts={"prod": "4555"}),
+            ["service 'payments'", "field 'accounts.prod'"],
+        ),
+    ],
+)
+def test_bad_catalog_is_refused_before_any_resource(catalog_raw, tmp_path, mutate, fragments):
+    mutate(catalog_raw)
+    with pytest.raises(PlatformInputError) as caught:
+        run_plan(PROJECT_DIR, "dev", str(write_catalog(tmp_path, catalog_raw)))
+    for fragment in fragments:
+        assert fragment in str(caught.value)
+
+
+def test_credentials_for_another_account_stop_the_program(tmp_path):
+    with pytest.raises(pulumi.RunError, match="credentials are for account 999999999999"):
+        run_plan(PROJECT_DIR, "dev", caller_account_id="999999999999")
+
+
+def test_unknown_stack_is_reported():
+    with pytest.raises(PlatformInputError, match=r"Pulumi.nosuch.yaml: file not found"):
+        run_plan(PROJECT_DIR, "nosuch")
+
+
+def test_secure_config_values_become_marked_placeholders(tmp_path):
+    (tmp_path / "Pulumi.demo.yaml").write_text(
+        "config:\n  cicd-platform:slackWebhook:\n    secure: AAABAKx0\n  aws:region: eu-west-1\n  plain: 3\n"
+    )
+    config = read_stack_config(tmp_path, "demo", "cicd-platform")
+    assert config.values["cicd-platform:slackWebhook"] == OFFLINE_SECRET_PLACEHOLDER
+    assert config.secret_keys == ["cicd-platform:slackWebhook"]
+    assert config.values["cicd-platform:plain"] == "3"
+
+
+def test_command_line_exit_codes_and_single_error_line(catalog_raw, tmp_path):
+    service_entry(catalog_raw, "auth")["depends_on"] = ["booking"]
+    catalog = write_catalog(tmp_path, catalog_raw)
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "offline_plan", "--stack", "dev", "--catalog", str(catalog), "--out", str(out)],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "dependency cycle" in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not out.exists(), "a refused plan must not leave a plan file behind"

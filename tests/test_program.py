@@ -1,0 +1,325 @@
+"""The Pulumi program under mocks: what each service gets, per environment, in which account."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components import naming
+from components.branch_pattern import matches
+from tests.conftest import document, inputs_of
+
+PIPELINE = "aws:codepipeline/pipeline:Pipeline"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+UNSCOPABLE_ACTIONS = {"ecr:GetAuthorizationToken", "ecs:RegisterTaskDefinition"}
+
+
+def pipelines(plan):
+    return {p["name"]: p for p in inputs_of(plan, PIPELINE)}
+
+
+def resource(plan, resource_type, **wanted):
+    found = [
+        r for r in plan.resources if r.type == resource_type and all(r.inputs.get(k) == v for k, v in wanted.items())
+    ]
+    assert len(found) == 1, (resource_type, wanted, len(found))
+    return found[0]
+
+
+def environment_provider(plan, account_id):
+    """The explicit provider into one account; provider config is JSON on the wire."""
+    found = [
+        r
+        for r in plan.resources
+        if r.type == "pulumi:providers:aws" and json.loads(r.inputs["allowedAccountIds"]) == [account_id]
+    ]
+    assert len(found) == 1
+    return found[0]
+
+
+def action(pipeline, stage_name):
+    stage = next(stage for stage in pipeline["stages"] if stage["name"] == stage_name)
+    assert len(stage["actions"]) == 1
+    return stage["actions"][0]
+
+
+def test_every_service_gets_one_v2_pipeline_per_environment(dev_plan):
+    by_name = pipelines(dev_plan)
+    inputs = dev_plan.inputs
+    expected = {
+        naming.pipeline_name(service.name, env.name)
+        for service in inputs.catalog.services
+        for env in inputs.environments_for(service)
+    }
+    assert set(by_name) == expected
+    assert len(by_name) == sum(len(inputs.environments_for(s)) for s in inputs.catalog.services)
+    assert {p["pipelineType"] for p in by_name.values()} == {"V2"}
+
+
+def test_reporting_only_gets_the_environments_it_asks_for(dev_plan):
+    names = set(pipelines(dev_plan))
+    assert {"reporting-dev", "reporting-staging", "reporting-prod"} <= names
+    assert "reporting-qa" not in names
+
+
+@pytest.mark.parametrize(
+    ("environment", "pattern", "reaches", "never"),
+    [
+        ("dev", "feature/**", "feature/new-checkout", "main"),
+        ("qa", "develop", "develop", "feature/x"),
+        ("staging", "release/**", "release/2026.12", "develop"),
+        ("prod", "main", "main", "release/2026.12"),
+    ],
+)
+def test_push_trigger_filters_on_the_environment_branch(dev_plan, environment, pattern, reaches, never):
+    for service in dev_plan.inputs.catalog.services:
+        name = naming.pipeline_name(service.name, environment)
+        if name not in pipelines(dev_plan):
+            continue
+        (trigger,) = pipelines(dev_plan)[name]["triggers"]
+        assert trigger["providerType"] == "CodeStarSourceConnection"
+        git = trigger["gitConfiguration"]
+        assert git["sourceActionName"] == "Source"
+        (push,) = git["pushes"]
+        assert push["branches"]["includes"] == [pattern]
+        assert matches(pattern, reaches) and not matches(pattern, never)
+
+
+def test_stages_run_source_build_approve_deploy(dev_plan):
+    for name, pipeline in pipelines(dev_plan).items():
+        environment = name.rsplit("-", 1)[1]
+        stages = [stage["name"] for stage in pipeline["stages"]]
+        if environment in ("staging", "prod"):
+            assert stages == ["Source", "Build", "Approve", "Deploy"], name
+            assert action(pipeline, "Approve")["provider"] == "Manual"
+        else:
+            assert stages == ["Source", "Build", "Deploy"], name
+
+
+def test_source_uses_the_stack_connection_and_the_service_repository(dev_plan):
+    connection = resource(dev_plan, "aws:codestarconnections/connection:Connection")
+    arn = connection.inputs.get("arn") or dev_plan.outputs["githubConnectionArn"]
+    booking_prod = pipelines(dev_plan)["booking-prod"]
+    source = action(booking_prod, "Source")
+    assert source["provider"] == "CodeStarSourceConnection"
+    assert source["configuration"]["ConnectionArn"] == arn
+    assert source["configuration"]["FullRepositoryId"] == "bookwise/booking"
+    assert source["configuration"]["BranchName"] == "main"
+    assert action(pipelines(dev_plan)["booking-dev"], "Source")["configuration"]["BranchName"] == "main"
+    assert action(pipelines(dev_plan)["booking-qa"], "Source")["configuration"]["BranchName"] == "develop"
+
+
+def test_build_stage_runs_the_service_build_project(dev_plan):
+    build = action(pipelines(dev_plan)["search-qa"], "Build")
+    assert build["provider"] == "CodeBuild"
+    assert build["configuration"]["ProjectName"] == "search-build"
+    assert json.loads(build["configuration"]["EnvironmentVariables"]) == [
+        {"name": "TARGET_ENVIRONMENT", "value": "qa", "type": "PLAINTEXT"}
+    ]
+
+
+def test_ecs_deploys_blue_green_through_the_environment_deploy_role(prod_plan):
+    deploy = action(pipelines(prod_plan)["booking-prod"], "Deploy")
+    assert deploy["provider"] == "CodeDeployToECS"
+    assert deploy["roleArn"] == "arn:aws:iam::444444444444:role/cicd-deploy-booking-prod"
+    assert deploy["region"] == "eu-west-1"
+    assert deploy["configuration"]["ApplicationName"] == "booking-prod"
+    assert deploy["configuration"]["DeploymentGroupName"] == "booking-prod"
+
+
+def test_server_deploys_in_place_with_codedeploy(prod_plan):
+    deploy = action(pipelines(prod_plan)["ledger-staging"], "Deploy")
+    assert deploy["provider"] == "CodeDeploy"
+    assert deploy["roleArn"] == "arn:aws:iam::433333333333:role/cicd-deploy-ledger-staging"
+
+
+def test_lambda_releases_through_the_release_project_not_the_pipeline_role(prod_plan):
+    deploy = action(pipelines(prod_plan)["invoicing-prod"], "Deploy")
+    assert deploy["provider"] == "CodeBuild"
+    assert "roleArn" not in deploy
+    assert deploy["configuration"]["ProjectName"] == "invoicing-lambda-release"
+    variables = {v["name"]: v["value"] for v in json.loads(deploy["configuration"]["EnvironmentVariables"])}
+    assert variables["DEPLOY_ROLE_ARN"] == "arn:aws:iam::444444444444:role/cicd-deploy-invoicing-prod"
+    assert variables["FUNCTION_NAME"] == "invoicing"
+    assert variables["CODEDEPLOY_GROUP"] == "invoicing-prod"
+
+
+def test_pci_service_deploys_prod_to_its_own_account_only_in_the_prod_stack(prod_plan, dev_plan):
+    deploy = action(pipelines(prod_plan)["payments-prod"], "Deploy")
+    assert deploy["roleArn"] == "arn:aws:iam::455555555555:role/cicd-deploy-payments-prod"
+    sandbox = action(pipelines(dev_plan)["payments-prod"], "Deploy")
+    assert sandbox["roleArn"] == "arn:aws:iam::310000000014:role/cicd-deploy-payments-prod"
+    providers = {r.name for r in prod_plan.resources if r.type == "pulumi:providers:aws"}
+    assert "env-prod-455555555555-provider" in providers
+
+
+def test_deploy_role_lives_in_the_environment_account_and_trusts_only_the_pipeline_role(prod_plan):
+    role = resource(prod_plan, ROLE, name="cicd-deploy-booking-prod")
+    provider = environment_provider(prod_plan, "444444444444")
+    assert role.provider == provider.urn
+    assert json.loads(provider.inputs["assumeRoles"]) == [
+        {"roleArn": "arn:aws:iam::444444444444:role/cicd-platform-bootstrap", "sessionName": "cicd-platform-prod"}
+    ]
+    (statement,) = document(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/cicd-pipeline-booking"}
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-bkw7prodorg01"}}
+
+
+def test_lambda_deploy_role_trusts_only_the_release_role(prod_plan):
+    role = resource(prod_plan, ROLE, name="cicd-deploy-invoicing-qa")
+    (statement,) = document(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/cicd-release-invoicing"}
+
+
+def test_codedeploy_objects_are_created_in_the_environment_account(prod_plan):
+    group = resource(prod_plan, "aws:codedeploy/deploymentGroup:DeploymentGroup", deploymentGroupName="booking-prod")
+    assert group.provider == environment_provider(prod_plan, "444444444444").urn
+    assert group.inputs["deploymentStyle"] == {
+        "deploymentOption": "WITH_TRAFFIC_CONTROL",
+        "deploymentType": "BLUE_GREEN",
+    }
+    assert group.inputs["deploymentConfigName"] == "CodeDeployDefault.ECSCanary10Percent5Minutes"
+    assert group.inputs["autoRollbackConfiguration"] == {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}
+    assert group.inputs["ecsService"] == {"clusterName": "bookwise-core", "serviceName": "booking"}
+    route = group.inputs["loadBalancerInfo"]["targetGroupPairInfo"]
+    assert route["targetGroups"] == [{"name": "booking-blue"}, {"name": "booking-green"}]
+    assert route["prodTrafficRoute"]["listenerArns"][0].startswith(
+        "arn:aws:elasticloadbalancing:eu-west-1:444444444444:listener/app/bookwise-core-alb/"
+    )
+
+
+def test_pipeline_role_may_assume_only_its_own_deploy_roles(prod_plan):
+    role = resource(prod_plan, ROLE, name="cicd-pipeline-booking")
+    (policy,) = [r for r in prod_plan.resources if r.type == ROLE_POLICY and r.parent == role.urn]
+    statements = {s["Sid"]: s for s in document(policy.inputs["policy"])["Statement"]}
+    assert statements["AssumeDeployRoles"]["Resource"] == sorted(
+        f"arn:aws:iam::{account}:role/cicd-deploy-booking-{env}"
+        for env, account in [
+            ("dev", "411111111111"),
+            ("qa", "422222222222"),
+            ("staging", "433333333333"),
+            ("prod", "444444444444"),
+        ]
+    )
+    assert statements["RunBuilds"]["Resource"] == ["arn:aws:codebuild:eu-west-1:123456789012:project/booking-build"]
+    trust = document(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "codepipeline.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_build_role_cannot_assume_deploy_roles(prod_plan):
+    for policy in inputs_of(prod_plan, ROLE_POLICY):
+        for statement in document(policy["policy"])["Statement"]:
+            if statement["Action"] == "sts:AssumeRole":
+                assert statement["Sid"] == "AssumeDeployRoles"
+    build_role = resource(prod_plan, ROLE, name="cicd-build-booking")
+    (policy,) = [r for r in prod_plan.resources if r.type == ROLE_POLICY and r.parent == build_role.urn]
+    assert "sts:AssumeRole" not in json.dumps(document(policy.inputs["policy"]))
+
+
+@pytest.mark.parametrize("stack", ["dev_plan", "prod_plan"])
+def test_iam_statements_name_actions_and_resources(stack, request):
+    plan = request.getfixturevalue(stack)
+    for policy in inputs_of(plan, ROLE_POLICY):
+        for statement in document(policy["policy"])["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert not any(a in ("*", "*:*") or a.endswith(":*") for a in actions), statement
+            if statement.get("Resource") == "*":
+                assert set(actions) <= UNSCOPABLE_ACTIONS, statement
+
+
+def test_roles_are_separate_per_purpose(prod_plan):
+    role_names = {r.inputs["name"] for r in prod_plan.resources if r.type == ROLE}
+    for service in ("booking", "invoicing"):
+        assert f"cicd-pipeline-{service}" in role_names
+        assert f"cicd-build-{service}" in role_names
+    assert "cicd-release-invoicing" in role_names
+    assert "cicd-release-booking" not in role_names
+
+
+def test_only_container_builds_are_privileged(dev_plan):
+    for project in inputs_of(dev_plan, "aws:codebuild/project:Project"):
+        service = project["name"].removesuffix("-build").removesuffix("-lambda-release")
+        platform = dev_plan.inputs.catalog.service(service).aws.platform
+        expected = platform == "ECS" and project["name"].endswith("-build")
+        assert project["environment"]["privilegedMode"] is expected, project["name"]
+        assert project["encryptionKey"] == dev_plan.outputs["artifactKeyArn"]
+        assert project["logsConfig"]["cloudwatchLogs"]["status"] == "ENABLED"
+
+
+def test_artifact_key_rotates_and_lets_exactly_the_deploy_side_roles_decrypt(prod_plan):
+    key = resource(prod_plan, "aws:kms/key:Key")
+    assert key.inputs["enableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in document(key.inputs["policy"])["Statement"]}
+    prod_readers = statements["DeployAccount444444444444DecryptsArtifacts"]
+    assert prod_readers["Principal"] == {"AWS": "arn:aws:iam::444444444444:root"}
+    assert prod_readers["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+    readers = prod_readers["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    assert "arn:aws:iam::444444444444:role/cicd-deploy-booking-prod" in readers
+    assert "arn:aws:iam::444444444444:role/ledger-node" in readers
+    assert not any("invoicing" in arn for arn in readers)
+    assert (
+        "arn:aws:iam::455555555555:role/cicd-deploy-payments-prod"
+        in (statements["DeployAccount455555555555DecryptsArtifacts"]["Condition"]["ArnEquals"]["aws:PrincipalArn"])
+    )
+    assert all(s["Principal"] != "*" and s["Principal"] != {"AWS": "*"} for s in statements.values())
+
+
+def test_artifact_bucket_is_hardened(prod_plan):
+    bucket = resource(prod_plan, "aws:s3/bucket:Bucket")
+    name = bucket.inputs["bucket"]
+    assert name == "cicd-artifacts-prod-123456789012-eu-west-1"
+    versioning = resource(prod_plan, "aws:s3/bucketVersioning:BucketVersioning").inputs
+    assert versioning["versioningConfiguration"] == {"status": "Enabled"}
+    (rule,) = resource(
+        prod_plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    ).inputs["rules"]
+    assert rule["bucketKeyEnabled"] is True
+    assert rule["applyServerSideEncryptionByDefault"] == {
+        "sseAlgorithm": "aws:kms",
+        "kmsMasterKeyId": prod_plan.outputs["artifactKeyArn"],
+    }
+    block = resource(prod_plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    assert all(
+        block[flag] is True
+        for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
+    ownership = resource(prod_plan, "aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
+    assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+    statements = {
+        s["Sid"]: s
+        for s in document(resource(prod_plan, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"]
+    }
+    tls = statements["DenyInsecureTransport"]
+    assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    lifecycle = resource(prod_plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs
+    rules = {r["id"]: r for r in lifecycle["rules"]}
+    assert rules["expire-old-artifacts"]["expiration"] == {"days": 90}
+    assert rules["expire-old-artifacts"]["noncurrentVersionExpiration"] == {"noncurrentDays": 7}
+    assert rules["expire-old-artifacts"]["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1}
+
+
+def test_pipelines_encrypt_artifacts_with_the_platform_key(dev_plan):
+    for pipeline in pipelines(dev_plan).values():
+        (store,) = pipeline["artifactStores"]
+        assert store["encryptionKey"] == {"id": dev_plan.outputs["artifactKeyArn"], "type": "KMS"}
+
+
+def test_components_follow_the_pulumi_conventions(dev_plan):
+    components = [r for r in dev_plan.resources if not r.custom and r.type != "pulumi:pulumi:Stack"]
+    assert {r.type.split(":")[0] for r in components} == {"cicd"}
+    assert all(len(r.type.split(":")) == 3 for r in components)
+    assert all(r.parent for r in dev_plan.resources if r.type != "pulumi:pulumi:Stack")
+
+
+def test_platform_passes_its_own_policy_pack(dev_plan, prod_plan):
+    assert dev_plan.violations == []
+    assert prod_plan.violations == []
+
+
+def test_taggable_resources_carry_ownership_tags(dev_plan):
+    for r in dev_plan.resources:
+        if "tags" in r.inputs:
+            assert {"managed-by", "service", "owner", "environment"} <= set(r.inputs["tags"]), r.urn
