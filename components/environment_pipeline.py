@@ -17,7 +17,7 @@ import pulumi_aws as aws
 from . import branch_pattern, naming
 from .catalog import Service
 from .deploy_target import AwsDeployTarget
-from .settings import Environment
+from .settings import DeployWindow, Environment
 from .tags import standard_tags
 
 SOURCE_ACTION = "Source"
@@ -42,6 +42,24 @@ class EnvironmentPipelineArgs:
 def source_branch(service: Service, environment: Environment) -> str:
     """The branch a manual 'Release change' builds: the pattern itself when it is one branch."""
     return environment.branch if branch_pattern.is_literal(environment.branch) else service.default_branch
+
+
+def deployment_window_condition(window: DeployWindow) -> dict[str, object]:
+    """Entry condition: outside the window the execution fails at Deploy instead of shipping.
+
+    A failed entry can be retried once the window opens; the native rule needs no
+    Lambda and no extra permission on the pipeline role.
+    """
+    return {
+        "result": "FAIL",
+        "rules": [
+            {
+                "name": "DeploymentWindow",
+                "rule_type_id": {"category": "Rule", "owner": "AWS", "provider": "DeploymentWindow", "version": "1"},
+                "configuration": {"Cron": window.cron, "TimeZone": window.timezone},
+            }
+        ],
+    }
 
 
 def _codebuild_variables(variables: dict[str, pulumi.Input[str]]) -> pulumi.Output[str]:
@@ -116,7 +134,10 @@ class EnvironmentPipeline(pulumi.ComponentResource):
                     ],
                 }
             )
-        stages.append({"name": "Deploy", "actions": [self._deploy_action(args)]})
+        deploy_stage: dict[str, object] = {"name": "Deploy", "actions": [self._deploy_action(args)]}
+        if environment.deploy_window:
+            deploy_stage["before_entry"] = {"condition": deployment_window_condition(environment.deploy_window)}
+        stages.append(deploy_stage)
 
         pipeline = aws.codepipeline.Pipeline(
             f"{name}-pipeline",

@@ -323,3 +323,13 @@ def test_taggable_resources_carry_ownership_tags(dev_plan):
     for r in dev_plan.resources:
         if "tags" in r.inputs:
             assert {"managed-by", "service", "owner", "environment"} <= set(r.inputs["tags"]), r.urn
+
+
+def test_deploy_window_gates_entry_to_the_deploy_stage_where_configured(prod_plan):
+    prod_deploy = next(s for s in pipelines(prod_plan)["booking-prod"]["stages"] if s["name"] == "Deploy")
+    (rule,) = prod_deploy["beforeEntry"]["condition"]["rules"]
+    assert prod_deploy["beforeEntry"]["condition"]["result"] == "FAIL"
+    assert rule["ruleTypeId"] == {"category": "Rule", "owner": "AWS", "provider": "DeploymentWindow", "version": "1"}
+    assert rule["configuration"] == {"Cron": "* * 9-15 ? * MON-THU", "TimeZone": "Europe/Dublin"}
+    dev_deploy = next(s for s in pipelines(prod_plan)["booking-dev"]["stages"] if s["name"] == "Deploy")
+    assert "beforeEntry" not in dev_deploy
