@@ -86,6 +86,24 @@ def cross_account_trust(trusted_role_arn: str, organization_id: str) -> Document
     )
 
 
+def _named_readers(
+    region: str, readers_by_account: dict[str, list[str]], purpose: str, actions: list[str], resource: str
+) -> list[Document]:
+    """One statement per account: its root as principal, narrowed to the named roles by ``aws:PrincipalArn``."""
+    return [
+        {
+            "Sid": f"DeployAccount{account_id}{purpose}",
+            "Effect": "Allow",
+            "Principal": {"AWS": naming.account_root_arn(region, account_id)},
+            "Action": actions,
+            "Resource": resource,
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": readers}},
+        }
+        for account_id, readers in readers_by_account.items()
+        if readers
+    ]
+
+
 def artifact_key_policy(
     region: str,
     tooling_account_id: str,
@@ -131,19 +149,7 @@ def artifact_key_policy(
             },
         },
     ]
-    for account_id, readers in readers_by_account.items():
-        if not readers:
-            continue
-        statements.append(
-            {
-                "Sid": f"DeployAccount{account_id}DecryptsArtifacts",
-                "Effect": "Allow",
-                "Principal": {"AWS": naming.account_root_arn(region, account_id)},
-                "Action": KMS_READ_ACTIONS,
-                "Resource": "*",
-                "Condition": {"ArnEquals": {"aws:PrincipalArn": readers}},
-            }
-        )
+    statements += _named_readers(region, readers_by_account, "DecryptsArtifacts", KMS_READ_ACTIONS, "*")
     return document(*statements)
 
 
@@ -159,19 +165,7 @@ def artifact_bucket_policy(region: str, bucket_arn: str, readers_by_account: dic
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         }
     ]
-    for account_id, readers in readers_by_account.items():
-        if not readers:
-            continue
-        statements.append(
-            {
-                "Sid": f"DeployAccount{account_id}ReadsArtifacts",
-                "Effect": "Allow",
-                "Principal": {"AWS": naming.account_root_arn(region, account_id)},
-                "Action": ARTIFACT_READ_ACTIONS,
-                "Resource": f"{bucket_arn}/*",
-                "Condition": {"ArnEquals": {"aws:PrincipalArn": readers}},
-            }
-        )
+    statements += _named_readers(region, readers_by_account, "ReadsArtifacts", ARTIFACT_READ_ACTIONS, f"{bucket_arn}/*")
     return document(*statements)
 
 

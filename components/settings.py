@@ -9,16 +9,17 @@ the tooling account that hosts the pipelines, and who may approve releases.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AliasGenerator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
-    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -43,6 +44,23 @@ RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}
 OrganizationId = Annotated[str, StringConstraints(pattern=r"^o-[a-z0-9]{10,32}$")]
 
 
+def _checked_by(problem_of: Callable[[str], str | None]) -> AfterValidator:
+    """A validator from a ``problem_of(value)`` function, so each check keeps its own message."""
+
+    def check(value: str) -> str:
+        problem = problem_of(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+BranchPattern = Annotated[str, _checked_by(branch_pattern_problem)]
+Cron = Annotated[str, _checked_by(cron_problem)]
+TimeZone = Annotated[str, _checked_by(timezone_problem)]
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(
         frozen=True,
@@ -55,24 +73,8 @@ class _Frozen(BaseModel):
 class DeployWindow(_Frozen):
     """When deploys may start: a DeploymentWindow cron in a time zone."""
 
-    cron: str
-    timezone: str = "UTC"
-
-    @field_validator("cron")
-    @classmethod
-    def _valid_cron(cls, value: str) -> str:
-        problem = cron_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _valid_timezone(cls, value: str) -> str:
-        problem = timezone_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
+    cron: Cron
+    timezone: TimeZone = "UTC"
 
 
 class Environment(_Frozen):
@@ -80,20 +82,12 @@ class Environment(_Frozen):
 
     name: EnvironmentName
     account_id: AccountId
-    branch: str
+    branch: BranchPattern
     region: Region
     approval: bool
     production: bool = False
     deploy_window: DeployWindow | None = None
     execution_mode: Literal["QUEUED", "SUPERSEDED", "PARALLEL"]
-
-    @field_validator("branch")
-    @classmethod
-    def _valid_branch(cls, value: str) -> str:
-        problem = branch_pattern_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
 
 
 class StackSettings(_Frozen):
