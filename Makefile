@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 CATALOG ?=
+OUT ?= out
 PYTEST_ARGS ?=
 
 .PHONY: plan test lint format schema bench preview up clean
@@ -23,9 +24,9 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt policies/requireme
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
 
-## plan: offline plan of STACK (default dev) -> out/plan-$(STACK).json; CATALOG=path to try another catalog
+## plan: offline plan of STACK (default dev) -> $(OUT)/plan-$(STACK).json; CATALOG=path to try another catalog
 plan: $(VENV)/.runtime-installed
-	$(BIN)/python -m offline_plan --stack $(STACK) $(if $(CATALOG),--catalog $(CATALOG))
+	$(BIN)/python -m offline_plan --stack $(STACK) --out $(OUT) $(if $(CATALOG),--catalog $(CATALOG))
 
 ## test: lint, schema freshness, unit, program and end-to-end tests
 test: $(VENV)/.dev-installed

@@ -18,16 +18,28 @@ def make(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_make_plan_writes_the_plan_of_each_stack(stack):
-    result = make("plan", f"STACK={stack}")
+def test_make_plan_writes_the_plan_of_each_stack(stack, tmp_path):
+    result = make("plan", f"STACK={stack}", f"OUT={tmp_path}")
     assert result.returncode == 0, result.stderr
     assert f"offline plan of stack '{stack}'" in result.stdout
     assert "pipelines per service and environment" in result.stdout
-    plan = json.loads((PROJECT_DIR / "out" / f"plan-{stack}.json").read_text())
+    plan = json.loads((tmp_path / f"plan-{stack}.json").read_text())
     assert plan["stack"] == stack
     assert plan["summary"]["violations"]["mandatory"] == 0
     for service, environments in plan["summary"]["pipelines"].items():
         assert all(p["pipelineType"] == "V2" for p in environments.values()), service
+
+
+def test_dev_plan_has_every_service_in_every_environment_with_its_branch_filter(tmp_path):
+    assert make("plan", f"OUT={tmp_path}").returncode == 0
+    plan = json.loads((tmp_path / "plan-dev.json").read_text())
+    catalog = yaml.safe_load((PROJECT_DIR / "catalog" / "services.yaml").read_text())
+    expected = {"dev": ["feature/**"], "qa": ["develop"], "staging": ["release/**"], "prod": ["main"]}
+    pipelines = plan["summary"]["pipelines"]
+    assert set(pipelines) == {service["name"] for service in catalog["services"]}
+    for service, environments in pipelines.items():
+        assert {env: p["branchFilter"] for env, p in environments.items()} == expected, service
+        assert {p["pipelineType"] for p in environments.values()} == {"V2"}
 
 
 def test_make_plan_with_a_broken_catalog_fails_with_one_readable_line(tmp_path):
@@ -35,7 +47,8 @@ def test_make_plan_with_a_broken_catalog_fails_with_one_readable_line(tmp_path):
     service_entry(raw, "booking")["depends_on"] = ["auth", "ghost"]
     catalog = tmp_path / "services.yaml"
     catalog.write_text(yaml.safe_dump(raw))
-    result = make("plan", f"CATALOG={catalog}")
+    result = make("plan", f"CATALOG={catalog}", f"OUT={tmp_path / 'out'}")
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert errors == [f"error: {catalog}: service 'booking': field 'depends_on[1]': unknown service 'ghost'"]
+    assert not (tmp_path / "out").exists()

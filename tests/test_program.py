@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from components import naming
 from components.branch_pattern import matches
-from tests.conftest import document, inputs_of
+from offline_plan.runner import run_plan
+from tests.conftest import PROJECT_DIR, document, inputs_of, service_entry
 
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 ROLE = "aws:iam/role:Role"
@@ -58,10 +60,14 @@ def test_every_service_gets_one_v2_pipeline_per_environment(dev_plan):
     assert {p["pipelineType"] for p in by_name.values()} == {"V2"}
 
 
-def test_reporting_only_gets_the_environments_it_asks_for(dev_plan):
-    names = set(pipelines(dev_plan))
+def test_a_service_gets_only_the_environments_it_asks_for(catalog_raw, tmp_path):
+    service_entry(catalog_raw, "reporting")["environments"] = ["dev", "staging", "prod"]
+    catalog = tmp_path / "services.yaml"
+    catalog.write_text(yaml.safe_dump(catalog_raw))
+    names = set(pipelines(run_plan(PROJECT_DIR, "dev", str(catalog))))
     assert {"reporting-dev", "reporting-staging", "reporting-prod"} <= names
     assert "reporting-qa" not in names
+    assert "booking-qa" in names
 
 
 @pytest.mark.parametrize(

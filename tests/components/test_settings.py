@@ -162,6 +162,7 @@ def test_service_accounts_apply_only_where_the_stack_honours_them(catalog_raw, d
 
 
 def test_service_environment_subset_keeps_the_stack_order(catalog_raw, dev_settings_raw):
+    service_entry(catalog_raw, "reporting")["environments"] = ["prod", "dev", "staging"]
     reporting = parse_catalog(catalog_raw, "c.yaml").service("reporting")
     placed = placements_of(reporting, parse_settings(dev_settings_raw, FILE))
     assert [env.name for env in placed] == ["dev", "staging", "prod"]

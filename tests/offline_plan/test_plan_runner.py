@@ -34,7 +34,7 @@ def test_plan_document_keeps_the_contract_shape(dev_plan):
     assert plan["policy"] == {"violations": []}
     summary = plan["summary"]
     assert summary["violations"] == {"mandatory": 0, "advisory": 0}
-    assert summary["resourcesByType"]["aws:codepipeline/pipeline:Pipeline"] == len(summary["pipelines"]) * 4 - 1
+    assert summary["resourcesByType"]["aws:codepipeline/pipeline:Pipeline"] == len(summary["pipelines"]) * 4
     assert summary["pipelines"]["booking"]["prod"] == {
         "name": "booking-prod",
         "pipelineType": "V2",
