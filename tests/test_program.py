@@ -339,3 +339,21 @@ def test_deploy_window_gates_entry_to_the_deploy_stage_where_configured(prod_pla
     assert rule["configuration"] == {"Cron": "* * 9-15 ? * MON-THU", "TimeZone": "Europe/Dublin"}
     dev_deploy = next(s for s in pipelines(prod_plan)["booking-dev"]["stages"] if s["name"] == "Deploy")
     assert "beforeEntry" not in dev_deploy
+
+
+@pytest.mark.parametrize("stack", ["dev_plan", "prod_plan"])
+def test_every_service_environment_has_its_deploy_role_in_the_right_account(stack, request):
+    plan = request.getfixturevalue(stack)
+    roles = {r.inputs["name"]: r for r in plan.resources if r.type == ROLE}
+    providers = {
+        r.urn: json.loads(r.inputs["allowedAccountIds"]) for r in plan.resources if r.type == "pulumi:providers:aws"
+    }
+    tooling = plan.inputs.settings.tooling_account_id
+    for service in plan.inputs.catalog.services:
+        trusted_role = "release" if service.aws.platform == "Lambda" else "pipeline"
+        for environment in plan.inputs.environments_for(service):
+            role = roles[naming.deploy_role_name(service.name, environment.name)]
+            assert providers[role.provider] == [environment.account_id]
+            (statement,) = document(role.inputs["assumeRolePolicy"])["Statement"]
+            assert statement["Principal"] == {"AWS": f"arn:aws:iam::{tooling}:role/cicd-{trusted_role}-{service.name}"}
+            assert statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == plan.inputs.settings.organization_id
