@@ -23,6 +23,7 @@ from .environment_account import EnvironmentAccount
 from .environment_pipeline import EnvironmentPipeline, EnvironmentPipelineArgs
 from .image_repository import ImageRepository
 from .platform_inputs import PlatformInputs
+from .settings import Environment
 from .tags import standard_tags
 
 LAMBDA_RELEASE_BUILDSPEC = (Path(__file__).parent / "buildspecs" / "lambda_release.yml").read_text(encoding="utf-8")
@@ -47,115 +48,21 @@ class ServicePipeline(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServicePipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cicd:service:ServicePipeline", name, None, opts)
+        self._name, self._args = name, args
         service, inputs = args.service, args.inputs
-        settings = inputs.settings
-        region, tooling = settings.region, settings.tooling_account_id
-        tags = standard_tags(inputs.stack, service=service.name, owner=service.owner)
+        self._tags = standard_tags(inputs.stack, service=service.name, owner=service.owner)
         environments = inputs.environments_for(service)
-        child = pulumi.ResourceOptions(parent=self)
         deploy_role_arns = {env.name: inputs.deploy_role_arn(service, env) for env in environments}
-        pipeline_role_arn = naming.role_arn(region, tooling, naming.pipeline_role_name(service.name))
-        release_role_arn = naming.role_arn(region, tooling, naming.release_role_name(service.name))
         is_lambda = service.aws.platform == "Lambda"
 
-        image_repository = None
-        if service.aws.platform == "ECS":
-            image_repository = ImageRepository(
-                f"{name}-images",
-                stack=inputs.stack,
-                service=service.name,
-                owner=service.owner,
-                region=region,
-                pull_account_ids=[env.account_id for env in environments],
-                opts=child,
-            )
-        build_policy_inputs: dict[str, pulumi.Input[str]] = {"bucket_arn": args.bucket_arn, "key_arn": args.key_arn}
-        build_variables: dict[str, pulumi.Input[str]] = {"SERVICE_NAME": service.name}
-        if image_repository:
-            build_policy_inputs["image_repository_arn"] = image_repository.arn
-            build_variables["IMAGE_REPOSITORY_URI"] = image_repository.url
-        build = CodeBuildProject(
-            f"{name}-build",
-            CodeBuildProjectArgs(
-                project_name=naming.build_project_name(service.name),
-                role_name=naming.build_role_name(service.name),
-                log_group_name=naming.build_log_group_name(service.name),
-                description=f"Builds and unit-tests {service.name} ({service.language})",
-                account_id=tooling,
-                buildspec="buildspec.yml",
-                key_arn=args.key_arn,
-                policy_inputs=build_policy_inputs,
-                policy_for=lambda resolved: iam_documents.build_role_policy(
-                    region,
-                    tooling,
-                    naming.build_project_name(service.name),
-                    resolved["log_group_arn"],
-                    resolved["bucket_arn"],
-                    resolved["key_arn"],
-                    resolved.get("image_repository_arn"),
-                ),
-                tags=tags,
-                timeout_minutes=settings.build_timeout_minutes,
-                # Docker builds need the daemon; nothing else gets privileged mode.
-                privileged=service.aws.platform == "ECS",
-                environment_variables=build_variables,
-            ),
-            opts=child,
+        build = self._build_project(environments)
+        release = self._release_project(list(deploy_role_arns.values())) if is_lambda else None
+        pipeline_role, pipeline_policy = self._pipeline_role(
+            [build.arn] + ([release.arn] if release else []),
+            # Lambda deploys are handed to the release project; its role, not the pipeline's, assumes deploy roles.
+            [] if is_lambda else list(deploy_role_arns.values()),
         )
-        project_arns: list[pulumi.Input[str]] = [build.arn]
-
-        release = None
-        if is_lambda:
-            release = CodeBuildProject(
-                f"{name}-release",
-                CodeBuildProjectArgs(
-                    project_name=naming.release_project_name(service.name),
-                    role_name=naming.release_role_name(service.name),
-                    log_group_name=naming.release_log_group_name(service.name),
-                    description=f"Publishes {service.name} and shifts its alias with CodeDeploy",
-                    account_id=tooling,
-                    buildspec=LAMBDA_RELEASE_BUILDSPEC,
-                    key_arn=args.key_arn,
-                    policy_inputs={"bucket_arn": args.bucket_arn, "key_arn": args.key_arn},
-                    policy_for=lambda resolved: iam_documents.release_role_policy(
-                        resolved["log_group_arn"],
-                        resolved["bucket_arn"],
-                        resolved["key_arn"],
-                        list(deploy_role_arns.values()),
-                    ),
-                    tags=tags,
-                    timeout_minutes=60,
-                ),
-                opts=child,
-            )
-            project_arns.append(release.arn)
-
-        pipeline_role = aws.iam.Role(
-            f"{name}-pipeline-role",
-            name=naming.pipeline_role_name(service.name),
-            description=f"Runs the pipelines of {service.name}",
-            assume_role_policy=iam_documents.to_json(
-                iam_documents.service_trust("codepipeline.amazonaws.com", tooling)
-            ),
-            tags=tags,
-            opts=child,
-        )
-        pipeline_policy = aws.iam.RolePolicy(
-            f"{name}-pipeline-policy",
-            role=pipeline_role.id,
-            policy=pulumi.Output.all(args.bucket_arn, args.key_arn, args.connection_arn, *project_arns).apply(
-                lambda values: iam_documents.to_json(
-                    iam_documents.pipeline_role_policy(
-                        values[0],
-                        values[1],
-                        values[2],
-                        values[3:],
-                        [] if is_lambda else list(deploy_role_arns.values()),
-                    )
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=pipeline_role),
-        )
+        tooling_role = naming.release_role_name(service.name) if is_lambda else naming.pipeline_role_name(service.name)
 
         self.pipelines = {}
         for environment in environments:
@@ -166,12 +73,15 @@ class ServicePipeline(pulumi.ComponentResource):
                     service=service,
                     account=args.accounts[(environment.name, environment.account_id)],
                     deploy_role_arn=deploy_role_arns[environment.name],
-                    trusted_role_arn=release_role_arn if is_lambda else pipeline_role_arn,
-                    organization_id=settings.organization_id,
+                    trusted_role_arn=naming.role_arn(
+                        inputs.settings.region, inputs.settings.tooling_account_id, tooling_role
+                    ),
+                    organization_id=inputs.settings.organization_id,
                     bucket_arn=args.bucket_arn,
                     key_arn=args.key_arn,
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_role] + ([release] if release else [])),
+                # IAM rejects a trust policy whose principal does not exist yet.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[release or pipeline_role]),
             )
             self.pipelines[environment.name] = EnvironmentPipeline(
                 f"{name}-{environment.name}",
@@ -190,3 +100,101 @@ class ServicePipeline(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_policy]),
             )
         self.register_outputs({env: pipeline.name for env, pipeline in self.pipelines.items()})
+
+    def _build_project(self, environments: tuple[Environment, ...]) -> CodeBuildProject:
+        """The service's build + unit-test project, with an image repository for containers."""
+        service, inputs, args = self._args.service, self._args.inputs, self._args
+        region, tooling = inputs.settings.region, inputs.settings.tooling_account_id
+        policy_inputs: dict[str, pulumi.Input[str]] = {"bucket_arn": args.bucket_arn, "key_arn": args.key_arn}
+        variables: dict[str, pulumi.Input[str]] = {"SERVICE_NAME": service.name}
+        if service.aws.platform == "ECS":
+            images = ImageRepository(
+                f"{self._name}-images",
+                stack=inputs.stack,
+                service=service.name,
+                owner=service.owner,
+                region=region,
+                pull_account_ids=[env.account_id for env in environments],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            policy_inputs["image_repository_arn"] = images.arn
+            variables["IMAGE_REPOSITORY_URI"] = images.url
+        project_name = naming.build_project_name(service.name)
+        return CodeBuildProject(
+            f"{self._name}-build",
+            CodeBuildProjectArgs(
+                project_name=project_name,
+                role_name=naming.build_role_name(service.name),
+                log_group_name=naming.build_log_group_name(service.name),
+                description=f"Builds and unit-tests {service.name} ({service.language})",
+                account_id=tooling,
+                buildspec="buildspec.yml",
+                key_arn=args.key_arn,
+                policy_inputs=policy_inputs,
+                policy_for=lambda resolved: iam_documents.build_role_policy(
+                    region,
+                    tooling,
+                    project_name,
+                    resolved["log_group_arn"],
+                    resolved["bucket_arn"],
+                    resolved["key_arn"],
+                    resolved.get("image_repository_arn"),
+                ),
+                tags=self._tags,
+                timeout_minutes=inputs.settings.build_timeout_minutes,
+                # Docker builds need the daemon; nothing else gets privileged mode.
+                privileged=service.aws.platform == "ECS",
+                environment_variables=variables,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _release_project(self, deploy_role_arns: list[str]) -> CodeBuildProject:
+        """The platform-owned Lambda release runner; the only tooling role that may assume deploy roles."""
+        service, args = self._args.service, self._args
+        return CodeBuildProject(
+            f"{self._name}-release",
+            CodeBuildProjectArgs(
+                project_name=naming.release_project_name(service.name),
+                role_name=naming.release_role_name(service.name),
+                log_group_name=naming.release_log_group_name(service.name),
+                description=f"Publishes {service.name} and shifts its alias with CodeDeploy",
+                account_id=args.inputs.settings.tooling_account_id,
+                buildspec=LAMBDA_RELEASE_BUILDSPEC,
+                key_arn=args.key_arn,
+                policy_inputs={"bucket_arn": args.bucket_arn, "key_arn": args.key_arn},
+                policy_for=lambda resolved: iam_documents.release_role_policy(
+                    resolved["log_group_arn"], resolved["bucket_arn"], resolved["key_arn"], deploy_role_arns
+                ),
+                tags=self._tags,
+                timeout_minutes=60,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _pipeline_role(
+        self, project_arns: list[pulumi.Output[str]], assumable_role_arns: list[str]
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """The role all of this service's pipelines run as."""
+        service, args = self._args.service, self._args
+        role = aws.iam.Role(
+            f"{self._name}-pipeline-role",
+            name=naming.pipeline_role_name(service.name),
+            description=f"Runs the pipelines of {service.name}",
+            assume_role_policy=iam_documents.to_json(
+                iam_documents.service_trust("codepipeline.amazonaws.com", args.inputs.settings.tooling_account_id)
+            ),
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        policy = aws.iam.RolePolicy(
+            f"{self._name}-pipeline-policy",
+            role=role.id,
+            policy=pulumi.Output.all(args.bucket_arn, args.key_arn, args.connection_arn, *project_arns).apply(
+                lambda values: iam_documents.to_json(
+                    iam_documents.pipeline_role_policy(values[0], values[1], values[2], values[3:], assumable_role_arns)
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+        return role, policy
