@@ -30,6 +30,8 @@ from .deploy_window import cron_problem, timezone_problem
 from .errors import PlatformInputError, dotted_field, first_problem
 
 CONFIG_KEY = "settings"
+PROJECT_CONFIG_KEYS = frozenset({CONFIG_KEY})
+"""Every ``cicd-platform:*`` key the program reads; anything else in a stack file is a typo."""
 
 DEFAULT_BRANCHES: dict[str, str] = {
     "dev": "feature/**",

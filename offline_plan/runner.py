@@ -18,8 +18,9 @@ import pulumi
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components.platform_inputs import PlatformInputs, load_platform_inputs
-from components.settings import CONFIG_KEY
+from components.errors import PlatformInputError
+from components.platform_inputs import PlatformInputs, load_platform_inputs, settings_file_name
+from components.settings import CONFIG_KEY, PROJECT_CONFIG_KEYS
 from components.yaml_source import load_yaml_file
 
 from .mocks import AwsMocks
@@ -74,6 +75,17 @@ def project_name(project_dir: Path) -> str:
     return str(document["name"])
 
 
+def reject_unknown_project_keys(values: dict[str, str], project: str, stack: str) -> None:
+    """A misspelt project key would be ignored by the program; offline, where all keys are visible, say so."""
+    known = ", ".join(f"{project}:{key}" for key in sorted(PROJECT_CONFIG_KEYS))
+    for key in sorted(values):
+        namespace, _, name = key.partition(":")
+        if namespace == project and name not in PROJECT_CONFIG_KEYS:
+            raise PlatformInputError(
+                settings_file_name(stack), f"unknown key (the program reads only {known})", field=key
+            )
+
+
 def run_plan(
     project_dir: Path, stack: str, catalog: str | None = None, *, caller_account_id: str | None = None
 ) -> Plan:
@@ -86,6 +98,7 @@ def run_plan(
     project_dir = project_dir.resolve()
     project = project_name(project_dir)
     config = read_stack_config(project_dir, stack, project)
+    reject_unknown_project_keys(config.values, project, stack)
     raw_settings = config.values.get(f"{project}:{CONFIG_KEY}")
     inputs = load_platform_inputs(
         json.loads(raw_settings) if raw_settings is not None else None, stack, project_dir, catalog

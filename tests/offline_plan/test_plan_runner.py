@@ -89,6 +89,15 @@ def test_unknown_stack_is_reported():
         run_plan(PROJECT_DIR, "nosuch")
 
 
+def test_misspelt_project_config_key_is_refused(tmp_path):
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (tmp_path / name).write_text((PROJECT_DIR / name).read_text())
+    stack_file = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
+    (tmp_path / "Pulumi.dev.yaml").write_text(stack_file + "  cicd-platform:slackChanel: '#typo'\n")
+    with pytest.raises(PlatformInputError, match=r"Pulumi.dev.yaml: field 'cicd-platform:slackChanel': unknown key"):
+        run_plan(tmp_path, "dev")
+
+
 def test_secure_config_values_become_marked_placeholders(tmp_path):
     (tmp_path / "Pulumi.demo.yaml").write_text(
         "config:\n  cicd-platform:slackWebhook:\n    secure: AAABAKx0\n  aws:region: eu-west-1\n  plain: 3\n"
