@@ -6,6 +6,7 @@ Exit codes: 0 plan written, 1 mandatory policy violation, 2 bad catalog or stack
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -23,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project-dir", default=".", type=Path, help="directory holding Pulumi.yaml")
     parser.add_argument("--out", default=None, type=Path, help="output directory (default: <project-dir>/out)")
     args = parser.parse_args(argv)
+    # `make plan | head` should end quietly, like any Unix tool, not with a BrokenPipeError.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     # pulumi_aws.s3 warns about its deprecated V2 aliases on import; they are not ours to fix.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 
