@@ -184,23 +184,16 @@ def check_catalog_against_stack(catalog: Catalog, settings: StackSettings, catal
     """Cross-checks that need both inputs: environments exist, repositories are reachable."""
     defined = {environment.name for environment in settings.environments}
     for service in catalog.services:
-        for index, environment in enumerate(service.environments or ()):
+        named = [(f"environments[{i}]", env) for i, env in enumerate(service.environments or ())]
+        named += [(f"accounts.{env}", env) for env in service.accounts]
+        for field, environment in named:
             if environment not in defined:
                 raise PlatformInputError(
                     catalog_name,
                     f"environment '{environment}' is not defined by this stack "
                     f"(it defines {', '.join(sorted(defined))})",
                     subject=f"service '{service.name}'",
-                    field=f"environments[{index}]",
-                )
-        for environment in service.accounts:
-            if environment not in defined:
-                raise PlatformInputError(
-                    catalog_name,
-                    f"environment '{environment}' is not defined by this stack "
-                    f"(it defines {', '.join(sorted(defined))})",
-                    subject=f"service '{service.name}'",
-                    field=f"accounts.{environment}",
+                    field=field,
                 )
         if service.repository_owner.lower() != settings.github_owner.lower():
             raise PlatformInputError(
