@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import pulumi
 
-    from .report import render_summary, write_plan
+    from .report import plan_document, render_summary, write_plan
     from .runner import run_plan
 
     try:
@@ -42,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     except pulumi.RunError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    path = write_plan(plan, args.out or args.project_dir / "out")
-    print(render_summary(plan, path))
+    document = plan_document(plan)
+    path = write_plan(document, args.out or args.project_dir / "out")
+    print(render_summary(plan, document["summary"], path))
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if plan.mandatory_violations:

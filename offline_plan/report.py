@@ -31,9 +31,8 @@ def service_of(plan: Plan) -> dict[str, str]:
     return owners
 
 
-def pipelines_by_service(plan: Plan) -> dict[str, dict[str, dict[str, Any]]]:
-    """service → environment → {name, branchFilter, pipelineType, stages}."""
-    owners = service_of(plan)
+def pipelines_by_service(plan: Plan, owners: dict[str, str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """service → environment → {name, branchFilter, pipelineType, stages}; ``owners`` from ``service_of``."""
     pipelines: dict[str, dict[str, dict[str, Any]]] = {}
     for resource in plan.resources:
         if resource.type != PIPELINE_TYPE:
@@ -69,7 +68,7 @@ def summary(plan: Plan) -> dict[str, Any]:
         "componentCount": len(plan.resources) - len(custom),
         "resourcesByType": dict(sorted(Counter(resource.type for resource in custom).items())),
         "resourcesByService": dict(sorted(Counter(owners.get(r.urn, "(shared)") for r in custom).items())),
-        "pipelines": pipelines_by_service(plan),
+        "pipelines": pipelines_by_service(plan, owners),
         "deployOrder": plan.inputs.catalog.deploy_order,
         "violations": {"mandatory": levels.get("mandatory", 0), "advisory": levels.get("advisory", 0)},
         "durationSeconds": round(plan.seconds, 3),
@@ -89,15 +88,15 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     }
 
 
-def write_plan(plan: Plan, out_dir: Path) -> Path:
+def write_plan(document: dict[str, Any], out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"plan-{plan.stack}.json"
-    path.write_text(json.dumps(plan_document(plan), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    path = out_dir / f"plan-{document['stack']}.json"
+    path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return path
 
 
-def render_summary(plan: Plan, path: Path) -> str:
-    facts = summary(plan)
+def render_summary(plan: Plan, facts: dict[str, Any], path: Path) -> str:
+    """The printed summary, from the ``summary`` already computed for the plan file."""
     lines = [
         f"offline plan of stack '{plan.stack}': {facts['resourceCount']} resources "
         f"in {facts['durationSeconds']:.1f}s -> {path}"

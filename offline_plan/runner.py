@@ -121,12 +121,15 @@ def run_plan(
     if str(project_dir) not in sys.path:
         sys.path.insert(0, str(project_dir))
     program = project_dir / "__main__.py"
-    with _catalog_override(catalog):
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
-    outputs = _stack_outputs()
+    try:
+        with _catalog_override(catalog):
+            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+        outputs = _stack_outputs()
+    finally:
+        # A failed run must not leave its collector on the logger for the next plan in this process.
+        logger.removeHandler(handler)
     resources = monitor.recorded
     violations = evaluate(resources)
-    logger.removeHandler(handler)
     return Plan(
         stack=stack,
         project=project,

@@ -52,7 +52,7 @@ def test_plans_are_deterministic(dev_plan):
 
 
 def test_summary_lists_pipelines_per_service_and_environment(dev_plan, tmp_path):
-    text = render_summary(dev_plan, tmp_path / "plan-dev.json")
+    text = render_summary(dev_plan, plan_document(dev_plan)["summary"], tmp_path / "plan-dev.json")
     assert "booking: dev (feature/**), qa (develop), staging (release/**), prod (main)" in text
     assert "policy: 0 mandatory, 0 advisory violation(s)" in text
 
