@@ -44,7 +44,7 @@ format: $(VENV)/.dev-installed
 
 ## schema: regenerate catalog/services.schema.json from the model
 schema: $(VENV)/.runtime-installed
-	$(BIN)/python -m components.catalog_schema catalog/services.schema.json
+	$(BIN)/python -m components.model.catalog_schema catalog/services.schema.json
 
 ## bench: how long the offline plan takes, for the catalog and for synthetic fleets
 bench: $(VENV)/.runtime-installed

@@ -10,10 +10,10 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components.errors import PlatformInputError
+from components.model.errors import PlatformInputError
+from components.model.platform_inputs import load_platform_inputs
+from components.model.settings import CONFIG_KEY
 from components.platform import Platform
-from components.platform_inputs import load_platform_inputs
-from components.settings import CONFIG_KEY
 
 PROJECT_DIR = Path(__file__).resolve().parent
 

@@ -24,7 +24,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-from components.catalog import parse_catalog  # noqa: E402
+from components.model.catalog import parse_catalog  # noqa: E402
 from offline_plan.runner import run_plan  # noqa: E402
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pulumi
 
-from .artifact_store import ArtifactStore, ArtifactStoreArgs
-from .environment_account import EnvironmentAccount
-from .github_connection import GitHubConnection
-from .platform_inputs import PlatformInputs
-from .service_pipeline import ServicePipeline, ServicePipelineArgs
+from .aws.artifact_store import ArtifactStore, ArtifactStoreArgs
+from .aws.environment_account import EnvironmentAccount
+from .aws.github_connection import GitHubConnection
+from .aws.service_pipeline import ServicePipeline, ServicePipelineArgs
+from .model.platform_inputs import PlatformInputs
 
 
 class Platform(pulumi.ComponentResource):

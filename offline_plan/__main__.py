@@ -11,7 +11,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from components.errors import PlatformInputError
+from components.model.errors import PlatformInputError
 
 EXIT_VIOLATIONS = 1
 EXIT_BAD_INPUT = 2

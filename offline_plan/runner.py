@@ -18,10 +18,10 @@ import pulumi
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components.errors import PlatformInputError
-from components.platform_inputs import PlatformInputs, load_platform_inputs, settings_file_name
-from components.settings import CONFIG_KEY, PROJECT_CONFIG_KEYS
-from components.yaml_source import load_yaml_file
+from components.model.errors import PlatformInputError
+from components.model.platform_inputs import PlatformInputs, load_platform_inputs, settings_file_name
+from components.model.settings import CONFIG_KEY, PROJECT_CONFIG_KEYS
+from components.model.yaml_source import load_yaml_file
 
 from .mocks import AwsMocks
 from .policy_check import Violation, evaluate

@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.errors import PlatformInputError
-from components.yaml_source import load_yaml_file
+from components.model.errors import PlatformInputError
+from components.model.yaml_source import load_yaml_file
 
 OFFLINE_SECRET_PLACEHOLDER = "offline-plan-secret"  # noqa: S105 - a placeholder, not a credential
 

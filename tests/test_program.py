@@ -7,8 +7,8 @@ import json
 import pytest
 import yaml
 
-from components import naming
-from components.branch_pattern import matches
+from components.model import naming
+from components.model.branch_pattern import matches
 from offline_plan.runner import run_plan
 from tests.conftest import PROJECT_DIR, document, inputs_of, service_entry
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from . import iam_documents, naming
-from .platform_inputs import PlatformInputs
-from .tags import standard_tags
+from ..iam import documents as iam_documents
+from ..model import naming
+from ..model.platform_inputs import PlatformInputs
+from ..model.tags import standard_tags
 
 
 @dataclass(frozen=True)

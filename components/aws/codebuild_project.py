@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from . import iam_documents
+from ..iam import documents as iam_documents
 
 BUILD_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 LOG_RETENTION_DAYS = 90

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from . import iam_documents, naming
-from .catalog import EcsTarget, LambdaTarget, ServerTarget, Service
+from ..iam import documents as iam_documents
+from ..model import naming
+from ..model.catalog import EcsTarget, LambdaTarget, ServerTarget, Service
+from ..model.tags import standard_tags
 from .environment_account import EnvironmentAccount
-from .tags import standard_tags
 
 # Production shifts traffic gradually; other environments favour fast feedback.
 DEPLOYMENT_CONFIGS = {

@@ -12,9 +12,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from . import iam_documents, naming
-from .settings import Environment
-from .tags import standard_tags
+from ..iam import documents as iam_documents
+from ..model import naming
+from ..model.settings import Environment
+from ..model.tags import standard_tags
 
 CODEDEPLOY_MANAGED_POLICIES = {
     "ECS": "arn:{partition}:iam::aws:policy/AWSCodeDeployRoleForECS",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from .tags import standard_tags
+from ..model.tags import standard_tags
 
 
 class GitHubConnection(pulumi.ComponentResource):

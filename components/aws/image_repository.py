@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from . import iam_documents
-from .tags import standard_tags
+from ..iam import documents as iam_documents
+from ..model.tags import standard_tags
 
 UNTAGGED_IMAGE_DAYS = 14
 KEPT_RELEASE_IMAGES = 200

@@ -15,16 +15,17 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from . import iam_documents, naming
-from .catalog import Service
+from ..iam import documents as iam_documents
+from ..model import naming
+from ..model.catalog import Service
+from ..model.platform_inputs import PlatformInputs
+from ..model.settings import Environment
+from ..model.tags import standard_tags
+from ..pipeline.environment_pipeline import EnvironmentPipeline, EnvironmentPipelineArgs
 from .codebuild_project import CodeBuildProject, CodeBuildProjectArgs
 from .deploy_target import AwsDeployTarget, DeployTargetArgs
 from .environment_account import EnvironmentAccount
-from .environment_pipeline import EnvironmentPipeline, EnvironmentPipelineArgs
 from .image_repository import ImageRepository
-from .platform_inputs import PlatformInputs
-from .settings import Environment
-from .tags import standard_tags
 
 LAMBDA_RELEASE_BUILDSPEC = (Path(__file__).parent / "buildspecs" / "lambda_release.yml").read_text(encoding="utf-8")
 

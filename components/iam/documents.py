@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from . import naming
+from ..model import naming
 
 Document = dict[str, Any]
 

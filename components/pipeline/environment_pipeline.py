@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from . import branch_pattern, naming
-from .catalog import Service
-from .deploy_target import AwsDeployTarget
-from .settings import DeployWindow, Environment
-from .tags import standard_tags
+from ..aws.deploy_target import AwsDeployTarget
+from ..model import branch_pattern, naming
+from ..model.catalog import Service
+from ..model.settings import DeployWindow, Environment
+from ..model.tags import standard_tags
 
 SOURCE_ACTION = "Source"
 SOURCE_ARTIFACT = "source_output"

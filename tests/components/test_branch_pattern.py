@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.branch_pattern import branch_pattern_problem, is_literal, matches
+from components.model.branch_pattern import branch_pattern_problem, is_literal, matches
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from components.catalog import Catalog, load_catalog, parse_catalog, parse_catalog_text
-from components.catalog_schema import render_schema
-from components.errors import PlatformInputError
+from components.model.catalog import Catalog, load_catalog, parse_catalog, parse_catalog_text
+from components.model.catalog_schema import render_schema
+from components.model.errors import PlatformInputError
 from tests.conftest import PROJECT_DIR, service_entry
 
 CATALOG = "catalog/services.yaml"

@@ -10,8 +10,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.catalog import Catalog, parse_catalog, parse_catalog_text
-from components.errors import PlatformInputError
+from components.model.catalog import Catalog, parse_catalog, parse_catalog_text
+from components.model.errors import PlatformInputError
 from tests.conftest import PROJECT_DIR
 
 BASE = yaml.safe_load((PROJECT_DIR / "catalog" / "services.yaml").read_text())

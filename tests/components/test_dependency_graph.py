@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.dependency_graph import deploy_order, find_cycle
+from components.model.dependency_graph import deploy_order, find_cycle
 
 
 def test_cycle_is_returned_closed_and_in_edge_order():

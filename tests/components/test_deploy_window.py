@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.deploy_window import cron_problem, timezone_problem
+from components.model.deploy_window import cron_problem, timezone_problem
 
 
 @pytest.mark.parametrize(

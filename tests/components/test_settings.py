@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from components.catalog import parse_catalog
-from components.errors import PlatformInputError
-from components.platform_inputs import load_platform_inputs
-from components.settings import check_catalog_against_stack, parse_settings, placements_of
+from components.model.catalog import parse_catalog
+from components.model.errors import PlatformInputError
+from components.model.platform_inputs import load_platform_inputs
+from components.model.settings import check_catalog_against_stack, parse_settings, placements_of
 from tests.conftest import PROJECT_DIR, service_entry
 
 FILE = "Pulumi.dev.yaml"

@@ -11,7 +11,7 @@ import pulumi
 import pytest
 import yaml
 
-from components.errors import PlatformInputError
+from components.model.errors import PlatformInputError
 from offline_plan.report import plan_document, render_summary
 from offline_plan.runner import run_plan
 from offline_plan.stack_config import OFFLINE_SECRET_PLACEHOLDER, read_stack_config
