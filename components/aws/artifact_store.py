@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from ..iam import documents as iam_documents
+from .. import iam
 from ..model import naming
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import standard_tags
@@ -45,8 +45,8 @@ class ArtifactStore(pulumi.ComponentResource):
             enable_key_rotation=True,
             rotation_period_in_days=365,
             deletion_window_in_days=30,
-            policy=iam_documents.to_json(
-                iam_documents.artifact_key_policy(
+            policy=iam.to_json(
+                iam.artifact_key_policy(
                     settings.region, settings.tooling_account_id, args.inputs.tooling_role_arns(), readers
                 )
             ),
@@ -113,9 +113,7 @@ class ArtifactStore(pulumi.ComponentResource):
         aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket.id,
-            policy=bucket.arn.apply(
-                lambda arn: iam_documents.to_json(iam_documents.artifact_bucket_policy(settings.region, arn, readers))
-            ),
+            policy=bucket.arn.apply(lambda arn: iam.to_json(iam.artifact_bucket_policy(settings.region, arn, readers))),
             # The public access block must exist first, or a policy slip could be public for a moment.
             opts=pulumi.ResourceOptions(parent=bucket, depends_on=[public_access]),
         )

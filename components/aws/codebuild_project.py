@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from ..iam import documents as iam_documents
+from .. import iam
 
 BUILD_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 LOG_RETENTION_DAYS = 90
@@ -30,7 +30,7 @@ class CodeBuildProjectArgs:
     buildspec: str
     key_arn: pulumi.Input[str]
     policy_inputs: Mapping[str, pulumi.Input[str]]
-    policy_for: Callable[[Mapping[str, str]], iam_documents.Document]
+    policy_for: Callable[[Mapping[str, str]], iam.Document]
     """Builds the role policy from the resolved ``policy_inputs`` plus ``log_group_arn``."""
     tags: Mapping[str, str]
     timeout_minutes: int = 30
@@ -60,9 +60,7 @@ class CodeBuildProject(pulumi.ComponentResource):
             f"{name}-role",
             name=args.role_name,
             description=args.description,
-            assume_role_policy=iam_documents.to_json(
-                iam_documents.service_trust("codebuild.amazonaws.com", args.account_id)
-            ),
+            assume_role_policy=iam.to_json(iam.service_trust("codebuild.amazonaws.com", args.account_id)),
             tags=dict(args.tags),
             opts=child,
         )
@@ -70,7 +68,7 @@ class CodeBuildProject(pulumi.ComponentResource):
             f"{name}-policy",
             role=role.id,
             policy=pulumi.Output.all(log_group_arn=log_group.arn, **args.policy_inputs).apply(
-                lambda resolved: iam_documents.to_json(args.policy_for(resolved))
+                lambda resolved: iam.to_json(args.policy_for(resolved))
             ),
             opts=pulumi.ResourceOptions(parent=role),
         )

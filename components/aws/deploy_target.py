@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from ..iam import documents as iam_documents
+from .. import iam
 from ..model import naming
 from ..model.catalog import EcsTarget, LambdaTarget, ServerTarget, Service
 from ..model.tags import standard_tags
@@ -124,9 +124,7 @@ class AwsDeployTarget(pulumi.ComponentResource):
             f"{name}-deploy-role",
             name=naming.deploy_role_name(service.name, environment.name),
             description=f"Deploys {service.name} to {environment.name}; assumed from the tooling account only",
-            assume_role_policy=iam_documents.to_json(
-                iam_documents.cross_account_trust(args.trusted_role_arn, args.organization_id)
-            ),
+            assume_role_policy=iam.to_json(iam.cross_account_trust(args.trusted_role_arn, args.organization_id)),
             max_session_duration=3600,
             tags=tags,
             opts=in_account,
@@ -135,9 +133,7 @@ class AwsDeployTarget(pulumi.ComponentResource):
             f"{name}-deploy-policy",
             role=role.id,
             policy=pulumi.Output.all(args.bucket_arn, args.key_arn).apply(
-                lambda arns: iam_documents.to_json(
-                    self._deploy_policy(target, region, account_id, codedeploy_arns, *arns)
-                )
+                lambda arns: iam.to_json(self._deploy_policy(target, region, account_id, codedeploy_arns, *arns))
             ),
             opts=pulumi.ResourceOptions(parent=role, provider=args.account.provider),
         )
@@ -160,11 +156,11 @@ class AwsDeployTarget(pulumi.ComponentResource):
         codedeploy_arns: list[str],
         bucket_arn: str,
         key_arn: str,
-    ) -> iam_documents.Document:
+    ) -> iam.Document:
         if isinstance(target, EcsTarget):
             passed = [naming.role_arn(region, account_id, role) for role in target.passed_roles]
-            return iam_documents.ecs_deploy_policy(codedeploy_arns, passed, bucket_arn, key_arn)
+            return iam.ecs_deploy_policy(codedeploy_arns, passed, bucket_arn, key_arn)
         if isinstance(target, LambdaTarget):
             function_arn = f"arn:{naming.partition_of(region)}:lambda:{region}:{account_id}:function:{target.function}"
-            return iam_documents.lambda_deploy_policy(function_arn, codedeploy_arns)
-        return iam_documents.server_deploy_policy(codedeploy_arns, bucket_arn, key_arn)
+            return iam.lambda_deploy_policy(function_arn, codedeploy_arns)
+        return iam.server_deploy_policy(codedeploy_arns, bucket_arn, key_arn)

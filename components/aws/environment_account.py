@@ -12,7 +12,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from ..iam import documents as iam_documents
+from .. import iam
 from ..model import naming
 from ..model.settings import Environment
 from ..model.tags import standard_tags
@@ -61,9 +61,7 @@ class EnvironmentAccount(pulumi.ComponentResource):
             f"{name}-codedeploy-role",
             name=naming.codedeploy_service_role_name(environment.name),
             description=f"CodeDeploy service role for the {environment.name} environment",
-            assume_role_policy=iam_documents.to_json(
-                iam_documents.service_trust("codedeploy.amazonaws.com", environment.account_id)
-            ),
+            assume_role_policy=iam.to_json(iam.service_trust("codedeploy.amazonaws.com", environment.account_id)),
             tags=standard_tags(stack, environment=environment.name),
             opts=in_account,
         )

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from ..iam import documents as iam_documents
+from .. import iam
 from ..model.tags import standard_tags
 
 UNTAGGED_IMAGE_DAYS = 14
@@ -84,7 +84,7 @@ class ImageRepository(pulumi.ComponentResource):
         aws.ecr.RepositoryPolicy(
             f"{name}-pull-policy",
             repository=repository.name,
-            policy=iam_documents.to_json(iam_documents.image_repository_policy(region, pull_account_ids)),
+            policy=iam.to_json(iam.image_repository_policy(region, pull_account_ids)),
             opts=in_repository,
         )
         self.arn = repository.arn

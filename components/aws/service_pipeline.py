@@ -15,7 +15,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from ..iam import documents as iam_documents
+from .. import iam
 from ..model import naming
 from ..model.catalog import Service
 from ..model.platform_inputs import PlatformInputs
@@ -132,7 +132,7 @@ class ServicePipeline(pulumi.ComponentResource):
                 buildspec="buildspec.yml",
                 key_arn=args.key_arn,
                 policy_inputs=policy_inputs,
-                policy_for=lambda resolved: iam_documents.build_role_policy(
+                policy_for=lambda resolved: iam.build_role_policy(
                     region,
                     tooling,
                     project_name,
@@ -164,7 +164,7 @@ class ServicePipeline(pulumi.ComponentResource):
                 buildspec=LAMBDA_RELEASE_BUILDSPEC,
                 key_arn=args.key_arn,
                 policy_inputs={"bucket_arn": args.bucket_arn, "key_arn": args.key_arn},
-                policy_for=lambda resolved: iam_documents.release_role_policy(
+                policy_for=lambda resolved: iam.release_role_policy(
                     resolved["log_group_arn"], resolved["bucket_arn"], resolved["key_arn"], deploy_role_arns
                 ),
                 tags=self._tags,
@@ -182,8 +182,8 @@ class ServicePipeline(pulumi.ComponentResource):
             f"{self._name}-pipeline-role",
             name=naming.pipeline_role_name(service.name),
             description=f"Runs the pipelines of {service.name}",
-            assume_role_policy=iam_documents.to_json(
-                iam_documents.service_trust("codepipeline.amazonaws.com", args.inputs.settings.tooling_account_id)
+            assume_role_policy=iam.to_json(
+                iam.service_trust("codepipeline.amazonaws.com", args.inputs.settings.tooling_account_id)
             ),
             tags=self._tags,
             opts=pulumi.ResourceOptions(parent=self),
@@ -192,8 +192,8 @@ class ServicePipeline(pulumi.ComponentResource):
             f"{self._name}-pipeline-policy",
             role=role.id,
             policy=pulumi.Output.all(args.bucket_arn, args.key_arn, args.connection_arn, *project_arns).apply(
-                lambda values: iam_documents.to_json(
-                    iam_documents.pipeline_role_policy(values[0], values[1], values[2], values[3:], assumable_role_arns)
+                lambda values: iam.to_json(
+                    iam.pipeline_role_policy(values[0], values[1], values[2], values[3:], assumable_role_arns)
                 )
             ),
             opts=pulumi.ResourceOptions(parent=role),

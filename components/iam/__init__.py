@@ -1,0 +1,27 @@
+"""IAM and resource policy documents as plain data: the one door other rooms use.
+
+``from components import iam`` then ``iam.pipeline_role_policy(...)``; the
+modules behind it are split by whose documents they are.
+"""
+
+from .deploy import ecs_deploy_policy, lambda_deploy_policy, server_deploy_policy
+from .documents import Document, cross_account_trust, document, service_trust, to_json
+from .resource_policies import artifact_bucket_policy, artifact_key_policy, image_repository_policy
+from .tooling import build_role_policy, pipeline_role_policy, release_role_policy
+
+__all__ = [
+    "Document",
+    "artifact_bucket_policy",
+    "artifact_key_policy",
+    "build_role_policy",
+    "cross_account_trust",
+    "document",
+    "ecs_deploy_policy",
+    "image_repository_policy",
+    "lambda_deploy_policy",
+    "pipeline_role_policy",
+    "release_role_policy",
+    "server_deploy_policy",
+    "service_trust",
+    "to_json",
+]
