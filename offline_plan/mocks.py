@@ -90,6 +90,7 @@ class AwsMocks(pulumi.runtime.Mocks):
             "aws:cloudwatch/logGroup:LogGroup": f"arn:{p}:logs:{region}:{account}:log-group:{name}",
             "aws:ecr/repository:Repository": f"arn:{p}:ecr:{region}:{account}:repository/{name}",
             "aws:codedeploy/application:Application": f"arn:{p}:codedeploy:{region}:{account}:application:{name}",
+            "aws:codebuild/reportGroup:ReportGroup": f"arn:{p}:codebuild:{region}:{account}:report-group/{name}",
         }
         if typ == "aws:codedeploy/deploymentGroup:DeploymentGroup":
             return (
