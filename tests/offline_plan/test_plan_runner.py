@@ -98,6 +98,14 @@ def test_misspelt_project_config_key_is_refused(tmp_path):
         run_plan(tmp_path, "dev")
 
 
+def test_stack_file_that_is_not_utf8_gets_one_located_error(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    stack_file = (PROJECT_DIR / "Pulumi.dev.yaml").read_text().replace("#platform-sandbox", "#plat\u00e9form")
+    (tmp_path / "Pulumi.dev.yaml").write_bytes(stack_file.encode("latin-1"))
+    with pytest.raises(PlatformInputError, match=r"^Pulumi\.dev\.yaml: is not valid UTF-8 \(line \d+"):
+        run_plan(tmp_path, "dev")
+
+
 def test_secure_config_values_become_marked_placeholders(tmp_path):
     (tmp_path / "Pulumi.demo.yaml").write_text(
         "config:\n  cicd-platform:slackWebhook:\n    secure: AAABAKx0\n  aws:region: eu-west-1\n  plain: 3\n"
