@@ -247,6 +247,7 @@ class ServiceScans(pulumi.ComponentResource):
                     resolved["report_group_arn"],
                     prefix,
                     naming.security_hub_product_arn(region, tooling),
+                    list(args.inputs.artifact_prefixes(service).values()),
                     secret_arns,
                 ),
                 tags=args.tags,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .documents import ARTIFACT_READ_ACTIONS, Document, document
+from .documents import ARTIFACT_READ_ACTIONS, Document, artifact_objects, document
 
 SCAN_REPORT_ACTIONS = ["codebuild:BatchPutTestCases", "codebuild:CreateReport", "codebuild:UpdateReport"]
 
@@ -25,10 +25,11 @@ def scan_role_policy(
     report_group_arn: str,
     reports_prefix: str,
     security_hub_product_arn: str,
+    artifact_prefixes: Sequence[str],
     secret_arns: Sequence[str] = (),
-    artifact_object_arns: Sequence[str] | None = None,
 ) -> Document:
-    """Read artifacts, write reports and the SBOM under ``reports_prefix``, import findings, read tokens."""
+    """Read the service's artifacts, write reports and the SBOM under ``reports_prefix``, import findings,
+    read tokens."""
     statements: list[Document] = [
         {
             "Sid": "Logs",
@@ -40,7 +41,7 @@ def scan_role_policy(
             "Sid": "ReadArtifacts",
             "Effect": "Allow",
             "Action": ARTIFACT_READ_ACTIONS,
-            "Resource": sorted(artifact_object_arns) if artifact_object_arns else f"{bucket_arn}/*",
+            "Resource": artifact_objects(bucket_arn, artifact_prefixes),
         },
         {
             # CodeBuild exports the report group's raw reports with the project's role.

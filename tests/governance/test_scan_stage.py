@@ -113,6 +113,8 @@ def test_scan_role_reads_artifacts_but_writes_only_its_own_reports(prod_plan):
         assert [w["Resource"] for w in writes] == [f"arn:aws:s3:::{bucket}/security_reports/{service.name}/*"]
         reads = next(s for s in statements if s["Sid"] == "ReadArtifacts")
         assert set(as_list(reads["Action"])) == {"s3:GetObject", "s3:GetObjectVersion"}
+        own = prod_plan.inputs.artifact_prefixes(service)
+        assert reads["Resource"] == sorted(f"arn:aws:s3:::{bucket}/{prefix}/*" for prefix in set(own.values()))
         every_action = {a for s in statements for a in as_list(s["Action"])}
         assert not {a for a in every_action if a.startswith(("sts:", "iam:", "ecr:", "codedeploy:", "codepipeline:"))}
         assert "s3:DeleteObject" not in every_action
@@ -270,6 +272,7 @@ def test_scan_role_may_read_exactly_the_configured_token_secrets():
         "arn:aws:codebuild:eu-west-1:123456789012:report-group/booking-security-findings",
         "security_reports/booking",
         naming.security_hub_product_arn("eu-west-1", "123456789012"),
+        ["booking-dev", "booking-prod"],
         secrets,
     )
     tokens = next(s for s in policy["Statement"] if s["Sid"] == "ScannerTokens")
