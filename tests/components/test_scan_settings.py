@@ -81,7 +81,11 @@ def test_scanner_servers_are_named_by_secret(dev_settings_raw):
 @pytest.mark.parametrize(
     ("key", "value", "field"),
     [
-        ("sonarqube", {"url": "https://sonar.example", "tokenSecretName": "squ_" + "a1" * 20}, "sonarqube.tokenSecretName"),
+        (
+            "sonarqube",
+            {"url": "https://sonar.example", "tokenSecretName": "squ_" + "a1" * 20},
+            "sonarqube.tokenSecretName",
+        ),
         ("snyk", {"tokenSecretName": "0b4c1e2a-8f7d-4c3b-9a6e-5d2f1e0c9b8a"}, "snyk.tokenSecretName"),
         ("sonarqube", {"url": "http://sonar.example", "tokenSecretName": "cicd/sonar"}, "sonarqube.url"),
         ("sonarqube", {"url": "https://sonar.example"}, "sonarqube.tokenSecretName"),
