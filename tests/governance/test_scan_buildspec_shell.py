@@ -1,0 +1,105 @@
+"""The scan buildspec's shell, run for real with stand-in scanners: syntax, exit codes, reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.governance import scans
+
+FIXTURES = Path(__file__).parent / "fixtures"
+BASH = shutil.which("bash")
+pytestmark = pytest.mark.skipif(BASH is None, reason="needs bash")
+
+
+def rendered_phases(plan):
+    text = scans.scan_buildspec(plan.inputs.catalog.service("booking"), plan.inputs)
+    return yaml.safe_load(text)["phases"]
+
+
+def fake_tool(bin_dir: Path, name: str, script: str) -> None:
+    path = bin_dir / name
+    path.write_text("#!/usr/bin/env bash\n" + script)
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+def run_build(dev_plan, tmp_path, scanner, fail_on, tools):
+    scan_dir = tmp_path / "scan"
+    scan_dir.mkdir()
+    shutil.copy(scans.SCAN_REPORT_SCRIPT, scan_dir / "scan_report.py")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, script in tools.items():
+        fake_tool(bin_dir, name, script)
+    command = rendered_phases(dev_plan)["build"]["commands"][0].replace("/tmp/scan", str(scan_dir))
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "SCANNER": scanner,
+        "FAIL_ON": fail_on,
+        "TARGET_ENVIRONMENT": "qa",
+        "SERVICE_NAME": "booking",
+        "SERVICE_LANGUAGE": "kotlin",
+        "TOOLING_ACCOUNT_ID": "210987654321",
+        "AWS_REGION": "eu-west-1",
+        "AWS_PARTITION": "aws",
+        "REPOSITORY": "bookwise/booking",
+        "COMMIT_ID": "0a1b2c3d",
+        "LICENSE_DENY_LIST": "AGPL-3.0-only",
+    }
+    done = subprocess.run([BASH, "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    return done, scan_dir
+
+
+@pytest.mark.parametrize("phase", ["install", "build", "post_build"])
+def test_every_phase_is_valid_bash(dev_plan, phase):
+    for command in rendered_phases(dev_plan)[phase]["commands"]:
+        checked = subprocess.run([BASH, "-n", "-c", command], capture_output=True, text=True, check=False)
+        assert checked.returncode == 0, checked.stderr
+
+
+def test_leaked_secrets_fail_the_build_and_leave_a_report(dev_plan, tmp_path):
+    gitleaks = f'while [ "$1" != "--report-path" ]; do shift; done; cp {FIXTURES / "gitleaks.json"} "$2"\n'
+    done, scan_dir = run_build(dev_plan, tmp_path, "secrets", "CRITICAL", {"gitleaks": gitleaks})
+    assert done.returncode == 1, done.stderr
+    assert (scan_dir / "junit" / "secrets-gitleaks.xml").is_file()
+    (batch,) = (scan_dir / "asff" / "gitleaks").glob("findings-*.json")
+    assert len(json.loads(batch.read_text())) == 2
+
+
+def test_vulnerabilities_below_the_threshold_pass(dev_plan, tmp_path):
+    # Only lodash and golang.org/x/net (HIGH, MEDIUM, MEDIUM); osv-scanner exits 1 when it finds any.
+    report = json.loads((FIXTURES / "osv.json").read_text())
+    report["results"][0]["packages"] = report["results"][0]["packages"][:2]
+    (tmp_path / "osv-out.json").write_text(json.dumps(report))
+    done, _ = run_build(
+        dev_plan, tmp_path, "sca", "CRITICAL", {"osv-scanner": f"cat {tmp_path / 'osv-out.json'}; exit 1\n"}
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 finding(s), 0 at or above CRITICAL" in done.stdout
+
+
+def test_a_repository_without_manifests_passes_the_dependency_scan(dev_plan, tmp_path):
+    done, _ = run_build(
+        dev_plan, tmp_path, "sca", "LOW", {"osv-scanner": "echo 'No package sources found' >&2; exit 128\n"}
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_crashing_scanner_fails_the_build(dev_plan, tmp_path):
+    done, _ = run_build(dev_plan, tmp_path, "sca", "CRITICAL", {"osv-scanner": "echo boom >&2; exit 127\n"})
+    assert done.returncode != 0
+    assert "osv-scanner failed (127)" in done.stdout
+
+
+def test_iac_findings_at_the_production_threshold_fail(dev_plan, tmp_path):
+    checkov = f"cat {FIXTURES / 'checkov.json'}\n"
+    done, scan_dir = run_build(dev_plan, tmp_path, "iac", "HIGH", {"checkov": checkov})
+    assert done.returncode == 1
+    assert (scan_dir / "junit" / "iac-checkov.xml").is_file()
