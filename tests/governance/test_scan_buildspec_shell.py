@@ -30,7 +30,7 @@ def fake_tool(bin_dir: Path, name: str, script: str) -> None:
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
 
 
-def run_build(dev_plan, tmp_path, scanner, fail_on, tools):
+def run_build(dev_plan, tmp_path, scanner, fail_on, tools, **extra_env):
     scan_dir = tmp_path / "scan"
     scan_dir.mkdir()
     shutil.copy(scans.SCAN_REPORT_SCRIPT, scan_dir / "scan_report.py")
@@ -52,6 +52,7 @@ def run_build(dev_plan, tmp_path, scanner, fail_on, tools):
         "REPOSITORY": "bookwise/booking",
         "COMMIT_ID": "0a1b2c3d",
         "LICENSE_DENY_LIST": "AGPL-3.0-only",
+        **extra_env,
     }
     done = subprocess.run([BASH, "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
     return done, scan_dir
@@ -103,3 +104,33 @@ def test_iac_findings_at_the_production_threshold_fail(dev_plan, tmp_path):
     done, scan_dir = run_build(dev_plan, tmp_path, "iac", "HIGH", {"checkov": checkov})
     assert done.returncode == 1
     assert (scan_dir / "junit" / "iac-checkov.xml").is_file()
+
+
+def test_semgrep_findings_at_the_threshold_fail(dev_plan, tmp_path):
+    semgrep = f'while [ "$1" != "--output" ]; do shift; done; cp {FIXTURES / "semgrep.json"} "$2"\n'
+    done, scan_dir = run_build(dev_plan, tmp_path, "sast", "HIGH", {"semgrep": semgrep})
+    assert done.returncode == 1, done.stderr
+    assert (scan_dir / "junit" / "sast-semgrep.xml").is_file()
+
+
+def test_sonarqube_replaces_semgrep_and_its_gate_does_not_decide(dev_plan, tmp_path):
+    tools = {
+        "sonar": 'echo "$*" > sonar-args; [ -n "$SONAR_TOKEN" ] && exit 1\n',  # quality gate failed
+        "curl": f'while [ "$1" != "-o" ]; do shift; done; cp {FIXTURES / "sonarqube.json"} "$2"\n',
+        "semgrep": "echo semgrep must not run >&2; exit 99\n",
+    }
+    done, scan_dir = run_build(
+        dev_plan,
+        tmp_path,
+        "sast",
+        "CRITICAL",
+        tools,
+        SONAR_HOST_URL="https://sonar.bookwise.example",
+        SONAR_PROJECT_KEY="bookwise_booking",
+        SONAR_TOKEN="squ_test",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr  # HIGH and MEDIUM issues, CRITICAL threshold
+    assert (scan_dir / "junit" / "sast-sonarqube.xml").is_file()
+    arguments = (tmp_path / "sonar-args").read_text()
+    assert "squ_test" not in arguments
+    assert "-Dsonar.java.binaries=" in arguments  # booking is Kotlin
