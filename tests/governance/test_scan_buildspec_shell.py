@@ -30,15 +30,16 @@ def fake_tool(bin_dir: Path, name: str, script: str) -> None:
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
 
 
-def run_build(dev_plan, tmp_path, scanner, fail_on, tools, **extra_env):
+def run_build(dev_plan, tmp_path, scanner, fail_on, tools, phase="build", **extra_env):
     scan_dir = tmp_path / "scan"
-    scan_dir.mkdir()
+    scan_dir.mkdir(exist_ok=True)
     shutil.copy(scans.SCAN_REPORT_SCRIPT, scan_dir / "scan_report.py")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name, script in tools.items():
         fake_tool(bin_dir, name, script)
-    command = rendered_phases(dev_plan)["build"]["commands"][0].replace("/tmp/scan", str(scan_dir))
+    command = rendered_phases(dev_plan)[phase]["commands"][0].replace("/tmp/scan", str(scan_dir))
+    command = command.replace("/opt/", f"{tmp_path}/opt/")
     env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "SCANNER": scanner,
@@ -134,3 +135,68 @@ def test_sonarqube_replaces_semgrep_and_its_gate_does_not_decide(dev_plan, tmp_p
     arguments = (tmp_path / "sonar-args").read_text()
     assert "squ_test" not in arguments
     assert "-Dsonar.java.binaries=" in arguments  # booking is Kotlin
+
+
+def test_the_sbom_is_kept_next_to_the_build_by_commit_and_licenses_are_checked(dev_plan, tmp_path):
+    tools = {
+        "cdxgen": 'echo "$*" > cdxgen-args; while [ "$1" != "-o" ]; do shift; done; '
+        f'cp {FIXTURES / "sbom.cdx.json"} "$2"\n',
+        "aws": 'echo "$*" > aws-args\n',
+    }
+    done, _ = run_build(
+        dev_plan,
+        tmp_path,
+        "licenses",
+        "CRITICAL",
+        tools,
+        ARTIFACT_BUCKET="cicd-artifacts-dev",
+        ARTIFACT_KEY_ARN="arn:aws:kms:eu-west-1:210987654321:key/k",
+        SECURITY_REPORTS_PREFIX="security_reports/booking",
+    )
+    assert done.returncode == 1, done.stderr  # mongo-express-fork is AGPL-3.0-only
+    upload = (tmp_path / "aws-args").read_text().split()
+    assert upload[:2] == ["s3", "cp"]
+    assert upload[3] == "s3://cicd-artifacts-dev/security_reports/booking/sbom/0a1b2c3d.cdx.json"
+    assert upload[4:] == ["--sse", "aws:kms", "--sse-kms-key-id", "arn:aws:kms:eu-west-1:210987654321:key/k"]
+    assert (tmp_path / "cdxgen-args").read_text().startswith("-t java ")  # booking is Kotlin
+
+
+def test_dast_runs_the_zap_plan_against_the_target(dev_plan, tmp_path):
+    zap_dir = tmp_path / "opt" / "ZAP_2.16.1"
+    zap_dir.mkdir(parents=True)
+    # Stand-in ZAP: keep the plan it was given, answer with a real report where the plan asks for it.
+    fake_tool(
+        zap_dir,
+        "zap.sh",
+        f'while [ "$1" != "-autorun" ]; do shift; done; cp "$2" zap-plan.yaml\n'
+        f'cp {FIXTURES / "zap.json"} "$ZAP_REPORT"\n',
+    )
+    scan_dir = tmp_path / "scan"
+    done, _ = run_build(
+        dev_plan,
+        tmp_path,
+        "dast",
+        "HIGH",
+        {},
+        ZAP_VERSION="2.16.1",
+        TARGET_URL="https://booking.qa.bookwise.example",
+        ZAP_REPORT=str(scan_dir / "zap" / "zap.json"),
+    )
+    assert done.returncode == 1, done.stdout + done.stderr  # a High alert (reflected XSS)
+    plan = yaml.safe_load((tmp_path / "zap-plan.yaml").read_text())
+    assert plan["env"]["contexts"][0]["urls"] == ["${TARGET_URL}"]  # ZAP substitutes it from the environment
+    assert plan["jobs"][-1]["parameters"]["reportDir"] == str(scan_dir / "zap")
+    assert (scan_dir / "junit" / "dast-zap.xml").is_file()
+
+
+@pytest.mark.parametrize(("failed", "code"), [("0", 0), ("2", 1)])
+def test_findings_security_hub_refuses_fail_the_build(dev_plan, tmp_path, failed, code):
+    batch = tmp_path / "scan" / "asff" / "gitleaks"
+    batch.mkdir(parents=True)
+    (batch / "findings-0000.json").write_text("[]")
+    done, _ = run_build(
+        dev_plan, tmp_path, "secrets", "HIGH", {"aws": f'echo "$*" >> aws-calls; echo {failed}\n'}, phase="post_build"
+    )
+    assert done.returncode == code, done.stdout + done.stderr
+    call = (tmp_path / "aws-calls").read_text()
+    assert call.startswith("securityhub batch-import-findings --findings file://")
