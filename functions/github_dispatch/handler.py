@@ -274,11 +274,7 @@ class GitHub:
         if response.status == 404:
             raise JobFailure(f"workflow {request.workflow} disappeared from {request.repository}", "ConfigurationError")
         self._raise_for_status(response, "listing workflow runs")
-        marker = f"[{correlation_id}]"
-        for run in response.body.get("workflow_runs", []):
-            if marker in (run.get("display_title") or "") or marker in (run.get("name") or ""):
-                return run
-        return None
+        return next((run for run in response.body.get("workflow_runs", []) if run_matches(run, correlation_id)), None)
 
     def get_run(self, repository: str, run_id: int) -> dict[str, Any]:
         response = self._request("GET", f"/repos/{repository}/actions/runs/{run_id}")
@@ -362,6 +358,12 @@ class GitHub:
                 return Response(answer.status, _lower(answer.headers), _json(answer.read()))
         except urllib.error.HTTPError as error:
             return Response(error.code, _lower(error.headers), _json(error.read()))
+
+
+def run_matches(run: dict[str, Any], correlation_id: str) -> bool:
+    """A run is ours when its run name carries the bracketed correlation id (the templates' ``run-name``)."""
+    marker = f"[{correlation_id}]"
+    return marker in (run.get("display_title") or "") or marker in (run.get("name") or "")
 
 
 def _lower(headers: Any) -> dict[str, str]:
