@@ -35,7 +35,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -228,7 +228,6 @@ class GitHub:
     settings: Settings
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
-    waited: list[float] = field(default_factory=list)
 
     def default_branch(self, repository: str) -> str:
         response = self._request("GET", f"/repos/{repository}")
@@ -322,7 +321,6 @@ class GitHub:
                 else:
                     return response
             if attempt + 1 < attempts:
-                self.waited.append(wait)
                 self.sleep(wait)
         raise GitHubUnavailable(f"{problem} (after {attempts} attempts)")
 
