@@ -327,12 +327,6 @@ def test_platform_passes_its_own_policy_pack(dev_plan, prod_plan):
     assert prod_plan.violations == []
 
 
-def test_taggable_resources_carry_ownership_tags(dev_plan):
-    for r in dev_plan.resources:
-        if "tags" in r.inputs:
-            assert {"managed-by", "service", "owner", "environment"} <= set(r.inputs["tags"]), r.urn
-
-
 def test_deploy_window_gates_entry_to_the_deploy_stage_where_configured(prod_plan):
     prod_deploy = next(s for s in pipelines(prod_plan)["booking-prod"]["stages"] if s["name"] == "Deploy")
     (rule,) = prod_deploy["beforeEntry"]["condition"]["rules"]
