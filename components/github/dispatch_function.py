@@ -165,6 +165,8 @@ class GitHubDispatch(pulumi.ComponentResource):
                     "POLL_WAIT_SECONDS": str(args.poll_wait_seconds),
                     "FIND_RUN_MAX_POLLS": str(args.find_run_max_polls),
                     "STATUS_MAX_POLLS": str(args.status_max_polls),
+                    # A claim older than one delivery can live belongs to a delivery that died: take over.
+                    "CLAIM_LEASE_SECONDS": str(TIMEOUT_SECONDS + 20),
                 }
             },
             tags=tags,

@@ -455,9 +455,21 @@ def _start(job_id: str, request: DeployRequest, github: GitHub, deps: Dependenci
     claim = _claim(job_id, correlation_id, deps)
     if claim is not None:
         return _duplicate(claim, deps)
-    ref = request.ref or github.default_branch(request.repository)
-    dispatched_at = datetime.fromtimestamp(deps.clock(), UTC).isoformat()
     try:
+        outcome: Outcome = _dispatch(request, github, correlation_id, deps)
+    except JobFailure as failure:
+        outcome = Failed(failure.message, failure.failure_type)
+    except Exception as error:  # recorded like any failure, so a redelivery repeats it instead of hanging
+        LOGGER.exception("job %s failed unexpectedly while dispatching", job_id)
+        outcome = Failed(f"unexpected error in the GitHub dispatch function: {type(error).__name__}: {error}")
+    _record_answer(job_id, outcome, deps)
+    return outcome
+
+
+def _dispatch(request: DeployRequest, github: GitHub, correlation_id: str, deps: Dependencies) -> Continue:
+    try:
+        ref = request.ref or github.default_branch(request.repository)
+        dispatched_at = datetime.fromtimestamp(deps.clock(), UTC).isoformat()
         run_id = github.dispatch(request, ref, correlation_id)
     except GitHubUnavailable as error:
         raise JobFailure(
@@ -472,9 +484,7 @@ def _start(job_id: str, request: DeployRequest, github: GitHub, deps: Dependenci
     }
     if run_id:
         state["run_id"] = run_id
-    outcome = Continue(state, f"dispatched {request.label} on {ref} as {correlation_id}")
-    _record_dispatch(job_id, outcome, deps)
-    return outcome
+    return Continue(state, f"dispatched {request.label} on {ref} as {correlation_id}")
 
 
 def _find(request: DeployRequest, state: dict[str, Any], github: GitHub, settings: Settings) -> Outcome:
@@ -549,25 +559,34 @@ def _claim(job_id: str, correlation_id: str, deps: Dependencies) -> dict[str, An
     return None
 
 
-def _record_dispatch(job_id: str, outcome: Continue, deps: Dependencies) -> None:
+def _record_answer(job_id: str, outcome: Outcome, deps: Dependencies) -> None:
+    """Keep the first delivery's answer with its claim, so a redelivery sends the same one."""
+    if isinstance(outcome, Continue):
+        state, answer = "dispatched", {"token": outcome.state, "summary": outcome.summary}
+    elif isinstance(outcome, Failed):
+        state, answer = "failed", {"message": outcome.message, "type": outcome.failure_type}
+    else:
+        return
     deps.dynamodb.update_item(
         TableName=deps.settings.claims_table,
         Key={"jobId": {"S": job_id}},
-        UpdateExpression="SET #state = :dispatched, #token = :token, summary = :summary",
-        ExpressionAttributeNames={"#state": "state", "#token": "token"},
-        ExpressionAttributeValues={
-            ":dispatched": {"S": "dispatched"},
-            ":token": {"S": json.dumps(outcome.state)},
-            ":summary": {"S": outcome.summary},
-        },
+        UpdateExpression="SET #state = :state, answer = :answer",
+        ExpressionAttributeNames={"#state": "state"},
+        ExpressionAttributeValues={":state": {"S": state}, ":answer": {"S": json.dumps(answer)}},
     )
 
 
 def _duplicate(claim: dict[str, Any], deps: Dependencies) -> Outcome:
     """A second delivery of a job: never dispatch again, answer only where the first one cannot."""
-    if claim.get("state", {}).get("S") == "dispatched":
-        # The first delivery dispatched; repeating its answer is harmless (CodePipeline refuses a second one).
-        return Continue(json.loads(claim["token"]["S"]), claim["summary"]["S"])
+    # Repeating the first delivery's answer is harmless: CodePipeline refuses a second one for the same job,
+    # and where the first answer never arrived (its delivery failed to send it), this one stands in.
+    first = claim.get("state", {}).get("S")
+    if first == "dispatched":
+        answer = json.loads(claim["answer"]["S"])
+        return Continue(answer["token"], answer["summary"])
+    if first == "failed":
+        answer = json.loads(claim["answer"]["S"])
+        return Failed(answer["message"], answer["type"])
     claimed_at = int(claim.get("claimedAt", {}).get("N", "0"))
     if deps.clock() - claimed_at < deps.settings.claim_lease_seconds:
         return NoAnswer("another delivery of this job is dispatching it")

@@ -517,6 +517,23 @@ def test_a_duplicate_after_the_first_delivery_died_looks_for_its_run_instead_of_
     assert outcome.state["correlation_id"] == f"cp-{job_id}"
 
 
+def test_a_redelivery_after_the_first_answer_was_lost_repeats_it_without_calling_github(deps, pipeline, github):
+    github.fail("dispatch", (404, {}, {"message": "Not Found"}))
+    event = job_event()
+    pipeline.refuse("ThrottlingException", "put_job_failure_result")
+    with pytest.raises(Exception, match="ThrottlingException"):
+        dispatch.process(event, deps)  # Lambda retries the delivery
+    requests_before = list(github.requests)
+    pipeline.auto_answer = True
+
+    outcome = deliver(event, deps, pipeline)
+
+    assert isinstance(outcome, dispatch.Failed)
+    assert github.requests == requests_before
+    assert [name for name, _ in pipeline.answers] == ["PutJobFailureResult", "PutJobFailureResult"]
+    assert pipeline.answers[0][1] == pipeline.answers[1][1]
+
+
 def test_a_repeated_final_answer_is_refused_quietly(deps, pipeline, github) -> None:
     github.statuses = [("completed", "success")]
     first = deliver(job_event(), deps, pipeline)
