@@ -149,3 +149,18 @@ def security_hub_product_arn(region: str, account_id: str) -> str:
 def secret_arn_pattern(region: str, account_id: str, secret_name: str) -> str:
     """A secret by name: Secrets Manager appends '-' and six random characters to every ARN."""
     return f"arn:{partition_of(region)}:secretsmanager:{region}:{account_id}:secret:{secret_name}-??????"
+
+
+def github_dispatch_function_name(stack: str) -> str:
+    """The one GitHub dispatch function of a stack, shared by every service that deploys to GCP or Azure."""
+    return f"cicd-github-dispatch-{stack.lower()}"
+
+
+def github_dispatch_function_arn(region: str, account_id: str, stack: str) -> str:
+    """Known before the function exists, so pipeline role policies can name it."""
+    name = github_dispatch_function_name(stack)
+    return f"arn:{partition_of(region)}:lambda:{region}:{account_id}:function:{name}"
+
+
+def github_dispatch_secret_name(stack: str) -> str:
+    return f"cicd/{stack.lower()}/github-dispatch-token"
