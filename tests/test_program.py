@@ -187,7 +187,10 @@ def test_codedeploy_objects_are_created_in_the_environment_account(prod_plan):
         "deploymentType": "BLUE_GREEN",
     }
     assert group.inputs["deploymentConfigName"] == "CodeDeployDefault.ECSCanary10Percent5Minutes"
-    assert group.inputs["autoRollbackConfiguration"] == {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}
+    assert group.inputs["autoRollbackConfiguration"] == {
+        "enabled": True,
+        "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+    }
     assert group.inputs["ecsService"] == {"clusterName": "bookwise-core", "serviceName": "booking"}
     route = group.inputs["loadBalancerInfo"]["targetGroupPairInfo"]
     assert route["targetGroups"] == [{"name": "booking-blue"}, {"name": "booking-green"}]
@@ -219,7 +222,7 @@ def test_build_role_cannot_assume_deploy_roles(prod_plan):
     for policy in inputs_of(prod_plan, ROLE_POLICY):
         for statement in document(policy["policy"])["Statement"]:
             if statement["Action"] == "sts:AssumeRole":
-                assert statement["Sid"] == "AssumeDeployRoles"
+                assert statement["Sid"] in ("AssumeDeployRoles", "AssumeAlarmReaders")
     build_role = resource(prod_plan, ROLE, name="cicd-build-booking")
     (policy,) = [r for r in prod_plan.resources if r.type == ROLE_POLICY and r.parent == build_role.urn]
     assert "sts:AssumeRole" not in json.dumps(document(policy.inputs["policy"]))
@@ -256,7 +259,9 @@ def test_only_container_builds_are_privileged(dev_plan):
 
 
 def test_artifact_key_rotates_and_lets_exactly_the_deploy_side_roles_decrypt(prod_plan):
-    key = resource(prod_plan, "aws:kms/key:Key")
+    key = resource(
+        prod_plan, "aws:kms/key:Key", description="Encrypts CI/CD artifacts and build logs of platform stack prod"
+    )
     assert key.inputs["enableKeyRotation"] is True
     statements = {s["Sid"]: s for s in document(key.inputs["policy"])["Statement"]}
     prod_readers = statements["DeployAccount444444444444DecryptsArtifacts"]
@@ -333,12 +338,12 @@ def test_taggable_resources_carry_ownership_tags(dev_plan):
 
 def test_deploy_window_gates_entry_to_the_deploy_stage_where_configured(prod_plan):
     prod_deploy = next(s for s in pipelines(prod_plan)["booking-prod"]["stages"] if s["name"] == "Deploy")
-    (rule,) = prod_deploy["beforeEntry"]["condition"]["rules"]
+    (rule,) = [r for r in prod_deploy["beforeEntry"]["condition"]["rules"] if r["name"] == "DeploymentWindow"]
     assert prod_deploy["beforeEntry"]["condition"]["result"] == "FAIL"
     assert rule["ruleTypeId"] == {"category": "Rule", "owner": "AWS", "provider": "DeploymentWindow", "version": "1"}
     assert rule["configuration"] == {"Cron": "* * 9-15 ? * MON-THU", "TimeZone": "Europe/Dublin"}
     dev_deploy = next(s for s in pipelines(prod_plan)["booking-dev"]["stages"] if s["name"] == "Deploy")
-    assert "beforeEntry" not in dev_deploy
+    assert "DeploymentWindow" not in {r["name"] for r in dev_deploy["beforeEntry"]["condition"]["rules"]}
 
 
 @pytest.mark.parametrize("stack", ["dev_plan", "prod_plan"])

@@ -6,21 +6,39 @@ modules behind it are split by whose documents they are.
 
 from .deploy import ecs_deploy_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
+from .governance import (
+    alarm_reader_policy,
+    alarm_reader_trust,
+    alarm_topic_key_policy,
+    alarm_topic_policy,
+    deploy_events_bus_policy,
+    event_forwarder_policy,
+    reporter_key_policy,
+    reporter_role_policy,
+)
 from .resource_policies import artifact_bucket_policy, artifact_key_policy, image_repository_policy
 from .tooling import build_role_policy, pipeline_role_policy, release_role_policy
 
 __all__ = [
     "Document",
+    "alarm_reader_policy",
+    "alarm_reader_trust",
+    "alarm_topic_key_policy",
+    "alarm_topic_policy",
     "artifact_bucket_policy",
     "artifact_key_policy",
     "build_role_policy",
     "cross_account_trust",
+    "deploy_events_bus_policy",
     "document",
     "ecs_deploy_policy",
+    "event_forwarder_policy",
     "image_repository_policy",
     "lambda_deploy_policy",
     "pipeline_role_policy",
     "release_role_policy",
+    "reporter_key_policy",
+    "reporter_role_policy",
     "server_deploy_policy",
     "service_trust",
     "to_json",

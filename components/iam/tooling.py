@@ -25,8 +25,9 @@ def pipeline_role_policy(
     connection_arn: str,
     project_arns: Sequence[str],
     assumable_role_arns: Sequence[str],
+    alarm_reader_role_arns: Sequence[str] = (),
 ) -> Document:
-    """What one service's pipelines do themselves: fetch source, run builds, hand off deploys."""
+    """What one service's pipelines do themselves: fetch source, run builds, hand off deploys, read alarms."""
     statements: list[Document] = [
         {"Sid": "ArtifactObjects", "Effect": "Allow", "Action": ARTIFACT_WRITE_ACTIONS, "Resource": f"{bucket_arn}/*"},
         {
@@ -56,6 +57,16 @@ def pipeline_role_policy(
                 "Effect": "Allow",
                 "Action": "sts:AssumeRole",
                 "Resource": sorted(assumable_role_arns),
+            }
+        )
+    if alarm_reader_role_arns:
+        # CloudWatchAlarm stage conditions run as the environment account's read-only alarm reader.
+        statements.append(
+            {
+                "Sid": "AssumeAlarmReaders",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": sorted(set(alarm_reader_role_arns)),
             }
         )
     return document(*statements)

@@ -39,6 +39,35 @@ def deployment_window_rule(window: DeployWindow) -> dict[str, object]:
     return rule("DeploymentWindow", "DeploymentWindow", {"Cron": window.cron, "TimeZone": window.timezone})
 
 
+def alarm_gate_rule(alarm_name: str, role_arn: str, region: str) -> dict[str, object]:
+    """Entry only while the alarm is not in ALARM.
+
+    ``AlarmStates`` names the state that fails the rule. The alarm lives in the
+    environment account, so the rule runs as that account's alarm reader role
+    (assumed by the pipeline role, like a cross-account action role) in its region.
+    """
+    return rule(
+        "NoAlarmBeforeDeploy",
+        "CloudWatchAlarm",
+        {"AlarmName": alarm_name, "AlarmStates": "ALARM"},
+        role_arn=role_arn,
+        region=region,
+    )
+
+
+def alarm_bake_rule(alarm_name: str, minutes: int, role_arn: str, region: str) -> dict[str, object]:
+    """After a successful deploy, watch the alarm for ``minutes``; ALARM in that time fails the rule (→ ROLLBACK)."""
+    if minutes < 1:
+        raise ValueError("a bake watches the alarm for at least one minute")
+    return rule(
+        "AlarmBake",
+        "CloudWatchAlarm",
+        {"AlarmName": alarm_name, "AlarmStates": "ALARM", "WaitTime": str(minutes)},
+        role_arn=role_arn,
+        region=region,
+    )
+
+
 MAX_RULES_PER_CONDITION = 5
 """CodePipeline API: ``Condition.rules`` holds 1 to 5 rules."""
 

@@ -170,7 +170,12 @@ def test_service_environment_subset_keeps_the_stack_order(catalog_raw, dev_setti
 
 def test_production_bakes_ten_minutes_and_other_environments_do_not_by_default(dev_settings_raw):
     settings = parse_settings(dev_settings_raw, FILE)
-    assert {env.name: env.bake_minutes for env in settings.environments} == {"dev": 0, "qa": 0, "staging": 0, "prod": 10}
+    assert {env.name: env.bake_minutes for env in settings.environments} == {
+        "dev": 0,
+        "qa": 0,
+        "staging": 0,
+        "prod": 10,
+    }
 
 
 def test_an_environment_can_set_its_own_bake(dev_settings_raw):
