@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -26,7 +25,8 @@ from ..model import naming
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import MANAGED_BY, standard_tags
 
-FUNCTION_SOURCE = Path(__file__).resolve().parents[2] / "functions" / "rollback_reporter"
+FUNCTION_SOURCE = "functions/rollback_reporter"
+"""Relative to the project directory, where Pulumi runs the program (and the plan stays machine-independent)."""
 RUNTIME = "python3.12"
 RESERVED_CONCURRENCY = 5
 """Alarm storms should not starve the account's Lambda concurrency; the ledger makes retries harmless."""
@@ -173,7 +173,7 @@ class RollbackReporter(pulumi.ComponentResource):
             runtime=RUNTIME,
             architectures=["arm64"],
             handler="handler.handler",
-            code=pulumi.FileArchive(str(FUNCTION_SOURCE)),
+            code=pulumi.FileArchive(FUNCTION_SOURCE),
             role=role.arn,
             timeout=120,
             memory_size=256,
