@@ -42,9 +42,11 @@ def deployment_window_rule(window: DeployWindow) -> dict[str, object]:
 def alarm_gate_rule(alarm_name: str, role_arn: str, region: str) -> dict[str, object]:
     """Entry only while the alarm is not in ALARM.
 
-    ``AlarmStates`` names the state that fails the rule. The alarm lives in the
-    environment account, so the rule runs as that account's alarm reader role
-    (assumed by the pipeline role, like a cross-account action role) in its region.
+    ``AlarmStates`` names the state that fails the rule (newer rule references mark
+    it required). The alarm lives in the environment account, so the rule carries
+    that account's alarm reader role and region, the way a cross-account action
+    does; the rule reference does not spell out cross-account use, so the first
+    ``pulumi up`` of the dev stack is where this is proven (README: the real path).
     """
     return rule(
         "NoAlarmBeforeDeploy",
