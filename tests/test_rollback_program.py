@@ -41,18 +41,20 @@ def by_name(plan, resource_type, key="name"):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_prod_deploy_stage_is_gated_by_window_and_health_alarm_before_entry(stack, request):
+def test_every_prod_deploy_waits_for_the_window_then_checks_the_health_alarm_at_entry(stack, request):
     plan = request.getfixturevalue(stack)
     pipelines = {p["name"]: p for p in inputs_of(plan, PIPELINE)}
     for service, environment in placements(plan):
         if not environment.production:
             continue
-        condition = deploy_stage(pipelines[naming.pipeline_name(service.name, environment.name)])["beforeEntry"][
-            "condition"
-        ]
+        stages = pipelines[naming.pipeline_name(service.name, environment.name)]["stages"]
+        names = [stage["name"] for stage in stages]
+        # The window holds the stage before Deploy, so the alarm is read when Deploy is entered, not hours earlier.
+        (window,) = stages[names.index("Deploy") - 1]["onSuccess"]["condition"]["rules"]
+        assert window["ruleTypeId"]["provider"] == "DeploymentWindow"
+        condition = deploy_stage({"stages": stages})["beforeEntry"]["condition"]
         assert condition["result"] == "FAIL"
         rules = {rule["name"]: rule for rule in condition["rules"]}
-        assert rules["DeploymentWindow"]["ruleTypeId"]["provider"] == "DeploymentWindow"
         alarm = rules["NoAlarmBeforeDeploy"]
         assert alarm["ruleTypeId"] == {
             "category": "Rule",

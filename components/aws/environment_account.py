@@ -36,6 +36,8 @@ class EnvironmentAccount(pulumi.ComponentResource):
 
     provider: aws.Provider
     codedeploy_role_arn: pulumi.Output[str]
+    codedeploy_role_attachments: list[aws.iam.RolePolicyAttachment]
+    """Deployment groups wait for these: Server groups install Auto Scaling lifecycle hooks through the role."""
     alarm_topic_arn: pulumi.Output[str]
     alarm_reader_role_arn: str
     alarm_reader: aws.iam.Role
@@ -79,13 +81,15 @@ class EnvironmentAccount(pulumi.ComponentResource):
             opts=in_account,
         )
         partition = naming.partition_of(environment.region)
-        for platform in sorted(platforms):
+        self.codedeploy_role_attachments = [
             aws.iam.RolePolicyAttachment(
                 f"{name}-codedeploy-{platform.lower()}",
                 role=role.name,
                 policy_arn=CODEDEPLOY_MANAGED_POLICIES[platform].format(partition=partition),
                 opts=pulumi.ResourceOptions(parent=role, provider=self.provider),
             )
+            for platform in sorted(platforms)
+        ]
         self.codedeploy_role_arn = role.arn
 
         topic = AlarmTopic(

@@ -4,7 +4,7 @@
 modules behind it are split by whose documents they are.
 """
 
-from .deploy import ecs_deploy_policy, lambda_deploy_policy, server_deploy_policy
+from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
 from .governance import (
     alarm_reader_policy,
@@ -34,6 +34,7 @@ __all__ = [
     "ecs_deploy_policy",
     "event_forwarder_policy",
     "image_repository_policy",
+    "instance_artifact_read_policy",
     "lambda_deploy_policy",
     "pipeline_role_policy",
     "release_role_policy",
