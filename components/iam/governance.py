@@ -144,15 +144,19 @@ def reporter_key_policy(region: str, account_id: str, reporter_role_arn: str) ->
             "Condition": {"ArnEquals": {"aws:PrincipalArn": reporter_role_arn}},
         },
         {
-            # Operators set the webhook value; Secrets Manager encrypts it on their behalf.
-            "Sid": "OperatorsWriteSecretThroughSecretsManager",
+            # Whoever deploys (the function's encrypted settings, the table, the queue) and operators setting the
+            # webhook value: encrypt only, and only through these services. Decrypt stays with the reporter role.
+            "Sid": "AccountEncryptsThroughServices",
             "Effect": "Allow",
             "Principal": {"AWS": root},
-            "Action": ["kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            "Action": ["kms:Encrypt", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey"],
             "Resource": "*",
             "Condition": {
                 "StringEquals": {
-                    "kms:ViaService": f"secretsmanager.{region}.amazonaws.com",
+                    "kms:ViaService": [
+                        f"{service}.{region}.amazonaws.com"
+                        for service in ("dynamodb", "lambda", "secretsmanager", "sqs")
+                    ],
                     "kms:CallerAccount": account_id,
                 }
             },
@@ -170,15 +174,6 @@ def reporter_key_policy(region: str, account_id: str, reporter_role_arn: str) ->
                     )
                 }
             },
-        },
-        {
-            # EventBridge puts undeliverable events on the encrypted dead-letter queue.
-            "Sid": "EventBridgeDeadLetters",
-            "Effect": "Allow",
-            "Principal": {"Service": "events.amazonaws.com"},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
         },
     )
 

@@ -55,3 +55,13 @@ def test_forwarders_may_only_put_events_on_the_tooling_bus():
     bus = "arn:aws:events:eu-west-1:123456789012:event-bus/cicd-prod-deploy-events"
     (statement,) = iam.event_forwarder_policy(bus)["Statement"]
     assert (statement["Action"], statement["Resource"]) == ("events:PutEvents", bus)
+
+
+def test_only_the_reporter_role_may_decrypt_what_its_key_protects():
+    role = "arn:aws:iam::123456789012:role/cicd-prod-rollback-reporter"
+    statements = iam.reporter_key_policy(REGION, TOOLING, role)["Statement"]
+    decrypting = [s for s in statements if "AWS" in s["Principal"] and "kms:Decrypt" in s["Action"]]
+    assert [s["Condition"] for s in decrypting] == [{"ArnEquals": {"aws:PrincipalArn": role}}]
+    through = next(s for s in statements if s["Sid"] == "AccountEncryptsThroughServices")
+    assert "kms:Decrypt" not in through["Action"]
+    assert "secretsmanager.eu-west-1.amazonaws.com" in through["Condition"]["StringEquals"]["kms:ViaService"]
