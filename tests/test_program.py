@@ -222,7 +222,7 @@ def test_build_role_cannot_assume_deploy_roles(prod_plan):
     for policy in inputs_of(prod_plan, ROLE_POLICY):
         for statement in document(policy["policy"])["Statement"]:
             if statement["Action"] == "sts:AssumeRole":
-                assert statement["Sid"] in ("AssumeDeployRoles", "AssumeAlarmReaders")
+                assert statement["Sid"] in ("AssumeDeployRoles", "AssumeAlarmReaders", "ReadAlarmsThroughReaders")
     build_role = resource(prod_plan, ROLE, name="cicd-build-booking")
     (policy,) = [r for r in prod_plan.resources if r.type == ROLE_POLICY and r.parent == build_role.urn]
     assert "sts:AssumeRole" not in json.dumps(document(policy.inputs["policy"]))

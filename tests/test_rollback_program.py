@@ -173,7 +173,12 @@ def test_pipeline_roles_may_assume_the_alarm_readers_of_their_environments_only(
         and providers(prod_plan)[r.provider] == "455555555555"
     )
     (trust,) = document(reader.inputs["assumeRolePolicy"])["Statement"]
-    assert trust["Condition"]["ArnLike"] == {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/cicd-pipeline-*"}
+    assert trust["Condition"]["ArnLike"] == {
+        "aws:PrincipalArn": [
+            "arn:aws:iam::123456789012:role/cicd-pipeline-*",
+            "arn:aws:iam::123456789012:role/cicd-prod-rollback-reporter",
+        ]
+    }
     assert trust["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": "o-bkw7prodorg01"}
 
 
@@ -214,6 +219,8 @@ def test_rollback_reporter_is_traced_bounded_and_may_roll_back_only_deploy_stage
     assert statements["RollBackDeployStage"]["Action"] == "codepipeline:RollbackStage"
     assert all(arn.endswith("/Deploy") for arn in statements["RollBackDeployStage"]["Resource"])
     assert statements["WebhookSecret"]["Resource"] == variables["WEBHOOK_SECRET_ARN"]
+    assert len(statements["ReadAlarmsThroughReaders"]["Resource"]) == 5  # one reader per environment account
+    assert variables["ALARM_READER_ROLE_PREFIX"] == "cicd-alarm-reader-"
     (secret,) = inputs_of(prod_plan, "aws:secretsmanager/secret:Secret")
     assert secret["kmsKeyId"].startswith("arn:aws:kms:")
     assert "secretString" not in json.dumps(inputs_of(prod_plan, "aws:secretsmanager/secretVersion:SecretVersion"))

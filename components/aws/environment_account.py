@@ -104,7 +104,14 @@ class EnvironmentAccount(pulumi.ComponentResource):
             f"{name}-alarm-reader",
             name=naming.alarm_reader_role_name(environment.name),
             description=f"Pipelines read the platform's {environment.name} alarms to evaluate their deploy gates",
-            assume_role_policy=iam.to_json(iam.alarm_reader_trust(region, tooling_account_id, organization_id)),
+            assume_role_policy=iam.to_json(
+                iam.alarm_reader_trust(
+                    region,
+                    tooling_account_id,
+                    organization_id,
+                    naming.role_arn(region, tooling_account_id, naming.rollback_reporter_name(stack)),
+                )
+            ),
             max_session_duration=3600,
             tags=standard_tags(stack, environment=environment.name),
             opts=in_account,

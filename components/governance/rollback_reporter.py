@@ -42,10 +42,6 @@ class RollbackReporterArgs:
     inputs: PlatformInputs
 
 
-def _name(stack: str) -> str:
-    return f"cicd-{stack.lower()}-rollback-reporter"
-
-
 def failed_action_pattern(environments: list[str]) -> dict[str, object]:
     """Failed actions of pipelines named ``<service>-<env>``; the function ignores pipelines it may not read."""
     return {
@@ -77,10 +73,14 @@ class RollbackReporter(pulumi.ComponentResource):
         partition = naming.partition_of(region)
         child = pulumi.ResourceOptions(parent=self)
         tags = standard_tags(stack)
-        function_name = _name(stack)
+        function_name = naming.rollback_reporter_name(stack)
         role_arn = naming.role_arn(region, account_id, function_name)
         env_accounts = sorted({env.account_id for env, _ in inputs.environment_accounts()})
         environments = [env.name for env in settings.environments]
+        alarm_readers = [
+            naming.role_arn(env.region, env.account_id, naming.alarm_reader_role_name(env.name))
+            for env, _ in inputs.environment_accounts()
+        ]
 
         key = aws.kms.Key(
             f"{name}-key",
@@ -155,6 +155,7 @@ class RollbackReporter(pulumi.ComponentResource):
                         dead_letter_arn=arns[4],
                         environments=environments,
                         managed_by=MANAGED_BY,
+                        alarm_reader_role_arns=alarm_readers,
                     )
                 )
             ),
@@ -189,6 +190,7 @@ class RollbackReporter(pulumi.ComponentResource):
                     "LEDGER_TTL_DAYS": str(LEDGER_TTL_DAYS),
                     "SLACK_CHANNEL": settings.slack_channel,
                     "ROLLBACK_WINDOW_MINUTES": str(ROLLBACK_WINDOW_MINUTES),
+                    "ALARM_READER_ROLE_PREFIX": naming.alarm_reader_role_name(""),
                 }
             },
             tags=tags,

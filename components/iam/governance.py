@@ -67,12 +67,12 @@ def alarm_topic_policy(region: str, account_id: str, topic_arn: str, environment
     )
 
 
-def alarm_reader_trust(region: str, tooling_account_id: str, organization_id: str) -> Document:
-    """Pipeline roles of the tooling account assume the reader to evaluate CloudWatchAlarm stage conditions.
+def alarm_reader_trust(region: str, tooling_account_id: str, organization_id: str, reporter_role_arn: str) -> Document:
+    """Pipeline roles assume the reader to evaluate CloudWatchAlarm conditions; the reporter, to quote alarms.
 
     The principal is the tooling root narrowed by ``aws:PrincipalArn`` to the
-    pipeline roles' name pattern, so one role per account serves every service
-    without a trust policy that grows with the catalog.
+    pipeline roles' name pattern and the reporter's role, so one role per
+    account serves every service without a trust policy that grows with the catalog.
     """
     return document(
         {
@@ -83,7 +83,10 @@ def alarm_reader_trust(region: str, tooling_account_id: str, organization_id: st
             "Condition": {
                 "StringEquals": {"aws:PrincipalOrgID": organization_id},
                 "ArnLike": {
-                    "aws:PrincipalArn": naming.role_arn(region, tooling_account_id, naming.pipeline_role_name("*"))
+                    "aws:PrincipalArn": [
+                        naming.role_arn(region, tooling_account_id, naming.pipeline_role_name("*")),
+                        reporter_role_arn,
+                    ]
                 },
             },
         }
@@ -189,6 +192,7 @@ def reporter_role_policy(
     dead_letter_arn: str,
     environments: Sequence[str],
     managed_by: str,
+    alarm_reader_role_arns: Sequence[str] = (),
 ) -> Document:
     """What the reporter does: read what happened, post to Slack, roll back the Deploy stage of our pipelines.
 
@@ -202,7 +206,7 @@ def reporter_role_policy(
     codebuild = f"arn:{partition}:codebuild:{region}:{account_id}:project"
     build_logs = f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws/codebuild"
     project_patterns = [naming.build_project_name("*"), naming.release_project_name("*")]
-    return document(
+    statements: list[Document] = [
         {
             "Sid": "OwnLogs",
             "Effect": "Allow",
@@ -255,4 +259,15 @@ def reporter_role_policy(
             "Action": "logs:GetLogEvents",
             "Resource": [f"{build_logs}/{pattern}:log-stream:*" for pattern in project_patterns],
         },
-    )
+    ]
+    if alarm_reader_role_arns:
+        # To quote the signal alarms (their state reason carries the datapoints) in the Slack report.
+        statements.append(
+            {
+                "Sid": "ReadAlarmsThroughReaders",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": sorted(set(alarm_reader_role_arns)),
+            }
+        )
+    return document(*statements)

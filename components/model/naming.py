@@ -148,3 +148,8 @@ def deploy_events_bus_name(stack: str) -> str:
 
 def pipeline_arn(region: str, account_id: str, pipeline: str) -> str:
     return f"arn:{partition_of(region)}:codepipeline:{region}:{account_id}:{pipeline}"
+
+
+def rollback_reporter_name(stack: str) -> str:
+    """The reporter's function, role and log group name (one per stack)."""
+    return f"cicd-{stack.lower()}-rollback-reporter"

@@ -48,6 +48,8 @@ LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
 
 HEALTH_ALARM_PREFIX, HEALTH_ALARM_SUFFIX = "cicd-", "-health"
+SIGNALS = ("http-5xx", "cpu", "login-failures", "p99-latency")
+"""The signal alarms behind a health alarm (``components/governance/alarm_definitions.py`` names the same)."""
 LOG_TAIL_LINES = 25
 NOT_OURS = frozenset({"AccessDeniedException", "PipelineNotFoundException", "PipelineExecutionNotFoundException"})
 
@@ -101,6 +103,7 @@ class Reporter:
         rollback_window: timedelta,
         channel: str = "",
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        alarm_reader: Callable[[str, str, str], Any] | None = None,
     ) -> None:
         self.codepipeline = codepipeline
         self.codebuild = codebuild
@@ -110,6 +113,8 @@ class Reporter:
         self.rollback_window = rollback_window
         self.channel = channel
         self.now = now
+        self.alarm_reader = alarm_reader
+        """(account, region, environment) → a CloudWatch client in that account, through its alarm reader role."""
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         incident = incident_of(event)
@@ -152,6 +157,7 @@ class Reporter:
                 alarm=alarm,
                 service_pipeline=pipeline,
                 reason=str((detail.get("state") or {}).get("reason", "")),
+                signals=self._signals_in_alarm(incident, pipeline),
                 account=incident.account,
                 region=incident.region,
                 outcome=outcome,
@@ -205,6 +211,20 @@ class Reporter:
         )
         LOG.info("rolled back %s to %s", pipeline, decision.target_execution)
         return outcome, decision.current_execution, True
+
+    def _signals_in_alarm(self, incident: Incident, pipeline: str) -> list[tuple[str, str]]:
+        """The signal alarms in ALARM with their state reason (which quotes the datapoints); empty when unreadable."""
+        if self.alarm_reader is None:
+            return []
+        service, environment = pipeline.rsplit("-", 1)
+        names = [f"{HEALTH_ALARM_PREFIX}{service}-{environment}-{signal}" for signal in SIGNALS]
+        try:
+            cloudwatch = self.alarm_reader(incident.account, incident.region, environment)
+            alarms = cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"])["MetricAlarms"]
+        except ClientError as error:
+            LOG.warning("cannot read the signal alarms of %s: %s", pipeline, _code(error))
+            return []
+        return [(a["AlarmName"], a.get("StateReason", "")) for a in alarms if a.get("StateValue") == "ALARM"]
 
     # --- pipeline action failures -------------------------------------------------------------------------
 
@@ -340,7 +360,33 @@ def _webhook_from_secret(secrets: Any, secret_arn: str) -> Callable[[], SlackWeb
     return webhook
 
 
+def _partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def _alarm_reader(sts: Any, role_prefix: str) -> Callable[[str, str, str], Any]:
+    """CloudWatch in an environment account, as that account's read-only alarm reader role."""
+
+    def reader(account: str, region: str, environment: str) -> Any:
+        role_arn = f"arn:{_partition(region)}:iam::{account}:role/{role_prefix}{environment}"
+        credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="rollback-reporter", DurationSeconds=900)[
+            "Credentials"
+        ]
+        return boto3.client(
+            "cloudwatch",
+            region_name=region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+
+    return reader
+
+
 def reporter_from_environment() -> Reporter:
+    reader_prefix = os.environ.get("ALARM_READER_ROLE_PREFIX")
     return Reporter(
         codepipeline=boto3.client("codepipeline"),
         codebuild=boto3.client("codebuild"),
@@ -351,6 +397,7 @@ def reporter_from_environment() -> Reporter:
         webhook=_webhook_from_secret(boto3.client("secretsmanager"), os.environ["WEBHOOK_SECRET_ARN"]),
         rollback_window=timedelta(minutes=int(os.environ.get("ROLLBACK_WINDOW_MINUTES", "60"))),
         channel=os.environ.get("SLACK_CHANNEL", ""),
+        alarm_reader=_alarm_reader(boto3.client("sts"), reader_prefix) if reader_prefix else None,
     )
 
 

@@ -44,6 +44,7 @@ def alarm_message(
     alarm: str,
     service_pipeline: str,
     reason: str,
+    signals: list[tuple[str, str]],
     account: str,
     region: str,
     outcome: str,
@@ -65,6 +66,7 @@ def alarm_message(
                 ]
             ),
             _section(f"*Why CloudWatch says so:*\n{reason or '(no reason in the event)'}"),
+            *[_section(f"*{name}*\n{state_reason}") for name, state_reason in signals[:4]],
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"rollback reporter · {channel_hint}"}]},
         ],
     )

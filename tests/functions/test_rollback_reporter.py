@@ -14,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 from werkzeug import Response
 
+from components.governance import alarm_definitions
 from functions.rollback_reporter import handler as reporter_module
 from functions.rollback_reporter.handler import Reporter, incident_of, pipeline_of_alarm
 from functions.rollback_reporter.ledger import Ledger
@@ -201,7 +203,14 @@ class World:
             rollback_window=timedelta(minutes=60),
             channel="#deploys",
             now=lambda: NOW,
+            alarm_reader=self.read_alarms,
         )
+        self.reader = reporter_module._alarm_reader(boto3.client("sts", region_name=REGION), "cicd-alarm-reader-")
+        self.reader_calls: list[tuple[str, str, str]] = []
+
+    def read_alarms(self, account, region, environment):
+        self.reader_calls.append((account, region, environment))
+        return self.reader(account, region, environment)
 
     def handle(self, event):
         with self.pipeline_stub, self.build_stub:
@@ -375,6 +384,52 @@ def test_an_event_being_handled_elsewhere_is_left_alone_until_its_lease_expires(
     assert slack.posts() == []
 
 
+def test_alarm_report_quotes_the_signal_alarms_in_alarm_with_their_datapoints(world, slack):
+    cloudwatch = world.reader("444444444444", REGION, "prod")
+    for signal in ("http-5xx", "cpu"):
+        cloudwatch.put_metric_alarm(
+            AlarmName=f"cicd-booking-prod-{signal}",
+            MetricName="x",
+            Namespace="Bookwise/booking",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=5,
+            Threshold=0.5,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+    cloudwatch.set_alarm_state(
+        AlarmName="cicd-booking-prod-http-5xx",
+        StateValue="ALARM",
+        StateReason="Threshold Crossed: 3 out of the last 5 datapoints [2.3 (29/11/26 09:58:00), 1.9 (29/11/26 "
+        "09:57:00)] were greater than the threshold (0.5)",
+    )
+    cloudwatch.set_alarm_state(AlarmName="cicd-booking-prod-cpu", StateValue="OK", StateReason="fine")
+    slack.answers(OK)
+    expect_alarm_rollback(world)
+    world.handle(alarm_event())
+    world.done()
+    assert world.reader_calls == [("444444444444", REGION, "prod")]
+    text = json.dumps(slack.posts()[0])
+    assert "*cicd-booking-prod-http-5xx*" in text and "2.3 (29/11/26 09:58:00)" in text
+    assert "cicd-booking-prod-cpu" not in text
+
+
+def test_alarm_report_goes_out_without_signal_details_when_the_reader_is_refused(world, slack):
+    def refused(*_):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "AssumeRole")
+
+    world.reporter.alarm_reader = refused
+    slack.answers(OK)
+    expect_alarm_rollback(world)
+    assert world.handle(alarm_event())["rolledBack"] is True
+    world.done()
+    assert "Rolled Deploy back" in json.dumps(slack.posts()[0])
+
+
+def test_the_reporter_knows_the_signals_the_platform_alarms_on():
+    assert reporter_module.SIGNALS == alarm_definitions.SIGNALS
+
+
 # --- pipeline action failures ---------------------------------------------------------------------------------
 
 
@@ -529,6 +584,7 @@ def test_entry_point_reads_its_settings_and_the_webhook_from_secrets_manager(aws
     monkeypatch.setenv("WEBHOOK_SECRET_ARN", secret["ARN"])
     monkeypatch.setenv("LEDGER_TABLE", TABLE)
     monkeypatch.setenv("SLACK_CHANNEL", "#deploys")
+    monkeypatch.setenv("ALARM_READER_ROLE_PREFIX", "cicd-alarm-reader-")
     assert reporter_module.handler(deployment_event())["status"] == "reported"
     assert reporter_module.handler(deployment_event())["status"] == "duplicate"
     assert len(slack.posts()) == 1
