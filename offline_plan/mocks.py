@@ -102,11 +102,12 @@ class AwsMocks(pulumi.runtime.Mocks):
                 + str(name)
             ),
             "aws:lambda/function:Function": f"arn:{p}:lambda:{region}:{account}:function:{name}",
+            # Secrets Manager appends six random characters to a secret's name in its ARN.
+            "aws:secretsmanager/secret:Secret": (
+                f"arn:{p}:secretsmanager:{region}:{account}:secret:{name}-{stable_id(typ, name)[:6]}"
+            ),
             "aws:dynamodb/table:Table": f"arn:{p}:dynamodb:{region}:{account}:table/{name}",
             "aws:sqs/queue:Queue": f"arn:{p}:sqs:{region}:{account}:{name}",
-            "aws:secretsmanager/secret:Secret": (
-                f"arn:{p}:secretsmanager:{region}:{account}:secret:{name}-{stable_id(str(name))[:6]}"
-            ),
         }
         if typ == "aws:codedeploy/deploymentGroup:DeploymentGroup":
             return (
@@ -132,12 +133,8 @@ class AwsMocks(pulumi.runtime.Mocks):
         if typ == "aws:codedeploy/application:Application":
             return {"applicationId": stable_uuid(typ, resource_id)}
         if typ == "aws:lambda/function:Function":
-            return {
-                "invokeArn": f"arn:{self.partition}:apigateway:{region}:lambda:path/functions/"
-                f"arn:{self.partition}:lambda:{region}:{account}:function:{resource_id}/invocations",
-                "qualifiedArn": f"arn:{self.partition}:lambda:{region}:{account}:function:{resource_id}:$LATEST",
-                "version": "$LATEST",
-            }
+            arn = f"arn:{self.partition}:lambda:{region}:{account}:function:{resource_id}"
+            return {"qualifiedArn": f"{arn}:$LATEST", "version": "$LATEST"}
         if typ == "aws:sqs/queue:Queue":
             return {"url": f"https://sqs.{region}.amazonaws.com/{account}/{resource_id}"}
         return {}

@@ -204,7 +204,9 @@ def test_environment_accounts_forward_health_alarms_and_failed_deployments_to_th
 
 
 def test_rollback_reporter_is_traced_bounded_and_may_roll_back_only_deploy_stages(prod_plan):
-    (function,) = inputs_of(prod_plan, "aws:lambda/function:Function")
+    (function,) = [
+        f for f in inputs_of(prod_plan, "aws:lambda/function:Function") if f["name"] == "cicd-prod-rollback-reporter"
+    ]
     assert function["runtime"] == "python3.12"
     assert function["tracingConfig"] == {"mode": "Active"}
     assert function["reservedConcurrentExecutions"] == 5
@@ -221,11 +223,21 @@ def test_rollback_reporter_is_traced_bounded_and_may_roll_back_only_deploy_stage
     assert statements["WebhookSecret"]["Resource"] == variables["WEBHOOK_SECRET_ARN"]
     assert len(statements["ReadAlarmsThroughReaders"]["Resource"]) == 5  # one reader per environment account
     assert variables["ALARM_READER_ROLE_PREFIX"] == "cicd-alarm-reader-"
-    (secret,) = inputs_of(prod_plan, "aws:secretsmanager/secret:Secret")
+    (secret,) = [
+        s for s in inputs_of(prod_plan, "aws:secretsmanager/secret:Secret") if s["name"].startswith(function["name"])
+    ]
     assert secret["kmsKeyId"].startswith("arn:aws:kms:")
     assert "secretString" not in json.dumps(inputs_of(prod_plan, "aws:secretsmanager/secretVersion:SecretVersion"))
-    rules = {r.urn: r for r in prod_plan.resources if r.type == "aws:cloudwatch/eventRule:EventRule" and not r.provider}
-    permissions = [r for r in prod_plan.resources if r.type == "aws:lambda/permission:Permission"]
+    rules = {
+        r.urn: r
+        for r in prod_plan.resources
+        if r.type == "aws:cloudwatch/eventRule:EventRule" and r.inputs["name"].startswith(function["name"])
+    }
+    permissions = [
+        r
+        for r in prod_plan.resources
+        if r.type == "aws:lambda/permission:Permission" and r.inputs["function"] == function["name"]
+    ]
     assert {p.parent for p in permissions} == set(rules)
     assert all(p.inputs["principal"] == "events.amazonaws.com" and p.inputs["sourceArn"] for p in permissions)
     (log_group,) = [

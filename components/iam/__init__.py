@@ -6,6 +6,7 @@ modules behind it are split by whose documents they are.
 
 from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
+from .github_dispatch import dispatch_function_policy, dispatch_invoke_statement, dispatch_key_policy
 from .governance import (
     alarm_reader_policy,
     alarm_reader_trust,
@@ -30,6 +31,9 @@ __all__ = [
     "build_role_policy",
     "cross_account_trust",
     "deploy_events_bus_policy",
+    "dispatch_function_policy",
+    "dispatch_invoke_statement",
+    "dispatch_key_policy",
     "document",
     "ecs_deploy_policy",
     "event_forwarder_policy",

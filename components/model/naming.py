@@ -153,3 +153,18 @@ def pipeline_arn(region: str, account_id: str, pipeline: str) -> str:
 def rollback_reporter_name(stack: str) -> str:
     """The reporter's function, role and log group name (one per stack)."""
     return f"cicd-{stack.lower()}-rollback-reporter"
+
+
+def github_dispatch_function_name(stack: str) -> str:
+    """The one GitHub dispatch function of a stack, shared by every service that deploys to GCP or Azure."""
+    return f"cicd-github-dispatch-{stack.lower()}"
+
+
+def github_dispatch_function_arn(region: str, account_id: str, stack: str) -> str:
+    """Known before the function exists, so pipeline role policies can name it."""
+    name = github_dispatch_function_name(stack)
+    return f"arn:{partition_of(region)}:lambda:{region}:{account_id}:function:{name}"
+
+
+def github_dispatch_secret_name(stack: str) -> str:
+    return f"cicd/{stack.lower()}/github-dispatch-token"
