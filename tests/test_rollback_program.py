@@ -241,7 +241,9 @@ def test_rollback_reporter_is_traced_bounded_and_may_roll_back_only_deploy_stage
     assert {p.parent for p in permissions} == set(rules)
     assert all(p.inputs["principal"] == "events.amazonaws.com" and p.inputs["sourceArn"] for p in permissions)
     (log_group,) = [
-        g for g in inputs_of(prod_plan, "aws:cloudwatch/logGroup:LogGroup") if g["name"].startswith("/aws/lambda/")
+        g
+        for g in inputs_of(prod_plan, "aws:cloudwatch/logGroup:LogGroup")
+        if g["name"] == f"/aws/lambda/{function['name']}"
     ]
     assert log_group["retentionInDays"] == 90 and log_group["kmsKeyId"].startswith("arn:aws:kms:")
 
