@@ -101,6 +101,7 @@ class AwsMocks(pulumi.runtime.Mocks):
                 + (f"{inputs['eventBusName']}/" if inputs.get("eventBusName", "default") != "default" else "")
                 + str(name)
             ),
+            "aws:codebuild/reportGroup:ReportGroup": f"arn:{p}:codebuild:{region}:{account}:report-group/{name}",
             "aws:lambda/function:Function": f"arn:{p}:lambda:{region}:{account}:function:{name}",
             # Secrets Manager appends six random characters to a secret's name in its ARN.
             "aws:secretsmanager/secret:Secret": (

@@ -7,7 +7,9 @@ modules behind it are split by whose documents they are.
 from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
 from .github_dispatch import dispatch_function_policy, dispatch_invoke_statement, dispatch_key_policy
-from .governance import (
+from .governance import scan_role_policy
+from .resource_policies import artifact_bucket_policy, artifact_key_policy, image_repository_policy
+from .rollback import (
     alarm_reader_policy,
     alarm_reader_trust,
     alarm_topic_key_policy,
@@ -17,7 +19,6 @@ from .governance import (
     reporter_key_policy,
     reporter_role_policy,
 )
-from .resource_policies import artifact_bucket_policy, artifact_key_policy, image_repository_policy
 from .tooling import build_role_policy, pipeline_role_policy, release_role_policy
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "release_role_policy",
     "reporter_key_policy",
     "reporter_role_policy",
+    "scan_role_policy",
     "server_deploy_policy",
     "service_trust",
     "to_json",
