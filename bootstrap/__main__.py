@@ -12,8 +12,8 @@ import pulumi
 # Pulumi runs this file from bootstrap/; the shared definition lives in the bootstrap package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bootstrap.permissions import DEFAULT_DEPLOYER_ROLE_NAME, DEFAULT_ROLE_NAME  # noqa: E402
-from bootstrap.program import declare_bootstrap_role  # noqa: E402
+from bootstrap.permissions import DEFAULT_DEPLOYER_ROLE_NAME, DEFAULT_ROLE_NAME
+from bootstrap.program import declare_bootstrap_role
 
 config = pulumi.Config()
 role = declare_bootstrap_role(
