@@ -71,7 +71,7 @@ def _opted_in_roles(plan: Any) -> frozenset[str]:
 def unknown_types(plan: Any) -> list[str]:
     """Resource types and data sources placed in environment accounts that the call table does not know."""
     providers = environment_providers(plan)
-    unknown = {r.type for r in plan.resources if r.provider in providers and r.type not in RESOURCE_CALLS}
+    unknown = {r.type for r in plan.resources if r.custom and r.provider in providers and r.type not in RESOURCE_CALLS}
     unknown |= {i.token for i in plan.invokes if i.provider in providers and i.token not in INVOKE_ACTIONS}
     return sorted(unknown)
 
@@ -86,7 +86,7 @@ def required_calls(plan: Any) -> list[RequiredCall]:
     ]
     for resource in plan.resources:
         provider = providers.get(resource.provider or "")
-        if provider is None or resource.type not in RESOURCE_CALLS:
+        if provider is None or not resource.custom or resource.type not in RESOURCE_CALLS:
             continue
         tags = {**provider.default_tags, **(resource.inputs.get("tags") or {})}
         place = Placement(provider.partition, provider.account_id, provider.region, tags, opted_in)
