@@ -16,6 +16,8 @@ from typing import Any
 
 import pulumi
 
+from .recorder import RecordedInvoke
+
 
 def stable_id(*parts: str) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:16]
@@ -35,6 +37,8 @@ class AwsMocks(pulumi.runtime.Mocks):
     caller_account_id: str | None = None
     """Account the credentials belong to; defaults to the tooling account (set it to test the guard)."""
     _providers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    invokes: list[RecordedInvoke] = field(default_factory=list)
+    """Every data source call, so the plan can say which calls reach which account."""
 
     def _location(self, provider_ref: str | None) -> tuple[str, str]:
         if provider_ref:
@@ -141,6 +145,9 @@ class AwsMocks(pulumi.runtime.Mocks):
         return {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        # A provider reference is "<urn>::<id>"; record the URN, as resources do.
+        provider = args.provider.rsplit("::", 1)[0] if args.provider else None
+        self.invokes.append(RecordedInvoke(token=args.token, provider=provider, args=dict(args.args)))
         account, region = self._location(args.provider)
         data_source = _DATA_SOURCES.get(args.token)
         if data_source is None:
