@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
-from .dependency_graph import deploy_order, find_cycle
+from .dependency_graph import deploy_order, deploy_waves, find_cycle
 from .errors import PlatformInputError, dotted_field, first_problem
 from .yaml_source import load_yaml_file, parse_yaml_text
 
@@ -136,6 +136,13 @@ class Service(_Frozen):
     also_deploy_to: tuple[Literal["gcp", "azure"], ...] = Field(
         default=(), description="Other clouds reached through GitHub Actions with OIDC."
     )
+    on_upstream_deploy: Literal["none", "test", "redeploy"] = Field(
+        default="none",
+        description=(
+            "What happens when a service in depends_on deploys to an environment: nothing, run this service's "
+            "integration tests there, or redeploy this service there."
+        ),
+    )
 
     @field_validator("depends_on", "environments", "also_deploy_to")
     @classmethod
@@ -168,6 +175,10 @@ class Catalog(_Frozen):
     @property
     def deploy_order(self) -> list[str]:
         return deploy_order({service.name: service.depends_on for service in self.services})
+
+    def dependents_of(self, name: str) -> list[str]:
+        """Services that list ``name`` in depends_on, sorted."""
+        return sorted(service.name for service in self.services if name in service.depends_on)
 
 
 def _service_label(raw: Any, index: int) -> str:
