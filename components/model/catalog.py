@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
-from .dependency_graph import deploy_order, deploy_waves, find_cycle
+from .dependency_graph import deploy_order, find_cycle
 from .errors import PlatformInputError, dotted_field, first_problem
 from .yaml_source import load_yaml_file, parse_yaml_text
 
@@ -175,10 +175,6 @@ class Catalog(_Frozen):
     @property
     def deploy_order(self) -> list[str]:
         return deploy_order({service.name: service.depends_on for service in self.services})
-
-    def dependents_of(self, name: str) -> list[str]:
-        """Services that list ``name`` in depends_on, sorted."""
-        return sorted(service.name for service in self.services if name in service.depends_on)
 
 
 def _service_label(raw: Any, index: int) -> str:

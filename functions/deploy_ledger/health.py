@@ -65,7 +65,9 @@ def alarms_in_alarm(aws: Aws, service: str, environment: str) -> list[str]:
     kwargs = {"AlarmNamePrefix": prefix, "StateValue": "ALARM", "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
     while True:
         answer = aws.call("cloudwatch", "describe_alarms", **kwargs)
-        names += [alarm["AlarmName"] for alarm in answer.get("MetricAlarms", []) + answer.get("CompositeAlarms", [])]
+        alarms = answer.get("MetricAlarms", []) + answer.get("CompositeAlarms", [])
+        # Filtered again here: moto ignores StateValue next to AlarmNamePrefix, and the check costs nothing.
+        names += [alarm["AlarmName"] for alarm in alarms if alarm.get("StateValue") == "ALARM"]
         if not answer.get("NextToken"):
             return sorted(names)
         kwargs["NextToken"] = answer["NextToken"]

@@ -128,7 +128,7 @@ class Ledger:
         """
         in_flight = state in IN_FLIGHT_STATES or state == IN_PROGRESS
         stored_state = IN_PROGRESS if facet == "release" and in_flight else state
-        values = {":state": stored_state, ":execution": execution, ":order": order, ":in_progress": IN_PROGRESS}
+        values = {":state": stored_state, ":execution": execution, ":order": order}
         names = {"#state": f"{facet}_state", "#execution": f"{facet}_execution", "#order": f"{facet}_order"}
         sets = ["#state = :state", "#execution = :execution", "#order = :order"]
         for index, (key, value) in enumerate(sorted(extra.items())):
@@ -142,7 +142,7 @@ class Ledger:
                 "attribute_not_exists(#order) OR "
                 "(#order < :order AND (#execution = :execution OR NOT #state IN (:in_progress, :started)))"
             )
-            values[":started"] = "STARTED"
+            values[":in_progress"], values[":started"] = IN_PROGRESS, "STARTED"
         try:
             self.aws.call(
                 "dynamodb",
