@@ -9,7 +9,7 @@ CATALOG ?=
 OUT ?= out
 PYTEST_ARGS ?=
 
-.PHONY: plan test lint format schema bench preview up clean
+.PHONY: plan test lint format schema bench simulate preview up clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ schema: $(VENV)/.runtime-installed
 ## bench: how long the offline plan takes, for the catalog and for synthetic fleets
 bench: $(VENV)/.runtime-installed
 	$(BIN)/python bench/plan_speed.py
+
+## simulate: a release day of the catalog through the real coordinator and deploy gate (in-process, moto)
+simulate: $(VENV)/.dev-installed
+	$(BIN)/python -m simulation.release_day
 
 ## preview / up: the real path (needs the Pulumi CLI and credentials for the tooling account)
 preview:

@@ -7,7 +7,8 @@ the CodePipeline user guide ("Monitoring CodePipeline events"): ``time`` at the
 top, and ``detail.pipeline``, ``detail.execution-id``, ``detail.state``,
 ``detail.stage`` (stage events), ``detail.execution-trigger.trigger-type``.
 CodePipeline emits these at least once, so every event is claimed in the ledger
-with a conditional write on (execution id, scope, state) before anything happens.
+with a conditional write on (execution id, attempt, scope, state) before anything
+happens (``detail.pipeline-execution-attempt`` counts retries of one execution).
 
 Per event:
 1. record it on the execution, and move the service's picture forward
@@ -80,7 +81,9 @@ class Coordinator:
         scope = f"STAGE#{stage}" if stage else "PIPELINE"
         time = str(event.get("time") or iso(self.now))
         pk = partition(service, environment)
-        marker = f"SEEN#{execution}#{scope}#{state}"
+        # A retried stage repeats its states within one execution; the attempt number tells the runs apart.
+        attempt = detail.get("pipeline-execution-attempt", 1)
+        marker = f"SEEN#{execution}#{attempt}#{scope}#{state}"
         if not self.ledger.claim(pk, marker, self.now):
             return {"duplicate": marker, "service": service, "environment": environment}
         try:
@@ -108,7 +111,8 @@ class Coordinator:
         extra: dict[str, Any] = {}
         if state == "FAILED":
             hold = self.ledger.hold(service, environment)
-            if hold and hold.get("status") == HELD and hold.get("execution_id") in (None, "", execution):
+            held = hold is not None and hold.get("status") in (HELD, "RESTARTED")
+            if held and hold and hold.get("execution_id") in (None, "", execution):
                 # The gate kept this deploy out; what runs there is still the previous, healthy release.
                 if not hold.get("execution_id"):
                     self.ledger.update_hold(service, environment, HELD, None, self.now, execution_id=execution)
@@ -227,5 +231,12 @@ class Coordinator:
         return f"restarted {service} in {environment} (new execution)"
 
 
+_AWS: Aws | None = None
+
+
 def handle(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
-    return Coordinator(Aws(Settings.from_environ())).handle(event)
+    """Lambda entry point; settings and clients are built once per container and reused while it is warm."""
+    global _AWS
+    if _AWS is None:
+        _AWS = Aws(Settings.from_environ())
+    return Coordinator(_AWS).handle(event)

@@ -108,5 +108,12 @@ class DeployGate:
         return {"allowed": allowed, "message": message}
 
 
+_AWS: Aws | None = None
+
+
 def handle(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
-    return DeployGate(Aws(Settings.from_environ())).handle(event)
+    """Lambda entry point; settings and clients are built once per container and reused while it is warm."""
+    global _AWS
+    if _AWS is None:
+        _AWS = Aws(Settings.from_environ())
+    return DeployGate(_AWS).handle(event)

@@ -77,9 +77,14 @@ def dependency_blockers(aws: Aws, ledger: Ledger, graph: Graph, service: str, en
     blockers: list[Blocker] = []
     for dependency in graph.dependencies_in(service, environment):
         state = ledger.state(dependency, environment)
-        if state.get("release_state") == IN_PROGRESS:
-            what = "mid-deploy" if state.get("deploy_state") == "STARTED" else "release in flight"
-            blockers.append(Blocker("dependency", dependency, f"{what} (execution {state.get('release_execution')})"))
+        if state.get("deploy_state") == "STARTED":
+            # Checked before the release: the run's end may arrive before its Deploy stage's end.
+            blockers.append(
+                Blocker("dependency", dependency, f"mid-deploy (execution {state.get('deploy_execution')})")
+            )
+        elif state.get("release_state") == IN_PROGRESS:
+            execution = state.get("release_execution")
+            blockers.append(Blocker("dependency", dependency, f"release in flight (execution {execution})"))
         elif state.get("deploy_state") == "FAILED":
             blockers.append(
                 Blocker("dependency", dependency, f"last deploy failed (execution {state.get('deploy_execution')})")

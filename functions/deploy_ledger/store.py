@@ -208,7 +208,12 @@ class Ledger:
             kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def put_hold(self, service: str, environment: str, reason: str, execution: str | None, now: datetime) -> None:
-        """Record that the gate held a deploy back; a deploy already waiting keeps its original start time."""
+        """Record that the gate held a deploy back; a deploy already waiting keeps its original start time.
+
+        The execution is the one the gate knows of (None when the job did not say);
+        an older execution id is never carried over, so a late event of that older
+        run is not mistaken for this hold.
+        """
         current = self.hold(service, environment)
         waiting = current is not None and current.get("status") in (HELD, "RESTARTED")
         held_since = current["held_since"] if waiting and current else _iso(now)
@@ -224,7 +229,7 @@ class Ledger:
                     "environment": environment,
                     "status": HELD,
                     "reason": reason,
-                    "execution_id": (execution or (current or {}).get("execution_id")) if waiting else execution,
+                    "execution_id": execution,
                     "held_since": held_since,
                     "updated_at": _iso(now),
                 }

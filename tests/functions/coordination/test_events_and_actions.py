@@ -54,7 +54,7 @@ def test_a_duplicated_success_event_starts_nothing_twice(fleet):
     event = pipeline_event("booking-prod", "b1", "SUCCEEDED", 10)
     coordinate(fleet, event, 10)
     replay = coordinate(fleet, event, 11)
-    assert replay["duplicate"] == "SEEN#b1#PIPELINE#SUCCEEDED"
+    assert replay["duplicate"] == "SEEN#b1#1#PIPELINE#SUCCEEDED"
     assert "downstream" not in replay
     # The stubs hold exactly one start_build and one start_pipeline_execution: a second call would fail here.
 
@@ -113,3 +113,21 @@ def test_a_queued_execution_is_recorded_but_not_taken_for_a_release_in_flight(fl
     coordinate(fleet, pipeline_event("auth-prod", "a1", "QUEUED", 0))
     assert "release_state" not in Ledger(fleet.aws()).state("auth", "prod")
     assert Ledger(fleet.aws()).execution("auth", "prod", "a1")["events"] == ["2026-11-30T09:00:00Z PIPELINE QUEUED"]
+
+
+def test_a_retried_stage_repeats_its_states_without_being_taken_for_a_duplicate(fleet):
+    first = stage_event("booking-dev", "b1", "Deploy", "FAILED", 1)
+    retried = stage_event("booking-dev", "b1", "Deploy", "FAILED", 9)
+    retried["detail"]["pipeline-execution-attempt"] = 2
+    coordinate(fleet, first, 1)
+    assert "duplicate" not in coordinate(fleet, retried, 9)
+    assert Ledger(fleet.aws()).state("booking", "dev")["deploy_order"].startswith("2026-11-30T09:09:00Z")
+
+
+def test_a_run_that_ended_before_its_deploy_stage_reported_still_counts_as_mid_deploy(fleet):
+    coordinate(fleet, pipeline_event("auth-prod", "a1", "STARTED", 0))
+    coordinate(fleet, stage_event("auth-prod", "a1", "Deploy", "STARTED", 5))
+    coordinate(fleet, pipeline_event("auth-prod", "a1", "FAILED", 9))  # overtook the stage's FAILED event
+    fleet.pipeline_stub.add_response("put_job_failure_result", {}, None)
+    verdict = DeployGate(fleet.aws(), now=moment(10)).handle(gate_job("booking", "prod"))
+    assert verdict["message"] == "waiting for auth in prod: mid-deploy (execution a1)"
