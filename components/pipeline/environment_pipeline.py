@@ -2,27 +2,28 @@
 
 Each environment gets its own pipeline, started only by pushes to that
 environment's branch pattern (a V2 git trigger), so a feature branch can
-never reach prod and prod's queue is never blocked by dev traffic. The stage
-layout is the contract in DESIGN.md: Source → Build → (Approve) → Deploy.
+never reach prod and prod's queue is never blocked by dev traffic. The stages
+are built in ``stages.py``; features (scans, approvals, gates, rollback,
+coordination, other clouds) contribute actions and rules through the fields of
+``EnvironmentPipelineArgs`` and never edit the stage layout itself.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from ..aws.deploy_target import AwsDeployTarget
-from ..model import branch_pattern, naming
+from ..model import naming
 from ..model.catalog import Service
-from ..model.settings import DeployWindow, Environment
+from ..model.settings import Environment
 from ..model.tags import standard_tags
-
-SOURCE_ACTION = "Source"
-SOURCE_ARTIFACT = "source_output"
-BUILD_ARTIFACT = "build_output"
+from . import stages
+from .conditions import Rule, deployment_window_rule
+from .stages import BUILD_ARTIFACT, SOURCE_ACTION, Action
 
 
 @dataclass(frozen=True)
@@ -37,35 +38,20 @@ class EnvironmentPipelineArgs:
     build_project_name: pulumi.Input[str]
     target: AwsDeployTarget
     release_project_name: pulumi.Input[str] | None = None
-
-
-def source_branch(service: Service, environment: Environment) -> str:
-    """The branch a manual 'Release change' builds: the pattern itself when it is one branch."""
-    return environment.branch if branch_pattern.is_literal(environment.branch) else service.default_branch
-
-
-def deployment_window_condition(window: DeployWindow) -> dict[str, object]:
-    """Entry condition: outside the window the execution fails at Deploy instead of shipping.
-
-    A failed entry can be retried once the window opens; the native rule needs no
-    Lambda and no extra permission on the pipeline role.
-    """
-    return {
-        "result": "FAIL",
-        "rules": [
-            {
-                "name": "DeploymentWindow",
-                "rule_type_id": {"category": "Rule", "owner": "AWS", "provider": "DeploymentWindow", "version": "1"},
-                "configuration": {"Cron": window.cron, "TimeZone": window.timezone},
-            }
-        ],
-    }
-
-
-def _codebuild_variables(variables: dict[str, pulumi.Input[str]]) -> pulumi.Output[str]:
-    return pulumi.Output.all(**variables).apply(
-        lambda resolved: json.dumps([{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in sorted(resolved.items())])
-    )
+    scan_actions: Sequence[Action] = ()
+    """Security scans, run in parallel in a Scan stage between Build and any deploy."""
+    approval_notification_arn: pulumi.Input[str] | None = None
+    """SNS topic the manual approval publishes to (where the environment asks for approval)."""
+    deploy_entry_rules: Sequence[Rule] = ()
+    """Gates checked before Deploy is entered, besides the environment's deployment window."""
+    deploy_success_rules: Sequence[Rule] = ()
+    """Checks after a successful deploy (alarm bake time); a failing one rolls the stage back."""
+    rollback_on_failure: bool = False
+    """A failed deploy stage rolls back to the last successful execution's artifacts."""
+    extra_deploy_actions: Sequence[Action] = ()
+    """More deploy actions beside the AWS one (other clouds through GitHub Actions)."""
+    verify_actions: Sequence[Action] = ()
+    """Checks against the deployed service (DAST, integration tests) in a Verify stage."""
 
 
 class EnvironmentPipeline(pulumi.ComponentResource):
@@ -77,68 +63,23 @@ class EnvironmentPipeline(pulumi.ComponentResource):
     def __init__(self, name: str, args: EnvironmentPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cicd:pipeline:EnvironmentPipeline", name, None, opts)
         service, environment = args.service, args.environment
-        stages = [
-            {
-                "name": "Source",
-                "actions": [
-                    {
-                        "name": SOURCE_ACTION,
-                        "category": "Source",
-                        "owner": "AWS",
-                        "provider": "CodeStarSourceConnection",
-                        "version": "1",
-                        "output_artifacts": [SOURCE_ARTIFACT],
-                        "configuration": {
-                            "ConnectionArn": args.connection_arn,
-                            "FullRepositoryId": service.repository,
-                            "BranchName": source_branch(service, environment),
-                            "OutputArtifactFormat": "CODE_ZIP",
-                        },
-                    }
-                ],
-            },
-            {
-                "name": "Build",
-                "actions": [
-                    {
-                        "name": "BuildAndUnitTest",
-                        "category": "Build",
-                        "owner": "AWS",
-                        "provider": "CodeBuild",
-                        "version": "1",
-                        "input_artifacts": [SOURCE_ARTIFACT],
-                        "output_artifacts": [BUILD_ARTIFACT],
-                        "configuration": {
-                            "ProjectName": args.build_project_name,
-                            "EnvironmentVariables": _codebuild_variables({"TARGET_ENVIRONMENT": environment.name}),
-                        },
-                    }
-                ],
-            },
-        ]
-        if environment.approval:
-            stages.append(
-                {
-                    "name": "Approve",
-                    "actions": [
-                        {
-                            "name": "ReleaseApproval",
-                            "category": "Approval",
-                            "owner": "AWS",
-                            "provider": "Manual",
-                            "version": "1",
-                            "configuration": {
-                                "CustomData": f"Release {service.name} to {environment.name} ({service.owner})"
-                            },
-                        }
-                    ],
-                }
-            )
-        deploy_stage: dict[str, object] = {"name": "Deploy", "actions": [self._deploy_action(args)]}
+        entry_rules: list[Rule] = []
         if environment.deploy_window:
-            deploy_stage["before_entry"] = {"condition": deployment_window_condition(environment.deploy_window)}
-        stages.append(deploy_stage)
-
+            entry_rules.append(deployment_window_rule(environment.deploy_window))
+        entry_rules += args.deploy_entry_rules
+        layout = [
+            stages.source_stage(service, environment, args.connection_arn),
+            stages.build_stage(service, environment, args.build_project_name),
+            stages.scan_stage(args.scan_actions),
+            stages.approval_stage(service, environment, args.approval_notification_arn),
+            stages.deploy_stage(
+                [self._deploy_action(args), *args.extra_deploy_actions],
+                entry_rules=entry_rules,
+                success_rules=args.deploy_success_rules,
+                rollback_on_failure=args.rollback_on_failure,
+            ),
+            stages.verify_stage(args.verify_actions),
+        ]
         pipeline = aws.codepipeline.Pipeline(
             f"{name}-pipeline",
             name=naming.pipeline_name(service.name, environment.name),
@@ -157,7 +98,7 @@ class EnvironmentPipeline(pulumi.ComponentResource):
                     },
                 }
             ],
-            stages=stages,
+            stages=[stage for stage in layout if stage is not None],
             tags=standard_tags(args.stack, service=service.name, owner=service.owner, environment=environment.name),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -181,7 +122,7 @@ class EnvironmentPipeline(pulumi.ComponentResource):
                 "input_artifacts": [BUILD_ARTIFACT],
                 "configuration": {
                     "ProjectName": args.release_project_name,
-                    "EnvironmentVariables": _codebuild_variables(
+                    "EnvironmentVariables": stages.codebuild_variables(
                         {
                             "DEPLOY_ROLE_ARN": target.deploy_role_arn,
                             "TARGET_REGION": environment.region,
@@ -189,6 +130,7 @@ class EnvironmentPipeline(pulumi.ComponentResource):
                             "FUNCTION_ALIAS": service.aws.alias,
                             "CODEDEPLOY_APPLICATION": target.application_name,
                             "CODEDEPLOY_GROUP": target.deployment_group_name,
+                            "RELEASE_PREFIX": naming.lambda_release_prefix(service.name, environment.name),
                         }
                     ),
                 },
