@@ -12,6 +12,7 @@ from .aws.artifact_store import ArtifactStore, ArtifactStoreArgs
 from .aws.environment_account import EnvironmentAccount
 from .aws.github_connection import GitHubConnection
 from .aws.service_pipeline import ServicePipeline, ServicePipelineArgs
+from .coordination import Coordination, CoordinationArgs
 from .model.platform_inputs import PlatformInputs
 
 
@@ -41,6 +42,8 @@ class Platform(pulumi.ComponentResource):
                 platforms,
                 opts=child,
             )
+        # Before the services: every Deploy stage names the gate function in its entry rule.
+        self.coordination = Coordination("coordination", CoordinationArgs(inputs=inputs), opts=child)
         self.services = {}
         for service_name in inputs.catalog.deploy_order:
             service = inputs.catalog.service(service_name)
@@ -54,6 +57,7 @@ class Platform(pulumi.ComponentResource):
                     bucket_name=self.artifacts.bucket_name,
                     bucket_arn=self.artifacts.bucket_arn,
                     key_arn=self.artifacts.key_arn,
+                    deploy_gate=self.coordination.gate,
                 ),
                 opts=child,
             )

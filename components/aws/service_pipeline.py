@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
+from ..coordination.gate_rule import DeployGateRule
 from ..model import naming
 from ..model.catalog import Service
 from ..model.platform_inputs import PlatformInputs
@@ -40,6 +41,8 @@ class ServicePipelineArgs:
     bucket_name: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
     key_arn: pulumi.Input[str]
+    deploy_gate: DeployGateRule | None = None
+    """The fleet's deploy gate: a ``LambdaInvoke`` entry rule on every Deploy stage."""
 
 
 class ServicePipeline(pulumi.ComponentResource):
@@ -103,6 +106,9 @@ class ServicePipeline(pulumi.ComponentResource):
                     build_project_name=build.name,
                     target=target,
                     release_project_name=release.name if release else None,
+                    deploy_entry_rules=(
+                        [args.deploy_gate.for_deploy(service.name, environment.name)] if args.deploy_gate else []
+                    ),
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_policy]),
             )
@@ -207,7 +213,13 @@ class ServicePipeline(pulumi.ComponentResource):
             policy=pulumi.Output.all(args.bucket_arn, args.key_arn, args.connection_arn, *project_arns).apply(
                 lambda values: iam.to_json(
                     iam.pipeline_role_policy(
-                        values[0], values[1], values[2], values[3:], assumable_role_arns, list(self._prefixes.values())
+                        values[0],
+                        values[1],
+                        values[2],
+                        values[3:],
+                        assumable_role_arns,
+                        list(self._prefixes.values()),
+                        invoked_function_arns=[args.deploy_gate.function_arn] if args.deploy_gate else [],
                     )
                 )
             ),

@@ -4,17 +4,27 @@
 modules behind it are split by whose documents they are.
 """
 
+from .coordination import (
+    CoordinationScope,
+    coordination_key_policy,
+    coordinator_role_policy,
+    deploy_gate_role_policy,
+)
 from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
 from .resource_policies import artifact_bucket_policy, artifact_key_policy, image_repository_policy
 from .tooling import build_role_policy, pipeline_role_policy, release_role_policy
 
 __all__ = [
+    "CoordinationScope",
     "Document",
     "artifact_bucket_policy",
     "artifact_key_policy",
     "build_role_policy",
+    "coordination_key_policy",
+    "coordinator_role_policy",
     "cross_account_trust",
+    "deploy_gate_role_policy",
     "document",
     "ecs_deploy_policy",
     "image_repository_policy",
