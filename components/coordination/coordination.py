@@ -120,7 +120,8 @@ class Coordination(pulumi.ComponentResource):
             type="String",
             # Standard (4 KB) while the graph fits, advanced (8 KB) when a fleet outgrows it.
             tier="Intelligent-Tiering",
-            value=coordination_graph_json(inputs),
+            # Not a secret (the provider marks ``value`` secret and would hide the graph from plans and diffs).
+            insecure_value=coordination_graph_json(inputs),
             description="Service dependency graph read by the coordinator and the deploy gate (written by pulumi up)",
             tags=self._tags,
             opts=self._child,
@@ -130,11 +131,11 @@ class Coordination(pulumi.ComponentResource):
                 f"{name}-freeze-{environment.name}",
                 name=naming.freeze_parameter_name(stack, environment.name),
                 type="String",
-                value="off",
+                insecure_value="off",
                 description=f"Change freeze of {environment.name}: 'off', 'on' or 'on: <reason>' (operators flip it)",
                 tags=standard_tags(stack, environment=environment.name),
                 # Operators own the value once it exists; pulumi up must not lift a freeze.
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue"]),
             )
 
         topic_arns = []
@@ -144,7 +145,8 @@ class Coordination(pulumi.ComponentResource):
                 f"{name}-{service.name}-deployed",
                 name=topic_name,
                 kms_master_key_id=key.arn,
-                tags=standard_tags(stack, service=service.name, owner=service.owner),
+                # The platform owns and publishes to the topic; which service it announces is its own tag.
+                tags={**self._tags, "announces": service.name},
                 opts=self._child,
             )
             topic_arns.append(f"arn:{partition}:sns:{region}:{account}:{topic_name}")

@@ -40,3 +40,13 @@ def test_the_graph_parameter_carries_dependencies_environments_and_actions_withi
     assert graph["services"]["auth"]["environments"] == ["dev", "qa", "staging", "prod"]
     assert json.loads(coordination_graph_json(model)) == graph
     assert len(coordination_graph_json(model).encode()) < 4096  # SSM standard tier
+
+
+def test_event_patterns_name_every_pipeline_exactly_and_split_before_the_eventbridge_quota():
+    from components.model.coordination_graph import EVENT_PATTERN_LIMIT, pipeline_event_patterns
+
+    names = [f"service-{index:03d}-{env}" for index in range(200) for env in ("dev", "qa", "staging", "prod")]
+    patterns = pipeline_event_patterns(names)
+    assert len(patterns) > 1
+    assert all(len(json.dumps(pattern)) <= EVENT_PATTERN_LIMIT for pattern in patterns)
+    assert sorted(name for pattern in patterns for name in pattern["detail"]["pipeline"]) == sorted(names)
