@@ -22,9 +22,11 @@ How CodePipeline talks to this function — what the AWS documentation says:
   "to complete the job, the function must call the CodePipeline API to signal
   success or failure" (``PutJobSuccessResult`` / ``PutJobFailureResult``).
 
-So the gate reports through the job API whenever the event carries a job id
-(the failure message is what the console shows), and it also returns its
-verdict as a value. It looks for ``UserParameters`` wherever the event carries
+So the gate speaks both possible protocols. With a job id in the event it
+reports through the job API (the failure message is what the console shows).
+Without one, the only signal left is the invocation itself: a closed gate
+raises ``GateClosedError`` (a function error, which fails the rule) and an open gate
+returns its verdict. It looks for ``UserParameters`` wherever the event carries
 it. It fails closed: an error while deciding is reported as a rule failure,
 never swallowed. ``codepipeline:PutJob*Result`` cannot be scoped to a resource
 (AWS Service Authorization Reference), so the role grants them on ``*``.
@@ -45,6 +47,10 @@ from deploy_ledger.store import HELD, Ledger
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
 MAX_MESSAGE = 5000  # FailureDetails.message is at most 5000 characters
+
+
+class GateClosedError(RuntimeError):
+    """Raised when no job id says how to answer: the function error itself fails the rule."""
 
 
 def find_user_parameters(event: Any) -> dict[str, Any]:
@@ -105,6 +111,8 @@ class DeployGate:
                     jobId=job_id,
                     failureDetails={"type": "JobFailed", "message": message[:MAX_MESSAGE]},
                 )
+        elif not allowed:
+            raise GateClosedError(message)
         return {"allowed": allowed, "message": message}
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from deploy_gate.handler import DeployGate, find_user_parameters
+from deploy_gate.handler import DeployGate, GateClosedError, find_user_parameters
 from deploy_ledger.store import Ledger
 from tests.functions.coordination.conftest import gate_job, moment
 
@@ -87,9 +89,12 @@ def test_a_service_outside_the_graph_is_not_let_through(fleet):
     }
 
 
-def test_without_a_job_the_verdict_is_only_returned(fleet):
+def test_without_a_job_an_open_gate_returns_and_a_closed_gate_fails_the_invocation(fleet):
     verdict = decide(fleet, {"UserParameters": {"service": "auth", "environment": "dev"}})
     assert verdict["allowed"] is True  # no CodePipeline call: the stubs hold none
+    freeze(fleet, "dev", "on: migration")
+    with pytest.raises(GateClosedError, match="change freeze in dev: migration"):
+        decide(fleet, {"UserParameters": json.dumps({"service": "auth", "environment": "dev"})})
 
 
 def test_user_parameters_are_found_wherever_the_event_carries_them():
