@@ -90,11 +90,16 @@ class AwsMocks(pulumi.runtime.Mocks):
             "aws:cloudwatch/logGroup:LogGroup": f"arn:{p}:logs:{region}:{account}:log-group:{name}",
             "aws:ecr/repository:Repository": f"arn:{p}:ecr:{region}:{account}:repository/{name}",
             "aws:codedeploy/application:Application": f"arn:{p}:codedeploy:{region}:{account}:application:{name}",
-            "aws:cloudwatch/eventRule:EventRule": f"arn:{p}:events:{region}:{account}:rule/{name}",
-            "aws:dynamodb/table:Table": f"arn:{p}:dynamodb:{region}:{account}:table/{name}",
+            "aws:codebuild/reportGroup:ReportGroup": f"arn:{p}:codebuild:{region}:{account}:report-group/{name}",
             "aws:lambda/function:Function": f"arn:{p}:lambda:{region}:{account}:function:{name}",
-            "aws:sns/topic:Topic": f"arn:{p}:sns:{region}:{account}:{name}",
+            # Secrets Manager appends six random characters to a secret's name in its ARN.
+            "aws:secretsmanager/secret:Secret": (
+                f"arn:{p}:secretsmanager:{region}:{account}:secret:{name}-{stable_id(typ, name)[:6]}"
+            ),
+            "aws:dynamodb/table:Table": f"arn:{p}:dynamodb:{region}:{account}:table/{name}",
             "aws:sqs/queue:Queue": f"arn:{p}:sqs:{region}:{account}:{name}",
+            "aws:cloudwatch/eventRule:EventRule": f"arn:{p}:events:{region}:{account}:rule/{name}",
+            "aws:sns/topic:Topic": f"arn:{p}:sns:{region}:{account}:{name}",
             # Parameter names carry their leading slash; the ARN joins them without another.
             "aws:ssm/parameter:Parameter": f"arn:{p}:ssm:{region}:{account}:parameter{name}",
         }

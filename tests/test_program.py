@@ -100,15 +100,18 @@ def test_push_trigger_filters_on_the_environment_branch(dev_plan, environment, p
         assert matches(pattern, reaches) and not matches(pattern, never)
 
 
-def test_stages_run_source_build_approve_deploy(dev_plan):
+def test_stages_run_source_build_scan_approve_deploy_verify(dev_plan):
     for name, pipeline in pipelines(dev_plan).items():
         environment = name.rsplit("-", 1)[1]
         stages = [stage["name"] for stage in pipeline["stages"]]
-        if environment in ("staging", "prod"):
-            assert stages == ["Source", "Build", "Approve", "Deploy"], name
-            assert action(pipeline, "Approve")["provider"] == "Manual"
+        if environment == "prod":
+            assert stages == ["Source", "Build", "Scan", "Approve", "Deploy"], name
+        elif environment == "staging":
+            assert stages == ["Source", "Build", "Scan", "Approve", "Deploy", "Verify"], name
         else:
-            assert stages == ["Source", "Build", "Deploy"], name
+            assert stages == ["Source", "Build", "Scan", "Deploy", "Verify"], name
+        if "Approve" in stages:
+            assert action(pipeline, "Approve")["provider"] == "Manual"
 
 
 def test_source_uses_the_stack_connection_and_the_service_repository(dev_plan):
@@ -216,7 +219,10 @@ def test_pipeline_role_may_assume_only_its_own_deploy_roles(prod_plan):
             ("prod", "444444444444"),
         ]
     )
-    assert statements["RunBuilds"]["Resource"] == ["arn:aws:codebuild:eu-west-1:123456789012:project/booking-build"]
+    assert statements["RunBuilds"]["Resource"] == [
+        "arn:aws:codebuild:eu-west-1:123456789012:project/booking-build",
+        "arn:aws:codebuild:eu-west-1:123456789012:project/booking-scan",
+    ]
     trust = document(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "codepipeline.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
@@ -254,7 +260,7 @@ def test_roles_are_separate_per_purpose(prod_plan):
 
 def test_only_container_builds_are_privileged(dev_plan):
     for project in inputs_of(dev_plan, "aws:codebuild/project:Project"):
-        service = project["name"].removesuffix("-build").removesuffix("-lambda-release")
+        service = project["name"].removesuffix("-build").removesuffix("-lambda-release").removesuffix("-scan")
         platform = dev_plan.inputs.catalog.service(service).aws.platform
         expected = platform == "ECS" and project["name"].endswith("-build")
         assert project["environment"]["privilegedMode"] is expected, project["name"]
@@ -334,15 +340,20 @@ def test_platform_passes_its_own_policy_pack(dev_plan, prod_plan):
     assert prod_plan.violations == []
 
 
-def test_deploy_window_gates_entry_to_the_deploy_stage_where_configured(prod_plan):
-    prod_deploy = next(s for s in pipelines(prod_plan)["booking-prod"]["stages"] if s["name"] == "Deploy")
-    rule, gate = prod_deploy["beforeEntry"]["condition"]["rules"]
-    assert gate["name"] == "DeployGate"
-    assert prod_deploy["beforeEntry"]["condition"]["result"] == "FAIL"
+def test_deploy_window_holds_the_stage_before_deploy_where_configured(prod_plan):
+    stages = pipelines(prod_plan)["booking-prod"]["stages"]
+    names = [stage["name"] for stage in stages]
+    held = stages[names.index("Deploy") - 1]
+    assert held["name"] == "Approve"
+    (rule,) = held["onSuccess"]["condition"]["rules"]
     assert rule["ruleTypeId"] == {"category": "Rule", "owner": "AWS", "provider": "DeploymentWindow", "version": "1"}
     assert rule["configuration"] == {"Cron": "* * 9-15 ? * MON-THU", "TimeZone": "Europe/Dublin"}
-    dev_deploy = next(s for s in pipelines(prod_plan)["booking-dev"]["stages"] if s["name"] == "Deploy")
-    assert [r["name"] for r in dev_deploy["beforeEntry"]["condition"]["rules"]] == ["DeployGate"]
+    deploy = stages[names.index("Deploy")]
+    entry_rules = deploy.get("beforeEntry", {}).get("condition", {}).get("rules", [])
+    assert all(r["ruleTypeId"]["provider"] != "DeploymentWindow" for r in entry_rules)
+    dev_stages = pipelines(prod_plan)["booking-dev"]["stages"]
+    assert not any("onSuccess" in stage for stage in dev_stages if stage["name"] != "Deploy")
+    assert [r["name"] for r in entry_rules] == ["DeployGate"]
 
 
 @pytest.mark.parametrize("stack", ["dev_plan", "prod_plan"])

@@ -12,6 +12,8 @@ from .coordination import (
 )
 from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
+from .github_dispatch import dispatch_function_policy, dispatch_invoke_statement, dispatch_key_policy
+from .governance import scan_role_policy
 from .resource_policies import artifact_bucket_policy, artifact_key_policy, image_repository_policy
 from .tooling import build_role_policy, pipeline_role_policy, release_role_policy
 
@@ -25,6 +27,9 @@ __all__ = [
     "coordinator_role_policy",
     "cross_account_trust",
     "deploy_gate_role_policy",
+    "dispatch_function_policy",
+    "dispatch_invoke_statement",
+    "dispatch_key_policy",
     "document",
     "ecs_deploy_policy",
     "image_repository_policy",
@@ -32,6 +37,7 @@ __all__ = [
     "lambda_deploy_policy",
     "pipeline_role_policy",
     "release_role_policy",
+    "scan_role_policy",
     "server_deploy_policy",
     "service_trust",
     "to_json",

@@ -34,6 +34,11 @@ Repository = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"),
     Field(description="GitHub repository as 'owner/name'."),
 ]
+ServiceUrl = Annotated[
+    str,
+    StringConstraints(pattern=r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[^\s]*)?$"),
+    Field(description="An http(s) URL of the deployed service."),
+]
 EnvironmentName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{1,11}$")]
 AccountId = Annotated[
     str, StringConstraints(pattern=r"^\d{12}$"), Field(description="A 12-digit AWS account id, quoted in YAML.")
@@ -142,6 +147,11 @@ class Service(_Frozen):
             "What happens when a service in depends_on deploys to an environment: nothing, run this service's "
             "integration tests there, or redeploy this service there."
         ),
+    )
+    urls: dict[EnvironmentName, ServiceUrl] = Field(
+        default_factory=dict,
+        description="Per environment, where the deployed service answers (DAST scans it); "
+        "overrides the stack's serviceUrlPattern.",
     )
 
     @field_validator("depends_on", "environments", "also_deploy_to")
