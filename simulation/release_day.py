@@ -101,6 +101,7 @@ class Execution:
     trigger: str
     state: str = "InProgress"
     attempt: int = 1
+    held_at_entry: bool = False
 
 
 @dataclass
@@ -139,9 +140,12 @@ class ReleaseDay:
 
     settings = settings_for("release-day", hold_timeout_minutes=HOLD_TIMEOUT_MINUTES)
 
-    def __init__(self, inputs: PlatformInputs, seed: int = 7, honour_gate: bool = True) -> None:
+    def __init__(
+        self, inputs: PlatformInputs, seed: int = 7, honour_gate: bool = True, strict_retry: bool = True
+    ) -> None:
         self.inputs = inputs
         self.honour_gate = honour_gate
+        self.strict_retry = strict_retry
         self._aws: Aws | None = None
         self.random = random.Random(seed)  # noqa: S311 - a reproducible day, not a secret
         self.queue: list[tuple[datetime, int, Callable[[], None]]] = []
@@ -194,7 +198,7 @@ class ReleaseDay:
 
     # -- pipelines ---------------------------------------------------------------------------------------------
     def start(self, service: str, environment: str, deploy_fails: bool = False, trigger: str = "Webhook") -> str:
-        execution = f"{service[:4]}-{environment}-{next(self.counter):03d}"
+        execution = f"{service}-{environment}-{next(self.counter):03d}"
         self.executions[execution] = Execution(service, environment, execution, deploy_fails, trigger)
         self.latest[(service, environment)] = execution
         self.in_flight.add((service, environment))
@@ -227,6 +231,7 @@ class ReleaseDay:
             self.emit(*key, execution_id, "FAILED", stage="Deploy")
             self.emit(*key, execution_id, "FAILED")
             execution.state = "Failed"
+            execution.held_at_entry = True
             self.in_flight.discard(key)
             return
         self.check_invariant(key)
@@ -256,6 +261,9 @@ class ReleaseDay:
         execution = self.executions.get(execution_id)
         if execution is None or self.latest[(execution.service, execution.environment)] != execution_id:
             raise _client_error("NotLatestPipelineExecutionException", "RetryStageExecution")
+        if execution.held_at_entry and self.strict_retry:
+            # API reference: a stage can be retried only when some of its actions failed; an entry rule ran none.
+            raise _client_error("StageNotRetryableException", "RetryStageExecution")
         key = (execution.service, execution.environment)
         execution.state = "InProgress"
         execution.attempt += 1
@@ -376,11 +384,13 @@ class _BuildApi:
         return {"build": {"id": f"{projectName}:{next(self.day.counter)}"}}
 
 
-def simulate(stack: str = "prod", seed: int = 7, honour_gate: bool = True) -> DayResult:
+def simulate(stack: str = "prod", seed: int = 7, honour_gate: bool = True, strict_retry: bool = True) -> DayResult:
     """Run the day under moto and return what happened.
 
     ``honour_gate=False`` lets every deploy through whatever the gate says: the
     invariant check must then find violations (the proof that it can fail).
+    ``strict_retry=False`` lets CodePipeline retry a stage its entry rule stopped
+    (the API reference says it needs failed actions; the default follows it).
     """
     stack_file = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
     inputs = load_platform_inputs(stack_file["config"][f"cicd-platform:{CONFIG_KEY}"], stack, PROJECT_DIR)
@@ -390,7 +400,7 @@ def simulate(stack: str = "prod", seed: int = 7, honour_gate: bool = True) -> Da
     os.environ.update(fake)
     try:
         with mock_aws():
-            day = ReleaseDay(inputs, seed, honour_gate)
+            day = ReleaseDay(inputs, seed, honour_gate, strict_retry)
             provision(
                 day.settings,
                 coordination_graph_json(inputs),

@@ -42,7 +42,9 @@ LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
 PIPELINE_EVENT = "CodePipeline Pipeline Execution State Change"
 STAGE_EVENT = "CodePipeline Stage Execution State Change"
-# Retrying a stage is refused when the run is gone or was overtaken; a new run then builds the latest commit.
+# RetryStageExecution needs failed actions ("Before a stage can be retried, it must either have all actions
+# failed or some actions failed and some succeeded", API reference); a stage stopped by its entry rule may
+# have none, and a run can be gone or overtaken. A new run then builds the branch's latest commit.
 NOT_RETRYABLE = frozenset(
     {
         "StageNotRetryableException",

@@ -57,3 +57,9 @@ def test_make_simulate_prints_the_timeline_and_succeeds(day, capsys):
     assert report(day) == 0
     out = capsys.readouterr().out
     assert "booking/prod" in out and "invariant held" in out
+
+
+def test_held_deploys_also_resume_where_codepipeline_retries_a_stage_its_entry_rule_stopped():
+    day = simulate(strict_retry=False)
+    assert day.violations == []
+    assert "booking/prod" in day.restarted and "booking/prod" in day.deployed

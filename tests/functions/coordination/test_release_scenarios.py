@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from botocore.stub import ANY
 
 from coordinator.handler import Coordinator
@@ -150,15 +151,14 @@ def test_a_dependency_whose_alarm_clears_releases_the_held_deploy(fleet):
     assert tick(fleet, 11)["holds"] == []  # restarted once, not on every tick
 
 
-def test_a_stage_that_can_no_longer_be_retried_gets_a_new_execution(fleet):
+@pytest.mark.parametrize("refusal", ["StageNotRetryableException", "NotLatestPipelineExecutionException"])
+def test_a_stage_that_cannot_be_retried_gets_a_new_execution(fleet, refusal):
     coordinate(fleet, pipeline_event("auth-dev", "a1", "STARTED", 0), 0)
     job = gate_job("booking", "dev", execution="b1")
     expect_job_failure(fleet, job)
     assert gate(fleet, job, 1)["message"] == "waiting for auth in dev: release in flight (execution a1)"
 
-    fleet.pipeline_stub.add_client_error(
-        "retry_stage_execution", service_error_code="NotLatestPipelineExecutionException", http_status_code=400
-    )
+    fleet.pipeline_stub.add_client_error("retry_stage_execution", service_error_code=refusal, http_status_code=400)
     fleet.pipeline_stub.add_response("start_pipeline_execution", {"pipelineExecutionId": "b2"}, {"name": "booking-dev"})
     assert coordinate(fleet, pipeline_event("auth-dev", "a1", "SUCCEEDED", 4), 4)["holds"] == [
         "restarted booking in dev (new execution)"
