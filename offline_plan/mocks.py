@@ -113,6 +113,8 @@ class AwsMocks(pulumi.runtime.Mocks):
             ),
             "aws:dynamodb/table:Table": f"arn:{p}:dynamodb:{region}:{account}:table/{name}",
             "aws:sqs/queue:Queue": f"arn:{p}:sqs:{region}:{account}:{name}",
+            # Parameter names carry their leading slash; the ARN joins them without another.
+            "aws:ssm/parameter:Parameter": f"arn:{p}:ssm:{region}:{account}:parameter{name}",
         }
         if typ == "aws:codedeploy/deploymentGroup:DeploymentGroup":
             return (
@@ -137,11 +139,16 @@ class AwsMocks(pulumi.runtime.Mocks):
             return {"uniqueId": "AROA" + stable_id(typ, resource_id).upper()}
         if typ == "aws:codedeploy/application:Application":
             return {"applicationId": stable_uuid(typ, resource_id)}
-        if typ == "aws:lambda/function:Function":
-            arn = f"arn:{self.partition}:lambda:{region}:{account}:function:{resource_id}"
-            return {"qualifiedArn": f"{arn}:$LATEST", "version": "$LATEST"}
         if typ == "aws:sqs/queue:Queue":
             return {"url": f"https://sqs.{region}.amazonaws.com/{account}/{resource_id}"}
+        if typ == "aws:lambda/function:Function":
+            arn = f"arn:{self.partition}:lambda:{region}:{account}:function:{resource_id}"
+            invoke_path = f"lambda:path/2015-03-31/functions/{arn}/invocations"
+            return {
+                "qualifiedArn": f"{arn}:$LATEST",
+                "version": "$LATEST",
+                "invokeArn": f"arn:{self.partition}:apigateway:{region}:{invoke_path}",
+            }
         return {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
