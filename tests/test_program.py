@@ -356,7 +356,7 @@ def test_deploy_window_holds_the_stage_before_deploy_where_configured(prod_plan)
     assert all(r["ruleTypeId"]["provider"] != "DeploymentWindow" for r in entry_rules)
     dev_stages = pipelines(prod_plan)["booking-dev"]["stages"]
     assert not any("onSuccess" in stage for stage in dev_stages if stage["name"] != "Deploy")
-    assert [r["name"] for r in entry_rules] == ["DeployGate"]
+    assert [r["name"] for r in entry_rules] == ["NoAlarmBeforeDeploy", "DeployGate"]
 
 
 @pytest.mark.parametrize("stack", ["dev_plan", "prod_plan"])
