@@ -4,24 +4,48 @@
 modules behind it are split by whose documents they are.
 """
 
+from .approvals import (
+    SCP_SIZE_LIMIT,
+    approval_auditor_policy,
+    approval_guardrail_scp,
+    release_manager_approval_policy,
+    scp_text,
+)
 from .deploy import ecs_deploy_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
+from .notifications import (
+    dead_letter_queue_policy,
+    notification_key_policy,
+    notification_topic_policy,
+    secret_arn_pattern,
+    slack_notifier_policy,
+)
 from .resource_policies import artifact_bucket_policy, artifact_key_policy, image_repository_policy
 from .tooling import build_role_policy, pipeline_role_policy, release_role_policy
 
 __all__ = [
+    "SCP_SIZE_LIMIT",
     "Document",
+    "approval_auditor_policy",
+    "approval_guardrail_scp",
     "artifact_bucket_policy",
     "artifact_key_policy",
     "build_role_policy",
     "cross_account_trust",
+    "dead_letter_queue_policy",
     "document",
     "ecs_deploy_policy",
     "image_repository_policy",
     "lambda_deploy_policy",
+    "notification_key_policy",
+    "notification_topic_policy",
     "pipeline_role_policy",
+    "release_manager_approval_policy",
     "release_role_policy",
+    "scp_text",
+    "secret_arn_pattern",
     "server_deploy_policy",
     "service_trust",
+    "slack_notifier_policy",
     "to_json",
 ]

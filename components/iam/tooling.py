@@ -25,8 +25,14 @@ def pipeline_role_policy(
     connection_arn: str,
     project_arns: Sequence[str],
     assumable_role_arns: Sequence[str],
+    approval_topic_arn: str | None = None,
+    approval_key_arn: str | None = None,
 ) -> Document:
-    """What one service's pipelines do themselves: fetch source, run builds, hand off deploys."""
+    """What one service's pipelines do themselves: fetch source, run builds, hand off deploys.
+
+    A manual approval with a topic is published by CodePipeline as the
+    pipeline role, so that role publishes to the (encrypted) release-news topic.
+    """
     statements: list[Document] = [
         {"Sid": "ArtifactObjects", "Effect": "Allow", "Action": ARTIFACT_WRITE_ACTIONS, "Resource": f"{bucket_arn}/*"},
         {
@@ -49,6 +55,16 @@ def pipeline_role_policy(
             "Resource": sorted(project_arns),
         },
     ]
+    if approval_topic_arn and approval_key_arn:
+        statements += [
+            {"Sid": "ApprovalRequests", "Effect": "Allow", "Action": "sns:Publish", "Resource": approval_topic_arn},
+            {
+                "Sid": "ApprovalRequestsKey",
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": approval_key_arn,
+            },
+        ]
     if assumable_role_arns:
         statements.append(
             {

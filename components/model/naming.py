@@ -86,3 +86,37 @@ def codedeploy_arns(region: str, account_id: str, application: str, group: str, 
         f"{prefix}:deploymentgroup:{application}/{group}",
         f"{prefix}:deploymentconfig:{config}",
     ]
+
+
+APPROVAL_STAGE = "Approve"
+APPROVAL_ACTION = "ReleaseApproval"
+
+
+def pipeline_arn(region: str, account_id: str, pipeline: str) -> str:
+    return f"arn:{partition_of(region)}:codepipeline:{region}:{account_id}:{pipeline}"
+
+
+def approval_action_arn(region: str, account_id: str, pipeline: str) -> str:
+    """The resource ``codepipeline:PutApprovalResult`` authorizes: ``<pipeline ARN>/<stage>/<action>``."""
+    return f"{pipeline_arn(region, account_id, pipeline)}/{APPROVAL_STAGE}/{APPROVAL_ACTION}"
+
+
+def role_name_of(role_arn: str) -> str:
+    """``arn:aws:iam::1:role/path/name`` → ``name`` (IAM APIs take the name without its path)."""
+    return role_arn.rsplit("/", 1)[-1]
+
+
+def notification_topic_name(stack: str) -> str:
+    return f"cicd-release-news-{stack}"
+
+
+def delivery_ledger_table_name(stack: str) -> str:
+    return f"cicd-delivery-ledger-{stack}"
+
+
+def function_name(purpose: str, stack: str) -> str:
+    return f"cicd-{purpose}-{stack}"
+
+
+def function_log_group_name(purpose: str, stack: str) -> str:
+    return f"/aws/lambda/{function_name(purpose, stack)}"
