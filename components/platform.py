@@ -12,6 +12,9 @@ from .aws.artifact_store import ArtifactStore, ArtifactStoreArgs
 from .aws.environment_account import EnvironmentAccount
 from .aws.github_connection import GitHubConnection
 from .aws.service_pipeline import ServicePipeline, ServicePipelineArgs
+from .governance.approvals import ApprovalGovernance, ApprovalGovernanceArgs, auditor_role_arn
+from .governance.notifications import ReleaseNews, ReleaseNewsArgs
+from .model import naming, release_approvals
 from .model.platform_inputs import PlatformInputs
 
 
@@ -26,6 +29,31 @@ class Platform(pulumi.ComponentResource):
         settings = inputs.settings
         self.artifacts = ArtifactStore("artifacts", ArtifactStoreArgs(inputs=inputs), opts=child)
         self.connection = GitHubConnection("github", inputs.stack, settings.github_owner, opts=child)
+        with_approvals = release_approvals.approval_pipelines(inputs)
+        self.news = ReleaseNews(
+            "release-news",
+            ReleaseNewsArgs(
+                inputs=inputs,
+                publisher_role_arns=[
+                    naming.role_arn(settings.region, settings.tooling_account_id, naming.pipeline_role_name(service))
+                    for service in sorted(with_approvals)
+                ]
+                + [auditor_role_arn(inputs)],
+            ),
+            opts=child,
+        )
+        self.approvals = ApprovalGovernance(
+            "approvals",
+            ApprovalGovernanceArgs(
+                inputs=inputs,
+                topic_arn=self.news.topic_arn,
+                key_arn=self.news.key_arn,
+                ledger_table_name=self.news.ledger_table_name,
+                ledger_table_arn=self.news.ledger_table_arn,
+                dead_letter_queue_arn=self.news.dead_letter_queue_arn,
+            ),
+            opts=child,
+        )
         accounts: dict[tuple[str, str], EnvironmentAccount] = {}
         default_accounts = {environment.name: environment.account_id for environment in settings.environments}
         for environment, platforms in inputs.environment_accounts():
@@ -54,6 +82,8 @@ class Platform(pulumi.ComponentResource):
                     bucket_name=self.artifacts.bucket_name,
                     bucket_arn=self.artifacts.bucket_arn,
                     key_arn=self.artifacts.key_arn,
+                    approval_topic_arn=self.news.topic_arn if service_name in with_approvals else None,
+                    approval_key_arn=self.news.key_arn if service_name in with_approvals else None,
                 ),
                 opts=child,
             )
@@ -61,6 +91,8 @@ class Platform(pulumi.ComponentResource):
             {
                 "artifactBucket": self.artifacts.bucket_name,
                 "githubConnectionArn": self.connection.arn,
+                "releaseNewsTopicArn": self.news.topic_arn,
+                "approvalGuardrailScp": self.approvals.guardrail_scp,
                 "pipelines": {
                     name: {env: pipeline.name for env, pipeline in service.pipelines.items()}
                     for name, service in self.services.items()

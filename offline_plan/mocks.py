@@ -90,6 +90,14 @@ class AwsMocks(pulumi.runtime.Mocks):
             "aws:cloudwatch/logGroup:LogGroup": f"arn:{p}:logs:{region}:{account}:log-group:{name}",
             "aws:ecr/repository:Repository": f"arn:{p}:ecr:{region}:{account}:repository/{name}",
             "aws:codedeploy/application:Application": f"arn:{p}:codedeploy:{region}:{account}:application:{name}",
+            "aws:sns/topic:Topic": f"arn:{p}:sns:{region}:{account}:{name}",
+            "aws:sqs/queue:Queue": f"arn:{p}:sqs:{region}:{account}:{name}",
+            "aws:dynamodb/table:Table": f"arn:{p}:dynamodb:{region}:{account}:table/{name}",
+            "aws:lambda/function:Function": f"arn:{p}:lambda:{region}:{account}:function:{name}",
+            "aws:cloudwatch/eventRule:EventRule": f"arn:{p}:events:{region}:{account}:rule/{name}",
+            "aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration": (
+                f"arn:{p}:chatbot::{account}:chat-configuration/slack-channel/{inputs.get('configurationName')}"
+            ),
         }
         if typ == "aws:codedeploy/deploymentGroup:DeploymentGroup":
             return (
@@ -114,6 +122,8 @@ class AwsMocks(pulumi.runtime.Mocks):
             return {"uniqueId": "AROA" + stable_id(typ, resource_id).upper()}
         if typ == "aws:codedeploy/application:Application":
             return {"applicationId": stable_uuid(typ, resource_id)}
+        if typ == "aws:sqs/queue:Queue":
+            return {"url": f"https://sqs.{region}.amazonaws.com/{account}/{inputs.get('name')}"}
         return {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:

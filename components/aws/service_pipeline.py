@@ -40,6 +40,10 @@ class ServicePipelineArgs:
     bucket_name: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
     key_arn: pulumi.Input[str]
+    approval_topic_arn: pulumi.Input[str] | None = None
+    """Release-news topic the service's approval actions publish to (when any environment asks for approval)."""
+    approval_key_arn: pulumi.Input[str] | None = None
+    """The topic's key: CodePipeline publishes as the pipeline role, which must encrypt with it."""
 
 
 class ServicePipeline(pulumi.ComponentResource):
@@ -97,6 +101,7 @@ class ServicePipeline(pulumi.ComponentResource):
                     build_project_name=build.name,
                     target=target,
                     release_project_name=release.name if release else None,
+                    approval_notification_arn=args.approval_topic_arn,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_policy]),
             )
@@ -191,9 +196,24 @@ class ServicePipeline(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(
             f"{self._name}-pipeline-policy",
             role=role.id,
-            policy=pulumi.Output.all(args.bucket_arn, args.key_arn, args.connection_arn, *project_arns).apply(
+            policy=pulumi.Output.all(
+                args.bucket_arn,
+                args.key_arn,
+                args.connection_arn,
+                args.approval_topic_arn or "",
+                args.approval_key_arn or "",
+                *project_arns,
+            ).apply(
                 lambda values: iam.to_json(
-                    iam.pipeline_role_policy(values[0], values[1], values[2], values[3:], assumable_role_arns)
+                    iam.pipeline_role_policy(
+                        values[0],
+                        values[1],
+                        values[2],
+                        values[5:],
+                        assumable_role_arns,
+                        approval_topic_arn=values[3] or None,
+                        approval_key_arn=values[4] or None,
+                    )
                 )
             ),
             opts=pulumi.ResourceOptions(parent=role),

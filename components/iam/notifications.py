@@ -116,8 +116,11 @@ def slack_notifier_policy(
     )
 
 
-def dead_letter_queue_policy(queue_arn: str, rule_arns: Sequence[str]) -> Document:
-    """EventBridge may park events its targets could not take; nobody else writes here but the function roles."""
+def dead_letter_queue_policy(queue_arn: str, rule_arns: Sequence[str], topic_arn: str) -> Document:
+    """Where undeliverable events wait: EventBridge targets of this stack's rules and the topic's subscriptions.
+
+    The functions' own dead letters come through their roles (same account).
+    """
     return document(
         {
             "Sid": "EventBridgeDeadLetters",
@@ -126,7 +129,15 @@ def dead_letter_queue_policy(queue_arn: str, rule_arns: Sequence[str]) -> Docume
             "Action": "sqs:SendMessage",
             "Resource": queue_arn,
             "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
-        }
+        },
+        {
+            "Sid": "SubscriptionDeadLetters",
+            "Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+        },
     )
 
 

@@ -120,3 +120,12 @@ def function_name(purpose: str, stack: str) -> str:
 
 def function_log_group_name(purpose: str, stack: str) -> str:
     return f"/aws/lambda/{function_name(purpose, stack)}"
+
+
+def event_rule_name(purpose: str, stack: str) -> str:
+    return f"cicd-{purpose}-{stack}"
+
+
+def event_rule_arn(region: str, account_id: str, rule_name: str) -> str:
+    """Rules on the default bus; known before creation so topic and queue policies can name them."""
+    return f"arn:{partition_of(region)}:events:{region}:{account_id}:rule/{rule_name}"
