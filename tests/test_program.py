@@ -256,7 +256,7 @@ def test_only_container_builds_are_privileged(dev_plan):
 
 
 def test_artifact_key_rotates_and_lets_exactly_the_deploy_side_roles_decrypt(prod_plan):
-    key = resource(prod_plan, "aws:kms/key:Key")
+    key = next(r for r in prod_plan.resources if r.type == "aws:kms/key:Key" and r.name == "artifacts-key")
     assert key.inputs["enableKeyRotation"] is True
     statements = {s["Sid"]: s for s in document(key.inputs["policy"])["Statement"]}
     prod_readers = statements["DeployAccount444444444444DecryptsArtifacts"]
