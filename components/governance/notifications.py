@@ -101,7 +101,11 @@ class ReleaseNews(pulumi.ComponentResource):
             enable_key_rotation=True,
             rotation_period_in_days=365,
             deletion_window_in_days=30,
-            policy=iam.to_json(iam.notification_key_policy(region, account, args.publisher_role_arns)),
+            policy=iam.to_json(
+                iam.notification_key_policy(
+                    region, account, naming.notification_topic_arn(region, account, stack), args.publisher_role_arns
+                )
+            ),
             tags=tags,
             opts=child,
         )

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 
 from ..model import naming
-from .documents import KMS_USE_ACTIONS, Document, document
+from .documents import PUBLISH_KEY_ACTIONS, Document, document
 
 SCP_SIZE_LIMIT = 5120
 """Characters AWS Organizations allows in one service control policy (whitespace counts, so it is minified)."""
@@ -102,7 +102,7 @@ def approval_auditor_policy(
             "Resource": sorted(protected_pipeline_arns),
         },
         {"Sid": "Alert", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn},
-        {"Sid": "EncryptedTopic", "Effect": "Allow", "Action": KMS_USE_ACTIONS, "Resource": key_arn},
+        {"Sid": "EncryptedTopic", "Effect": "Allow", "Action": PUBLISH_KEY_ACTIONS, "Resource": key_arn},
         {
             "Sid": "ActOnce",
             "Effect": "Allow",

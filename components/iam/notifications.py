@@ -12,13 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..model import naming
-from .documents import KMS_KEY_ADMIN_ACTIONS, Document, document
-
-PUBLISH_KEY_ACTIONS = ["kms:GenerateDataKey*", "kms:Decrypt"]
+from .documents import KMS_KEY_ADMIN_ACTIONS, PUBLISH_KEY_ACTIONS, Document, document
 
 
-def notification_key_policy(region: str, account_id: str, publisher_role_arns: Sequence[str]) -> Document:
-    """Admins; the roles that publish; EventBridge (pipeline events); CloudWatch Logs for the functions' logs."""
+def notification_key_policy(
+    region: str, account_id: str, topic_arn: str, publisher_role_arns: Sequence[str]
+) -> Document:
+    """Admins; the roles that publish; EventBridge (pipeline events); CloudWatch Logs for the functions' logs.
+
+    EventBridge's KMS requests carry no ``aws:SourceAccount``/``aws:SourceArn``
+    (AWS documents them as unsupported there), so its grant is narrowed by the
+    encryption context SNS sets: the topic's ARN.
+    """
     root = naming.account_root_arn(region, account_id)
     partition = naming.partition_of(region)
     function_logs = f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws/lambda/cicd-*"
@@ -44,7 +49,7 @@ def notification_key_policy(region: str, account_id: str, publisher_role_arns: S
             "Principal": {"Service": "events.amazonaws.com"},
             "Action": PUBLISH_KEY_ACTIONS,
             "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            "Condition": {"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": topic_arn}},
         },
         {
             "Sid": "FunctionLogsEncryption",

@@ -14,6 +14,7 @@ from .documents import (
     ARTIFACT_WRITE_ACTIONS,
     KMS_READ_ACTIONS,
     KMS_USE_ACTIONS,
+    PUBLISH_KEY_ACTIONS,
     Document,
     document,
 )
@@ -61,7 +62,7 @@ def pipeline_role_policy(
             {
                 "Sid": "ApprovalRequestsKey",
                 "Effect": "Allow",
-                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Action": PUBLISH_KEY_ACTIONS,
                 "Resource": approval_key_arn,
             },
         ]

@@ -110,6 +110,10 @@ def notification_topic_name(stack: str) -> str:
     return f"cicd-release-news-{stack}"
 
 
+def notification_topic_arn(region: str, account_id: str, stack: str) -> str:
+    return f"arn:{partition_of(region)}:sns:{region}:{account_id}:{notification_topic_name(stack)}"
+
+
 def delivery_ledger_table_name(stack: str) -> str:
     return f"cicd-delivery-ledger-{stack}"
 

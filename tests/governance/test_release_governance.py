@@ -167,6 +167,11 @@ def test_release_news_topic_is_encrypted_with_a_rotating_key_and_has_no_public_p
     assert topic.inputs["kmsMasterKeyId"] == key.inputs.get("arn", topic.inputs["kmsMasterKeyId"])
     assert topic.inputs["kmsMasterKeyId"].startswith("arn:aws:kms:eu-west-1:123456789012:key/")
     assert key.inputs["enableKeyRotation"] is True
+    key_statements = {s["Sid"]: s for s in document(key.inputs["policy"])["Statement"]}
+    # EventBridge's KMS calls carry no aws:SourceArn: its grant is tied to the topic through the encryption context.
+    assert key_statements["EventBridgePublishes"]["Condition"] == {
+        "StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": prod_plan.outputs["releaseNewsTopicArn"]}
+    }
     for policy in (
         document(key.inputs["policy"]),
         document(one(prod_plan, "aws:sns/topicPolicy:TopicPolicy").inputs["policy"]),
