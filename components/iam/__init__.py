@@ -11,7 +11,7 @@ from .approvals import (
     release_manager_approval_policy,
     scp_text,
 )
-from .deploy import ecs_deploy_policy, lambda_deploy_policy, server_deploy_policy
+from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
 from .notifications import (
     dead_letter_queue_policy,
@@ -36,6 +36,7 @@ __all__ = [
     "document",
     "ecs_deploy_policy",
     "image_repository_policy",
+    "instance_artifact_read_policy",
     "lambda_deploy_policy",
     "notification_key_policy",
     "notification_topic_policy",

@@ -29,7 +29,9 @@ def test_plan_document_keeps_the_contract_shape(dev_plan):
     assert {"stack", "resources", "policy", "summary"} <= set(plan)
     assert plan["stack"] == "dev"
     for entry in plan["resources"]:
-        assert set(entry) == {"urn", "type", "name", "parent", "provider", "inputs"}
+        # Fields are added over time, never renamed or removed.
+        assert {"urn", "type", "name", "parent", "provider", "inputs"} <= set(entry)
+        assert all(dependency.startswith("urn:pulumi:dev::") for dependency in entry["dependencies"])
     assert [entry["urn"] for entry in plan["resources"]] == sorted(entry["urn"] for entry in plan["resources"])
     assert plan["policy"] == {"violations": []}
     summary = plan["summary"]
