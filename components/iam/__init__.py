@@ -13,6 +13,7 @@ from .approvals import (
 )
 from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
+from .github_dispatch import dispatch_function_policy, dispatch_invoke_statement, dispatch_key_policy
 from .notifications import (
     dead_letter_queue_policy,
     notification_key_policy,
@@ -33,6 +34,9 @@ __all__ = [
     "build_role_policy",
     "cross_account_trust",
     "dead_letter_queue_policy",
+    "dispatch_function_policy",
+    "dispatch_invoke_statement",
+    "dispatch_key_policy",
     "document",
     "ecs_deploy_policy",
     "image_repository_policy",

@@ -157,3 +157,18 @@ def event_rule_name(purpose: str, stack: str) -> str:
 def event_rule_arn(region: str, account_id: str, rule_name: str) -> str:
     """Rules on the default bus; known before creation so topic and queue policies can name them."""
     return f"arn:{partition_of(region)}:events:{region}:{account_id}:rule/{rule_name}"
+
+
+def github_dispatch_function_name(stack: str) -> str:
+    """The one GitHub dispatch function of a stack, shared by every service that deploys to GCP or Azure."""
+    return f"cicd-github-dispatch-{stack.lower()}"
+
+
+def github_dispatch_function_arn(region: str, account_id: str, stack: str) -> str:
+    """Known before the function exists, so pipeline role policies can name it."""
+    name = github_dispatch_function_name(stack)
+    return f"arn:{partition_of(region)}:lambda:{region}:{account_id}:function:{name}"
+
+
+def github_dispatch_secret_name(stack: str) -> str:
+    return f"cicd/{stack.lower()}/github-dispatch-token"
