@@ -1,1 +1,1 @@
-"""Release governance: who is told about a release, who may approve it, and who watches the approvers."""
+"""Release governance: security scans, release news, who may approve a release and who watches the approvers."""

@@ -14,6 +14,7 @@ from .approvals import (
 from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
 from .github_dispatch import dispatch_function_policy, dispatch_invoke_statement, dispatch_key_policy
+from .governance import scan_role_policy
 from .notifications import (
     dead_letter_queue_policy,
     notification_key_policy,
@@ -47,6 +48,7 @@ __all__ = [
     "pipeline_role_policy",
     "release_manager_approval_policy",
     "release_role_policy",
+    "scan_role_policy",
     "scp_text",
     "secret_arn_pattern",
     "server_deploy_policy",
