@@ -12,7 +12,11 @@ from .aws.artifact_store import ArtifactStore, ArtifactStoreArgs
 from .aws.environment_account import EnvironmentAccount
 from .aws.github_connection import GitHubConnection
 from .aws.service_pipeline import ServicePipeline, ServicePipelineArgs
+from .azure.environment import AzureEnvironment, AzureEnvironmentArgs
+from .gcp.environment import GcpEnvironment, GcpEnvironmentArgs
+from .model import naming
 from .model.platform_inputs import PlatformInputs
+from .pipeline.cloud_dispatch import DispatchFunction
 
 
 class Platform(pulumi.ComponentResource):
@@ -41,6 +45,24 @@ class Platform(pulumi.ComponentResource):
                 platforms,
                 opts=child,
             )
+        # Footholds in GCP and Azure only where a service deploys there.
+        gcp_environments = {
+            environment.name: GcpEnvironment(
+                f"gcp-{environment.name}", GcpEnvironmentArgs(inputs.stack, environment, repositories), opts=child
+            )
+            for environment, repositories in inputs.cloud_environments("gcp")
+        }
+        azure_environments = {
+            environment.name: AzureEnvironment(
+                f"azure-{environment.name}", AzureEnvironmentArgs(inputs.stack, environment), opts=child
+            )
+            for environment, _ in inputs.cloud_environments("azure")
+        }
+        dispatch_name = naming.github_dispatch_function_name(inputs.stack)
+        dispatch_function = DispatchFunction(
+            name=dispatch_name,
+            arn=naming.lambda_function_arn(settings.region, settings.tooling_account_id, dispatch_name),
+        )
         self.services = {}
         for service_name in inputs.catalog.deploy_order:
             service = inputs.catalog.service(service_name)
@@ -54,6 +76,9 @@ class Platform(pulumi.ComponentResource):
                     bucket_name=self.artifacts.bucket_name,
                     bucket_arn=self.artifacts.bucket_arn,
                     key_arn=self.artifacts.key_arn,
+                    gcp_environments=gcp_environments,
+                    azure_environments=azure_environments,
+                    dispatch_function=dispatch_function,
                 ),
                 opts=child,
             )

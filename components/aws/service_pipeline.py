@@ -9,18 +9,23 @@ service so a compromised build of one service cannot deploy another.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
 from .. import iam
+from ..azure.environment import AzureEnvironment
+from ..azure.service_target import AzureServiceTarget, AzureServiceTargetArgs
+from ..gcp.environment import GcpEnvironment
+from ..gcp.service_target import GcpServiceTarget, GcpServiceTargetArgs
 from ..model import naming
 from ..model.catalog import Service
 from ..model.platform_inputs import PlatformInputs
 from ..model.settings import Environment
 from ..model.tags import standard_tags
+from ..pipeline.cloud_dispatch import DispatchFunction, cloud_dispatch_actions
 from ..pipeline.environment_pipeline import EnvironmentPipeline, EnvironmentPipelineArgs
 from .codebuild_project import CodeBuildProject, CodeBuildProjectArgs
 from .deploy_target import AwsDeployTarget, DeployTargetArgs
@@ -40,12 +45,20 @@ class ServicePipelineArgs:
     bucket_name: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
     key_arn: pulumi.Input[str]
+    gcp_environments: Mapping[str, GcpEnvironment] = field(default_factory=dict)
+    """GCP footholds by environment name, where some service deploys to GCP."""
+    azure_environments: Mapping[str, AzureEnvironment] = field(default_factory=dict)
+    """Azure footholds by environment name, where some service deploys to Azure."""
+    dispatch_function: DispatchFunction | None = None
+    """The GitHub dispatch function; required when the service lists ``also_deploy_to``."""
 
 
 class ServicePipeline(pulumi.ComponentResource):
     """Build once, deploy per environment, for one catalog service."""
 
     pipelines: dict[str, EnvironmentPipeline]
+    cloud_targets: dict[str, dict[str, pulumi.Output[dict[str, str]]]]
+    """environment → cloud → the GitHub environment variables its deploy workflow reads."""
 
     def __init__(self, name: str, args: ServicePipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cicd:service:ServicePipeline", name, None, opts)
@@ -62,11 +75,14 @@ class ServicePipeline(pulumi.ComponentResource):
             [build.arn] + ([release.arn] if release else []),
             # Lambda deploys are handed to the release project; its role, not the pipeline's, assumes deploy roles.
             [] if is_lambda else list(deploy_role_arns.values()),
+            args.dispatch_function.arn if service.also_deploy_to and args.dispatch_function else None,
         )
         tooling_role = naming.release_role_name(service.name) if is_lambda else naming.pipeline_role_name(service.name)
 
         self.pipelines = {}
+        self.cloud_targets = {}
         for environment in environments:
+            self.cloud_targets[environment.name] = self._cloud_targets(environment)
             target = AwsDeployTarget(
                 f"{name}-{environment.name}-target",
                 DeployTargetArgs(
@@ -97,10 +113,35 @@ class ServicePipeline(pulumi.ComponentResource):
                     build_project_name=build.name,
                     target=target,
                     release_project_name=release.name if release else None,
+                    extra_deploy_actions=cloud_dispatch_actions(service, environment, args.dispatch_function),
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_policy]),
             )
-        self.register_outputs({env: pipeline.name for env, pipeline in self.pipelines.items()})
+        self.register_outputs(
+            {
+                "pipelines": {env: pipeline.name for env, pipeline in self.pipelines.items()},
+                "cloudTargets": self.cloud_targets,
+            }
+        )
+
+    def _cloud_targets(self, environment: Environment) -> dict[str, pulumi.Output[dict[str, str]]]:
+        """Identities and registries in GCP/Azure for the clouds this service also deploys to."""
+        service, args = self._args.service, self._args
+        stack, targets = args.inputs.stack, {}
+        child = pulumi.ResourceOptions(parent=self)
+        if "gcp" in service.also_deploy_to:
+            targets["gcp"] = GcpServiceTarget(
+                f"{self._name}-{environment.name}-gcp",
+                GcpServiceTargetArgs(stack, service, environment, args.gcp_environments[environment.name]),
+                opts=child,
+            ).github_variables
+        if "azure" in service.also_deploy_to:
+            targets["azure"] = AzureServiceTarget(
+                f"{self._name}-{environment.name}-azure",
+                AzureServiceTargetArgs(stack, service, environment, args.azure_environments[environment.name]),
+                opts=child,
+            ).github_variables
+        return targets
 
     def _build_project(self, environments: tuple[Environment, ...]) -> CodeBuildProject:
         """The service's build + unit-test project, with an image repository for containers."""
@@ -174,7 +215,10 @@ class ServicePipeline(pulumi.ComponentResource):
         )
 
     def _pipeline_role(
-        self, project_arns: list[pulumi.Output[str]], assumable_role_arns: list[str]
+        self,
+        project_arns: list[pulumi.Output[str]],
+        assumable_role_arns: list[str],
+        function_arn: pulumi.Input[str] | None,
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         """The role all of this service's pipelines run as."""
         service, args = self._args.service, self._args
@@ -191,9 +235,18 @@ class ServicePipeline(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(
             f"{self._name}-pipeline-policy",
             role=role.id,
-            policy=pulumi.Output.all(args.bucket_arn, args.key_arn, args.connection_arn, *project_arns).apply(
+            policy=pulumi.Output.all(
+                args.bucket_arn, args.key_arn, args.connection_arn, function_arn or "", *project_arns
+            ).apply(
                 lambda values: iam.to_json(
-                    iam.pipeline_role_policy(values[0], values[1], values[2], values[3:], assumable_role_arns)
+                    iam.pipeline_role_policy(
+                        values[0],
+                        values[1],
+                        values[2],
+                        values[4:],
+                        assumable_role_arns,
+                        invokable_function_arns=[values[3]] if values[3] else [],
+                    )
                 )
             ),
             opts=pulumi.ResourceOptions(parent=role),

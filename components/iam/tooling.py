@@ -25,8 +25,13 @@ def pipeline_role_policy(
     connection_arn: str,
     project_arns: Sequence[str],
     assumable_role_arns: Sequence[str],
+    invokable_function_arns: Sequence[str] = (),
 ) -> Document:
-    """What one service's pipelines do themselves: fetch source, run builds, hand off deploys."""
+    """What one service's pipelines do themselves: fetch source, run builds, hand off deploys.
+
+    ``invokable_function_arns``: Lambda functions the pipeline runs as Invoke actions (the GitHub
+    dispatch function for services that also deploy to GCP or Azure), named one by one.
+    """
     statements: list[Document] = [
         {"Sid": "ArtifactObjects", "Effect": "Allow", "Action": ARTIFACT_WRITE_ACTIONS, "Resource": f"{bucket_arn}/*"},
         {
@@ -56,6 +61,15 @@ def pipeline_role_policy(
                 "Effect": "Allow",
                 "Action": "sts:AssumeRole",
                 "Resource": sorted(assumable_role_arns),
+            }
+        )
+    if invokable_function_arns:
+        statements.append(
+            {
+                "Sid": "InvokeDeployFunctions",
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": sorted(invokable_function_arns),
             }
         )
     return document(*statements)

@@ -9,6 +9,8 @@ here, from the model, deterministically.
 
 from __future__ import annotations
 
+import hashlib
+
 
 def partition_of(region: str) -> str:
     if region.startswith("cn-"):
@@ -78,6 +80,15 @@ def release_log_group_name(service: str) -> str:
     return f"/aws/codebuild/{release_project_name(service)}"
 
 
+def github_dispatch_function_name(stack: str) -> str:
+    """The Lambda function that starts GitHub Actions deploys; pipelines of every stack name it."""
+    return f"cicd-github-dispatch-{stack.lower()}"[:64]
+
+
+def lambda_function_arn(region: str, account_id: str, function_name: str) -> str:
+    return f"arn:{partition_of(region)}:lambda:{region}:{account_id}:function:{function_name}"
+
+
 def codedeploy_arns(region: str, account_id: str, application: str, group: str, config: str) -> list[str]:
     """The application, deployment group and deployment config ARNs a deploy touches."""
     prefix = f"arn:{partition_of(region)}:codedeploy:{region}:{account_id}"
@@ -86,3 +97,61 @@ def codedeploy_arns(region: str, account_id: str, application: str, group: str, 
         f"{prefix}:deploymentgroup:{application}/{group}",
         f"{prefix}:deploymentconfig:{config}",
     ]
+
+
+def _bounded(name: str, limit: int) -> str:
+    """``name`` if it fits, else a prefix plus a short stable hash, so long service names stay unique."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{name[: limit - len(digest) - 1].rstrip('-')}-{digest}"
+
+
+# GCP. Service account ids are 6-30 characters (a-z, 0-9, '-'); a project may hold several
+# environments (a sandbox), so every per-service name carries the environment.
+GCP_WORKLOAD_IDENTITY_PROVIDER_ID = "github"
+
+
+def gcp_deploy_account_id(service: str, environment: str) -> str:
+    return _bounded(f"deploy-{service}-{environment}", 30)
+
+
+def gcp_runtime_account_id(service: str, environment: str) -> str:
+    return _bounded(f"run-{service}-{environment}", 30)
+
+
+def gcp_repository_id(service: str, environment: str) -> str:
+    return _bounded(f"{service}-{environment}", 63)
+
+
+def gcp_cloud_run_service(service: str, environment: str) -> str:
+    """The Cloud Run service the workflow deploys; the service team creates it (49 characters at most)."""
+    return f"{service}-{environment}"
+
+
+def gcp_principal_set(project_number: str, pool_id: str, repository: str) -> str:
+    """Every token from one GitHub repository, as workload identity federation names it."""
+    return (
+        f"principalSet://iam.googleapis.com/projects/{project_number}/locations/global/"
+        f"workloadIdentityPools/{pool_id}/attribute.repository/{repository}"
+    )
+
+
+# Azure. Resource group and identity names follow the Cloud Adoption Framework prefixes;
+# registry names are global, 5-50 letters and digits only.
+def azure_resource_group_name(service: str, environment: str) -> str:
+    return f"rg-{service}-{environment}"
+
+
+def azure_identity_name(service: str, environment: str) -> str:
+    return f"id-{service}-{environment}-deploy"
+
+
+def azure_federated_credential_name(environment: str) -> str:
+    return f"github-environment-{environment}"
+
+
+def azure_registry_name(stack: str, service: str, environment: str) -> str:
+    name = f"cr{service}{environment}".replace("-", "")
+    digest = hashlib.sha256(f"{stack}/{service}/{environment}".encode()).hexdigest()[:6]
+    return f"{name[:44]}{digest}"
