@@ -14,9 +14,8 @@ from .aws.github_connection import GitHubConnection
 from .aws.service_pipeline import ServicePipeline, ServicePipelineArgs
 from .azure.environment import AzureEnvironment, AzureEnvironmentArgs
 from .gcp.environment import GcpEnvironment, GcpEnvironmentArgs
-from .model import naming
+from .github.dispatch_function import GitHubDispatch, GitHubDispatchArgs
 from .model.platform_inputs import PlatformInputs
-from .pipeline.cloud_dispatch import DispatchFunction
 
 
 class Platform(pulumi.ComponentResource):
@@ -58,10 +57,11 @@ class Platform(pulumi.ComponentResource):
             )
             for environment, _ in inputs.cloud_environments("azure")
         }
-        dispatch_name = naming.github_dispatch_function_name(inputs.stack)
-        dispatch_function = DispatchFunction(
-            name=dispatch_name,
-            arn=naming.lambda_function_arn(settings.region, settings.tooling_account_id, dispatch_name),
+        # One dispatch function serves every service that hands deploys to GitHub Actions.
+        self.dispatch = (
+            GitHubDispatch("github-dispatch", GitHubDispatchArgs(inputs=inputs), opts=child)
+            if any(service.also_deploy_to for service in inputs.catalog.services)
+            else None
         )
         self.services = {}
         for service_name in inputs.catalog.deploy_order:
@@ -78,7 +78,7 @@ class Platform(pulumi.ComponentResource):
                     key_arn=self.artifacts.key_arn,
                     gcp_environments=gcp_environments,
                     azure_environments=azure_environments,
-                    dispatch_function=dispatch_function,
+                    dispatch_function_name=self.dispatch.function_name if self.dispatch else None,
                 ),
                 opts=child,
             )

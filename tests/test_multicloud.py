@@ -149,7 +149,6 @@ def test_every_gcp_service_gets_a_docker_repository_per_environment(dev_plan):
     }
     assert set(repositories) == {f"{s}-{e}" for s in GCP_SERVICES for e in ENVIRONMENTS}
     assert {r["format"] for r in repositories.values()} == {"DOCKER"}
-    assert all(r["dockerConfig"] == {"immutableTags": True} for r in repositories.values())
     assert repositories["pricing-prod"]["labels"]["service"] == "pricing"
 
 
@@ -248,7 +247,9 @@ def test_each_multicloud_service_dispatches_its_workflow_after_the_aws_deploy(de
             "environment": environment,
             "workflow": f"deploy-{cloud}.yml",
             "commit": "#{SourceVariables.CommitId}",
+            "ref": "#{SourceVariables.BranchName}",
         }
+        assert dispatch["namespace"] == {"gcp": "GitHubGcp", "azure": "GitHubAzure"}[cloud]
         assert "inputArtifacts" not in dispatch
 
 
@@ -270,10 +271,12 @@ def test_pipeline_role_may_invoke_only_the_dispatch_function(prod_plan):
         ]
         return {s["Sid"]: s for s in document(policy.inputs["policy"])["Statement"]}
 
-    invoke = statements("partner-api")["InvokeDeployFunctions"]
+    invoke = statements("partner-api")["InvokeGitHubDispatch"]
     assert invoke["Action"] == "lambda:InvokeFunction"
-    assert invoke["Resource"] == ["arn:aws:lambda:eu-west-1:123456789012:function:cicd-github-dispatch-prod"]
-    assert "InvokeDeployFunctions" not in statements("booking")
+    assert invoke["Resource"] == "arn:aws:lambda:eu-west-1:123456789012:function:cicd-github-dispatch-prod"
+    function = [r for r in prod_plan.resources if r.type == "aws:lambda/function:Function"]
+    assert [f.inputs["name"] for f in function] == ["cicd-github-dispatch-prod"]
+    assert "InvokeGitHubDispatch" not in statements("booking")
 
 
 def test_stack_outputs_carry_what_the_workflows_need(dev_plan):

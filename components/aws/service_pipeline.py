@@ -20,18 +20,19 @@ from ..azure.environment import AzureEnvironment
 from ..azure.service_target import AzureServiceTarget, AzureServiceTargetArgs
 from ..gcp.environment import GcpEnvironment
 from ..gcp.service_target import GcpServiceTarget, GcpServiceTargetArgs
+from ..github.dispatch_action import dispatch_action
 from ..model import naming
 from ..model.catalog import Service
 from ..model.platform_inputs import PlatformInputs
 from ..model.settings import Environment
 from ..model.tags import standard_tags
-from ..pipeline.cloud_dispatch import DispatchFunction, cloud_dispatch_actions
 from ..pipeline.environment_pipeline import EnvironmentPipeline, EnvironmentPipelineArgs
 from .codebuild_project import CodeBuildProject, CodeBuildProjectArgs
 from .deploy_target import AwsDeployTarget, DeployTargetArgs
 from .environment_account import EnvironmentAccount
 from .image_repository import ImageRepository
 
+AFTER_AWS_DEPLOY = 2
 LAMBDA_RELEASE_BUILDSPEC = (Path(__file__).parent / "buildspecs" / "lambda_release.yml").read_text(encoding="utf-8")
 
 
@@ -49,12 +50,16 @@ class ServicePipelineArgs:
     """GCP footholds by environment name, where some service deploys to GCP."""
     azure_environments: Mapping[str, AzureEnvironment] = field(default_factory=dict)
     """Azure footholds by environment name, where some service deploys to Azure."""
-    dispatch_function: DispatchFunction | None = None
-    """The GitHub dispatch function; required when the service lists ``also_deploy_to``."""
+    dispatch_function_name: pulumi.Input[str] | None = None
+    """The stack's GitHub dispatch function; required when the service lists ``also_deploy_to``."""
 
 
 class ServicePipeline(pulumi.ComponentResource):
-    """Build once, deploy per environment, for one catalog service."""
+    """Per environment, build the commit its branch carries and deploy it, for one catalog service.
+
+    Environments follow different branches (develop, release/*, main), so each
+    pipeline builds its own commit; the build project and roles are shared.
+    """
 
     pipelines: dict[str, EnvironmentPipeline]
     cloud_targets: dict[str, dict[str, pulumi.Output[dict[str, str]]]]
@@ -67,6 +72,7 @@ class ServicePipeline(pulumi.ComponentResource):
         self._tags = standard_tags(inputs.stack, service=service.name, owner=service.owner)
         environments = inputs.environments_for(service)
         deploy_role_arns = {env.name: inputs.deploy_role_arn(service, env) for env in environments}
+        self._prefixes = inputs.artifact_prefixes(service)
         is_lambda = service.aws.platform == "Lambda"
 
         build = self._build_project(environments)
@@ -75,7 +81,11 @@ class ServicePipeline(pulumi.ComponentResource):
             [build.arn] + ([release.arn] if release else []),
             # Lambda deploys are handed to the release project; its role, not the pipeline's, assumes deploy roles.
             [] if is_lambda else list(deploy_role_arns.values()),
-            args.dispatch_function.arn if service.also_deploy_to and args.dispatch_function else None,
+            naming.github_dispatch_function_arn(
+                inputs.settings.region, inputs.settings.tooling_account_id, inputs.stack
+            )
+            if service.also_deploy_to
+            else None,
         )
         tooling_role = naming.release_role_name(service.name) if is_lambda else naming.pipeline_role_name(service.name)
 
@@ -96,6 +106,7 @@ class ServicePipeline(pulumi.ComponentResource):
                     organization_id=inputs.settings.organization_id,
                     bucket_arn=args.bucket_arn,
                     key_arn=args.key_arn,
+                    artifact_prefix=self._prefixes[environment.name],
                 ),
                 # IAM rejects a trust policy whose principal does not exist yet.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[release or pipeline_role]),
@@ -113,7 +124,7 @@ class ServicePipeline(pulumi.ComponentResource):
                     build_project_name=build.name,
                     target=target,
                     release_project_name=release.name if release else None,
-                    extra_deploy_actions=cloud_dispatch_actions(service, environment, args.dispatch_function),
+                    extra_deploy_actions=self._dispatch_actions(environment),
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_policy]),
             )
@@ -123,6 +134,19 @@ class ServicePipeline(pulumi.ComponentResource):
                 "cloudTargets": self.cloud_targets,
             }
         )
+
+    def _dispatch_actions(self, environment: Environment) -> list[dict[str, object]]:
+        """One GitHub dispatch per other cloud, after the AWS deploy: a release that fails on AWS goes no further."""
+        service, function_name = self._args.service, self._args.dispatch_function_name
+        if not service.also_deploy_to:
+            return []
+        if function_name is None:
+            clouds = ", ".join(service.also_deploy_to)
+            raise ValueError(f"{service.name} deploys to {clouds} but has no dispatch function")
+        return [
+            dispatch_action(function_name, service, environment, cloud, run_order=AFTER_AWS_DEPLOY)
+            for cloud in service.also_deploy_to
+        ]
 
     def _cloud_targets(self, environment: Environment) -> dict[str, pulumi.Output[dict[str, str]]]:
         """Identities and registries in GCP/Azure for the clouds this service also deploys to."""
@@ -181,6 +205,7 @@ class ServicePipeline(pulumi.ComponentResource):
                     resolved["bucket_arn"],
                     resolved["key_arn"],
                     resolved.get("image_repository_arn"),
+                    list(self._prefixes.values()),
                 ),
                 tags=self._tags,
                 timeout_minutes=inputs.settings.build_timeout_minutes,
@@ -205,8 +230,14 @@ class ServicePipeline(pulumi.ComponentResource):
                 buildspec=LAMBDA_RELEASE_BUILDSPEC,
                 key_arn=args.key_arn,
                 policy_inputs={"bucket_arn": args.bucket_arn, "key_arn": args.key_arn},
+                environment_variables={"ARTIFACT_BUCKET": args.bucket_name},
                 policy_for=lambda resolved: iam.release_role_policy(
-                    resolved["log_group_arn"], resolved["bucket_arn"], resolved["key_arn"], deploy_role_arns
+                    resolved["log_group_arn"],
+                    resolved["bucket_arn"],
+                    resolved["key_arn"],
+                    deploy_role_arns,
+                    list(self._prefixes.values()),
+                    [naming.lambda_release_prefix(service.name, env) for env in self._prefixes],
                 ),
                 tags=self._tags,
                 timeout_minutes=60,
@@ -218,7 +249,7 @@ class ServicePipeline(pulumi.ComponentResource):
         self,
         project_arns: list[pulumi.Output[str]],
         assumable_role_arns: list[str],
-        function_arn: pulumi.Input[str] | None,
+        dispatch_function_arn: str | None,
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         """The role all of this service's pipelines run as."""
         service, args = self._args.service, self._args
@@ -235,17 +266,16 @@ class ServicePipeline(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(
             f"{self._name}-pipeline-policy",
             role=role.id,
-            policy=pulumi.Output.all(
-                args.bucket_arn, args.key_arn, args.connection_arn, function_arn or "", *project_arns
-            ).apply(
+            policy=pulumi.Output.all(args.bucket_arn, args.key_arn, args.connection_arn, *project_arns).apply(
                 lambda values: iam.to_json(
                     iam.pipeline_role_policy(
                         values[0],
                         values[1],
                         values[2],
-                        values[4:],
+                        values[3:],
                         assumable_role_arns,
-                        invokable_function_arns=[values[3]] if values[3] else [],
+                        list(self._prefixes.values()),
+                        dispatch_function_arn=dispatch_function_arn,
                     )
                 )
             ),

@@ -55,8 +55,8 @@ class GcpServiceTarget(pulumi.ComponentResource):
             location=project.region,
             format="DOCKER",
             description=f"Images of {service.name} for {environment.name}",
-            # Images are tagged with the commit SHA; a tag must never move to other content.
-            docker_config=gcp.artifactregistry.RepositoryDockerConfigArgs(immutable_tags=True),
+            # Tags stay mutable: images are tagged with the commit SHA, and a retried deploy rebuilds and
+            # pushes the same tag again (docker builds are not bit-reproducible), which immutable tags refuse.
             labels=labels,
             opts=in_project,
         )

@@ -12,11 +12,12 @@ from ..model import naming
 from .documents import (
     ARTIFACT_READ_ACTIONS,
     ARTIFACT_WRITE_ACTIONS,
-    KMS_READ_ACTIONS,
     KMS_USE_ACTIONS,
     Document,
+    artifact_objects,
     document,
 )
+from .github_dispatch import dispatch_invoke_statement
 
 
 def pipeline_role_policy(
@@ -25,15 +26,23 @@ def pipeline_role_policy(
     connection_arn: str,
     project_arns: Sequence[str],
     assumable_role_arns: Sequence[str],
-    invokable_function_arns: Sequence[str] = (),
+    artifact_prefixes: Sequence[str],
+    dispatch_function_arn: str | None = None,
 ) -> Document:
     """What one service's pipelines do themselves: fetch source, run builds, hand off deploys.
 
-    ``invokable_function_arns``: Lambda functions the pipeline runs as Invoke actions (the GitHub
-    dispatch function for services that also deploy to GCP or Azure), named one by one.
+    Artifact access is limited to the service's own pipeline prefixes, so one
+    service's pipeline can never replace another service's artifact. With
+    ``dispatch_function_arn`` (services that also deploy to GCP or Azure) the
+    pipeline may invoke the GitHub dispatch function and no other.
     """
     statements: list[Document] = [
-        {"Sid": "ArtifactObjects", "Effect": "Allow", "Action": ARTIFACT_WRITE_ACTIONS, "Resource": f"{bucket_arn}/*"},
+        {
+            "Sid": "ArtifactObjects",
+            "Effect": "Allow",
+            "Action": ARTIFACT_WRITE_ACTIONS,
+            "Resource": artifact_objects(bucket_arn, artifact_prefixes),
+        },
         {
             "Sid": "ArtifactBucket",
             "Effect": "Allow",
@@ -42,10 +51,11 @@ def pipeline_role_policy(
         },
         {"Sid": "ArtifactKey", "Effect": "Allow", "Action": KMS_USE_ACTIONS, "Resource": key_arn},
         {
+            # Both names of the service: connections may carry either ARN prefix.
             "Sid": "GitHubSource",
             "Effect": "Allow",
-            "Action": "codestar-connections:UseConnection",
-            "Resource": connection_arn,
+            "Action": ["codeconnections:UseConnection", "codestar-connections:UseConnection"],
+            "Resource": naming.connection_arns(connection_arn),
         },
         {
             "Sid": "RunBuilds",
@@ -63,15 +73,8 @@ def pipeline_role_policy(
                 "Resource": sorted(assumable_role_arns),
             }
         )
-    if invokable_function_arns:
-        statements.append(
-            {
-                "Sid": "InvokeDeployFunctions",
-                "Effect": "Allow",
-                "Action": "lambda:InvokeFunction",
-                "Resource": sorted(invokable_function_arns),
-            }
-        )
+    if dispatch_function_arn:
+        statements.append(dispatch_invoke_statement(dispatch_function_arn))
     return document(*statements)
 
 
@@ -83,8 +86,12 @@ def build_role_policy(
     bucket_arn: str,
     key_arn: str,
     image_repository_arn: str | None,
+    artifact_prefixes: Sequence[str],
 ) -> Document:
-    """A build reads its source, writes its artifact, logs, reports tests and pushes its image."""
+    """A build reads its source, writes its artifact, logs, reports tests and pushes its image.
+
+    Only under its service's artifact prefixes: a compromised build cannot touch another service's artifacts.
+    """
     partition = naming.partition_of(region)
     statements: list[Document] = [
         {
@@ -93,7 +100,12 @@ def build_role_policy(
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": f"{log_group_arn}:*",
         },
-        {"Sid": "ArtifactObjects", "Effect": "Allow", "Action": ARTIFACT_WRITE_ACTIONS, "Resource": f"{bucket_arn}/*"},
+        {
+            "Sid": "ArtifactObjects",
+            "Effect": "Allow",
+            "Action": ARTIFACT_WRITE_ACTIONS,
+            "Resource": artifact_objects(bucket_arn, artifact_prefixes),
+        },
         {
             "Sid": "ArtifactKey",
             "Effect": "Allow",
@@ -135,8 +147,19 @@ def build_role_policy(
     return document(*statements)
 
 
-def release_role_policy(log_group_arn: str, bucket_arn: str, key_arn: str, deploy_role_arns: Sequence[str]) -> Document:
-    """The Lambda release runner reads the build output and acts only through deploy roles."""
+def release_role_policy(
+    log_group_arn: str,
+    bucket_arn: str,
+    key_arn: str,
+    deploy_role_arns: Sequence[str],
+    artifact_prefixes: Sequence[str],
+    release_prefixes: Sequence[str],
+) -> Document:
+    """The Lambda release runner reads the build output, stages ``function.zip`` and acts only through deploy roles.
+
+    ``UpdateFunctionCode`` takes the code from S3 (no 50 MB ``--zip-file`` cap), so
+    the runner writes it under the service's release prefix for the deploy role to hand over.
+    """
     return document(
         {
             "Sid": "Logs",
@@ -144,8 +167,24 @@ def release_role_policy(log_group_arn: str, bucket_arn: str, key_arn: str, deplo
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": f"{log_group_arn}:*",
         },
-        {"Sid": "ArtifactObjects", "Effect": "Allow", "Action": ARTIFACT_READ_ACTIONS, "Resource": f"{bucket_arn}/*"},
-        {"Sid": "ArtifactKey", "Effect": "Allow", "Action": KMS_READ_ACTIONS, "Resource": key_arn},
+        {
+            "Sid": "ArtifactObjects",
+            "Effect": "Allow",
+            "Action": ARTIFACT_READ_ACTIONS,
+            "Resource": artifact_objects(bucket_arn, artifact_prefixes),
+        },
+        {
+            "Sid": "StageReleases",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": artifact_objects(bucket_arn, release_prefixes),
+        },
+        {
+            "Sid": "ArtifactKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
+            "Resource": key_arn,
+        },
         {
             "Sid": "AssumeDeployRoles",
             "Effect": "Allow",

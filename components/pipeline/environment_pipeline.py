@@ -69,7 +69,7 @@ class EnvironmentPipeline(pulumi.ComponentResource):
         entry_rules += args.deploy_entry_rules
         layout = [
             stages.source_stage(service, environment, args.connection_arn),
-            stages.build_stage(environment, args.build_project_name),
+            stages.build_stage(service, environment, args.build_project_name),
             stages.scan_stage(args.scan_actions),
             stages.approval_stage(service, environment, args.approval_notification_arn),
             stages.deploy_stage(
@@ -130,6 +130,7 @@ class EnvironmentPipeline(pulumi.ComponentResource):
                             "FUNCTION_ALIAS": service.aws.alias,
                             "CODEDEPLOY_APPLICATION": target.application_name,
                             "CODEDEPLOY_GROUP": target.deployment_group_name,
+                            "RELEASE_PREFIX": naming.lambda_release_prefix(service.name, environment.name),
                         }
                     ),
                 },

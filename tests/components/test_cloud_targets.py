@@ -1,8 +1,7 @@
-"""The pure pieces of the GCP/Azure targets: names that fit the clouds' limits, conditions, dispatch actions."""
+"""The pure pieces of the GCP/Azure targets: names that fit the clouds' limits, conditions, subjects."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -12,9 +11,7 @@ from hypothesis import strategies as st
 from components.azure.service_target import federated_subject, role_assignment_name
 from components.gcp.environment import attribute_condition
 from components.model import naming
-from components.model.catalog import parse_catalog
 from components.model.settings import parse_settings
-from components.pipeline.cloud_dispatch import DispatchFunction, cloud_dispatch_actions
 from offline_plan import gcp_mocks
 
 SERVICE_NAMES = st.from_regex(r"^[a-z][a-z0-9-]{0,26}[a-z0-9]$", fullmatch=True)
@@ -70,22 +67,6 @@ def test_role_assignment_names_are_stable_guids():
     assert first == role_assignment_name("/subscriptions/x/resourceGroups/rg", "id", "role")
     assert first != role_assignment_name("/subscriptions/x/resourceGroups/rg", "id", "other-role")
     assert re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", first)
-
-
-def test_dispatch_actions_follow_the_catalog(catalog_raw, dev_settings_raw):
-    catalog = parse_catalog(catalog_raw, "c.yaml")
-    qa = environment(dev_settings_raw, "qa")
-    function = DispatchFunction(name="cicd-github-dispatch-dev", arn="arn:aws:lambda:eu-west-1:1:function:x")
-    assert cloud_dispatch_actions(catalog.service("booking"), qa, function) == []
-    (action,) = cloud_dispatch_actions(catalog.service("partner-api"), qa, function)
-    assert action["name"] == "DeployToAzure" and action["run_order"] == 2
-    assert json.loads(action["configuration"]["UserParameters"])["workflow"] == "deploy-azure.yml"
-
-
-def test_a_multicloud_service_without_a_dispatch_function_is_a_wiring_error(catalog_raw, dev_settings_raw):
-    catalog = parse_catalog(catalog_raw, "c.yaml")
-    with pytest.raises(ValueError, match="pricing deploys to gcp but no dispatch function"):
-        cloud_dispatch_actions(catalog.service("pricing"), environment(dev_settings_raw, "dev"), None)
 
 
 def test_mocked_project_lookup_agrees_with_mocked_pool_names():
