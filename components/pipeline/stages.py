@@ -130,6 +130,20 @@ def approval_stage(
     }
 
 
+def hold_for_window(stage: Stage, window_rule: Rule) -> None:
+    """Hold a finished stage until the deployment window opens, so Deploy is entered inside the window.
+
+    Outside its window a ``DeploymentWindow`` rule keeps the execution waiting
+    (it does not fail). AWS warns that other rules of the same condition are
+    evaluated while it waits and are not checked again when the window opens,
+    so an alarm or dependency gate beside it could pass hours before the
+    deploy. The window therefore ends the stage before Deploy (an on-success
+    condition, a use AWS documents) and Deploy's own entry condition checks
+    alarms and dependencies at the moment the execution enters.
+    """
+    stage["on_success"] = {"condition": condition([window_rule], "FAIL")}
+
+
 def deploy_stage(
     actions: Sequence[Action],
     entry_rules: Sequence[Rule] = (),
