@@ -172,24 +172,37 @@ def test_federated_subjects_are_exact_per_repository_and_environment(stack, requ
 def test_role_assignments_stay_inside_the_service_resource_group(stack, request):
     plan = request.getfixturevalue(stack)
     assignments = of_type(plan, ROLE_ASSIGNMENT)
-    assert len(assignments) == 2 * len(AZURE_SERVICES) * len(ENVIRONMENTS)
+    assert len(assignments) == 3 * len(AZURE_SERVICES) * len(ENVIRONMENTS)
     for assignment in assignments:
         service, environment = assignment.name.split("-azure-")[0].rsplit("-", 1)
+        purpose = assignment.name.split("-azure-")[1]
         subscription = plan.inputs.settings.environment(environment).azure.subscription_id
         group = f"/subscriptions/{subscription}/resourceGroups/rg-{service}-{environment}"
-        scope = assignment.inputs["scope"]
-        assert scope == group or scope.startswith(f"{group}/providers/Microsoft.ContainerRegistry/registries/")
+        registry = f"{group}/providers/Microsoft.ContainerRegistry/registries/"
+        registry += naming.azure_registry_name(plan.stack, service, environment)
         role = assignment.inputs["roleDefinitionId"].rsplit("/", 1)[1]
         assert role not in (OWNER, USER_ACCESS_ADMINISTRATOR, CONTRIBUTOR)
-        expected_role = (
-            "358470bc-b998-42bd-ab17-a7e34c199c0f" if scope == group else "8311e382-0749-4cb8-b61a-304f252e45ec"
+        assert assignment.inputs["roleDefinitionId"] == (
+            f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{role}"
         )
-        assert role == expected_role
+        holder, expected_role, expected_scope = {
+            "deploy-apps": ("deploy", "358470bc-b998-42bd-ab17-a7e34c199c0f", group),  # Container Apps Contributor
+            "push-images": ("deploy", "8311e382-0749-4cb8-b61a-304f252e45ec", registry),  # AcrPush
+            "pull-images": ("runtime", "7f951dda-4ed3-4680-a7ca-43fe172d538d", registry),  # AcrPull
+        }[purpose]
+        assert (role, assignment.inputs["scope"]) == (expected_role, expected_scope)
         assert assignment.inputs["principalType"] == "ServicePrincipal"
         identity = (
-            f"{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-{service}-{environment}-deploy"
+            f"{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-{service}-{environment}-{holder}"
         )
         assert assignment.inputs["principalId"] == stable_guid("principal", identity)
+
+
+def test_only_the_deploy_identity_can_be_federated(dev_plan):
+    credentials = of_type(dev_plan, FEDERATED_CREDENTIAL)
+    assert {c.inputs["resourceName"] for c in credentials} == {
+        f"id-{s}-{e}-deploy" for s in AZURE_SERVICES for e in ENVIRONMENTS
+    }
 
 
 def test_azure_resources_are_created_in_the_environment_subscription(prod_plan):
@@ -307,6 +320,7 @@ def test_stack_outputs_carry_what_the_workflows_need(dev_plan):
     assert azure["AZURE_SUBSCRIPTION_ID"] == "9c3b1e07-5d2a-4f6e-8a1b-2c3d4e5f6a70"
     assert azure["AZURE_RESOURCE_GROUP"] == group
     assert azure["AZURE_CONTAINER_REGISTRY"] == naming.azure_registry_name("dev", "partner-api", "qa")
+    assert azure["AZURE_RUNTIME_IDENTITY_ID"] == identity_id.replace("-qa-deploy", "-qa-runtime")
     assert "gcp" not in targets["partner-api"]["qa"]
 
 

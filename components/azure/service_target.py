@@ -14,6 +14,10 @@ Roles, scoped as narrowly as Azure allows:
   group; *Website Contributor* covers App Service, which these services do
   not use. Never Owner or User Access Administrator, never the subscription.
 - *AcrPush* on the service's own registry, so a workflow pushes only there.
+
+The container app pulls its images as a second identity (``id-<service>-<env>-runtime``)
+holding only *AcrPull* on that registry; the deploy identity never pulls on its behalf
+and the app never gets push rights.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"  # noqa: S105 - an audien
 # Built-in role definition ids are the same in every tenant.
 CONTAINER_APPS_CONTRIBUTOR = "358470bc-b998-42bd-ab17-a7e34c199c0f"
 ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("4b0f3a57-8a0c-4a3e-9a65-6f1e0f3c2d11")
 
 
@@ -61,7 +66,7 @@ class AzureServiceTargetArgs:
 
 
 class AzureServiceTarget(pulumi.ComponentResource):
-    """Resource group, registry, deploy identity with its federated credential, and two scoped roles."""
+    """Resource group, registry, deploy and runtime identities, the federated credential, three scoped roles."""
 
     github_variables: pulumi.Output[dict[str, str]]
     """The GitHub environment variables ``deploy-azure.yml`` reads, by name."""
@@ -106,24 +111,34 @@ class AzureServiceTarget(pulumi.ComponentResource):
             subject=federated_subject(service.repository, environment.name),
             opts=in_subscription,
         )
+        runtime_name = naming.azure_runtime_identity_name(service.name, environment.name)
+        runtime = azure_native.managedidentity.UserAssignedIdentity(
+            f"{name}-runtime",
+            resource_name_=runtime_name,
+            resource_group_name=group.name,
+            location=azure.location,
+            tags=tags,
+            opts=in_subscription,
+        )
         group_scope = f"/subscriptions/{azure.subscription_id}/resourceGroups/{group_name}"
-        for suffix, role, scope in (
-            ("deploy-apps", CONTAINER_APPS_CONTRIBUTOR, group.id),
-            ("push-images", ACR_PUSH, registry.id),
+        for suffix, role, scope, holder, holder_name in (
+            ("deploy-apps", CONTAINER_APPS_CONTRIBUTOR, group.id, identity, identity_name),
+            ("push-images", ACR_PUSH, registry.id, identity, identity_name),
+            ("pull-images", ACR_PULL, registry.id, runtime, runtime_name),
         ):
             azure_native.authorization.RoleAssignment(
                 f"{name}-{suffix}",
-                role_assignment_name=role_assignment_name(group_scope, identity_name, role),
+                role_assignment_name=role_assignment_name(group_scope, holder_name, role),
                 role_definition_id=role_definition_id(azure.subscription_id, role),
-                principal_id=identity.principal_id,
+                principal_id=holder.principal_id,
                 # Without the type, ARM looks the new identity up in Entra and can fail on replication lag.
                 principal_type="ServicePrincipal",
                 scope=scope,
-                description=f"GitHub Actions deploys of {service.name} to {environment.name}",
+                description=f"{suffix.replace('-', ' ').capitalize()}: {service.name} in {environment.name}",
                 opts=in_subscription,
             )
         self.github_variables = pulumi.Output.all(
-            client_id=identity.client_id, group=group.name, registry=registry.name
+            client_id=identity.client_id, group=group.name, registry=registry.name, runtime=runtime.id
         ).apply(
             lambda resolved: {
                 "AZURE_CLIENT_ID": resolved["client_id"],
@@ -131,6 +146,7 @@ class AzureServiceTarget(pulumi.ComponentResource):
                 "AZURE_SUBSCRIPTION_ID": azure.subscription_id,
                 "AZURE_RESOURCE_GROUP": resolved["group"],
                 "AZURE_CONTAINER_REGISTRY": resolved["registry"],
+                "AZURE_RUNTIME_IDENTITY_ID": resolved["runtime"],
                 "AZURE_CONTAINER_APP": service.name,
                 "SERVICE_NAME": service.name,
             }

@@ -162,6 +162,10 @@ def azure_identity_name(service: str, environment: str) -> str:
     return f"id-{service}-{environment}-deploy"
 
 
+def azure_runtime_identity_name(service: str, environment: str) -> str:
+    return f"id-{service}-{environment}-runtime"
+
+
 def azure_federated_credential_name(environment: str) -> str:
     return f"github-environment-{environment}"
 
