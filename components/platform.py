@@ -7,13 +7,17 @@ output) reads the way releases roll out: auth before booking, and so on.
 from __future__ import annotations
 
 import pulumi
+import pulumi_github as github
 
 from .aws.artifact_store import ArtifactStore, ArtifactStoreArgs
 from .aws.environment_account import EnvironmentAccount
 from .aws.github_connection import GitHubConnection
 from .aws.service_pipeline import ServicePipeline, ServicePipelineArgs
+from .azure import service_target as azure_target
 from .azure.environment import AzureEnvironment, AzureEnvironmentArgs
+from .gcp import service_target as gcp_target
 from .gcp.environment import GcpEnvironment, GcpEnvironmentArgs
+from .github.deploy_environments import DeployEnvironments, DeployEnvironmentsArgs, variables_by_name
 from .github.dispatch_function import GitHubDispatch, GitHubDispatchArgs
 from .model.platform_inputs import PlatformInputs
 
@@ -82,6 +86,8 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+        if settings.github_environments and self.dispatch is not None:
+            self._github_environments(inputs)
         self.register_outputs(
             {
                 "artifactBucket": self.artifacts.bucket_name,
@@ -92,3 +98,35 @@ class Platform(pulumi.ComponentResource):
                 },
             }
         )
+
+    def _github_environments(self, inputs: PlatformInputs) -> None:
+        """The optional GitHub side: environments with reviewers and the workflow variables, per service."""
+        # Authenticates as the pulumi-github provider does by default (GITHUB_TOKEN or a GitHub App in the
+        # CI job's environment); the token needs Administration and Variables write on the repositories.
+        provider = github.Provider(
+            "github-provider", owner=inputs.settings.github_owner, opts=pulumi.ResourceOptions(parent=self)
+        )
+        lookups = pulumi.InvokeOutputOptions(parent=self, provider=provider)
+        team_ids = [
+            github.get_team_output(slug=slug, summary_only=True, opts=lookups).id.apply(int)
+            for slug in inputs.settings.github_prod_reviewer_teams
+        ]
+        names = {"gcp": gcp_target.GITHUB_VARIABLES, "azure": azure_target.GITHUB_VARIABLES}
+        for service_name, pipeline in self.services.items():
+            service = inputs.catalog.service(service_name)
+            if not service.also_deploy_to:
+                continue
+            environments = inputs.environments_for(service)
+            DeployEnvironments(
+                f"{service_name}-github-environments",
+                DeployEnvironmentsArgs(
+                    service=service,
+                    environments=environments,
+                    variables={
+                        env.name: variables_by_name(pipeline.cloud_targets[env.name], names) for env in environments
+                    },
+                    reviewer_team_ids=team_ids,
+                    provider=provider,
+                ),
+                opts=pulumi.ResourceOptions(parent=pipeline),
+            )

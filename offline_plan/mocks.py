@@ -18,7 +18,7 @@ from typing import Any
 
 import pulumi
 
-from . import azure_mocks, gcp_mocks
+from . import azure_mocks, gcp_mocks, github_mocks
 
 
 def stable_id(*parts: str) -> str:
@@ -63,6 +63,8 @@ class AwsMocks(pulumi.runtime.Mocks):
             if args.typ == azure_mocks.PROVIDER_TYPE:
                 self._azure_providers[provider_id] = azure_mocks.provider_location(inputs)
                 return provider_id, inputs
+            if args.typ != "pulumi:providers:aws":
+                return provider_id, inputs
             # Provider config arrives JSON-encoded, as the engine passes it to the provider.
             accounts = _decoded(inputs.get("allowedAccountIds")) or [self.tooling_account_id]
             self._providers[provider_id] = (accounts[0], inputs.get("region") or self.region)
@@ -88,6 +90,8 @@ class AwsMocks(pulumi.runtime.Mocks):
         if typ.startswith("gcp:"):
             project, region = self._gcp_providers.get(provider_id, ("", ""))
             shaped = gcp_mocks.resource_state(typ, name, inputs, project, region)
+        elif typ.startswith("github:"):
+            shaped = github_mocks.resource_state(typ, inputs)
         elif typ.startswith("azure-native:"):
             subscription, tenant, location = self._azure_providers.get(provider_id, ("", "", ""))
             shaped = azure_mocks.resource_state(typ, inputs, subscription, tenant, location)
@@ -164,6 +168,8 @@ class AwsMocks(pulumi.runtime.Mocks):
         return {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == github_mocks.GET_TEAM:
+            return github_mocks.get_team(dict(args.args))
         if args.token == gcp_mocks.GET_PROJECT:
             project, _ = self._gcp_providers.get(self._provider_id(args.provider), ("", ""))
             return gcp_mocks.get_project(dict(args.args), project)

@@ -339,3 +339,68 @@ def test_clouds_no_service_uses_get_no_provider(catalog_raw, tmp_path):
         "gcp-prod-provider",
     ]
     assert plan.violations == []
+
+
+# --- optional: GitHub environments ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def github_plan(tmp_path_factory):
+    """The dev stack with githubEnvironments on, planned from a copy of the project files."""
+    project = tmp_path_factory.mktemp("project")
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (project / name).write_text((PROJECT_DIR / name).read_text())
+    stack = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
+    settings = stack["config"]["cicd-platform:settings"]
+    settings.update(githubEnvironments=True, githubProdReviewerTeams=["release-managers"])
+    (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
+    return run_plan(project, "dev", str(PROJECT_DIR / "catalog" / "services.yaml"))
+
+
+def test_github_environments_are_off_by_default(dev_plan, prod_plan):
+    for plan in (dev_plan, prod_plan):
+        assert not [r for r in plan.resources if r.type.startswith(("github:", "pulumi:providers:github"))]
+
+
+def test_github_environments_need_a_reviewer_team(dev_settings_raw):
+    from components.model.errors import PlatformInputError
+    from components.model.settings import parse_settings
+
+    dev_settings_raw["githubEnvironments"] = True
+    with pytest.raises(PlatformInputError, match="githubEnvironments needs githubProdReviewerTeams"):
+        parse_settings(dev_settings_raw, "Pulumi.dev.yaml")
+
+
+def test_each_multicloud_repository_gets_its_environments_and_prod_waits_for_reviewers(github_plan):
+    environments = {
+        (r.inputs["repository"], r.inputs["environment"]): r.inputs
+        for r in of_type(github_plan, "github:index/repositoryEnvironment:RepositoryEnvironment")
+    }
+    assert set(environments) == {(s, e) for s in GCP_SERVICES + AZURE_SERVICES for e in ENVIRONMENTS}
+    prod = environments[("pricing", "prod")]
+    team = json.loads(json.dumps(prod["reviewers"]))[0]["teams"]
+    assert len(team) == 1 and int(team[0]) > 0
+    assert prod["preventSelfReview"] is True and prod["canAdminsBypass"] is False
+    assert prod["deploymentBranchPolicy"] == {"protectedBranches": False, "customBranchPolicies": True}
+    assert "reviewers" not in environments[("pricing", "dev")]
+    policies = of_type(
+        github_plan, "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
+    )
+    assert {(p.inputs["repository"], p.inputs["environment"], p.inputs["branchPattern"]) for p in policies} == {
+        (s, "prod", "main") for s in GCP_SERVICES + AZURE_SERVICES
+    }
+
+
+def test_environment_variables_carry_the_stack_outputs(github_plan):
+    variables = {
+        (r.inputs["repository"], r.inputs["environment"], r.inputs["variableName"]): r.inputs["value"]
+        for r in of_type(github_plan, "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")
+    }
+    outputs = github_plan.outputs["cloudDeployTargets"]
+    for service in GCP_SERVICES + AZURE_SERVICES:
+        for environment in ENVIRONMENTS:
+            for values in outputs[service][environment].values():
+                for name, value in values.items():
+                    assert variables[(service, environment, name)] == value
+    assert len(variables) == (len(GCP_SERVICES) * 8 + len(AZURE_SERVICES) * 8) * len(ENVIRONMENTS)
+    assert github_plan.violations == []

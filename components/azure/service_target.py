@@ -40,6 +40,17 @@ TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"  # noqa: S105 - an audien
 CONTAINER_APPS_CONTRIBUTOR = "358470bc-b998-42bd-ab17-a7e34c199c0f"
 ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+GITHUB_VARIABLES = (
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_SUBSCRIPTION_ID",
+    "AZURE_RESOURCE_GROUP",
+    "AZURE_CONTAINER_REGISTRY",
+    "AZURE_RUNTIME_IDENTITY_ID",
+    "AZURE_CONTAINER_APP",
+    "SERVICE_NAME",
+)
+"""The names ``github_variables`` holds (known before deploy, so variables can be declared from them)."""
 ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("4b0f3a57-8a0c-4a3e-9a65-6f1e0f3c2d11")
 
 

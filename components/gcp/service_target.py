@@ -25,6 +25,17 @@ WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
 REPOSITORY_WRITER = "roles/artifactregistry.writer"
 RUN_DEVELOPER = "roles/run.developer"
 SERVICE_ACCOUNT_USER = "roles/iam.serviceAccountUser"
+GITHUB_VARIABLES = (
+    "GCP_PROJECT_ID",
+    "GCP_REGION",
+    "GCP_WORKLOAD_IDENTITY_PROVIDER",
+    "GCP_SERVICE_ACCOUNT",
+    "GCP_RUNTIME_SERVICE_ACCOUNT",
+    "GCP_ARTIFACT_REPOSITORY",
+    "CLOUD_RUN_SERVICE",
+    "SERVICE_NAME",
+)
+"""The names ``github_variables`` holds (known before deploy, so variables can be declared from them)."""
 
 
 @dataclass(frozen=True)

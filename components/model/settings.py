@@ -122,6 +122,13 @@ class StackSettings(_Frozen):
         description="Honour the catalog's per-service accounts; a sandbox stack turns this off.",
     )
     artifact_retention_days: int = Field(default=90, ge=7, le=3650)
+    github_environments: bool = Field(
+        default=False,
+        description="Create the GitHub environments of services that deploy to GCP/Azure and write their variables.",
+    )
+    github_prod_reviewer_teams: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")], ...] = (
+        Field(default=(), description="Team slugs whose approval production deploys on GCP/Azure wait for.")
+    )
     build_timeout_minutes: int = Field(default=30, ge=5, le=480)
 
     @model_validator(mode="before")
@@ -165,6 +172,10 @@ class StackSettings(_Frozen):
                     f"{self.region}; cross-region deploys need a regional artifact store, which the platform "
                     "does not create yet"
                 )
+        if self.github_environments and not self.github_prod_reviewer_teams:
+            raise ValueError(
+                "githubEnvironments needs githubProdReviewerTeams: production environments get required reviewers"
+            )
         pools = [
             (env.gcp.project_id, env.gcp.workload_identity_pool_id) for env in self.environments if env.gcp is not None
         ]
