@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from functions.github_dispatch import handler
+from functions.github_dispatch import request
+from functions.github_dispatch.github_api import run_matches
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES = sorted((PROJECT_DIR / "templates" / "github").glob("*.yml"))
@@ -54,8 +55,8 @@ def test_run_name_carries_the_correlation_id_the_function_searches_for(path: Pat
         .replace("${{ inputs.commit }}", "a" * 40)
         .replace("${{ inputs.correlation_id }}", "cp-1234")
     )
-    assert handler.run_matches({"display_title": rendered, "name": path.stem}, "cp-1234")
-    assert not handler.run_matches({"display_title": rendered, "name": path.stem}, "cp-123")
+    assert run_matches({"display_title": rendered, "name": path.stem}, "cp-1234")
+    assert not run_matches({"display_title": rendered, "name": path.stem}, "cp-123")
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
@@ -66,7 +67,7 @@ def test_template_validates_inputs_before_the_deploy_job_can_start(path: Path) -
     assert validate["permissions"] == {}
     script = validate["steps"][0]["run"]
     assert "^[0-9a-f]{40}$" in script
-    assert handler.CORRELATION_PATTERN.pattern.strip("^$") in script
+    assert request.CORRELATION_PATTERN.pattern.strip("^$") in script
     assert deploy["environment"] == "${{ inputs.environment }}"
 
 

@@ -25,7 +25,8 @@ from ..model import naming
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import standard_tags
 
-HANDLER_DIR = Path(__file__).resolve().parents[2] / "functions" / "github_dispatch"
+CODE_DIR = Path(__file__).resolve().parents[2] / "functions" / "github_dispatch"
+PACKAGE = "github_dispatch"
 RUNTIME = "python3.13"
 TIMEOUT_SECONDS = 180
 """Above one delivery's worst case: the poll pause, four HTTP attempts with backoff and a short rate-limit wait."""
@@ -36,6 +37,13 @@ ROTATION_EXEMPTION = (
     "holds a GitHub token: fine-grained tokens are rotated by an operator before expiry; "
     "GitHub App installation tokens by a rotation function that writes the same secret"
 )
+
+
+def function_code() -> pulumi.AssetArchive:
+    """The handler package, file by file: no caches, so the archive changes only when the code does."""
+    return pulumi.AssetArchive(
+        {f"{PACKAGE}/{path.name}": pulumi.FileAsset(str(path)) for path in sorted(CODE_DIR.glob("*.py"))}
+    )
 
 
 @dataclass(frozen=True)
@@ -149,8 +157,8 @@ class GitHubDispatch(pulumi.ComponentResource):
             role=role.arn,
             runtime=RUNTIME,
             architectures=["arm64"],
-            handler="handler.handler",
-            code=pulumi.AssetArchive({"handler.py": pulumi.FileAsset(str(HANDLER_DIR / "handler.py"))}),
+            handler=f"{PACKAGE}.handler.handler",
+            code=function_code(),
             timeout=TIMEOUT_SECONDS,
             memory_size=256,
             reserved_concurrent_executions=args.reserved_concurrency,
@@ -165,6 +173,8 @@ class GitHubDispatch(pulumi.ComponentResource):
                     "POLL_WAIT_SECONDS": str(args.poll_wait_seconds),
                     "FIND_RUN_MAX_POLLS": str(args.find_run_max_polls),
                     "STATUS_MAX_POLLS": str(args.status_max_polls),
+                    # A claim older than one delivery can live belongs to a delivery that died: take over.
+                    "CLAIM_LEASE_SECONDS": str(TIMEOUT_SECONDS + 20),
                 }
             },
             tags=tags,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -12,10 +15,10 @@ from pulumi.runtime.sync_await import _sync_await
 
 from components import iam
 from components.github.dispatch_action import dispatch_action, user_parameters
-from components.github.dispatch_function import GitHubDispatch, GitHubDispatchArgs
+from components.github.dispatch_function import GitHubDispatch, GitHubDispatchArgs, function_code
 from components.model import naming
 from components.model.platform_inputs import PlatformInputs, load_platform_inputs
-from functions.github_dispatch.handler import DeployRequest
+from functions.github_dispatch.request import DeployRequest
 from offline_plan.mocks import AwsMocks
 from offline_plan.policy_check import evaluate
 from offline_plan.recorder import RecordedResource, RecordingMonitor
@@ -71,12 +74,30 @@ def test_the_function_runs_a_current_python_traced_with_bounded_concurrency(reco
     major, minor = (int(part) for part in function["runtime"].removeprefix("python").split("."))
     assert (major, minor) >= (3, 12)
     assert function["name"] == naming.github_dispatch_function_name("dev")
-    assert function["handler"] == "handler.handler"
+    assert function["handler"] == "github_dispatch.handler.handler"
     assert function["tracingConfig"] == {"mode": "Active"}
     assert 0 < function["reservedConcurrentExecutions"] <= 20
     assert function["loggingConfig"]["logGroup"] == "/aws/lambda/cicd-github-dispatch-dev"
     assert function["deadLetterConfig"]["targetArn"].endswith(":cicd-github-dispatch-dev-dlq")
-    assert set(function["code"]["assets"]) == {"handler.py"}
+    packaged = set(function["code"]["assets"])
+    assert "github_dispatch/handler.py" in packaged and "github_dispatch/__init__.py" in packaged
+    code_dir = PROJECT_DIR / "functions" / "github_dispatch"
+    assert packaged == {f"github_dispatch/{p.name}" for p in code_dir.glob("*.py")}
+
+
+def test_the_packaged_handler_imports_as_lambda_would_load_it(tmp_path) -> None:
+    """Lambda puts the archive's root on sys.path and resolves the handler string from there."""
+    archive = function_code()
+    for name, asset in archive.assets.items():
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(Path(asset.path).read_bytes())
+    module, function = ["github_dispatch.handler", "handler"]
+    script = (
+        "import sys, importlib; sys.path.insert(0, '.'); "
+        f"assert callable(getattr(importlib.import_module({module!r}), {function!r}))"
+    )
+    subprocess.run([sys.executable, "-I", "-c", script], cwd=tmp_path, check=True)
 
 
 def test_the_function_gets_the_secret_arn_never_a_token(recorded) -> None:

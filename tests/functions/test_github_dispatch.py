@@ -22,7 +22,10 @@ from moto import mock_aws
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from functions.github_dispatch import claims
 from functions.github_dispatch import handler as dispatch
+from functions.github_dispatch import outcomes as answers
+from functions.github_dispatch.settings import Dependencies, Settings
 
 REGION = "eu-west-1"
 REPO = "acme/booking"
@@ -213,8 +216,8 @@ def sleeps() -> list[float]:
 @pytest.fixture
 def deps(
     httpserver: HTTPServer, secret_arn: str, claims_table: str, pipeline: Pipeline, sleeps: list[float]
-) -> dispatch.Dependencies:
-    settings = dispatch.Settings(
+) -> Dependencies:
+    settings = Settings(
         token_secret_arn=secret_arn,
         claims_table=claims_table,
         api_url=httpserver.url_for(""),
@@ -228,7 +231,7 @@ def deps(
         claim_lease_seconds=300,
         http_timeout_seconds=5,
     )
-    return dispatch.Dependencies(
+    return Dependencies(
         settings=settings,
         codepipeline=pipeline.client,
         secrets=boto3.client("secretsmanager", region_name=REGION),
@@ -256,7 +259,7 @@ def job_event(params: dict[str, Any] | str = PARAMS, token: dict[str, Any] | Non
     return {"CodePipeline.job": {"id": str(uuid.uuid4()), "accountId": "111111111111", "data": job_data}}
 
 
-def deliver(event: dict[str, Any], deps: dispatch.Dependencies, pipeline: Pipeline) -> dispatch.Outcome:
+def deliver(event: dict[str, Any], deps: Dependencies, pipeline: Pipeline) -> answers.Outcome:
     """One delivery; asserts it sent exactly one answer to CodePipeline."""
     before = len(pipeline.answers)
     outcome = dispatch.process(event, deps)
@@ -264,10 +267,10 @@ def deliver(event: dict[str, Any], deps: dispatch.Dependencies, pipeline: Pipeli
     return outcome
 
 
-def run_to_end(params: dict[str, Any], deps: dispatch.Dependencies, pipeline: Pipeline, limit: int = 20) -> list:
+def run_to_end(params: dict[str, Any], deps: Dependencies, pipeline: Pipeline, limit: int = 20) -> list:
     """Deliver the job, then every continuation CodePipeline would send, until a final answer."""
     outcomes = [deliver(job_event(params), deps, pipeline)]
-    while isinstance(outcomes[-1], dispatch.Continue):
+    while isinstance(outcomes[-1], answers.Continue):
         assert len(outcomes) < limit, "the action never ended"
         outcomes.append(deliver(job_event(params, token=outcomes[-1].state), deps, pipeline))
     return outcomes
@@ -332,7 +335,7 @@ def test_unresolved_commit_variable_falls_back_to_the_source_revision(deps, pipe
 )
 def test_invalid_parameters_fail_the_job_before_anything_reaches_github(deps, pipeline, github, change, named):
     outcome = deliver(job_event({**PARAMS, **change}), deps, pipeline)
-    assert isinstance(outcome, dispatch.Failed)
+    assert isinstance(outcome, answers.Failed)
     operation, answer = last_answer(pipeline)
     assert operation == "PutJobFailureResult"
     assert answer["failureDetails"]["type"] == "ConfigurationError"
@@ -348,7 +351,7 @@ def test_user_parameters_that_are_not_json_fail_as_configuration(deps, pipeline,
 def test_github_5xx_is_retried_with_backoff_then_the_dispatch_goes_through(deps, pipeline, github, sleeps) -> None:
     github.fail("dispatch", (502, {}, {"message": "Bad Gateway"}), (500, {}, None))
     outcome = deliver(job_event(), deps, pipeline)
-    assert isinstance(outcome, dispatch.Continue)
+    assert isinstance(outcome, answers.Continue)
     assert len(github.dispatches) == 1
     assert sleeps == [1, 2]
 
@@ -367,7 +370,7 @@ def test_rate_limit_waits_until_the_reset_then_dispatches(deps, pipeline, github
     limited = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 7)}
     github.fail("dispatch", (403, limited, {"message": "API rate limit exceeded"}))
     outcome = deliver(job_event(), deps, pipeline)
-    assert isinstance(outcome, dispatch.Continue)
+    assert isinstance(outcome, answers.Continue)
     assert sleeps == [7]
     assert len(github.dispatches) == 1
 
@@ -389,9 +392,9 @@ def test_long_rate_limit_while_polling_keeps_the_action_waiting_then_gives_up(de
     second = deliver(job_event(token=first.state), deps, pipeline)
     third = deliver(job_event(token=second.state), deps, pipeline)
 
-    assert isinstance(first, dispatch.Continue) and first.state["unavailable"] == 1
-    assert isinstance(second, dispatch.Continue) and second.state["unavailable"] == 2
-    assert isinstance(third, dispatch.Failed)
+    assert isinstance(first, answers.Continue) and first.state["unavailable"] == 1
+    assert isinstance(second, answers.Continue) and second.state["unavailable"] == 2
+    assert isinstance(third, answers.Failed)
     assert last_answer(pipeline)[1]["failureDetails"]["type"] == "SystemUnavailable"
 
 
@@ -438,7 +441,7 @@ def test_a_run_that_never_appears_fails_after_the_configured_polls(deps, pipelin
 def test_a_run_that_does_not_succeed_fails_the_job_with_its_url(deps, pipeline, github, conclusion) -> None:
     github.statuses = [("in_progress", None), ("completed", conclusion)]
     outcomes = run_to_end(PARAMS, deps, pipeline)
-    assert isinstance(outcomes[-1], dispatch.Failed)
+    assert isinstance(outcomes[-1], answers.Failed)
     operation, answer = last_answer(pipeline)
     assert operation == "PutJobFailureResult"
     assert answer["failureDetails"]["type"] == "JobFailed"
@@ -450,15 +453,15 @@ def test_a_run_that_does_not_succeed_fails_the_job_with_its_url(deps, pipeline, 
 def test_a_run_that_outlasts_the_poll_budget_fails_and_says_it_was_not_cancelled(deps, pipeline, github) -> None:
     github.statuses = [("in_progress", None)]
     outcomes = run_to_end(PARAMS, deps, pipeline)
-    assert isinstance(outcomes[-1], dispatch.Failed)
+    assert isinstance(outcomes[-1], answers.Failed)
     assert "not cancelled" in last_answer(pipeline)[1]["failureDetails"]["message"]
 
 
 def test_a_run_waiting_for_an_environment_reviewer_says_so(deps, pipeline, github) -> None:
     github.statuses = [("waiting", None), ("completed", "success")]
     outcomes = run_to_end(PARAMS, deps, pipeline)
-    assert any("reviewer" in o.summary for o in outcomes if isinstance(o, dispatch.Continue))
-    assert isinstance(outcomes[-1], dispatch.Succeeded)
+    assert any("reviewer" in o.summary for o in outcomes if isinstance(o, answers.Continue))
+    assert isinstance(outcomes[-1], answers.Succeeded)
 
 
 def test_a_run_id_in_the_dispatch_answer_skips_the_search(deps, pipeline, github, httpserver) -> None:
@@ -471,7 +474,7 @@ def test_transient_error_while_reading_the_run_is_retried_within_the_delivery(de
     github.statuses = [("completed", "success")]
     github.fail("read", (500, {}, None))
     outcomes = run_to_end(PARAMS, deps, pipeline)
-    assert isinstance(outcomes[-1], dispatch.Succeeded)
+    assert isinstance(outcomes[-1], answers.Succeeded)
     assert sleeps == [1]
 
 
@@ -486,7 +489,7 @@ def test_a_duplicate_delivery_of_the_same_job_never_dispatches_twice(deps, pipel
     second = dispatch.process(event, deps)
 
     assert len(github.dispatches) == 1
-    assert isinstance(second, dispatch.Continue)
+    assert isinstance(second, answers.Continue)
     assert second.state == first.state, "the duplicate repeats the first answer, which CodePipeline refuses"
     assert [name for name, _ in pipeline.answers] == ["PutJobSuccessResult", "PutJobSuccessResult"]
 
@@ -494,11 +497,11 @@ def test_a_duplicate_delivery_of_the_same_job_never_dispatches_twice(deps, pipel
 def test_a_duplicate_while_the_first_delivery_is_dispatching_sends_no_answer(deps, pipeline, github) -> None:
     event = job_event()
     job_id = event["CodePipeline.job"]["id"]
-    dispatch._claim(job_id, f"cp-{job_id}", deps)  # the first delivery, still at work
+    claims.claim(job_id, f"cp-{job_id}", deps)  # the first delivery, still at work
 
     outcome = dispatch.process(event, deps)
 
-    assert isinstance(outcome, dispatch.NoAnswer)
+    assert isinstance(outcome, answers.NoAnswer)
     assert pipeline.answers == []
     assert github.dispatches == []
 
@@ -508,13 +511,30 @@ def test_a_duplicate_after_the_first_delivery_died_looks_for_its_run_instead_of_
 ) -> None:
     event = job_event()
     job_id = event["CodePipeline.job"]["id"]
-    dispatch._claim(job_id, f"cp-{job_id}", replace(deps, clock=lambda: NOW - 3600))
+    claims.claim(job_id, f"cp-{job_id}", replace(deps, clock=lambda: NOW - 3600))
 
     outcome = deliver(event, deps, pipeline)
 
     assert github.dispatches == []
     assert outcome.state["phase"] == "find"
     assert outcome.state["correlation_id"] == f"cp-{job_id}"
+
+
+def test_a_redelivery_after_the_first_answer_was_lost_repeats_it_without_calling_github(deps, pipeline, github):
+    github.fail("dispatch", (404, {}, {"message": "Not Found"}))
+    event = job_event()
+    pipeline.refuse("ThrottlingException", "put_job_failure_result")
+    with pytest.raises(Exception, match="ThrottlingException"):
+        dispatch.process(event, deps)  # Lambda retries the delivery
+    requests_before = list(github.requests)
+    pipeline.auto_answer = True
+
+    outcome = deliver(event, deps, pipeline)
+
+    assert isinstance(outcome, answers.Failed)
+    assert github.requests == requests_before
+    assert [name for name, _ in pipeline.answers] == ["PutJobFailureResult", "PutJobFailureResult"]
+    assert pipeline.answers[0][1] == pipeline.answers[1][1]
 
 
 def test_a_repeated_final_answer_is_refused_quietly(deps, pipeline, github) -> None:
@@ -527,7 +547,7 @@ def test_a_repeated_final_answer_is_refused_quietly(deps, pipeline, github) -> N
     pipeline.refuse("InvalidJobStateException")
     outcome = dispatch.process(event, deps)
 
-    assert isinstance(outcome, dispatch.Succeeded)
+    assert isinstance(outcome, answers.Succeeded)
 
 
 def test_a_codepipeline_error_other_than_already_answered_propagates_so_lambda_retries(deps, pipeline, github):
@@ -558,7 +578,7 @@ def test_an_expired_installation_token_fails_and_points_at_the_rotation(deps, pi
 def test_a_fresh_installation_token_is_used(deps, pipeline, github) -> None:
     fresh = {"token": "ghp-test-token", "expires_at": "2099-01-01T00:00:00Z"}
     deps.secrets.put_secret_value(SecretId=deps.settings.token_secret_arn, SecretString=json.dumps(fresh))
-    assert isinstance(deliver(job_event(), deps, pipeline), dispatch.Continue)
+    assert isinstance(deliver(job_event(), deps, pipeline), answers.Continue)
 
 
 def test_an_unreadable_secret_fails_as_a_permission_error(deps, pipeline, github) -> None:
@@ -589,7 +609,7 @@ def test_the_entry_point_answers_even_when_its_settings_are_missing(monkeypatch,
 
 
 def test_settings_come_from_the_environment() -> None:
-    settings = dispatch.Settings.from_environment(
+    settings = Settings.from_environment(
         {
             "GITHUB_TOKEN_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:x",
             "CLAIMS_TABLE": "claims",
@@ -601,4 +621,4 @@ def test_settings_come_from_the_environment() -> None:
     assert settings.api_url == "http://127.0.0.1:9"
     assert settings.find_run_max_polls == 7
     assert settings.poll_wait_seconds == 0
-    assert settings.status_max_polls == dispatch.Settings.status_max_polls
+    assert settings.status_max_polls == Settings.status_max_polls
