@@ -138,12 +138,16 @@ def test_twins_carry_the_platforms_own_parameters(twins_plan):
     assert privileged  # the catalog has Docker builds, so the allow-list is not vacuous
 
 
-def test_the_retention_twin_accepts_every_log_group_the_platform_keeps_in_the_tooling_account(twins_plan):
-    tooling_groups = [
-        r.inputs for r in twins_plan.resources if r.type == "aws:cloudwatch/logGroup:LogGroup" and r.provider is None
-    ]
-    assert tooling_groups
-    assert min(group["retentionInDays"] for group in tooling_groups) >= LOG_RETENTION_DAYS
+def test_the_platforms_own_tooling_resources_satisfy_the_periodic_and_encryption_twins(twins_plan):
+    def tooling(resource_type):
+        return [r.inputs for r in twins_plan.resources if r.type == resource_type and r.provider is None]
+
+    log_groups = tooling("aws:cloudwatch/logGroup:LogGroup")
+    assert log_groups
+    assert min(group["retentionInDays"] for group in log_groups) >= LOG_RETENTION_DAYS
+    assert all(group.get("kmsKeyId") for group in log_groups)  # CLOUDWATCH_LOG_GROUP_ENCRYPTED
+    assert all(topic.get("kmsMasterKeyId") for topic in tooling("aws:sns/topic:Topic"))  # SNS_ENCRYPTED_KMS
+    assert all(key.get("enableKeyRotation") for key in tooling("aws:kms/key:Key"))  # CMK_BACKING_KEY_ROTATION_ENABLED
 
 
 def test_twins_are_named_tagged_described_and_in_the_tooling_account(twins_plan):
