@@ -13,7 +13,10 @@ from .aws.environment_account import EnvironmentAccount
 from .aws.github_connection import GitHubConnection
 from .aws.service_pipeline import ServicePipeline, ServicePipelineArgs
 from .coordination import Coordination, CoordinationArgs
+from .governance.approvals import ApprovalGovernance, ApprovalGovernanceArgs, auditor_role_arn
+from .governance.notifications import ReleaseNews, ReleaseNewsArgs
 from .governance.rollback_reporter import RollbackReporter, RollbackReporterArgs
+from .model import naming, release_approvals
 from .model.platform_inputs import PlatformInputs
 
 
@@ -30,6 +33,31 @@ class Platform(pulumi.ComponentResource):
         self.connection = GitHubConnection("github", inputs.stack, settings.github_owner, opts=child)
         # Before the accounts: their forwarding rules target this reporter's bus.
         self.reporter = RollbackReporter("rollback-reporter", RollbackReporterArgs(inputs=inputs), opts=child)
+        with_approvals = release_approvals.approval_pipelines(inputs)
+        self.news = ReleaseNews(
+            "release-news",
+            ReleaseNewsArgs(
+                inputs=inputs,
+                publisher_role_arns=[
+                    naming.role_arn(settings.region, settings.tooling_account_id, naming.pipeline_role_name(service))
+                    for service in sorted(with_approvals)
+                ]
+                + [auditor_role_arn(inputs)],
+            ),
+            opts=child,
+        )
+        self.approvals = ApprovalGovernance(
+            "approvals",
+            ApprovalGovernanceArgs(
+                inputs=inputs,
+                topic_arn=self.news.topic_arn,
+                key_arn=self.news.key_arn,
+                ledger_table_name=self.news.ledger_table_name,
+                ledger_table_arn=self.news.ledger_table_arn,
+                dead_letter_queue_arn=self.news.dead_letter_queue_arn,
+            ),
+            opts=child,
+        )
         accounts: dict[tuple[str, str], EnvironmentAccount] = {}
         default_accounts = {environment.name: environment.account_id for environment in settings.environments}
         for environment, platforms in inputs.environment_accounts():
@@ -64,6 +92,8 @@ class Platform(pulumi.ComponentResource):
                     bucket_arn=self.artifacts.bucket_arn,
                     key_arn=self.artifacts.key_arn,
                     deploy_gate=self.coordination.gate,
+                    approval_topic_arn=self.news.topic_arn if service_name in with_approvals else None,
+                    approval_key_arn=self.news.key_arn if service_name in with_approvals else None,
                 ),
                 opts=child,
             )
@@ -72,6 +102,8 @@ class Platform(pulumi.ComponentResource):
                 "artifactBucket": self.artifacts.bucket_name,
                 "githubConnectionArn": self.connection.arn,
                 "rollbackWebhookSecretArn": self.reporter.webhook_secret_arn,
+                "releaseNewsTopicArn": self.news.topic_arn,
+                "approvalGuardrailScp": self.approvals.guardrail_scp,
                 "pipelines": {
                     name: {env: pipeline.name for env, pipeline in service.pipelines.items()}
                     for name, service in self.services.items()

@@ -115,6 +115,9 @@ class AwsMocks(pulumi.runtime.Mocks):
             "aws:sqs/queue:Queue": f"arn:{p}:sqs:{region}:{account}:{name}",
             # Parameter names carry their leading slash; the ARN joins them without another.
             "aws:ssm/parameter:Parameter": f"arn:{p}:ssm:{region}:{account}:parameter{name}",
+            "aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration": (
+                f"arn:{p}:chatbot::{account}:chat-configuration/slack-channel/{inputs.get('configurationName')}"
+            ),
         }
         if typ == "aws:codedeploy/deploymentGroup:DeploymentGroup":
             return (

@@ -47,6 +47,10 @@ class ServicePipelineArgs:
     key_arn: pulumi.Input[str]
     deploy_gate: DeployGateRule | None = None
     """The fleet's deploy gate: a ``LambdaInvoke`` entry rule on every Deploy stage."""
+    approval_topic_arn: pulumi.Input[str] | None = None
+    """Release-news topic the service's approval actions publish to (when any environment asks for approval)."""
+    approval_key_arn: pulumi.Input[str] | None = None
+    """The topic's key: CodePipeline publishes as the pipeline role, which must encrypt with it."""
 
 
 class ServicePipeline(pulumi.ComponentResource):
@@ -140,6 +144,7 @@ class ServicePipeline(pulumi.ComponentResource):
                     build_project_name=build.name,
                     target=target,
                     release_project_name=release.name if release else None,
+                    approval_notification_arn=args.approval_topic_arn,
                     scan_actions=scan_actions(service, environment, scans.project_name),
                     verify_actions=verify_actions(service, environment, inputs, scans.project_name),
                     # The service's own health first, then its dependencies and the freeze switch.
@@ -266,17 +271,26 @@ class ServicePipeline(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(
             f"{self._name}-pipeline-policy",
             role=role.id,
-            policy=pulumi.Output.all(args.bucket_arn, args.key_arn, args.connection_arn, *project_arns).apply(
+            policy=pulumi.Output.all(
+                args.bucket_arn,
+                args.key_arn,
+                args.connection_arn,
+                args.approval_topic_arn or "",
+                args.approval_key_arn or "",
+                *project_arns,
+            ).apply(
                 lambda values: iam.to_json(
                     iam.pipeline_role_policy(
                         values[0],
                         values[1],
                         values[2],
-                        values[3:],
+                        values[5:],
                         assumable_role_arns,
                         list(self._prefixes.values()),
                         alarm_reader_arns,
                         invoked_function_arns=[args.deploy_gate.function_arn] if args.deploy_gate else [],
+                        approval_topic_arn=values[3] or None,
+                        approval_key_arn=values[4] or None,
                     )
                 )
             ),

@@ -9,11 +9,24 @@ from .coordination import (
     coordination_key_policy,
     coordinator_role_policy,
     deploy_gate_role_policy,
+from .approvals import (
+    SCP_SIZE_LIMIT,
+    approval_auditor_policy,
+    approval_guardrail_scp,
+    release_manager_approval_policy,
+    scp_text,
 )
 from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
 from .github_dispatch import dispatch_function_policy, dispatch_invoke_statement, dispatch_key_policy
 from .governance import scan_role_policy
+from .notifications import (
+    dead_letter_queue_policy,
+    notification_key_policy,
+    notification_topic_policy,
+    secret_arn_pattern,
+    slack_notifier_policy,
+)
 from .resource_policies import artifact_bucket_policy, artifact_key_policy, image_repository_policy
 from .rollback import (
     alarm_reader_policy,
@@ -34,6 +47,10 @@ __all__ = [
     "alarm_reader_trust",
     "alarm_topic_key_policy",
     "alarm_topic_policy",
+    "SCP_SIZE_LIMIT",
+    "Document",
+    "approval_auditor_policy",
+    "approval_guardrail_scp",
     "artifact_bucket_policy",
     "artifact_key_policy",
     "build_role_policy",
@@ -42,6 +59,7 @@ __all__ = [
     "cross_account_trust",
     "deploy_events_bus_policy",
     "deploy_gate_role_policy",
+    "dead_letter_queue_policy",
     "dispatch_function_policy",
     "dispatch_invoke_statement",
     "dispatch_key_policy",
@@ -51,12 +69,18 @@ __all__ = [
     "image_repository_policy",
     "instance_artifact_read_policy",
     "lambda_deploy_policy",
+    "notification_key_policy",
+    "notification_topic_policy",
     "pipeline_role_policy",
+    "release_manager_approval_policy",
     "release_role_policy",
     "reporter_key_policy",
     "reporter_role_policy",
     "scan_role_policy",
+    "scp_text",
+    "secret_arn_pattern",
     "server_deploy_policy",
     "service_trust",
+    "slack_notifier_policy",
     "to_json",
 ]

@@ -146,6 +146,10 @@ def deploy_events_bus_name(stack: str) -> str:
     return f"cicd-{stack.lower()}-deploy-events"
 
 
+APPROVAL_STAGE = "Approve"
+APPROVAL_ACTION = "ReleaseApproval"
+
+
 def pipeline_arn(region: str, account_id: str, pipeline: str) -> str:
     return f"arn:{partition_of(region)}:codepipeline:{region}:{account_id}:{pipeline}"
 
@@ -188,6 +192,45 @@ def deployed_topic_name(stack: str, service: str) -> str:
 def integration_test_project_name(service: str) -> str:
     """The project a dependent with ``on_upstream_deploy: test`` runs (built by the Verify stage's owner)."""
     return f"{service}-integration-tests"
+
+
+def approval_action_arn(region: str, account_id: str, pipeline: str) -> str:
+    """The resource ``codepipeline:PutApprovalResult`` authorizes: ``<pipeline ARN>/<stage>/<action>``."""
+    return f"{pipeline_arn(region, account_id, pipeline)}/{APPROVAL_STAGE}/{APPROVAL_ACTION}"
+
+
+def role_name_of(role_arn: str) -> str:
+    """``arn:aws:iam::1:role/path/name`` → ``name`` (IAM APIs take the name without its path)."""
+    return role_arn.rsplit("/", 1)[-1]
+
+
+def notification_topic_name(stack: str) -> str:
+    return f"cicd-release-news-{stack}"
+
+
+def notification_topic_arn(region: str, account_id: str, stack: str) -> str:
+    return f"arn:{partition_of(region)}:sns:{region}:{account_id}:{notification_topic_name(stack)}"
+
+
+def delivery_ledger_table_name(stack: str) -> str:
+    return f"cicd-delivery-ledger-{stack}"
+
+
+def function_name(purpose: str, stack: str) -> str:
+    return f"cicd-{purpose}-{stack}"
+
+
+def function_log_group_name(purpose: str, stack: str) -> str:
+    return f"/aws/lambda/{function_name(purpose, stack)}"
+
+
+def event_rule_name(purpose: str, stack: str) -> str:
+    return f"cicd-{purpose}-{stack}"
+
+
+def event_rule_arn(region: str, account_id: str, rule_name: str) -> str:
+    """Rules on the default bus; known before creation so topic and queue policies can name them."""
+    return f"arn:{partition_of(region)}:events:{region}:{account_id}:rule/{rule_name}"
 
 
 def scan_project_name(service: str) -> str:

@@ -49,6 +49,9 @@ MAX_BAKE_MINUTES = 180
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$")]
 RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$")]
 OrganizationId = Annotated[str, StringConstraints(pattern=r"^o-[a-z0-9]{10,32}$")]
+SlackWorkspaceId = Annotated[str, StringConstraints(pattern=r"^T[A-Z0-9]+$")]
+SlackChannelId = Annotated[str, StringConstraints(pattern=r"^C[A-Z0-9]+$")]
+SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")]
 
 
 def _checked_by(problem_of: Callable[[str], str | None]) -> AfterValidator:
@@ -116,6 +119,17 @@ class StackSettings(_Frozen):
     github_owner: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")]
     slack_channel: Annotated[str, StringConstraints(pattern=r"^#[a-z0-9][a-z0-9._-]{0,79}$")]
     release_managers: tuple[RoleArn, ...] = Field(min_length=1)
+    slack_workspace_id: SlackWorkspaceId | None = Field(
+        default=None,
+        description="Slack workspace (team) id: release news goes through an AWS Chatbot channel configuration.",
+    )
+    slack_channel_id: SlackChannelId | None = Field(
+        default=None, description="Chatbot needs the channel id (C...), not its #name; required with the workspace."
+    )
+    slack_webhook_secret_name: SecretName = Field(
+        default="cicd-platform/slack-webhook",
+        description="Secrets Manager secret holding the Slack incoming-webhook URL (used without Chatbot).",
+    )
     catalog_path: str = "catalog/services.yaml"
     bootstrap_role_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")] = (
         "cicd-platform-bootstrap"
@@ -171,6 +185,17 @@ class StackSettings(_Frozen):
         shared = sorted({branch for branch in branches if branches.count(branch) > 1})
         if shared:
             raise ValueError(f"branch pattern {shared[0]!r} is used by two environments; a push must reach one")
+        if (self.slack_workspace_id is None) != (self.slack_channel_id is None):
+            raise ValueError(
+                "slackWorkspaceId and slackChannelId go together: AWS Chatbot needs both the workspace and the "
+                "channel id (the C... id from the channel's details, not its #name)"
+            )
+        foreign = [arn for arn in self.release_managers if arn.split(":")[4] != self.tooling_account_id]
+        if foreign:
+            raise ValueError(
+                f"release manager {foreign[0]} is not in the tooling account {self.tooling_account_id}; approvals "
+                "happen there, and the platform grants them only to roles of that account"
+            )
         for environment in self.environments:
             if environment.region != self.region:
                 raise ValueError(
