@@ -4,17 +4,18 @@
 modules behind it are split by whose documents they are.
 """
 
-from .coordination import (
-    CoordinationScope,
-    coordination_key_policy,
-    coordinator_role_policy,
-    deploy_gate_role_policy,
 from .approvals import (
     SCP_SIZE_LIMIT,
     approval_auditor_policy,
     approval_guardrail_scp,
     release_manager_approval_policy,
     scp_text,
+)
+from .coordination import (
+    CoordinationScope,
+    coordination_key_policy,
+    coordinator_role_policy,
+    deploy_gate_role_policy,
 )
 from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
@@ -41,14 +42,13 @@ from .rollback import (
 from .tooling import build_role_policy, pipeline_role_policy, release_role_policy
 
 __all__ = [
+    "SCP_SIZE_LIMIT",
     "CoordinationScope",
     "Document",
     "alarm_reader_policy",
     "alarm_reader_trust",
     "alarm_topic_key_policy",
     "alarm_topic_policy",
-    "SCP_SIZE_LIMIT",
-    "Document",
     "approval_auditor_policy",
     "approval_guardrail_scp",
     "artifact_bucket_policy",
@@ -57,9 +57,9 @@ __all__ = [
     "coordination_key_policy",
     "coordinator_role_policy",
     "cross_account_trust",
+    "dead_letter_queue_policy",
     "deploy_events_bus_policy",
     "deploy_gate_role_policy",
-    "dead_letter_queue_policy",
     "dispatch_function_policy",
     "dispatch_invoke_statement",
     "dispatch_key_policy",
