@@ -56,3 +56,9 @@ pulumi.export(
         for name, service in platform.services.items()
     },
 )
+# What each service's deploy workflows need, per environment and cloud, named as the GitHub environment
+# variables that templates/github/deploy-<cloud>.yml reads (README: "Deploying to GCP or Azure").
+pulumi.export(
+    "cloudDeployTargets",
+    {name: service.cloud_targets for name, service in platform.services.items() if any(service.cloud_targets.values())},
+)

@@ -15,6 +15,7 @@ from tests.conftest import PROJECT_DIR, document, inputs_of, service_entry
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+# AWS defines no resource type for these: "*" is the only accepted resource.
 UNSCOPABLE_ACTIONS = {
     "ecr:GetAuthorizationToken",
     "ecs:RegisterTaskDefinition",

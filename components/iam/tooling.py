@@ -18,6 +18,7 @@ from .documents import (
     artifact_objects,
     document,
 )
+from .github_dispatch import dispatch_invoke_statement
 
 
 def pipeline_role_policy(
@@ -32,6 +33,7 @@ def pipeline_role_policy(
     invoked_function_arns: Sequence[str] = (),
     approval_topic_arn: str | None = None,
     approval_key_arn: str | None = None,
+    dispatch_function_arn: str | None = None,
 ) -> Document:
     """What one service's pipelines do themselves: fetch source, run builds, hand off deploys, read alarms.
 
@@ -42,6 +44,9 @@ def pipeline_role_policy(
     service's pipeline can never replace another service's artifact. A manual
     approval with a topic is published by CodePipeline as the pipeline role, so
     that role publishes to the (encrypted) release-news topic.
+    service's pipeline can never replace another service's artifact. With
+    ``dispatch_function_arn`` (services that also deploy to GCP or Azure) the
+    pipeline may invoke the GitHub dispatch function and no other.
     """
     statements: list[Document] = [
         {
@@ -109,6 +114,8 @@ def pipeline_role_policy(
                 "Resource": sorted(set(alarm_reader_role_arns)),
             }
         )
+    if dispatch_function_arn:
+        statements.append(dispatch_invoke_statement(dispatch_function_arn))
     return document(*statements)
 
 
