@@ -59,7 +59,7 @@ def evaluate(
         PolicyResource(
             type=r.type, urn=r.urn, name=r.name, props=_known(r.inputs), parent=r.parent, provider=r.provider
         )
-        for r in custom
+        for r in sorted(custom, key=lambda r: r.urn)  # registration order varies; findings should not
     ]
     violations: list[Violation] = []
     for rule in resource_rules:
