@@ -1,8 +1,8 @@
 """prod-rollback: a bad prod release undoes itself, and someone hears about it.
 
-Across resources: prod deployment groups roll back on failure and on alarm;
-the alarms they watch are declared in the stack and notify an encrypted SNS
-topic; prod deploy stages roll back when they fail. An alarm or topic that is
+Across resources: the alarms prod deployment groups watch are declared in the
+stack and notify an encrypted SNS topic; prod deploy stages roll back when
+they fail. (A group's own rollback settings are ``codedeploy-auto-rollback``.) An alarm or topic that is
 named but declared elsewhere (another stack) is reported, because this stack
 cannot show that it exists.
 """
@@ -89,8 +89,8 @@ def check_prod_rollback(resources: Sequence[PolicyResource], config: Config) -> 
 
 PROD_ROLLBACK = stack_rule(
     name="prod-rollback",
-    description="Prod deploys roll back: deployment groups on failure and alarm, deploy stages on failure; "
-    "the alarms exist and notify an encrypted topic.",
+    description="Prod deploys roll back: deploy stages roll back on failure, and the alarms prod deployment "
+    "groups watch exist in the stack and notify an encrypted topic.",
     level="mandatory",
     check=check_prod_rollback,
     remediation="Give prod deployment groups both rollback events and the service's health alarms (declared "

@@ -88,6 +88,13 @@ def test_every_rule_has_a_firing_a_quiet_and_an_unknown_scenario(rule):
     assert kinds == set(KINDS), f"{rule.name} lacks {set(KINDS) - kinds}"
 
 
+def test_the_pack_readme_tables_list_every_rule_at_its_level():
+    readme = (CATALOGUE.parent / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([a-z0-9-]+)` \|(.*)$", readme, flags=re.MULTILINE)
+    levels = {name: ("mandatory" if "| mandatory |" in f"|{rest}" else "advisory") for name, rest in rows}
+    assert levels == {rule.name: rule.level for rule in ALL_RULES}
+
+
 def test_every_rule_module_is_registered():
     modules = {rule.check.__module__ for rule in ALL_RULES}
     on_disk = {
