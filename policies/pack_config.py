@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PATH = Path(__file__).with_name("policy-config.json")
-LEVELS = ("advisory", "mandatory", "disabled")
+LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,9 @@ class PackConfig:
     """Policy name → the rule's configured properties."""
 
     def level_of(self, name: str, default: str) -> str:
-        return self.levels.get(name, self.levels.get("all", default))
+        """The level a run reports at; ``remediate`` reports as mandatory, as the server does for these rules."""
+        level = self.levels.get(name, self.levels.get("all", default))
+        return "mandatory" if level == "remediate" else level
 
     def properties_of(self, name: str) -> Mapping[str, Any]:
         return self.properties.get(name, {})

