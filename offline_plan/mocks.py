@@ -90,6 +90,13 @@ class AwsMocks(pulumi.runtime.Mocks):
             "aws:cloudwatch/logGroup:LogGroup": f"arn:{p}:logs:{region}:{account}:log-group:{name}",
             "aws:ecr/repository:Repository": f"arn:{p}:ecr:{region}:{account}:repository/{name}",
             "aws:codedeploy/application:Application": f"arn:{p}:codedeploy:{region}:{account}:application:{name}",
+            "aws:lambda/function:Function": f"arn:{p}:lambda:{region}:{account}:function:{name}",
+            # Secrets Manager appends six random characters to a secret's name in its ARN.
+            "aws:secretsmanager/secret:Secret": (
+                f"arn:{p}:secretsmanager:{region}:{account}:secret:{name}-{stable_id(typ, name)[:6]}"
+            ),
+            "aws:dynamodb/table:Table": f"arn:{p}:dynamodb:{region}:{account}:table/{name}",
+            "aws:sqs/queue:Queue": f"arn:{p}:sqs:{region}:{account}:{name}",
         }
         if typ == "aws:codedeploy/deploymentGroup:DeploymentGroup":
             return (
@@ -114,6 +121,11 @@ class AwsMocks(pulumi.runtime.Mocks):
             return {"uniqueId": "AROA" + stable_id(typ, resource_id).upper()}
         if typ == "aws:codedeploy/application:Application":
             return {"applicationId": stable_uuid(typ, resource_id)}
+        if typ == "aws:lambda/function:Function":
+            arn = f"arn:{self.partition}:lambda:{region}:{account}:function:{resource_id}"
+            return {"qualifiedArn": f"{arn}:$LATEST", "version": "$LATEST"}
+        if typ == "aws:sqs/queue:Queue":
+            return {"url": f"https://sqs.{region}.amazonaws.com/{account}/{resource_id}"}
         return {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:

@@ -30,6 +30,8 @@ class RecordedResource:
     provider: str | None
     custom: bool
     inputs: dict[str, Any]
+    dependencies: tuple[str, ...] = ()
+    """URNs this resource waits for (explicit ``depends_on`` and those its inputs come from)."""
 
     def as_plan_entry(self) -> dict[str, Any]:
         return {
@@ -39,6 +41,7 @@ class RecordedResource:
             "parent": self.parent,
             "provider": self.provider,
             "inputs": self.inputs,
+            "dependencies": list(self.dependencies),
         }
 
 
@@ -91,6 +94,7 @@ class RecordingMonitor(MockMonitor):
                 provider=provider,
                 custom=bool(request.custom),
                 inputs=engine_view(json_format.MessageToDict(request.object)),
+                dependencies=tuple(sorted(set(request.dependencies))),
             )
         )
         return response

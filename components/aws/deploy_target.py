@@ -41,6 +41,8 @@ class DeployTargetArgs:
     organization_id: str
     bucket_arn: pulumi.Input[str]
     key_arn: pulumi.Input[str]
+    artifact_prefix: str
+    """The S3 key prefix of this service's pipeline in this environment; the only artifacts its roles read."""
 
 
 class AwsDeployTarget(pulumi.ComponentResource):
@@ -109,7 +111,10 @@ class AwsDeployTarget(pulumi.ComponentResource):
             deployment_config_name=self.deployment_config_name,
             auto_rollback_configuration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
             tags=tags,
-            opts=in_account,
+            # CodeDeploy validates (and for Server groups, uses) its service role while creating the group.
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.account.provider, depends_on=args.account.codedeploy_role_attachments
+            ),
             **group_args,
         )
 
@@ -133,10 +138,24 @@ class AwsDeployTarget(pulumi.ComponentResource):
             f"{name}-deploy-policy",
             role=role.id,
             policy=pulumi.Output.all(args.bucket_arn, args.key_arn).apply(
-                lambda arns: iam.to_json(self._deploy_policy(target, region, account_id, codedeploy_arns, *arns))
+                lambda arns: iam.to_json(
+                    self._deploy_policy(target, service.name, environment.name, codedeploy_arns, *arns, args)
+                )
             ),
             opts=pulumi.ResourceOptions(parent=role, provider=args.account.provider),
         )
+        if isinstance(target, ServerTarget):
+            # The CodeDeploy agent fetches revisions with the instance role; across accounts the
+            # bucket and key policies are not enough without this identity policy.
+            aws.iam.RolePolicy(
+                f"{name}-instance-artifacts",
+                name=f"cicd-artifacts-{service.name}-{environment.name}",
+                role=target.instance_role,
+                policy=pulumi.Output.all(args.bucket_arn, args.key_arn).apply(
+                    lambda arns: iam.to_json(iam.instance_artifact_read_policy(arns[0], arns[1], args.artifact_prefix))
+                ),
+                opts=in_account,
+            )
         self.application_name = application.name
         self.deployment_group_name = group.deployment_group_name
         self.deploy_role_arn = args.deploy_role_arn
@@ -151,16 +170,24 @@ class AwsDeployTarget(pulumi.ComponentResource):
     @staticmethod
     def _deploy_policy(
         target: EcsTarget | LambdaTarget | ServerTarget,
-        region: str,
-        account_id: str,
+        service: str,
+        environment: str,
         codedeploy_arns: list[str],
         bucket_arn: str,
         key_arn: str,
+        args: DeployTargetArgs,
     ) -> iam.Document:
+        region, account_id = args.account.environment.region, args.account.environment.account_id
+        partition = naming.partition_of(region)
         if isinstance(target, EcsTarget):
             passed = [naming.role_arn(region, account_id, role) for role in target.passed_roles]
-            return iam.ecs_deploy_policy(codedeploy_arns, passed, bucket_arn, key_arn)
+            task_definitions = f"arn:{partition}:ecs:{region}:{account_id}:task-definition/*"
+            return iam.ecs_deploy_policy(
+                codedeploy_arns, passed, bucket_arn, key_arn, args.artifact_prefix, task_definitions
+            )
         if isinstance(target, LambdaTarget):
-            function_arn = f"arn:{naming.partition_of(region)}:lambda:{region}:{account_id}:function:{target.function}"
-            return iam.lambda_deploy_policy(function_arn, codedeploy_arns)
-        return iam.server_deploy_policy(codedeploy_arns, bucket_arn, key_arn)
+            function_arn = f"arn:{partition}:lambda:{region}:{account_id}:function:{target.function}"
+            return iam.lambda_deploy_policy(
+                function_arn, codedeploy_arns, bucket_arn, key_arn, naming.lambda_release_prefix(service, environment)
+            )
+        return iam.server_deploy_policy(codedeploy_arns, bucket_arn, key_arn, args.artifact_prefix)

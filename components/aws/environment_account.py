@@ -29,6 +29,8 @@ class EnvironmentAccount(pulumi.ComponentResource):
 
     provider: aws.Provider
     codedeploy_role_arn: pulumi.Output[str]
+    codedeploy_role_attachments: list[aws.iam.RolePolicyAttachment]
+    """Deployment groups wait for these: Server groups install Auto Scaling lifecycle hooks through the role."""
 
     def __init__(
         self,
@@ -66,12 +68,14 @@ class EnvironmentAccount(pulumi.ComponentResource):
             opts=in_account,
         )
         partition = naming.partition_of(environment.region)
-        for platform in sorted(platforms):
+        self.codedeploy_role_attachments = [
             aws.iam.RolePolicyAttachment(
                 f"{name}-codedeploy-{platform.lower()}",
                 role=role.name,
                 policy_arn=CODEDEPLOY_MANAGED_POLICIES[platform].format(partition=partition),
                 opts=pulumi.ResourceOptions(parent=role, provider=self.provider),
             )
+            for platform in sorted(platforms)
+        ]
         self.codedeploy_role_arn = role.arn
         self.register_outputs({"codedeployRoleArn": role.arn})

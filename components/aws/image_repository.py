@@ -1,9 +1,12 @@
 """The ECR repository a containerised service's builds push to.
 
-Images are built once in the tooling account and pulled by every environment
-account, so the repository policy names those accounts and no one else. Tags
-are immutable (a tag always means the image that was tested) and untagged
-layers are pruned so the registry does not grow without bound.
+Images are built in the tooling account (each environment's pipeline builds the
+commit of its own branch) and pulled by the environment accounts, so the
+repository policy names those accounts and no one else. Tags are immutable (a
+tag always means the image that was tested); builds tag with commit,
+environment and pipeline execution (``IMAGE_TAG``), so rebuilding one commit
+for another environment never collides. Untagged layers are pruned so the
+registry does not grow without bound.
 """
 
 from __future__ import annotations

@@ -43,7 +43,11 @@ class ServicePipelineArgs:
 
 
 class ServicePipeline(pulumi.ComponentResource):
-    """Build once, deploy per environment, for one catalog service."""
+    """Per environment, build the commit its branch carries and deploy it, for one catalog service.
+
+    Environments follow different branches (develop, release/*, main), so each
+    pipeline builds its own commit; the build project and roles are shared.
+    """
 
     pipelines: dict[str, EnvironmentPipeline]
 
@@ -54,6 +58,7 @@ class ServicePipeline(pulumi.ComponentResource):
         self._tags = standard_tags(inputs.stack, service=service.name, owner=service.owner)
         environments = inputs.environments_for(service)
         deploy_role_arns = {env.name: inputs.deploy_role_arn(service, env) for env in environments}
+        self._prefixes = inputs.artifact_prefixes(service)
         is_lambda = service.aws.platform == "Lambda"
 
         build = self._build_project(environments)
@@ -80,6 +85,7 @@ class ServicePipeline(pulumi.ComponentResource):
                     organization_id=inputs.settings.organization_id,
                     bucket_arn=args.bucket_arn,
                     key_arn=args.key_arn,
+                    artifact_prefix=self._prefixes[environment.name],
                 ),
                 # IAM rejects a trust policy whose principal does not exist yet.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[release or pipeline_role]),
@@ -140,6 +146,7 @@ class ServicePipeline(pulumi.ComponentResource):
                     resolved["bucket_arn"],
                     resolved["key_arn"],
                     resolved.get("image_repository_arn"),
+                    list(self._prefixes.values()),
                 ),
                 tags=self._tags,
                 timeout_minutes=inputs.settings.build_timeout_minutes,
@@ -164,8 +171,14 @@ class ServicePipeline(pulumi.ComponentResource):
                 buildspec=LAMBDA_RELEASE_BUILDSPEC,
                 key_arn=args.key_arn,
                 policy_inputs={"bucket_arn": args.bucket_arn, "key_arn": args.key_arn},
+                environment_variables={"ARTIFACT_BUCKET": args.bucket_name},
                 policy_for=lambda resolved: iam.release_role_policy(
-                    resolved["log_group_arn"], resolved["bucket_arn"], resolved["key_arn"], deploy_role_arns
+                    resolved["log_group_arn"],
+                    resolved["bucket_arn"],
+                    resolved["key_arn"],
+                    deploy_role_arns,
+                    list(self._prefixes.values()),
+                    [naming.lambda_release_prefix(service.name, env) for env in self._prefixes],
                 ),
                 tags=self._tags,
                 timeout_minutes=60,
@@ -193,7 +206,9 @@ class ServicePipeline(pulumi.ComponentResource):
             role=role.id,
             policy=pulumi.Output.all(args.bucket_arn, args.key_arn, args.connection_arn, *project_arns).apply(
                 lambda values: iam.to_json(
-                    iam.pipeline_role_policy(values[0], values[1], values[2], values[3:], assumable_role_arns)
+                    iam.pipeline_role_policy(
+                        values[0], values[1], values[2], values[3:], assumable_role_arns, list(self._prefixes.values())
+                    )
                 )
             ),
             opts=pulumi.ResourceOptions(parent=role),

@@ -9,6 +9,7 @@ environment accounts), ``resource_policies`` (key, bucket and registry policies)
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 Document = dict[str, Any]
@@ -80,3 +81,8 @@ def cross_account_trust(trusted_role_arn: str, organization_id: str) -> Document
             "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
         }
     )
+
+
+def artifact_objects(bucket_arn: str, prefixes: Sequence[str]) -> list[str]:
+    """Object ARNs under the given artifact key prefixes: a role sees its own service's artifacts only."""
+    return [f"{bucket_arn}/{prefix}/*" for prefix in sorted(set(prefixes))]

@@ -12,9 +12,9 @@ from ..model import naming
 from .documents import (
     ARTIFACT_READ_ACTIONS,
     ARTIFACT_WRITE_ACTIONS,
-    KMS_READ_ACTIONS,
     KMS_USE_ACTIONS,
     Document,
+    artifact_objects,
     document,
 )
 
@@ -25,10 +25,20 @@ def pipeline_role_policy(
     connection_arn: str,
     project_arns: Sequence[str],
     assumable_role_arns: Sequence[str],
+    artifact_prefixes: Sequence[str],
 ) -> Document:
-    """What one service's pipelines do themselves: fetch source, run builds, hand off deploys."""
+    """What one service's pipelines do themselves: fetch source, run builds, hand off deploys.
+
+    Artifact access is limited to the service's own pipeline prefixes, so one
+    service's pipeline can never replace another service's artifact.
+    """
     statements: list[Document] = [
-        {"Sid": "ArtifactObjects", "Effect": "Allow", "Action": ARTIFACT_WRITE_ACTIONS, "Resource": f"{bucket_arn}/*"},
+        {
+            "Sid": "ArtifactObjects",
+            "Effect": "Allow",
+            "Action": ARTIFACT_WRITE_ACTIONS,
+            "Resource": artifact_objects(bucket_arn, artifact_prefixes),
+        },
         {
             "Sid": "ArtifactBucket",
             "Effect": "Allow",
@@ -37,10 +47,11 @@ def pipeline_role_policy(
         },
         {"Sid": "ArtifactKey", "Effect": "Allow", "Action": KMS_USE_ACTIONS, "Resource": key_arn},
         {
+            # Both names of the service: connections may carry either ARN prefix.
             "Sid": "GitHubSource",
             "Effect": "Allow",
-            "Action": "codestar-connections:UseConnection",
-            "Resource": connection_arn,
+            "Action": ["codeconnections:UseConnection", "codestar-connections:UseConnection"],
+            "Resource": naming.connection_arns(connection_arn),
         },
         {
             "Sid": "RunBuilds",
@@ -69,8 +80,12 @@ def build_role_policy(
     bucket_arn: str,
     key_arn: str,
     image_repository_arn: str | None,
+    artifact_prefixes: Sequence[str],
 ) -> Document:
-    """A build reads its source, writes its artifact, logs, reports tests and pushes its image."""
+    """A build reads its source, writes its artifact, logs, reports tests and pushes its image.
+
+    Only under its service's artifact prefixes: a compromised build cannot touch another service's artifacts.
+    """
     partition = naming.partition_of(region)
     statements: list[Document] = [
         {
@@ -79,7 +94,12 @@ def build_role_policy(
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": f"{log_group_arn}:*",
         },
-        {"Sid": "ArtifactObjects", "Effect": "Allow", "Action": ARTIFACT_WRITE_ACTIONS, "Resource": f"{bucket_arn}/*"},
+        {
+            "Sid": "ArtifactObjects",
+            "Effect": "Allow",
+            "Action": ARTIFACT_WRITE_ACTIONS,
+            "Resource": artifact_objects(bucket_arn, artifact_prefixes),
+        },
         {
             "Sid": "ArtifactKey",
             "Effect": "Allow",
@@ -121,8 +141,19 @@ def build_role_policy(
     return document(*statements)
 
 
-def release_role_policy(log_group_arn: str, bucket_arn: str, key_arn: str, deploy_role_arns: Sequence[str]) -> Document:
-    """The Lambda release runner reads the build output and acts only through deploy roles."""
+def release_role_policy(
+    log_group_arn: str,
+    bucket_arn: str,
+    key_arn: str,
+    deploy_role_arns: Sequence[str],
+    artifact_prefixes: Sequence[str],
+    release_prefixes: Sequence[str],
+) -> Document:
+    """The Lambda release runner reads the build output, stages ``function.zip`` and acts only through deploy roles.
+
+    ``UpdateFunctionCode`` takes the code from S3 (no 50 MB ``--zip-file`` cap), so
+    the runner writes it under the service's release prefix for the deploy role to hand over.
+    """
     return document(
         {
             "Sid": "Logs",
@@ -130,8 +161,24 @@ def release_role_policy(log_group_arn: str, bucket_arn: str, key_arn: str, deplo
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": f"{log_group_arn}:*",
         },
-        {"Sid": "ArtifactObjects", "Effect": "Allow", "Action": ARTIFACT_READ_ACTIONS, "Resource": f"{bucket_arn}/*"},
-        {"Sid": "ArtifactKey", "Effect": "Allow", "Action": KMS_READ_ACTIONS, "Resource": key_arn},
+        {
+            "Sid": "ArtifactObjects",
+            "Effect": "Allow",
+            "Action": ARTIFACT_READ_ACTIONS,
+            "Resource": artifact_objects(bucket_arn, artifact_prefixes),
+        },
+        {
+            "Sid": "StageReleases",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": artifact_objects(bucket_arn, release_prefixes),
+        },
+        {
+            "Sid": "ArtifactKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
+            "Resource": key_arn,
+        },
         {
             "Sid": "AssumeDeployRoles",
             "Effect": "Allow",

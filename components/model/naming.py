@@ -30,6 +30,30 @@ def pipeline_name(service: str, environment: str) -> str:
     return f"{service}-{environment}"
 
 
+ARTIFACT_PREFIX_LENGTH = 20
+"""CodePipeline stores artifacts under the pipeline name cut to 20 characters (then the artifact name)."""
+
+
+def artifact_prefix(service: str, environment: str) -> str:
+    """The S3 key prefix under which CodePipeline keeps this pipeline's artifacts (without the trailing '/')."""
+    return pipeline_name(service, environment)[:ARTIFACT_PREFIX_LENGTH]
+
+
+def lambda_release_prefix(service: str, environment: str) -> str:
+    """Where the Lambda release project uploads ``function.zip`` for ``UpdateFunctionCode --s3-key``."""
+    return f"{artifact_prefix(service, environment)}/lambda-releases"
+
+
+def connection_arns(connection_arn: str) -> list[str]:
+    """A connection's ARN in both service prefixes: AWS renamed CodeStar Connections to CodeConnections,
+    and new connections may carry either prefix while both IAM action prefixes stay valid."""
+    for old, new in (("codestar-connections", "codeconnections"), ("codeconnections", "codestar-connections")):
+        marker = f":{old}:"
+        if marker in connection_arn:
+            return sorted({connection_arn, connection_arn.replace(marker, f":{new}:", 1)})
+    return [connection_arn]
+
+
 def build_project_name(service: str) -> str:
     return f"{service}-build"
 
@@ -86,3 +110,18 @@ def codedeploy_arns(region: str, account_id: str, application: str, group: str, 
         f"{prefix}:deploymentgroup:{application}/{group}",
         f"{prefix}:deploymentconfig:{config}",
     ]
+
+
+def github_dispatch_function_name(stack: str) -> str:
+    """The one GitHub dispatch function of a stack, shared by every service that deploys to GCP or Azure."""
+    return f"cicd-github-dispatch-{stack.lower()}"
+
+
+def github_dispatch_function_arn(region: str, account_id: str, stack: str) -> str:
+    """Known before the function exists, so pipeline role policies can name it."""
+    name = github_dispatch_function_name(stack)
+    return f"arn:{partition_of(region)}:lambda:{region}:{account_id}:function:{name}"
+
+
+def github_dispatch_secret_name(stack: str) -> str:
+    return f"cicd/{stack.lower()}/github-dispatch-token"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import naming
+from .artifact_prefixes import check_artifact_prefixes
 from .catalog import Catalog, Service, load_catalog
 from .errors import PlatformInputError
 from .settings import Environment, StackSettings, check_catalog_against_stack, parse_settings, placements_of
@@ -55,19 +56,24 @@ class PlatformInputs:
 
         Deploy roles of ECS and Server services read them through CodePipeline;
         Server instances fetch revisions themselves, so their instance role is a
-        reader too. Lambda releases are uploaded by the release project instead.
+        reader too; Lambda deploy roles hand the staged release to ``UpdateFunctionCode``,
+        which reads it with the caller's permissions. Identity policies narrow each
+        reader to its own prefix.
         """
         readers: dict[str, list[str]] = {}
         for service in self.catalog.services:
             for environment in self.environments_for(service):
                 account = readers.setdefault(environment.account_id, [])
-                if service.aws.platform != "Lambda":
-                    account.append(self.deploy_role_arn(service, environment))
+                account.append(self.deploy_role_arn(service, environment))
                 if service.aws.platform == "Server":
                     account.append(
                         naming.role_arn(environment.region, environment.account_id, service.aws.instance_role)
                     )
         return {account: sorted(set(arns)) for account, arns in sorted(readers.items())}
+
+    def artifact_prefixes(self, service: Service) -> dict[str, str]:
+        """Per environment, the artifact key prefix of the service's pipeline (no two services share one)."""
+        return {env.name: naming.artifact_prefix(service.name, env.name) for env in self.environments_for(service)}
 
     def tooling_role_arns(self) -> list[str]:
         """Roles in the tooling account that encrypt or decrypt artifacts."""
@@ -105,4 +111,5 @@ def load_platform_inputs(
         display_name = str(catalog_path)
     catalog = load_catalog(catalog_path, display_name)
     check_catalog_against_stack(catalog, settings, display_name)
+    check_artifact_prefixes(catalog, settings, display_name)
     return PlatformInputs(stack=stack, settings=settings, catalog=catalog)

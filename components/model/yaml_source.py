@@ -43,6 +43,11 @@ def load_yaml_file(path: Path, display_name: str) -> Any:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PlatformInputError(display_name, "file not found") from None
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise PlatformInputError(
+            display_name, f"is not valid UTF-8 (line {line}, byte {error.start}); save the file as UTF-8"
+        ) from None
     except OSError as error:
         raise PlatformInputError(display_name, f"cannot be read ({error.strerror})") from None
     return parse_yaml_text(text, display_name)

@@ -43,7 +43,7 @@ class EnvironmentPipelineArgs:
     approval_notification_arn: pulumi.Input[str] | None = None
     """SNS topic the manual approval publishes to (where the environment asks for approval)."""
     deploy_entry_rules: Sequence[Rule] = ()
-    """Gates checked before Deploy is entered, besides the environment's deployment window."""
+    """Gates checked on entry to Deploy (alarms, dependencies); the deployment window is held one stage earlier."""
     deploy_success_rules: Sequence[Rule] = ()
     """Checks after a successful deploy (alarm bake time); a failing one rolls the stage back."""
     rollback_on_failure: bool = False
@@ -63,18 +63,23 @@ class EnvironmentPipeline(pulumi.ComponentResource):
     def __init__(self, name: str, args: EnvironmentPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cicd:pipeline:EnvironmentPipeline", name, None, opts)
         service, environment = args.service, args.environment
-        entry_rules: list[Rule] = []
+        before_deploy = [
+            stage
+            for stage in (
+                stages.source_stage(service, environment, args.connection_arn),
+                stages.build_stage(service, environment, args.build_project_name),
+                stages.scan_stage(args.scan_actions),
+                stages.approval_stage(service, environment, args.approval_notification_arn),
+            )
+            if stage is not None
+        ]
         if environment.deploy_window:
-            entry_rules.append(deployment_window_rule(environment.deploy_window))
-        entry_rules += args.deploy_entry_rules
+            stages.hold_for_window(before_deploy[-1], deployment_window_rule(environment.deploy_window))
         layout = [
-            stages.source_stage(service, environment, args.connection_arn),
-            stages.build_stage(environment, args.build_project_name),
-            stages.scan_stage(args.scan_actions),
-            stages.approval_stage(service, environment, args.approval_notification_arn),
+            *before_deploy,
             stages.deploy_stage(
                 [self._deploy_action(args), *args.extra_deploy_actions],
-                entry_rules=entry_rules,
+                entry_rules=args.deploy_entry_rules,
                 success_rules=args.deploy_success_rules,
                 rollback_on_failure=args.rollback_on_failure,
             ),
@@ -130,6 +135,7 @@ class EnvironmentPipeline(pulumi.ComponentResource):
                             "FUNCTION_ALIAS": service.aws.alias,
                             "CODEDEPLOY_APPLICATION": target.application_name,
                             "CODEDEPLOY_GROUP": target.deployment_group_name,
+                            "RELEASE_PREFIX": naming.lambda_release_prefix(service.name, environment.name),
                         }
                     ),
                 },

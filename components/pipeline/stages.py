@@ -61,7 +61,19 @@ def source_stage(service: Service, environment: Environment, connection_arn: pul
     }
 
 
-def build_stage(environment: Environment, build_project_name: pulumi.Input[str]) -> Stage:
+def image_tag(service: Service, environment: Environment) -> str | None:
+    """Container tag of this run: commit, environment and execution, unique even when one commit is
+    rebuilt for another environment (the repository's tags are immutable). None for non-container builds."""
+    if service.aws.platform != "ECS":
+        return None
+    return f"#{{SourceVariables.CommitId}}-{environment.name}-#{{codepipeline.PipelineExecutionId}}"
+
+
+def build_stage(service: Service, environment: Environment, build_project_name: pulumi.Input[str]) -> Stage:
+    variables: dict[str, pulumi.Input[str]] = {"TARGET_ENVIRONMENT": environment.name}
+    tag = image_tag(service, environment)
+    if tag:
+        variables["IMAGE_TAG"] = tag
     return {
         "name": "Build",
         "actions": [
@@ -76,7 +88,7 @@ def build_stage(environment: Environment, build_project_name: pulumi.Input[str])
                 "output_artifacts": [BUILD_ARTIFACT],
                 "configuration": {
                     "ProjectName": build_project_name,
-                    "EnvironmentVariables": codebuild_variables({"TARGET_ENVIRONMENT": environment.name}),
+                    "EnvironmentVariables": codebuild_variables(variables),
                 },
             }
         ],
@@ -116,6 +128,20 @@ def approval_stage(
             }
         ],
     }
+
+
+def hold_for_window(stage: Stage, window_rule: Rule) -> None:
+    """Hold a finished stage until the deployment window opens, so Deploy is entered inside the window.
+
+    Outside its window a ``DeploymentWindow`` rule keeps the execution waiting
+    (it does not fail). AWS warns that other rules of the same condition are
+    evaluated while it waits and are not checked again when the window opens,
+    so an alarm or dependency gate beside it could pass hours before the
+    deploy. The window therefore ends the stage before Deploy (an on-success
+    condition, a use AWS documents) and Deploy's own entry condition checks
+    alarms and dependencies at the moment the execution enters.
+    """
+    stage["on_success"] = {"condition": condition([window_rule], "FAIL")}
 
 
 def deploy_stage(

@@ -163,6 +163,13 @@ def test_missing_catalog_file_is_reported(tmp_path: Path):
         load_catalog(tmp_path / "missing.yaml", "missing.yaml")
 
 
+def test_catalog_that_is_not_utf8_gets_one_located_error(tmp_path: Path):
+    path = tmp_path / "services.yaml"
+    path.write_bytes("services:\n  - name: auth\n    description: Caf\u00e9 sign-in\n".encode("latin-1"))
+    with pytest.raises(PlatformInputError, match=r"^services\.yaml: is not valid UTF-8 \(line 3, byte \d+\)"):
+        load_catalog(path, "services.yaml")
+
+
 def test_schema_file_is_generated_from_the_model():
     committed = (PROJECT_DIR / "catalog" / "services.schema.json").read_text()
     assert committed == render_schema(), "catalog/services.schema.json is stale: run `make schema`"

@@ -29,7 +29,9 @@ def test_plan_document_keeps_the_contract_shape(dev_plan):
     assert {"stack", "resources", "policy", "summary"} <= set(plan)
     assert plan["stack"] == "dev"
     for entry in plan["resources"]:
-        assert set(entry) == {"urn", "type", "name", "parent", "provider", "inputs"}
+        # Fields are added over time, never renamed or removed.
+        assert {"urn", "type", "name", "parent", "provider", "inputs"} <= set(entry)
+        assert all(dependency.startswith("urn:pulumi:dev::") for dependency in entry["dependencies"])
     assert [entry["urn"] for entry in plan["resources"]] == sorted(entry["urn"] for entry in plan["resources"])
     assert all(violation["level"] == "advisory" for violation in plan["policy"]["violations"])
     assert all(
@@ -102,6 +104,14 @@ def test_misspelt_project_config_key_is_refused(tmp_path):
     stack_file = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
     (tmp_path / "Pulumi.dev.yaml").write_text(stack_file + "  cicd-platform:slackChanel: '#typo'\n")
     with pytest.raises(PlatformInputError, match=r"Pulumi.dev.yaml: field 'cicd-platform:slackChanel': unknown key"):
+        run_plan(tmp_path, "dev")
+
+
+def test_stack_file_that_is_not_utf8_gets_one_located_error(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    stack_file = (PROJECT_DIR / "Pulumi.dev.yaml").read_text().replace("#platform-sandbox", "#plat\u00e9form")
+    (tmp_path / "Pulumi.dev.yaml").write_bytes(stack_file.encode("latin-1"))
+    with pytest.raises(PlatformInputError, match=r"^Pulumi\.dev\.yaml: is not valid UTF-8 \(line \d+"):
         run_plan(tmp_path, "dev")
 
 

@@ -1,0 +1,205 @@
+"""The stack's one GitHub dispatch function, shared by every service that deploys to GCP or Azure.
+
+What it creates: the function (code in ``functions/github_dispatch``), its role,
+a KMS key of its own, the Secrets Manager secret for the GitHub token, a
+DynamoDB table in which each job is claimed once (duplicate deliveries never
+dispatch twice), an encrypted log group and a dead-letter queue for deliveries
+that failed every retry.
+
+The secret is created empty: Pulumi never holds the token. An operator puts
+``{"token": "..."}`` once (README, "Deploying to GCP and Azure"): a fine-grained
+token with Actions read/write on the service repositories, or a GitHub App
+installation token that a rotation function refreshes in the same shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from .. import iam
+from ..model import naming
+from ..model.platform_inputs import PlatformInputs
+from ..model.tags import standard_tags
+
+CODE_DIR = Path(__file__).resolve().parents[2] / "functions" / "github_dispatch"
+PACKAGE = "github_dispatch"
+RUNTIME = "python3.13"
+TIMEOUT_SECONDS = 180
+"""Above one delivery's worst case: the poll pause, four HTTP attempts with backoff and a short rate-limit wait."""
+# Lambda retries a failed asynchronous delivery twice; after 15 minutes CodePipeline's 20-minute reply window
+# is nearly gone, so an older event goes to the dead-letter queue instead.
+MAX_EVENT_AGE_SECONDS = 900
+ROTATION_EXEMPTION = (
+    "holds a GitHub token: fine-grained tokens are rotated by an operator before expiry; "
+    "GitHub App installation tokens by a rotation function that writes the same secret"
+)
+
+
+def function_code() -> pulumi.AssetArchive:
+    """The handler package, file by file: no caches, so the archive changes only when the code does."""
+    return pulumi.AssetArchive(
+        {f"{PACKAGE}/{path.name}": pulumi.FileAsset(str(path)) for path in sorted(CODE_DIR.glob("*.py"))}
+    )
+
+
+@dataclass(frozen=True)
+class GitHubDispatchArgs:
+    inputs: PlatformInputs
+    api_url: str = "https://api.github.com"
+    """GitHub REST API base; GitHub Enterprise Server uses https://HOST/api/v3."""
+    reserved_concurrency: int = 10
+    """Every delivery is short (one poll); ten at once covers a fleet deploying together."""
+    log_retention_days: int = 90
+    poll_wait_seconds: int = 15
+    find_run_max_polls: int = 20
+    status_max_polls: int = 480
+    """480 polls of ~15 s each: two hours for a workflow run (CodePipeline allows a Lambda action 24 hours)."""
+
+
+class GitHubDispatch(pulumi.ComponentResource):
+    """Function + role + key + token secret + claims table + logs + dead-letter queue."""
+
+    function_name: pulumi.Output[str]
+    function_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    secret_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GitHubDispatchArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("cicd:github:GitHubDispatch", name, None, opts)
+        stack = args.inputs.stack
+        region, account = args.inputs.settings.region, args.inputs.settings.tooling_account_id
+        tags = standard_tags(stack)
+        child = pulumi.ResourceOptions(parent=self)
+        function_name = naming.github_dispatch_function_name(stack)
+        log_group_name = f"/aws/lambda/{function_name}"
+
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"Encrypts the GitHub token, job claims, logs and dead letters of {function_name}",
+            enable_key_rotation=True,
+            rotation_period_in_days=365,
+            deletion_window_in_days=30,
+            policy=iam.to_json(iam.dispatch_key_policy(region, account, log_group_name)),
+            tags=tags,
+            opts=child,
+        )
+        aws.kms.Alias(f"{name}-key-alias", name=f"alias/{function_name}", target_key_id=key.key_id, opts=child)
+
+        secret = aws.secretsmanager.Secret(
+            f"{name}-token",
+            name=naming.github_dispatch_secret_name(stack),
+            description=(
+                'GitHub token for the dispatch function, as {"token": "..."}; put by an operator, never by Pulumi'
+            ),
+            kms_key_id=key.arn,
+            recovery_window_in_days=7,
+            tags={**tags, "rotation-exempt-reason": ROTATION_EXEMPTION},
+            opts=child,
+        )
+        claims = aws.dynamodb.Table(
+            f"{name}-claims",
+            name=f"{function_name}-claims",
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="jobId",
+            attributes=[{"name": "jobId", "type": "S"}],
+            ttl={"attribute_name": "expiresAt", "enabled": True},
+            server_side_encryption={"enabled": True, "kms_key_arn": key.arn},
+            tags=tags,
+            opts=child,
+        )
+        dead_letters = aws.sqs.Queue(
+            f"{name}-dead-letters",
+            name=f"{function_name}-dlq",
+            kms_master_key_id=key.arn,
+            message_retention_seconds=14 * 24 * 3600,
+            tags=tags,
+            opts=child,
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=log_group_name,
+            retention_in_days=args.log_retention_days,
+            kms_key_id=key.arn,
+            tags=tags,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            name=function_name,
+            description="Runs the GitHub dispatch function: answers pipeline jobs, reads the GitHub token",
+            assume_role_policy=iam.to_json(iam.service_trust("lambda.amazonaws.com", account)),
+            tags=tags,
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=pulumi.Output.all(
+                secret=secret.arn, key=key.arn, table=claims.arn, logs=log_group.arn, dlq=dead_letters.arn
+            ).apply(
+                lambda arns: iam.to_json(
+                    iam.dispatch_function_policy(
+                        region, arns["secret"], arns["key"], arns["table"], arns["logs"], arns["dlq"]
+                    )
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+        function = aws.lambda_.Function(
+            f"{name}-function",
+            name=function_name,
+            description="Dispatches a service's GitHub Actions deploy workflow and reports its run to CodePipeline",
+            role=role.arn,
+            runtime=RUNTIME,
+            architectures=["arm64"],
+            handler=f"{PACKAGE}.handler.handler",
+            code=function_code(),
+            timeout=TIMEOUT_SECONDS,
+            memory_size=256,
+            reserved_concurrent_executions=args.reserved_concurrency,
+            tracing_config={"mode": "Active"},
+            dead_letter_config={"target_arn": dead_letters.arn},
+            logging_config={"log_format": "Text", "log_group": log_group.name},
+            environment={
+                "variables": {
+                    "GITHUB_TOKEN_SECRET_ARN": secret.arn,
+                    "CLAIMS_TABLE": claims.name,
+                    "GITHUB_API_URL": args.api_url,
+                    "POLL_WAIT_SECONDS": str(args.poll_wait_seconds),
+                    "FIND_RUN_MAX_POLLS": str(args.find_run_max_polls),
+                    "STATUS_MAX_POLLS": str(args.status_max_polls),
+                    # A claim older than one delivery can live belongs to a delivery that died: take over.
+                    "CLAIM_LEASE_SECONDS": str(TIMEOUT_SECONDS + 20),
+                }
+            },
+            tags=tags,
+            # The first delivery must find its permissions and its log group in place.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, log_group]),
+        )
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-async",
+            function_name=function.name,
+            maximum_retry_attempts=2,
+            maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS,
+            opts=pulumi.ResourceOptions(parent=function),
+        )
+
+        self.function_name = function.name
+        self.function_arn = function.arn
+        self.role_arn = role.arn
+        self.secret_arn = secret.arn
+        self.key_arn = key.arn
+        self.register_outputs(
+            {
+                "functionName": function.name,
+                "functionArn": function.arn,
+                "roleArn": role.arn,
+                "secretArn": secret.arn,
+                "keyArn": key.arn,
+            }
+        )

@@ -1,0 +1,116 @@
+"""Documents of the GitHub dispatch function: its role, its key, and the pipelines' right to invoke it.
+
+The function answers CodePipeline jobs, reads one secret, claims jobs in one
+table and writes to its own log group and dead-letter queue. Two statements
+need ``Resource: "*"`` because AWS cannot scope them: CodePipeline's job result
+actions and X-Ray's trace upload. ``codepipeline:AcknowledgeJob`` is not
+granted: it needs the nonce that only ``PollForJobs`` hands to custom-action
+job workers, and a Lambda invoke action never has one.
+"""
+
+from __future__ import annotations
+
+from ..model import naming
+from .documents import KMS_KEY_ADMIN_ACTIONS, KMS_USE_ACTIONS, Document, document
+
+JOB_RESULT_ACTIONS = ["codepipeline:PutJobFailureResult", "codepipeline:PutJobSuccessResult"]
+CLAIM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+KEY_SERVICES = ("dynamodb", "secretsmanager", "sqs")
+
+
+def _via_services(region: str) -> list[str]:
+    return [f"{service}.{region}.amazonaws.com" for service in KEY_SERVICES]
+
+
+def dispatch_function_policy(
+    region: str, secret_arn: str, key_arn: str, table_arn: str, log_group_arn: str, dead_letter_arn: str
+) -> Document:
+    return document(
+        {
+            # CodePipeline's job actions support no resource-level permissions (AWS permissions reference).
+            "Sid": "AnswerPipelineJobs",
+            "Effect": "Allow",
+            "Action": JOB_RESULT_ACTIONS,
+            "Resource": "*",
+        },
+        {
+            "Sid": "ReadGitHubToken",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": secret_arn,
+        },
+        {"Sid": "ClaimJobs", "Effect": "Allow", "Action": CLAIM_ACTIONS, "Resource": table_arn},
+        {
+            "Sid": "UseKeyThroughItsServices",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            "Resource": key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": _via_services(region)}},
+        },
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        },
+        {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dead_letter_arn},
+        {
+            # X-Ray trace upload supports no resource-level permissions.
+            "Sid": "Tracing",
+            "Effect": "Allow",
+            "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+            "Resource": "*",
+        },
+    )
+
+
+def dispatch_key_policy(region: str, account_id: str, log_group_name: str) -> Document:
+    """The dispatch key: admins, use only through its three services in this account, and its log group.
+
+    Use is granted to the account and narrowed by ``kms:ViaService``: the
+    function role's own policy, and an operator's when they put the token,
+    decide who within the account may use it.
+    """
+    root = naming.account_root_arn(region, account_id)
+    partition = naming.partition_of(region)
+    return document(
+        {
+            "Sid": "KeyAdministration",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": KMS_KEY_ADMIN_ACTIONS,
+            "Resource": "*",
+        },
+        {
+            "Sid": "UseThroughSecretsTableAndQueue",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": [*KMS_USE_ACTIONS, "kms:CreateGrant"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:CallerAccount": account_id, "kms:ViaService": _via_services(region)}},
+        },
+        {
+            "Sid": "FunctionLogsEncryption",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Resource": "*",
+            "Condition": {
+                "ArnEquals": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:{partition}:logs:{region}:{account_id}:log-group:{log_group_name}"
+                    )
+                }
+            },
+        },
+    )
+
+
+def dispatch_invoke_statement(function_arn: str) -> Document:
+    """What a pipeline role needs to run the dispatch action (CodePipeline invokes with the pipeline's role)."""
+    return {
+        "Sid": "InvokeGitHubDispatch",
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": function_arn,
+    }

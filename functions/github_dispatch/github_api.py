@@ -1,0 +1,208 @@
+"""The three GitHub REST calls the dispatch needs, the token they use, and bounded retries for 5xx and rate limits."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .outcomes import GitHubUnavailable, JobFailure
+from .request import DeployRequest
+from .settings import Dependencies, Settings
+
+
+def read_token(deps: Dependencies) -> str:
+    try:
+        value = deps.secrets.get_secret_value(SecretId=deps.settings.token_secret_arn)
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        raise JobFailure(f"cannot read the GitHub token secret ({code})", "PermissionError") from error
+    try:
+        document = json.loads(value.get("SecretString") or "")
+    except json.JSONDecodeError:
+        document = None
+    if not isinstance(document, dict) or not document.get("token"):
+        raise JobFailure(
+            'the GitHub token secret holds no {"token": "..."}: an operator must put it (see README)',
+            "ConfigurationError",
+        )
+    expires_at = document.get("expires_at")
+    if expires_at and datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp() <= deps.clock():
+        raise JobFailure(
+            f"the GitHub installation token in the secret expired at {expires_at}: is the rotation function running?",
+            "PermissionError",
+        )
+    return str(document["token"])
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class GitHub:
+    """The three REST calls the dispatch needs, with bounded retries for 5xx and rate limits."""
+
+    api_url: str
+    token: str
+    settings: Settings
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+
+    def default_branch(self, repository: str) -> str:
+        response = self._request("GET", f"/repos/{repository}")
+        if response.status == 404:
+            raise JobFailure(f"repository {repository} not found, or the token cannot see it", "ConfigurationError")
+        self._raise_for_status(response, f"reading repository {repository}")
+        return str(response.body["default_branch"])
+
+    def dispatch(self, request: DeployRequest, ref: str, correlation_id: str) -> int | None:
+        """Start the workflow; returns the run id when GitHub says it (newer API versions do)."""
+        body = {
+            "ref": ref,
+            "inputs": {"environment": request.environment, "commit": request.commit, "correlation_id": correlation_id},
+        }
+        path = f"/repos/{request.repository}/actions/workflows/{request.workflow}/dispatches"
+        response = self._request("POST", path, body)
+        if response.status == 404:
+            raise JobFailure(
+                f"workflow {request.workflow} not found in {request.repository} (or the token cannot see it): "
+                "copy it from templates/github/ into .github/workflows/",
+                "ConfigurationError",
+            )
+        if response.status == 422:
+            detail = response.body.get("message", "") if isinstance(response.body, dict) else ""
+            raise JobFailure(
+                f"GitHub rejected the dispatch of {request.workflow} on {ref} (422: {detail}); "
+                "does the workflow have a workflow_dispatch trigger with inputs environment, commit, correlation_id?",
+                "ConfigurationError",
+            )
+        self._raise_for_status(response, f"dispatching {request.workflow}")
+        if isinstance(response.body, dict) and response.body.get("workflow_run_id"):
+            return int(response.body["workflow_run_id"])
+        return None
+
+    def find_run(self, request: DeployRequest, correlation_id: str, dispatched_at: str) -> dict[str, Any] | None:
+        # A minute of slack for clock skew between Lambda and GitHub.
+        since = datetime.fromisoformat(dispatched_at) - timedelta(minutes=1)
+        query = urllib.parse.urlencode(
+            {"event": "workflow_dispatch", "created": f">={since.strftime('%Y-%m-%dT%H:%M:%SZ')}", "per_page": 100}
+        )
+        path = f"/repos/{request.repository}/actions/workflows/{request.workflow}/runs?{query}"
+        response = self._request("GET", path)
+        if response.status == 404:
+            raise JobFailure(f"workflow {request.workflow} disappeared from {request.repository}", "ConfigurationError")
+        self._raise_for_status(response, "listing workflow runs")
+        return next((run for run in response.body.get("workflow_runs", []) if run_matches(run, correlation_id)), None)
+
+    def get_run(self, repository: str, run_id: int) -> dict[str, Any]:
+        response = self._request("GET", f"/repos/{repository}/actions/runs/{run_id}")
+        if response.status == 404:
+            raise JobFailure(f"workflow run {run_id} in {repository} no longer exists (deleted?)")
+        self._raise_for_status(response, f"reading workflow run {run_id}")
+        return response.body
+
+    def _raise_for_status(self, response: Response, doing: str) -> None:
+        if 200 <= response.status < 300:
+            return
+        if response.status == 401:
+            raise JobFailure(
+                f"GitHub rejected the credentials (401) while {doing}: the token in the secret is wrong or expired",
+                "PermissionError",
+            )
+        if response.status == 403:
+            raise JobFailure(
+                f"GitHub refused {doing} (403): the token needs Actions read/write on the repository",
+                "PermissionError",
+            )
+        detail = response.body.get("message", "") if isinstance(response.body, dict) else ""
+        raise JobFailure(f"GitHub answered {response.status} while {doing}: {detail}")
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Response:
+        """One call, retried for 5xx, network errors and short rate limits; other answers are returned."""
+        attempts = max(1, self.settings.http_max_attempts)
+        problem = ""
+        for attempt in range(attempts):
+            try:
+                response = self._send(method, path, body)
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+                problem = f"{method} {path.split('?')[0]}: {error}"
+                wait = self.settings.http_backoff_seconds * (2**attempt)
+            else:
+                rate_limit_wait = self._rate_limit_wait(response)
+                if rate_limit_wait is not None:
+                    problem = f"rate limited for {rate_limit_wait:.0f}s"
+                    if rate_limit_wait > self.settings.max_rate_limit_wait_seconds:
+                        raise GitHubUnavailable(problem)
+                    wait = rate_limit_wait
+                elif response.status >= 500:
+                    problem = f"{method} {path.split('?')[0]} answered {response.status}"
+                    wait = self.settings.http_backoff_seconds * (2**attempt)
+                else:
+                    return response
+            if attempt + 1 < attempts:
+                self.sleep(wait)
+        raise GitHubUnavailable(f"{problem} (after {attempts} attempts)")
+
+    def _rate_limit_wait(self, response: Response) -> float | None:
+        if response.status not in (403, 429):
+            return None
+        headers = response.headers
+        if headers.get("retry-after"):
+            return max(0.0, float(headers["retry-after"]))
+        if headers.get("x-ratelimit-remaining") == "0":
+            reset = float(headers.get("x-ratelimit-reset") or 0)
+            return max(0.0, reset - self.clock())
+        if response.status == 429:
+            return 60.0
+        return None
+
+    def _send(self, method: str, path: str, body: dict[str, Any] | None) -> Response:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(  # noqa: S310 - the URL is the configured GitHub API base
+            self.api_url.rstrip("/") + path,
+            data=data,
+            method=method,
+            headers={
+                "Accept": "application/vnd.github+json",
+                "Authorization": f"Bearer {self.token}",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "User-Agent": "cicd-platform-github-dispatch",
+                **({"Content-Type": "application/json"} if data else {}),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.settings.http_timeout_seconds) as answer:  # noqa: S310
+                return Response(answer.status, _lower(answer.headers), _json(answer.read()))
+        except urllib.error.HTTPError as error:
+            return Response(error.code, _lower(error.headers), _json(error.read()))
+
+
+def run_matches(run: dict[str, Any], correlation_id: str) -> bool:
+    """A run is ours when its run name carries the bracketed correlation id (the templates' ``run-name``)."""
+    marker = f"[{correlation_id}]"
+    return marker in (run.get("display_title") or "") or marker in (run.get("name") or "")
+
+
+def _lower(headers: Any) -> dict[str, str]:
+    return {key.lower(): value for key, value in (headers or {}).items()}
+
+
+def _json(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return {"message": raw[:200].decode(errors="replace")}

@@ -1,0 +1,54 @@
+"""The answers one delivery can give a CodePipeline job, and the two failures that lead to one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+TOKEN_VERSION = 1
+"""Version of the continuation token's JSON; a token of another version fails the job."""
+
+
+@dataclass(frozen=True)
+class Continue:
+    """Keep the action in progress; CodePipeline invokes the function again with ``state``."""
+
+    state: dict[str, Any]
+    summary: str
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    run_id: int
+    run_url: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str
+    failure_type: str = "JobFailed"
+    run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class NoAnswer:
+    """A duplicate delivery while the first one is still alive: the first one answers."""
+
+    reason: str
+
+
+Outcome = Continue | Succeeded | Failed | NoAnswer
+
+
+class JobFailure(Exception):  # noqa: N818 - it is the job's failure, not an error of this code
+    """Ends the job with a failure CodePipeline shows to people."""
+
+    def __init__(self, message: str, failure_type: str = "JobFailed") -> None:
+        super().__init__(message)
+        self.message = message
+        self.failure_type = failure_type
+
+
+class GitHubUnavailable(Exception):  # noqa: N818 - a state of GitHub, reported as such
+    """GitHub kept answering 5xx, timing out or rate limiting past the retry budget."""

@@ -1,0 +1,72 @@
+"""What the function knows about its surroundings: settings from environment variables, and its AWS clients."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the function needs to know about its surroundings, from its environment variables."""
+
+    token_secret_arn: str
+    claims_table: str
+    api_url: str = "https://api.github.com"
+    find_run_max_polls: int = 20
+    status_max_polls: int = 480
+    poll_wait_seconds: float = 15.0
+    http_max_attempts: int = 4
+    http_backoff_seconds: float = 1.0
+    max_rate_limit_wait_seconds: float = 30.0
+    max_unavailable_polls: int = 10
+    claim_lease_seconds: int = 300
+    http_timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def number(name: str, default: float) -> float:
+            return float(env[name]) if env.get(name) else default
+
+        return cls(
+            token_secret_arn=env["GITHUB_TOKEN_SECRET_ARN"],
+            claims_table=env["CLAIMS_TABLE"],
+            api_url=env.get("GITHUB_API_URL") or cls.api_url,
+            find_run_max_polls=int(number("FIND_RUN_MAX_POLLS", cls.find_run_max_polls)),
+            status_max_polls=int(number("STATUS_MAX_POLLS", cls.status_max_polls)),
+            poll_wait_seconds=number("POLL_WAIT_SECONDS", cls.poll_wait_seconds),
+            http_max_attempts=int(number("HTTP_MAX_ATTEMPTS", cls.http_max_attempts)),
+            http_backoff_seconds=number("HTTP_BACKOFF_SECONDS", cls.http_backoff_seconds),
+            max_rate_limit_wait_seconds=number("MAX_RATE_LIMIT_WAIT_SECONDS", cls.max_rate_limit_wait_seconds),
+            max_unavailable_polls=int(number("MAX_UNAVAILABLE_POLLS", cls.max_unavailable_polls)),
+            claim_lease_seconds=int(number("CLAIM_LEASE_SECONDS", cls.claim_lease_seconds)),
+            http_timeout_seconds=number("HTTP_TIMEOUT_SECONDS", cls.http_timeout_seconds),
+        )
+
+
+@dataclass
+class Dependencies:
+    """The clients one invocation uses; tests hand in stubbed or moto-backed ones."""
+
+    settings: Settings
+    codepipeline: Any
+    secrets: Any
+    dynamodb: Any
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+
+    @classmethod
+    def from_environment(cls, codepipeline: Any) -> Dependencies:
+        return cls(
+            settings=Settings.from_environment(),
+            codepipeline=codepipeline,
+            secrets=boto3.client("secretsmanager"),
+            dynamodb=boto3.client("dynamodb"),
+        )

@@ -1,0 +1,624 @@
+"""The GitHub dispatch Lambda against a local server that answers like the GitHub REST API.
+
+CodePipeline's job calls go through ``botocore.stub.Stubber`` (moto lacks them; the client still validates
+every request against the service model), Secrets Manager and DynamoDB through moto. Each scenario checks
+that the delivery answered the job exactly once (or, for a live duplicate, not at all).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import boto3
+import pytest
+from botocore import xform_name
+from botocore.stub import Stubber
+from moto import mock_aws
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from functions.github_dispatch import claims
+from functions.github_dispatch import handler as dispatch
+from functions.github_dispatch import outcomes as answers
+from functions.github_dispatch.settings import Dependencies, Settings
+
+REGION = "eu-west-1"
+REPO = "acme/booking"
+WORKFLOW = "deploy-gcp.yml"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+NOW = 1_900_000_000.0
+PARAMS = {
+    "service": "booking",
+    "repository": REPO,
+    "workflow": WORKFLOW,
+    "cloud": "gcp",
+    "environment": "staging",
+    "commit": COMMIT,
+    "ref": "release/1.4",
+}
+
+
+# ------------------------------------------------------------------------------------------ a fake GitHub
+
+
+@dataclass
+class FakeGitHub:
+    """Dispatch creates a run named after the correlation id; each read of the run advances its status."""
+
+    server: HTTPServer
+    run_appears_after_lists: int = 0
+    statuses: list[tuple[str, str | None]] = field(default_factory=lambda: [("completed", "success")])
+    create_runs: bool = True
+    canned: dict[str, list[tuple[int, dict[str, str], Any]]] = field(default_factory=dict)
+    dispatches: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    _lists: int = 0
+    _reads: int = 0
+
+    def install(self) -> FakeGitHub:
+        self.server.expect_request(f"/repos/{REPO}", method="GET").respond_with_handler(self._repository)
+        self.server.expect_request(
+            f"/repos/{REPO}/actions/workflows/{WORKFLOW}/dispatches", method="POST"
+        ).respond_with_handler(self._dispatch)
+        self.server.expect_request(
+            f"/repos/{REPO}/actions/workflows/{WORKFLOW}/runs", method="GET"
+        ).respond_with_handler(self._list)
+        self.server.expect_request(re.compile(rf"^/repos/{REPO}/actions/runs/\d+$"), method="GET").respond_with_handler(
+            self._read
+        )
+        return self
+
+    def fail(self, endpoint: str, *answers: tuple[int, dict[str, str], Any]) -> None:
+        """The next calls to ``endpoint`` (repository, dispatch, list, read) get these answers first."""
+        self.canned.setdefault(endpoint, []).extend(answers)
+
+    def _canned(self, endpoint: str, request: Request) -> Response | None:
+        self.requests.append(f"{request.method} {request.path}")
+        assert request.headers["Authorization"] == "Bearer ghp-test-token"
+        assert request.headers["X-GitHub-Api-Version"] == "2022-11-28"
+        if self.canned.get(endpoint):
+            status, headers, body = self.canned[endpoint].pop(0)
+            return Response(json.dumps(body) if body is not None else "", status, headers)
+        return None
+
+    def _repository(self, request: Request) -> Response:
+        return self._canned("repository", request) or Response(json.dumps({"default_branch": "main"}), 200)
+
+    def _dispatch(self, request: Request) -> Response:
+        canned = self._canned("dispatch", request)
+        if canned:
+            return canned
+        body = json.loads(request.data)
+        self.dispatches.append(body)
+        if self.create_runs:
+            run_id = 9000 + len(self.runs)
+            title = f"Deploy {body['inputs']['environment']} [{body['inputs']['correlation_id']}]"
+            self.runs.append(
+                {
+                    "id": run_id,
+                    "name": "deploy-gcp",
+                    "display_title": title,
+                    "event": "workflow_dispatch",
+                    "status": "queued",
+                    "conclusion": None,
+                    "html_url": f"https://github.com/{REPO}/actions/runs/{run_id}",
+                }
+            )
+        return Response("", 204)
+
+    def _list(self, request: Request) -> Response:
+        canned = self._canned("list", request)
+        if canned:
+            return canned
+        assert request.args["event"] == "workflow_dispatch"
+        assert request.args["created"].startswith(">=")
+        self._lists += 1
+        visible = self.runs if self._lists > self.run_appears_after_lists else []
+        unrelated = {"id": 1, "display_title": "Deploy dev [cp-someone-else]", "html_url": "x", "status": "queued"}
+        return Response(json.dumps({"total_count": len(visible) + 1, "workflow_runs": [unrelated, *visible]}), 200)
+
+    def _read(self, request: Request) -> Response:
+        canned = self._canned("read", request)
+        if canned:
+            return canned
+        run = next(r for r in self.runs if request.path.endswith(f"/{r['id']}"))
+        status, conclusion = self.statuses[min(self._reads, len(self.statuses) - 1)]
+        self._reads += 1
+        return Response(json.dumps({**run, "status": status, "conclusion": conclusion}), 200)
+
+
+@pytest.fixture
+def github(httpserver: HTTPServer) -> FakeGitHub:
+    return FakeGitHub(httpserver).install()
+
+
+# ------------------------------------------------------------------------------------------ AWS side
+
+
+@dataclass
+class Pipeline:
+    """A stubbed CodePipeline client that records every job answer it is given.
+
+    By default each answer is accepted as CodePipeline would accept it (the response is queued on the
+    Stubber just before the call, so the Stubber still checks the operation and the response shape);
+    ``refuse`` queues an error instead.
+    """
+
+    client: Any
+    stubber: Stubber
+    answers: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    auto_answer: bool = True
+
+    def refuse(self, code: str, operation: str = "put_job_success_result") -> None:
+        self.auto_answer = False
+        self.stubber.add_client_error(operation, service_error_code=code, http_status_code=400)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def secret_arn(aws: None) -> str:
+    client = boto3.client("secretsmanager", region_name=REGION)
+    return client.create_secret(Name="cicd/github-dispatch", SecretString=json.dumps({"token": "ghp-test-token"}))[
+        "ARN"
+    ]
+
+
+@pytest.fixture
+def claims_table(aws: None) -> str:
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.create_table(
+        TableName="cicd-github-dispatch-claims",
+        KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "jobId", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return "cicd-github-dispatch-claims"
+
+
+@pytest.fixture
+def pipeline(aws: None) -> Iterator[Pipeline]:
+    client = boto3.client("codepipeline", region_name=REGION)
+    recorded = Pipeline(client, Stubber(client))
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        recorded.answers.append((model.name, json.loads(json.dumps(params))))
+        if recorded.auto_answer:
+            recorded.stubber.add_response(xform_name(model.name), {})
+
+    client.meta.events.register("provide-client-params.codepipeline", record)
+    with recorded.stubber:
+        yield recorded
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def deps(
+    httpserver: HTTPServer, secret_arn: str, claims_table: str, pipeline: Pipeline, sleeps: list[float]
+) -> Dependencies:
+    settings = Settings(
+        token_secret_arn=secret_arn,
+        claims_table=claims_table,
+        api_url=httpserver.url_for(""),
+        find_run_max_polls=3,
+        status_max_polls=5,
+        poll_wait_seconds=0,
+        http_max_attempts=3,
+        http_backoff_seconds=1,
+        max_rate_limit_wait_seconds=30,
+        max_unavailable_polls=2,
+        claim_lease_seconds=300,
+        http_timeout_seconds=5,
+    )
+    return Dependencies(
+        settings=settings,
+        codepipeline=pipeline.client,
+        secrets=boto3.client("secretsmanager", region_name=REGION),
+        dynamodb=boto3.client("dynamodb", region_name=REGION),
+        sleep=sleeps.append,
+        clock=lambda: NOW,
+    )
+
+
+def job_event(params: dict[str, Any] | str = PARAMS, token: dict[str, Any] | None = None, **data: Any) -> dict:
+    job_data: dict[str, Any] = {
+        "actionConfiguration": {
+            "configuration": {
+                "FunctionName": "cicd-github-dispatch",
+                "UserParameters": params if isinstance(params, str) else json.dumps(params),
+            }
+        },
+        "inputArtifacts": [],
+        "outputArtifacts": [],
+        "artifactCredentials": {"accessKeyId": "AKIA", "secretAccessKey": "s", "sessionToken": "t"},
+        **data,
+    }
+    if token is not None:
+        job_data["continuationToken"] = json.dumps(token)
+    return {"CodePipeline.job": {"id": str(uuid.uuid4()), "accountId": "111111111111", "data": job_data}}
+
+
+def deliver(event: dict[str, Any], deps: Dependencies, pipeline: Pipeline) -> answers.Outcome:
+    """One delivery; asserts it sent exactly one answer to CodePipeline."""
+    before = len(pipeline.answers)
+    outcome = dispatch.process(event, deps)
+    assert len(pipeline.answers) == before + 1, "a delivery answers the job exactly once"
+    return outcome
+
+
+def run_to_end(params: dict[str, Any], deps: Dependencies, pipeline: Pipeline, limit: int = 20) -> list:
+    """Deliver the job, then every continuation CodePipeline would send, until a final answer."""
+    outcomes = [deliver(job_event(params), deps, pipeline)]
+    while isinstance(outcomes[-1], answers.Continue):
+        assert len(outcomes) < limit, "the action never ended"
+        outcomes.append(deliver(job_event(params, token=outcomes[-1].state), deps, pipeline))
+    return outcomes
+
+
+def last_answer(pipeline: Pipeline) -> tuple[str, dict[str, Any]]:
+    return pipeline.answers[-1]
+
+
+# ------------------------------------------------------------------------------------------ scenarios
+
+
+def test_successful_run_succeeds_the_action_with_a_link_to_the_run(deps, pipeline, github) -> None:
+    github.run_appears_after_lists = 1
+    github.statuses = [("queued", None), ("in_progress", None), ("completed", "success")]
+
+    outcomes = run_to_end(PARAMS, deps, pipeline)
+
+    assert [type(o).__name__ for o in outcomes] == ["Continue"] * 5 + ["Succeeded"]
+    [dispatched] = github.dispatches
+    correlation_id = dispatched["inputs"]["correlation_id"]
+    assert dispatched == {
+        "ref": "release/1.4",
+        "inputs": {"environment": "staging", "commit": COMMIT, "correlation_id": correlation_id},
+    }
+    assert re.fullmatch(r"cp-[0-9a-f-]{36}", correlation_id)
+    operation, final = last_answer(pipeline)
+    url = f"https://github.com/{REPO}/actions/runs/9000"
+    assert operation == "PutJobSuccessResult"
+    assert "continuationToken" not in final
+    assert url in final["executionDetails"]["summary"]
+    assert final["executionDetails"]["externalExecutionId"] == "9000"
+    assert final["outputVariables"] == {"GitHubRunId": "9000", "GitHubRunUrl": url}
+    # Every intermediate answer kept the action in progress with a token CodePipeline will hand back.
+    for operation, answer in pipeline.answers[:-1]:
+        assert operation == "PutJobSuccessResult"
+        assert json.loads(answer["continuationToken"])["correlation_id"] == correlation_id
+
+
+def test_without_a_ref_the_workflow_runs_on_the_default_branch(deps, pipeline, github) -> None:
+    params = {key: value for key, value in PARAMS.items() if key != "ref"}
+    run_to_end(params, deps, pipeline)
+    assert github.dispatches[0]["ref"] == "main"
+
+
+def test_unresolved_commit_variable_falls_back_to_the_source_revision(deps, pipeline, github) -> None:
+    params = {**PARAMS, "commit": "#{SourceVariables.CommitId}"}
+    event = job_event(params, inputArtifacts=[{"name": "SourceOutput", "revision": COMMIT}])
+    deliver(event, deps, pipeline)
+    assert github.dispatches[0]["inputs"]["commit"] == COMMIT
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"commit": "main"}, "commit"),
+        ({"cloud": "aws"}, "cloud"),
+        ({"environment": "Prod; rm -rf /"}, "environment"),
+        ({"workflow": "../deploy.yml"}, "workflow"),
+        ({"repository": "acme"}, "repository"),
+    ],
+)
+def test_invalid_parameters_fail_the_job_before_anything_reaches_github(deps, pipeline, github, change, named):
+    outcome = deliver(job_event({**PARAMS, **change}), deps, pipeline)
+    assert isinstance(outcome, answers.Failed)
+    operation, answer = last_answer(pipeline)
+    assert operation == "PutJobFailureResult"
+    assert answer["failureDetails"]["type"] == "ConfigurationError"
+    assert named in answer["failureDetails"]["message"]
+    assert github.requests == []
+
+
+def test_user_parameters_that_are_not_json_fail_as_configuration(deps, pipeline, github) -> None:
+    deliver(job_event("service=booking"), deps, pipeline)
+    assert last_answer(pipeline)[1]["failureDetails"]["type"] == "ConfigurationError"
+
+
+def test_github_5xx_is_retried_with_backoff_then_the_dispatch_goes_through(deps, pipeline, github, sleeps) -> None:
+    github.fail("dispatch", (502, {}, {"message": "Bad Gateway"}), (500, {}, None))
+    outcome = deliver(job_event(), deps, pipeline)
+    assert isinstance(outcome, answers.Continue)
+    assert len(github.dispatches) == 1
+    assert sleeps == [1, 2]
+
+
+def test_github_down_for_every_attempt_fails_the_job_as_unavailable(deps, pipeline, github, sleeps) -> None:
+    github.fail("dispatch", *[(503, {}, None)] * 3)
+    deliver(job_event(), deps, pipeline)
+    operation, answer = last_answer(pipeline)
+    assert operation == "PutJobFailureResult"
+    assert answer["failureDetails"]["type"] == "SystemUnavailable"
+    assert "after 3 attempts" in answer["failureDetails"]["message"]
+    assert sleeps == [1, 2]
+
+
+def test_rate_limit_waits_until_the_reset_then_dispatches(deps, pipeline, github, sleeps) -> None:
+    limited = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 7)}
+    github.fail("dispatch", (403, limited, {"message": "API rate limit exceeded"}))
+    outcome = deliver(job_event(), deps, pipeline)
+    assert isinstance(outcome, answers.Continue)
+    assert sleeps == [7]
+    assert len(github.dispatches) == 1
+
+
+def test_secondary_rate_limit_honours_retry_after(deps, pipeline, github, sleeps) -> None:
+    github.fail("dispatch", (429, {"retry-after": "3"}, {"message": "secondary rate limit"}))
+    deliver(job_event(), deps, pipeline)
+    assert sleeps == [3]
+    assert len(github.dispatches) == 1
+
+
+def test_long_rate_limit_while_polling_keeps_the_action_waiting_then_gives_up(deps, pipeline, github) -> None:
+    deliver(job_event(), deps, pipeline)
+    state = json.loads(pipeline.answers[-1][1]["continuationToken"])
+    hour = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 3600)}
+    github.fail("list", *[(403, hour, {"message": "API rate limit exceeded"})] * 3)
+
+    first = deliver(job_event(token=state), deps, pipeline)
+    second = deliver(job_event(token=first.state), deps, pipeline)
+    third = deliver(job_event(token=second.state), deps, pipeline)
+
+    assert isinstance(first, answers.Continue) and first.state["unavailable"] == 1
+    assert isinstance(second, answers.Continue) and second.state["unavailable"] == 2
+    assert isinstance(third, answers.Failed)
+    assert last_answer(pipeline)[1]["failureDetails"]["type"] == "SystemUnavailable"
+
+
+def test_bad_credentials_fail_the_job_with_a_permission_error(deps, pipeline, github, sleeps) -> None:
+    github.fail("dispatch", (401, {}, {"message": "Bad credentials"}))
+    deliver(job_event(), deps, pipeline)
+    answer = last_answer(pipeline)[1]["failureDetails"]
+    assert answer["type"] == "PermissionError"
+    assert "401" in answer["message"]
+    assert sleeps == []
+
+
+def test_forbidden_without_rate_limit_is_a_permission_error_not_retried(deps, pipeline, github, sleeps) -> None:
+    github.fail("dispatch", (403, {"x-ratelimit-remaining": "4000"}, {"message": "Resource not accessible"}))
+    deliver(job_event(), deps, pipeline)
+    assert last_answer(pipeline)[1]["failureDetails"]["type"] == "PermissionError"
+    assert sleeps == []
+
+
+def test_missing_workflow_fails_the_job_and_says_where_the_template_is(deps, pipeline, github) -> None:
+    github.fail("dispatch", (404, {}, {"message": "Not Found"}))
+    deliver(job_event(), deps, pipeline)
+    answer = last_answer(pipeline)[1]["failureDetails"]
+    assert answer["type"] == "ConfigurationError"
+    assert WORKFLOW in answer["message"] and "templates/github/" in answer["message"]
+
+
+def test_workflow_without_dispatch_trigger_fails_as_configuration(deps, pipeline, github) -> None:
+    github.fail("dispatch", (422, {}, {"message": "Workflow does not have 'workflow_dispatch' trigger"}))
+    deliver(job_event(), deps, pipeline)
+    answer = last_answer(pipeline)[1]["failureDetails"]
+    assert answer["type"] == "ConfigurationError" and "workflow_dispatch" in answer["message"]
+
+
+def test_a_run_that_never_appears_fails_after_the_configured_polls(deps, pipeline, github) -> None:
+    github.create_runs = False
+    outcomes = run_to_end(PARAMS, deps, pipeline)
+    assert [type(o).__name__ for o in outcomes] == ["Continue", "Continue", "Continue", "Failed"]
+    message = last_answer(pipeline)[1]["failureDetails"]["message"]
+    assert "did not appear after 3 polls" in message and "run-name" in message
+
+
+@pytest.mark.parametrize("conclusion", ["cancelled", "failure", "timed_out", "skipped"])
+def test_a_run_that_does_not_succeed_fails_the_job_with_its_url(deps, pipeline, github, conclusion) -> None:
+    github.statuses = [("in_progress", None), ("completed", conclusion)]
+    outcomes = run_to_end(PARAMS, deps, pipeline)
+    assert isinstance(outcomes[-1], answers.Failed)
+    operation, answer = last_answer(pipeline)
+    assert operation == "PutJobFailureResult"
+    assert answer["failureDetails"]["type"] == "JobFailed"
+    assert f"ended {conclusion}" in answer["failureDetails"]["message"]
+    assert f"https://github.com/{REPO}/actions/runs/9000" in answer["failureDetails"]["message"]
+    assert answer["failureDetails"]["externalExecutionId"] == "9000"
+
+
+def test_a_run_that_outlasts_the_poll_budget_fails_and_says_it_was_not_cancelled(deps, pipeline, github) -> None:
+    github.statuses = [("in_progress", None)]
+    outcomes = run_to_end(PARAMS, deps, pipeline)
+    assert isinstance(outcomes[-1], answers.Failed)
+    assert "not cancelled" in last_answer(pipeline)[1]["failureDetails"]["message"]
+
+
+def test_a_run_waiting_for_an_environment_reviewer_says_so(deps, pipeline, github) -> None:
+    github.statuses = [("waiting", None), ("completed", "success")]
+    outcomes = run_to_end(PARAMS, deps, pipeline)
+    assert any("reviewer" in o.summary for o in outcomes if isinstance(o, answers.Continue))
+    assert isinstance(outcomes[-1], answers.Succeeded)
+
+
+def test_a_run_id_in_the_dispatch_answer_skips_the_search(deps, pipeline, github, httpserver) -> None:
+    github.fail("dispatch", (200, {}, {"workflow_run_id": 4242, "run_url": "x", "html_url": "y"}))
+    outcome = deliver(job_event(), deps, pipeline)
+    assert outcome.state["phase"] == "poll" and outcome.state["run_id"] == 4242
+
+
+def test_transient_error_while_reading_the_run_is_retried_within_the_delivery(deps, pipeline, github, sleeps) -> None:
+    github.statuses = [("completed", "success")]
+    github.fail("read", (500, {}, None))
+    outcomes = run_to_end(PARAMS, deps, pipeline)
+    assert isinstance(outcomes[-1], answers.Succeeded)
+    assert sleeps == [1]
+
+
+# ------------------------------------------------------------------------------------------ duplicates
+
+
+def test_a_duplicate_delivery_of_the_same_job_never_dispatches_twice(deps, pipeline, github) -> None:
+    event = job_event()
+    first = deliver(event, deps, pipeline)
+
+    pipeline.refuse("InvalidJobStateException")
+    second = dispatch.process(event, deps)
+
+    assert len(github.dispatches) == 1
+    assert isinstance(second, answers.Continue)
+    assert second.state == first.state, "the duplicate repeats the first answer, which CodePipeline refuses"
+    assert [name for name, _ in pipeline.answers] == ["PutJobSuccessResult", "PutJobSuccessResult"]
+
+
+def test_a_duplicate_while_the_first_delivery_is_dispatching_sends_no_answer(deps, pipeline, github) -> None:
+    event = job_event()
+    job_id = event["CodePipeline.job"]["id"]
+    claims.claim(job_id, f"cp-{job_id}", deps)  # the first delivery, still at work
+
+    outcome = dispatch.process(event, deps)
+
+    assert isinstance(outcome, answers.NoAnswer)
+    assert pipeline.answers == []
+    assert github.dispatches == []
+
+
+def test_a_duplicate_after_the_first_delivery_died_looks_for_its_run_instead_of_dispatching(
+    deps, pipeline, github
+) -> None:
+    event = job_event()
+    job_id = event["CodePipeline.job"]["id"]
+    claims.claim(job_id, f"cp-{job_id}", replace(deps, clock=lambda: NOW - 3600))
+
+    outcome = deliver(event, deps, pipeline)
+
+    assert github.dispatches == []
+    assert outcome.state["phase"] == "find"
+    assert outcome.state["correlation_id"] == f"cp-{job_id}"
+
+
+def test_a_redelivery_after_the_first_answer_was_lost_repeats_it_without_calling_github(deps, pipeline, github):
+    github.fail("dispatch", (404, {}, {"message": "Not Found"}))
+    event = job_event()
+    pipeline.refuse("ThrottlingException", "put_job_failure_result")
+    with pytest.raises(Exception, match="ThrottlingException"):
+        dispatch.process(event, deps)  # Lambda retries the delivery
+    requests_before = list(github.requests)
+    pipeline.auto_answer = True
+
+    outcome = deliver(event, deps, pipeline)
+
+    assert isinstance(outcome, answers.Failed)
+    assert github.requests == requests_before
+    assert [name for name, _ in pipeline.answers] == ["PutJobFailureResult", "PutJobFailureResult"]
+    assert pipeline.answers[0][1] == pipeline.answers[1][1]
+
+
+def test_a_repeated_final_answer_is_refused_quietly(deps, pipeline, github) -> None:
+    github.statuses = [("completed", "success")]
+    first = deliver(job_event(), deps, pipeline)
+    found = deliver(job_event(token=first.state), deps, pipeline)
+    event = job_event(token=found.state)
+    deliver(event, deps, pipeline)
+
+    pipeline.refuse("InvalidJobStateException")
+    outcome = dispatch.process(event, deps)
+
+    assert isinstance(outcome, answers.Succeeded)
+
+
+def test_a_codepipeline_error_other_than_already_answered_propagates_so_lambda_retries(deps, pipeline, github):
+    pipeline.refuse("ThrottlingException")
+    with pytest.raises(Exception, match="ThrottlingException"):
+        dispatch.process(job_event(), deps)
+
+
+# ------------------------------------------------------------------------------------------ credentials and surprises
+
+
+def test_a_secret_without_a_token_fails_as_configuration(deps, pipeline, github) -> None:
+    deps.secrets.put_secret_value(SecretId=deps.settings.token_secret_arn, SecretString="{}")
+    deliver(job_event(), deps, pipeline)
+    answer = last_answer(pipeline)[1]["failureDetails"]
+    assert answer["type"] == "ConfigurationError" and "operator" in answer["message"]
+    assert github.requests == []
+
+
+def test_an_expired_installation_token_fails_and_points_at_the_rotation(deps, pipeline, github) -> None:
+    expired = {"token": "ghs-old", "expires_at": "2020-01-01T00:00:00Z"}
+    deps.secrets.put_secret_value(SecretId=deps.settings.token_secret_arn, SecretString=json.dumps(expired))
+    deliver(job_event(), deps, pipeline)
+    answer = last_answer(pipeline)[1]["failureDetails"]
+    assert answer["type"] == "PermissionError" and "rotation" in answer["message"]
+
+
+def test_a_fresh_installation_token_is_used(deps, pipeline, github) -> None:
+    fresh = {"token": "ghp-test-token", "expires_at": "2099-01-01T00:00:00Z"}
+    deps.secrets.put_secret_value(SecretId=deps.settings.token_secret_arn, SecretString=json.dumps(fresh))
+    assert isinstance(deliver(job_event(), deps, pipeline), answers.Continue)
+
+
+def test_an_unreadable_secret_fails_as_a_permission_error(deps, pipeline, github) -> None:
+    deliver(job_event(), replace(deps, settings=replace(deps.settings, token_secret_arn="missing")), pipeline)
+    assert last_answer(pipeline)[1]["failureDetails"]["type"] == "PermissionError"
+
+
+def test_an_unexpected_error_still_fails_the_job(deps, pipeline, github) -> None:
+    broken = replace(deps, settings=replace(deps.settings, claims_table="no-such-table"))
+    deliver(job_event(), broken, pipeline)
+    message = last_answer(pipeline)[1]["failureDetails"]["message"]
+    assert message.startswith("unexpected error") and "ResourceNotFoundException" in message
+    assert github.dispatches == []
+
+
+def test_a_garbled_continuation_token_fails_the_job(deps, pipeline, github) -> None:
+    deliver(job_event(token={"v": 99}), deps, pipeline)
+    assert "unknown version" in last_answer(pipeline)[1]["failureDetails"]["message"]
+
+
+def test_the_entry_point_answers_even_when_its_settings_are_missing(monkeypatch, pipeline) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN_SECRET_ARN", raising=False)
+    monkeypatch.setattr(dispatch.boto3, "client", lambda service, **_: pipeline.client)
+    dispatch.handler(job_event(), None)
+    operation, answer = last_answer(pipeline)
+    assert operation == "PutJobFailureResult"
+    assert "GITHUB_TOKEN_SECRET_ARN" in answer["failureDetails"]["message"]
+
+
+def test_settings_come_from_the_environment() -> None:
+    settings = Settings.from_environment(
+        {
+            "GITHUB_TOKEN_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:x",
+            "CLAIMS_TABLE": "claims",
+            "GITHUB_API_URL": "http://127.0.0.1:9",
+            "FIND_RUN_MAX_POLLS": "7",
+            "POLL_WAIT_SECONDS": "0",
+        }
+    )
+    assert settings.api_url == "http://127.0.0.1:9"
+    assert settings.find_run_max_polls == 7
+    assert settings.poll_wait_seconds == 0
+    assert settings.status_max_polls == Settings.status_max_polls

@@ -1,0 +1,133 @@
+"""The workflow templates keep their contract with the dispatch function, and every workflow stays hardened.
+
+actionlint and zizmor (``make lint-workflows``) check the files as GitHub Actions code; these tests check what
+only this project knows: the inputs the function sends, the run name it searches for, and our pinning and
+permission rules.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from functions.github_dispatch import request
+from functions.github_dispatch.github_api import run_matches
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+TEMPLATES = sorted((PROJECT_DIR / "templates" / "github").glob("*.yml"))
+OWN_WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+
+
+def load(path: Path) -> dict[str, Any]:
+    # YAML 1.1 reads the key `on` as True.
+    workflow = yaml.safe_load(path.read_text())
+    workflow["on"] = workflow.pop(True, workflow.get("on"))
+    return workflow
+
+
+def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def test_both_clouds_have_a_template() -> None:
+    assert [path.name for path in TEMPLATES] == ["deploy-azure.yml", "deploy-gcp.yml"]
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_template_takes_exactly_the_inputs_the_function_sends(path: Path) -> None:
+    inputs = load(path)["on"]["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"environment", "commit", "correlation_id"}
+    assert inputs["environment"]["type"] == "choice"
+    assert inputs["environment"]["options"] == ["dev", "qa", "staging", "prod"]
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_run_name_carries_the_correlation_id_the_function_searches_for(path: Path) -> None:
+    run_name = load(path)["run-name"]
+    assert "[${{ inputs.correlation_id }}]" in run_name
+    rendered = (
+        run_name.replace("${{ inputs.environment }}", "prod")
+        .replace("${{ inputs.commit }}", "a" * 40)
+        .replace("${{ inputs.correlation_id }}", "cp-1234")
+    )
+    assert run_matches({"display_title": rendered, "name": path.stem}, "cp-1234")
+    assert not run_matches({"display_title": rendered, "name": path.stem}, "cp-123")
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_template_validates_inputs_before_the_deploy_job_can_start(path: Path) -> None:
+    workflow = load(path)
+    validate, deploy = workflow["jobs"]["validate"], workflow["jobs"]["deploy"]
+    assert deploy["needs"] == "validate"
+    assert validate["permissions"] == {}
+    script = validate["steps"][0]["run"]
+    assert "^[0-9a-f]{40}$" in script
+    assert request.CORRELATION_PATTERN.pattern.strip("^$") in script
+    assert deploy["environment"] == "${{ inputs.environment }}"
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_template_permissions_are_id_token_and_read_only_contents(path: Path) -> None:
+    workflow = load(path)
+    assert workflow["permissions"] == {}
+    assert workflow["jobs"]["deploy"]["permissions"] == {"id-token": "write", "contents": "read"}
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_template_checks_out_the_commit_the_pipeline_built(path: Path) -> None:
+    checkout = next(s for s in steps(load(path)) if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"] == {"ref": "${{ inputs.commit }}", "persist-credentials": False}
+
+
+@pytest.mark.parametrize("path", TEMPLATES + OWN_WORKFLOWS, ids=lambda p: p.name)
+def test_every_action_is_pinned_by_full_commit_sha(path: Path) -> None:
+    uses = [step["uses"] for step in steps(load(path)) if "uses" in step]
+    assert uses, "every workflow uses at least checkout"
+    assert [u for u in uses if not PINNED.match(u)] == []
+
+
+@pytest.mark.parametrize("path", TEMPLATES + OWN_WORKFLOWS, ids=lambda p: p.name)
+def test_no_expression_is_inlined_into_a_script(path: Path) -> None:
+    scripts = [step["run"] for step in steps(load(path)) if "run" in step]
+    assert [s for s in scripts if "${{" in s] == []
+
+
+@pytest.mark.parametrize("path", TEMPLATES + OWN_WORKFLOWS, ids=lambda p: p.name)
+def test_workflows_grant_nothing_by_default_and_each_job_names_its_permissions(path: Path) -> None:
+    workflow = load(path)
+    assert workflow["permissions"] == {}
+    assert all("permissions" in job for job in workflow["jobs"].values())
+
+
+def test_pull_requests_from_forks_get_no_secrets_and_no_cloud_credentials() -> None:
+    workflow = load(PROJECT_DIR / ".github" / "workflows" / "pr.yml")
+    assert set(workflow["on"]) == {"pull_request"}
+    test_job, preview = workflow["jobs"]["test"], workflow["jobs"]["preview"]
+    assert test_job["permissions"] == {"contents": "read"}
+    assert "secrets." not in yaml.safe_dump(test_job)
+    assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+
+
+def test_deploy_goes_to_dev_before_prod_and_prod_waits_for_its_environment() -> None:
+    jobs = load(PROJECT_DIR / ".github" / "workflows" / "deploy.yml")["jobs"]
+    assert jobs["up-dev"]["needs"] == "test"
+    assert jobs["up-prod"]["needs"] == "up-dev"
+    assert jobs["up-prod"]["environment"] == "platform-prod"
+    for name in ("up-dev", "up-prod"):
+        pulumi_step = next(s for s in jobs[name]["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
+        assert pulumi_step["with"]["command"] == "up"
+        assert pulumi_step["with"]["policyPacks"] == "policies"
+
+
+def test_drift_check_fails_on_any_change_without_writing_state() -> None:
+    workflow = load(PROJECT_DIR / ".github" / "workflows" / "drift.yml")
+    assert "schedule" in workflow["on"]
+    pulumi_step = next(s for s in steps(workflow) if s.get("uses", "").startswith("pulumi/actions@"))
+    assert pulumi_step["with"]["command"] == "preview"
+    assert pulumi_step["with"]["refresh"] is True
+    assert pulumi_step["with"]["expect-no-changes"] is True
