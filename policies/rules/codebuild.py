@@ -19,6 +19,8 @@ CREDENTIAL_NAME = re.compile(
     r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AWS_SECRET_ACCESS_KEY)", re.I
 )
 AWS_ACCESS_KEY_VALUE = re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")
+# A value that names where a secret lives (an ARN or a parameter path) is a reference, not the secret.
+SECRET_REFERENCE = re.compile(r"^(arn:aws[a-z-]*:(secretsmanager|ssm):|/)")
 CREDENTIALS_IN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]+@", re.I)
 
 
@@ -130,7 +132,13 @@ def check_no_plaintext_creds(_: str, props: Props, __: Config) -> Iterator[str]:
             continue
         if isinstance(value, str) and AWS_ACCESS_KEY_VALUE.search(value):
             yield f"environment variable {name} holds an AWS access key id in plain text"
-        elif isinstance(name, str) and CREDENTIAL_NAME.search(name) and not is_unknown(value):
+        elif (
+            isinstance(name, str)
+            and CREDENTIAL_NAME.search(name)
+            and isinstance(value, str)
+            and not is_unknown(value)
+            and not SECRET_REFERENCE.match(value)
+        ):
             yield f"environment variable {name} looks like a credential but is PLAINTEXT (use SECRETS_MANAGER)"
 
 

@@ -105,41 +105,55 @@ SCAN_BEFORE_DEPLOY = stack_rule(
 # deploy-gates
 
 
+def _gate_providers(pipeline: Pipeline, index: int) -> list[object] | None:
+    """Rule providers checked before a stage starts: its entry condition and the previous stage's success
+    condition (where the platform holds the deployment window); ``None`` when not known yet."""
+    stages = pipeline.stages()
+    conditions = [dig(stages[index], "beforeEntry", "condition")]
+    if index > 0:
+        conditions.append(dig(stages[index - 1], "onSuccess", "condition"))
+    providers: list[object] = []
+    for condition in conditions:
+        rules = dig(condition, "rules")
+        if is_unknown(condition) or is_unknown(rules):
+            return None
+        providers += [dig(rule, "ruleTypeId", "provider") for rule in as_list(rules)]
+    return None if any(is_unknown(p) for p in providers) else providers
+
+
 def check_deploy_gates(resources: Sequence[PolicyResource], config: Config) -> Findings:
     required = list(config["requiredEntryRules"])
     for pipeline in prod_pipelines(resources, config):
         if not pipeline.shape_known():
             continue
-        for _, stage in pipeline.deploy_stages():
-            condition = dig(stage, "beforeEntry", "condition")
-            rules = dig(condition, "rules")
-            if is_unknown(condition) or is_unknown(rules):
-                continue
-            providers = [dig(rule, "ruleTypeId", "provider") for rule in as_list(rules)]
-            if any(is_unknown(p) for p in providers):
+        for index, stage in pipeline.deploy_stages():
+            providers = _gate_providers(pipeline, index)
+            if providers is None:
                 continue
             missing = [provider for provider in required if provider not in providers]
             if missing:
                 yield (
                     pipeline.urn,
-                    f"prod deploy stage {pipeline.name}/{dig(stage, 'name')} has no before-entry "
-                    f"{', '.join(missing)} rule",
+                    f"prod deploy stage {pipeline.name}/{dig(stage, 'name')} is not gated by a "
+                    f"{', '.join(missing)} rule (on its entry or on the success of the stage before it)",
                 )
 
 
 DEPLOY_GATES = stack_rule(
     name="deploy-gates",
-    description="Prod deploy stages are entered only through DeploymentWindow and CloudWatchAlarm rules.",
+    description="Prod deploy stages are entered only through DeploymentWindow and CloudWatchAlarm rules "
+    "(on the deploy stage's entry or the success of the stage before it).",
     level="mandatory",
     check=check_deploy_gates,
-    remediation="Give prod a deployWindow and the service health alarms as a before-entry CloudWatchAlarm rule.",
+    remediation="Give prod a deployWindow (held on the stage before Deploy) and the service health alarms as "
+    "a CloudWatchAlarm rule on Deploy's entry.",
     config_schema={
         **PROD,
         "requiredEntryRules": {
             "type": "array",
             "items": {"type": "string"},
             "default": ["DeploymentWindow", "CloudWatchAlarm"],
-            "description": "Rule providers every prod deploy stage's before-entry condition must hold.",
+            "description": "Rule providers that must gate every prod deploy stage.",
         },
     },
 )

@@ -77,15 +77,6 @@ def scan_stage(*kinds: str) -> dict[str, Any]:
     return {"name": "Scan", "actions": [scan_action(kind) for kind in kinds]}
 
 
-def approval_stage(service: str = "booking", environment: str = "prod") -> dict[str, Any]:
-    approval = action("ReleaseApproval", "Approval", "Manual", configuration={"CustomData": f"Release {service}"})
-    return {"name": "Approve", "actions": [approval]}
-
-
-def deploy_role_arn(service: str = "booking", environment: str = "prod") -> str:
-    return f"arn:aws:iam::{ACCOUNTS.get(environment, PROD_ACCOUNT)}:role/cicd-deploy-{service}-{environment}"
-
-
 def rule(provider: str, **configuration: Any) -> dict[str, Any]:
     return {
         "name": provider,
@@ -98,7 +89,20 @@ WINDOW = rule("DeploymentWindow", Cron="* * 9-15 ? * MON-THU", TimeZone="Europe/
 ALARM_GATE = rule("CloudWatchAlarm", AlarmName="booking-prod-5xx")
 
 
-def deploy_stage(service: str = "booking", environment: str = "prod", gates=(WINDOW, ALARM_GATE), rollback=True):
+def approval_stage(service: str = "booking", environment: str = "prod", window: bool = True) -> dict[str, Any]:
+    """The approval, held until the deployment window opens (the platform holds it on the stage before Deploy)."""
+    approval = action("ReleaseApproval", "Approval", "Manual", configuration={"CustomData": f"Release {service}"})
+    stage: dict[str, Any] = {"name": "Approve", "actions": [approval]}
+    if window:
+        stage["onSuccess"] = {"condition": {"result": "FAIL", "rules": [WINDOW]}}
+    return stage
+
+
+def deploy_role_arn(service: str = "booking", environment: str = "prod") -> str:
+    return f"arn:aws:iam::{ACCOUNTS.get(environment, PROD_ACCOUNT)}:role/cicd-deploy-{service}-{environment}"
+
+
+def deploy_stage(service: str = "booking", environment: str = "prod", gates=(ALARM_GATE,), rollback=True):
     deploy = action(
         "BlueGreenDeploy",
         "Deploy",

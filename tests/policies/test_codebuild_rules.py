@@ -139,6 +139,15 @@ CASES = [
         project(environment=variables(("GITHUB_TOKEN", "ci/github:token"), kind="SECRETS_MANAGER")),
     ),
     quiet(CODEBUILD_NO_PLAINTEXT_CREDS, "plain configuration", project()),
+    quiet(
+        CODEBUILD_NO_PLAINTEXT_CREDS,
+        "a token's Secrets Manager ARN passed in plain text",
+        project(
+            environment=variables(
+                ("SONAR_TOKEN_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ci/sonar-AbCd")
+            )
+        ),
+    ),
     unknown(
         CODEBUILD_NO_PLAINTEXT_CREDS,
         "variable type not known",

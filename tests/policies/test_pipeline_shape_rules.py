@@ -16,6 +16,7 @@ from policies.rules.pipeline_shape import (
 from policies.testing import UNKNOWN
 
 from .platform_shapes import (
+    ALARM_GATE,
     WINDOW,
     action,
     approval_stage,
@@ -129,17 +130,26 @@ CASES = [
     # deploy-gates
     fires(
         DEPLOY_GATES,
-        "deployment window only (the platform today)",
-        pipeline(stages=replaced(deploy_stage(gates=(WINDOW,)))),
-        "prod deploy stage booking-prod/Deploy has no before-entry CloudWatchAlarm rule",
+        "deployment window held before Deploy, no alarm gate (the platform today)",
+        pipeline(stages=replaced(deploy_stage(gates=()))),
+        "prod deploy stage booking-prod/Deploy is not gated by a CloudWatchAlarm rule "
+        "(on its entry or on the success of the stage before it)",
     ),
     fires(
         DEPLOY_GATES,
-        "no entry condition",
-        pipeline(stages=replaced(deploy_stage(gates=()))),
-        "prod deploy stage booking-prod/Deploy has no before-entry DeploymentWindow, CloudWatchAlarm rule",
+        "no gate at all",
+        pipeline(stages=[*governed_stages()[:3], approval_stage(window=False), deploy_stage(gates=())]),
+        "prod deploy stage booking-prod/Deploy is not gated by a DeploymentWindow, CloudWatchAlarm rule "
+        "(on its entry or on the success of the stage before it)",
     ),
-    quiet(DEPLOY_GATES, "window and alarm gates", pipeline()),
+    quiet(DEPLOY_GATES, "window held on the approval, alarm on Deploy's entry", pipeline()),
+    quiet(
+        DEPLOY_GATES,
+        "both on Deploy's entry",
+        pipeline(
+            stages=[*governed_stages()[:3], approval_stage(window=False), deploy_stage(gates=(WINDOW, ALARM_GATE))]
+        ),
+    ),
     quiet(
         DEPLOY_GATES,
         "dev is not gated",
