@@ -90,6 +90,7 @@ class AwsMocks(pulumi.runtime.Mocks):
             "aws:cloudwatch/logGroup:LogGroup": f"arn:{p}:logs:{region}:{account}:log-group:{name}",
             "aws:ecr/repository:Repository": f"arn:{p}:ecr:{region}:{account}:repository/{name}",
             "aws:codedeploy/application:Application": f"arn:{p}:codedeploy:{region}:{account}:application:{name}",
+            "aws:codebuild/reportGroup:ReportGroup": f"arn:{p}:codebuild:{region}:{account}:report-group/{name}",
             "aws:lambda/function:Function": f"arn:{p}:lambda:{region}:{account}:function:{name}",
             # Secrets Manager appends six random characters to a secret's name in its ARN.
             "aws:secretsmanager/secret:Secret": (

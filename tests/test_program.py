@@ -93,15 +93,18 @@ def test_push_trigger_filters_on_the_environment_branch(dev_plan, environment, p
         assert matches(pattern, reaches) and not matches(pattern, never)
 
 
-def test_stages_run_source_build_approve_deploy(dev_plan):
+def test_stages_run_source_build_scan_approve_deploy_verify(dev_plan):
     for name, pipeline in pipelines(dev_plan).items():
         environment = name.rsplit("-", 1)[1]
         stages = [stage["name"] for stage in pipeline["stages"]]
-        if environment in ("staging", "prod"):
-            assert stages == ["Source", "Build", "Approve", "Deploy"], name
-            assert action(pipeline, "Approve")["provider"] == "Manual"
+        if environment == "prod":
+            assert stages == ["Source", "Build", "Scan", "Approve", "Deploy"], name
+        elif environment == "staging":
+            assert stages == ["Source", "Build", "Scan", "Approve", "Deploy", "Verify"], name
         else:
-            assert stages == ["Source", "Build", "Deploy"], name
+            assert stages == ["Source", "Build", "Scan", "Deploy", "Verify"], name
+        if "Approve" in stages:
+            assert action(pipeline, "Approve")["provider"] == "Manual"
 
 
 def test_source_uses_the_stack_connection_and_the_service_repository(dev_plan):
@@ -209,7 +212,10 @@ def test_pipeline_role_may_assume_only_its_own_deploy_roles(prod_plan):
             ("prod", "444444444444"),
         ]
     )
-    assert statements["RunBuilds"]["Resource"] == ["arn:aws:codebuild:eu-west-1:123456789012:project/booking-build"]
+    assert statements["RunBuilds"]["Resource"] == [
+        "arn:aws:codebuild:eu-west-1:123456789012:project/booking-build",
+        "arn:aws:codebuild:eu-west-1:123456789012:project/booking-scan",
+    ]
     trust = document(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "codepipeline.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
@@ -247,7 +253,7 @@ def test_roles_are_separate_per_purpose(prod_plan):
 
 def test_only_container_builds_are_privileged(dev_plan):
     for project in inputs_of(dev_plan, "aws:codebuild/project:Project"):
-        service = project["name"].removesuffix("-build").removesuffix("-lambda-release")
+        service = project["name"].removesuffix("-build").removesuffix("-lambda-release").removesuffix("-scan")
         platform = dev_plan.inputs.catalog.service(service).aws.platform
         expected = platform == "ECS" and project["name"].endswith("-build")
         assert project["environment"]["privilegedMode"] is expected, project["name"]

@@ -1,8 +1,9 @@
 """Everything one service needs to go from a push to a running release.
 
 Per service: a pipeline role, a build project (plus an image repository for
-containers, or a release project for Lambda functions), and per environment a
-deploy target in that environment's account and a V2 pipeline. Roles are per
+containers, or a release project for Lambda functions), a scan project with its
+report group, and per environment a deploy target in that environment's account
+and a V2 pipeline (Source, Build, Scan, Approve, Deploy, Verify). Roles are per
 service so a compromised build of one service cannot deploy another.
 """
 
@@ -16,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
+from ..governance.scans import ServiceScans, ServiceScansArgs, scan_actions, verify_actions
 from ..model import naming
 from ..model.catalog import Service
 from ..model.platform_inputs import PlatformInputs
@@ -63,8 +65,20 @@ class ServicePipeline(pulumi.ComponentResource):
 
         build = self._build_project(environments)
         release = self._release_project(list(deploy_role_arns.values())) if is_lambda else None
+        scans = ServiceScans(
+            f"{name}-security",
+            ServiceScansArgs(
+                inputs=inputs,
+                service=service,
+                bucket_name=args.bucket_name,
+                bucket_arn=args.bucket_arn,
+                key_arn=args.key_arn,
+                tags=self._tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         pipeline_role, pipeline_policy = self._pipeline_role(
-            [build.arn] + ([release.arn] if release else []),
+            [build.arn, scans.project_arn] + ([release.arn] if release else []),
             # Lambda deploys are handed to the release project; its role, not the pipeline's, assumes deploy roles.
             [] if is_lambda else list(deploy_role_arns.values()),
         )
@@ -103,6 +117,8 @@ class ServicePipeline(pulumi.ComponentResource):
                     build_project_name=build.name,
                     target=target,
                     release_project_name=release.name if release else None,
+                    scan_actions=scan_actions(service, environment, scans.project_name),
+                    verify_actions=verify_actions(service, environment, inputs, scans.project_name),
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_policy]),
             )

@@ -7,6 +7,7 @@ modules behind it are split by whose documents they are.
 from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
 from .github_dispatch import dispatch_function_policy, dispatch_invoke_statement, dispatch_key_policy
+from .governance import scan_role_policy
 from .resource_policies import artifact_bucket_policy, artifact_key_policy, image_repository_policy
 from .tooling import build_role_policy, pipeline_role_policy, release_role_policy
 
@@ -26,6 +27,7 @@ __all__ = [
     "lambda_deploy_policy",
     "pipeline_role_policy",
     "release_role_policy",
+    "scan_role_policy",
     "server_deploy_policy",
     "service_trust",
     "to_json",

@@ -34,6 +34,11 @@ Repository = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"),
     Field(description="GitHub repository as 'owner/name'."),
 ]
+ServiceUrl = Annotated[
+    str,
+    StringConstraints(pattern=r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[^\s]*)?$"),
+    Field(description="An http(s) URL of the deployed service."),
+]
 EnvironmentName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{1,11}$")]
 AccountId = Annotated[
     str, StringConstraints(pattern=r"^\d{12}$"), Field(description="A 12-digit AWS account id, quoted in YAML.")
@@ -135,6 +140,11 @@ class Service(_Frozen):
     )
     also_deploy_to: tuple[Literal["gcp", "azure"], ...] = Field(
         default=(), description="Other clouds reached through GitHub Actions with OIDC."
+    )
+    urls: dict[EnvironmentName, ServiceUrl] = Field(
+        default_factory=dict,
+        description="Per environment, where the deployed service answers (DAST scans it); "
+        "overrides the stack's serviceUrlPattern.",
     )
 
     @field_validator("depends_on", "environments", "also_deploy_to")

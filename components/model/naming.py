@@ -112,6 +112,45 @@ def codedeploy_arns(region: str, account_id: str, application: str, group: str, 
     ]
 
 
+def scan_project_name(service: str) -> str:
+    return f"{service}-scan"
+
+
+def scan_role_name(service: str) -> str:
+    return f"cicd-scan-{service}"
+
+
+def scan_log_group_name(service: str) -> str:
+    return f"/aws/codebuild/{scan_project_name(service)}"
+
+
+def security_report_group_name(service: str) -> str:
+    return f"{service}-security-findings"
+
+
+def report_group_arn(region: str, account_id: str, name: str) -> str:
+    return f"arn:{partition_of(region)}:codebuild:{region}:{account_id}:report-group/{name}"
+
+
+def security_reports_prefix(service: str) -> str:
+    """Where a service's scan reports and SBOMs live in the artifact bucket.
+
+    The underscore keeps it apart from pipeline artifacts, which CodePipeline
+    stores under the pipeline's name (``<service>-<env>``, never an underscore).
+    """
+    return f"security_reports/{service}"
+
+
+def security_hub_product_arn(region: str, account_id: str) -> str:
+    """The account's own 'default' product, the one custom findings are imported as."""
+    return f"arn:{partition_of(region)}:securityhub:{region}:{account_id}:product/{account_id}/default"
+
+
+def secret_arn_pattern(region: str, account_id: str, secret_name: str) -> str:
+    """A secret by name: Secrets Manager appends '-' and six random characters to every ARN."""
+    return f"arn:{partition_of(region)}:secretsmanager:{region}:{account_id}:secret:{secret_name}-??????"
+
+
 def github_dispatch_function_name(stack: str) -> str:
     """The one GitHub dispatch function of a stack, shared by every service that deploys to GCP or Azure."""
     return f"cicd-github-dispatch-{stack.lower()}"

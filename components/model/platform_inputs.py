@@ -82,6 +82,7 @@ class PlatformInputs:
         for service in self.catalog.services:
             arns.append(naming.role_arn(region, account, naming.pipeline_role_name(service.name)))
             arns.append(naming.role_arn(region, account, naming.build_role_name(service.name)))
+            arns.append(naming.role_arn(region, account, naming.scan_role_name(service.name)))
             if service.aws.platform == "Lambda":
                 arns.append(naming.role_arn(region, account, naming.release_role_name(service.name)))
         return sorted(arns)

@@ -28,6 +28,7 @@ from .branch_pattern import branch_pattern_problem
 from .catalog import AccountId, Catalog, EnvironmentName, Service
 from .deploy_window import cron_problem, timezone_problem
 from .errors import PlatformInputError, dotted_field, first_problem
+from .scan_policy import ScanPolicy, Snyk, SonarQube, UrlPattern, default_scan_policy, expand_url_pattern
 
 CONFIG_KEY = "settings"
 PROJECT_CONFIG_KEYS = frozenset({CONFIG_KEY})
@@ -90,6 +91,7 @@ class Environment(_Frozen):
     production: bool = False
     deploy_window: DeployWindow | None = None
     execution_mode: Literal["QUEUED", "SUPERSEDED", "PARALLEL"]
+    scan: ScanPolicy
 
 
 class StackSettings(_Frozen):
@@ -114,6 +116,13 @@ class StackSettings(_Frozen):
     )
     artifact_retention_days: int = Field(default=90, ge=7, le=3650)
     build_timeout_minutes: int = Field(default=30, ge=5, le=480)
+    sonarqube: SonarQube | None = Field(default=None, description="SAST by this server instead of Semgrep.")
+    snyk: Snyk | None = Field(default=None, description="Snyk beside OSV-Scanner for dependencies.")
+    service_url_pattern: UrlPattern | None = Field(
+        default=None,
+        description="Where DAST finds a service, e.g. https://{service}.{environment}.example.com; "
+        "a catalog entry's urls override it.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -136,6 +145,8 @@ class StackSettings(_Frozen):
                 )
                 if region is not None:
                     entry.setdefault("region", region)
+                if isinstance(entry.get("scan", {}), dict):
+                    entry["scan"] = {**default_scan_policy(entry["production"] is True), **entry.get("scan", {})}
             filled.append(entry)
         return {**data, "environments": filled}
 
@@ -161,13 +172,21 @@ class StackSettings(_Frozen):
     def environment(self, name: str) -> Environment:
         return next(environment for environment in self.environments if environment.name == name)
 
+    def service_url(self, service: Service, environment: str) -> str | None:
+        """Where the service answers in an environment: the catalog's URL, else the stack's pattern."""
+        if environment in service.urls:
+            return service.urls[environment]
+        if self.service_url_pattern:
+            return expand_url_pattern(self.service_url_pattern, service.name, environment)
+        return None
+
 
 def parse_settings(raw: Any, display_name: str) -> StackSettings:
     """Validate the ``settings`` config object; failures name the environment and field."""
     if not isinstance(raw, dict):
         raise PlatformInputError(display_name, "must be a mapping", field=f"cicd-platform:{CONFIG_KEY}")
     try:
-        return StackSettings.model_validate(raw)
+        settings = StackSettings.model_validate(raw)
     except ValidationError as error:
         location, message = first_problem(error)
         subject = None
@@ -178,6 +197,15 @@ def parse_settings(raw: Any, display_name: str) -> StackSettings:
             location = location[2:]
         field = ".".join(filter(None, [f"cicd-platform:{CONFIG_KEY}", dotted_field(location)]))
         raise PlatformInputError(display_name, message, subject=subject, field=field) from None
+    for environment in settings.environments:
+        if environment.production and environment.scan.dast:
+            raise PlatformInputError(
+                display_name,
+                "DAST crawls the running service, so it runs only outside production",
+                subject=f"environment '{environment.name}'",
+                field=f"cicd-platform:{CONFIG_KEY}.scan.dast",
+            )
+    return settings
 
 
 def check_catalog_against_stack(catalog: Catalog, settings: StackSettings, catalog_name: str) -> None:
@@ -186,6 +214,7 @@ def check_catalog_against_stack(catalog: Catalog, settings: StackSettings, catal
     for service in catalog.services:
         named = [(f"environments[{i}]", env) for i, env in enumerate(service.environments or ())]
         named += [(f"accounts.{env}", env) for env in service.accounts]
+        named += [(f"urls.{env}", env) for env in service.urls]
         for field, environment in named:
             if environment not in defined:
                 raise PlatformInputError(
@@ -194,6 +223,15 @@ def check_catalog_against_stack(catalog: Catalog, settings: StackSettings, catal
                     f"(it defines {', '.join(sorted(defined))})",
                     subject=f"service '{service.name}'",
                     field=field,
+                )
+        for environment in placements_of(service, settings):
+            if environment.scan.dast and settings.service_url(service, environment.name) is None:
+                raise PlatformInputError(
+                    catalog_name,
+                    f"environment '{environment.name}' runs DAST but the service has no URL there: add "
+                    f"urls.{environment.name}, set serviceUrlPattern in the stack, or turn scan.dast off",
+                    subject=f"service '{service.name}'",
+                    field=f"urls.{environment.name}",
                 )
         if service.repository_owner.lower() != settings.github_owner.lower():
             raise PlatformInputError(

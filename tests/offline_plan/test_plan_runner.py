@@ -47,7 +47,7 @@ def test_plan_document_keeps_the_contract_shape(dev_plan):
         "name": "booking-prod",
         "pipelineType": "V2",
         "branchFilter": ["main"],
-        "stages": ["Source", "Build", "Approve", "Deploy"],
+        "stages": ["Source", "Build", "Scan", "Approve", "Deploy"],
     }
     json.dumps(plan)
 
