@@ -8,7 +8,7 @@ that give actions a purpose (documented in ``policies/README.md``):
 
 - **scan**: a CodeBuild action in a stage named ``Scan``, or any CodeBuild
   action whose ``EnvironmentVariables`` set ``SCANNER``; its kind is the
-  ``SCANNER`` value, else the first of sast/sca/iac/secrets/licenses found in
+  ``SCANNER`` value, else the first of sast/sca/iac/secrets/licenses/dast found in
   the action name (``SastSemgrep`` → sast).
 - **approval**: category ``Approval``.
 - **deploy**: category ``Deploy``, or a CodeBuild/Lambda-invoke action (not a
@@ -25,7 +25,7 @@ from typing import Any
 from .base import Config, PolicyResource, Props, as_list, dig, is_prod, is_unknown, json_value
 
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
-SCAN_KINDS = ("sast", "sca", "iac", "secrets", "licenses")
+SCAN_KINDS = ("sast", "sca", "iac", "secrets", "licenses", "dast")
 
 
 @dataclass(frozen=True)

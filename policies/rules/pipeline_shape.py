@@ -90,11 +90,11 @@ SCAN_BEFORE_DEPLOY = stack_rule(
     level="mandatory",
     check=check_scan_before_deploy,
     remediation="Add CodeBuild scan actions in a Scan stage between Build and Deploy, one per kind "
-    "(set SCANNER=sast|sca|iac|secrets|licenses in the action's EnvironmentVariables).",
+    "(set SCANNER=sast|sca|iac|secrets|licenses|dast in the action's EnvironmentVariables).",
     config_schema={
         "requiredScanKinds": {
             "type": "array",
-            "items": {"type": "string", "enum": ["sast", "sca", "iac", "secrets", "licenses"]},
+            "items": {"type": "string", "enum": ["sast", "sca", "iac", "secrets", "licenses", "dast"]},
             "default": ["sast", "sca", "iac"],
             "description": "Scan kinds that must run before the first deploy action.",
         }

@@ -1,6 +1,6 @@
 """The platform against its own pack: the dev and prod plans, with the platform's pack config.
 
-The rules that wait for the governance components (scans, alarm gates, alarm
+The rules that wait for the governance components (alarm gates, alarm
 rollback) are downgraded to advisory in ``policies/policy-config.json`` until
 those components land; these tests name them, so restoring a rule to
 mandatory is one line in the config and a deliberate change here.
@@ -16,7 +16,7 @@ from offline_plan.policy_check import evaluate
 from policies import pack_config
 from policies.rules import ALL_RULES
 
-WAITING_FOR_GOVERNANCE = {"scan-before-deploy", "deploy-gates", "prod-rollback", "codedeploy-auto-rollback"}
+WAITING_FOR_GOVERNANCE = {"deploy-gates", "prod-rollback", "codedeploy-auto-rollback"}
 
 
 @pytest.fixture(scope="module", params=["dev_plan", "prod_plan"])

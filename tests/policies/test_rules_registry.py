@@ -93,6 +93,8 @@ def test_the_pack_readme_tables_list_every_rule_at_its_level():
     rows = re.findall(r"^\| `([a-z0-9-]+)` \|(.*)$", readme, flags=re.MULTILINE)
     levels = {name: ("mandatory" if "| mandatory |" in f"|{rest}" else "advisory") for name, rest in rows}
     assert levels == {rule.name: rule.level for rule in ALL_RULES}
+    for name, rest in rows:
+        assert f"| {BY_NAME[name].description} |" in f"|{rest}", f"{name}: the README's description is stale"
 
 
 def test_every_rule_module_is_registered():
