@@ -16,7 +16,7 @@ from .base import (
     stack_rule,
 )
 from .iam import ADMIN_POLICY_NAMES
-from .iam_policy import action_covers, grants_by_role
+from .iam_policy import Grant, action_covers, condition_keys, grants_by_role
 from .pipeline_model import Pipeline, pipelines
 
 Findings = Iterator[tuple[str | None, str]]
@@ -83,27 +83,78 @@ ACCOUNT_ISOLATION = stack_rule(
 
 # bootstrap-least-privilege
 
+# What the platform's program does in an environment account (bootstrap/permissions.py is the source).
 BOOTSTRAP_ACTIONS = [
     "iam:CreateRole",
     "iam:DeleteRole",
     "iam:GetRole",
     "iam:UpdateRole",
     "iam:UpdateRoleDescription",
+    "iam:UpdateAssumeRolePolicy",
     "iam:TagRole",
     "iam:UntagRole",
     "iam:ListRoleTags",
-    "iam:PutRolePolicy",
-    "iam:GetRolePolicy",
-    "iam:DeleteRolePolicy",
     "iam:ListRolePolicies",
+    "iam:GetRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
     "iam:AttachRolePolicy",
     "iam:DetachRolePolicy",
     "iam:ListAttachedRolePolicies",
-    "iam:UpdateAssumeRolePolicy",
     "iam:ListInstanceProfilesForRole",
     "iam:PassRole",
     "codedeploy:*",
+    "cloudwatch:PutMetricAlarm",
+    "cloudwatch:DeleteAlarms",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:TagResource",
+    "cloudwatch:UntagResource",
+    "cloudwatch:ListTagsForResource",
+    "sns:CreateTopic",
+    "sns:DeleteTopic",
+    "sns:GetTopicAttributes",
+    "sns:SetTopicAttributes",
+    "sns:TagResource",
+    "sns:UntagResource",
+    "sns:ListTagsForResource",
+    "sns:Subscribe",
+    "sns:Unsubscribe",
+    "sns:GetSubscriptionAttributes",
+    "sns:SetSubscriptionAttributes",
+    "kms:CreateKey",
+    "kms:DescribeKey",
+    "kms:GetKeyPolicy",
+    "kms:PutKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:EnableKeyRotation",
+    "kms:ListResourceTags",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateKeyDescription",
+    "kms:ScheduleKeyDeletion",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:ListAliases",
+    "elasticloadbalancing:Describe*",
+    "autoscaling:Describe*",
+    "ecs:DescribeClusters",
+    "ecs:DescribeServices",
+    "lambda:GetFunction",
+    "lambda:GetAlias",
+    "sts:GetCallerIdentity",
 ]
+
+
+def _writes_iam(grant: Grant) -> bool:
+    """IAM actions other than reads (Get*/List*): what could create or widen a role."""
+    return any(
+        a.lower().startswith("iam:") and not a.lower().startswith(("iam:get", "iam:list")) for a in grant.actions
+    )
+
+
+def _tag_scoped(grant: Grant) -> bool:
+    """Limited to resources carrying a tag the platform sets (``aws:ResourceTag/...``)."""
+    return any(key.startswith("aws:resourcetag/") for key in condition_keys(grant.condition))
 
 
 def check_bootstrap(resources: Sequence[PolicyResource], config: Config) -> Findings:
@@ -132,23 +183,24 @@ def check_bootstrap(resources: Sequence[PolicyResource], config: Config) -> Find
                     f"bootstrap role {role} statement "
                     f"{grant.sid} grants {', '.join(extra)} beyond what the program needs",
                 )
-            if any(a.lower().startswith("iam:") for a in grant.actions):
+            if _writes_iam(grant) and not _tag_scoped(grant):
                 wide = [r for r in grant.resources if not any(fnmatchcase(r, p) for p in config["iamResourcePatterns"])]
                 if wide:
                     yield (
                         urn,
-                        f"bootstrap role {role} statement "
-                        f"{grant.sid} manages IAM on {', '.join(wide)} (not cicd-* roles)",
+                        f"bootstrap role {role} statement {grant.sid} changes IAM on {', '.join(wide)} "
+                        "(not cicd-* roles, and no aws:ResourceTag condition)",
                     )
 
 
 BOOTSTRAP_LEAST_PRIVILEGE = stack_rule(
     name="bootstrap-least-privilege",
     description="The bootstrap role in an environment account grants no more than the program needs there "
-    "(cicd-* roles and CodeDeploy).",
+    "(its actions, and IAM writes only on cicd-* roles or tag-scoped).",
     level="mandatory",
     check=check_bootstrap,
-    remediation="Limit the bootstrap role to the IAM role actions on role/cicd-* and codedeploy:*; no admin policies.",
+    remediation="Limit the bootstrap role to the actions the program calls (allowedActions), IAM writes to "
+    "role/cicd-* (or roles carrying the platform's tag), and no admin policies.",
     config_schema={
         "bootstrapRoleNames": {
             "type": "array",

@@ -202,7 +202,8 @@ CASES = [
         BOOTSTRAP_LEAST_PRIVILEGE,
         "bootstrap may manage any role",
         [bootstrap({"Sid": "Roles", "Effect": "Allow", "Action": ["iam:CreateRole"], "Resource": "*"})],
-        "bootstrap role cicd-platform-bootstrap statement Roles manages IAM on * (not cicd-* roles)",
+        "bootstrap role cicd-platform-bootstrap statement Roles changes IAM on * "
+        "(not cicd-* roles, and no aws:ResourceTag condition)",
     ),
     fires(
         BOOTSTRAP_LEAST_PRIVILEGE,
@@ -231,6 +232,33 @@ CASES = [
                     "Resource": f"arn:aws:iam::{PROD_ACCOUNT}:role/cicd-*",
                 },
                 {"Sid": "Deploy", "Effect": "Allow", "Action": "codedeploy:*", "Resource": "*"},
+            )
+        ],
+    ),
+    quiet(
+        BOOTSTRAP_LEAST_PRIVILEGE,
+        "the bootstrap template's reads and tag-scoped writes on any role",
+        [
+            bootstrap(
+                {
+                    "Sid": "ReadRoles",
+                    "Effect": "Allow",
+                    "Action": "iam:GetRole",
+                    "Resource": f"arn:aws:iam::{PROD_ACCOUNT}:role/*",
+                },
+                {
+                    "Sid": "ManageOptedInInstanceRolePolicies",
+                    "Effect": "Allow",
+                    "Action": ["iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+                    "Resource": f"arn:aws:iam::{PROD_ACCOUNT}:role/*",
+                    "Condition": {"StringEquals": {"aws:ResourceTag/cicd-platform-managed-policy": "true"}},
+                },
+                {
+                    "Sid": "ReadWhatAwsCannotScope",
+                    "Effect": "Allow",
+                    "Action": ["elasticloadbalancing:DescribeListeners", "sts:GetCallerIdentity"],
+                    "Resource": "*",
+                },
             )
         ],
     ),

@@ -7,6 +7,7 @@ from fnmatch import fnmatchcase
 
 import pytest
 
+from policies.rules.account_boundaries import BOOTSTRAP_ACTIONS
 from policies.rules.iam import (
     CREDENTIAL_EXPOSURE,
     IAM_GITHUB_OIDC,
@@ -302,7 +303,9 @@ def test_unscopable_actions_really_take_no_resource(pattern):
     assert any(fnmatchcase(a.lower(), pattern.lower()) for a in only_star), pattern
 
 
-@pytest.mark.parametrize("action", [*PERMISSION_MANAGEMENT, *CREDENTIAL_EXPOSURE])
-def test_privilege_escalation_actions_exist(action):
+@pytest.mark.parametrize(
+    "action", [*PERMISSION_MANAGEMENT, *CREDENTIAL_EXPOSURE, *(a for a in BOOTSTRAP_ACTIONS if "*" not in a)]
+)
+def test_named_actions_exist(action):
     service, name = action.split(":")
     assert _iam_database().get_action_data(service, name).get(service), action
