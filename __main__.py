@@ -41,6 +41,7 @@ platform = Platform("platform", inputs)
 pulumi.export("artifactBucket", platform.artifacts.bucket_name)
 pulumi.export("artifactKeyArn", platform.artifacts.key_arn)
 pulumi.export("githubConnectionArn", platform.connection.arn)
+pulumi.export("rollbackWebhookSecretArn", platform.reporter.webhook_secret_arn)
 pulumi.export("deployOrder", inputs.catalog.deploy_order)
 pulumi.export(
     "pipelines",

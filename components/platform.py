@@ -12,6 +12,7 @@ from .aws.artifact_store import ArtifactStore, ArtifactStoreArgs
 from .aws.environment_account import EnvironmentAccount
 from .aws.github_connection import GitHubConnection
 from .aws.service_pipeline import ServicePipeline, ServicePipelineArgs
+from .governance.rollback_reporter import RollbackReporter, RollbackReporterArgs
 from .model.platform_inputs import PlatformInputs
 
 
@@ -26,6 +27,8 @@ class Platform(pulumi.ComponentResource):
         settings = inputs.settings
         self.artifacts = ArtifactStore("artifacts", ArtifactStoreArgs(inputs=inputs), opts=child)
         self.connection = GitHubConnection("github", inputs.stack, settings.github_owner, opts=child)
+        # Before the accounts: their forwarding rules target this reporter's bus.
+        self.reporter = RollbackReporter("rollback-reporter", RollbackReporterArgs(inputs=inputs), opts=child)
         accounts: dict[tuple[str, str], EnvironmentAccount] = {}
         default_accounts = {environment.name: environment.account_id for environment in settings.environments}
         for environment, platforms in inputs.environment_accounts():
@@ -39,7 +42,10 @@ class Platform(pulumi.ComponentResource):
                 environment,
                 settings.bootstrap_role_name,
                 platforms,
-                opts=child,
+                tooling_account_id=settings.tooling_account_id,
+                organization_id=settings.organization_id,
+                deploy_events_bus_arn=self.reporter.bus_arn,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.reporter.bus]),
             )
         self.services = {}
         for service_name in inputs.catalog.deploy_order:
@@ -61,6 +67,7 @@ class Platform(pulumi.ComponentResource):
             {
                 "artifactBucket": self.artifacts.bucket_name,
                 "githubConnectionArn": self.connection.arn,
+                "rollbackWebhookSecretArn": self.reporter.webhook_secret_arn,
                 "pipelines": {
                     name: {env: pipeline.name for env, pipeline in service.pipelines.items()}
                     for name, service in self.services.items()

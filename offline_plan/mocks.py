@@ -90,6 +90,17 @@ class AwsMocks(pulumi.runtime.Mocks):
             "aws:cloudwatch/logGroup:LogGroup": f"arn:{p}:logs:{region}:{account}:log-group:{name}",
             "aws:ecr/repository:Repository": f"arn:{p}:ecr:{region}:{account}:repository/{name}",
             "aws:codedeploy/application:Application": f"arn:{p}:codedeploy:{region}:{account}:application:{name}",
+            "aws:sns/topic:Topic": f"arn:{p}:sns:{region}:{account}:{name}",
+            "aws:cloudwatch/metricAlarm:MetricAlarm": f"arn:{p}:cloudwatch:{region}:{account}:alarm:{name}",
+            "aws:cloudwatch/compositeAlarm:CompositeAlarm": (
+                f"arn:{p}:cloudwatch:{region}:{account}:alarm:{inputs.get('alarmName', resource_id)}"
+            ),
+            "aws:cloudwatch/eventBus:EventBus": f"arn:{p}:events:{region}:{account}:event-bus/{name}",
+            "aws:cloudwatch/eventRule:EventRule": (
+                f"arn:{p}:events:{region}:{account}:rule/"
+                + (f"{inputs['eventBusName']}/" if inputs.get("eventBusName", "default") != "default" else "")
+                + str(name)
+            ),
             "aws:codebuild/reportGroup:ReportGroup": f"arn:{p}:codebuild:{region}:{account}:report-group/{name}",
             "aws:lambda/function:Function": f"arn:{p}:lambda:{region}:{account}:function:{name}",
             # Secrets Manager appends six random characters to a secret's name in its ARN.
@@ -165,8 +176,16 @@ def _partition(p: str, _account: str, _region: str, _args: dict[str, Any]) -> di
 
 def _load_balancer(p: str, account: str, region: str, args: dict[str, Any]) -> dict[str, Any]:
     name = str(args.get("name"))
-    arn = f"arn:{p}:elasticloadbalancing:{region}:{account}:loadbalancer/app/{name}/{stable_id(account, name)}"
-    return {"arn": arn, "name": name, "id": arn, "loadBalancerType": "application"}
+    suffix = f"app/{name}/{stable_id(account, name)}"
+    arn = f"arn:{p}:elasticloadbalancing:{region}:{account}:loadbalancer/{suffix}"
+    return {"arn": arn, "arnSuffix": suffix, "name": name, "id": arn, "loadBalancerType": "application"}
+
+
+def _target_group(p: str, account: str, region: str, args: dict[str, Any]) -> dict[str, Any]:
+    name = str(args.get("name"))
+    suffix = f"targetgroup/{name}/{stable_id(account, 'tg', name)}"
+    arn = f"arn:{p}:elasticloadbalancing:{region}:{account}:{suffix}"
+    return {"arn": arn, "arnSuffix": suffix, "name": name, "id": arn, "targetType": "ip", "protocol": "HTTP"}
 
 
 def _listener(_p: str, _account: str, _region: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -183,4 +202,5 @@ _DATA_SOURCES = {
     "aws:index/getPartition:getPartition": _partition,
     "aws:lb/getLoadBalancer:getLoadBalancer": _load_balancer,
     "aws:lb/getListener:getListener": _listener,
+    "aws:lb/getTargetGroup:getTargetGroup": _target_group,
 }

@@ -190,7 +190,10 @@ def test_codedeploy_objects_are_created_in_the_environment_account(prod_plan):
         "deploymentType": "BLUE_GREEN",
     }
     assert group.inputs["deploymentConfigName"] == "CodeDeployDefault.ECSCanary10Percent5Minutes"
-    assert group.inputs["autoRollbackConfiguration"] == {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}
+    assert group.inputs["autoRollbackConfiguration"] == {
+        "enabled": True,
+        "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+    }
     assert group.inputs["ecsService"] == {"clusterName": "bookwise-core", "serviceName": "booking"}
     route = group.inputs["loadBalancerInfo"]["targetGroupPairInfo"]
     assert route["targetGroups"] == [{"name": "booking-blue"}, {"name": "booking-green"}]
@@ -225,7 +228,7 @@ def test_build_role_cannot_assume_deploy_roles(prod_plan):
     for policy in inputs_of(prod_plan, ROLE_POLICY):
         for statement in document(policy["policy"])["Statement"]:
             if statement["Action"] == "sts:AssumeRole":
-                assert statement["Sid"] == "AssumeDeployRoles"
+                assert statement["Sid"] in ("AssumeDeployRoles", "AssumeAlarmReaders", "ReadAlarmsThroughReaders")
     build_role = resource(prod_plan, ROLE, name="cicd-build-booking")
     (policy,) = [r for r in prod_plan.resources if r.type == ROLE_POLICY and r.parent == build_role.urn]
     assert "sts:AssumeRole" not in json.dumps(document(policy.inputs["policy"]))
@@ -262,7 +265,9 @@ def test_only_container_builds_are_privileged(dev_plan):
 
 
 def test_artifact_key_rotates_and_lets_exactly_the_deploy_side_roles_decrypt(prod_plan):
-    key = resource(prod_plan, "aws:kms/key:Key")
+    key = resource(
+        prod_plan, "aws:kms/key:Key", description="Encrypts CI/CD artifacts and build logs of platform stack prod"
+    )
     assert key.inputs["enableKeyRotation"] is True
     statements = {s["Sid"]: s for s in document(key.inputs["policy"])["Statement"]}
     prod_readers = statements["DeployAccount444444444444DecryptsArtifacts"]

@@ -9,6 +9,7 @@ organization.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -43,6 +44,13 @@ class DeployTargetArgs:
     key_arn: pulumi.Input[str]
     artifact_prefix: str
     """The S3 key prefix of this service's pipeline in this environment; the only artifacts its roles read."""
+    alarm_names: Sequence[str] = ()
+    """The service's signal alarms in this environment: any of them in ALARM stops and rolls back a deployment."""
+    alarms: Sequence[pulumi.Resource] = ()
+    """The alarm resources behind ``alarm_names``: CodeDeploy refuses a group naming an alarm that does not exist."""
+
+
+ROLLBACK_EVENTS = ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]
 
 
 class AwsDeployTarget(pulumi.ComponentResource):
@@ -109,11 +117,23 @@ class AwsDeployTarget(pulumi.ComponentResource):
             deployment_group_name=naming.deployment_group_name(service.name, environment.name),
             service_role_arn=args.account.codedeploy_role_arn,
             deployment_config_name=self.deployment_config_name,
-            auto_rollback_configuration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
+            # CodeDeploy polls these alarms during the deployment (its managed service-role policies include
+            # cloudwatch:DescribeAlarms) and stops, then rolls back, when one is in ALARM.
+            auto_rollback_configuration={
+                "enabled": True,
+                "events": ROLLBACK_EVENTS if args.alarm_names else ROLLBACK_EVENTS[:1],
+            },
+            alarm_configuration=(
+                {"enabled": True, "alarms": list(args.alarm_names), "ignore_poll_alarm_failure": False}
+                if args.alarm_names
+                else None
+            ),
             tags=tags,
             # CodeDeploy validates (and for Server groups, uses) its service role while creating the group.
             opts=pulumi.ResourceOptions(
-                parent=self, provider=args.account.provider, depends_on=args.account.codedeploy_role_attachments
+                parent=self,
+                provider=args.account.provider,
+                depends_on=[*args.account.codedeploy_role_attachments, *args.alarms],
             ),
             **group_args,
         )

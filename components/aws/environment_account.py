@@ -1,10 +1,15 @@
-"""One environment's foothold in its AWS account: a provider and the CodeDeploy service role.
+"""One environment's foothold in its AWS account: a provider, the CodeDeploy service role and alarm plumbing.
 
 The program runs with tooling-account credentials. Everything in an
 environment account is created through an ``aws.Provider`` that assumes the
 account's bootstrap role (created once per account by the landing zone; see
 README). ``allowed_account_ids`` makes a misconfigured role fail fast
 instead of deploying into the wrong account.
+
+Shared by every service deployed there: the encrypted topic the platform's
+alarms notify, the read-only role the pipelines' CloudWatchAlarm conditions
+run as, and the forwarding of health alarms and failed deployments to the
+tooling account's deploy-events bus (where the rollback reporter listens).
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
+from ..governance.alarm_topic import AlarmTopic
+from ..governance.event_forwarding import EventForwarding
 from ..model import naming
 from ..model.settings import Environment
 from ..model.tags import standard_tags
@@ -31,6 +38,9 @@ class EnvironmentAccount(pulumi.ComponentResource):
     codedeploy_role_arn: pulumi.Output[str]
     codedeploy_role_attachments: list[aws.iam.RolePolicyAttachment]
     """Deployment groups wait for these: Server groups install Auto Scaling lifecycle hooks through the role."""
+    alarm_topic_arn: pulumi.Output[str]
+    alarm_reader_role_arn: str
+    alarm_reader: aws.iam.Role
 
     def __init__(
         self,
@@ -39,6 +49,9 @@ class EnvironmentAccount(pulumi.ComponentResource):
         environment: Environment,
         bootstrap_role_name: str,
         platforms: frozenset[str],
+        tooling_account_id: str,
+        organization_id: str,
+        deploy_events_bus_arn: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("cicd:accounts:EnvironmentAccount", name, None, opts)
@@ -78,4 +91,49 @@ class EnvironmentAccount(pulumi.ComponentResource):
             for platform in sorted(platforms)
         ]
         self.codedeploy_role_arn = role.arn
-        self.register_outputs({"codedeployRoleArn": role.arn})
+
+        topic = AlarmTopic(
+            f"{name}-alarms", stack, environment, self.provider, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.alarm_topic_arn = topic.topic_arn
+        region, account_id = environment.region, environment.account_id
+        self.alarm_reader_role_arn = naming.role_arn(
+            region, account_id, naming.alarm_reader_role_name(environment.name)
+        )
+        self.alarm_reader = aws.iam.Role(
+            f"{name}-alarm-reader",
+            name=naming.alarm_reader_role_name(environment.name),
+            description=f"Pipelines read the platform's {environment.name} alarms to evaluate their deploy gates",
+            assume_role_policy=iam.to_json(
+                iam.alarm_reader_trust(
+                    region,
+                    tooling_account_id,
+                    organization_id,
+                    naming.role_arn(region, tooling_account_id, naming.rollback_reporter_name(stack)),
+                )
+            ),
+            max_session_duration=3600,
+            tags=standard_tags(stack, environment=environment.name),
+            opts=in_account,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-alarm-reader-policy",
+            role=self.alarm_reader.id,
+            policy=iam.to_json(iam.alarm_reader_policy(region, account_id, environment.name)),
+            opts=pulumi.ResourceOptions(parent=self.alarm_reader, provider=self.provider),
+        )
+        EventForwarding(
+            f"{name}-forwarding",
+            stack,
+            environment,
+            self.provider,
+            deploy_events_bus_arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs(
+            {
+                "codedeployRoleArn": role.arn,
+                "alarmTopicArn": topic.topic_arn,
+                "alarmReaderRoleArn": self.alarm_reader.arn,
+            }
+        )

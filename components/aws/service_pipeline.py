@@ -17,12 +17,14 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
+from ..governance.alarms import ServiceAlarms, ServiceAlarmsArgs
 from ..governance.scans import ServiceScans, ServiceScansArgs, scan_actions, verify_actions
 from ..model import naming
 from ..model.catalog import Service
 from ..model.platform_inputs import PlatformInputs
 from ..model.settings import Environment
 from ..model.tags import standard_tags
+from ..pipeline.conditions import Rule, alarm_bake_rule, alarm_gate_rule
 from ..pipeline.environment_pipeline import EnvironmentPipeline, EnvironmentPipelineArgs
 from .codebuild_project import CodeBuildProject, CodeBuildProjectArgs
 from .deploy_target import AwsDeployTarget, DeployTargetArgs
@@ -65,6 +67,7 @@ class ServicePipeline(pulumi.ComponentResource):
 
         build = self._build_project(environments)
         release = self._release_project(list(deploy_role_arns.values())) if is_lambda else None
+        accounts = {env.name: args.accounts[(env.name, env.account_id)] for env in environments}
         scans = ServiceScans(
             f"{name}-security",
             ServiceScansArgs(
@@ -81,17 +84,31 @@ class ServicePipeline(pulumi.ComponentResource):
             [build.arn, scans.project_arn] + ([release.arn] if release else []),
             # Lambda deploys are handed to the release project; its role, not the pipeline's, assumes deploy roles.
             [] if is_lambda else list(deploy_role_arns.values()),
+            [account.alarm_reader_role_arn for account in accounts.values()],
         )
         tooling_role = naming.release_role_name(service.name) if is_lambda else naming.pipeline_role_name(service.name)
 
         self.pipelines = {}
+        self.alarms: dict[str, ServiceAlarms] = {}
         for environment in environments:
+            account = accounts[environment.name]
+            alarms = self.alarms[environment.name] = ServiceAlarms(
+                f"{name}-{environment.name}-alarms",
+                ServiceAlarmsArgs(
+                    stack=inputs.stack,
+                    service=service,
+                    environment=environment,
+                    provider=account.provider,
+                    topic_arn=account.alarm_topic_arn,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
             target = AwsDeployTarget(
                 f"{name}-{environment.name}-target",
                 DeployTargetArgs(
                     stack=inputs.stack,
                     service=service,
-                    account=args.accounts[(environment.name, environment.account_id)],
+                    account=account,
                     deploy_role_arn=deploy_role_arns[environment.name],
                     trusted_role_arn=naming.role_arn(
                         inputs.settings.region, inputs.settings.tooling_account_id, tooling_role
@@ -100,10 +117,13 @@ class ServicePipeline(pulumi.ComponentResource):
                     bucket_arn=args.bucket_arn,
                     key_arn=args.key_arn,
                     artifact_prefix=self._prefixes[environment.name],
+                    alarm_names=alarms.signal_alarm_names,
+                    alarms=alarms.alarms,
                 ),
-                # IAM rejects a trust policy whose principal does not exist yet.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[release or pipeline_role]),
+                # IAM rejects a trust policy whose principal does not exist yet; CodeDeploy one naming a missing alarm.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[release or pipeline_role, alarms]),
             )
+            gates = self._deploy_gates(environment, alarms.health_alarm_name, account.alarm_reader_role_arn)
             self.pipelines[environment.name] = EnvironmentPipeline(
                 f"{name}-{environment.name}",
                 EnvironmentPipelineArgs(
@@ -119,10 +139,29 @@ class ServicePipeline(pulumi.ComponentResource):
                     release_project_name=release.name if release else None,
                     scan_actions=scan_actions(service, environment, scans.project_name),
                     verify_actions=verify_actions(service, environment, inputs, scans.project_name),
+                    deploy_entry_rules=gates["entry"],
+                    deploy_success_rules=gates["success"],
+                    rollback_on_failure=True,
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_policy]),
+                # The alarm conditions need the alarms and a reader role that exists and trusts the pipeline role.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_policy, alarms, account.alarm_reader]),
             )
         self.register_outputs({env: pipeline.name for env, pipeline in self.pipelines.items()})
+
+    @staticmethod
+    def _deploy_gates(environment: Environment, health_alarm: str, reader_role_arn: str) -> dict[str, list[Rule]]:
+        """No entry while the service is unhealthy there; after success, bake (where configured) or roll back.
+
+        Every environment rolls back a failed Deploy stage (``rollback_on_failure``):
+        a half-deployed dev or qa misleads the next tester as much as prod misleads users.
+        """
+        entry = [alarm_gate_rule(health_alarm, reader_role_arn, environment.region)]
+        success = (
+            [alarm_bake_rule(health_alarm, environment.bake_minutes, reader_role_arn, environment.region)]
+            if environment.bake_minutes
+            else []
+        )
+        return {"entry": entry, "success": success}
 
     def _build_project(self, environments: tuple[Environment, ...]) -> CodeBuildProject:
         """The service's build + unit-test project, with an image repository for containers."""
@@ -203,7 +242,7 @@ class ServicePipeline(pulumi.ComponentResource):
         )
 
     def _pipeline_role(
-        self, project_arns: list[pulumi.Output[str]], assumable_role_arns: list[str]
+        self, project_arns: list[pulumi.Output[str]], assumable_role_arns: list[str], alarm_reader_arns: list[str]
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         """The role all of this service's pipelines run as."""
         service, args = self._args.service, self._args
@@ -223,7 +262,13 @@ class ServicePipeline(pulumi.ComponentResource):
             policy=pulumi.Output.all(args.bucket_arn, args.key_arn, args.connection_arn, *project_arns).apply(
                 lambda values: iam.to_json(
                     iam.pipeline_role_policy(
-                        values[0], values[1], values[2], values[3:], assumable_role_arns, list(self._prefixes.values())
+                        values[0],
+                        values[1],
+                        values[2],
+                        values[3:],
+                        assumable_role_arns,
+                        list(self._prefixes.values()),
+                        alarm_reader_arns,
                     )
                 )
             ),

@@ -9,24 +9,42 @@ from .documents import Document, cross_account_trust, document, service_trust, t
 from .github_dispatch import dispatch_function_policy, dispatch_invoke_statement, dispatch_key_policy
 from .governance import scan_role_policy
 from .resource_policies import artifact_bucket_policy, artifact_key_policy, image_repository_policy
+from .rollback import (
+    alarm_reader_policy,
+    alarm_reader_trust,
+    alarm_topic_key_policy,
+    alarm_topic_policy,
+    deploy_events_bus_policy,
+    event_forwarder_policy,
+    reporter_key_policy,
+    reporter_role_policy,
+)
 from .tooling import build_role_policy, pipeline_role_policy, release_role_policy
 
 __all__ = [
     "Document",
+    "alarm_reader_policy",
+    "alarm_reader_trust",
+    "alarm_topic_key_policy",
+    "alarm_topic_policy",
     "artifact_bucket_policy",
     "artifact_key_policy",
     "build_role_policy",
     "cross_account_trust",
+    "deploy_events_bus_policy",
     "dispatch_function_policy",
     "dispatch_invoke_statement",
     "dispatch_key_policy",
     "document",
     "ecs_deploy_policy",
+    "event_forwarder_policy",
     "image_repository_policy",
     "instance_artifact_read_policy",
     "lambda_deploy_policy",
     "pipeline_role_policy",
     "release_role_policy",
+    "reporter_key_policy",
+    "reporter_role_policy",
     "scan_role_policy",
     "server_deploy_policy",
     "service_trust",

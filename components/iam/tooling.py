@@ -26,8 +26,9 @@ def pipeline_role_policy(
     project_arns: Sequence[str],
     assumable_role_arns: Sequence[str],
     artifact_prefixes: Sequence[str],
+    alarm_reader_role_arns: Sequence[str] = (),
 ) -> Document:
-    """What one service's pipelines do themselves: fetch source, run builds, hand off deploys.
+    """What one service's pipelines do themselves: fetch source, run builds, hand off deploys, read alarms.
 
     Artifact access is limited to the service's own pipeline prefixes, so one
     service's pipeline can never replace another service's artifact.
@@ -67,6 +68,16 @@ def pipeline_role_policy(
                 "Effect": "Allow",
                 "Action": "sts:AssumeRole",
                 "Resource": sorted(assumable_role_arns),
+            }
+        )
+    if alarm_reader_role_arns:
+        # CloudWatchAlarm stage conditions run as the environment account's read-only alarm reader.
+        statements.append(
+            {
+                "Sid": "AssumeAlarmReaders",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": sorted(set(alarm_reader_role_arns)),
             }
         )
     return document(*statements)

@@ -162,6 +162,13 @@ class Service(_Frozen):
             raise ValueError("depends_on: a service cannot depend on itself")
         return self
 
+    @model_validator(mode="after")
+    def _signals_fit_the_platform(self) -> Service:
+        # Lambda publishes no CPU metric; an alarm on it would never fire and protect nothing.
+        if self.aws.platform == "Lambda" and self.health.cpu_percent is not None:
+            raise ValueError("health.cpu_percent: Lambda functions have no CPU metric; use the other signals")
+        return self
+
     @property
     def repository_owner(self) -> str:
         return self.repository.split("/", 1)[0]

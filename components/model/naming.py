@@ -112,6 +112,49 @@ def codedeploy_arns(region: str, account_id: str, application: str, group: str, 
     ]
 
 
+def alarm_name(service: str, environment: str, signal: str) -> str:
+    """``cicd-<service>-<env>-<signal>``; environment names have no '-', so the parts stay recoverable."""
+    return f"cicd-{service}-{environment}-{signal}"
+
+
+HEALTH_SIGNAL = "health"
+"""The composite alarm of one service in one environment: ALARM when any of its signal alarms is."""
+
+
+def health_alarm_name(service: str, environment: str) -> str:
+    return alarm_name(service, environment, HEALTH_SIGNAL)
+
+
+def alarm_arn(region: str, account_id: str, name: str) -> str:
+    return f"arn:{partition_of(region)}:cloudwatch:{region}:{account_id}:alarm:{name}"
+
+
+def alarm_topic_name(environment: str) -> str:
+    return f"cicd-alarms-{environment}"
+
+
+def alarm_reader_role_name(environment: str) -> str:
+    return f"cicd-alarm-reader-{environment}"
+
+
+def event_forwarder_role_name(environment: str) -> str:
+    return f"cicd-event-forwarder-{environment}"
+
+
+def deploy_events_bus_name(stack: str) -> str:
+    """The tooling account's bus that environment accounts forward alarm and deployment events to."""
+    return f"cicd-{stack.lower()}-deploy-events"
+
+
+def pipeline_arn(region: str, account_id: str, pipeline: str) -> str:
+    return f"arn:{partition_of(region)}:codepipeline:{region}:{account_id}:{pipeline}"
+
+
+def rollback_reporter_name(stack: str) -> str:
+    """The reporter's function, role and log group name (one per stack)."""
+    return f"cicd-{stack.lower()}-rollback-reporter"
+
+
 def scan_project_name(service: str) -> str:
     return f"{service}-scan"
 

@@ -41,6 +41,10 @@ DEFAULT_BRANCHES: dict[str, str] = {
     "prod": "main",
 }
 APPROVAL_BY_DEFAULT = frozenset({"staging", "prod"})
+PRODUCTION_BAKE_MINUTES = 10
+"""Default alarm bake after a production deploy; other environments do not bake unless they ask."""
+MAX_BAKE_MINUTES = 180
+"""A bake holds the execution (and, in QUEUED mode, the queue behind it); three hours is already long."""
 
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$")]
 RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$")]
@@ -92,6 +96,12 @@ class Environment(_Frozen):
     deploy_window: DeployWindow | None = None
     execution_mode: Literal["QUEUED", "SUPERSEDED", "PARALLEL"]
     scan: ScanPolicy
+    bake_minutes: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_BAKE_MINUTES,
+        description="Minutes the Deploy stage watches the service's health alarm after success; 0 skips the bake.",
+    )
 
 
 class StackSettings(_Frozen):
@@ -143,6 +153,7 @@ class StackSettings(_Frozen):
                 entry.setdefault(
                     "executionMode", "QUEUED" if entry["production"] or entry["approval"] else "SUPERSEDED"
                 )
+                entry.setdefault("bakeMinutes", PRODUCTION_BAKE_MINUTES if entry["production"] is True else 0)
                 if region is not None:
                     entry.setdefault("region", region)
                 if isinstance(entry.get("scan", {}), dict):

@@ -191,3 +191,8 @@ def test_yaml_file_points_editors_at_the_schema():
 def test_catalog_round_trips_through_yaml(catalog_raw):
     again = parse_catalog_text(yaml.safe_dump(catalog_raw), CATALOG)
     assert again == Catalog.model_validate(catalog_raw)
+
+
+def test_a_lambda_service_cannot_alarm_on_cpu(catalog_raw):
+    service_entry(catalog_raw, "notifications")["health"]["cpu_percent"] = 80
+    rejects(catalog_raw, "service 'notifications'", "Lambda functions have no CPU metric")

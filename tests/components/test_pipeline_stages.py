@@ -45,3 +45,17 @@ def test_optional_stages_are_absent_when_nothing_contributes_to_them():
     assert stages.scan_stage([]) is None
     assert stages.verify_stage([]) is None
     assert stages.scan_stage([{"name": "Sast"}]) == {"name": "Scan", "actions": [{"name": "Sast"}]}
+
+
+def test_alarm_gate_fails_entry_only_on_alarm_and_reads_it_in_the_environment_account():
+    rule = conditions.alarm_gate_rule("cicd-booking-prod-health", "arn:aws:iam::444444444444:role/r", "eu-west-1")
+    assert rule["rule_type_id"]["provider"] == "CloudWatchAlarm"
+    assert rule["configuration"] == {"AlarmName": "cicd-booking-prod-health", "AlarmStates": "ALARM"}
+    assert (rule["role_arn"], rule["region"]) == ("arn:aws:iam::444444444444:role/r", "eu-west-1")
+
+
+def test_alarm_bake_watches_for_the_configured_minutes_and_needs_at_least_one():
+    rule = conditions.alarm_bake_rule("cicd-booking-prod-health", 10, "arn:aws:iam::1:role/r", "eu-west-1")
+    assert rule["configuration"]["WaitTime"] == "10"
+    with pytest.raises(ValueError, match="at least one minute"):
+        conditions.alarm_bake_rule("cicd-booking-prod-health", 0, "arn:aws:iam::1:role/r", "eu-west-1")

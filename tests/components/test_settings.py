@@ -166,3 +166,26 @@ def test_service_environment_subset_keeps_the_stack_order(catalog_raw, dev_setti
     reporting = parse_catalog(catalog_raw, "c.yaml").service("reporting")
     placed = placements_of(reporting, parse_settings(dev_settings_raw, FILE))
     assert [env.name for env in placed] == ["dev", "staging", "prod"]
+
+
+def test_production_bakes_ten_minutes_and_other_environments_do_not_by_default(dev_settings_raw):
+    settings = parse_settings(dev_settings_raw, FILE)
+    assert {env.name: env.bake_minutes for env in settings.environments} == {
+        "dev": 0,
+        "qa": 0,
+        "staging": 0,
+        "prod": 10,
+    }
+
+
+def test_an_environment_can_set_its_own_bake(dev_settings_raw):
+    environment(dev_settings_raw, "staging")["bakeMinutes"] = 5
+    environment(dev_settings_raw, "prod")["bakeMinutes"] = 0
+    settings = parse_settings(dev_settings_raw, FILE)
+    assert (settings.environment("staging").bake_minutes, settings.environment("prod").bake_minutes) == (5, 0)
+
+
+@pytest.mark.parametrize("minutes", [-1, 181, "ten"])
+def test_a_bake_outside_zero_to_three_hours_names_the_environment(dev_settings_raw, minutes):
+    environment(dev_settings_raw, "prod")["bakeMinutes"] = minutes
+    rejects(dev_settings_raw, "environment 'prod'", "field 'cicd-platform:settings.bakeMinutes'")

@@ -176,7 +176,9 @@ def test_report_groups_are_per_service_encrypted_and_match_the_buildspec(dev_pla
 
 
 def test_artifact_key_lets_every_scan_role_decrypt(prod_plan):
-    key = next(k for k in inputs_of(prod_plan, "aws:kms/key:Key"))
+    key = next(
+        k for k in inputs_of(prod_plan, "aws:kms/key:Key") if k["description"].startswith("Encrypts CI/CD artifacts")
+    )
     statement = next(s for s in document(key["policy"])["Statement"] if s["Sid"] == "PipelineRolesUseKey")
     allowed = statement["Condition"]["ArnEquals"]["aws:PrincipalArn"]
     for service in prod_plan.inputs.catalog.services:

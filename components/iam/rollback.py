@@ -1,0 +1,273 @@
+"""Documents of the rollback machinery: alarm topics, alarm readers, event forwarding, the rollback reporter.
+
+Alarms live in the environment accounts and notify an SNS topic there; their
+state changes (and CodeDeploy's deployment results) are forwarded to a bus in
+the tooling account, where the rollback reporter reads them. Each document
+names its principals, actions and resources; ``Resource: "*"`` appears only in
+key policies, where it means "this key".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..model import naming
+from .documents import KMS_KEY_ADMIN_ACTIONS, Document, document
+
+ALARM_READ_ACTIONS = ["cloudwatch:DescribeAlarms"]
+
+
+def alarm_topic_key_policy(region: str, account_id: str) -> Document:
+    """The alarm topic's key: CloudWatch must be able to use it, which the AWS-managed aws/sns key never allows."""
+    root = naming.account_root_arn(region, account_id)
+    return document(
+        {
+            "Sid": "KeyAdministration",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": KMS_KEY_ADMIN_ACTIONS,
+            "Resource": "*",
+        },
+        {
+            # An alarm publishing to an encrypted topic encrypts as CloudWatch, not as SNS.
+            "Sid": "CloudWatchAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+        {
+            "Sid": "AccountPrincipalsThroughSns",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com", "kms:CallerAccount": account_id}
+            },
+        },
+    )
+
+
+def alarm_topic_policy(region: str, account_id: str, topic_arn: str, environment: str) -> Document:
+    """Only CloudWatch alarms of this account, and only the platform's, may publish."""
+    return document(
+        {
+            "Sid": "PlatformAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": naming.alarm_arn(region, account_id, f"cicd-*-{environment}-*")},
+            },
+        }
+    )
+
+
+def alarm_reader_trust(region: str, tooling_account_id: str, organization_id: str, reporter_role_arn: str) -> Document:
+    """Pipeline roles assume the reader to evaluate CloudWatchAlarm conditions; the reporter, to quote alarms.
+
+    The principal is the tooling root narrowed by ``aws:PrincipalArn`` to the
+    pipeline roles' name pattern and the reporter's role, so one role per
+    account serves every service without a trust policy that grows with the catalog.
+    """
+    return document(
+        {
+            "Sid": "AssumedByPipelineRoles",
+            "Effect": "Allow",
+            "Principal": {"AWS": naming.account_root_arn(region, tooling_account_id)},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:PrincipalOrgID": organization_id},
+                "ArnLike": {
+                    "aws:PrincipalArn": [
+                        naming.role_arn(region, tooling_account_id, naming.pipeline_role_name("*")),
+                        reporter_role_arn,
+                    ]
+                },
+            },
+        }
+    )
+
+
+def alarm_reader_policy(region: str, account_id: str, environment: str) -> Document:
+    """Read the state of the platform's alarms of one environment, nothing else."""
+    return document(
+        {
+            "Sid": "ReadPlatformAlarms",
+            "Effect": "Allow",
+            "Action": ALARM_READ_ACTIONS,
+            "Resource": naming.alarm_arn(region, account_id, f"cicd-*-{environment}-*"),
+        }
+    )
+
+
+def event_forwarder_policy(bus_arn: str) -> Document:
+    """EventBridge in an environment account puts the forwarded events on the tooling bus, and only there."""
+    return document(
+        {"Sid": "ForwardToToolingBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus_arn}
+    )
+
+
+def deploy_events_bus_policy(region: str, bus_arn: str, organization_id: str, account_ids: Sequence[str]) -> Document:
+    """The environment accounts, inside the organization, may put events on the tooling bus."""
+    return document(
+        {
+            "Sid": "EnvironmentAccountsForward",
+            "Effect": "Allow",
+            "Principal": {"AWS": [naming.account_root_arn(region, account) for account in sorted(set(account_ids))]},
+            "Action": "events:PutEvents",
+            "Resource": bus_arn,
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
+        }
+    )
+
+
+def reporter_key_policy(region: str, account_id: str, reporter_role_arn: str) -> Document:
+    """The reporter's key: its secret, ledger table, dead letters and logs; used by the reporter role and logs."""
+    root = naming.account_root_arn(region, account_id)
+    partition = naming.partition_of(region)
+    return document(
+        {
+            "Sid": "KeyAdministration",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": KMS_KEY_ADMIN_ACTIONS,
+            "Resource": "*",
+        },
+        {
+            "Sid": "ReporterUsesKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            "Resource": "*",
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": reporter_role_arn}},
+        },
+        {
+            # Whoever deploys (the function's encrypted settings, the table, the queue) and operators setting the
+            # webhook value: encrypt only, and only through these services. Decrypt stays with the reporter role.
+            "Sid": "AccountEncryptsThroughServices",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": ["kms:Encrypt", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": [
+                        f"{service}.{region}.amazonaws.com"
+                        for service in ("dynamodb", "lambda", "secretsmanager", "sqs")
+                    ],
+                    "kms:CallerAccount": account_id,
+                }
+            },
+        },
+        {
+            "Sid": "LogsEncryption",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws/lambda/cicd-*"
+                    )
+                }
+            },
+        },
+    )
+
+
+def reporter_role_policy(
+    region: str,
+    account_id: str,
+    *,
+    log_group_arn: str,
+    secret_arn: str,
+    table_arn: str,
+    key_arn: str,
+    dead_letter_arn: str,
+    environments: Sequence[str],
+    managed_by: str,
+    alarm_reader_role_arns: Sequence[str] = (),
+) -> Document:
+    """What the reporter does: read what happened, post to Slack, roll back the Deploy stage of our pipelines.
+
+    Pipelines and projects are named by pattern (``<service>-<env>``,
+    ``<service>-build``): an inline policy listing 4 ARNs per service would pass
+    IAM's 10 KB limit near 50 services. Reads are further narrowed to pipelines
+    tagged ``managed-by`` this platform.
+    """
+    partition = naming.partition_of(region)
+    pipelines = [naming.pipeline_arn(region, account_id, naming.pipeline_name("*", env)) for env in environments]
+    codebuild = f"arn:{partition}:codebuild:{region}:{account_id}:project"
+    build_logs = f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws/codebuild"
+    project_patterns = [naming.build_project_name("*"), naming.release_project_name("*")]
+    statements: list[Document] = [
+        {
+            "Sid": "OwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        },
+        {"Sid": "WebhookSecret", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn},
+        {
+            "Sid": "DedupeLedger",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Resource": table_arn,
+        },
+        {
+            "Sid": "ReporterKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": key_arn,
+        },
+        {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dead_letter_arn},
+        {
+            "Sid": "ReadPipelines",
+            "Effect": "Allow",
+            "Action": [
+                "codepipeline:GetPipelineExecution",
+                "codepipeline:GetPipelineState",
+                "codepipeline:ListActionExecutions",
+                "codepipeline:ListPipelineExecutions",
+            ],
+            "Resource": pipelines,
+            "Condition": {"StringEquals": {"aws:ResourceTag/managed-by": managed_by}},
+        },
+        {
+            # RollbackStage is authorized on the stage ARN (arn:…:codepipeline:region:account:pipeline/stage),
+            # and only the Deploy stage is ever rolled back.
+            "Sid": "RollBackDeployStage",
+            "Effect": "Allow",
+            "Action": "codepipeline:RollbackStage",
+            "Resource": [f"{arn}/Deploy" for arn in pipelines],
+        },
+        {
+            "Sid": "ReadFailedBuilds",
+            "Effect": "Allow",
+            "Action": "codebuild:BatchGetBuilds",
+            "Resource": [f"{codebuild}/{pattern}" for pattern in project_patterns],
+        },
+        {
+            "Sid": "ReadBuildLogTails",
+            "Effect": "Allow",
+            "Action": "logs:GetLogEvents",
+            "Resource": [f"{build_logs}/{pattern}:log-stream:*" for pattern in project_patterns],
+        },
+    ]
+    if alarm_reader_role_arns:
+        # To quote the signal alarms (their state reason carries the datapoints) in the Slack report.
+        statements.append(
+            {
+                "Sid": "ReadAlarmsThroughReaders",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": sorted(set(alarm_reader_role_arns)),
+            }
+        )
+    return document(*statements)

@@ -1,0 +1,407 @@
+"""Rollback reporter: tell the team what broke, once, and roll back when an alarm follows a deploy.
+
+Woken by EventBridge for three kinds of events:
+
+- a failed action of a platform pipeline (``aws.codepipeline``): reports the
+  action, its summary, the commit and, for CodeBuild actions, the end of the
+  build log;
+- a CodeDeploy deployment that failed or was stopped (``aws.codedeploy``,
+  forwarded from the environment account): reports it; CodeDeploy rolls back
+  itself;
+- a service's composite health alarm entering ALARM (``aws.cloudwatch``,
+  forwarded): when it follows a finished, successful deploy within the window
+  and no rollback is under way, rolls the pipeline's Deploy stage back to the
+  last successful execution (``RollbackStage``), then reports.
+
+Every event is handled once (``ledger``); a failure to reach Slack raises, so
+Lambda retries the event and finally parks it on the dead-letter queue,
+without a second rollback. Settings come from environment variables:
+``WEBHOOK_SECRET_ARN``, ``LEDGER_TABLE``, ``LEDGER_TTL_DAYS``,
+``ROLLBACK_WINDOW_MINUTES``, ``SLACK_CHANNEL``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+try:  # imported as a package in tests, as top-level modules in Lambda
+    from . import messages
+    from .ledger import Ledger
+    from .rollback import DEPLOY_STAGE, Decision, decide
+    from .slack import SlackWebhook
+except ImportError:  # pragma: no cover - the Lambda runtime path
+    import messages  # type: ignore[no-redef]
+    from ledger import Ledger  # type: ignore[no-redef]
+    from rollback import DEPLOY_STAGE, Decision, decide  # type: ignore[no-redef]
+    from slack import SlackWebhook  # type: ignore[no-redef]
+
+LOG = logging.getLogger()
+LOG.setLevel(logging.INFO)
+
+HEALTH_ALARM_PREFIX, HEALTH_ALARM_SUFFIX = "cicd-", "-health"
+SIGNALS = ("http-5xx", "cpu", "login-failures", "p99-latency")
+"""The signal alarms behind a health alarm (``components/governance/alarm_definitions.py`` names the same)."""
+LOG_TAIL_LINES = 25
+NOT_OURS = frozenset({"AccessDeniedException", "PipelineNotFoundException", "PipelineExecutionNotFoundException"})
+
+
+@dataclass(frozen=True)
+class Incident:
+    kind: str
+    """``alarm``, ``action`` or ``deployment``."""
+    key: str
+    """What makes two deliveries the same event (the ledger key)."""
+    detail: dict[str, Any]
+    account: str
+    region: str
+
+
+def incident_of(event: dict[str, Any]) -> Incident | None:
+    """The incident an EventBridge event describes, or ``None`` for events this function does not handle."""
+    source, detail = event.get("source"), event.get("detail") or {}
+    account, region = str(event.get("account", "")), str(event.get("region", ""))
+    if source == "aws.cloudwatch" and (detail.get("state") or {}).get("value") == "ALARM":
+        name = str(detail.get("alarmName", ""))
+        if name.startswith(HEALTH_ALARM_PREFIX) and name.endswith(HEALTH_ALARM_SUFFIX):
+            stamp = detail["state"].get("timestamp", event.get("time", ""))
+            return Incident("alarm", f"alarm#{account}#{name}#{stamp}", detail, account, region)
+    if source == "aws.codedeploy" and detail.get("state") in ("FAILURE", "STOP"):
+        return Incident(
+            "deployment", f"deployment#{detail.get('deploymentId')}#{detail['state']}", detail, account, region
+        )
+    if source == "aws.codepipeline" and detail.get("state") == "FAILED" and detail.get("action"):
+        key = f"action#{detail.get('execution-id')}#{detail.get('stage')}#{detail.get('action')}"
+        return Incident("action", key, detail, account, region)
+    return None
+
+
+def pipeline_of_alarm(alarm_name: str) -> str:
+    """``cicd-<service>-<env>-health`` → ``<service>-<env>``, the pipeline's name."""
+    return alarm_name[len(HEALTH_ALARM_PREFIX) : -len(HEALTH_ALARM_SUFFIX)]
+
+
+class Reporter:
+    """Everything one invocation needs; clients are injected so tests can stub AWS."""
+
+    def __init__(
+        self,
+        *,
+        codepipeline: Any,
+        codebuild: Any,
+        logs: Any,
+        ledger: Ledger,
+        webhook: Callable[[], SlackWebhook],
+        rollback_window: timedelta,
+        channel: str = "",
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        alarm_reader: Callable[[str, str, str], Any] | None = None,
+    ) -> None:
+        self.codepipeline = codepipeline
+        self.codebuild = codebuild
+        self.logs = logs
+        self.ledger = ledger
+        self.webhook = webhook
+        self.rollback_window = rollback_window
+        self.channel = channel
+        self.now = now
+        self.alarm_reader = alarm_reader
+        """(account, region, environment) → a CloudWatch client in that account, through its alarm reader role."""
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        incident = incident_of(event)
+        if incident is None:
+            return {"status": "ignored"}
+        earlier = self.ledger.claim(incident.key)
+        if earlier is None:
+            LOG.info("duplicate %s", incident.key)
+            return {"status": "duplicate", "key": incident.key}
+        try:
+            result = self._handle(incident, earlier)
+        except Exception:
+            self.ledger.release(incident.key)
+            raise
+        self.ledger.complete(incident.key)
+        return {"key": incident.key, **result}
+
+    def _handle(self, incident: Incident, earlier: dict[str, str]) -> dict[str, Any]:
+        if incident.kind == "alarm":
+            return self._alarm(incident, earlier)
+        if incident.kind == "action":
+            return self._failed_action(incident)
+        return self._failed_deployment(incident)
+
+    # --- alarms -------------------------------------------------------------------------------------------
+
+    def _alarm(self, incident: Incident, earlier: dict[str, str]) -> dict[str, Any]:
+        detail = incident.detail
+        alarm = detail["alarmName"]
+        pipeline = pipeline_of_alarm(alarm)
+        if "outcome" in earlier:
+            # An earlier attempt already acted (and then failed to report): report that, do not act again.
+            outcome, current = earlier["outcome"], earlier.get("current_execution") or None
+            rolled_back = earlier.get("rollback_execution", "") != ""
+        else:
+            outcome, current, rolled_back = self._act_on_alarm(incident.key, pipeline)
+        commit = self._commit(pipeline, current) if current else None
+        self.webhook().post(
+            messages.alarm_message(
+                alarm=alarm,
+                service_pipeline=pipeline,
+                reason=str((detail.get("state") or {}).get("reason", "")),
+                signals=self._signals_in_alarm(incident, pipeline),
+                account=incident.account,
+                region=incident.region,
+                outcome=outcome,
+                commit=commit,
+                channel_hint=self.channel,
+            )
+        )
+        return {"status": "reported", "pipeline": pipeline, "rolledBack": rolled_back, "outcome": outcome}
+
+    def _act_on_alarm(self, key: str, pipeline: str) -> tuple[str, str | None, bool]:
+        try:
+            state = self.codepipeline.get_pipeline_state(name=pipeline)
+            executions = self.codepipeline.list_pipeline_executions(pipelineName=pipeline, maxResults=25)[
+                "pipelineExecutionSummaries"
+            ]
+        except ClientError as error:
+            outcome = f"could not read pipeline {pipeline} ({_code(error)}); no rollback"
+            self.ledger.record(key, outcome=outcome)
+            return outcome, None, False
+        decision = decide(state, executions, self.now(), self.rollback_window)
+        if not decision.rollback:
+            outcome = f"No rollback: {decision.reason}."
+            self.ledger.record(key, outcome=outcome, current_execution=decision.current_execution or "")
+            return outcome, decision.current_execution, False
+        return self._roll_back(key, pipeline, decision)
+
+    def _roll_back(self, key: str, pipeline: str, decision: Decision) -> tuple[str, str | None, bool]:
+        try:
+            answer = self.codepipeline.rollback_stage(
+                pipelineName=pipeline, stageName=DEPLOY_STAGE, targetPipelineExecutionId=decision.target_execution
+            )
+        except ClientError as error:
+            # Deterministic refusals (a conflicting execution, an outdated target) do not improve with retries:
+            # say so loudly and let a human decide.
+            outcome = (
+                f"Rollback of {DEPLOY_STAGE} to execution {decision.target_execution} was REFUSED "
+                f"({_code(error)}: {error.response.get('Error', {}).get('Message', '')}). Act manually."
+            )
+            self.ledger.record(key, outcome=outcome, current_execution=decision.current_execution or "")
+            return outcome, decision.current_execution, False
+        rollback_execution = answer.get("pipelineExecutionId", "")
+        outcome = (
+            f"Rolled {DEPLOY_STAGE} back to execution {decision.target_execution} "
+            f"({decision.reason}); rollback execution {rollback_execution}."
+        )
+        self.ledger.record(
+            key,
+            outcome=outcome,
+            current_execution=decision.current_execution or "",
+            rollback_execution=rollback_execution,
+        )
+        LOG.info("rolled back %s to %s", pipeline, decision.target_execution)
+        return outcome, decision.current_execution, True
+
+    def _signals_in_alarm(self, incident: Incident, pipeline: str) -> list[tuple[str, str]]:
+        """The signal alarms in ALARM with their state reason (which quotes the datapoints); empty when unreadable."""
+        if self.alarm_reader is None:
+            return []
+        service, environment = pipeline.rsplit("-", 1)
+        names = [f"{HEALTH_ALARM_PREFIX}{service}-{environment}-{signal}" for signal in SIGNALS]
+        try:
+            cloudwatch = self.alarm_reader(incident.account, incident.region, environment)
+            alarms = cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"])["MetricAlarms"]
+        except ClientError as error:
+            LOG.warning("cannot read the signal alarms of %s: %s", pipeline, _code(error))
+            return []
+        return [(a["AlarmName"], a.get("StateReason", "")) for a in alarms if a.get("StateValue") == "ALARM"]
+
+    # --- pipeline action failures -------------------------------------------------------------------------
+
+    def _failed_action(self, incident: Incident) -> dict[str, Any]:
+        detail = incident.detail
+        pipeline, execution = detail["pipeline"], detail["execution-id"]
+        stage, action = detail.get("stage", ""), detail["action"]
+        try:
+            commit = self._commit(pipeline, execution, strict=True)
+        except ClientError as error:
+            if _code(error) in NOT_OURS:
+                return {"status": "ignored", "reason": f"not a platform pipeline ({_code(error)})"}
+            raise
+        summary, details_url, log_tail = self._action_details(pipeline, execution, stage, action)
+        self.webhook().post(
+            messages.action_failure_message(
+                pipeline=pipeline,
+                stage=stage,
+                action=action,
+                execution=execution,
+                region=incident.region,
+                summary=summary,
+                commit=commit,
+                log_tail=log_tail,
+                details_url=details_url,
+            )
+        )
+        return {"status": "reported", "pipeline": pipeline, "rolledBack": False}
+
+    def _action_details(self, pipeline: str, execution: str, stage: str, action: str) -> tuple[str, str, list[str]]:
+        details = self.codepipeline.list_action_executions(
+            pipelineName=pipeline, filter={"pipelineExecutionId": execution}
+        ).get("actionExecutionDetails", [])
+        failed = next(
+            (d for d in details if d.get("stageName") == stage and d.get("actionName") == action),
+            {},
+        )
+        result = (failed.get("output") or {}).get("executionResult") or {}
+        summary = result.get("externalExecutionSummary", "")
+        url = result.get("externalExecutionUrl", "")
+        provider = ((failed.get("input") or {}).get("actionTypeId") or {}).get("provider")
+        log_tail: list[str] = []
+        if provider == "CodeBuild" and result.get("externalExecutionId"):
+            log_tail = self._build_log_tail(result["externalExecutionId"])
+        return summary, url, log_tail
+
+    def _build_log_tail(self, build_id: str) -> list[str]:
+        """The last lines of the build's CloudWatch log; empty (not an error) when it cannot be read."""
+        try:
+            builds = self.codebuild.batch_get_builds(ids=[build_id]).get("builds", [])
+            log = (builds[0].get("logs") or {}) if builds else {}
+            if not log.get("groupName") or not log.get("streamName"):
+                return []
+            events = self.logs.get_log_events(
+                logGroupName=log["groupName"],
+                logStreamName=log["streamName"],
+                limit=LOG_TAIL_LINES,
+                startFromHead=False,
+            )["events"]
+        except ClientError as error:
+            LOG.warning("no build log for %s: %s", build_id, _code(error))
+            return []
+        return [e["message"].rstrip() for e in events]
+
+    # --- CodeDeploy -----------------------------------------------------------------------------------------
+
+    def _failed_deployment(self, incident: Incident) -> dict[str, Any]:
+        detail = incident.detail
+        self.webhook().post(
+            messages.deployment_message(
+                application=str(detail.get("application", "")),
+                group=str(detail.get("deploymentGroup", "")),
+                deployment=str(detail.get("deploymentId", "")),
+                state=str(detail.get("state", "")),
+                account=incident.account,
+                region=str(detail.get("region") or incident.region),
+            )
+        )
+        return {"status": "reported", "rolledBack": False}
+
+    # --- shared -----------------------------------------------------------------------------------------------
+
+    def _commit(self, pipeline: str, execution: str, strict: bool = False) -> dict[str, str] | None:
+        """The source revision of an execution. CodePipeline carries no author; the commit link leads to it."""
+        try:
+            found = self.codepipeline.get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution)
+        except ClientError:
+            if strict:
+                raise
+            return None
+        revisions = found.get("pipelineExecution", {}).get("artifactRevisions", [])
+        if not revisions:
+            return None
+        revision = revisions[0]
+        return {
+            "id": revision.get("revisionId", ""),
+            "url": revision.get("revisionUrl", ""),
+            "message": _commit_message(revision.get("revisionSummary", "")),
+        }
+
+
+def _commit_message(summary: str) -> str:
+    """CodeStar connections put ``{"ProviderType": "GitHub", "CommitMessage": "…"}`` in the summary."""
+    try:
+        parsed = json.loads(summary)
+    except ValueError:
+        return summary.splitlines()[0] if summary else ""
+    message = parsed.get("CommitMessage", "") if isinstance(parsed, dict) else ""
+    return message.splitlines()[0] if message else ""
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", "Unknown"))
+
+
+_WEBHOOK_URL: str | None = None
+
+
+def _webhook_from_secret(secrets: Any, secret_arn: str) -> Callable[[], SlackWebhook]:
+    """Read the webhook URL once per container, and only when a message is about to be sent."""
+
+    def webhook() -> SlackWebhook:
+        global _WEBHOOK_URL
+        if _WEBHOOK_URL is None:
+            value = secrets.get_secret_value(SecretId=secret_arn).get("SecretString", "").strip()
+            if value.startswith("{"):
+                value = json.loads(value).get("url", "")
+            if not value:
+                raise RuntimeError(f"secret {secret_arn} holds no webhook URL yet (README: What happens on an alarm)")
+            _WEBHOOK_URL = value
+        return SlackWebhook(_WEBHOOK_URL)
+
+    return webhook
+
+
+def _partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def _alarm_reader(sts: Any, role_prefix: str) -> Callable[[str, str, str], Any]:
+    """CloudWatch in an environment account, as that account's read-only alarm reader role."""
+
+    def reader(account: str, region: str, environment: str) -> Any:
+        role_arn = f"arn:{_partition(region)}:iam::{account}:role/{role_prefix}{environment}"
+        credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="rollback-reporter", DurationSeconds=900)[
+            "Credentials"
+        ]
+        return boto3.client(
+            "cloudwatch",
+            region_name=region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+
+    return reader
+
+
+def reporter_from_environment() -> Reporter:
+    reader_prefix = os.environ.get("ALARM_READER_ROLE_PREFIX")
+    return Reporter(
+        codepipeline=boto3.client("codepipeline"),
+        codebuild=boto3.client("codebuild"),
+        logs=boto3.client("logs"),
+        ledger=Ledger(
+            boto3.client("dynamodb"), os.environ["LEDGER_TABLE"], ttl_days=int(os.environ.get("LEDGER_TTL_DAYS", "7"))
+        ),
+        webhook=_webhook_from_secret(boto3.client("secretsmanager"), os.environ["WEBHOOK_SECRET_ARN"]),
+        rollback_window=timedelta(minutes=int(os.environ.get("ROLLBACK_WINDOW_MINUTES", "60"))),
+        channel=os.environ.get("SLACK_CHANNEL", ""),
+        alarm_reader=_alarm_reader(boto3.client("sts"), reader_prefix) if reader_prefix else None,
+    )
+
+
+def handler(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
+    result = reporter_from_environment().handle(event)
+    LOG.info(json.dumps(result))
+    return result

@@ -1,0 +1,80 @@
+"""Whether an alarm should roll a pipeline's Deploy stage back, and to which execution.
+
+Only an alarm that fires *after* a deploy finished is this function's to act
+on: while the Deploy stage runs, CodeDeploy stops the deployment on the same
+alarms and the stage's bake condition rolls it back; after a failed deploy,
+the stage's ``on_failure`` rollback already ran. And only a recent deploy is
+blamed: an alarm hours later is more likely traffic or a dependency, where
+rolling back would hide the real cause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+DEPLOY_STAGE = "Deploy"
+
+
+@dataclass(frozen=True)
+class Decision:
+    rollback: bool
+    reason: str
+    current_execution: str | None = None
+    target_execution: str | None = None
+
+
+def decide(state: dict[str, Any], executions: list[dict[str, Any]], now: datetime, window: timedelta) -> Decision:
+    """From ``get_pipeline_state`` and ``list_pipeline_executions`` (newest first), decide what to do."""
+    stage = next((s for s in state.get("stageStates", []) if s.get("stageName") == DEPLOY_STAGE), None)
+    latest = (stage or {}).get("latestExecution") or {}
+    status, current = latest.get("status"), latest.get("pipelineExecutionId")
+    if not current:
+        return Decision(False, "the Deploy stage has never run: nothing to roll back")
+    if any(e.get("executionType") == "ROLLBACK" and e.get("status") == "InProgress" for e in executions):
+        return Decision(False, "a rollback is already under way", current)
+    if status == "InProgress":
+        return Decision(
+            False, "a deploy is in progress: CodeDeploy stops it on this alarm and the stage rolls back", current
+        )
+    if status != "Succeeded":
+        return Decision(False, f"the last deploy ended {status}; the stage's on-failure rollback handles it", current)
+    finished = _finished_at(stage or {})
+    if finished is not None and now - finished > window:
+        minutes = int((now - finished).total_seconds() // 60)
+        return Decision(
+            False, f"the last deploy finished {minutes} min ago, outside the {_minutes(window)} min window", current
+        )
+    target = _last_success_before(current, executions)
+    if target is None:
+        return Decision(False, "no earlier successful execution to roll back to; roll forward with a fix", current)
+    return Decision(True, "the alarm fired shortly after a successful deploy", current, target)
+
+
+def _finished_at(stage: dict[str, Any]) -> datetime | None:
+    changes = [
+        action["latestExecution"]["lastStatusChange"]
+        for action in stage.get("actionStates", [])
+        if isinstance((action.get("latestExecution") or {}).get("lastStatusChange"), datetime)
+    ]
+    return max(changes) if changes else None
+
+
+def _last_success_before(current: str, executions: list[dict[str, Any]]) -> str | None:
+    seen_current = False
+    for execution in executions:
+        if execution.get("pipelineExecutionId") == current:
+            seen_current = True
+            continue
+        if (
+            seen_current
+            and execution.get("status") == "Succeeded"
+            and execution.get("executionType", "STANDARD") == "STANDARD"
+        ):
+            return execution["pipelineExecutionId"]
+    return None
+
+
+def _minutes(window: timedelta) -> int:
+    return int(window.total_seconds() // 60)

@@ -1,0 +1,603 @@
+"""Rollback reporter: one report per event, a rollback only after a finished deploy, never twice.
+
+AWS state the function reads is built with moto where moto implements the call
+(DynamoDB ledger, Secrets Manager, CloudWatch Logs); CodePipeline state, its
+executions and ``RollbackStage`` and CodeBuild builds go through
+``botocore.stub.Stubber``, whose unexpected-call errors prove what was *not*
+called. Slack is a local HTTP server.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+from moto import mock_aws
+from werkzeug import Response
+
+from components.governance import alarm_definitions
+from functions.rollback_reporter import handler as reporter_module
+from functions.rollback_reporter.handler import Reporter, incident_of, pipeline_of_alarm
+from functions.rollback_reporter.ledger import Ledger
+from functions.rollback_reporter.slack import SlackError, SlackWebhook
+
+REGION = "eu-west-1"
+TABLE = "cicd-prod-rollback-reporter-ledger"
+NOW = datetime(2026, 11, 29, 10, 5, tzinfo=UTC)
+PIPELINE = "booking-prod"
+
+
+def alarm_event(state="ALARM", name="cicd-booking-prod-health", stamp="2026-11-29T10:00:00.000+0000", event_id="e-1"):
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": "444444444444",
+        "time": "2026-11-29T10:00:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:cloudwatch:{REGION}:444444444444:alarm:{name}"],
+        "detail": {
+            "alarmName": name,
+            "state": {
+                "value": state,
+                "reason": f"arn:aws:cloudwatch:{REGION}:444444444444:alarm:cicd-booking-prod-http-5xx "
+                "transitioned to ALARM at Sunday 29 November, 2026 09:59:00 UTC",
+                "timestamp": stamp,
+            },
+            "previousState": {"value": "OK"},
+        },
+    }
+
+
+def action_event(state="FAILED", stage="Build", action="BuildAndUnitTest", pipeline=PIPELINE):
+    return {
+        "id": "a-1",
+        "detail-type": "CodePipeline Action Execution State Change",
+        "source": "aws.codepipeline",
+        "account": "123456789012",
+        "region": REGION,
+        "detail": {
+            "pipeline": pipeline,
+            "execution-id": "exec-9",
+            "stage": stage,
+            "action": action,
+            "state": state,
+            "type": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
+        },
+    }
+
+
+def deployment_event(state="FAILURE"):
+    return {
+        "id": "d-1",
+        "detail-type": "CodeDeploy Deployment State-change Notification",
+        "source": "aws.codedeploy",
+        "account": "444444444444",
+        "region": REGION,
+        "detail": {
+            "application": "booking-prod",
+            "deploymentGroup": "booking-prod",
+            "deploymentId": "d-ABCDEF123",
+            "state": state,
+            "region": REGION,
+        },
+    }
+
+
+def deploy_state(status="Succeeded", finished=NOW - timedelta(minutes=15), current="exec-3"):
+    return {
+        "pipelineName": PIPELINE,
+        "stageStates": [
+            {"stageName": "Build", "latestExecution": {"pipelineExecutionId": current, "status": "Succeeded"}},
+            {
+                "stageName": "Deploy",
+                "latestExecution": {"pipelineExecutionId": current, "status": status},
+                "actionStates": [
+                    {
+                        "actionName": "BlueGreenDeploy",
+                        "latestExecution": {"status": status, "lastStatusChange": finished},
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def executions(*rows):
+    return {
+        "pipelineExecutionSummaries": [
+            {"pipelineExecutionId": execution_id, "status": status, "executionType": kind}
+            for execution_id, status, kind in rows
+        ]
+    }
+
+
+HISTORY = executions(
+    ("exec-3", "Succeeded", "STANDARD"),
+    ("exec-2", "Failed", "STANDARD"),
+    ("exec-1", "Succeeded", "STANDARD"),
+    ("exec-0", "Succeeded", "STANDARD"),
+)
+REVISION = {
+    "pipelineExecution": {
+        "pipelineName": PIPELINE,
+        "pipelineExecutionId": "exec-3",
+        "status": "Succeeded",
+        "artifactRevisions": [
+            {
+                "name": "source_output",
+                "revisionId": "0123456789abcdef0123",
+                "revisionSummary": json.dumps({"ProviderType": "GitHub", "CommitMessage": "Cache prices\n\nlonger"}),
+                "revisionUrl": "https://github.com/bookwise/booking/commit/0123456789abcdef0123",
+            }
+        ],
+    }
+}
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "event_key", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "event_key", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield dynamodb
+
+
+@pytest.fixture
+def slack(httpserver):
+    """The webhook; every test says what it answers, and ``posts()`` lists what arrived."""
+
+    class Slack:
+        url = httpserver.url_for("/hook")
+
+        @staticmethod
+        def answers(*responses):
+            for response in responses:
+                httpserver.expect_ordered_request("/hook", method="POST").respond_with_response(response)
+
+        @staticmethod
+        def posts():
+            return [json.loads(request.get_data()) for request, _ in httpserver.log]
+
+    return Slack()
+
+
+OK = Response("ok", status=200)
+
+
+class World:
+    """The reporter with stubbed CodePipeline/CodeBuild, moto DynamoDB and logs, and the local Slack."""
+
+    def __init__(self, dynamodb, slack_url):
+        self.codepipeline = boto3.client("codepipeline", region_name=REGION)
+        self.codebuild = boto3.client("codebuild", region_name=REGION)
+        self.logs = boto3.client("logs", region_name=REGION)
+        self.pipeline_stub = Stubber(self.codepipeline)
+        self.build_stub = Stubber(self.codebuild)
+        self.sleeps: list[float] = []
+        self.ledger = Ledger(dynamodb, TABLE, clock=lambda: NOW.timestamp())
+        self.dynamodb = dynamodb
+        self.reporter = Reporter(
+            codepipeline=self.codepipeline,
+            codebuild=self.codebuild,
+            logs=self.logs,
+            ledger=self.ledger,
+            webhook=lambda: SlackWebhook(slack_url, sleep=self.sleeps.append),
+            rollback_window=timedelta(minutes=60),
+            channel="#deploys",
+            now=lambda: NOW,
+            alarm_reader=self.read_alarms,
+        )
+        self.reader = reporter_module._alarm_reader(boto3.client("sts", region_name=REGION), "cicd-alarm-reader-")
+        self.reader_calls: list[tuple[str, str, str]] = []
+
+    def read_alarms(self, account, region, environment):
+        self.reader_calls.append((account, region, environment))
+        return self.reader(account, region, environment)
+
+    def handle(self, event):
+        with self.pipeline_stub, self.build_stub:
+            return self.reporter.handle(event)
+
+    def expect(self, operation, response, params=None):
+        self.pipeline_stub.add_response(operation, response, params)
+
+    def expect_error(self, operation, code, message="refused"):
+        self.pipeline_stub.add_client_error(operation, service_error_code=code, service_message=message)
+
+    def item(self, key):
+        return self.dynamodb.get_item(TableName=TABLE, Key={"event_key": {"S": key}}).get("Item")
+
+    def done(self):
+        self.pipeline_stub.assert_no_pending_responses()
+        self.build_stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def world(aws, slack):
+    return World(aws, slack.url)
+
+
+def expect_alarm_rollback(world):
+    world.expect("get_pipeline_state", deploy_state(), {"name": PIPELINE})
+    world.expect("list_pipeline_executions", HISTORY, {"pipelineName": PIPELINE, "maxResults": 25})
+    world.expect(
+        "rollback_stage",
+        {"pipelineExecutionId": "rollback-7"},
+        {"pipelineName": PIPELINE, "stageName": "Deploy", "targetPipelineExecutionId": "exec-1"},
+    )
+    world.expect("get_pipeline_execution", REVISION, {"pipelineName": PIPELINE, "pipelineExecutionId": "exec-3"})
+
+
+# --- alarms -----------------------------------------------------------------------------------------------------
+
+
+def test_alarm_after_a_recent_successful_deploy_rolls_back_to_the_last_success_before_it(world, slack):
+    slack.answers(OK)
+    expect_alarm_rollback(world)
+    result = world.handle(alarm_event())
+    world.done()
+    assert result["rolledBack"] is True
+    assert result["pipeline"] == PIPELINE
+    (post,) = slack.posts()
+    text = json.dumps(post)
+    assert "Rolled Deploy back to execution exec-1" in text
+    assert "rollback-7" in text
+    assert "cicd-booking-prod-http-5xx transitioned to ALARM" in text
+    assert "Cache prices" in text and "longer" not in text
+    assert post["blocks"][0]["type"] == "header"
+    assert world.item(result["key"])["status"]["S"] == "DONE"
+
+
+def test_the_same_alarm_delivered_twice_rolls_back_once_and_posts_once(world, slack):
+    slack.answers(OK)
+    expect_alarm_rollback(world)
+    first = world.handle(alarm_event(event_id="e-1"))
+    # A forwarded copy gets a new event id; the alarm and its transition time are the same.
+    second = world.handle(alarm_event(event_id="e-2"))
+    world.done()
+    assert first["rolledBack"] is True
+    assert second == {"status": "duplicate", "key": first["key"]}
+    assert len(slack.posts()) == 1
+
+
+def test_a_new_transition_of_the_same_alarm_is_a_new_incident(world, slack):
+    slack.answers(OK, OK)
+    expect_alarm_rollback(world)
+    world.handle(alarm_event())
+    rolling_back = executions(
+        ("rollback-7", "InProgress", "ROLLBACK"),
+        *[(s["pipelineExecutionId"], s["status"], s["executionType"]) for s in HISTORY["pipelineExecutionSummaries"]],
+    )
+    world.expect("get_pipeline_state", deploy_state(), {"name": PIPELINE})
+    world.expect("list_pipeline_executions", rolling_back)
+    world.expect("get_pipeline_execution", REVISION)
+    result = world.handle(alarm_event(stamp="2026-11-29T10:03:00.000+0000"))
+    world.done()
+    assert result["rolledBack"] is False
+    assert "a rollback is already under way" in json.dumps(slack.posts()[1])
+
+
+@pytest.mark.parametrize(
+    ("state", "history", "reason"),
+    [
+        (deploy_state(status="InProgress"), HISTORY, "a deploy is in progress"),
+        (deploy_state(status="Failed"), HISTORY, "the last deploy ended Failed"),
+        (deploy_state(finished=NOW - timedelta(hours=5)), HISTORY, "finished 300 min ago, outside the 60 min window"),
+        (deploy_state(), executions(("exec-3", "Succeeded", "STANDARD")), "no earlier successful execution"),
+        (
+            deploy_state(),
+            executions(("exec-3", "Succeeded", "STANDARD"), ("exec-1", "Succeeded", "ROLLBACK")),
+            "no earlier successful execution",
+        ),
+    ],
+)
+def test_alarm_does_not_roll_back_when_the_deploy_is_not_to_blame(world, slack, state, history, reason):
+    slack.answers(OK)
+    world.expect("get_pipeline_state", state)
+    world.expect("list_pipeline_executions", history)
+    world.expect("get_pipeline_execution", REVISION)
+    result = world.handle(alarm_event())
+    world.done()  # no rollback_stage was queued, and the stub refuses calls it does not expect
+    assert result["rolledBack"] is False
+    assert reason in json.dumps(slack.posts()[0])
+
+
+def test_alarm_on_a_pipeline_that_never_deployed_reports_without_reading_commits(world, slack):
+    slack.answers(OK)
+    world.expect("get_pipeline_state", {"pipelineName": PIPELINE, "stageStates": [{"stageName": "Deploy"}]})
+    world.expect("list_pipeline_executions", executions())
+    result = world.handle(alarm_event())
+    world.done()
+    assert result["rolledBack"] is False
+    assert "never run" in json.dumps(slack.posts()[0])
+
+
+def test_a_refused_rollback_is_reported_loudly_and_not_retried(world, slack):
+    slack.answers(OK)
+    world.expect("get_pipeline_state", deploy_state())
+    world.expect("list_pipeline_executions", HISTORY)
+    world.expect_error("rollback_stage", "UnableToRollbackStageException", "target execution is outdated")
+    world.expect("get_pipeline_execution", REVISION)
+    result = world.handle(alarm_event())
+    world.done()
+    assert result["rolledBack"] is False
+    text = json.dumps(slack.posts()[0])
+    assert "REFUSED" in text and "UnableToRollbackStageException" in text and "Act manually" in text
+    assert world.item(result["key"])["status"]["S"] == "DONE"
+
+
+def test_an_unreadable_pipeline_is_reported_without_rollback(world, slack):
+    slack.answers(OK)
+    world.expect_error("get_pipeline_state", "AccessDeniedException")
+    result = world.handle(alarm_event())
+    world.done()
+    assert result["rolledBack"] is False
+    assert "could not read pipeline booking-prod (AccessDeniedException)" in json.dumps(slack.posts()[0])
+
+
+def test_slack_down_after_a_rollback_retries_the_report_but_never_the_rollback(world, slack):
+    slack.answers(*[Response("down", status=500)] * 5)
+    expect_alarm_rollback(world)
+    with pytest.raises(SlackError, match="gave up after 5 attempts: HTTP 500"):
+        world.handle(alarm_event())
+    world.done()
+    key = incident_of(alarm_event()).key
+    item = world.item(key)
+    assert item["status"]["S"] == "FAILED"
+    assert item["rollback_execution"]["S"] == "rollback-7"
+    assert world.sleeps == [0.5, 1.0, 2.0, 4.0]
+
+    # Lambda retries the event: Slack is back. Only the commit is read again; no state, no rollback.
+    slack.answers(OK)
+    world.expect("get_pipeline_execution", REVISION)
+    result = world.handle(alarm_event())
+    world.done()
+    assert result["rolledBack"] is True
+    assert "Rolled Deploy back to execution exec-1" in json.dumps(slack.posts()[-1])
+    assert world.item(key)["status"]["S"] == "DONE"
+
+
+def test_an_event_being_handled_elsewhere_is_left_alone_until_its_lease_expires(world, slack):
+    key = incident_of(alarm_event()).key
+    assert world.ledger.claim(key) == {}
+    assert world.handle(alarm_event())["status"] == "duplicate"
+    later = Ledger(world.dynamodb, TABLE, lease_seconds=300, clock=lambda: NOW.timestamp() + 301)
+    assert later.claim(key) is not None
+    assert slack.posts() == []
+
+
+def test_alarm_report_quotes_the_signal_alarms_in_alarm_with_their_datapoints(world, slack):
+    cloudwatch = world.reader("444444444444", REGION, "prod")
+    for signal in ("http-5xx", "cpu"):
+        cloudwatch.put_metric_alarm(
+            AlarmName=f"cicd-booking-prod-{signal}",
+            MetricName="x",
+            Namespace="Bookwise/booking",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=5,
+            Threshold=0.5,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+    cloudwatch.set_alarm_state(
+        AlarmName="cicd-booking-prod-http-5xx",
+        StateValue="ALARM",
+        StateReason="Threshold Crossed: 3 out of the last 5 datapoints [2.3 (29/11/26 09:58:00), 1.9 (29/11/26 "
+        "09:57:00)] were greater than the threshold (0.5)",
+    )
+    cloudwatch.set_alarm_state(AlarmName="cicd-booking-prod-cpu", StateValue="OK", StateReason="fine")
+    slack.answers(OK)
+    expect_alarm_rollback(world)
+    world.handle(alarm_event())
+    world.done()
+    assert world.reader_calls == [("444444444444", REGION, "prod")]
+    text = json.dumps(slack.posts()[0])
+    assert "*cicd-booking-prod-http-5xx*" in text and "2.3 (29/11/26 09:58:00)" in text
+    assert "cicd-booking-prod-cpu" not in text
+
+
+def test_alarm_report_goes_out_without_signal_details_when_the_reader_is_refused(world, slack):
+    def refused(*_):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "AssumeRole")
+
+    world.reporter.alarm_reader = refused
+    slack.answers(OK)
+    expect_alarm_rollback(world)
+    assert world.handle(alarm_event())["rolledBack"] is True
+    world.done()
+    assert "Rolled Deploy back" in json.dumps(slack.posts()[0])
+
+
+def test_the_reporter_knows_the_signals_the_platform_alarms_on():
+    assert reporter_module.SIGNALS == alarm_definitions.SIGNALS
+
+
+# --- pipeline action failures ---------------------------------------------------------------------------------
+
+
+def test_failed_build_reports_commit_summary_and_the_end_of_the_build_log(world, slack):
+    slack.answers(OK)
+    world.logs.create_log_group(logGroupName="/aws/codebuild/booking-build")
+    world.logs.create_log_stream(logGroupName="/aws/codebuild/booking-build", logStreamName="1234")
+    world.logs.put_log_events(
+        logGroupName="/aws/codebuild/booking-build",
+        logStreamName="1234",
+        logEvents=[{"timestamp": int(NOW.timestamp() * 1000) + i, "message": f"line {i}\n"} for i in range(40)]
+        + [{"timestamp": int(NOW.timestamp() * 1000) + 99, "message": "FAILED: PriceCacheTest > expires"}],
+    )
+    world.expect("get_pipeline_execution", REVISION, {"pipelineName": PIPELINE, "pipelineExecutionId": "exec-9"})
+    world.expect(
+        "list_action_executions",
+        {
+            "actionExecutionDetails": [
+                {
+                    "pipelineExecutionId": "exec-9",
+                    "stageName": "Build",
+                    "actionName": "BuildAndUnitTest",
+                    "status": "Failed",
+                    "input": {
+                        "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"}
+                    },
+                    "output": {
+                        "executionResult": {
+                            "externalExecutionId": "booking-build:1234",
+                            "externalExecutionSummary": "Build terminated with state: FAILED",
+                            "externalExecutionUrl": "https://console.aws.amazon.com/codebuild/booking-build:1234",
+                        }
+                    },
+                }
+            ]
+        },
+        {"pipelineName": PIPELINE, "filter": {"pipelineExecutionId": "exec-9"}},
+    )
+    world.build_stub.add_response(
+        "batch_get_builds",
+        {
+            "builds": [
+                {
+                    "id": "booking-build:1234",
+                    "logs": {"groupName": "/aws/codebuild/booking-build", "streamName": "1234"},
+                }
+            ]
+        },
+        {"ids": ["booking-build:1234"]},
+    )
+    result = world.handle(action_event())
+    world.done()
+    assert result == {
+        "key": "action#exec-9#Build#BuildAndUnitTest",
+        "status": "reported",
+        "pipeline": PIPELINE,
+        "rolledBack": False,
+    }
+    text = json.dumps(slack.posts()[0])
+    assert "booking-prod: Build / BuildAndUnitTest failed" in text
+    assert "Build terminated with state: FAILED" in text
+    assert "FAILED: PriceCacheTest > expires" in text
+    assert "line 39" in text and "line 0\\n" not in text  # only the tail
+    assert "0123456789" in text and "Cache prices" in text
+
+
+def test_failed_deploy_action_says_the_stage_rolls_back(world, slack):
+    slack.answers(OK)
+    world.expect("get_pipeline_execution", REVISION)
+    world.expect(
+        "list_action_executions",
+        {
+            "actionExecutionDetails": [
+                {
+                    "stageName": "Deploy",
+                    "actionName": "BlueGreenDeploy",
+                    "input": {
+                        "actionTypeId": {
+                            "category": "Deploy",
+                            "owner": "AWS",
+                            "provider": "CodeDeployToECS",
+                            "version": "1",
+                        }
+                    },
+                    "output": {"executionResult": {"externalExecutionSummary": "Deployment d-ABC failed"}},
+                }
+            ]
+        },
+        None,
+    )
+    world.handle(action_event(stage="Deploy", action="BlueGreenDeploy"))
+    world.done()  # no CodeBuild lookup for a CodeDeploy action
+    text = json.dumps(slack.posts()[0])
+    assert "Deployment d-ABC failed" in text and "rolls back to the last successful execution" in text
+
+
+def test_failed_action_of_a_pipeline_the_platform_does_not_own_is_ignored(world, slack):
+    world.expect_error("get_pipeline_execution", "AccessDeniedException")
+    result = world.handle(action_event(pipeline="someone-elses-prod"))
+    world.done()
+    assert result["status"] == "ignored"
+    assert slack.posts() == []
+
+
+# --- CodeDeploy -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("state", "words"), [("FAILURE", "failed"), ("STOP", "was stopped")])
+def test_failed_or_stopped_deployment_is_reported_once(world, slack, state, words):
+    slack.answers(OK)
+    first = world.handle(deployment_event(state))
+    second = world.handle(deployment_event(state))
+    assert first["status"] == "reported" and second["status"] == "duplicate"
+    (post,) = slack.posts()
+    assert f"CodeDeploy deployment of booking-prod {words}" in post["text"]
+    assert "d-ABCDEF123" in json.dumps(post)
+
+
+# --- what is not ours ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        alarm_event(state="OK"),
+        alarm_event(name="cicd-booking-prod-http-5xx"),
+        alarm_event(name="someone-elses-alarm"),
+        action_event(state="SUCCEEDED"),
+        deployment_event(state="SUCCESS"),
+        {"source": "aws.s3", "detail": {}},
+    ],
+)
+def test_events_the_reporter_does_not_handle_touch_nothing(world, slack, event):
+    assert world.handle(event) == {"status": "ignored"}
+    assert world.dynamodb.scan(TableName=TABLE)["Count"] == 0
+    assert slack.posts() == []
+
+
+def test_health_alarm_names_map_to_their_pipeline():
+    assert pipeline_of_alarm("cicd-user-profiles-staging-health") == "user-profiles-staging"
+
+
+# --- the Lambda entry point -------------------------------------------------------------------------------------
+
+
+def test_entry_point_reads_its_settings_and_the_webhook_from_secrets_manager(aws, slack, monkeypatch):
+    slack.answers(OK)
+    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="cicd-prod-rollback-reporter/slack-webhook", SecretString=json.dumps({"url": slack.url})
+    )
+    monkeypatch.setattr(reporter_module, "_WEBHOOK_URL", None)
+    monkeypatch.setenv("WEBHOOK_SECRET_ARN", secret["ARN"])
+    monkeypatch.setenv("LEDGER_TABLE", TABLE)
+    monkeypatch.setenv("SLACK_CHANNEL", "#deploys")
+    monkeypatch.setenv("ALARM_READER_ROLE_PREFIX", "cicd-alarm-reader-")
+    assert reporter_module.handler(deployment_event())["status"] == "reported"
+    assert reporter_module.handler(deployment_event())["status"] == "duplicate"
+    assert len(slack.posts()) == 1
+
+
+def test_an_unset_webhook_secret_fails_the_event_so_it_is_retried(aws, slack, monkeypatch):
+    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="cicd-prod-rollback-reporter/slack-webhook", SecretString=" "
+    )
+    monkeypatch.setattr(reporter_module, "_WEBHOOK_URL", None)
+    monkeypatch.setenv("WEBHOOK_SECRET_ARN", secret["ARN"])
+    monkeypatch.setenv("LEDGER_TABLE", TABLE)
+    with pytest.raises(RuntimeError, match="holds no webhook URL yet"):
+        reporter_module.handler(deployment_event())
+    item = aws.get_item(TableName=TABLE, Key={"event_key": {"S": "deployment#d-ABCDEF123#FAILURE"}})["Item"]
+    assert item["status"]["S"] == "FAILED"

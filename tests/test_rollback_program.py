@@ -1,0 +1,261 @@
+"""Deploy gates and automatic rollback in the program under mocks, for every service of both stacks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.model import naming
+from tests.conftest import document, inputs_of
+
+PIPELINE = "aws:codepipeline/pipeline:Pipeline"
+GROUP = "aws:codedeploy/deploymentGroup:DeploymentGroup"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
+TOPIC = "aws:sns/topic:Topic"
+KEY = "aws:kms/key:Key"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+STACKS = ["dev_plan", "prod_plan"]
+
+
+def providers(plan):
+    return {
+        r.urn: json.loads(r.inputs["allowedAccountIds"])[0] for r in plan.resources if r.type == "pulumi:providers:aws"
+    }
+
+
+def deploy_stage(pipeline):
+    return next(stage for stage in pipeline["stages"] if stage["name"] == "Deploy")
+
+
+def placements(plan):
+    for service in plan.inputs.catalog.services:
+        for environment in plan.inputs.environments_for(service):
+            yield service, environment
+
+
+def by_name(plan, resource_type, key="name"):
+    return {r.inputs[key]: r for r in plan.resources if r.type == resource_type}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_prod_deploy_waits_for_the_window_then_checks_the_health_alarm_at_entry(stack, request):
+    plan = request.getfixturevalue(stack)
+    pipelines = {p["name"]: p for p in inputs_of(plan, PIPELINE)}
+    for service, environment in placements(plan):
+        if not environment.production:
+            continue
+        stages = pipelines[naming.pipeline_name(service.name, environment.name)]["stages"]
+        names = [stage["name"] for stage in stages]
+        # The window holds the stage before Deploy, so the alarm is read when Deploy is entered, not hours earlier.
+        (window,) = stages[names.index("Deploy") - 1]["onSuccess"]["condition"]["rules"]
+        assert window["ruleTypeId"]["provider"] == "DeploymentWindow"
+        condition = deploy_stage({"stages": stages})["beforeEntry"]["condition"]
+        assert condition["result"] == "FAIL"
+        rules = {rule["name"]: rule for rule in condition["rules"]}
+        alarm = rules["NoAlarmBeforeDeploy"]
+        assert alarm["ruleTypeId"] == {
+            "category": "Rule",
+            "owner": "AWS",
+            "provider": "CloudWatchAlarm",
+            "version": "1",
+        }
+        assert alarm["configuration"] == {
+            "AlarmName": naming.health_alarm_name(service.name, environment.name),
+            "AlarmStates": "ALARM",
+        }
+        assert alarm["roleArn"] == naming.role_arn(
+            environment.region, environment.account_id, naming.alarm_reader_role_name(environment.name)
+        )
+        assert alarm["region"] == environment.region
+        # Room left in the one entry condition for the freeze switch and the dependency gate.
+        assert len(condition["rules"]) <= 3
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_prod_bakes_on_success_and_every_environment_rolls_back_a_failed_deploy(stack, request):
+    plan = request.getfixturevalue(stack)
+    pipelines = {p["name"]: p for p in inputs_of(plan, PIPELINE)}
+    for service, environment in placements(plan):
+        stage = deploy_stage(pipelines[naming.pipeline_name(service.name, environment.name)])
+        assert stage["onFailure"] == {"result": "ROLLBACK"}
+        assert {r["name"] for r in stage["beforeEntry"]["condition"]["rules"]} >= {"NoAlarmBeforeDeploy"}
+        if environment.production:
+            (bake,) = stage["onSuccess"]["condition"]["rules"]
+            assert stage["onSuccess"]["condition"]["result"] == "ROLLBACK"
+            assert bake["configuration"] == {
+                "AlarmName": naming.health_alarm_name(service.name, environment.name),
+                "AlarmStates": "ALARM",
+                "WaitTime": "10",
+            }
+        else:
+            assert "onSuccess" not in stage
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_deployment_group_rolls_back_on_failure_and_on_its_own_alarms(stack, request):
+    plan = request.getfixturevalue(stack)
+    groups = by_name(plan, GROUP, key="deploymentGroupName")
+    alarms = by_name(plan, METRIC_ALARM)
+    account_of = providers(plan)
+    for service, environment in placements(plan):
+        group = groups[naming.deployment_group_name(service.name, environment.name)]
+        assert group.inputs["autoRollbackConfiguration"] == {
+            "enabled": True,
+            "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+        }
+        configuration = group.inputs["alarmConfiguration"]
+        assert configuration["enabled"] is True and configuration["ignorePollAlarmFailure"] is False
+        prefix = f"cicd-{service.name}-{environment.name}-"
+        assert sorted(configuration["alarms"]) == sorted(name for name in alarms if name.startswith(prefix))
+        assert 1 <= len(configuration["alarms"]) <= 10  # CodeDeploy watches at most ten alarms
+        assert all(account_of[alarms[name].provider] == environment.account_id for name in configuration["alarms"])
+        if environment.production:
+            assert "AllAtOnce" not in group.inputs["deploymentConfigName"]
+            assert "HalfAtATime" not in group.inputs["deploymentConfigName"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_alarms_notify_the_encrypted_topic_of_their_own_account(stack, request):
+    plan = request.getfixturevalue(stack)
+    account_of = providers(plan)
+    topics = {r.inputs["name"] + "@" + account_of[r.provider]: r for r in plan.resources if r.type == TOPIC}
+    keys = {r.urn: r for r in plan.resources if r.type == KEY}
+    for alarm in [r for r in plan.resources if r.type in (METRIC_ALARM, COMPOSITE_ALARM)]:
+        account = account_of[alarm.provider]
+        environment = alarm.inputs["tags"]["environment"]
+        topic_arn = f"arn:aws:sns:eu-west-1:{account}:{naming.alarm_topic_name(environment)}"
+        assert alarm.inputs["actionsEnabled"] is True
+        assert alarm.inputs["alarmActions"] == [topic_arn]
+        assert f"{naming.alarm_topic_name(environment)}@{account}" in topics
+    for topic in topics.values():
+        assert topic.inputs["kmsMasterKeyId"].startswith(f"arn:aws:kms:eu-west-1:{account_of[topic.provider]}:key/")
+        (key,) = [k for k in keys.values() if k.parent == topic.parent]
+        statements = {s["Sid"]: s for s in document(key.inputs["policy"])["Statement"]}
+        assert statements["CloudWatchAlarmsPublish"]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        assert key.inputs["enableKeyRotation"] is True
+    for policy in inputs_of(plan, "aws:sns/topicPolicy:TopicPolicy"):
+        (statement,) = document(policy["policy"])["Statement"]
+        assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        assert set(statement["Condition"]["StringEquals"]) == {"aws:SourceAccount"}
+
+
+def test_ecs_alarms_use_the_alb_and_target_group_arn_suffixes(prod_plan):
+    alarm = by_name(prod_plan, METRIC_ALARM)["cicd-booking-prod-http-5xx"]
+    dims = [q["metric"]["dimensions"] for q in alarm.inputs["metricQueries"] if "metric" in q]
+    assert all(d["LoadBalancer"].startswith("app/bookwise-core-alb/") for d in dims)
+    assert {d["TargetGroup"].split("/")[1] for d in dims} == {"booking-blue", "booking-green"}
+    health = by_name(prod_plan, COMPOSITE_ALARM, key="alarmName")["cicd-booking-prod-health"]
+    assert health.inputs["alarmRule"] == " OR ".join(
+        f'ALARM("cicd-booking-prod-{signal}")' for signal in ("http-5xx", "cpu", "p99-latency")
+    )
+
+
+def test_pipeline_roles_may_assume_the_alarm_readers_of_their_environments_only(prod_plan):
+    role = next(r for r in prod_plan.resources if r.type == ROLE and r.inputs["name"] == "cicd-pipeline-payments")
+    (policy,) = [r for r in prod_plan.resources if r.type == ROLE_POLICY and r.parent == role.urn]
+    statements = {s["Sid"]: s for s in document(policy.inputs["policy"])["Statement"]}
+    assert statements["AssumeAlarmReaders"]["Resource"] == sorted(
+        [
+            "arn:aws:iam::411111111111:role/cicd-alarm-reader-dev",
+            "arn:aws:iam::422222222222:role/cicd-alarm-reader-qa",
+            "arn:aws:iam::433333333333:role/cicd-alarm-reader-staging",
+            "arn:aws:iam::455555555555:role/cicd-alarm-reader-prod",  # payments' own PCI account
+        ]
+    )
+    reader = next(
+        r
+        for r in prod_plan.resources
+        if r.type == ROLE
+        and r.inputs["name"] == "cicd-alarm-reader-prod"
+        and providers(prod_plan)[r.provider] == "455555555555"
+    )
+    (trust,) = document(reader.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Condition"]["ArnLike"] == {
+        "aws:PrincipalArn": [
+            "arn:aws:iam::123456789012:role/cicd-pipeline-*",
+            "arn:aws:iam::123456789012:role/cicd-prod-rollback-reporter",
+        ]
+    }
+    assert trust["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": "o-bkw7prodorg01"}
+
+
+def test_environment_accounts_forward_health_alarms_and_failed_deployments_to_the_tooling_bus(prod_plan):
+    bus = "arn:aws:events:eu-west-1:123456789012:event-bus/cicd-prod-deploy-events"
+    account_of = providers(prod_plan)
+    rules = [r for r in prod_plan.resources if r.type == "aws:cloudwatch/eventRule:EventRule" and r.provider]
+    forwarded_from = {account_of[r.provider] for r in rules}
+    assert forwarded_from == {"411111111111", "422222222222", "433333333333", "444444444444", "455555555555"}
+    targets = [r for r in prod_plan.resources if r.type == "aws:cloudwatch/eventTarget:EventTarget" and r.provider]
+    assert {t.inputs["arn"] for t in targets} == {bus}
+    for target in targets:
+        account = account_of[target.provider]
+        assert target.inputs["roleArn"].startswith(f"arn:aws:iam::{account}:role/cicd-event-forwarder-")
+    patterns = [json.loads(r.inputs["eventPattern"]) for r in rules if account_of[r.provider] == "444444444444"]
+    alarm = next(p for p in patterns if p["source"] == ["aws.cloudwatch"])
+    assert alarm["detail"] == {"alarmName": [{"wildcard": "cicd-*-prod-health"}], "state": {"value": ["ALARM"]}}
+    policy = next(r for r in prod_plan.resources if r.type == "aws:cloudwatch/eventBusPolicy:EventBusPolicy")
+    (statement,) = document(policy.inputs["policy"])["Statement"]
+    assert statement["Resource"] == bus
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-bkw7prodorg01"}}
+    assert len(statement["Principal"]["AWS"]) == 5
+
+
+def test_rollback_reporter_is_traced_bounded_and_may_roll_back_only_deploy_stages(prod_plan):
+    (function,) = [
+        f for f in inputs_of(prod_plan, "aws:lambda/function:Function") if f["name"] == "cicd-prod-rollback-reporter"
+    ]
+    assert function["runtime"] == "python3.12"
+    assert function["tracingConfig"] == {"mode": "Active"}
+    assert function["reservedConcurrentExecutions"] == 5
+    assert function["deadLetterConfig"]["targetArn"].startswith("arn:aws:sqs:eu-west-1:123456789012:")
+    assert function["code"] == {"path": "functions/rollback_reporter"}
+    variables = function["environment"]["variables"]
+    assert variables["WEBHOOK_SECRET_ARN"].startswith("arn:aws:secretsmanager:eu-west-1:123456789012:secret:")
+    assert "hooks.slack.com" not in json.dumps(variables)
+    role = next(r for r in prod_plan.resources if r.type == ROLE and r.inputs["name"] == function["name"])
+    (policy,) = [r for r in prod_plan.resources if r.type == ROLE_POLICY and r.parent == role.urn]
+    statements = {s["Sid"]: s for s in document(policy.inputs["policy"])["Statement"]}
+    assert statements["RollBackDeployStage"]["Action"] == "codepipeline:RollbackStage"
+    assert all(arn.endswith("/Deploy") for arn in statements["RollBackDeployStage"]["Resource"])
+    assert statements["WebhookSecret"]["Resource"] == variables["WEBHOOK_SECRET_ARN"]
+    assert len(statements["ReadAlarmsThroughReaders"]["Resource"]) == 5  # one reader per environment account
+    assert variables["ALARM_READER_ROLE_PREFIX"] == "cicd-alarm-reader-"
+    (secret,) = [
+        s for s in inputs_of(prod_plan, "aws:secretsmanager/secret:Secret") if s["name"].startswith(function["name"])
+    ]
+    assert secret["kmsKeyId"].startswith("arn:aws:kms:")
+    assert "secretString" not in json.dumps(inputs_of(prod_plan, "aws:secretsmanager/secretVersion:SecretVersion"))
+    rules = {
+        r.urn: r
+        for r in prod_plan.resources
+        if r.type == "aws:cloudwatch/eventRule:EventRule" and r.inputs["name"].startswith(function["name"])
+    }
+    permissions = [
+        r
+        for r in prod_plan.resources
+        if r.type == "aws:lambda/permission:Permission" and r.inputs["function"] == function["name"]
+    ]
+    assert {p.parent for p in permissions} == set(rules)
+    assert all(p.inputs["principal"] == "events.amazonaws.com" and p.inputs["sourceArn"] for p in permissions)
+    (log_group,) = [
+        g
+        for g in inputs_of(prod_plan, "aws:cloudwatch/logGroup:LogGroup")
+        if g["name"] == f"/aws/lambda/{function['name']}"
+    ]
+    assert log_group["retentionInDays"] == 90 and log_group["kmsKeyId"].startswith("arn:aws:kms:")
+
+
+def test_resources_each_service_adds_for_gates_and_rollback(prod_plan):
+    """Signal alarms + one health alarm per environment; nothing else is per service."""
+    for service in prod_plan.inputs.catalog.services:
+        signals = sum(v is not None for v in service.health.model_dump().values())
+        environments = len(prod_plan.inputs.environments_for(service))
+        alarms = [
+            r
+            for r in prod_plan.resources
+            if r.type in (METRIC_ALARM, COMPOSITE_ALARM) and r.inputs["tags"]["service"] == service.name
+        ]
+        assert len(alarms) == environments * (signals + 1)
