@@ -8,6 +8,7 @@ from .base import Config, Props, as_list, is_unknown, resource_rule
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
 
 
 def check_retention(_: str, props: Props, config: Config) -> Iterator[str]:
@@ -69,9 +70,9 @@ def check_alarm_actions(_: str, props: Props, __: Config) -> Iterator[str]:
 
 ALARM_ACTIONS = resource_rule(
     name="alarm-actions",
-    description="Metric alarms have actions enabled and at least one alarm action.",
+    description="Metric and composite alarms have actions enabled and at least one alarm action.",
     level="mandatory",
-    resource_types={METRIC_ALARM},
+    resource_types={METRIC_ALARM, COMPOSITE_ALARM},
     check=check_alarm_actions,
     remediation="Set alarm_actions to an (encrypted) SNS topic and leave actions_enabled on.",
     anchors=("CKV_AWS_319",),

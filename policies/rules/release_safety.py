@@ -26,6 +26,7 @@ from .codedeploy import DEPLOYMENT_GROUP
 from .pipeline_model import prod_pipelines
 
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
 TOPIC = "aws:sns/topic:Topic"
 
 
@@ -33,7 +34,7 @@ UNNAMED = "(name not known yet)"
 
 
 def _name(resource: PolicyResource) -> str:
-    name = resource.props.get("name")
+    name = resource.props.get("name", resource.props.get("alarmName"))
     return UNNAMED if is_unknown(name) else str(name)
 
 
@@ -66,7 +67,7 @@ def _group_findings(
 
 
 def check_prod_rollback(resources: Sequence[PolicyResource], config: Config) -> Iterator[tuple[str | None, str]]:
-    alarms = {_name(r): r for r in resources if r.type == METRIC_ALARM}
+    alarms = {_name(r): r for r in resources if r.type in (METRIC_ALARM, COMPOSITE_ALARM)}
     topics = {_name(r): r for r in resources if r.type == TOPIC}
     for group in resources:
         if group.type == DEPLOYMENT_GROUP and is_prod(group.props, config):

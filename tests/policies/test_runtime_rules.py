@@ -186,6 +186,16 @@ CASES = [
         alarm(actionsEnabled=False),
         "alarm booking-prod-5xx has actions_enabled=False",
     ),
+    fires(
+        ALARM_ACTIONS,
+        "composite alarm without actions",
+        Resource(
+            "aws:cloudwatch/compositeAlarm:CompositeAlarm",
+            {"alarmName": "booking-prod-health", "alarmRule": 'ALARM("booking-prod-5xx")', "alarmActions": []},
+            "health",
+        ),
+        "alarm booking-prod-health has no alarm action: nobody is told when it fires",
+    ),
     quiet(ALARM_ACTIONS, "notifies the topic", alarm()),
     unknown(ALARM_ACTIONS, "topic ARN not known", alarm(alarmActions=[UNKNOWN])),
     fires(
