@@ -79,17 +79,6 @@ def shown(value: Any) -> str:
     return "(not known yet)" if is_unknown(value) else str(value)
 
 
-def contains_unknown(value: Any) -> bool:
-    """True when the value or anything inside it is not known yet."""
-    if is_unknown(value):
-        return True
-    if isinstance(value, Mapping):
-        return any(contains_unknown(item) for item in value.values())
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return any(contains_unknown(item) for item in value)
-    return False
-
-
 @dataclass(frozen=True)
 class PolicyResource:
     """One resource as a stack rule sees it: the graph node the policy server hands over.
