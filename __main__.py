@@ -43,6 +43,8 @@ pulumi.export("artifactKeyArn", platform.artifacts.key_arn)
 pulumi.export("githubConnectionArn", platform.connection.arn)
 pulumi.export("rollbackWebhookSecretArn", platform.reporter.webhook_secret_arn)
 pulumi.export("deployOrder", inputs.catalog.deploy_order)
+pulumi.export("deployWaves", inputs.deploy_waves())
+pulumi.export("deploymentLedgerTable", platform.coordination.table_name)
 pulumi.export(
     "pipelines",
     {

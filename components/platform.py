@@ -12,6 +12,7 @@ from .aws.artifact_store import ArtifactStore, ArtifactStoreArgs
 from .aws.environment_account import EnvironmentAccount
 from .aws.github_connection import GitHubConnection
 from .aws.service_pipeline import ServicePipeline, ServicePipelineArgs
+from .coordination import Coordination, CoordinationArgs
 from .governance.rollback_reporter import RollbackReporter, RollbackReporterArgs
 from .model.platform_inputs import PlatformInputs
 
@@ -47,6 +48,8 @@ class Platform(pulumi.ComponentResource):
                 deploy_events_bus_arn=self.reporter.bus_arn,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.reporter.bus]),
             )
+        # Before the services: every Deploy stage names the gate function in its entry rule.
+        self.coordination = Coordination("coordination", CoordinationArgs(inputs=inputs), opts=child)
         self.services = {}
         for service_name in inputs.catalog.deploy_order:
             service = inputs.catalog.service(service_name)
@@ -60,6 +63,7 @@ class Platform(pulumi.ComponentResource):
                     bucket_name=self.artifacts.bucket_name,
                     bucket_arn=self.artifacts.bucket_arn,
                     key_arn=self.artifacts.key_arn,
+                    deploy_gate=self.coordination.gate,
                 ),
                 opts=child,
             )

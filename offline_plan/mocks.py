@@ -16,6 +16,8 @@ from typing import Any
 
 import pulumi
 
+from .recorder import RecordedInvoke
+
 
 def stable_id(*parts: str) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:16]
@@ -35,6 +37,8 @@ class AwsMocks(pulumi.runtime.Mocks):
     caller_account_id: str | None = None
     """Account the credentials belong to; defaults to the tooling account (set it to test the guard)."""
     _providers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    invokes: list[RecordedInvoke] = field(default_factory=list)
+    """Every data source call, so the plan can say which calls reach which account."""
 
     def _location(self, provider_ref: str | None) -> tuple[str, str]:
         if provider_ref:
@@ -109,6 +113,8 @@ class AwsMocks(pulumi.runtime.Mocks):
             ),
             "aws:dynamodb/table:Table": f"arn:{p}:dynamodb:{region}:{account}:table/{name}",
             "aws:sqs/queue:Queue": f"arn:{p}:sqs:{region}:{account}:{name}",
+            # Parameter names carry their leading slash; the ARN joins them without another.
+            "aws:ssm/parameter:Parameter": f"arn:{p}:ssm:{region}:{account}:parameter{name}",
         }
         if typ == "aws:codedeploy/deploymentGroup:DeploymentGroup":
             return (
@@ -133,14 +139,22 @@ class AwsMocks(pulumi.runtime.Mocks):
             return {"uniqueId": "AROA" + stable_id(typ, resource_id).upper()}
         if typ == "aws:codedeploy/application:Application":
             return {"applicationId": stable_uuid(typ, resource_id)}
-        if typ == "aws:lambda/function:Function":
-            arn = f"arn:{self.partition}:lambda:{region}:{account}:function:{resource_id}"
-            return {"qualifiedArn": f"{arn}:$LATEST", "version": "$LATEST"}
         if typ == "aws:sqs/queue:Queue":
             return {"url": f"https://sqs.{region}.amazonaws.com/{account}/{resource_id}"}
+        if typ == "aws:lambda/function:Function":
+            arn = f"arn:{self.partition}:lambda:{region}:{account}:function:{resource_id}"
+            invoke_path = f"lambda:path/2015-03-31/functions/{arn}/invocations"
+            return {
+                "qualifiedArn": f"{arn}:$LATEST",
+                "version": "$LATEST",
+                "invokeArn": f"arn:{self.partition}:apigateway:{region}:{invoke_path}",
+            }
         return {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        # A provider reference is "<urn>::<id>"; record the URN, as resources do.
+        provider = args.provider.rsplit("::", 1)[0] if args.provider else None
+        self.invokes.append(RecordedInvoke(token=args.token, provider=provider, args=dict(args.args)))
         account, region = self._location(args.provider)
         data_source = _DATA_SOURCES.get(args.token)
         if data_source is None:

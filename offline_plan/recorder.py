@@ -45,6 +45,15 @@ class RecordedResource:
         }
 
 
+@dataclass(frozen=True)
+class RecordedInvoke:
+    """A data source call (``aws.get_...``) and the explicit provider it went through, if any."""
+
+    token: str
+    provider: str | None
+    args: dict[str, Any]
+
+
 def engine_view(value: Any) -> Any:
     """Wire-format property values, with secrets redacted and sentinels made readable."""
     if isinstance(value, dict):

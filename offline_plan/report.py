@@ -85,6 +85,7 @@ def summary(plan: Plan) -> dict[str, Any]:
         "resourcesByService": dict(sorted(Counter(owners.get(r.urn, "(shared)") for r in custom).items())),
         "pipelines": pipelines_by_service(plan, owners),
         "deployOrder": plan.inputs.catalog.deploy_order,
+        "deployWaves": plan.inputs.deploy_waves(),
         "violations": {"mandatory": levels.get("mandatory", 0), "advisory": levels.get("advisory", 0)},
         "violationsByRule": violations_by_rule(plan),
         "durationSeconds": round(plan.seconds, 3),
@@ -129,6 +130,10 @@ def render_summary(plan: Plan, facts: dict[str, Any], path: Path) -> str:
         environments = facts["pipelines"].get(service, {})
         rendered = ", ".join(f"{env} ({' '.join(p['branchFilter'])})" for env, p in environments.items())
         lines.append(f"  {service}: {rendered}")
+    lines.append("deploy waves per environment (a wave waits for the ones before it):")
+    for environment, waves in facts["deployWaves"].items():
+        rendered = "  ".join(f"{index}) {', '.join(wave)}" for index, wave in enumerate(waves, start=1))
+        lines.append(f"  {environment}: {rendered}")
     counts = facts["violations"]
     lines.append(f"policy: {counts['mandatory']} mandatory, {counts['advisory']} advisory violation(s)")
     lines += render_violations(plan, facts["violationsByRule"], path)

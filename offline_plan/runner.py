@@ -25,7 +25,7 @@ from components.model.yaml_source import load_yaml_file
 
 from .mocks import AwsMocks
 from .policy_check import Violation, evaluate
-from .recorder import RecordedResource, RecordingMonitor
+from .recorder import RecordedInvoke, RecordedResource, RecordingMonitor
 from .stack_config import read_stack_config
 
 CATALOG_OVERRIDE_VARIABLE = "CICD_PLATFORM_CATALOG"
@@ -41,6 +41,8 @@ class Plan:
     violations: list[Violation]
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    invokes: list[RecordedInvoke] = field(default_factory=list)
+    """Data source calls with their explicit provider (not written to the plan file)."""
 
     @property
     def mandatory_violations(self) -> list[Violation]:
@@ -139,6 +141,7 @@ def run_plan(
         violations=violations,
         seconds=time.perf_counter() - started,
         warnings=handler.messages,
+        invokes=list(mocks.invokes),
     )
 
 

@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
+from ..coordination.gate_rule import DeployGateRule
 from ..governance.alarms import ServiceAlarms, ServiceAlarmsArgs
 from ..governance.scans import ServiceScans, ServiceScansArgs, scan_actions, verify_actions
 from ..model import naming
@@ -44,6 +45,8 @@ class ServicePipelineArgs:
     bucket_name: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
     key_arn: pulumi.Input[str]
+    deploy_gate: DeployGateRule | None = None
+    """The fleet's deploy gate: a ``LambdaInvoke`` entry rule on every Deploy stage."""
 
 
 class ServicePipeline(pulumi.ComponentResource):
@@ -139,7 +142,11 @@ class ServicePipeline(pulumi.ComponentResource):
                     release_project_name=release.name if release else None,
                     scan_actions=scan_actions(service, environment, scans.project_name),
                     verify_actions=verify_actions(service, environment, inputs, scans.project_name),
-                    deploy_entry_rules=gates["entry"],
+                    # The service's own health first, then its dependencies and the freeze switch.
+                    deploy_entry_rules=[
+                        *gates["entry"],
+                        *([args.deploy_gate.for_deploy(service.name, environment.name)] if args.deploy_gate else []),
+                    ],
                     deploy_success_rules=gates["success"],
                     rollback_on_failure=True,
                 ),
@@ -269,6 +276,7 @@ class ServicePipeline(pulumi.ComponentResource):
                         assumable_role_arns,
                         list(self._prefixes.values()),
                         alarm_reader_arns,
+                        invoked_function_arns=[args.deploy_gate.function_arn] if args.deploy_gate else [],
                     )
                 )
             ),

@@ -4,6 +4,12 @@
 modules behind it are split by whose documents they are.
 """
 
+from .coordination import (
+    CoordinationScope,
+    coordination_key_policy,
+    coordinator_role_policy,
+    deploy_gate_role_policy,
+)
 from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
 from .github_dispatch import dispatch_function_policy, dispatch_invoke_statement, dispatch_key_policy
@@ -22,6 +28,7 @@ from .rollback import (
 from .tooling import build_role_policy, pipeline_role_policy, release_role_policy
 
 __all__ = [
+    "CoordinationScope",
     "Document",
     "alarm_reader_policy",
     "alarm_reader_trust",
@@ -30,8 +37,11 @@ __all__ = [
     "artifact_bucket_policy",
     "artifact_key_policy",
     "build_role_policy",
+    "coordination_key_policy",
+    "coordinator_role_policy",
     "cross_account_trust",
     "deploy_events_bus_policy",
+    "deploy_gate_role_policy",
     "dispatch_function_policy",
     "dispatch_invoke_statement",
     "dispatch_key_policy",

@@ -27,8 +27,13 @@ def pipeline_role_policy(
     assumable_role_arns: Sequence[str],
     artifact_prefixes: Sequence[str],
     alarm_reader_role_arns: Sequence[str] = (),
+    *,
+    invoked_function_arns: Sequence[str] = (),
 ) -> Document:
     """What one service's pipelines do themselves: fetch source, run builds, hand off deploys, read alarms.
+
+    ``invoked_function_arns``: functions behind the pipelines' ``LambdaInvoke`` rules
+    (the deploy gate); CodePipeline invokes them as the pipeline role.
 
     Artifact access is limited to the service's own pipeline prefixes, so one
     service's pipeline can never replace another service's artifact.
@@ -61,6 +66,15 @@ def pipeline_role_policy(
             "Resource": sorted(project_arns),
         },
     ]
+    if invoked_function_arns:
+        statements.append(
+            {
+                "Sid": "InvokeEntryRuleFunctions",
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": sorted(invoked_function_arns),
+            }
+        )
     if assumable_role_arns:
         statements.append(
             {

@@ -141,6 +141,13 @@ class Service(_Frozen):
     also_deploy_to: tuple[Literal["gcp", "azure"], ...] = Field(
         default=(), description="Other clouds reached through GitHub Actions with OIDC."
     )
+    on_upstream_deploy: Literal["none", "test", "redeploy"] = Field(
+        default="none",
+        description=(
+            "What happens when a service in depends_on deploys to an environment: nothing, run this service's "
+            "integration tests there, or redeploy this service there."
+        ),
+    )
     urls: dict[EnvironmentName, ServiceUrl] = Field(
         default_factory=dict,
         description="Per environment, where the deployed service answers (DAST scans it); "

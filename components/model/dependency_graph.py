@@ -9,6 +9,7 @@ it is rejected with the cycle spelled out; the order itself is deterministic
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from graphlib import TopologicalSorter
 
 
 def find_cycle(edges: Mapping[str, Sequence[str]]) -> list[str] | None:
@@ -50,3 +51,20 @@ def deploy_order(edges: Mapping[str, Sequence[str]]) -> list[str]:
         for node in ready:
             del remaining[node]
     return order
+
+
+def deploy_waves(edges: Mapping[str, Sequence[str]]) -> list[list[str]]:
+    """Services grouped into waves: each wave depends only on earlier waves, so a wave may roll out at once.
+
+    Edges to services outside ``edges`` are ignored: a dependency that does not
+    deploy to an environment cannot hold a dependent there. Peers are sorted so
+    the waves are stable between runs.
+    """
+    sorter = TopologicalSorter({node: [dep for dep in deps if dep in edges] for node, deps in edges.items()})
+    sorter.prepare()  # raises graphlib.CycleError; the catalog rejects cycles long before this
+    waves: list[list[str]] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        waves.append(ready)
+        sorter.done(*ready)
+    return waves

@@ -155,6 +155,41 @@ def rollback_reporter_name(stack: str) -> str:
     return f"cicd-{stack.lower()}-rollback-reporter"
 
 
+# -- coordination (one coordinator, one gate and one ledger per stack) ---------------------------------------------
+def coordination_function_name(stack: str, role: str) -> str:
+    """``cicd-<stack>-coordinator`` / ``cicd-<stack>-deploy-gate``; pipelines name the gate before it exists."""
+    return f"cicd-{stack.lower()}-{role}"
+
+
+def lambda_function_arn(region: str, account_id: str, function_name: str) -> str:
+    return f"arn:{partition_of(region)}:lambda:{region}:{account_id}:function:{function_name}"
+
+
+def ledger_table_name(stack: str) -> str:
+    return f"cicd-{stack.lower()}-deploy-ledger"
+
+
+def graph_parameter_name(stack: str) -> str:
+    return f"/cicd-platform/{stack}/coordination/graph"
+
+
+def freeze_parameter_prefix(stack: str) -> str:
+    return f"/cicd-platform/{stack}/freeze/"
+
+
+def freeze_parameter_name(stack: str, environment: str) -> str:
+    return f"{freeze_parameter_prefix(stack)}{environment}"
+
+
+def deployed_topic_name(stack: str, service: str) -> str:
+    return f"cicd-{stack.lower()}-{service}-deployed"
+
+
+def integration_test_project_name(service: str) -> str:
+    """The project a dependent with ``on_upstream_deploy: test`` runs (built by the Verify stage's owner)."""
+    return f"{service}-integration-tests"
+
+
 def scan_project_name(service: str) -> str:
     return f"{service}-scan"
 

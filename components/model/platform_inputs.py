@@ -15,6 +15,7 @@ from typing import Any
 from . import naming
 from .artifact_prefixes import check_artifact_prefixes
 from .catalog import Catalog, Service, load_catalog
+from .dependency_graph import deploy_waves
 from .errors import PlatformInputError
 from .settings import Environment, StackSettings, check_catalog_against_stack, parse_settings, placements_of
 
@@ -45,6 +46,22 @@ class PlatformInputs:
             (placed[key], frozenset(platforms[key]))
             for key in sorted(placed, key=lambda key: (order.index(key[0]), key[1]))
         ]
+
+    def deploy_waves(self) -> dict[str, list[list[str]]]:
+        """Per environment, the services that may roll out together, wave after wave.
+
+        Only services that deploy to the environment take part, and only their
+        dependencies that deploy there too can hold them back.
+        """
+        waves: dict[str, list[list[str]]] = {}
+        for environment in self.settings.environments:
+            present = {
+                service.name: service.depends_on
+                for service in self.catalog.services
+                if any(placed.name == environment.name for placed in self.environments_for(service))
+            }
+            waves[environment.name] = deploy_waves(present)
+        return waves
 
     def deploy_role_arn(self, service: Service, environment: Environment) -> str:
         return naming.role_arn(

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.model.dependency_graph import deploy_order, find_cycle
+from components.model.dependency_graph import deploy_order, deploy_waves, find_cycle
 
 
 def test_cycle_is_returned_closed_and_in_edge_order():
@@ -55,3 +55,21 @@ def test_adding_a_back_edge_creates_a_detected_cycle(edges, data):
     dependency = data.draw(st.sampled_from(edges[name]))
     edges[dependency] = [*edges[dependency], name]
     assert find_cycle(edges) is not None
+
+
+def test_waves_group_services_whose_dependencies_are_all_in_earlier_waves():
+    edges = {"booking": ["auth", "payments"], "payments": ["auth"], "auth": [], "search": []}
+    assert deploy_waves(edges) == [["auth", "search"], ["payments"], ["booking"]]
+
+
+def test_a_dependency_outside_the_environment_does_not_hold_a_wave():
+    assert deploy_waves({"mobile-bff": ["booking"], "auth": []}) == [["auth", "mobile-bff"]]
+
+
+@given(acyclic_graphs())
+def test_every_service_is_in_exactly_one_wave_after_its_dependencies(edges):
+    waves = deploy_waves(edges)
+    wave_of = {name: index for index, wave in enumerate(waves) for name in wave}
+    assert sorted(wave_of) == sorted(edges) and sum(map(len, waves)) == len(edges)
+    assert all(wave_of[dep] < wave_of[name] for name, deps in edges.items() for dep in deps)
+    assert all(wave == sorted(wave) for wave in waves)

@@ -1,0 +1,1 @@
+"""The one-time foothold the platform needs in every environment account (see ``permissions``)."""

@@ -1,0 +1,259 @@
+"""Which AWS API calls a resource or data source costs in an environment account.
+
+The Pulumi AWS provider is the Terraform AWS provider underneath; per resource type
+this table lists the IAM actions its create, read, update and delete make, as read
+in the provider's source (``internal/service/iam/role.go``, ``deploy/app.go``,
+``elbv2/load_balancer_data_source.go`` …): for example ``aws_iam_role`` reads its
+inline and attached policies on every refresh and lists instance profiles before
+deleting; tags given at create time need the service's tagging permission too; the
+transparent tagging of the provider lists and changes tags with the service's
+``ListTagsForResource``/``TagResource``/``UntagResource``. The permission-coverage
+test derives every call the plan makes through an environment provider from this
+table and fails on a resource type or data source it does not know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .permissions import INSTANCE_ROLE_OPT_IN_TAG
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One authorisation AWS makes: an action on a resource, with the request's condition context."""
+
+    action: str
+    resource: str
+    context: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a resource lives and what the coverage check may assume about its account."""
+
+    partition: str
+    account_id: str
+    region: str
+    tags: Mapping[str, str]
+    """The resource's tags as AWS sees them: its own merged over the provider's default tags."""
+    opted_in_roles: frozenset[str] = frozenset()
+    """Roles the account owner tagged for platform-managed inline policies (the preflight checks the tag)."""
+
+    def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        return f"arn:{self.partition}:{service}:{self.region if regional else ''}:{self.account_id}:{resource}"
+
+
+def _request_tags(place: Placement) -> dict[str, str]:
+    return {f"aws:RequestTag/{key}": value for key, value in place.tags.items()}
+
+
+def _resource_tags(place: Placement) -> dict[str, str]:
+    return {f"aws:ResourceTag/{key}": value for key, value in place.tags.items()}
+
+
+def _calls(resource: str, actions: list[str], context: Mapping[str, str] | None = None) -> list[ApiCall]:
+    return [ApiCall(action, resource, context or {}) for action in actions]
+
+
+def _role(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
+    arn = place.arn("iam", f"role/{inputs['name']}", regional=False)
+    return _calls(
+        arn,
+        [
+            "iam:CreateRole",
+            "iam:TagRole",
+            "iam:GetRole",
+            "iam:ListRolePolicies",
+            "iam:GetRolePolicy",
+            "iam:ListAttachedRolePolicies",
+            "iam:UpdateRole",
+            "iam:UpdateRoleDescription",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:UntagRole",
+            "iam:ListInstanceProfilesForRole",
+            "iam:DeleteRole",
+        ],
+    )
+
+
+def _role_policy(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
+    role = str(inputs["role"])
+    context: dict[str, str] = {}
+    if role in place.opted_in_roles:
+        key, value = INSTANCE_ROLE_OPT_IN_TAG
+        context[f"aws:ResourceTag/{key}"] = value
+    arn = place.arn("iam", f"role/{role}", regional=False)
+    return _calls(arn, ["iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"], context)
+
+
+def _role_policy_attachment(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
+    arn = place.arn("iam", f"role/{inputs['role']}", regional=False)
+    attach = _calls(arn, ["iam:AttachRolePolicy", "iam:DetachRolePolicy"], {"iam:PolicyARN": inputs["policyArn"]})
+    return [*attach, ApiCall("iam:ListAttachedRolePolicies", arn)]
+
+
+def _tagged_lifecycle(arn: str, place: Placement, create: list[str], manage: list[str], tag: str) -> list[ApiCall]:
+    """Create (with tags), then read/update/delete an existing, tagged resource."""
+    return [
+        *_calls(arn, [*create, tag], _request_tags(place)),
+        *_calls(arn, manage, _resource_tags(place)),
+    ]
+
+
+def _codedeploy_application(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
+    return _tagged_lifecycle(
+        place.arn("codedeploy", f"application:{inputs['name']}"),
+        place,
+        ["codedeploy:CreateApplication"],
+        [
+            "codedeploy:GetApplication",
+            "codedeploy:ListTagsForResource",
+            "codedeploy:UpdateApplication",
+            "codedeploy:TagResource",
+            "codedeploy:UntagResource",
+            "codedeploy:DeleteApplication",
+        ],
+        "codedeploy:TagResource",
+    )
+
+
+def _codedeploy_group(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
+    arn = place.arn("codedeploy", f"deploymentgroup:{inputs['appName']}/{inputs['deploymentGroupName']}")
+    lifecycle = _tagged_lifecycle(
+        arn,
+        place,
+        ["codedeploy:CreateDeploymentGroup"],
+        [
+            "codedeploy:GetDeploymentGroup",
+            "codedeploy:ListTagsForResource",
+            "codedeploy:UpdateDeploymentGroup",
+            "codedeploy:TagResource",
+            "codedeploy:UntagResource",
+            "codedeploy:DeleteDeploymentGroup",
+        ],
+        "codedeploy:TagResource",
+    )
+    # Creating or updating a group hands its service role to CodeDeploy.
+    pass_role = ApiCall("iam:PassRole", inputs["serviceRoleArn"], {"iam:PassedToService": "codedeploy.amazonaws.com"})
+    return [*lifecycle, pass_role]
+
+
+def _metric_alarm(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
+    return _tagged_lifecycle(
+        place.arn("cloudwatch", f"alarm:{inputs['name']}"),
+        place,
+        ["cloudwatch:PutMetricAlarm"],
+        [
+            "cloudwatch:DescribeAlarms",
+            "cloudwatch:ListTagsForResource",
+            "cloudwatch:PutMetricAlarm",
+            "cloudwatch:TagResource",
+            "cloudwatch:UntagResource",
+            "cloudwatch:DeleteAlarms",
+        ],
+        "cloudwatch:TagResource",
+    )
+
+
+def _topic(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
+    return _tagged_lifecycle(
+        place.arn("sns", str(inputs["name"])),
+        place,
+        ["sns:CreateTopic"],
+        [
+            "sns:GetTopicAttributes",
+            "sns:ListTagsForResource",
+            "sns:SetTopicAttributes",
+            "sns:TagResource",
+            "sns:UntagResource",
+            "sns:DeleteTopic",
+        ],
+        "sns:TagResource",
+    )
+
+
+def _topic_policy(inputs: dict[str, Any], _place: Placement) -> list[ApiCall]:
+    return _calls(str(inputs["arn"]), ["sns:SetTopicAttributes", "sns:GetTopicAttributes"])
+
+
+def _topic_subscription(inputs: dict[str, Any], _place: Placement) -> list[ApiCall]:
+    topic = str(inputs["topicArn"])
+    subscription = f"{topic}:subscription-id"
+    return [
+        ApiCall("sns:Subscribe", topic),
+        *_calls(
+            subscription,
+            ["sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:Unsubscribe"],
+        ),
+    ]
+
+
+def _kms_key(_inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
+    created = _calls("*", ["kms:CreateKey", "kms:TagResource"], _request_tags(place))
+    managed = _calls(
+        place.arn("kms", "key/key-id"),
+        [
+            "kms:DescribeKey",
+            "kms:GetKeyPolicy",
+            "kms:GetKeyRotationStatus",
+            "kms:EnableKeyRotation",
+            "kms:ListResourceTags",
+            "kms:PutKeyPolicy",
+            "kms:UpdateKeyDescription",
+            "kms:TagResource",
+            "kms:UntagResource",
+            "kms:ScheduleKeyDeletion",
+        ],
+        _resource_tags(place),
+    )
+    return [*created, *managed]
+
+
+def _kms_alias(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
+    alias = place.arn("kms", str(inputs["name"]))
+    key = place.arn("kms", "key/key-id")
+    return [
+        *_calls(alias, ["kms:CreateAlias", "kms:DeleteAlias"]),
+        # The alias's key is one the platform created, so it carries the platform's tags.
+        *_calls(key, ["kms:CreateAlias", "kms:DeleteAlias"], _resource_tags(place)),
+        ApiCall("kms:ListAliases", "*"),
+    ]
+
+
+ResourceCalls = Callable[[dict[str, Any], Placement], list[ApiCall]]
+
+RESOURCE_CALLS: dict[str, ResourceCalls] = {
+    "aws:iam/role:Role": _role,
+    "aws:iam/rolePolicy:RolePolicy": _role_policy,
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _role_policy_attachment,
+    "aws:codedeploy/application:Application": _codedeploy_application,
+    "aws:codedeploy/deploymentGroup:DeploymentGroup": _codedeploy_group,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
+    "aws:sns/topic:Topic": _topic,
+    "aws:sns/topicPolicy:TopicPolicy": _topic_policy,
+    "aws:sns/topicSubscription:TopicSubscription": _topic_subscription,
+    "aws:kms/key:Key": _kms_key,
+    "aws:kms/alias:Alias": _kms_alias,
+}
+
+# Data sources: the provider's read of an existing thing. getRegion and getPartition answer locally.
+INVOKE_ACTIONS: dict[str, list[str]] = {
+    "aws:index/getCallerIdentity:getCallerIdentity": ["sts:GetCallerIdentity"],
+    "aws:index/getRegion:getRegion": [],
+    "aws:index/getPartition:getPartition": [],
+    "aws:lb/getLoadBalancer:getLoadBalancer": [
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "elasticloadbalancing:DescribeTags",
+    ],
+    "aws:lb/getListener:getListener": [
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeTags",
+    ],
+}
+
+# Every provider into an environment account checks ``allowed_account_ids`` with this call.
+PROVIDER_ACTIONS = ["sts:GetCallerIdentity"]

@@ -1,0 +1,314 @@
+"""The bootstrap role of an environment account: who may assume it and what it may do there.
+
+The program runs with tooling-account credentials and reaches each environment
+account only through this role (``components/aws/environment_account.py``). It is
+the one definition both the CloudFormation template (``template.py``, rolled out
+as a StackSet) and the Pulumi program (``__main__.py``) are built from, so the two
+cannot drift. Documents carry the CloudFormation pseudo parameters
+``${AWS::Partition}``, ``${AWS::AccountId}`` and ``${AWS::Region}``: the template
+hands them to ``Fn::Sub``, the Pulumi program and the tests fill them in with
+``render``.
+
+What it may do, and why each statement is there:
+
+- roles and inline policies named ``cicd-*`` (deploy roles, the CodeDeploy service
+  role): the calls the Terraform AWS provider behind ``aws.iam.Role``,
+  ``RolePolicy`` and ``RolePolicyAttachment`` makes on create, read, update and
+  delete, including ``ListRolePolicies``/``GetRolePolicy``/``ListAttachedRolePolicies``
+  (read) and ``ListInstanceProfilesForRole`` (delete);
+- attach only the AWS-managed CodeDeploy policies, and pass only the CodeDeploy
+  service role, only to CodeDeploy;
+- inline policies on the Server instance roles the catalog names. IAM cannot scope
+  ``PutRolePolicy`` by the inline policy's name and the instance roles are the
+  workload's, not ``cicd-*``; so the account owner opts a role in with the tag
+  ``cicd-platform-managed-policy=true`` (the preflight reports untagged ones). A
+  parameter listing the role names would have to change with every catalog edit
+  and be re-rolled over the whole OU; a path would force workloads to recreate
+  their roles. The tag keeps the choice with the account and the bootstrap role
+  cannot tag a role outside ``cicd-*`` itself;
+- CodeDeploy applications and deployment groups in the account and region (their
+  names are the service's, so not prefixed);
+- the lookups the program makes during preview (ALB and listener) and the reads the
+  preflight makes; ``sts:GetCallerIdentity`` for the provider's account check;
+- for the governance work: CloudWatch alarms and SNS topics named ``cicd-*`` and a
+  KMS key for the alarm topic. ``kms:CreateKey`` has no resource to scope, so it
+  requires the request tag ``managed-by=cicd-platform`` and every later call on a
+  key requires that tag on the key.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+Document = dict[str, Any]
+
+DEFAULT_ROLE_NAME = "cicd-platform-bootstrap"
+DEFAULT_DEPLOYER_ROLE_NAME = "cicd-platform-deployer"
+PLATFORM_PREFIX = "cicd-"
+MANAGED_BY_TAG = ("managed-by", "cicd-platform")
+INSTANCE_ROLE_OPT_IN_TAG = ("cicd-platform-managed-policy", "true")
+
+PARTITION = "${AWS::Partition}"
+ACCOUNT = "${AWS::AccountId}"
+REGION = "${AWS::Region}"
+
+# The AWS-managed policies the CodeDeploy service role gets, per compute platform;
+# a test keeps this equal to components/aws/environment_account.py.
+CODEDEPLOY_MANAGED_POLICY_ARNS = (
+    f"arn:{PARTITION}:iam::aws:policy/AWSCodeDeployRoleForECS",
+    f"arn:{PARTITION}:iam::aws:policy/service-role/AWSCodeDeployRoleForLambda",
+    f"arn:{PARTITION}:iam::aws:policy/service-role/AWSCodeDeployRole",
+)
+
+PLATFORM_ROLE_ACTIONS = [
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:GetRole",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:ListRolePolicies",
+    "iam:GetRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListInstanceProfilesForRole",
+]
+INSTANCE_ROLE_POLICY_ACTIONS = ["iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"]
+CODEDEPLOY_APPLICATION_ACTIONS = [
+    "codedeploy:CreateApplication",
+    "codedeploy:GetApplication",
+    "codedeploy:UpdateApplication",
+    "codedeploy:DeleteApplication",
+    "codedeploy:TagResource",
+    "codedeploy:UntagResource",
+    "codedeploy:ListTagsForResource",
+]
+CODEDEPLOY_GROUP_ACTIONS = [
+    "codedeploy:CreateDeploymentGroup",
+    "codedeploy:GetDeploymentGroup",
+    "codedeploy:UpdateDeploymentGroup",
+    "codedeploy:DeleteDeploymentGroup",
+    "codedeploy:TagResource",
+    "codedeploy:UntagResource",
+    "codedeploy:ListTagsForResource",
+]
+# Describe calls of Elastic Load Balancing and Auto Scaling, kms:ListAliases and
+# sts:GetCallerIdentity support no resource-level permissions: AWS accepts only "*".
+UNSCOPABLE_READ_ACTIONS = [
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTags",
+    "autoscaling:DescribeAutoScalingGroups",
+    "kms:ListAliases",
+    "sts:GetCallerIdentity",
+]
+PREFLIGHT_SCOPED_READ_ACTIONS = [
+    "ecs:DescribeClusters",
+    "ecs:DescribeServices",
+    "lambda:GetFunction",
+    "lambda:GetAlias",
+]
+ALARM_ACTIONS = [
+    "cloudwatch:PutMetricAlarm",
+    "cloudwatch:DeleteAlarms",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:TagResource",
+    "cloudwatch:UntagResource",
+    "cloudwatch:ListTagsForResource",
+]
+TOPIC_ACTIONS = [
+    "sns:CreateTopic",
+    "sns:DeleteTopic",
+    "sns:GetTopicAttributes",
+    "sns:SetTopicAttributes",
+    "sns:TagResource",
+    "sns:UntagResource",
+    "sns:ListTagsForResource",
+    "sns:Subscribe",
+]
+# Subscriptions are addressed by their own ARN, which IAM does not model for these calls.
+SUBSCRIPTION_ACTIONS = ["sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes"]
+KEY_CREATE_ACTIONS = ["kms:CreateKey", "kms:TagResource"]
+KEY_MANAGE_ACTIONS = [
+    "kms:DescribeKey",
+    "kms:GetKeyPolicy",
+    "kms:PutKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:EnableKeyRotation",
+    "kms:ListResourceTags",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateKeyDescription",
+    "kms:ScheduleKeyDeletion",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+]
+ALIAS_ACTIONS = ["kms:CreateAlias", "kms:DeleteAlias"]
+
+
+def _arn(service: str, resource: str, *, regional: bool = True) -> str:
+    return f"arn:{PARTITION}:{service}:{REGION if regional else ''}:{ACCOUNT}:{resource}"
+
+
+def bootstrap_policy() -> Document:
+    """Everything the program (and the preflight) does in an environment account, and nothing else."""
+    managed_by_key, managed_by = MANAGED_BY_TAG
+    opt_in_key, opt_in = INSTANCE_ROLE_OPT_IN_TAG
+    platform_roles = _arn("iam", f"role/{PLATFORM_PREFIX}*", regional=False)
+    codedeploy_service_roles = _arn("iam", f"role/{PLATFORM_PREFIX}codedeploy-*", regional=False)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ManagePlatformRoles",
+                "Effect": "Allow",
+                "Action": PLATFORM_ROLE_ACTIONS,
+                "Resource": platform_roles,
+            },
+            {
+                "Sid": "AttachCodeDeployManagedPolicies",
+                "Effect": "Allow",
+                "Action": ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+                "Resource": codedeploy_service_roles,
+                "Condition": {"ArnEquals": {"iam:PolicyARN": list(CODEDEPLOY_MANAGED_POLICY_ARNS)}},
+            },
+            {
+                "Sid": "PassCodeDeployServiceRole",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": codedeploy_service_roles,
+                "Condition": {"StringEquals": {"iam:PassedToService": "codedeploy.amazonaws.com"}},
+            },
+            {
+                "Sid": "ManageOptedInInstanceRolePolicies",
+                "Effect": "Allow",
+                "Action": INSTANCE_ROLE_POLICY_ACTIONS,
+                "Resource": _arn("iam", "role/*", regional=False),
+                "Condition": {"StringEquals": {f"aws:ResourceTag/{opt_in_key}": opt_in}},
+            },
+            {
+                "Sid": "ManageCodeDeployApplications",
+                "Effect": "Allow",
+                "Action": CODEDEPLOY_APPLICATION_ACTIONS,
+                "Resource": _arn("codedeploy", "application:*"),
+            },
+            {
+                "Sid": "ManageCodeDeployGroups",
+                "Effect": "Allow",
+                "Action": CODEDEPLOY_GROUP_ACTIONS,
+                "Resource": _arn("codedeploy", "deploymentgroup:*"),
+            },
+            {
+                "Sid": "ReadWhatAwsCannotScope",
+                "Effect": "Allow",
+                "Action": UNSCOPABLE_READ_ACTIONS,
+                "Resource": "*",
+            },
+            {
+                "Sid": "PreflightReads",
+                "Effect": "Allow",
+                "Action": PREFLIGHT_SCOPED_READ_ACTIONS,
+                "Resource": [
+                    _arn("ecs", "cluster/*"),
+                    _arn("ecs", "service/*"),
+                    _arn("lambda", "function:*"),
+                ],
+            },
+            {
+                "Sid": "ReadWorkloadRoles",
+                "Effect": "Allow",
+                "Action": "iam:GetRole",
+                "Resource": _arn("iam", "role/*", regional=False),
+            },
+            {
+                "Sid": "ManagePlatformAlarms",
+                "Effect": "Allow",
+                "Action": ALARM_ACTIONS,
+                "Resource": _arn("cloudwatch", f"alarm:{PLATFORM_PREFIX}*"),
+            },
+            {
+                "Sid": "ManagePlatformTopics",
+                "Effect": "Allow",
+                "Action": TOPIC_ACTIONS,
+                "Resource": _arn("sns", f"{PLATFORM_PREFIX}*"),
+            },
+            {
+                "Sid": "ManageTopicSubscriptions",
+                "Effect": "Allow",
+                "Action": SUBSCRIPTION_ACTIONS,
+                "Resource": "*",
+            },
+            {
+                "Sid": "CreateTaggedPlatformKeys",
+                "Effect": "Allow",
+                "Action": KEY_CREATE_ACTIONS,
+                "Resource": "*",
+                "Condition": {"StringEquals": {f"aws:RequestTag/{managed_by_key}": managed_by}},
+            },
+            {
+                "Sid": "ManagePlatformKeys",
+                "Effect": "Allow",
+                "Action": KEY_MANAGE_ACTIONS,
+                "Resource": _arn("kms", "key/*"),
+                "Condition": {"StringEquals": {f"aws:ResourceTag/{managed_by_key}": managed_by}},
+            },
+            {
+                "Sid": "ManagePlatformKeyAliases",
+                "Effect": "Allow",
+                "Action": ALIAS_ACTIONS,
+                "Resource": _arn("kms", f"alias/{PLATFORM_PREFIX}*"),
+            },
+        ],
+    }
+
+
+def trust_policy(tooling_account_id: str, organization_id: str, deployer_role_name: str) -> Document:
+    """Trust the deployer role(s) of the tooling account, and only from inside the organization.
+
+    The principal is the tooling account; ``aws:PrincipalArn`` narrows it to the
+    deployer (a pattern, so an SSO permission set such as
+    ``aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_PlatformAdmin_*`` works too:
+    the Principal element itself cannot hold wildcards). ``aws:PrincipalOrgID`` is
+    the second factor, because the Pulumi AWS provider passes no ExternalId unless told.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AssumedByToolingDeployer",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{PARTITION}:iam::{tooling_account_id}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "ArnLike": {
+                        "aws:PrincipalArn": f"arn:{PARTITION}:iam::{tooling_account_id}:role/{deployer_role_name}"
+                    },
+                    "StringEquals": {"aws:PrincipalOrgID": organization_id},
+                },
+            }
+        ],
+    }
+
+
+def actions_of(document: Document) -> list[str]:
+    """Every action a document names, in order of appearance, without repeats."""
+    seen: dict[str, None] = {}
+    for statement in document["Statement"]:
+        actions = statement["Action"]
+        for action in [actions] if isinstance(actions, str) else actions:
+            seen.setdefault(action, None)
+    return list(seen)
+
+
+def render(document: Document, *, partition: str, account_id: str, region: str) -> Document:
+    """The document with the pseudo parameters filled in, as the Pulumi program and tests need it."""
+    text = json.dumps(document)
+    for placeholder, value in ((PARTITION, partition), (ACCOUNT, account_id), (REGION, region)):
+        text = text.replace(placeholder, value)
+    return json.loads(text)

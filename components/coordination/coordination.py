@@ -1,0 +1,357 @@
+"""The coordination pieces of one stack, in the tooling account: shared by every service of the fleet.
+
+- a KMS key of its own (rotated) for the ledger, the topics, the dead-letter queue, the logs and the
+  functions' environment;
+- the deployment ledger (DynamoDB, point-in-time recovery, TTL on idempotency markers);
+- the dependency graph as an SSM parameter (rewritten on every ``pulumi up``);
+- one change-freeze switch per environment (SSM, created ``off``; operators flip it, so
+  Pulumi ignores later changes of its value);
+- one "deployed" SNS topic per service, for dependents to subscribe to;
+- the coordinator (EventBridge rules on this stack's pipelines, a five-minute schedule, a
+  dead-letter queue) and the deploy gate (behind every Deploy stage's ``LambdaInvoke`` rule),
+  each with its own least-privilege role and log group.
+
+The runtime logic lives in ``functions/``; this component only wires it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from .. import iam
+from ..model import naming
+from ..model.coordination_graph import coordination_graph_json, pipeline_event_patterns
+from ..model.platform_inputs import PlatformInputs
+from ..model.tags import standard_tags
+from .gate_rule import DeployGateRule
+
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
+SHARED_PACKAGE = "deploy_ledger"
+RUNTIME = "python3.12"
+LOG_RETENTION_DAYS = 90
+TICK_SCHEDULE = "rate(5 minutes)"
+COORDINATOR_CONCURRENCY = 5
+"""Conditional writes make parallel events safe; five keeps a release-day burst moving without flooding the ledger."""
+GATE_CONCURRENCY = 20
+"""A throttled gate fails its rule and holds a deploy for nothing: room for a whole wave entering Deploy at once."""
+EVENT_MAX_AGE_SECONDS = 6 * 3600
+
+
+@dataclass(frozen=True)
+class CoordinationArgs:
+    inputs: PlatformInputs
+    hold_timeout_minutes: int = 120
+    """A held deploy is aborted after this long; the scheduled tick notices within five minutes."""
+
+
+def function_code(function: str) -> pulumi.AssetArchive:
+    """``handler.py`` at the archive root, with the shared ``deploy_ledger`` package beside it (no caches)."""
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {
+        "handler.py": pulumi.FileAsset(str(FUNCTIONS_DIR / function / "handler.py"))
+    }
+    for module in sorted((FUNCTIONS_DIR / SHARED_PACKAGE).glob("*.py")):
+        assets[f"{SHARED_PACKAGE}/{module.name}"] = pulumi.FileAsset(str(module))
+    return pulumi.AssetArchive(assets)
+
+
+class Coordination(pulumi.ComponentResource):
+    """Ledger, graph, freeze switches, deployed topics, coordinator and deploy gate of one stack."""
+
+    gate: DeployGateRule
+    table_name: pulumi.Output[str]
+    coordinator_arn: pulumi.Output[str]
+    deploy_gate_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: CoordinationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("cicd:coordination:Coordination", name, None, opts)
+        inputs = args.inputs
+        stack, settings = inputs.stack, inputs.settings
+        region, account = settings.region, settings.tooling_account_id
+        partition = naming.partition_of(region)
+        self._name, self._tags, self._child = name, standard_tags(stack), pulumi.ResourceOptions(parent=self)
+        self._region, self._account = region, account
+
+        coordinator_name = naming.coordination_function_name(stack, "coordinator")
+        gate_name = naming.coordination_function_name(stack, "deploy-gate")
+        role_arns = [naming.role_arn(region, account, fn) for fn in (coordinator_name, gate_name)]
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"Encrypts the deployment ledger, topics and coordination logs of platform stack {stack}",
+            enable_key_rotation=True,
+            rotation_period_in_days=365,
+            deletion_window_in_days=30,
+            policy=iam.to_json(iam.coordination_key_policy(region, account, stack, role_arns)),
+            tags=self._tags,
+            opts=self._child,
+        )
+        aws.kms.Alias(
+            f"{name}-key-alias",
+            name=f"alias/cicd-coordination-{stack.lower()}",
+            target_key_id=key.key_id,
+            opts=self._child,
+        )
+
+        table_name = naming.ledger_table_name(stack)
+        table = aws.dynamodb.Table(
+            f"{name}-ledger",
+            name=table_name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="pk",
+            range_key="sk",
+            attributes=[{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}],
+            server_side_encryption={"enabled": True, "kms_key_arn": key.arn},
+            point_in_time_recovery={"enabled": True},
+            ttl={"attribute_name": "expires_at", "enabled": True},
+            deletion_protection_enabled=True,
+            tags=self._tags,
+            opts=self._child,
+        )
+
+        graph_name = naming.graph_parameter_name(stack)
+        aws.ssm.Parameter(
+            f"{name}-graph",
+            name=graph_name,
+            type="String",
+            # Standard (4 KB) while the graph fits, advanced (8 KB) when a fleet outgrows it.
+            tier="Intelligent-Tiering",
+            # Not a secret (the provider marks ``value`` secret and would hide the graph from plans and diffs).
+            insecure_value=coordination_graph_json(inputs),
+            description="Service dependency graph read by the coordinator and the deploy gate (written by pulumi up)",
+            tags=self._tags,
+            opts=self._child,
+        )
+        for environment in settings.environments:
+            aws.ssm.Parameter(
+                f"{name}-freeze-{environment.name}",
+                name=naming.freeze_parameter_name(stack, environment.name),
+                type="String",
+                insecure_value="off",
+                description=f"Change freeze of {environment.name}: 'off', 'on' or 'on: <reason>' (operators flip it)",
+                tags=standard_tags(stack, environment=environment.name),
+                # Operators own the value once it exists; pulumi up must not lift a freeze.
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue"]),
+            )
+
+        topic_arns = []
+        for service in inputs.catalog.services:
+            topic_name = naming.deployed_topic_name(stack, service.name)
+            aws.sns.Topic(
+                f"{name}-{service.name}-deployed",
+                name=topic_name,
+                kms_master_key_id=key.arn,
+                # The platform owns and publishes to the topic; which service it announces is its own tag.
+                tags={**self._tags, "announces": service.name},
+                opts=self._child,
+            )
+            topic_arns.append(f"arn:{partition}:sns:{region}:{account}:{topic_name}")
+
+        scope_inputs = {"region": region, "account_id": account, "stack": stack}
+        environments = [environment.name for environment in settings.environments]
+        table_arn = f"arn:{partition}:dynamodb:{region}:{account}:table/{table_name}"
+        dlq_name = f"{coordinator_name}-dlq"
+        dlq_arn = f"arn:{partition}:sqs:{region}:{account}:{dlq_name}"
+        dlq = aws.sqs.Queue(
+            f"{name}-coordinator-dlq",
+            name=dlq_name,
+            kms_master_key_id=key.arn,
+            message_retention_seconds=14 * 24 * 3600,
+            tags=self._tags,
+            opts=self._child,
+        )
+        test_projects = [
+            f"arn:{partition}:codebuild:{region}:{account}:project/{naming.integration_test_project_name(s.name)}"
+            for s in inputs.catalog.services
+            if s.on_upstream_deploy == "test"
+        ]
+        environment_variables = {
+            "LEDGER_TABLE": table_name,
+            "GRAPH_PARAMETER": graph_name,
+            "FREEZE_PARAMETER_PREFIX": naming.freeze_parameter_prefix(stack),
+            "DEPLOYED_TOPIC_ARN_PATTERN": (
+                f"arn:{partition}:sns:{region}:{account}:{naming.deployed_topic_name(stack, '{service}')}"
+            ),
+            "PIPELINE_NAME_PATTERN": naming.pipeline_name("{service}", "{environment}"),
+            "TEST_PROJECT_PATTERN": naming.integration_test_project_name("{service}"),
+            "ALARM_PREFIX_PATTERN": "{service}-{environment}-",
+            "DEPLOY_STAGE": "Deploy",
+            "HOLD_TIMEOUT_MINUTES": str(args.hold_timeout_minutes),
+        }
+
+        def scope(key_arn: str) -> iam.CoordinationScope:
+            return iam.CoordinationScope(
+                table_arn=table_arn, key_arn=key_arn, environments=environments, **scope_inputs
+            )
+
+        gate = self._function(
+            gate_name,
+            "deploy_gate",
+            "Deploy gate: a Deploy stage enters only when no change freeze and no unhealthy dependency holds it",
+            key,
+            lambda key_arn, log_arn: iam.deploy_gate_role_policy(scope(key_arn), log_arn),
+            environment_variables,
+            GATE_CONCURRENCY,
+            depends_on=[table],
+        )
+        coordinator = self._function(
+            coordinator_name,
+            "coordinator",
+            "Records pipeline events in the ledger, announces deploys, restarts or aborts held deploys",
+            key,
+            lambda key_arn, log_arn: iam.coordinator_role_policy(
+                scope(key_arn), log_arn, topic_arns, dlq_arn, test_projects
+            ),
+            environment_variables,
+            COORDINATOR_CONCURRENCY,
+            dead_letter_arn=dlq.arn,
+            depends_on=[table],
+        )
+
+        pipeline_names = [
+            naming.pipeline_name(service.name, environment.name)
+            for service in inputs.catalog.services
+            for environment in inputs.environments_for(service)
+        ]
+        rules: list[tuple[str, aws.cloudwatch.EventRule]] = []
+        for index, pattern in enumerate(pipeline_event_patterns(pipeline_names), start=1):
+            logical = f"{name}-pipeline-events-{index}"
+            rules.append(
+                (
+                    logical,
+                    aws.cloudwatch.EventRule(
+                        logical,
+                        name=f"{coordinator_name}-pipeline-events-{index}",
+                        description=f"State changes of platform stack {stack}'s pipelines (part {index})",
+                        event_pattern=json.dumps(pattern),
+                        tags=self._tags,
+                        opts=self._child,
+                    ),
+                )
+            )
+        tick = aws.cloudwatch.EventRule(
+            f"{name}-tick",
+            name=f"{coordinator_name}-tick",
+            description="Reviews held deploys: restarts them when healthy, aborts them after the hold timeout",
+            schedule_expression=TICK_SCHEDULE,
+            tags=self._tags,
+            opts=self._child,
+        )
+        rules.append((f"{name}-tick", tick))
+        for logical, rule in rules:
+            aws.cloudwatch.EventTarget(
+                f"{logical}-target",
+                rule=rule.name,
+                arn=coordinator.arn,
+                retry_policy={"maximum_event_age_in_seconds": EVENT_MAX_AGE_SECONDS, "maximum_retry_attempts": 185},
+                dead_letter_config={"arn": dlq.arn},
+                opts=pulumi.ResourceOptions(parent=rule),
+            )
+            aws.lambda_.Permission(
+                f"{logical}-invoke",
+                action="lambda:InvokeFunction",
+                function=coordinator.name,
+                principal="events.amazonaws.com",
+                source_arn=rule.arn,
+                opts=pulumi.ResourceOptions(parent=rule),
+            )
+        aws.sqs.QueuePolicy(
+            f"{name}-coordinator-dlq-policy",
+            queue_url=dlq.url,
+            policy=pulumi.Output.all(*[rule.arn for _, rule in rules]).apply(
+                lambda arns: iam.to_json(
+                    iam.document(
+                        {
+                            "Sid": "UndeliverableEventsFromOurRules",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "events.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": dlq_arn,
+                            "Condition": {"ArnEquals": {"aws:SourceArn": sorted(arns)}},
+                        }
+                    )
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=dlq),
+        )
+
+        self.gate = DeployGateRule(
+            function_name=gate.name, function_arn=naming.lambda_function_arn(region, account, gate_name)
+        )
+        self.table_name = table.name
+        self.coordinator_arn = coordinator.arn
+        self.deploy_gate_arn = gate.arn
+        self.register_outputs({"ledgerTable": table.name, "coordinatorArn": coordinator.arn, "deployGateArn": gate.arn})
+
+    def _function(
+        self,
+        function_name: str,
+        code_dir: str,
+        description: str,
+        key: aws.kms.Key,
+        policy_for: Callable[[str, str], iam.Document],
+        environment_variables: dict[str, str],
+        reserved_concurrency: int,
+        dead_letter_arn: pulumi.Input[str] | None = None,
+        depends_on: list[pulumi.Resource] | None = None,
+    ) -> aws.lambda_.Function:
+        """A function with its own role (trusted by Lambda only), log group and least-privilege inline policy."""
+        region, account = self._region, self._account
+        log_group_name = f"/aws/lambda/{function_name}"
+        log_group_arn = f"arn:{naming.partition_of(region)}:logs:{region}:{account}:log-group:{log_group_name}"
+        role = aws.iam.Role(
+            f"{self._name}-{code_dir}-role",
+            name=function_name,
+            description=f"Runs {function_name}",
+            # Lambda assumes execution roles for this account's functions only; no source condition applies.
+            assume_role_policy=iam.to_json(
+                iam.document(
+                    {
+                        "Sid": "AssumedByLambda",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                )
+            ),
+            tags=self._tags,
+            opts=self._child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{self._name}-{code_dir}-policy",
+            role=role.id,
+            policy=key.arn.apply(lambda key_arn: iam.to_json(policy_for(key_arn, log_group_arn))),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{self._name}-{code_dir}-logs",
+            name=log_group_name,
+            retention_in_days=LOG_RETENTION_DAYS,
+            kms_key_id=key.arn,
+            tags=self._tags,
+            opts=self._child,
+        )
+        return aws.lambda_.Function(
+            f"{self._name}-{code_dir}",
+            name=function_name,
+            description=description,
+            role=role.arn,
+            runtime=RUNTIME,
+            architectures=["arm64"],
+            handler="handler.handle",
+            code=function_code(code_dir),
+            timeout=60,
+            memory_size=256,
+            reserved_concurrent_executions=reserved_concurrency,
+            tracing_config={"mode": "Active"},
+            kms_key_arn=key.arn,
+            environment={"variables": environment_variables},
+            logging_config={"log_format": "Text", "log_group": log_group.name},
+            dead_letter_config={"target_arn": dead_letter_arn} if dead_letter_arn else None,
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, log_group, *(depends_on or [])]),
+        )

@@ -1,0 +1,168 @@
+"""Policies of the coordination pieces: the coordinator's and the gate's roles, and the coordination key.
+
+Each role names the actions its function calls (``functions/coordinator``,
+``functions/deploy_gate``, ``functions/deploy_ledger``) on the exact resources.
+``Resource: "*"`` appears only where AWS cannot scope the action (Service
+Authorization Reference): ``codepipeline:PutJob*Result`` and X-Ray's
+``PutTraceSegments``/``PutTelemetryRecords``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..model import naming
+from ..model.tags import MANAGED_BY
+from .documents import KMS_KEY_ADMIN_ACTIONS, KMS_USE_ACTIONS, Document, document
+
+LEDGER_READ_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query"]
+LEDGER_WRITE_ACTIONS = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+TRACING_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+
+
+@dataclass(frozen=True)
+class CoordinationScope:
+    """The resources both functions touch, as ARNs."""
+
+    region: str
+    account_id: str
+    stack: str
+    table_arn: str
+    key_arn: str
+    environments: Sequence[str]
+
+    @property
+    def partition(self) -> str:
+        return naming.partition_of(self.region)
+
+    def parameter_arn(self, name: str) -> str:
+        return f"arn:{self.partition}:ssm:{self.region}:{self.account_id}:parameter{name}"
+
+    def read_parameters(self) -> list[str]:
+        names = [naming.graph_parameter_name(self.stack)]
+        names += [naming.freeze_parameter_name(self.stack, environment) for environment in self.environments]
+        return [self.parameter_arn(name) for name in names]
+
+    def alarms(self) -> str:
+        # DescribeAlarms filters by name prefix; IAM sees the account's alarms, not the prefix.
+        return f"arn:{self.partition}:cloudwatch:{self.region}:{self.account_id}:alarm:*"
+
+
+def _common(scope: CoordinationScope, log_group_arn: str, ledger_actions: list[str]) -> list[Document]:
+    return [
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        },
+        {"Sid": "Ledger", "Effect": "Allow", "Action": sorted(ledger_actions), "Resource": scope.table_arn},
+        {"Sid": "CoordinationKey", "Effect": "Allow", "Action": KMS_USE_ACTIONS, "Resource": scope.key_arn},
+        {
+            "Sid": "GraphAndFreezeSwitches",
+            "Effect": "Allow",
+            "Action": "ssm:GetParameter",
+            "Resource": scope.read_parameters(),
+        },
+        {
+            "Sid": "DependencyAlarms",
+            "Effect": "Allow",
+            "Action": "cloudwatch:DescribeAlarms",
+            "Resource": scope.alarms(),
+        },
+        # X-Ray cannot scope trace uploads to a resource.
+        {"Sid": "Tracing", "Effect": "Allow", "Action": TRACING_ACTIONS, "Resource": "*"},
+    ]
+
+
+def deploy_gate_role_policy(scope: CoordinationScope, log_group_arn: str) -> Document:
+    """The gate reads the ledger, the graph, freezes and alarms, records holds and answers the pipeline's job."""
+    statements = _common(scope, log_group_arn, [*LEDGER_READ_ACTIONS, "dynamodb:PutItem", "dynamodb:UpdateItem"])
+    statements.append(
+        # Job results cannot be scoped to a pipeline (Service Authorization Reference: no resource type).
+        {
+            "Sid": "AnswerPipelineJobs",
+            "Effect": "Allow",
+            "Action": ["codepipeline:PutJobFailureResult", "codepipeline:PutJobSuccessResult"],
+            "Resource": "*",
+        }
+    )
+    return document(*statements)
+
+
+def coordinator_role_policy(
+    scope: CoordinationScope,
+    log_group_arn: str,
+    topic_arns: Sequence[str],
+    dead_letter_queue_arn: str,
+    test_project_arns: Sequence[str],
+) -> Document:
+    """The coordinator keeps the ledger, announces deploys, and restarts or redeploys this stack's pipelines."""
+    statements = _common(scope, log_group_arn, [*LEDGER_READ_ACTIONS, *LEDGER_WRITE_ACTIONS])
+    statements += [
+        {"Sid": "AnnounceDeploys", "Effect": "Allow", "Action": "sns:Publish", "Resource": sorted(topic_arns)},
+        {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dead_letter_queue_arn},
+        {
+            # Held deploys can be any pipeline of the stack (96 for 24 services): named by the stack's tags,
+            # because their ARNs would overflow an inline policy (10,240 characters).
+            "Sid": "RestartAndRedeployPlatformPipelines",
+            "Effect": "Allow",
+            "Action": ["codepipeline:RetryStageExecution", "codepipeline:StartPipelineExecution"],
+            "Resource": f"arn:{scope.partition}:codepipeline:{scope.region}:{scope.account_id}:*",
+            "Condition": {
+                "StringEquals": {
+                    "aws:ResourceTag/managed-by": MANAGED_BY,
+                    "aws:ResourceTag/platform-stack": scope.stack,
+                }
+            },
+        },
+    ]
+    if test_project_arns:
+        statements.append(
+            {
+                "Sid": "RunDependentIntegrationTests",
+                "Effect": "Allow",
+                "Action": "codebuild:StartBuild",
+                "Resource": sorted(test_project_arns),
+            }
+        )
+    return document(*statements)
+
+
+def coordination_key_policy(region: str, account_id: str, stack: str, function_role_arns: Sequence[str]) -> Document:
+    """The coordination key: the account's admins, the two function roles, and CloudWatch Logs for their logs."""
+    root = naming.account_root_arn(region, account_id)
+    partition = naming.partition_of(region)
+    return document(
+        {
+            "Sid": "KeyAdministration",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": KMS_KEY_ADMIN_ACTIONS,
+            "Resource": "*",
+        },
+        {
+            # The deployer creates the table and topics; DynamoDB and SNS use the key on the functions' behalf.
+            "Sid": "CoordinationFunctionsUseKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": KMS_USE_ACTIONS,
+            "Resource": "*",
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": sorted(function_role_arns)}},
+        },
+        {
+            "Sid": "FunctionLogsEncryption",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws/lambda/cicd-{stack.lower()}-*"
+                    )
+                }
+            },
+        },
+    )

@@ -1,0 +1,127 @@
+"""Deploy gate: the ``LambdaInvoke`` entry rule of every Deploy stage, one function for the whole fleet.
+
+The stage may enter only when the environment is not frozen and no dependency
+of the service is mid-deploy, failed its last deploy or has an alarm in ALARM
+there (``deploy_ledger.health``). Otherwise the rule fails with a message that
+names the freeze or the dependency and the reason, and the deploy is recorded
+as held in the ledger; the coordinator restarts it when the dependencies are
+healthy, or aborts it after the hold timeout.
+
+How CodePipeline talks to this function — what the AWS documentation says:
+
+- The ``LambdaInvoke`` rule reference (CodePipeline user guide,
+  rule-reference-LambdaInvoke) documents rule type Category ``Rule``, Owner
+  ``AWS``, Provider ``LambdaInvoke``, Version ``1`` and two configuration keys:
+  ``FunctionName`` (required) and ``UserParameters`` (optional, "provided as
+  input for the function in key-value pair format"). It does not document the
+  event the function receives nor how the function reports its verdict.
+- The only documented protocol for a Lambda function that CodePipeline invokes
+  is the job protocol (Lambda developer guide, "Using Lambda with
+  CodePipeline"): the event is ``{"CodePipeline.job": {"id": …, "data":
+  {"actionConfiguration": {"configuration": {"UserParameters": …}}}}}`` and
+  "to complete the job, the function must call the CodePipeline API to signal
+  success or failure" (``PutJobSuccessResult`` / ``PutJobFailureResult``).
+
+So the gate speaks both possible protocols. With a job id in the event it
+reports through the job API (the failure message is what the console shows).
+Without one, the only signal left is the invocation itself: a closed gate
+raises ``GateClosedError`` (a function error, which fails the rule) and an open gate
+returns its verdict. It looks for ``UserParameters`` wherever the event carries
+it. It fails closed: an error while deciding is reported as a rule failure,
+never swallowed. ``codepipeline:PutJob*Result`` cannot be scoped to a resource
+(AWS Service Authorization Reference), so the role grants them on ``*``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from deploy_ledger.aws import Aws
+from deploy_ledger.health import blockers_for, describe, load_graph
+from deploy_ledger.settings import Settings
+from deploy_ledger.store import HELD, Ledger
+
+LOGGER = logging.getLogger()
+LOGGER.setLevel(logging.INFO)
+MAX_MESSAGE = 5000  # FailureDetails.message is at most 5000 characters
+
+
+class GateClosedError(RuntimeError):
+    """Raised when no job id says how to answer: the function error itself fails the rule."""
+
+
+def find_user_parameters(event: Any) -> dict[str, Any]:
+    """The rule's ``UserParameters`` JSON, wherever in the event CodePipeline put it."""
+    if isinstance(event, dict):
+        for key, value in event.items():
+            if key == "UserParameters":
+                return json.loads(value) if isinstance(value, str) else dict(value)
+            found = find_user_parameters(value)
+            if found:
+                return found
+    return {}
+
+
+def execution_id_of(job: dict[str, Any]) -> str | None:
+    context = job.get("data", {}).get("pipelineContext", {})
+    return context.get("pipelineExecutionId") or context.get("pipelineExecution", {}).get("pipelineExecutionId")
+
+
+class DeployGate:
+    def __init__(self, aws: Aws, now: datetime | None = None) -> None:
+        self.aws = aws
+        self.ledger = Ledger(aws)
+        self.now = now or datetime.now(UTC)
+
+    def decide(self, service: str, environment: str, execution: str | None) -> tuple[bool, str]:
+        graph = load_graph(self.aws)
+        if not graph.deploys_to(service, environment):
+            return False, f"deploy gate: {service} does not deploy to {environment} in the dependency graph"
+        blockers = blockers_for(self.aws, self.ledger, graph, service, environment)
+        if blockers:
+            message = describe(blockers, environment)
+            self.ledger.put_hold(service, environment, message, execution, self.now)
+            return False, message
+        for status in (HELD, "RESTARTED"):
+            if self.ledger.update_hold(service, environment, status, "RELEASED", self.now, released_by=execution or ""):
+                break
+        return True, f"{service} may deploy to {environment}: dependencies healthy, no change freeze"
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        job = event.get("CodePipeline.job") or {}
+        job_id = job.get("id")
+        try:
+            parameters = find_user_parameters(event)
+            service, environment = parameters["service"], parameters["environment"]
+            allowed, message = self.decide(service, environment, execution_id_of(job))
+        except Exception as error:  # fail closed, and tell the pipeline why
+            LOGGER.exception("deploy gate could not decide")
+            allowed, message = False, f"deploy gate could not decide: {type(error).__name__}: {error}"
+        LOGGER.info(json.dumps({"gate": "allow" if allowed else "hold", "message": message, "job": job_id}))
+        if job_id:
+            if allowed:
+                self.aws.call("codepipeline", "put_job_success_result", jobId=job_id)
+            else:
+                self.aws.call(
+                    "codepipeline",
+                    "put_job_failure_result",
+                    jobId=job_id,
+                    failureDetails={"type": "JobFailed", "message": message[:MAX_MESSAGE]},
+                )
+        elif not allowed:
+            raise GateClosedError(message)
+        return {"allowed": allowed, "message": message}
+
+
+_AWS: Aws | None = None
+
+
+def handle(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
+    """Lambda entry point; settings and clients are built once per container and reused while it is warm."""
+    global _AWS
+    if _AWS is None:
+        _AWS = Aws(Settings.from_environ())
+    return DeployGate(_AWS).handle(event)

@@ -1,0 +1,1 @@
+"""Release-day simulation of the coordination functions (``make simulate``)."""

@@ -1,0 +1,441 @@
+"""A release day of the reference catalog, run through the real coordinator and deploy gate (``make simulate``).
+
+The functions run in-process against moto (DynamoDB, SNS, SSM, CloudWatch); a
+small discrete-event model plays CodePipeline: each pipeline execution builds,
+asks the gate before its Deploy stage, deploys, and emits the EventBridge
+events a real pipeline emits. Delivery is at least once and unordered, as
+EventBridge promises: every event arrives up to a minute late, some twice, some
+after events emitted later. The coordinator also gets a scheduled tick every
+five minutes.
+
+The day (prod settings, four environments; times UTC):
+
+- dev: auth, pricing and booking change together; booking waits for both.
+- staging: ledger's deploy fails and is not fixed that day; invoicing and
+  payments, which depend on it, are held and aborted after the hold timeout.
+- prod: auth and booking change at once, booking waits for auth; booking's
+  success redeploys mobile-bff and runs the integration tests of partner-api
+  and web-frontend (their ``on_upstream_deploy``). payments' deploy fails,
+  loyalty is held behind it and restarted when the fix is deployed.
+- prod: an end-of-day change freeze holds web-frontend until it is lifted.
+
+It prints the timeline and asserts the invariant the gate exists for: no
+service starts deploying in an environment while a dependency there is
+mid-deploy (its release in flight) or its last deploy failed. The model assumes
+event delays stay below build times (seconds in AWS, minutes here).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import os
+import random
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from components.model.coordination_graph import coordination_graph_json
+from components.model.platform_inputs import PlatformInputs, load_platform_inputs
+from components.model.settings import CONFIG_KEY
+
+from .moto_world import ACCOUNT, REGION, provision, settings_for
+
+from coordinator.handler import Coordinator  # isort: skip  (functions/ is on sys.path through moto_world)
+from deploy_gate.handler import DeployGate  # isort: skip
+from deploy_ledger.aws import Aws  # isort: skip
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DAY = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+BUILD_MINUTES = 8
+DEPLOY_MINUTES = 6
+TICK_MINUTES = 5
+HOLD_TIMEOUT_MINUTES = 60
+
+
+@dataclass(frozen=True)
+class Change:
+    """A push that starts a service's pipeline in one environment."""
+
+    minute: int
+    service: str
+    environment: str
+    deploy_fails: bool = False
+
+
+CHANGES = [
+    Change(0, "auth", "dev"),
+    Change(1, "pricing", "dev"),
+    Change(2, "booking", "dev"),
+    Change(30, "ledger", "staging", deploy_fails=True),
+    Change(40, "invoicing", "staging"),
+    Change(45, "payments", "staging"),
+    Change(60, "auth", "prod"),
+    Change(62, "booking", "prod"),
+    Change(120, "payments", "prod", deploy_fails=True),
+    Change(124, "loyalty", "prod"),
+    Change(150, "payments", "prod"),  # the fix
+    Change(240, "currency-rates", "prod"),
+    Change(241, "pricing", "prod"),
+    Change(425, "web-frontend", "prod"),
+]
+FREEZES = [(420, "prod", "on: end-of-day change freeze"), (460, "prod", "off")]
+END_MINUTE = 560
+
+
+@dataclass
+class Execution:
+    service: str
+    environment: str
+    id: str
+    deploy_fails: bool
+    trigger: str
+    state: str = "InProgress"
+    attempt: int = 1
+    held_at_entry: bool = False
+
+
+@dataclass
+class Timeline:
+    lines: list[tuple[datetime, str, str]] = field(default_factory=list)
+
+    def add(self, when: datetime, subject: str, text: str) -> None:
+        self.lines.append((when, subject, text))
+
+    def render(self) -> str:
+        return "\n".join(
+            f"{when:%H:%M:%S}  {subject:<24} {text}"
+            for when, subject, text in sorted(self.lines, key=lambda line: line[0])
+        )
+
+
+@dataclass
+class DayResult:
+    timeline: Timeline
+    deployed: list[str]
+    held: list[str]
+    restarted: list[str]
+    aborted: list[str]
+    actions: list[str]
+    violations: list[str]
+    events_delivered: int
+    duplicates_dropped: int
+
+
+def _client_error(code: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}}, operation)
+
+
+class ReleaseDay:
+    """The model of CodePipeline and EventBridge around the real functions."""
+
+    settings = settings_for("release-day", hold_timeout_minutes=HOLD_TIMEOUT_MINUTES)
+
+    def __init__(
+        self, inputs: PlatformInputs, seed: int = 7, honour_gate: bool = True, strict_retry: bool = True
+    ) -> None:
+        self.inputs = inputs
+        self.honour_gate = honour_gate
+        self.strict_retry = strict_retry
+        self._aws: Aws | None = None
+        self.random = random.Random(seed)  # noqa: S311 - a reproducible day, not a secret
+        self.queue: list[tuple[datetime, int, Callable[[], None]]] = []
+        self.sequence = itertools.count()
+        self.now = DAY
+        self.timeline = Timeline()
+        self.executions: dict[str, Execution] = {}
+        self.latest: dict[tuple[str, str], str] = {}
+        self.deploying: set[tuple[str, str]] = set()
+        self.in_flight: set[tuple[str, str]] = set()
+        self.last_deploy_failed: set[tuple[str, str]] = set()
+        self.result = DayResult(self.timeline, [], [], [], [], [], [], 0, 0)
+        self.counter = itertools.count(1)
+        self.dependencies = {service.name: service.depends_on for service in inputs.catalog.services}
+
+    # -- scheduling --------------------------------------------------------------------------------------------
+    def at(self, when: datetime, action: Callable[[], None]) -> None:
+        heapq.heappush(self.queue, (when, next(self.sequence), action))
+
+    def minutes(self, minute: float) -> datetime:
+        return DAY + timedelta(minutes=minute)
+
+    def run(self) -> DayResult:
+        for change in CHANGES:
+            self.at(self.minutes(change.minute), lambda c=change: self.start(c.service, c.environment, c.deploy_fails))
+        for minute, environment, value in FREEZES:
+            self.at(self.minutes(minute), lambda e=environment, v=value: self.set_freeze(e, v))
+        for minute in range(0, END_MINUTE, TICK_MINUTES):
+            self.at(self.minutes(minute) + timedelta(seconds=30), self.tick)
+        while self.queue:
+            when, _, action = heapq.heappop(self.queue)
+            if when > self.minutes(END_MINUTE):
+                break
+            self.now = when
+            action()
+        return self.result
+
+    # -- the AWS side the functions call -----------------------------------------------------------------------
+    def aws(self) -> Aws:
+        """One set of clients for the day, as a warm Lambda container keeps them."""
+        if self._aws is None:
+            self._aws = Aws(self.settings, clients={"codepipeline": _PipelineApi(self), "codebuild": _BuildApi(self)})
+        return self._aws
+
+    def set_freeze(self, environment: str, value: str) -> None:
+        boto3.client("ssm", region_name=REGION).put_parameter(
+            Name=f"{self.settings.freeze_parameter_prefix}{environment}", Value=value, Type="String", Overwrite=True
+        )
+        self.timeline.add(self.now, f"freeze/{environment}", f"operator sets the freeze switch to '{value}'")
+
+    # -- pipelines ---------------------------------------------------------------------------------------------
+    def start(self, service: str, environment: str, deploy_fails: bool = False, trigger: str = "Webhook") -> str:
+        execution = f"{service}-{environment}-{next(self.counter):03d}"
+        self.executions[execution] = Execution(service, environment, execution, deploy_fails, trigger)
+        self.latest[(service, environment)] = execution
+        self.in_flight.add((service, environment))
+        self.timeline.add(self.now, f"{service}/{environment}", f"pipeline started ({execution}, {trigger})")
+        self.emit(service, environment, execution, "STARTED", trigger=trigger)
+        self.at(self.now + timedelta(minutes=BUILD_MINUTES), lambda: self.enter_deploy(execution))
+        return execution
+
+    def enter_deploy(self, execution_id: str) -> None:
+        execution = self.executions[execution_id]
+        key = (execution.service, execution.environment)
+        job = {
+            "CodePipeline.job": {
+                "id": f"job-{next(self.counter)}",
+                "accountId": ACCOUNT,
+                "data": {
+                    "actionConfiguration": {
+                        "configuration": {
+                            "FunctionName": "gate",
+                            "UserParameters": json.dumps({"service": key[0], "environment": key[1]}),
+                        }
+                    }
+                },
+            }
+        }
+        verdict = DeployGate(self.aws(), now=self.now).handle(job)
+        if not verdict["allowed"] and self.honour_gate:
+            self.result.held.append(f"{key[0]}/{key[1]}")
+            self.timeline.add(self.now, f"{key[0]}/{key[1]}", f"HELD at Deploy: {verdict['message']}")
+            self.emit(*key, execution_id, "FAILED", stage="Deploy")
+            self.emit(*key, execution_id, "FAILED")
+            execution.state = "Failed"
+            execution.held_at_entry = True
+            self.in_flight.discard(key)
+            return
+        self.check_invariant(key)
+        self.deploying.add(key)
+        self.timeline.add(self.now, f"{key[0]}/{key[1]}", f"deploying ({execution_id})")
+        self.emit(*key, execution_id, "STARTED", stage="Deploy")
+        self.at(self.now + timedelta(minutes=DEPLOY_MINUTES), lambda: self.finish_deploy(execution_id))
+
+    def finish_deploy(self, execution_id: str) -> None:
+        execution = self.executions[execution_id]
+        key = (execution.service, execution.environment)
+        self.deploying.discard(key)
+        self.in_flight.discard(key)
+        state = "FAILED" if execution.deploy_fails else "SUCCEEDED"
+        execution.state = state.title()
+        if execution.deploy_fails:
+            self.last_deploy_failed.add(key)
+            self.timeline.add(self.now, f"{key[0]}/{key[1]}", f"deploy FAILED ({execution_id})")
+        else:
+            self.last_deploy_failed.discard(key)
+            self.result.deployed.append(f"{key[0]}/{key[1]}")
+            self.timeline.add(self.now, f"{key[0]}/{key[1]}", f"deployed ({execution_id})")
+        self.emit(*key, execution_id, state, stage="Deploy")
+        self.emit(*key, execution_id, state)
+
+    def retry_deploy(self, pipeline: str, execution_id: str) -> None:
+        execution = self.executions.get(execution_id)
+        if execution is None or self.latest[(execution.service, execution.environment)] != execution_id:
+            raise _client_error("NotLatestPipelineExecutionException", "RetryStageExecution")
+        if execution.held_at_entry and self.strict_retry:
+            # API reference: a stage can be retried only when some of its actions failed; an entry rule ran none.
+            raise _client_error("StageNotRetryableException", "RetryStageExecution")
+        key = (execution.service, execution.environment)
+        execution.state = "InProgress"
+        execution.attempt += 1
+        self.in_flight.add(key)
+        self.emit(*key, execution_id, "RESUMED")
+        self.at(self.now + timedelta(seconds=20), lambda: self.enter_deploy(execution_id))
+
+    # -- EventBridge -------------------------------------------------------------------------------------------
+    def emit(
+        self,
+        service: str,
+        environment: str,
+        execution: str,
+        state: str,
+        stage: str | None = None,
+        trigger: str | None = None,
+    ) -> None:
+        pipeline = f"{service}-{environment}"
+        detail: dict[str, Any] = {
+            "pipeline": pipeline,
+            "execution-id": execution,
+            "state": state,
+            "version": 1,
+            "pipeline-execution-attempt": self.executions[execution].attempt,
+        }
+        if stage:
+            detail["stage"] = stage
+        if trigger:
+            detail["execution-trigger"] = {"trigger-type": trigger}
+        event = {
+            "version": "0",
+            "id": f"evt-{next(self.counter)}",
+            "detail-type": f"CodePipeline {'Stage' if stage else 'Pipeline'} Execution State Change",
+            "source": "aws.codepipeline",
+            "account": ACCOUNT,
+            "time": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{pipeline}"],
+            "detail": detail,
+        }
+        copies = 2 if self.random.random() < 0.2 else 1
+        for _ in range(copies):
+            delay = timedelta(seconds=self.random.randint(1, 60))
+            self.at(self.now + delay, lambda e=event: self.deliver(e))
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        self.result.events_delivered += 1
+        outcome = Coordinator(self.aws(), now=self.now).handle(event)
+        if "duplicate" in outcome:
+            self.result.duplicates_dropped += 1
+        self.record(outcome)
+
+    def tick(self) -> None:
+        self.record(Coordinator(self.aws(), now=self.now).handle({"source": "aws.events", "detail-type": "Tick"}))
+
+    def record(self, outcome: dict[str, Any]) -> None:
+        for line in outcome.get("holds", []):
+            verb, service, _, environment = line.split(" ", 3)
+            subject = f"{service}/{environment.split(' ')[0].rstrip(':')}"
+            if verb == "aborted":
+                self.result.aborted.append(subject)
+                self.timeline.add(self.now, subject, "ABORTED by coordinator: " + line.split(": ", 1)[1])
+            else:
+                self.result.restarted.append(subject)
+                self.timeline.add(self.now, subject, "restarted by coordinator: " + line.split("(", 1)[1].rstrip(")"))
+        for line in outcome.get("downstream", []):
+            if line.startswith(("redeploy", "test")):
+                self.result.actions.append(line)
+                upstream = f"{outcome['service']}/{outcome['environment']}"
+                self.timeline.add(self.now, upstream, f"on_upstream_deploy: {line}")
+
+    # -- the invariant -----------------------------------------------------------------------------------------
+    def check_invariant(self, key: tuple[str, str]) -> None:
+        service, environment = key
+        deploys_there = {
+            s.name
+            for s in self.inputs.catalog.services
+            if environment in [placed.name for placed in self.inputs.environments_for(s)]
+        }
+        for dependency in self.dependencies[service]:
+            if dependency not in deploys_there:
+                continue
+            other = (dependency, environment)
+            if other in self.in_flight or other in self.last_deploy_failed:
+                why = "mid-deploy" if other in self.in_flight else "after a failed deploy"
+                self.result.violations.append(
+                    f"{self.now:%H:%M:%S} {service} started deploying to {environment} while {dependency} was {why}"
+                )
+
+
+class _PipelineApi:
+    """The CodePipeline calls the functions make, answered by the model."""
+
+    def __init__(self, day: ReleaseDay) -> None:
+        self.day = day
+
+    def put_job_success_result(self, jobId: str) -> dict:  # noqa: N803 - boto3's parameter names
+        return {}
+
+    def put_job_failure_result(self, jobId: str, failureDetails: dict) -> dict:  # noqa: N803
+        return {}
+
+    def retry_stage_execution(self, pipelineName: str, pipelineExecutionId: str, **_: str) -> dict:  # noqa: N803
+        self.day.retry_deploy(pipelineName, pipelineExecutionId)
+        return {"pipelineExecutionId": pipelineExecutionId}
+
+    def start_pipeline_execution(self, name: str, clientRequestToken: str | None = None) -> dict:  # noqa: N803
+        service, environment = name.rsplit("-", 1)
+        trigger = "StartPipelineExecution"
+        return {"pipelineExecutionId": self.day.start(service, environment, trigger=trigger)}
+
+
+class _BuildApi:
+    def __init__(self, day: ReleaseDay) -> None:
+        self.day = day
+
+    def start_build(self, projectName: str, idempotencyToken: str, environmentVariablesOverride: list) -> dict:  # noqa: N803
+        return {"build": {"id": f"{projectName}:{next(self.day.counter)}"}}
+
+
+def simulate(stack: str = "prod", seed: int = 7, honour_gate: bool = True, strict_retry: bool = True) -> DayResult:
+    """Run the day under moto and return what happened.
+
+    ``honour_gate=False`` lets every deploy through whatever the gate says: the
+    invariant check must then find violations (the proof that it can fail).
+    ``strict_retry=False`` lets CodePipeline retry a stage its entry rule stopped
+    (the API reference says it needs failed actions; the default follows it).
+    """
+    stack_file = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
+    inputs = load_platform_inputs(stack_file["config"][f"cicd-platform:{CONFIG_KEY}"], stack, PROJECT_DIR)
+    # Fake credentials for moto, restored afterwards; nothing leaves the process.
+    fake = {"AWS_ACCESS_KEY_ID": "simulation", "AWS_SECRET_ACCESS_KEY": "simulation", "AWS_DEFAULT_REGION": REGION}
+    saved = {key: os.environ.get(key) for key in fake}
+    os.environ.update(fake)
+    try:
+        with mock_aws():
+            day = ReleaseDay(inputs, seed, honour_gate, strict_retry)
+            provision(
+                day.settings,
+                coordination_graph_json(inputs),
+                [environment.name for environment in inputs.settings.environments],
+                [service.name for service in inputs.catalog.services],
+            )
+            return day.run()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def report(result: DayResult) -> int:
+    """Print the timeline and the verdict; 1 when the invariant was violated."""
+    print(result.timeline.render())
+    print()
+    print(
+        f"events delivered {result.events_delivered} (duplicates dropped {result.duplicates_dropped}); "
+        f"deployed {len(result.deployed)}, held {len(result.held)}, restarted {len(result.restarted)}, "
+        f"aborted {len(result.aborted)}, downstream actions {len(result.actions)}"
+    )
+    if result.violations:
+        print("INVARIANT VIOLATED: a service deployed while a dependency was unhealthy or mid-deploy:")
+        print("\n".join(f"  {violation}" for violation in result.violations))
+        return 1
+    print("invariant held: no service started deploying while a dependency was unhealthy or mid-deploy")
+    return 0
+
+
+def main() -> int:
+    return report(simulate())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

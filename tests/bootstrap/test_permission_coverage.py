@@ -1,0 +1,175 @@
+"""Everything the program does in an environment account, derived from the plans, is allowed by the bootstrap role."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import pytest
+
+from bootstrap.api_calls import RESOURCE_CALLS, ApiCall
+from bootstrap.coverage import denied_calls, environment_providers, is_allowed, required_calls, unknown_types
+from bootstrap.permissions import bootstrap_policy, render
+from offline_plan.recorder import RecordedInvoke, RecordedResource
+
+
+@pytest.fixture(params=["dev", "prod"])
+def plan(request, dev_plan, prod_plan):
+    return {"dev": dev_plan, "prod": prod_plan}[request.param]
+
+
+def without(action: str, sid: str | None = None) -> dict:
+    """The bootstrap policy with one action removed (from one statement, or from all)."""
+    policy = copy.deepcopy(bootstrap_policy())
+    for statement in policy["Statement"]:
+        if sid is None or statement["Sid"] == sid:
+            actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+            statement["Action"] = [a for a in actions if a != action] or ["sts:GetCallerIdentity"]
+    return policy
+
+
+def test_plan_reaches_every_environment_account_through_a_provider(plan):
+    accounts = {provider.account_id for provider in environment_providers(plan).values()}
+    assert accounts == {environment.account_id for environment, _ in plan.inputs.environment_accounts()}
+
+
+def test_every_resource_type_and_data_source_in_environment_accounts_is_in_the_call_table(plan):
+    assert unknown_types(plan) == []
+
+
+def test_bootstrap_role_allows_every_call_the_plan_makes_in_environment_accounts(plan):
+    calls = required_calls(plan)
+    actions = {required.call.action for required in calls}
+    # The derivation sees the program's real footprint: roles, CodeDeploy, the ALB lookups.
+    assert {"iam:CreateRole", "iam:PassRole", "codedeploy:CreateDeploymentGroup"} <= actions
+    assert {"elasticloadbalancing:DescribeListeners", "sts:GetCallerIdentity"} <= actions
+    assert denied_calls(plan) == []
+
+
+@pytest.mark.parametrize(
+    ("action", "sid"),
+    [
+        ("iam:CreateRole", None),
+        ("iam:ListInstanceProfilesForRole", None),
+        ("iam:PassRole", None),
+        ("iam:AttachRolePolicy", None),
+        ("codedeploy:CreateDeploymentGroup", None),
+        ("codedeploy:TagResource", "ManageCodeDeployApplications"),
+        ("elasticloadbalancing:DescribeListeners", None),
+        ("elasticloadbalancing:DescribeLoadBalancers", None),
+        ("sts:GetCallerIdentity", None),
+    ],
+)
+def test_removing_a_permission_the_program_needs_is_reported(prod_plan, action, sid):
+    problems = denied_calls(prod_plan, without(action, sid))
+    assert problems
+    assert all(action in problem for problem in problems)
+
+
+def test_narrowing_a_resource_is_reported(prod_plan):
+    policy = copy.deepcopy(bootstrap_policy())
+    roles = next(s for s in policy["Statement"] if s["Sid"] == "ManagePlatformRoles")
+    roles["Resource"] = roles["Resource"].replace("role/cicd-*", "role/cicd-deploy-*")
+    problems = denied_calls(prod_plan, policy)
+    assert any("role/cicd-codedeploy-prod" in problem for problem in problems)
+
+
+def test_dropping_the_pass_role_condition_value_is_reported(prod_plan):
+    policy = copy.deepcopy(bootstrap_policy())
+    passing = next(s for s in policy["Statement"] if s["Sid"] == "PassCodeDeployServiceRole")
+    passing["Condition"]["StringEquals"]["iam:PassedToService"] = "ecs-tasks.amazonaws.com"
+    assert any("iam:PassRole" in problem for problem in denied_calls(prod_plan, policy))
+
+
+def test_an_unknown_resource_type_in_an_environment_account_is_reported(prod_plan):
+    provider = next(iter(environment_providers(prod_plan)))
+    stray = RecordedResource("urn:stray", "aws:s3/bucket:Bucket", "stray", None, provider, True, {})
+    grown = dataclasses.replace(prod_plan, resources=[*prod_plan.resources, stray])
+    assert unknown_types(grown) == ["aws:s3/bucket:Bucket"]
+
+
+def test_an_unknown_data_source_in_an_environment_account_is_reported(prod_plan):
+    provider = next(iter(environment_providers(prod_plan)))
+    lookup = RecordedInvoke("aws:ecs/getService:getService", provider, {})
+    grown = dataclasses.replace(prod_plan, invokes=[*prod_plan.invokes, lookup])
+    assert unknown_types(grown) == ["aws:ecs/getService:getService"]
+
+
+def test_tooling_account_resources_do_not_count(prod_plan):
+    tooling = RecordedResource("urn:tooling", "aws:s3/bucket:Bucket", "artifacts", None, None, True, {})
+    grown = dataclasses.replace(prod_plan, resources=[*prod_plan.resources, tooling])
+    assert unknown_types(grown) == []
+
+
+def test_plan_records_the_alb_lookups_with_their_environment_provider(prod_plan):
+    providers = environment_providers(prod_plan)
+    lookups = [i for i in prod_plan.invokes if i.token == "aws:lb/getLoadBalancer:getLoadBalancer"]
+    assert lookups
+    assert all(lookup.provider in providers for lookup in lookups)
+
+
+def governance_resources(provider: str) -> list[RecordedResource]:
+    """What the governance work will add in environment accounts: alarms, an encrypted topic, its key."""
+    tags = {"managed-by": "cicd-platform", "service": "booking"}
+    topic_arn = "arn:aws:sns:eu-west-1:444444444444:cicd-alarms-prod"
+
+    def resource(type_: str, name: str, inputs: dict) -> RecordedResource:
+        return RecordedResource(f"urn:{name}", type_, name, None, provider, True, inputs)
+
+    return [
+        resource("aws:cloudwatch/metricAlarm:MetricAlarm", "alarm", {"name": "cicd-booking-prod-5xx", "tags": tags}),
+        resource("aws:sns/topic:Topic", "topic", {"name": "cicd-alarms-prod", "tags": tags}),
+        resource("aws:sns/topicPolicy:TopicPolicy", "topic-policy", {"arn": topic_arn}),
+        resource("aws:sns/topicSubscription:TopicSubscription", "sub", {"topicArn": topic_arn}),
+        resource("aws:kms/key:Key", "key", {"tags": tags}),
+        resource("aws:kms/alias:Alias", "alias", {"name": "alias/cicd-alarms-prod"}),
+        resource("aws:iam/rolePolicy:RolePolicy", "instance-policy", {"role": "search-query-node"}),
+    ]
+
+
+def prod_account_provider(plan) -> str:
+    return next(urn for urn, p in environment_providers(plan).items() if p.account_id == "444444444444")
+
+
+def test_anticipated_governance_resources_are_allowed(prod_plan):
+    grown = dataclasses.replace(
+        prod_plan, resources=[*prod_plan.resources, *governance_resources(prod_account_provider(prod_plan))]
+    )
+    types = {r.type for r in grown.resources if r.provider in environment_providers(grown)}
+    assert types <= set(RESOURCE_CALLS)
+    assert unknown_types(grown) == []
+    assert denied_calls(grown) == []
+
+
+def test_a_key_is_created_only_with_the_platform_tag():
+    document = render(bootstrap_policy(), partition="aws", account_id="444444444444", region="eu-west-1")
+    assert is_allowed(document, ApiCall("kms:CreateKey", "*", {"aws:RequestTag/managed-by": "cicd-platform"}))
+    assert not is_allowed(document, ApiCall("kms:CreateKey", "*", {"aws:RequestTag/managed-by": "someone"}))
+    assert not is_allowed(document, ApiCall("kms:CreateKey", "*", {}))
+
+
+def test_a_key_without_the_platform_tag_cannot_be_changed():
+    document = render(bootstrap_policy(), partition="aws", account_id="444444444444", region="eu-west-1")
+    key = "arn:aws:kms:eu-west-1:444444444444:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert is_allowed(document, ApiCall("kms:PutKeyPolicy", key, {"aws:ResourceTag/managed-by": "cicd-platform"}))
+    assert not is_allowed(document, ApiCall("kms:PutKeyPolicy", key, {}))
+    assert not is_allowed(document, ApiCall("kms:ScheduleKeyDeletion", key, {"aws:ResourceTag/owner": "x"}))
+
+
+def test_inline_policy_on_a_role_that_is_neither_platform_nor_catalog_instance_role_is_denied(prod_plan):
+    provider = prod_account_provider(prod_plan)
+    foreign = RecordedResource(
+        "urn:p", "aws:iam/rolePolicy:RolePolicy", "p", None, provider, True, {"role": "OrganizationAccountAccessRole"}
+    )
+    grown = dataclasses.replace(prod_plan, resources=[*prod_plan.resources, foreign])
+    problems = denied_calls(grown)
+    assert problems
+    assert all("role/OrganizationAccountAccessRole" in problem for problem in problems)
+
+
+def test_evaluator_honours_an_explicit_deny():
+    document = render(bootstrap_policy(), partition="aws", account_id="444444444444", region="eu-west-1")
+    call = ApiCall("iam:CreateRole", "arn:aws:iam::444444444444:role/cicd-deploy-booking-prod")
+    assert is_allowed(document, call)
+    document["Statement"].append({"Effect": "Deny", "Action": "iam:*", "Resource": "*"})
+    assert not is_allowed(document, call)

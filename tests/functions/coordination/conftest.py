@@ -1,0 +1,140 @@
+"""A small fleet in moto for the coordinator and the deploy gate, and builders for the events CodePipeline sends.
+
+CodePipeline calls moto lacks (job results, stage retry, start execution) go
+through a real client wrapped in ``botocore.stub.Stubber``; every test states
+exactly which calls it expects.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from simulation.moto_world import ACCOUNT, REGION, World, provision, settings_for
+
+from deploy_ledger.aws import Aws  # isort: skip  (functions/ is on sys.path through simulation.moto_world)
+
+ENVIRONMENTS = ["dev", "prod"]
+GRAPH = {
+    "formatVersion": 1,
+    "services": {
+        "auth": {"dependsOn": [], "environments": ENVIRONMENTS, "onUpstreamDeploy": "none"},
+        "payments": {"dependsOn": ["auth"], "environments": ENVIRONMENTS, "onUpstreamDeploy": "none"},
+        "booking": {"dependsOn": ["auth", "payments"], "environments": ENVIRONMENTS, "onUpstreamDeploy": "none"},
+        "partner-api": {"dependsOn": ["booking"], "environments": ENVIRONMENTS, "onUpstreamDeploy": "test"},
+        "mobile-bff": {"dependsOn": ["booking"], "environments": ["prod"], "onUpstreamDeploy": "redeploy"},
+    },
+}
+START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> str:
+    return (START + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def moment(minutes: float) -> datetime:
+    return START + timedelta(minutes=minutes)
+
+
+def pipeline_event(pipeline: str, execution: str, state: str, minutes: float, trigger: str = "Webhook") -> dict:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "CodePipeline Pipeline Execution State Change",
+        "source": "aws.codepipeline",
+        "account": ACCOUNT,
+        "time": at(minutes),
+        "region": REGION,
+        "resources": [f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{pipeline}"],
+        "detail": {
+            "pipeline": pipeline,
+            "execution-id": execution,
+            "execution-trigger": {"trigger-type": trigger, "trigger-detail": "arn:aws:codestar-connections:…"},
+            "state": state,
+            "version": 3,
+            "pipeline-execution-attempt": 1,
+        },
+    }
+
+
+def stage_event(pipeline: str, execution: str, stage: str, state: str, minutes: float) -> dict:
+    event = pipeline_event(pipeline, execution, state, minutes)
+    event["detail-type"] = "CodePipeline Stage Execution State Change"
+    event["detail"]["stage"] = stage
+    del event["detail"]["execution-trigger"]
+    return event
+
+
+def gate_job(service: str, environment: str, execution: str | None = None, job_id: str | None = None) -> dict:
+    """A job event as the Lambda developer guide documents it, with the rule's UserParameters."""
+    data: dict = {
+        "actionConfiguration": {
+            "configuration": {
+                "FunctionName": "cicd-sim-deploy-gate",
+                "UserParameters": json.dumps({"service": service, "environment": environment}),
+            }
+        }
+    }
+    if execution:
+        data["pipelineContext"] = {"pipelineName": f"{service}-{environment}", "pipelineExecutionId": execution}
+    return {"CodePipeline.job": {"id": job_id or str(uuid.uuid4()), "accountId": ACCOUNT, "data": data}}
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch):
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def world(aws_credentials) -> Iterator[World]:
+    with mock_aws():
+        settings = settings_for("sim", hold_timeout_minutes=60)
+        yield provision(settings, json.dumps(GRAPH), ENVIRONMENTS, list(GRAPH["services"]))
+
+
+class Fleet:
+    """The moto world plus stubbed CodePipeline and CodeBuild clients and a record of backoff sleeps."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.codepipeline = boto3.client("codepipeline", region_name=REGION)
+        self.codebuild = boto3.client("codebuild", region_name=REGION)
+        self.pipeline_stub = Stubber(self.codepipeline)
+        self.build_stub = Stubber(self.codebuild)
+        self.sleeps: list[float] = []
+        self.pipeline_stub.activate()
+        self.build_stub.activate()
+
+    def aws(self) -> Aws:
+        return Aws(
+            self.world.settings,
+            clients={"codepipeline": self.codepipeline, "codebuild": self.codebuild},
+            sleep=self.sleeps.append,
+        )
+
+    def client(self, name: str):
+        return boto3.client(name, region_name=REGION)
+
+    def verify(self) -> None:
+        self.pipeline_stub.assert_no_pending_responses()
+        self.build_stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def fleet(world) -> Iterator[Fleet]:
+    fleet = Fleet(world)
+    yield fleet
+    fleet.verify()

@@ -1,0 +1,65 @@
+"""``make simulate``: a release day of the reference catalog through the real coordinator and gate."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulation.release_day import report, simulate
+
+
+@pytest.fixture(scope="module")
+def day():
+    return simulate()
+
+
+def test_no_service_starts_deploying_while_a_dependency_is_unhealthy_or_mid_deploy(day):
+    assert day.violations == []
+    assert day.events_delivered > 100 and day.duplicates_dropped > 0
+
+
+def test_booking_waits_for_auth_in_prod_then_is_restarted_and_deployed(day):
+    assert "booking/prod" in day.held
+    assert "booking/prod" in day.restarted
+    assert "booking/prod" in day.deployed
+
+
+def test_a_failed_dependency_that_is_fixed_releases_its_held_dependent(day):
+    assert "loyalty/prod" in day.restarted and "loyalty/prod" in day.deployed
+
+
+def test_a_dependency_that_stays_broken_gets_its_dependents_aborted_with_the_reason(day):
+    assert sorted(day.aborted) == ["invoicing/staging", "payments/staging"]
+    rendered = day.timeline.render()
+    assert (
+        "ABORTED by coordinator: aborted after 60 min on hold: waiting for ledger in staging: last deploy failed"
+        in (rendered)
+    )
+
+
+def test_the_change_freeze_holds_prod_until_it_is_lifted(day):
+    rendered = day.timeline.render()
+    held = [line for line in rendered.splitlines() if "web-frontend/prod" in line and "HELD at Deploy" in line]
+    assert held and held[0].endswith("HELD at Deploy: change freeze in prod: end-of-day change freeze")
+    assert "web-frontend/prod" in day.restarted and "web-frontend/prod" in day.deployed
+
+
+def test_downstream_actions_follow_on_upstream_deploy(day):
+    assert "redeploy mobile-bff in prod" in day.actions
+    assert "test partner-api in prod" in day.actions
+    assert "test invoicing in prod" in day.actions
+
+
+def test_the_invariant_check_catches_deploys_that_ignore_the_gate():
+    assert simulate(honour_gate=False).violations
+
+
+def test_make_simulate_prints_the_timeline_and_succeeds(day, capsys):
+    assert report(day) == 0
+    out = capsys.readouterr().out
+    assert "booking/prod" in out and "invariant held" in out
+
+
+def test_held_deploys_also_resume_where_codepipeline_retries_a_stage_its_entry_rule_stopped():
+    day = simulate(strict_retry=False)
+    assert day.violations == []
+    assert "booking/prod" in day.restarted and "booking/prod" in day.deployed
