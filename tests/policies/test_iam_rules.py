@@ -127,6 +127,14 @@ CASES = [
     quiet(IAM_NO_WILDCARDS, "ecr:GetAuthorizationToken on * (AWS cannot scope it)", BUILD_ROLE_POLICY),
     quiet(
         IAM_NO_WILDCARDS,
+        "a Lambda answering its CodePipeline job (job results take no resource)",
+        policy(
+            "cicd-prod-deploy-gate",
+            allow(["codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"], "*", "AnswerPipelineJobs"),
+        ),
+    ),
+    quiet(
+        IAM_NO_WILDCARDS,
         "configured extra unscopable action",
         policy("cicd-build-booking", allow("codeguru-reviewer:ListRepositoryAssociations", "*")),
         config={"unscopableActions": ["codeguru-reviewer:List*"]},

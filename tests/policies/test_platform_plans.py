@@ -1,7 +1,9 @@
 """The platform against its own pack: the dev and prod plans, with the platform's pack config.
 
-The platform meets every rule at its catalogue level; the config only sets knobs
-(allow-lists, release managers, retention), never lowers a level.
+The platform meets every mandatory rule at its catalogue level; the config only
+sets knobs (allow-lists, release managers, retention), never lowers a level.
+Advisory findings are allowed only from the list below, each with its reason,
+so a new one is noticed.
 """
 
 from __future__ import annotations
@@ -19,8 +21,22 @@ def plan(request):
     return request.getfixturevalue(request.param)
 
 
-def test_the_platform_meets_every_rule_mandatory_and_advisory(plan):
-    assert [(v.policy, v.message) for v in plan.violations] == []
+KNOWN_ADVISORIES = {
+    # The deploy gate answers CodePipeline's LambdaInvoke rule; a failed async invocation
+    # ends in the rule timing out rather than in a queue (coordination's choice).
+    ("lambda-ops", "no dead-letter queue for failed asynchronous invocations"),
+}
+
+
+def test_the_platform_meets_every_mandatory_rule(plan):
+    assert [(v.policy, v.message) for v in plan.violations if v.level == "mandatory"] == []
+
+
+def test_advisory_findings_are_only_the_known_ones(plan):
+    for violation in plan.violations:
+        assert any(
+            violation.policy == policy and fragment in violation.message for policy, fragment in KNOWN_ADVISORIES
+        ), f"{violation.policy}: {violation.message}"
 
 
 def test_the_platform_config_lowers_no_rule():
