@@ -42,6 +42,10 @@ pulumi.export("artifactBucket", platform.artifacts.bucket_name)
 pulumi.export("artifactKeyArn", platform.artifacts.key_arn)
 pulumi.export("githubConnectionArn", platform.connection.arn)
 pulumi.export("rollbackWebhookSecretArn", platform.reporter.webhook_secret_arn)
+pulumi.export("releaseNewsTopicArn", platform.news.topic_arn)
+if platform.approvals.guardrail_scp is not None:
+    # An organization admin attaches this SCP to the tooling account (offline: out/scp-<stack>.json).
+    pulumi.export("approvalGuardrailScp", platform.approvals.guardrail_scp)
 pulumi.export("deployOrder", inputs.catalog.deploy_order)
 pulumi.export("deployWaves", inputs.deploy_waves())
 pulumi.export("deploymentLedgerTable", platform.coordination.table_name)
@@ -51,4 +55,10 @@ pulumi.export(
         name: {env: pipeline.name for env, pipeline in service.pipelines.items()}
         for name, service in platform.services.items()
     },
+)
+# What each service's deploy workflows need, per environment and cloud, named as the GitHub environment
+# variables that templates/github/deploy-<cloud>.yml reads (README: "Deploying to GCP or Azure").
+pulumi.export(
+    "cloudDeployTargets",
+    {name: service.cloud_targets for name, service in platform.services.items() if any(service.cloud_targets.values())},
 )

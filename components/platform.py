@@ -7,13 +7,23 @@ output) reads the way releases roll out: auth before booking, and so on.
 from __future__ import annotations
 
 import pulumi
+import pulumi_github as github
 
 from .aws.artifact_store import ArtifactStore, ArtifactStoreArgs
 from .aws.environment_account import EnvironmentAccount
 from .aws.github_connection import GitHubConnection
 from .aws.service_pipeline import ServicePipeline, ServicePipelineArgs
+from .azure import service_target as azure_target
+from .azure.environment import AzureEnvironment, AzureEnvironmentArgs
 from .coordination import Coordination, CoordinationArgs
+from .gcp import service_target as gcp_target
+from .gcp.environment import GcpEnvironment, GcpEnvironmentArgs
+from .github.deploy_environments import DeployEnvironments, DeployEnvironmentsArgs, variables_by_name
+from .github.dispatch_function import GitHubDispatch, GitHubDispatchArgs
+from .governance.approvals import ApprovalGovernance, ApprovalGovernanceArgs, auditor_role_arn
+from .governance.notifications import ReleaseNews, ReleaseNewsArgs
 from .governance.rollback_reporter import RollbackReporter, RollbackReporterArgs
+from .model import naming, release_approvals
 from .model.platform_inputs import PlatformInputs
 
 
@@ -30,6 +40,31 @@ class Platform(pulumi.ComponentResource):
         self.connection = GitHubConnection("github", inputs.stack, settings.github_owner, opts=child)
         # Before the accounts: their forwarding rules target this reporter's bus.
         self.reporter = RollbackReporter("rollback-reporter", RollbackReporterArgs(inputs=inputs), opts=child)
+        with_approvals = release_approvals.approval_pipelines(inputs)
+        self.news = ReleaseNews(
+            "release-news",
+            ReleaseNewsArgs(
+                inputs=inputs,
+                publisher_role_arns=[
+                    naming.role_arn(settings.region, settings.tooling_account_id, naming.pipeline_role_name(service))
+                    for service in sorted(with_approvals)
+                ]
+                + [auditor_role_arn(inputs)],
+            ),
+            opts=child,
+        )
+        self.approvals = ApprovalGovernance(
+            "approvals",
+            ApprovalGovernanceArgs(
+                inputs=inputs,
+                topic_arn=self.news.topic_arn,
+                key_arn=self.news.key_arn,
+                ledger_table_name=self.news.ledger_table_name,
+                ledger_table_arn=self.news.ledger_table_arn,
+                dead_letter_queue_arn=self.news.dead_letter_queue_arn,
+            ),
+            opts=child,
+        )
         accounts: dict[tuple[str, str], EnvironmentAccount] = {}
         default_accounts = {environment.name: environment.account_id for environment in settings.environments}
         for environment, platforms in inputs.environment_accounts():
@@ -50,6 +85,25 @@ class Platform(pulumi.ComponentResource):
             )
         # Before the services: every Deploy stage names the gate function in its entry rule.
         self.coordination = Coordination("coordination", CoordinationArgs(inputs=inputs), opts=child)
+        # Footholds in GCP and Azure only where a service deploys there.
+        gcp_environments = {
+            environment.name: GcpEnvironment(
+                f"gcp-{environment.name}", GcpEnvironmentArgs(inputs.stack, environment, repositories), opts=child
+            )
+            for environment, repositories in inputs.cloud_environments("gcp")
+        }
+        azure_environments = {
+            environment.name: AzureEnvironment(
+                f"azure-{environment.name}", AzureEnvironmentArgs(inputs.stack, environment), opts=child
+            )
+            for environment, _ in inputs.cloud_environments("azure")
+        }
+        # One dispatch function serves every service that hands deploys to GitHub Actions.
+        self.dispatch = (
+            GitHubDispatch("github-dispatch", GitHubDispatchArgs(inputs=inputs), opts=child)
+            if any(service.also_deploy_to for service in inputs.catalog.services)
+            else None
+        )
         self.services = {}
         for service_name in inputs.catalog.deploy_order:
             service = inputs.catalog.service(service_name)
@@ -64,17 +118,58 @@ class Platform(pulumi.ComponentResource):
                     bucket_arn=self.artifacts.bucket_arn,
                     key_arn=self.artifacts.key_arn,
                     deploy_gate=self.coordination.gate,
+                    approval_topic_arn=self.news.topic_arn if service_name in with_approvals else None,
+                    approval_key_arn=self.news.key_arn if service_name in with_approvals else None,
+                    gcp_environments=gcp_environments,
+                    azure_environments=azure_environments,
+                    dispatch_function_name=self.dispatch.function_name if self.dispatch else None,
                 ),
                 opts=child,
             )
+        if settings.github_environments and self.dispatch is not None:
+            self._github_environments(inputs)
         self.register_outputs(
             {
                 "artifactBucket": self.artifacts.bucket_name,
                 "githubConnectionArn": self.connection.arn,
                 "rollbackWebhookSecretArn": self.reporter.webhook_secret_arn,
+                "releaseNewsTopicArn": self.news.topic_arn,
+                "approvalGuardrailScp": self.approvals.guardrail_scp,
                 "pipelines": {
                     name: {env: pipeline.name for env, pipeline in service.pipelines.items()}
                     for name, service in self.services.items()
                 },
             }
         )
+
+    def _github_environments(self, inputs: PlatformInputs) -> None:
+        """The optional GitHub side: environments with reviewers and the workflow variables, per service."""
+        # Authenticates as the pulumi-github provider does by default (GITHUB_TOKEN or a GitHub App in the
+        # CI job's environment); the token needs Administration and Variables write on the repositories.
+        provider = github.Provider(
+            "github-provider", owner=inputs.settings.github_owner, opts=pulumi.ResourceOptions(parent=self)
+        )
+        lookups = pulumi.InvokeOutputOptions(parent=self, provider=provider)
+        team_ids = [
+            github.get_team_output(slug=slug, summary_only=True, opts=lookups).id.apply(int)
+            for slug in inputs.settings.github_prod_reviewer_teams
+        ]
+        names = {"gcp": gcp_target.GITHUB_VARIABLES, "azure": azure_target.GITHUB_VARIABLES}
+        for service_name, pipeline in self.services.items():
+            service = inputs.catalog.service(service_name)
+            if not service.also_deploy_to:
+                continue
+            environments = inputs.environments_for(service)
+            DeployEnvironments(
+                f"{service_name}-github-environments",
+                DeployEnvironmentsArgs(
+                    service=service,
+                    environments=environments,
+                    variables={
+                        env.name: variables_by_name(pipeline.cloud_targets[env.name], names) for env in environments
+                    },
+                    reviewer_team_ids=team_ids,
+                    provider=provider,
+                ),
+                opts=pulumi.ResourceOptions(parent=pipeline),
+            )

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import pulumi
 
-    from .report import plan_document, render_summary, write_plan
+    from .report import plan_document, render_summary, write_guardrail_scp, write_plan
     from .runner import run_plan
 
     try:
@@ -43,8 +43,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     document = plan_document(plan)
-    path = write_plan(document, args.out or args.project_dir / "out")
+    out_dir = args.out or args.project_dir / "out"
+    path = write_plan(document, out_dir)
     print(render_summary(plan, document["summary"], path))
+    scp_path = write_guardrail_scp(document, out_dir)
+    if scp_path is not None:
+        print(f"approval guardrail SCP for the organization admin -> {scp_path}")
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if plan.mandatory_violations:

@@ -1,9 +1,11 @@
-"""Pulumi mocks that answer like AWS would, so the program's outputs look real.
+"""Pulumi mocks that answer like AWS (and GCP and Azure) would, so the program's outputs look real.
 
 Providers return ids and ARNs built from the resource's own inputs, in the
 account and region of the provider it was created with: a deploy role made
 through the ``prod`` account's provider gets an ARN in that account. Ids are
 derived from the URN, so two runs of the same program give the same plan.
+GCP and Azure resources are shaped in ``gcp_mocks`` and ``azure_mocks``, in
+the project or subscription of their explicit provider.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import pulumi
 
+from . import azure_mocks, gcp_mocks, github_mocks
 from .recorder import RecordedInvoke
 
 
@@ -39,6 +42,12 @@ class AwsMocks(pulumi.runtime.Mocks):
     _providers: dict[str, tuple[str, str]] = field(default_factory=dict)
     invokes: list[RecordedInvoke] = field(default_factory=list)
     """Every data source call, so the plan can say which calls reach which account."""
+    _gcp_providers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _azure_providers: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+
+    @staticmethod
+    def _provider_id(provider_ref: str | None) -> str:
+        return provider_ref.split("::")[-1] if provider_ref else ""
 
     def _location(self, provider_ref: str | None) -> tuple[str, str]:
         if provider_ref:
@@ -51,12 +60,23 @@ class AwsMocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         if args.typ.startswith("pulumi:providers:"):
             provider_id = stable_uuid(args.typ, args.name)
+            if args.typ == gcp_mocks.PROVIDER_TYPE:
+                self._gcp_providers[provider_id] = gcp_mocks.provider_location(inputs)
+                return provider_id, inputs
+            if args.typ == azure_mocks.PROVIDER_TYPE:
+                self._azure_providers[provider_id] = azure_mocks.provider_location(inputs)
+                return provider_id, inputs
+            if args.typ != "pulumi:providers:aws":
+                return provider_id, inputs
             # Provider config arrives JSON-encoded, as the engine passes it to the provider.
             accounts = _decoded(inputs.get("allowedAccountIds")) or [self.tooling_account_id]
             self._providers[provider_id] = (accounts[0], inputs.get("region") or self.region)
             return provider_id, inputs
         if not args.custom:
             return None, {}
+        shaped = self._other_cloud(args.typ, args.name, inputs, self._provider_id(args.provider))
+        if shaped is not None:
+            return shaped
         account, region = self._location(args.provider)
         state = dict(inputs)
         resource_id = self._physical_id(args.typ, args.name, inputs)
@@ -66,6 +86,24 @@ class AwsMocks(pulumi.runtime.Mocks):
         state.setdefault("tagsAll", inputs.get("tags", {}))
         state.update(self._extra_state(args.typ, resource_id, inputs, account, region))
         return resource_id, state
+
+    def _other_cloud(
+        self, typ: str, name: str, inputs: dict[str, Any], provider_id: str
+    ) -> tuple[str, dict[str, Any]] | None:
+        if typ.startswith("gcp:"):
+            project, region = self._gcp_providers.get(provider_id, ("", ""))
+            shaped = gcp_mocks.resource_state(typ, name, inputs, project, region)
+        elif typ.startswith("github:"):
+            shaped = github_mocks.resource_state(typ, inputs)
+        elif typ.startswith("azure-native:"):
+            subscription, tenant, location = self._azure_providers.get(provider_id, ("", "", ""))
+            shaped = azure_mocks.resource_state(typ, inputs, subscription, tenant, location)
+        else:
+            return None
+        if shaped is None:
+            cloud = typ.split(":")[0].removesuffix("-native")
+            raise LookupError(f"offline plan has no mock for {typ}; add one in offline_plan/{cloud}_mocks.py")
+        return shaped
 
     def _physical_id(self, typ: str, name: str, inputs: dict[str, Any]) -> str:
         if typ == "aws:kms/key:Key":
@@ -115,6 +153,9 @@ class AwsMocks(pulumi.runtime.Mocks):
             "aws:sqs/queue:Queue": f"arn:{p}:sqs:{region}:{account}:{name}",
             # Parameter names carry their leading slash; the ARN joins them without another.
             "aws:ssm/parameter:Parameter": f"arn:{p}:ssm:{region}:{account}:parameter{name}",
+            "aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration": (
+                f"arn:{p}:chatbot::{account}:chat-configuration/slack-channel/{inputs.get('configurationName')}"
+            ),
         }
         if typ == "aws:codedeploy/deploymentGroup:DeploymentGroup":
             return (
@@ -155,6 +196,11 @@ class AwsMocks(pulumi.runtime.Mocks):
         # A provider reference is "<urn>::<id>"; record the URN, as resources do.
         provider = args.provider.rsplit("::", 1)[0] if args.provider else None
         self.invokes.append(RecordedInvoke(token=args.token, provider=provider, args=dict(args.args)))
+        if args.token == github_mocks.GET_TEAM:
+            return github_mocks.get_team(dict(args.args))
+        if args.token == gcp_mocks.GET_PROJECT:
+            project, _ = self._gcp_providers.get(self._provider_id(args.provider), ("", ""))
+            return gcp_mocks.get_project(dict(args.args), project)
         account, region = self._location(args.provider)
         data_source = _DATA_SOURCES.get(args.token)
         if data_source is None:

@@ -112,6 +112,20 @@ def write_plan(document: dict[str, Any], out_dir: Path) -> Path:
     return path
 
 
+GUARDRAIL_SCP_OUTPUT = "approvalGuardrailScp"
+
+
+def write_guardrail_scp(document: dict[str, Any], out_dir: Path) -> Path | None:
+    """``out/scp-<stack>.json``: the approval guardrail SCP, exactly as an organization admin pastes it."""
+    scp = document.get("outputs", {}).get(GUARDRAIL_SCP_OUTPUT)
+    if not isinstance(scp, str):
+        return None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"scp-{document['stack']}.json"
+    path.write_text(scp + "\n", encoding="utf-8")
+    return path
+
+
 def render_summary(plan: Plan, facts: dict[str, Any], path: Path) -> str:
     """The printed summary, from the ``summary`` already computed for the plan file."""
     lines = [

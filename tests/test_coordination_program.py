@@ -15,8 +15,20 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 FUNCTION = "aws:lambda/function:Function"
 
 
+COORDINATION = "cicd:coordination:Coordination"
+
+
 def resources(plan, resource_type):
     return [r for r in plan.resources if r.type == resource_type]
+
+
+def coordination_resources(plan, resource_type):
+    """Resources of the Coordination component only (other features declare rules, topics and functions too)."""
+    return [r for r in resources(plan, resource_type) if COORDINATION in r.urn]
+
+
+def coordination_inputs(plan, resource_type):
+    return [r.inputs for r in coordination_resources(plan, resource_type)]
 
 
 def function_policy(plan, function_role):
@@ -76,7 +88,7 @@ def test_the_event_rules_match_exactly_this_platforms_pipelines(stack, request):
     ours = {p["name"] for p in inputs_of(plan, PIPELINE)}
     patterns = [
         json.loads(r["eventPattern"])
-        for r in inputs_of(plan, "aws:cloudwatch/eventRule:EventRule")
+        for r in coordination_inputs(plan, "aws:cloudwatch/eventRule:EventRule")
         if "eventPattern" in r
     ]
     matched: list[str] = []
@@ -93,8 +105,8 @@ def test_the_event_rules_match_exactly_this_platforms_pipelines(stack, request):
 
 
 def test_only_our_event_rules_may_invoke_the_coordinator(prod_plan):
-    rules = {r.urn: r for r in resources(prod_plan, "aws:cloudwatch/eventRule:EventRule")}
-    permissions = resources(prod_plan, "aws:lambda/permission:Permission")
+    rules = {r.urn: r for r in coordination_resources(prod_plan, "aws:cloudwatch/eventRule:EventRule")}
+    permissions = coordination_resources(prod_plan, "aws:lambda/permission:Permission")
     assert {p.parent for p in permissions} == set(rules)
     for permission in permissions:
         rule = rules[permission.parent]
@@ -173,7 +185,7 @@ def test_function_roles_use_star_only_where_aws_cannot_scope(prod_plan, role):
 
 
 def test_functions_are_pinned_traced_bounded_and_the_coordinator_has_a_dead_letter_queue(prod_plan):
-    functions = {f["name"]: f for f in inputs_of(prod_plan, FUNCTION)}
+    functions = {f["name"]: f for f in coordination_inputs(prod_plan, FUNCTION)}
     assert set(functions) == {"cicd-prod-coordinator", "cicd-prod-deploy-gate"}
     for function in functions.values():
         assert function["runtime"] == "python3.12"
@@ -182,18 +194,18 @@ def test_functions_are_pinned_traced_bounded_and_the_coordinator_has_a_dead_lett
         assert function["handler"] == "handler.handle"
         assert function["loggingConfig"]["logGroup"] == f"/aws/lambda/{function['name']}"
     assert functions["cicd-prod-coordinator"]["deadLetterConfig"]["targetArn"].endswith(":cicd-prod-coordinator-dlq")
-    for log_group in inputs_of(prod_plan, "aws:cloudwatch/logGroup:LogGroup"):
+    for log_group in coordination_inputs(prod_plan, "aws:cloudwatch/logGroup:LogGroup"):
         if log_group["name"].startswith("/aws/lambda/"):
             assert log_group["retentionInDays"] == 90 and log_group["kmsKeyId"].startswith("arn:aws:kms:")
 
 
 def test_ledger_topics_and_parameters_are_encrypted_recoverable_and_freezes_start_off(prod_plan):
-    (table,) = inputs_of(prod_plan, "aws:dynamodb/table:Table")
+    (table,) = coordination_inputs(prod_plan, "aws:dynamodb/table:Table")
     assert table["pointInTimeRecovery"] == {"enabled": True}
     assert table["serverSideEncryption"]["enabled"] is True
     assert table["serverSideEncryption"]["kmsKeyArn"].startswith("arn:aws:kms:")
     assert table["ttl"] == {"attributeName": "expires_at", "enabled": True}
-    topics = inputs_of(prod_plan, "aws:sns/topic:Topic")
+    topics = coordination_inputs(prod_plan, "aws:sns/topic:Topic")
     assert len(topics) == len(prod_plan.inputs.catalog.services)
     assert all(topic["kmsMasterKeyId"].startswith("arn:aws:kms:") for topic in topics)
     parameters = {p["name"]: p for p in inputs_of(prod_plan, "aws:ssm/parameter:Parameter")}

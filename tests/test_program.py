@@ -15,6 +15,7 @@ from tests.conftest import PROJECT_DIR, document, inputs_of, service_entry
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+# AWS defines no resource type for these: "*" is the only accepted resource.
 UNSCOPABLE_ACTIONS = {
     "ecr:GetAuthorizationToken",
     "ecs:RegisterTaskDefinition",
@@ -357,7 +358,7 @@ def test_deploy_window_holds_the_stage_before_deploy_where_configured(prod_plan)
     assert all(r["ruleTypeId"]["provider"] != "DeploymentWindow" for r in entry_rules)
     dev_stages = pipelines(prod_plan)["booking-dev"]["stages"]
     assert not any("onSuccess" in stage for stage in dev_stages if stage["name"] != "Deploy")
-    assert [r["name"] for r in entry_rules] == ["DeployGate"]
+    assert [r["name"] for r in entry_rules] == ["NoAlarmBeforeDeploy", "DeployGate"]
 
 
 @pytest.mark.parametrize("stack", ["dev_plan", "prod_plan"])

@@ -10,14 +10,19 @@ service so a compromised build of one service cannot deploy another.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
 from .. import iam
+from ..azure.environment import AzureEnvironment
+from ..azure.service_target import AzureServiceTarget, AzureServiceTargetArgs
 from ..coordination.gate_rule import DeployGateRule
+from ..gcp.environment import GcpEnvironment
+from ..gcp.service_target import GcpServiceTarget, GcpServiceTargetArgs
+from ..github.dispatch_action import dispatch_action
 from ..governance.alarms import ServiceAlarms, ServiceAlarmsArgs
 from ..governance.scans import ServiceScans, ServiceScansArgs, scan_actions, verify_actions
 from ..model import naming
@@ -32,6 +37,7 @@ from .deploy_target import AwsDeployTarget, DeployTargetArgs
 from .environment_account import EnvironmentAccount
 from .image_repository import ImageRepository
 
+AFTER_AWS_DEPLOY = 2
 LAMBDA_RELEASE_BUILDSPEC = (Path(__file__).parent / "buildspecs" / "lambda_release.yml").read_text(encoding="utf-8")
 
 
@@ -47,6 +53,16 @@ class ServicePipelineArgs:
     key_arn: pulumi.Input[str]
     deploy_gate: DeployGateRule | None = None
     """The fleet's deploy gate: a ``LambdaInvoke`` entry rule on every Deploy stage."""
+    approval_topic_arn: pulumi.Input[str] | None = None
+    """Release-news topic the service's approval actions publish to (when any environment asks for approval)."""
+    approval_key_arn: pulumi.Input[str] | None = None
+    """The topic's key: CodePipeline publishes as the pipeline role, which must encrypt with it."""
+    gcp_environments: Mapping[str, GcpEnvironment] = field(default_factory=dict)
+    """GCP footholds by environment name, where some service deploys to GCP."""
+    azure_environments: Mapping[str, AzureEnvironment] = field(default_factory=dict)
+    """Azure footholds by environment name, where some service deploys to Azure."""
+    dispatch_function_name: pulumi.Input[str] | None = None
+    """The stack's GitHub dispatch function; required when the service lists ``also_deploy_to``."""
 
 
 class ServicePipeline(pulumi.ComponentResource):
@@ -57,6 +73,8 @@ class ServicePipeline(pulumi.ComponentResource):
     """
 
     pipelines: dict[str, EnvironmentPipeline]
+    cloud_targets: dict[str, dict[str, pulumi.Output[dict[str, str]]]]
+    """environment → cloud → the GitHub environment variables its deploy workflow reads."""
 
     def __init__(self, name: str, args: ServicePipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cicd:service:ServicePipeline", name, None, opts)
@@ -88,12 +106,19 @@ class ServicePipeline(pulumi.ComponentResource):
             # Lambda deploys are handed to the release project; its role, not the pipeline's, assumes deploy roles.
             [] if is_lambda else list(deploy_role_arns.values()),
             [account.alarm_reader_role_arn for account in accounts.values()],
+            naming.github_dispatch_function_arn(
+                inputs.settings.region, inputs.settings.tooling_account_id, inputs.stack
+            )
+            if service.also_deploy_to
+            else None,
         )
         tooling_role = naming.release_role_name(service.name) if is_lambda else naming.pipeline_role_name(service.name)
 
         self.pipelines = {}
         self.alarms: dict[str, ServiceAlarms] = {}
+        self.cloud_targets = {}
         for environment in environments:
+            self.cloud_targets[environment.name] = self._cloud_targets(environment)
             account = accounts[environment.name]
             alarms = self.alarms[environment.name] = ServiceAlarms(
                 f"{name}-{environment.name}-alarms",
@@ -140,6 +165,7 @@ class ServicePipeline(pulumi.ComponentResource):
                     build_project_name=build.name,
                     target=target,
                     release_project_name=release.name if release else None,
+                    approval_notification_arn=args.approval_topic_arn,
                     scan_actions=scan_actions(service, environment, scans.project_name),
                     verify_actions=verify_actions(service, environment, inputs, scans.project_name),
                     # The service's own health first, then its dependencies and the freeze switch.
@@ -149,11 +175,49 @@ class ServicePipeline(pulumi.ComponentResource):
                     ],
                     deploy_success_rules=gates["success"],
                     rollback_on_failure=True,
+                    extra_deploy_actions=self._dispatch_actions(environment),
                 ),
                 # The alarm conditions need the alarms and a reader role that exists and trusts the pipeline role.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_policy, alarms, account.alarm_reader]),
             )
-        self.register_outputs({env: pipeline.name for env, pipeline in self.pipelines.items()})
+        self.register_outputs(
+            {
+                "pipelines": {env: pipeline.name for env, pipeline in self.pipelines.items()},
+                "cloudTargets": self.cloud_targets,
+            }
+        )
+
+    def _dispatch_actions(self, environment: Environment) -> list[dict[str, object]]:
+        """One GitHub dispatch per other cloud, after the AWS deploy: a release that fails on AWS goes no further."""
+        service, function_name = self._args.service, self._args.dispatch_function_name
+        if not service.also_deploy_to:
+            return []
+        if function_name is None:
+            clouds = ", ".join(service.also_deploy_to)
+            raise ValueError(f"{service.name} deploys to {clouds} but has no dispatch function")
+        return [
+            dispatch_action(function_name, service, environment, cloud, run_order=AFTER_AWS_DEPLOY)
+            for cloud in service.also_deploy_to
+        ]
+
+    def _cloud_targets(self, environment: Environment) -> dict[str, pulumi.Output[dict[str, str]]]:
+        """Identities and registries in GCP/Azure for the clouds this service also deploys to."""
+        service, args = self._args.service, self._args
+        stack, targets = args.inputs.stack, {}
+        child = pulumi.ResourceOptions(parent=self)
+        if "gcp" in service.also_deploy_to:
+            targets["gcp"] = GcpServiceTarget(
+                f"{self._name}-{environment.name}-gcp",
+                GcpServiceTargetArgs(stack, service, environment, args.gcp_environments[environment.name]),
+                opts=child,
+            ).github_variables
+        if "azure" in service.also_deploy_to:
+            targets["azure"] = AzureServiceTarget(
+                f"{self._name}-{environment.name}-azure",
+                AzureServiceTargetArgs(stack, service, environment, args.azure_environments[environment.name]),
+                opts=child,
+            ).github_variables
+        return targets
 
     @staticmethod
     def _deploy_gates(environment: Environment, health_alarm: str, reader_role_arn: str) -> dict[str, list[Rule]]:
@@ -249,7 +313,11 @@ class ServicePipeline(pulumi.ComponentResource):
         )
 
     def _pipeline_role(
-        self, project_arns: list[pulumi.Output[str]], assumable_role_arns: list[str], alarm_reader_arns: list[str]
+        self,
+        project_arns: list[pulumi.Output[str]],
+        assumable_role_arns: list[str],
+        alarm_reader_arns: list[str],
+        dispatch_function_arn: str | None,
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         """The role all of this service's pipelines run as."""
         service, args = self._args.service, self._args
@@ -266,17 +334,27 @@ class ServicePipeline(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(
             f"{self._name}-pipeline-policy",
             role=role.id,
-            policy=pulumi.Output.all(args.bucket_arn, args.key_arn, args.connection_arn, *project_arns).apply(
+            policy=pulumi.Output.all(
+                args.bucket_arn,
+                args.key_arn,
+                args.connection_arn,
+                args.approval_topic_arn or "",
+                args.approval_key_arn or "",
+                *project_arns,
+            ).apply(
                 lambda values: iam.to_json(
                     iam.pipeline_role_policy(
                         values[0],
                         values[1],
                         values[2],
-                        values[3:],
+                        values[5:],
                         assumable_role_arns,
                         list(self._prefixes.values()),
                         alarm_reader_arns,
                         invoked_function_arns=[args.deploy_gate.function_arn] if args.deploy_gate else [],
+                        approval_topic_arn=values[3] or None,
+                        approval_key_arn=values[4] or None,
+                        dispatch_function_arn=dispatch_function_arn,
                     )
                 )
             ),

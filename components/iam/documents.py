@@ -33,6 +33,8 @@ KMS_KEY_ADMIN_ACTIONS = [
 ]
 KMS_USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
 KMS_READ_ACTIONS = ["kms:Decrypt", "kms:DescribeKey"]
+PUBLISH_KEY_ACTIONS = ["kms:GenerateDataKey*", "kms:Decrypt"]
+"""What a publisher to a KMS-encrypted SNS topic needs on the topic's key."""
 ARTIFACT_READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"]
 ARTIFACT_WRITE_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
 CODEDEPLOY_DEPLOY_ACTIONS = [

@@ -13,10 +13,12 @@ from .documents import (
     ARTIFACT_READ_ACTIONS,
     ARTIFACT_WRITE_ACTIONS,
     KMS_USE_ACTIONS,
+    PUBLISH_KEY_ACTIONS,
     Document,
     artifact_objects,
     document,
 )
+from .github_dispatch import dispatch_invoke_statement
 
 
 def pipeline_role_policy(
@@ -29,6 +31,9 @@ def pipeline_role_policy(
     alarm_reader_role_arns: Sequence[str] = (),
     *,
     invoked_function_arns: Sequence[str] = (),
+    approval_topic_arn: str | None = None,
+    approval_key_arn: str | None = None,
+    dispatch_function_arn: str | None = None,
 ) -> Document:
     """What one service's pipelines do themselves: fetch source, run builds, hand off deploys, read alarms.
 
@@ -36,7 +41,12 @@ def pipeline_role_policy(
     (the deploy gate); CodePipeline invokes them as the pipeline role.
 
     Artifact access is limited to the service's own pipeline prefixes, so one
-    service's pipeline can never replace another service's artifact.
+    service's pipeline can never replace another service's artifact. A manual
+    approval with a topic is published by CodePipeline as the pipeline role, so
+    that role publishes to the (encrypted) release-news topic.
+    service's pipeline can never replace another service's artifact. With
+    ``dispatch_function_arn`` (services that also deploy to GCP or Azure) the
+    pipeline may invoke the GitHub dispatch function and no other.
     """
     statements: list[Document] = [
         {
@@ -75,6 +85,16 @@ def pipeline_role_policy(
                 "Resource": sorted(invoked_function_arns),
             }
         )
+    if approval_topic_arn and approval_key_arn:
+        statements += [
+            {"Sid": "ApprovalRequests", "Effect": "Allow", "Action": "sns:Publish", "Resource": approval_topic_arn},
+            {
+                "Sid": "ApprovalRequestsKey",
+                "Effect": "Allow",
+                "Action": PUBLISH_KEY_ACTIONS,
+                "Resource": approval_key_arn,
+            },
+        ]
     if assumable_role_arns:
         statements.append(
             {
@@ -94,6 +114,8 @@ def pipeline_role_policy(
                 "Resource": sorted(set(alarm_reader_role_arns)),
             }
         )
+    if dispatch_function_arn:
+        statements.append(dispatch_invoke_statement(dispatch_function_arn))
     return document(*statements)
 
 

@@ -9,6 +9,8 @@ here, from the model, deterministically.
 
 from __future__ import annotations
 
+import hashlib
+
 
 def partition_of(region: str) -> str:
     if region.startswith("cn-"):
@@ -146,6 +148,10 @@ def deploy_events_bus_name(stack: str) -> str:
     return f"cicd-{stack.lower()}-deploy-events"
 
 
+APPROVAL_STAGE = "Approve"
+APPROVAL_ACTION = "ReleaseApproval"
+
+
 def pipeline_arn(region: str, account_id: str, pipeline: str) -> str:
     return f"arn:{partition_of(region)}:codepipeline:{region}:{account_id}:{pipeline}"
 
@@ -188,6 +194,107 @@ def deployed_topic_name(stack: str, service: str) -> str:
 def integration_test_project_name(service: str) -> str:
     """The project a dependent with ``on_upstream_deploy: test`` runs (built by the Verify stage's owner)."""
     return f"{service}-integration-tests"
+
+
+def approval_action_arn(region: str, account_id: str, pipeline: str) -> str:
+    """The resource ``codepipeline:PutApprovalResult`` authorizes: ``<pipeline ARN>/<stage>/<action>``."""
+    return f"{pipeline_arn(region, account_id, pipeline)}/{APPROVAL_STAGE}/{APPROVAL_ACTION}"
+
+
+def role_name_of(role_arn: str) -> str:
+    """``arn:aws:iam::1:role/path/name`` → ``name`` (IAM APIs take the name without its path)."""
+    return role_arn.rsplit("/", 1)[-1]
+
+
+def notification_topic_name(stack: str) -> str:
+    return f"cicd-release-news-{stack}"
+
+
+def notification_topic_arn(region: str, account_id: str, stack: str) -> str:
+    return f"arn:{partition_of(region)}:sns:{region}:{account_id}:{notification_topic_name(stack)}"
+
+
+def delivery_ledger_table_name(stack: str) -> str:
+    return f"cicd-delivery-ledger-{stack}"
+
+
+def function_name(purpose: str, stack: str) -> str:
+    return f"cicd-{purpose}-{stack}"
+
+
+def function_log_group_name(purpose: str, stack: str) -> str:
+    return f"/aws/lambda/{function_name(purpose, stack)}"
+
+
+def event_rule_name(purpose: str, stack: str) -> str:
+    return f"cicd-{purpose}-{stack}"
+
+
+def event_rule_arn(region: str, account_id: str, rule_name: str) -> str:
+    """Rules on the default bus; known before creation so topic and queue policies can name them."""
+    return f"arn:{partition_of(region)}:events:{region}:{account_id}:rule/{rule_name}"
+
+
+def _bounded(name: str, limit: int) -> str:
+    """``name`` if it fits, else a prefix plus a short stable hash, so long service names stay unique."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{name[: limit - len(digest) - 1].rstrip('-')}-{digest}"
+
+
+# GCP. Service account ids are 6-30 characters (a-z, 0-9, '-'); a project may hold several
+# environments (a sandbox), so every per-service name carries the environment.
+GCP_WORKLOAD_IDENTITY_PROVIDER_ID = "github"
+
+
+def gcp_deploy_account_id(service: str, environment: str) -> str:
+    return _bounded(f"deploy-{service}-{environment}", 30)
+
+
+def gcp_runtime_account_id(service: str, environment: str) -> str:
+    return _bounded(f"run-{service}-{environment}", 30)
+
+
+def gcp_repository_id(service: str, environment: str) -> str:
+    return _bounded(f"{service}-{environment}", 63)
+
+
+def gcp_cloud_run_service(service: str, environment: str) -> str:
+    """The Cloud Run service the workflow deploys; the service team creates it (49 characters at most)."""
+    return f"{service}-{environment}"
+
+
+def gcp_principal_set(project_number: str, pool_id: str, repository: str) -> str:
+    """Every token from one GitHub repository, as workload identity federation names it."""
+    return (
+        f"principalSet://iam.googleapis.com/projects/{project_number}/locations/global/"
+        f"workloadIdentityPools/{pool_id}/attribute.repository/{repository}"
+    )
+
+
+# Azure. Resource group and identity names follow the Cloud Adoption Framework prefixes;
+# registry names are global, 5-50 letters and digits only.
+def azure_resource_group_name(service: str, environment: str) -> str:
+    return f"rg-{service}-{environment}"
+
+
+def azure_identity_name(service: str, environment: str) -> str:
+    return f"id-{service}-{environment}-deploy"
+
+
+def azure_runtime_identity_name(service: str, environment: str) -> str:
+    return f"id-{service}-{environment}-runtime"
+
+
+def azure_federated_credential_name(environment: str) -> str:
+    return f"github-environment-{environment}"
+
+
+def azure_registry_name(stack: str, service: str, environment: str) -> str:
+    name = f"cr{service}{environment}".replace("-", "")
+    digest = hashlib.sha256(f"{stack}/{service}/{environment}".encode()).hexdigest()[:6]
+    return f"{name[:44]}{digest}"
 
 
 def scan_project_name(service: str) -> str:

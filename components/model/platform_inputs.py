@@ -63,6 +63,22 @@ class PlatformInputs:
             waves[environment.name] = deploy_waves(present)
         return waves
 
+    def cloud_environments(self, cloud: str) -> list[tuple[Environment, tuple[str, ...]]]:
+        """Each environment some service deploys to in ``cloud`` (gcp/azure), with the repositories deploying there.
+
+        The GCP provider of an environment pins exactly these repositories.
+        """
+        repositories: dict[str, set[str]] = {}
+        for service in self.catalog.services:
+            if cloud in service.also_deploy_to:
+                for environment in self.environments_for(service):
+                    repositories.setdefault(environment.name, set()).add(service.repository)
+        return [
+            (environment, tuple(sorted(repositories[environment.name])))
+            for environment in self.settings.environments
+            if environment.name in repositories
+        ]
+
     def deploy_role_arn(self, service: Service, environment: Environment) -> str:
         return naming.role_arn(
             environment.region, environment.account_id, naming.deploy_role_name(service.name, environment.name)

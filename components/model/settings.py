@@ -26,6 +26,7 @@ from pydantic.alias_generators import to_camel
 
 from .branch_pattern import branch_pattern_problem
 from .catalog import AccountId, Catalog, EnvironmentName, Service
+from .cloud_targets import AzureTarget, GcpTarget
 from .deploy_window import cron_problem, timezone_problem
 from .errors import PlatformInputError, dotted_field, first_problem
 from .scan_policy import ScanPolicy, Snyk, SonarQube, UrlPattern, default_scan_policy, expand_url_pattern
@@ -49,6 +50,9 @@ MAX_BAKE_MINUTES = 180
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$")]
 RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$")]
 OrganizationId = Annotated[str, StringConstraints(pattern=r"^o-[a-z0-9]{10,32}$")]
+SlackWorkspaceId = Annotated[str, StringConstraints(pattern=r"^T[A-Z0-9]+$")]
+SlackChannelId = Annotated[str, StringConstraints(pattern=r"^C[A-Z0-9]+$")]
+SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")]
 
 
 def _checked_by(problem_of: Callable[[str], str | None]) -> AfterValidator:
@@ -102,6 +106,14 @@ class Environment(_Frozen):
         le=MAX_BAKE_MINUTES,
         description="Minutes the Deploy stage watches the service's health alarm after success; 0 skips the bake.",
     )
+    gcp: GcpTarget | None = None
+    """The GCP project services with ``also_deploy_to: [gcp]`` deploy into in this environment."""
+    azure: AzureTarget | None = None
+    """The Azure subscription services with ``also_deploy_to: [azure]`` deploy into in this environment."""
+
+    def cloud(self, name: str) -> GcpTarget | AzureTarget | None:
+        """The block for ``gcp`` or ``azure`` (the catalog's ``also_deploy_to`` values)."""
+        return {"gcp": self.gcp, "azure": self.azure}[name]
 
 
 class StackSettings(_Frozen):
@@ -116,6 +128,17 @@ class StackSettings(_Frozen):
     github_owner: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")]
     slack_channel: Annotated[str, StringConstraints(pattern=r"^#[a-z0-9][a-z0-9._-]{0,79}$")]
     release_managers: tuple[RoleArn, ...] = Field(min_length=1)
+    slack_workspace_id: SlackWorkspaceId | None = Field(
+        default=None,
+        description="Slack workspace (team) id: release news goes through an AWS Chatbot channel configuration.",
+    )
+    slack_channel_id: SlackChannelId | None = Field(
+        default=None, description="Chatbot needs the channel id (C...), not its #name; required with the workspace."
+    )
+    slack_webhook_secret_name: SecretName = Field(
+        default="cicd-platform/slack-webhook",
+        description="Secrets Manager secret holding the Slack incoming-webhook URL (used without Chatbot).",
+    )
     catalog_path: str = "catalog/services.yaml"
     bootstrap_role_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")] = (
         "cicd-platform-bootstrap"
@@ -125,6 +148,13 @@ class StackSettings(_Frozen):
         description="Honour the catalog's per-service accounts; a sandbox stack turns this off.",
     )
     artifact_retention_days: int = Field(default=90, ge=7, le=3650)
+    github_environments: bool = Field(
+        default=False,
+        description="Create the GitHub environments of services that deploy to GCP/Azure and write their variables.",
+    )
+    github_prod_reviewer_teams: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")], ...] = (
+        Field(default=(), description="Team slugs whose approval production deploys on GCP/Azure wait for.")
+    )
     build_timeout_minutes: int = Field(default=30, ge=5, le=480)
     sonarqube: SonarQube | None = Field(default=None, description="SAST by this server instead of Semgrep.")
     snyk: Snyk | None = Field(default=None, description="Snyk beside OSV-Scanner for dependencies.")
@@ -171,6 +201,17 @@ class StackSettings(_Frozen):
         shared = sorted({branch for branch in branches if branches.count(branch) > 1})
         if shared:
             raise ValueError(f"branch pattern {shared[0]!r} is used by two environments; a push must reach one")
+        if (self.slack_workspace_id is None) != (self.slack_channel_id is None):
+            raise ValueError(
+                "slackWorkspaceId and slackChannelId go together: AWS Chatbot needs both the workspace and the "
+                "channel id (the C... id from the channel's details, not its #name)"
+            )
+        foreign = [arn for arn in self.release_managers if arn.split(":")[4] != self.tooling_account_id]
+        if foreign:
+            raise ValueError(
+                f"release manager {foreign[0]} is not in the tooling account {self.tooling_account_id}; approvals "
+                "happen there, and the platform grants them only to roles of that account"
+            )
         for environment in self.environments:
             if environment.region != self.region:
                 raise ValueError(
@@ -178,6 +219,21 @@ class StackSettings(_Frozen):
                     f"{self.region}; cross-region deploys need a regional artifact store, which the platform "
                     "does not create yet"
                 )
+        if self.github_environments and not self.github_prod_reviewer_teams:
+            raise ValueError(
+                "githubEnvironments needs githubProdReviewerTeams: production environments get required reviewers"
+            )
+        pools = [
+            (env.gcp.project_id, env.gcp.workload_identity_pool_id) for env in self.environments if env.gcp is not None
+        ]
+        reused = sorted({pool for pool in pools if pools.count(pool) > 1})
+        if reused:
+            project, pool = reused[0]
+            raise ValueError(
+                f"GCP workload identity pool '{pool}' in project '{project}' is named by two environments; "
+                "each environment needs its own pool (its provider pins that environment's repositories), "
+                "so give one a different workloadIdentityPoolId"
+            )
         return self
 
     def environment(self, name: str) -> Environment:
@@ -221,7 +277,8 @@ def parse_settings(raw: Any, display_name: str) -> StackSettings:
 
 def check_catalog_against_stack(catalog: Catalog, settings: StackSettings, catalog_name: str) -> None:
     """Cross-checks that need both inputs: environments exist, repositories are reachable."""
-    defined = {environment.name for environment in settings.environments}
+    defined_in_order = [environment.name for environment in settings.environments]
+    defined = set(defined_in_order)
     for service in catalog.services:
         named = [(f"environments[{i}]", env) for i, env in enumerate(service.environments or ())]
         named += [(f"accounts.{env}", env) for env in service.accounts]
@@ -252,6 +309,17 @@ def check_catalog_against_stack(catalog: Catalog, settings: StackSettings, catal
                 subject=f"service '{service.name}'",
                 field="repository",
             )
+        for cloud in service.also_deploy_to:
+            for environment in defined_in_order if service.environments is None else service.environments:
+                if settings.environment(environment).cloud(cloud) is None:
+                    raise PlatformInputError(
+                        catalog_name,
+                        f"deploys to {cloud} in environment '{environment}', but the stack gives that environment "
+                        f"no '{cloud}' block; add one to its settings (see README: Stack settings) "
+                        "or drop the cloud",
+                        subject=f"service '{service.name}'",
+                        field="also_deploy_to",
+                    )
 
 
 def placements_of(service: Service, settings: StackSettings) -> tuple[Environment, ...]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import pulumi
 
-from ..model import branch_pattern
+from ..model import branch_pattern, naming
 from ..model.catalog import Service
 from ..model.settings import Environment
 from .conditions import Rule, condition
@@ -100,26 +100,52 @@ def scan_stage(actions: Sequence[Action]) -> Stage | None:
     return {"name": "Scan", "actions": list(actions)} if actions else None
 
 
+COMMIT_VARIABLE = "#{SourceVariables.CommitId}"
+EXECUTION_VARIABLE = "#{codepipeline.PipelineExecutionId}"
+
+
+def approval_custom_data(service: Service, environment: Environment) -> str:
+    """What a reviewer reads in the console, the e-mail and Slack: ``key: value`` fields a notifier can parse.
+
+    CodePipeline resolves variables in action configuration when the action
+    runs, so the commit and execution ids are those of the run awaiting approval.
+    """
+    return " | ".join(
+        [
+            f"Release {service.name} to {environment.name}",
+            f"owner: {service.owner}",
+            f"repository: {service.repository}",
+            f"commit: {COMMIT_VARIABLE}",
+            f"execution: {EXECUTION_VARIABLE}",
+        ]
+    )
+
+
 def approval_stage(
     service: Service,
     environment: Environment,
     notification_arn: pulumi.Input[str] | None = None,
     configuration: Mapping[str, pulumi.Input[str]] | None = None,
 ) -> Stage | None:
-    """A manual approval where the environment asks for one; absent otherwise."""
+    """A manual approval where the environment asks for one; absent otherwise.
+
+    The review link is the commit's diff on GitHub; with a topic, CodePipeline
+    publishes the request (links included) to it when the run reaches the stage.
+    """
     if not environment.approval:
         return None
     settings: dict[str, pulumi.Input[str]] = {
-        "CustomData": f"Release {service.name} to {environment.name} ({service.owner})"
+        "CustomData": approval_custom_data(service, environment),
+        "ExternalEntityLink": f"https://github.com/{service.repository}/commit/{COMMIT_VARIABLE}",
     }
     if notification_arn is not None:
         settings["NotificationArn"] = notification_arn
     settings.update(configuration or {})
     return {
-        "name": "Approve",
+        "name": naming.APPROVAL_STAGE,
         "actions": [
             {
-                "name": "ReleaseApproval",
+                "name": naming.APPROVAL_ACTION,
                 "category": "Approval",
                 "owner": "AWS",
                 "provider": "Manual",

@@ -1,0 +1,111 @@
+"""One environment's foothold in its GCP project: a provider and the pool GitHub tokens are exchanged in.
+
+GitHub signs every workflow's OIDC token with one issuer for all of GitHub, so
+a provider that only checks the issuer would accept any repository on earth.
+The provider's attribute condition therefore admits only the repositories that
+deploy to this environment (exact ``owner/name``, never the owner alone), and
+in production only tokens minted for the GitHub environment of that name, so
+required reviewers there gate every prod deploy. Bindings on each service
+account narrow it further to one repository (``service_target.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from ..model import naming
+from ..model.settings import Environment
+from ..model.tags import standard_tags
+
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+ATTRIBUTE_MAPPING = {
+    "google.subject": "assertion.sub",
+    "attribute.repository": "assertion.repository",
+    "attribute.repository_owner": "assertion.repository_owner",
+    "attribute.environment": "assertion.environment",
+    "attribute.ref": "assertion.ref",
+}
+
+
+def attribute_condition(repositories: Sequence[str], environment: Environment) -> str:
+    """The CEL condition a GitHub token must satisfy to be exchanged in this environment's pool."""
+    if not repositories:
+        raise ValueError(f"no repository deploys to GCP in {environment.name}; the pool would admit nothing")
+    listed = ", ".join(f"'{repository}'" for repository in sorted(repositories))
+    condition = f"assertion.repository in [{listed}]"
+    if environment.production:
+        condition += f" && assertion.environment == '{environment.name}'"
+    return condition
+
+
+@dataclass(frozen=True)
+class GcpEnvironmentArgs:
+    stack: str
+    environment: Environment
+    repositories: tuple[str, ...]
+    """``owner/name`` of every repository whose service deploys to GCP in this environment."""
+
+
+class GcpEnvironment(pulumi.ComponentResource):
+    """Provider into the environment's project, its workload identity pool and GitHub OIDC provider."""
+
+    provider: gcp.Provider
+    project_id: str
+    region: str
+    pool_id: str
+    project_number: pulumi.Output[str]
+    workload_identity_provider_name: pulumi.Output[str]
+    """``projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/github``.
+
+    The full provider name, which google-github-actions/auth takes as ``workload_identity_provider``.
+    """
+
+    def __init__(self, name: str, args: GcpEnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("cicd:gcp:Environment", name, None, opts)
+        environment = args.environment
+        target = environment.gcp
+        if target is None:
+            raise ValueError(f"environment {environment.name} has no gcp settings")
+        self.project_id, self.region, self.pool_id = target.project_id, target.region, target.workload_identity_pool_id
+        self.provider = gcp.Provider(
+            f"{name}-provider",
+            project=target.project_id,
+            region=target.region,
+            default_labels=standard_tags(args.stack, environment=environment.name),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        in_project = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        # principalSet members name the project by number, which only the project itself knows.
+        self.project_number = gcp.organizations.get_project_output(
+            project_id=target.project_id, opts=pulumi.InvokeOutputOptions(parent=self, provider=self.provider)
+        ).number
+        pool = gcp.iam.WorkloadIdentityPool(
+            f"{name}-pool",
+            workload_identity_pool_id=target.workload_identity_pool_id,
+            display_name=f"GitHub Actions {environment.name}"[:32],
+            description=f"GitHub Actions deploys to {environment.name} (cicd-platform {args.stack})",
+            opts=in_project,
+        )
+        provider = gcp.iam.WorkloadIdentityPoolProvider(
+            f"{name}-github",
+            workload_identity_pool_id=pool.workload_identity_pool_id,
+            workload_identity_pool_provider_id=naming.GCP_WORKLOAD_IDENTITY_PROVIDER_ID,
+            display_name="GitHub Actions",
+            description=f"Tokens of the repositories that deploy to {environment.name}",
+            attribute_mapping=ATTRIBUTE_MAPPING,
+            attribute_condition=attribute_condition(args.repositories, environment),
+            oidc=gcp.iam.WorkloadIdentityPoolProviderOidcArgs(issuer_uri=GITHUB_ISSUER),
+            opts=in_project,
+        )
+        self.workload_identity_provider_name = provider.name
+        self.register_outputs(
+            {"poolName": pool.name, "workloadIdentityProvider": provider.name, "projectNumber": self.project_number}
+        )
+
+    def principal_set(self, repository: str) -> pulumi.Output[str]:
+        """The member for every token of one repository in this pool."""
+        return self.project_number.apply(lambda number: naming.gcp_principal_set(number, self.pool_id, repository))

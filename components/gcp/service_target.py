@@ -1,0 +1,139 @@
+"""What one service needs to deploy itself to Cloud Run in one environment's GCP project.
+
+The service's deploy workflow signs in as a deploy service account that only
+its own repository may impersonate (``roles/iam.workloadIdentityUser`` granted
+to ``principalSet://…/attribute.repository/OWNER/REPO``, never to the pool),
+pushes to its own Artifact Registry repository and deploys Cloud Run revisions
+that run as a dedicated runtime service account. No service-account key is
+created: the workflow's OIDC token is exchanged for a short-lived one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from ..model import naming
+from ..model.catalog import Service
+from ..model.settings import Environment
+from ..model.tags import standard_tags
+from .environment import GcpEnvironment
+
+WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
+REPOSITORY_WRITER = "roles/artifactregistry.writer"
+RUN_DEVELOPER = "roles/run.developer"
+SERVICE_ACCOUNT_USER = "roles/iam.serviceAccountUser"
+GITHUB_VARIABLES = (
+    "GCP_PROJECT_ID",
+    "GCP_REGION",
+    "GCP_WORKLOAD_IDENTITY_PROVIDER",
+    "GCP_SERVICE_ACCOUNT",
+    "GCP_RUNTIME_SERVICE_ACCOUNT",
+    "GCP_ARTIFACT_REPOSITORY",
+    "CLOUD_RUN_SERVICE",
+    "SERVICE_NAME",
+)
+"""The names ``github_variables`` holds (known before deploy, so variables can be declared from them)."""
+
+
+@dataclass(frozen=True)
+class GcpServiceTargetArgs:
+    stack: str
+    service: Service
+    environment: Environment
+    gcp_environment: GcpEnvironment
+
+
+class GcpServiceTarget(pulumi.ComponentResource):
+    """Deploy and runtime service accounts, an image repository and the few grants a deploy needs."""
+
+    github_variables: pulumi.Output[dict[str, str]]
+    """The GitHub environment variables ``deploy-gcp.yml`` reads, by name."""
+
+    def __init__(self, name: str, args: GcpServiceTargetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("cicd:gcp:ServiceTarget", name, None, opts)
+        service, environment, project = args.service, args.environment, args.gcp_environment
+        in_project = pulumi.ResourceOptions(parent=self, provider=project.provider)
+        labels = standard_tags(args.stack, service=service.name, owner=service.owner, environment=environment.name)
+
+        # Encrypted with Google-managed keys. CMEK (kms_key_name) needs a Cloud KMS key per
+        # region and a grant to the Artifact Registry service agent; the platform does not create those yet.
+        repository = gcp.artifactregistry.Repository(
+            f"{name}-images",
+            repository_id=naming.gcp_repository_id(service.name, environment.name),
+            location=project.region,
+            format="DOCKER",
+            description=f"Images of {service.name} for {environment.name}",
+            # Tags stay mutable: images are tagged with the commit SHA, and a retried deploy rebuilds and
+            # pushes the same tag again (docker builds are not bit-reproducible), which immutable tags refuse.
+            labels=labels,
+            opts=in_project,
+        )
+        deployer = gcp.serviceaccount.Account(
+            f"{name}-deployer",
+            account_id=naming.gcp_deploy_account_id(service.name, environment.name),
+            display_name=f"Deploys {service.name} ({environment.name})"[:100],
+            description=f"Impersonated only by GitHub Actions in {service.repository}; no keys.",
+            opts=in_project,
+        )
+        runtime = gcp.serviceaccount.Account(
+            f"{name}-runtime",
+            account_id=naming.gcp_runtime_account_id(service.name, environment.name),
+            display_name=f"Runs {service.name} on Cloud Run ({environment.name})"[:100],
+            description="Identity of the Cloud Run revisions; it holds no project roles from the platform.",
+            opts=in_project,
+        )
+        gcp.serviceaccount.IAMMember(
+            f"{name}-federated-deployer",
+            service_account_id=deployer.name,
+            role=WORKLOAD_IDENTITY_USER,
+            member=project.principal_set(service.repository),
+            opts=in_project,
+        )
+        gcp.artifactregistry.RepositoryIamMember(
+            f"{name}-push-images",
+            project=project.project_id,
+            location=repository.location,
+            repository=repository.name,
+            role=REPOSITORY_WRITER,
+            member=deployer.member,
+            opts=in_project,
+        )
+        # Cloud Run services are created by the service team (as the AWS workloads are), so the platform
+        # cannot bind on the service itself before it exists; run.developer deploys revisions but cannot
+        # change IAM policies, and revisions can only run as the runtime account below.
+        gcp.projects.IAMMember(
+            f"{name}-deploy-revisions",
+            project=project.project_id,
+            role=RUN_DEVELOPER,
+            member=deployer.member,
+            opts=in_project,
+        )
+        # Deploying a revision that runs as an account needs actAs on that account, and only that one.
+        gcp.serviceaccount.IAMMember(
+            f"{name}-act-as-runtime",
+            service_account_id=runtime.name,
+            role=SERVICE_ACCOUNT_USER,
+            member=deployer.member,
+            opts=in_project,
+        )
+        self.github_variables = pulumi.Output.all(
+            provider=project.workload_identity_provider_name,
+            deployer=deployer.email,
+            runtime=runtime.email,
+            repository=repository.repository_id,
+        ).apply(
+            lambda resolved: {
+                "GCP_PROJECT_ID": project.project_id,
+                "GCP_REGION": project.region,
+                "GCP_WORKLOAD_IDENTITY_PROVIDER": resolved["provider"],
+                "GCP_SERVICE_ACCOUNT": resolved["deployer"],
+                "GCP_RUNTIME_SERVICE_ACCOUNT": resolved["runtime"],
+                "GCP_ARTIFACT_REPOSITORY": resolved["repository"],
+                "CLOUD_RUN_SERVICE": naming.gcp_cloud_run_service(service.name, environment.name),
+                "SERVICE_NAME": service.name,
+            }
+        )
+        self.register_outputs({"githubVariables": self.github_variables})

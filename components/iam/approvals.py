@@ -1,0 +1,113 @@
+"""Who may answer a prod approval: the release managers' grant, the guardrail SCP and the auditor's role.
+
+Three layers, none trusting the others: an inline policy on each release-manager
+role (the only grant of ``codepipeline:PutApprovalResult`` on prod approval
+actions), a service control policy an organization admin attaches so nobody else
+can approve even with broad IAM rights, and the approval auditor that stops a
+run anyway if an approval came from someone else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from ..model import naming
+from .documents import PUBLISH_KEY_ACTIONS, Document, document
+
+SCP_SIZE_LIMIT = 5120
+"""Characters AWS Organizations allows in one service control policy (whitespace counts, so it is minified)."""
+
+
+def release_manager_approval_policy(approval_action_arns: Sequence[str], pipeline_arns: Sequence[str]) -> Document:
+    """Approve or reject exactly the prod approval actions, and see the state of those pipelines."""
+    return document(
+        {
+            "Sid": "AnswerProdApprovals",
+            "Effect": "Allow",
+            "Action": "codepipeline:PutApprovalResult",
+            "Resource": sorted(approval_action_arns),
+        },
+        {
+            "Sid": "ReadProdPipelineState",
+            "Effect": "Allow",
+            "Action": "codepipeline:GetPipelineState",
+            "Resource": sorted(pipeline_arns),
+        },
+    )
+
+
+def approval_guardrail_resources(
+    region: str, tooling_account_id: str, production_environments: Sequence[str]
+) -> list[str]:
+    """Prod approval actions by the naming convention ``<service>-<env>/Approve/ReleaseApproval``.
+
+    A pattern rather than one ARN per pipeline: the SCP stays the same size
+    however many services the catalog has, and covers services added later.
+    """
+    return [
+        naming.approval_action_arn(region, tooling_account_id, f"*-{environment}")
+        for environment in sorted(production_environments)
+    ]
+
+
+def approval_guardrail_scp(
+    region: str, tooling_account_id: str, production_environments: Sequence[str], release_manager_arns: Sequence[str]
+) -> Document:
+    """Deny answering prod approvals to every principal but the release managers.
+
+    An organization admin attaches it to the tooling account (SCPs do not bind
+    the management account or service-linked roles).
+    """
+    return document(
+        {
+            "Sid": "OnlyReleaseManagersApproveProd",
+            "Effect": "Deny",
+            "Action": "codepipeline:PutApprovalResult",
+            "Resource": approval_guardrail_resources(region, tooling_account_id, production_environments),
+            "Condition": {"ArnNotLike": {"aws:PrincipalArn": sorted(release_manager_arns)}},
+        }
+    )
+
+
+def scp_text(scp: Document) -> str:
+    """The SCP as Organizations stores it: minified, so the size limit is measured on what is sent."""
+    return json.dumps(scp, separators=(",", ":"), sort_keys=True)
+
+
+def approval_auditor_policy(
+    log_group_arn: str,
+    protected_pipeline_arns: Sequence[str],
+    topic_arn: str,
+    key_arn: str,
+    ledger_table_arn: str,
+    dead_letter_queue_arn: str,
+) -> Document:
+    """The auditor reads the state of prod pipelines, stops a wrongly approved run, records and alerts."""
+    return document(
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        },
+        {
+            "Sid": "InspectAndStopProdRuns",
+            "Effect": "Allow",
+            "Action": [
+                "codepipeline:GetPipelineState",
+                "codepipeline:ListActionExecutions",
+                "codepipeline:StopPipelineExecution",
+            ],
+            "Resource": sorted(protected_pipeline_arns),
+        },
+        {"Sid": "Alert", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn},
+        {"Sid": "EncryptedTopic", "Effect": "Allow", "Action": PUBLISH_KEY_ACTIONS, "Resource": key_arn},
+        {
+            "Sid": "ActOnce",
+            "Effect": "Allow",
+            "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            "Resource": ledger_table_arn,
+        },
+        {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dead_letter_queue_arn},
+    )

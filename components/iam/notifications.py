@@ -1,0 +1,151 @@
+"""Documents of the release-news channel: its key, its topic and the Slack notifier's role.
+
+The topic carries approval requests (published by the pipeline roles), pipeline
+state changes (published by EventBridge) and the approval auditor's alerts. It is
+encrypted with its own key, so the key policy names exactly those publishers;
+subscribers (Chatbot, the notifier function) receive plaintext from SNS and
+need no key access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..model import naming
+from .documents import KMS_KEY_ADMIN_ACTIONS, PUBLISH_KEY_ACTIONS, Document, document
+
+
+def notification_key_policy(
+    region: str, account_id: str, topic_arn: str, publisher_role_arns: Sequence[str]
+) -> Document:
+    """Admins; the roles that publish; EventBridge (pipeline events); CloudWatch Logs for the functions' logs.
+
+    EventBridge's KMS requests carry no ``aws:SourceAccount``/``aws:SourceArn``
+    (AWS documents them as unsupported there), so its grant is narrowed by the
+    encryption context SNS sets: the topic's ARN.
+    """
+    root = naming.account_root_arn(region, account_id)
+    partition = naming.partition_of(region)
+    function_logs = f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws/lambda/cicd-*"
+    return document(
+        {
+            "Sid": "KeyAdministration",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": KMS_KEY_ADMIN_ACTIONS,
+            "Resource": "*",
+        },
+        {
+            "Sid": "PublishersUseKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": PUBLISH_KEY_ACTIONS,
+            "Resource": "*",
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": sorted(publisher_role_arns)}},
+        },
+        {
+            "Sid": "EventBridgePublishes",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": PUBLISH_KEY_ACTIONS,
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": topic_arn}},
+        },
+        {
+            "Sid": "FunctionLogsEncryption",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Resource": "*",
+            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": function_logs}},
+        },
+    )
+
+
+def notification_topic_policy(
+    region: str, account_id: str, topic_arn: str, publisher_role_arns: Sequence[str], rule_arns: Sequence[str]
+) -> Document:
+    """Only the named roles and this stack's EventBridge rules publish; nothing is public; TLS only."""
+    return document(
+        {
+            "Sid": "PlatformRolesPublish",
+            "Effect": "Allow",
+            "Principal": {"AWS": naming.account_root_arn(region, account_id)},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": sorted(publisher_role_arns)}},
+        },
+        {
+            "Sid": "PipelineEventsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
+        },
+        {
+            "Sid": "TlsOnly",
+            "Effect": "Deny",
+            "Principal": {"AWS": naming.account_root_arn(region, account_id)},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+    )
+
+
+def slack_notifier_policy(
+    log_group_arn: str, webhook_secret_arn_pattern: str, ledger_table_arn: str, dead_letter_queue_arn: str
+) -> Document:
+    """Read the webhook URL, post once per message (ledger), keep what could not be delivered."""
+    return document(
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        },
+        {
+            "Sid": "WebhookUrl",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": webhook_secret_arn_pattern,
+        },
+        {
+            "Sid": "PostOnce",
+            "Effect": "Allow",
+            "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            "Resource": ledger_table_arn,
+        },
+        {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dead_letter_queue_arn},
+    )
+
+
+def dead_letter_queue_policy(queue_arn: str, rule_arns: Sequence[str], topic_arn: str) -> Document:
+    """Where undeliverable events wait: EventBridge targets of this stack's rules and the topic's subscriptions.
+
+    The functions' own dead letters come through their roles (same account).
+    """
+    return document(
+        {
+            "Sid": "EventBridgeDeadLetters",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
+        },
+        {
+            "Sid": "SubscriptionDeadLetters",
+            "Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+        },
+    )
+
+
+def secret_arn_pattern(region: str, account_id: str, secret_name: str) -> str:
+    """Secrets Manager appends ``-`` and six random characters to a secret's name in its ARN."""
+    return f"arn:{naming.partition_of(region)}:secretsmanager:{region}:{account_id}:secret:{secret_name}-??????"

@@ -1,0 +1,177 @@
+"""Approval auditor: a detective control that does not trust IAM hygiene.
+
+An EventBridge rule sends the CloudTrail record of every ``PutApprovalResult`` on
+this platform's production pipelines here. The caller (for an assumed role, the
+role that issued the session) is checked against the release managers. For
+anyone else:
+
+- an approval stops the run it approved (``StopPipelineExecution`` with
+  ``abandon``), found through the approval token: the approval action's latest
+  token in ``GetPipelineState``, or, when a newer run has reached the stage since,
+  the action execution whose ``externalExecutionId`` is that token;
+- an approval or a rejection is reported on the release-news topic, as a
+  Chatbot custom notification the webhook notifier also renders.
+
+A call AWS refused (``errorCode`` set, e.g. denied by the SCP) changed nothing
+and is only logged. Duplicate events (EventBridge delivers at least once) act
+once: the CloudTrail ``eventID`` is claimed in the delivery ledger; a failed
+attempt releases it and raises, so the retry or the dead-letter queue keeps it.
+Checking the run's status alone would not do: the alert must not repeat either.
+
+Environment: ``RELEASE_MANAGERS`` (JSON list of role ARNs), ``PROTECTED_SUFFIXES``
+(JSON list, e.g. ``["-prod"]``), ``TOPIC_ARN``, ``LEDGER_TABLE``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from delivery_ledger import DeliveryLedger
+
+LOG = logging.getLogger()
+LOG.setLevel(logging.INFO)
+MAX_EXECUTION_PAGES = 5
+
+
+def caller_arn(user_identity: Mapping[str, Any]) -> str:
+    """The IAM identity behind a call: the role for an assumed-role session, else the user's ARN."""
+    issuer = user_identity.get("sessionContext", {}).get("sessionIssuer", {})
+    if user_identity.get("type") == "AssumedRole" and issuer.get("arn"):
+        return str(issuer["arn"])
+    return str(user_identity.get("arn", "unknown"))
+
+
+def execution_of_token(codepipeline: Any, pipeline: str, stage: str, action: str, token: str) -> str | None:
+    """The pipeline execution an approval token belongs to, or None when it cannot be found."""
+    state = codepipeline.get_pipeline_state(name=pipeline)
+    for stage_state in state.get("stageStates", []):
+        if stage_state.get("stageName") != stage:
+            continue
+        for action_state in stage_state.get("actionStates", []):
+            latest = action_state.get("latestExecution", {})
+            if action_state.get("actionName") == action and latest.get("token") == token:
+                return stage_state.get("latestExecution", {}).get("pipelineExecutionId")
+    # A newer run has reached the stage since: look the token up among past action executions.
+    request: dict[str, Any] = {"pipelineName": pipeline, "maxResults": 100}
+    for _ in range(MAX_EXECUTION_PAGES):
+        page = codepipeline.list_action_executions(**request)
+        for detail in page.get("actionExecutionDetails", []):
+            result = detail.get("output", {}).get("executionResult", {})
+            if (
+                detail.get("stageName") == stage
+                and detail.get("actionName") == action
+                and result.get("externalExecutionId") == token
+            ):
+                return detail.get("pipelineExecutionId")
+        if not page.get("nextToken"):
+            break
+        request["nextToken"] = page["nextToken"]
+    return None
+
+
+def stop_run(codepipeline: Any, pipeline: str, execution_id: str, reason: str) -> str:
+    try:
+        codepipeline.stop_pipeline_execution(
+            pipelineName=pipeline, pipelineExecutionId=execution_id, abandon=True, reason=reason[:200]
+        )
+    except codepipeline.exceptions.PipelineExecutionNotStoppableException:
+        return "not stoppable (already finished or stopping)"
+    except codepipeline.exceptions.DuplicatedStopRequestException:
+        return "already being stopped"
+    return "stopped (abandoned)"
+
+
+def alert(title: str, description: str) -> str:
+    """A Chatbot custom notification: Chatbot and the webhook notifier both render it."""
+    return json.dumps(
+        {
+            "version": "1.0",
+            "source": "custom",
+            "content": {"textType": "client-markdown", "title": title, "description": description},
+        }
+    )
+
+
+@dataclass
+class ApprovalAuditor:
+    codepipeline: Any
+    sns: Any
+    ledger: DeliveryLedger
+    topic_arn: str
+    release_managers: frozenset[str]
+    protected_suffixes: Sequence[str]
+
+    def audit(self, event: Mapping[str, Any]) -> str:
+        detail = event.get("detail", {})
+        if detail.get("eventName") != "PutApprovalResult":
+            return "ignored: not an approval"
+        params = detail.get("requestParameters") or {}
+        pipeline = str(params.get("pipelineName", ""))
+        if not pipeline.endswith(tuple(self.protected_suffixes)):
+            return "ignored: not a protected pipeline"
+        who = caller_arn(detail.get("userIdentity", {}))
+        if detail.get("errorCode"):
+            LOG.warning("refused approval attempt on %s by %s: %s", pipeline, who, detail["errorCode"])
+            return "ignored: AWS refused the call"
+        if who in self.release_managers:
+            return "allowed: release manager"
+        key = f"audit#{detail.get('eventID') or event.get('id')}"
+        if not self.ledger.claim(key):
+            return "duplicate"
+        try:
+            outcome = self._respond(detail, params, pipeline, who)
+        except Exception:
+            self.ledger.release(key)
+            raise
+        self.ledger.complete(key)
+        return outcome
+
+    def _respond(self, detail: Mapping[str, Any], params: Mapping[str, Any], pipeline: str, who: str) -> str:
+        stage, action, token = params.get("stageName", ""), params.get("actionName", ""), params.get("token", "")
+        status = str((params.get("result") or {}).get("status", "?"))
+        run = "no run to stop (rejected)"
+        execution_id = None
+        if status == "Approved":
+            execution_id = execution_of_token(self.codepipeline, pipeline, stage, action, token) if token else None
+            if execution_id:
+                reason = f"Approved by {who}, who is not a release manager"
+                run = f"execution {execution_id}: " + stop_run(self.codepipeline, pipeline, execution_id, reason)
+            else:
+                run = "run not found from the approval token: stop it by hand"
+        description = "\n".join(
+            [
+                f"*{who}* answered `{status}` on `{pipeline}` ({stage}/{action}) but is not a release manager.",
+                f"Run: {run}.",
+                f"When: {detail.get('eventTime', '?')} · from {detail.get('sourceIPAddress', '?')}",
+                f"CloudTrail event: {detail.get('eventID', '?')}",
+            ]
+        )
+        self.sns.publish(
+            TopicArn=self.topic_arn,
+            Subject=f"Approval by a non-release-manager on {pipeline}"[:100],
+            Message=alert(f":rotating_light: Unauthorized approval on {pipeline}", description),
+        )
+        return f"alerted: {run}"
+
+
+def auditor_from_environment() -> ApprovalAuditor:
+    return ApprovalAuditor(
+        codepipeline=boto3.client("codepipeline"),
+        sns=boto3.client("sns"),
+        ledger=DeliveryLedger(os.environ["LEDGER_TABLE"], boto3.client("dynamodb")),
+        topic_arn=os.environ["TOPIC_ARN"],
+        release_managers=frozenset(json.loads(os.environ["RELEASE_MANAGERS"])),
+        protected_suffixes=tuple(json.loads(os.environ["PROTECTED_SUFFIXES"])),
+    )
+
+
+def handler(event: Mapping[str, Any], _context: Any) -> dict[str, str]:
+    outcome = auditor_from_environment().audit(event)
+    LOG.info("approval audit: %s", outcome)
+    return {"outcome": outcome}
