@@ -21,6 +21,7 @@ CREDENTIAL_NAME = re.compile(
 AWS_ACCESS_KEY_VALUE = re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")
 # A value that names where a secret lives (an ARN or a parameter path) is a reference, not the secret.
 SECRET_REFERENCE = re.compile(r"^(arn:aws[a-z-]*:(secretsmanager|ssm):|/)")
+REFERENCE_NAME = re.compile(r"_(ARN|ID|NAME|PARAMETER|PARAM|PATH)$", re.I)
 CREDENTIALS_IN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]+@", re.I)
 
 
@@ -138,6 +139,7 @@ def check_no_plaintext_creds(_: str, props: Props, __: Config) -> Iterator[str]:
             and isinstance(value, str)
             and not is_unknown(value)
             and not SECRET_REFERENCE.match(value)
+            and not REFERENCE_NAME.search(name)
         ):
             yield f"environment variable {name} looks like a credential but is PLAINTEXT (use SECRETS_MANAGER)"
 

@@ -22,7 +22,10 @@ PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
 PROJECT_BINDING = "gcp:projects/iAMBinding:IAMBinding"
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
-REPOSITORY_PINNED = re.compile(r"""(assertion|attribute)\.repository\s*==\s*['"][^'"*/]+/[^'"*/]+['"]""")
+_REPO = r"""['"][^'"*/\s]+/[^'"*/\s]+['"]"""
+REPOSITORY_PINNED = re.compile(
+    rf"(assertion|attribute)\.repository\s*(==\s*{_REPO}|in\s*\[\s*{_REPO}(\s*,\s*{_REPO})*\s*,?\s*\])"
+)
 REPOSITORY_PRINCIPAL_SET = re.compile(
     r"^principalSet://iam\.googleapis\.com/projects/[^/]+/locations/global/workloadIdentityPools/[^/]+"
     r"/attribute\.repository/[^/*]+/[^/*]+$"
@@ -57,7 +60,10 @@ def check_provider_condition(_: str, props: Props, __: Config) -> Iterator[str]:
             "every GitHub repository can use it"
         )
     elif not REPOSITORY_PINNED.search(condition):
-        yield f"provider {provider} condition {condition!r} does not pin assertion.repository to one ORG/REPO"
+        yield (
+            f"provider {provider} condition {condition!r} does not pin assertion.repository "
+            "to named ORG/REPO repositories"
+        )
 
 
 WIF_PROVIDER_CONDITION = resource_rule(

@@ -48,6 +48,8 @@ DEPRECATED_RUNTIMES = (
 )
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I)
 SECRET_REFERENCE = re.compile(r"^(arn:aws[a-z-]*:(secretsmanager|ssm):|\{\{resolve:|/)")
+# A variable named for where a secret lives (SLACK_TOKEN_SECRET_ARN, WEBHOOK_SECRET_ID) holds a reference.
+REFERENCE_NAME = re.compile(r"_(ARN|ID|NAME|PARAMETER|PARAM|PATH)$", re.I)
 AWS_ACCESS_KEY_VALUE = re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")
 
 
@@ -124,7 +126,7 @@ def check_env_secrets(_: str, props: Props, __: Config) -> Iterator[str]:
             continue
         if AWS_ACCESS_KEY_VALUE.search(value):
             yield f"environment variable {name} holds an AWS access key id"
-        elif SECRET_NAME.search(name) and not SECRET_REFERENCE.match(value):
+        elif SECRET_NAME.search(name) and not SECRET_REFERENCE.match(value) and not REFERENCE_NAME.search(name):
             yield f"environment variable {name} carries a secret value; pass its Secrets Manager ARN instead"
 
 

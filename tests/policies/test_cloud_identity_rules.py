@@ -88,7 +88,21 @@ CASES = [
         "owner only",
         provider("assertion.repository_owner == 'bookwise'"),
         'provider github-actions condition "assertion.repository_owner '
-        "== 'bookwise'\" does not pin assertion.repository to one ORG/REPO",
+        "== 'bookwise'\" does not pin assertion.repository to named ORG/REPO repositories",
+    ),
+    quiet(
+        WIF_PROVIDER_CONDITION,
+        "a closed list of repositories",
+        provider(
+            "assertion.repository in ['bookwise/pricing', 'bookwise/reporting'] && assertion.environment == 'prod'"
+        ),
+    ),
+    fires(
+        WIF_PROVIDER_CONDITION,
+        "a list with a wildcard entry",
+        provider("assertion.repository in ['bookwise/pricing', 'bookwise/*']"),
+        "provider github-actions condition \"assertion.repository in ['bookwise/pricing', 'bookwise/*']\" does not pin "
+        "assertion.repository to named ORG/REPO repositories",
     ),
     quiet(
         WIF_PROVIDER_CONDITION,

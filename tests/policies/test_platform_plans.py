@@ -25,6 +25,11 @@ KNOWN_ADVISORIES = {
     # The deploy gate answers CodePipeline's LambdaInvoke rule; a failed async invocation
     # ends in the rule timing out rather than in a queue (coordination's choice).
     ("lambda-ops", "no dead-letter queue for failed asynchronous invocations"),
+    # The approval auditor and the Slack notifier (approvals) run untraced and unreserved.
+    ("lambda-ops", "no active X-Ray tracing"),
+    ("lambda-ops", "no reserved concurrency"),
+    # The per-service GCP registries (multicloud) use Google-managed keys.
+    ("gcp-artifact-registry-cmek", "Google-managed key"),
 }
 
 

@@ -140,6 +140,11 @@ CASES = [
         "environment variable GITHUB_TOKEN carries a secret value; pass its Secrets Manager ARN instead",
     ),
     quiet(LAMBDA_ENV_SECRETS, "secret passed by ARN", function()),
+    quiet(
+        LAMBDA_ENV_SECRETS,
+        "secret passed by name",
+        function(environment={"variables": {"WEBHOOK_SECRET_ID": "cicd-platform/slack-webhook"}}),
+    ),
     unknown(LAMBDA_ENV_SECRETS, "value not known", function(environment={"variables": {"API_KEY": UNKNOWN}})),
     fires(
         LAMBDA_OPS,
