@@ -3,11 +3,16 @@
 Shared by the scenario tests and the release-day simulation, and shaped like
 what ``components/coordination`` declares: a ledger table keyed ``pk``/``sk``,
 the graph parameter, one freeze parameter per environment (``off``) and one
-"deployed" topic per service.
+"deployed" topic per service. And, as governance creates them, each service's
+health alarm ``cicd-<service>-<env>-health`` (state OK) in the account where it
+runs in that environment, wherever the graph names an alarm reader for it.
+moto has no composite alarms, so it is a metric alarm of that name here; the
+functions read either type.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +48,56 @@ def settings_for(stack: str = "sim", **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+def account_session(account_id: str) -> boto3.Session:
+    """A session in another (moto) account: moto files what it creates under the assumed role's account."""
+    credentials = boto3.client("sts", region_name=REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/moto-world-admin", RoleSessionName="moto-world"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+def health_alarm_client(account_id: str, region: str = REGION) -> Any:
+    return account_session(account_id).client("cloudwatch", region_name=region)
+
+
+def put_health_alarm(settings: Settings, service: str, environment: str, account_id: str, region: str = REGION) -> str:
+    name = settings.health_alarm_pattern.format(service=service, environment=environment)
+    health_alarm_client(account_id, region).put_metric_alarm(
+        AlarmName=name,
+        MetricName="HealthyHostCount",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Minimum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="LessThanThreshold",
+    )
+    health_alarm_client(account_id, region).set_alarm_state(AlarmName=name, StateValue="OK", StateReason="healthy")
+    return name
+
+
+def set_health(
+    settings: Settings, service: str, environment: str, account_id: str, state: str, reason: str, region: str = REGION
+) -> None:
+    name = settings.health_alarm_pattern.format(service=service, environment=environment)
+    health_alarm_client(account_id, region).set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+
+
+def provision_health_alarms(settings: Settings, graph_json: str) -> None:
+    """Each service's health alarm, in OK, wherever the graph says a gate reads it."""
+    graph = json.loads(graph_json)
+    readers = graph.get("alarmReaders", {})
+    for service, entry in graph["services"].items():
+        for environment, account in entry.get("accounts", {}).items():
+            reader = readers.get(environment, {}).get(account)
+            if reader:
+                put_health_alarm(settings, service, environment, account, reader["region"])
+
+
 def provision(settings: Settings, graph_json: str, environments: list[str], services: list[str]) -> World:
     """Create the table, parameters and topics; call inside ``mock_aws``."""
     boto3.client("dynamodb", region_name=REGION).create_table(
@@ -65,4 +120,5 @@ def provision(settings: Settings, graph_json: str, environments: list[str], serv
         ]
         for service in services
     }
+    provision_health_alarms(settings, graph_json)
     return World(settings=settings, topics=topics)

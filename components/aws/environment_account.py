@@ -7,8 +7,9 @@ README). ``allowed_account_ids`` makes a misconfigured role fail fast
 instead of deploying into the wrong account.
 
 Shared by every service deployed there: the encrypted topic the platform's
-alarms notify, the read-only role the pipelines' CloudWatchAlarm conditions
-run as, and the forwarding of health alarms and failed deployments to the
+alarms notify, the read-only role the pipelines' CloudWatchAlarm conditions,
+the rollback reporter and the coordination functions (deploy gate, coordinator)
+read alarms through, and the forwarding of health alarms and failed deployments to the
 tooling account's deploy-events bus (where the rollback reporter listens).
 """
 
@@ -110,6 +111,10 @@ class EnvironmentAccount(pulumi.ComponentResource):
                     tooling_account_id,
                     organization_id,
                     naming.role_arn(region, tooling_account_id, naming.rollback_reporter_name(stack)),
+                    [
+                        naming.role_arn(region, tooling_account_id, naming.coordination_function_name(stack, function))
+                        for function in naming.COORDINATION_FUNCTIONS
+                    ],
                 )
             ),
             max_session_duration=3600,

@@ -26,7 +26,7 @@ import pulumi_aws as aws
 
 from .. import iam
 from ..model import naming
-from ..model.coordination_graph import coordination_graph_json, pipeline_event_patterns
+from ..model.coordination_graph import alarm_reader_role_arns, coordination_graph_json, pipeline_event_patterns
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import standard_tags
 from .gate_rule import DeployGateRule
@@ -178,14 +178,19 @@ class Coordination(pulumi.ComponentResource):
             ),
             "PIPELINE_NAME_PATTERN": naming.pipeline_name("{service}", "{environment}"),
             "TEST_PROJECT_PATTERN": naming.integration_test_project_name("{service}"),
-            "ALARM_PREFIX_PATTERN": "{service}-{environment}-",
+            # Read in the dependency's account through the reader role the graph names for it.
+            "HEALTH_ALARM_PATTERN": naming.health_alarm_name("{service}", "{environment}"),
             "DEPLOY_STAGE": "Deploy",
             "HOLD_TIMEOUT_MINUTES": str(args.hold_timeout_minutes),
         }
 
         def scope(key_arn: str) -> iam.CoordinationScope:
             return iam.CoordinationScope(
-                table_arn=table_arn, key_arn=key_arn, environments=environments, **scope_inputs
+                table_arn=table_arn,
+                key_arn=key_arn,
+                environments=environments,
+                alarm_reader_role_arns=alarm_reader_role_arns(inputs),
+                **scope_inputs,
             )
 
         gate = self._function(

@@ -4,7 +4,9 @@ Each role names the actions its function calls (``functions/coordinator``,
 ``functions/deploy_gate``, ``functions/deploy_ledger``) on the exact resources.
 ``Resource: "*"`` appears only where AWS cannot scope the action (Service
 Authorization Reference): ``codepipeline:PutJob*Result`` and X-Ray's
-``PutTraceSegments``/``PutTelemetryRecords``.
+``PutTraceSegments``/``PutTelemetryRecords``. Dependency alarms are not read in
+the tooling account: both functions assume the alarm reader roles of the
+environment accounts where dependencies run, and only those.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class CoordinationScope:
     table_arn: str
     key_arn: str
     environments: Sequence[str]
+    alarm_reader_role_arns: Sequence[str] = ()
+    """The readers of the accounts whose dependency health alarms the gate checks."""
 
     @property
     def partition(self) -> str:
@@ -44,13 +48,9 @@ class CoordinationScope:
         names += [naming.freeze_parameter_name(self.stack, environment) for environment in self.environments]
         return [self.parameter_arn(name) for name in names]
 
-    def alarms(self) -> str:
-        # DescribeAlarms filters by name prefix; IAM sees the account's alarms, not the prefix.
-        return f"arn:{self.partition}:cloudwatch:{self.region}:{self.account_id}:alarm:*"
-
 
 def _common(scope: CoordinationScope, log_group_arn: str, ledger_actions: list[str]) -> list[Document]:
-    return [
+    statements: list[Document] = [
         {
             "Sid": "Logs",
             "Effect": "Allow",
@@ -65,15 +65,20 @@ def _common(scope: CoordinationScope, log_group_arn: str, ledger_actions: list[s
             "Action": "ssm:GetParameter",
             "Resource": scope.read_parameters(),
         },
-        {
-            "Sid": "DependencyAlarms",
-            "Effect": "Allow",
-            "Action": "cloudwatch:DescribeAlarms",
-            "Resource": scope.alarms(),
-        },
         # X-Ray cannot scope trace uploads to a resource.
         {"Sid": "Tracing", "Effect": "Allow", "Action": TRACING_ACTIONS, "Resource": "*"},
     ]
+    if scope.alarm_reader_role_arns:
+        # Health alarms live in the dependencies' accounts; their readers may DescribeAlarms there, nothing else.
+        statements.append(
+            {
+                "Sid": "ReadDependencyAlarmsThroughReaders",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": sorted(set(scope.alarm_reader_role_arns)),
+            }
+        )
+    return statements
 
 
 def deploy_gate_role_policy(scope: CoordinationScope, log_group_arn: str) -> Document:

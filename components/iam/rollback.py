@@ -67,12 +67,20 @@ def alarm_topic_policy(region: str, account_id: str, topic_arn: str, environment
     )
 
 
-def alarm_reader_trust(region: str, tooling_account_id: str, organization_id: str, reporter_role_arn: str) -> Document:
-    """Pipeline roles assume the reader to evaluate CloudWatchAlarm conditions; the reporter, to quote alarms.
+def alarm_reader_trust(
+    region: str,
+    tooling_account_id: str,
+    organization_id: str,
+    reporter_role_arn: str,
+    coordination_role_arns: Sequence[str] = (),
+) -> Document:
+    """Pipeline roles assume the reader to evaluate CloudWatchAlarm conditions; the reporter, to quote alarms;
+    the deploy gate and the coordinator, to check a dependency's health alarm before a dependent deploys.
 
     The principal is the tooling root narrowed by ``aws:PrincipalArn`` to the
-    pipeline roles' name pattern and the reporter's role, so one role per
-    account serves every service without a trust policy that grows with the catalog.
+    pipeline roles' name pattern, the reporter's role and the two coordination
+    function roles, so one role per account serves every service without a
+    trust policy that grows with the catalog.
     """
     return document(
         {
@@ -86,6 +94,7 @@ def alarm_reader_trust(region: str, tooling_account_id: str, organization_id: st
                     "aws:PrincipalArn": [
                         naming.role_arn(region, tooling_account_id, naming.pipeline_role_name("*")),
                         reporter_role_arn,
+                        *sorted(coordination_role_arns),
                     ]
                 },
             },

@@ -1,7 +1,9 @@
 """The dependency graph as the coordination functions read it (an SSM parameter written on ``pulumi up``).
 
 The format is ``functions/deploy_ledger/graph.py``'s contract; it carries only
-what the functions decide with, so the fleet's graph stays within one parameter.
+what the functions decide with, so the fleet's graph stays within one parameter:
+per service its dependencies, environments and account per environment, and the
+alarm reader role of every (environment, account) whose health alarms a gate reads.
 """
 
 from __future__ import annotations
@@ -9,9 +11,43 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import naming
 from .platform_inputs import PlatformInputs
+from .settings import Environment
 
 GRAPH_FORMAT_VERSION = 1
+
+
+def checked_placements(inputs: PlatformInputs) -> dict[str, dict[str, Environment]]:
+    """Environment name to account id to placement, for every dependency whose health some deploy gate reads.
+
+    A dependency is read in an environment where a dependent deploys and it
+    deploys too (``functions/deploy_ledger/graph.py`` ``dependencies_in``), in
+    the account where the dependency runs there (service account overrides
+    applied).
+    """
+    placements = {
+        service.name: {env.name: env for env in inputs.environments_for(service)} for service in inputs.catalog.services
+    }
+    checked: dict[str, dict[str, Environment]] = {}
+    for service in inputs.catalog.services:
+        for environment in placements[service.name]:
+            for dependency in service.depends_on:
+                placed = placements.get(dependency, {}).get(environment)
+                if placed is not None:
+                    checked.setdefault(environment, {})[placed.account_id] = placed
+    return checked
+
+
+def alarm_reader_role_arns(inputs: PlatformInputs) -> list[str]:
+    """The alarm reader roles the coordinator and the gate assume: exactly those of the checked placements."""
+    return sorted(
+        {
+            naming.role_arn(env.region, env.account_id, naming.alarm_reader_role_name(env.name))
+            for by_account in checked_placements(inputs).values()
+            for env in by_account.values()
+        }
+    )
 
 
 def coordination_graph(inputs: PlatformInputs) -> dict[str, Any]:
@@ -22,8 +58,21 @@ def coordination_graph(inputs: PlatformInputs) -> dict[str, Any]:
                 "dependsOn": list(service.depends_on),
                 "environments": [environment.name for environment in inputs.environments_for(service)],
                 "onUpstreamDeploy": service.on_upstream_deploy,
+                "accounts": {
+                    environment.name: environment.account_id for environment in inputs.environments_for(service)
+                },
             }
             for service in inputs.catalog.services
+        },
+        "alarmReaders": {
+            environment: {
+                account: {
+                    "region": placed.region,
+                    "roleArn": naming.role_arn(placed.region, account, naming.alarm_reader_role_name(environment)),
+                }
+                for account, placed in sorted(by_account.items())
+            }
+            for environment, by_account in sorted(checked_placements(inputs).items())
         },
     }
 

@@ -162,6 +162,10 @@ def rollback_reporter_name(stack: str) -> str:
 
 
 # -- coordination (one coordinator, one gate and one ledger per stack) ---------------------------------------------
+COORDINATION_FUNCTIONS = ("coordinator", "deploy-gate")
+"""The functions of the coordination component; both read dependency health alarms."""
+
+
 def coordination_function_name(stack: str, role: str) -> str:
     """``cicd-<stack>-coordinator`` / ``cicd-<stack>-deploy-gate``; pipelines name the gate before it exists."""
     return f"cicd-{stack.lower()}-{role}"

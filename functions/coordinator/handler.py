@@ -237,8 +237,8 @@ _AWS: Aws | None = None
 
 
 def handle(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
-    """Lambda entry point; settings and clients are built once per container and reused while it is warm."""
+    """Lambda entry point; settings and clients are built once per container, assumed sessions once per event."""
     global _AWS
     if _AWS is None:
         _AWS = Aws(Settings.from_environ())
-    return Coordinator(_AWS).handle(event)
+    return Coordinator(_AWS.for_invocation()).handle(event)

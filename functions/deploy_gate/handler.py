@@ -1,8 +1,9 @@
 """Deploy gate: the ``LambdaInvoke`` entry rule of every Deploy stage, one function for the whole fleet.
 
 The stage may enter only when the environment is not frozen and no dependency
-of the service is mid-deploy, failed its last deploy or has an alarm in ALARM
-there (``deploy_ledger.health``). Otherwise the rule fails with a message that
+of the service is mid-deploy, failed its last deploy or has its health alarm in
+ALARM there, read in the dependency's account through that account's alarm
+reader role (``deploy_ledger.health``). Otherwise the rule fails with a message that
 names the freeze or the dependency and the reason, and the deploy is recorded
 as held in the ledger; the coordinator restarts it when the dependencies are
 healthy, or aborts it after the hold timeout.
@@ -120,8 +121,8 @@ _AWS: Aws | None = None
 
 
 def handle(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
-    """Lambda entry point; settings and clients are built once per container and reused while it is warm."""
+    """Lambda entry point; settings and clients are built once per container, assumed sessions once per event."""
     global _AWS
     if _AWS is None:
         _AWS = Aws(Settings.from_environ())
-    return DeployGate(_AWS).handle(event)
+    return DeployGate(_AWS.for_invocation()).handle(event)

@@ -4,16 +4,23 @@ Format (``formatVersion`` 1, camelCase like the plan file)::
 
     {"formatVersion": 1,
      "services": {"booking": {"dependsOn": ["auth"], "environments": ["dev", "prod"],
-                              "onUpstreamDeploy": "none"}}}
+                              "onUpstreamDeploy": "none",
+                              "accounts": {"dev": "111111111111", "prod": "222222222222"}}},
+     "alarmReaders": {"prod": {"222222222222": {"region": "eu-west-1",
+                                                "roleArn": "arn:aws:iam::222222222222:role/cicd-alarm-reader-prod"}}}}
 
-Pipeline names are not stored: they follow ``PIPELINE_NAME_PATTERN``, which
-keeps the parameter small (a standard-tier parameter holds 4 KB).
+``accounts`` says where a service runs in each environment (a service may
+have its own account there, e.g. a PCI account); ``alarmReaders`` names, per
+environment and account, the read-only role through which its health alarm is
+read. Readers are listed once per account rather than per service, and
+pipeline names are not stored (they follow ``PIPELINE_NAME_PATTERN``): the
+parameter stays within one SSM parameter (intelligent tiering: 4 KB standard, 8 KB advanced).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -23,11 +30,24 @@ class ServiceNode:
     depends_on: tuple[str, ...]
     environments: tuple[str, ...]
     on_upstream_deploy: str = "none"
+    accounts: dict[str, str] = field(default_factory=dict)
+    """Environment name to the account id the service runs in there."""
+
+
+@dataclass(frozen=True)
+class AlarmReader:
+    """Where a service's alarms of one environment are, and the role that may read them."""
+
+    account_id: str
+    region: str
+    role_arn: str
 
 
 @dataclass(frozen=True)
 class Graph:
     services: dict[str, ServiceNode]
+    alarm_readers: dict[str, dict[str, AlarmReader]] = field(default_factory=dict)
+    """Environment name to account id to its alarm reader."""
 
     @classmethod
     def from_json(cls, text: str) -> Graph:
@@ -39,10 +59,24 @@ class Graph:
                     depends_on=tuple(entry.get("dependsOn", ())),
                     environments=tuple(entry.get("environments", ())),
                     on_upstream_deploy=entry.get("onUpstreamDeploy", "none"),
+                    accounts=dict(entry.get("accounts", {})),
                 )
                 for name, entry in document["services"].items()
-            }
+            },
+            {
+                environment: {
+                    account: AlarmReader(account_id=account, region=reader["region"], role_arn=reader["roleArn"])
+                    for account, reader in readers.items()
+                }
+                for environment, readers in document.get("alarmReaders", {}).items()
+            },
         )
+
+    def alarm_reader(self, service: str, environment: str) -> AlarmReader | None:
+        """The reader of ``service``'s alarms in ``environment``, or None when the graph does not say where it runs."""
+        node = self.services.get(service)
+        account = node.accounts.get(environment) if node else None
+        return self.alarm_readers.get(environment, {}).get(account) if account else None
 
     def deploys_to(self, service: str, environment: str) -> bool:
         node = self.services.get(service)

@@ -7,7 +7,15 @@ One rule set for the gate (before a Deploy stage enters) and the coordinator
 - a dependency that deploys to the same environment has a release in flight there
   (its pipeline runs: booking's deploy waits for auth's when both change);
 - a dependency's last deploy there failed;
-- a dependency's alarm there is in ALARM.
+- a dependency's health alarm there (``cicd-<dependency>-<env>-health``, the
+  composite of its signal alarms) is in ALARM, or cannot be read.
+
+The health alarm lives in the account where the dependency runs in that
+environment (the graph's ``accounts``), read through that account's alarm
+reader role (the graph's ``alarmReaders``). Health that cannot be read (no
+placement in the graph, the role cannot be assumed, the alarm is missing)
+holds the deploy with a message naming the account and the role: the gate
+fails closed, never open.
 
 A dependency the ledger has never seen is taken as healthy: it was running
 before the platform recorded anything, and blocking on it would stop a fleet's
@@ -22,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from .aws import Aws
 from .graph import Graph
-from .retry import error_code
+from .retry import THROTTLING_CODES, error_code
 from .store import IN_PROGRESS, Ledger
 
 
@@ -59,18 +67,32 @@ def freeze_reason(aws: Aws, environment: str) -> str | None:
     return reason.strip() or "no reason given"
 
 
-def alarms_in_alarm(aws: Aws, service: str, environment: str) -> list[str]:
-    prefix = aws.settings.alarm_prefix_pattern.format(service=service, environment=environment)
-    names: list[str] = []
-    kwargs = {"AlarmNamePrefix": prefix, "StateValue": "ALARM", "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
-    while True:
-        answer = aws.call("cloudwatch", "describe_alarms", **kwargs)
-        alarms = answer.get("MetricAlarms", []) + answer.get("CompositeAlarms", [])
-        # Filtered again here: moto ignores StateValue next to AlarmNamePrefix, and the check costs nothing.
-        names += [alarm["AlarmName"] for alarm in alarms if alarm.get("StateValue") == "ALARM"]
-        if not answer.get("NextToken"):
-            return sorted(names)
-        kwargs["NextToken"] = answer["NextToken"]
+def health_problem(aws: Aws, graph: Graph, dependency: str, environment: str) -> str | None:
+    """Why ``dependency``'s health alarm in ``environment`` holds a deploy, or None when it is not in ALARM."""
+    alarm = aws.settings.health_alarm_pattern.format(service=dependency, environment=environment)
+    reader = graph.alarm_reader(dependency, environment)
+    if reader is None:
+        return f"health unknown: the dependency graph names no account and alarm reader for alarm {alarm}"
+    where = f"alarm {alarm} in account {reader.account_id} through role {reader.role_arn}"
+    try:
+        answer = aws.call_as(
+            reader.role_arn,
+            reader.region,
+            "cloudwatch",
+            "describe_alarms",
+            AlarmNames=[alarm],
+            AlarmTypes=["CompositeAlarm", "MetricAlarm"],
+        )
+    except ClientError as error:
+        if error_code(error) in THROTTLING_CODES:
+            raise  # still throttled after the backoff: the gate fails closed on the error itself
+        return f"health unknown: cannot read {where}: {error_code(error) or 'error'}"
+    alarms = answer.get("CompositeAlarms", []) + answer.get("MetricAlarms", [])
+    if not alarms:
+        return f"health unknown: {where} does not exist"
+    if any(found.get("StateValue") == "ALARM" for found in alarms):
+        return f"alarm {alarm} is in ALARM"
+    return None
 
 
 def dependency_blockers(aws: Aws, ledger: Ledger, graph: Graph, service: str, environment: str) -> list[Blocker]:
@@ -89,8 +111,9 @@ def dependency_blockers(aws: Aws, ledger: Ledger, graph: Graph, service: str, en
             blockers.append(
                 Blocker("dependency", dependency, f"last deploy failed (execution {state.get('deploy_execution')})")
             )
-        for alarm in alarms_in_alarm(aws, dependency, environment):
-            blockers.append(Blocker("dependency", dependency, f"alarm {alarm} is in ALARM"))
+        problem = health_problem(aws, graph, dependency, environment)
+        if problem:
+            blockers.append(Blocker("dependency", dependency, problem))
     return blockers
 
 

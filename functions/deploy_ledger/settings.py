@@ -17,7 +17,8 @@ class Settings:
     """SNS topic ARN with a ``{service}`` placeholder."""
     pipeline_name_pattern: str = "{service}-{environment}"
     test_project_pattern: str = "{service}-integration-tests"
-    alarm_prefix_pattern: str = "{service}-{environment}-"
+    health_alarm_pattern: str = "cicd-{service}-{environment}-health"
+    """The composite alarm of a service in an environment, in the account where it runs there."""
     deploy_stage: str = "Deploy"
     hold_timeout_minutes: int = 120
     retry_attempts: int = 6
@@ -34,7 +35,7 @@ class Settings:
             deployed_topic_arn_pattern=env.get("DEPLOYED_TOPIC_ARN_PATTERN", ""),
             pipeline_name_pattern=env.get("PIPELINE_NAME_PATTERN", cls.pipeline_name_pattern),
             test_project_pattern=env.get("TEST_PROJECT_PATTERN", cls.test_project_pattern),
-            alarm_prefix_pattern=env.get("ALARM_PREFIX_PATTERN", cls.alarm_prefix_pattern),
+            health_alarm_pattern=env.get("HEALTH_ALARM_PATTERN", cls.health_alarm_pattern),
             deploy_stage=env.get("DEPLOY_STAGE", cls.deploy_stage),
             hold_timeout_minutes=int(env.get("HOLD_TIMEOUT_MINUTES", cls.hold_timeout_minutes)),
             retry_attempts=int(env.get("RETRY_MAX_ATTEMPTS", cls.retry_attempts)),

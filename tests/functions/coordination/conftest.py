@@ -22,14 +22,40 @@ from simulation.moto_world import ACCOUNT, REGION, World, provision, settings_fo
 from deploy_ledger.aws import Aws  # isort: skip  (functions/ is on sys.path through simulation.moto_world)
 
 ENVIRONMENTS = ["dev", "prod"]
+DEV_ACCOUNT, PROD_ACCOUNT, PCI_PROD_ACCOUNT = "111111111111", "222222222222", "333333333333"
+ACCOUNTS = {"dev": DEV_ACCOUNT, "prod": PROD_ACCOUNT}
+PCI = {"dev": DEV_ACCOUNT, "prod": PCI_PROD_ACCOUNT}
+
+
+def reader_arn(account: str, environment: str) -> str:
+    return f"arn:aws:iam::{account}:role/cicd-alarm-reader-{environment}"
+
+
+def node(depends_on: list[str], on_upstream: str = "none", environments=ENVIRONMENTS, accounts=ACCOUNTS) -> dict:
+    return {
+        "dependsOn": depends_on,
+        "environments": list(environments),
+        "onUpstreamDeploy": on_upstream,
+        "accounts": {env: accounts[env] for env in environments},
+    }
+
+
 GRAPH = {
     "formatVersion": 1,
     "services": {
-        "auth": {"dependsOn": [], "environments": ENVIRONMENTS, "onUpstreamDeploy": "none"},
-        "payments": {"dependsOn": ["auth"], "environments": ENVIRONMENTS, "onUpstreamDeploy": "none"},
-        "booking": {"dependsOn": ["auth", "payments"], "environments": ENVIRONMENTS, "onUpstreamDeploy": "none"},
-        "partner-api": {"dependsOn": ["booking"], "environments": ENVIRONMENTS, "onUpstreamDeploy": "test"},
-        "mobile-bff": {"dependsOn": ["booking"], "environments": ["prod"], "onUpstreamDeploy": "redeploy"},
+        "auth": node([]),
+        # payments runs in its own PCI account in prod: its health alarm is read there.
+        "payments": node(["auth"], accounts=PCI),
+        "booking": node(["auth", "payments"]),
+        "partner-api": node(["booking"], "test"),
+        "mobile-bff": node(["booking"], "redeploy", environments=["prod"]),
+    },
+    "alarmReaders": {
+        environment: {
+            account: {"region": REGION, "roleArn": reader_arn(account, environment)}
+            for account in sorted({ACCOUNTS[environment], PCI[environment]})
+        }
+        for environment in ENVIRONMENTS
     },
 }
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)

@@ -10,7 +10,8 @@ from botocore.stub import ANY
 from coordinator.handler import Coordinator
 from deploy_gate.handler import DeployGate
 from deploy_ledger.store import Ledger
-from tests.functions.coordination.conftest import gate_job, moment, pipeline_event, stage_event
+from simulation.moto_world import set_health
+from tests.functions.coordination.conftest import PROD_ACCOUNT, gate_job, moment, pipeline_event, stage_event
 
 RETRY_BOOKING_PROD_B1 = {
     "pipelineName": "booking-prod",
@@ -123,25 +124,15 @@ def test_auth_failing_holds_booking_and_aborts_it_after_the_timeout_with_the_rea
 
 
 def test_a_dependency_whose_alarm_clears_releases_the_held_deploy(fleet):
-    cloudwatch = fleet.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName="auth-prod-http-5xx",
-        MetricName="HTTPCode_Target_5XX_Count",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=10,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName="auth-prod-http-5xx", StateValue="ALARM", StateReason="5xx spike")
+    # auth's health alarm lives in the prod account, where auth runs; the gate reads it through the reader role.
+    set_health(fleet.world.settings, "auth", "prod", PROD_ACCOUNT, "ALARM", "5xx spike")
 
     job = gate_job("booking", "prod", execution="b1")
     expect_job_failure(fleet, job)
-    assert gate(fleet, job, 0)["message"] == "waiting for auth in prod: alarm auth-prod-http-5xx is in ALARM"
+    assert gate(fleet, job, 0)["message"] == "waiting for auth in prod: alarm cicd-auth-prod-health is in ALARM"
     assert tick(fleet, 5)["holds"] == []
 
-    cloudwatch.set_alarm_state(AlarmName="auth-prod-http-5xx", StateValue="OK", StateReason="recovered")
+    set_health(fleet.world.settings, "auth", "prod", PROD_ACCOUNT, "OK", "recovered")
     fleet.pipeline_stub.add_response(
         "retry_stage_execution",
         {"pipelineExecutionId": "b1"},
