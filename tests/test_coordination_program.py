@@ -124,7 +124,7 @@ def test_the_coordinator_role_names_only_what_the_coordinator_calls(prod_plan):
         "Ledger",
         "CoordinationKey",
         "GraphAndFreezeSwitches",
-        "DependencyAlarms",
+        "ReadDependencyAlarmsThroughReaders",
         "Tracing",
         "AnnounceDeploys",
         "DeadLetters",
@@ -232,3 +232,61 @@ def test_deploy_waves_are_a_stack_output_and_in_the_plan_summary(dev_plan):
 
     assert dev_plan.outputs["deployWaves"] == dev_plan.inputs.deploy_waves()
     assert summary(dev_plan)["deployWaves"]["prod"][-1] == ["web-frontend"]
+
+
+PROD_READERS = [
+    "arn:aws:iam::411111111111:role/cicd-alarm-reader-dev",
+    "arn:aws:iam::422222222222:role/cicd-alarm-reader-qa",
+    "arn:aws:iam::433333333333:role/cicd-alarm-reader-staging",
+    "arn:aws:iam::444444444444:role/cicd-alarm-reader-prod",
+    "arn:aws:iam::455555555555:role/cicd-alarm-reader-prod",  # payments' own PCI account: booking depends on it
+]
+
+
+def test_the_graph_says_where_each_service_runs_and_which_reader_reads_its_health_there(prod_plan):
+    parameters = {p["name"]: p for p in inputs_of(prod_plan, "aws:ssm/parameter:Parameter")}
+    graph = json.loads(parameters["/cicd-platform/prod/coordination/graph"]["insecureValue"])
+    for service in prod_plan.inputs.catalog.services:
+        assert graph["services"][service.name]["accounts"] == {
+            env.name: env.account_id for env in prod_plan.inputs.environments_for(service)
+        }
+    assert graph["services"]["payments"]["accounts"]["prod"] == "455555555555"
+    assert graph["services"]["auth"]["accounts"]["prod"] == "444444444444"
+    readers = [reader for by_account in graph["alarmReaders"].values() for reader in by_account.values()]
+    assert sorted(reader["roleArn"] for reader in readers) == PROD_READERS
+    assert {reader["region"] for reader in readers} == {prod_plan.inputs.settings.region}
+    assert graph["alarmReaders"]["prod"]["455555555555"]["roleArn"] == PROD_READERS[-1]
+    assert len(parameters["/cicd-platform/prod/coordination/graph"]["insecureValue"]) <= 8192  # advanced tier
+
+
+@pytest.mark.parametrize("role", ["cicd-prod-coordinator", "cicd-prod-deploy-gate"])
+def test_function_roles_may_assume_exactly_the_readers_of_dependency_accounts(prod_plan, role):
+    statements = function_policy(prod_plan, role)
+    readers = statements["ReadDependencyAlarmsThroughReaders"]
+    assert readers["Action"] == "sts:AssumeRole"
+    assert readers["Resource"] == PROD_READERS
+    # Alarms are no longer read in the tooling account.
+    actions = {action for statement in statements.values() for action in as_list(statement["Action"])}
+    assert "cloudwatch:DescribeAlarms" not in actions
+
+
+def test_the_functions_look_for_the_health_alarm_governance_creates(prod_plan):
+    for function in coordination_inputs(prod_plan, FUNCTION):
+        variables = function["environment"]["variables"]
+        assert variables["HEALTH_ALARM_PATTERN"] == "cicd-{service}-{environment}-health"
+        assert "ALARM_PREFIX_PATTERN" not in variables
+
+
+def test_every_alarm_reader_trusts_the_gate_and_the_coordinator_within_the_organization(prod_plan):
+    readers = [
+        r for r in resources(prod_plan, "aws:iam/role:Role") if r.inputs["name"].startswith("cicd-alarm-reader-")
+    ]
+    assert len(readers) == len(PROD_READERS)
+    for reader in readers:
+        (trust,) = document(reader.inputs["assumeRolePolicy"])["Statement"]
+        assert trust["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+        assert {
+            "arn:aws:iam::123456789012:role/cicd-prod-coordinator",
+            "arn:aws:iam::123456789012:role/cicd-prod-deploy-gate",
+        } <= set(trust["Condition"]["ArnLike"]["aws:PrincipalArn"])
+        assert trust["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": "o-bkw7prodorg01"}

@@ -180,6 +180,8 @@ def test_pipeline_roles_may_assume_the_alarm_readers_of_their_environments_only(
         "aws:PrincipalArn": [
             "arn:aws:iam::123456789012:role/cicd-pipeline-*",
             "arn:aws:iam::123456789012:role/cicd-prod-rollback-reporter",
+            "arn:aws:iam::123456789012:role/cicd-prod-coordinator",
+            "arn:aws:iam::123456789012:role/cicd-prod-deploy-gate",
         ]
     }
     assert trust["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": "o-bkw7prodorg01"}
