@@ -17,11 +17,15 @@ The day (prod settings, four environments; times UTC):
   success redeploys mobile-bff and runs the integration tests of partner-api
   and web-frontend (their ``on_upstream_deploy``). payments' deploy fails,
   loyalty is held behind it and restarted when the fix is deployed.
+- prod: payments' health alarm (``cicd-payments-prod-health``, in payments'
+  own PCI account, read through that account's alarm reader) goes into ALARM;
+  loyalty, changed meanwhile, is held until the alarm clears, then restarted.
 - prod: an end-of-day change freeze holds web-frontend until it is lifted.
 
 It prints the timeline and asserts the invariant the gate exists for: no
 service starts deploying in an environment while a dependency there is
-mid-deploy (its release in flight) or its last deploy failed. The model assumes
+mid-deploy (its release in flight), its last deploy failed or its health alarm
+there is in ALARM. The model assumes
 event delays stay below build times (seconds in AWS, minutes here).
 """
 
@@ -48,7 +52,7 @@ from components.model.coordination_graph import coordination_graph_json
 from components.model.platform_inputs import PlatformInputs, load_platform_inputs
 from components.model.settings import CONFIG_KEY
 
-from .moto_world import ACCOUNT, REGION, provision, settings_for
+from .moto_world import ACCOUNT, REGION, provision, set_health, settings_for
 
 from coordinator.handler import Coordinator  # isort: skip  (functions/ is on sys.path through moto_world)
 from deploy_gate.handler import DeployGate  # isort: skip
@@ -85,9 +89,15 @@ CHANGES = [
     Change(124, "loyalty", "prod"),
     Change(150, "payments", "prod"),  # the fix
     Change(240, "currency-rates", "prod"),
+    Change(305, "loyalty", "prod"),  # while payments is unhealthy
     Change(241, "pricing", "prod"),
     Change(425, "web-frontend", "prod"),
 ]
+HEALTH = [
+    (300, "payments", "prod", "ALARM", "5xx above 5% for 3 minutes"),
+    (335, "payments", "prod", "OK", "5xx back under 5%"),
+]
+"""Health alarm state changes: (minute, service, environment, state, reason)."""
 FREEZES = [(420, "prod", "on: end-of-day change freeze"), (460, "prod", "off")]
 END_MINUTE = 560
 
@@ -157,6 +167,7 @@ class ReleaseDay:
         self.deploying: set[tuple[str, str]] = set()
         self.in_flight: set[tuple[str, str]] = set()
         self.last_deploy_failed: set[tuple[str, str]] = set()
+        self.in_alarm: set[tuple[str, str]] = set()
         self.result = DayResult(self.timeline, [], [], [], [], [], [], 0, 0)
         self.counter = itertools.count(1)
         self.dependencies = {service.name: service.depends_on for service in inputs.catalog.services}
@@ -171,6 +182,11 @@ class ReleaseDay:
     def run(self) -> DayResult:
         for change in CHANGES:
             self.at(self.minutes(change.minute), lambda c=change: self.start(c.service, c.environment, c.deploy_fails))
+        for minute, service, environment, state, reason in HEALTH:
+            self.at(
+                self.minutes(minute),
+                lambda s=service, e=environment, v=state, r=reason: self.set_health(s, e, v, r),
+            )
         for minute, environment, value in FREEZES:
             self.at(self.minutes(minute), lambda e=environment, v=value: self.set_freeze(e, v))
         for minute in range(0, END_MINUTE, TICK_MINUTES):
@@ -185,7 +201,7 @@ class ReleaseDay:
 
     # -- the AWS side the functions call -----------------------------------------------------------------------
     def aws(self) -> Aws:
-        """One set of clients for the day, as a warm Lambda container keeps them."""
+        """One set of clients for the day, as a warm container keeps them; sessions per invocation."""
         if self._aws is None:
             self._aws = Aws(self.settings, clients={"codepipeline": _PipelineApi(self), "codebuild": _BuildApi(self)})
         return self._aws
@@ -195,6 +211,20 @@ class ReleaseDay:
             Name=f"{self.settings.freeze_parameter_prefix}{environment}", Value=value, Type="String", Overwrite=True
         )
         self.timeline.add(self.now, f"freeze/{environment}", f"operator sets the freeze switch to '{value}'")
+
+    def set_health(self, service: str, environment: str, state: str, reason: str) -> None:
+        """The service's health alarm changes state in the account where it runs in that environment."""
+        placed = next(
+            env
+            for s in self.inputs.catalog.services
+            if s.name == service
+            for env in self.inputs.environments_for(s)
+            if env.name == environment
+        )
+        set_health(self.settings, service, environment, placed.account_id, state, reason, placed.region)
+        (self.in_alarm.add if state == "ALARM" else self.in_alarm.discard)((service, environment))
+        alarm = self.settings.health_alarm_pattern.format(service=service, environment=environment)
+        self.timeline.add(self.now, f"{service}/{environment}", f"{alarm} (account {placed.account_id}) -> {state}")
 
     # -- pipelines ---------------------------------------------------------------------------------------------
     def start(self, service: str, environment: str, deploy_fails: bool = False, trigger: str = "Webhook") -> str:
@@ -224,7 +254,7 @@ class ReleaseDay:
                 },
             }
         }
-        verdict = DeployGate(self.aws(), now=self.now).handle(job)
+        verdict = DeployGate(self.aws().for_invocation(), now=self.now).handle(job)
         if not verdict["allowed"] and self.honour_gate:
             self.result.held.append(f"{key[0]}/{key[1]}")
             self.timeline.add(self.now, f"{key[0]}/{key[1]}", f"HELD at Deploy: {verdict['message']}")
@@ -311,13 +341,17 @@ class ReleaseDay:
 
     def deliver(self, event: dict[str, Any]) -> None:
         self.result.events_delivered += 1
-        outcome = Coordinator(self.aws(), now=self.now).handle(event)
+        outcome = Coordinator(self.aws().for_invocation(), now=self.now).handle(event)
         if "duplicate" in outcome:
             self.result.duplicates_dropped += 1
         self.record(outcome)
 
     def tick(self) -> None:
-        self.record(Coordinator(self.aws(), now=self.now).handle({"source": "aws.events", "detail-type": "Tick"}))
+        self.record(
+            Coordinator(self.aws().for_invocation(), now=self.now).handle(
+                {"source": "aws.events", "detail-type": "Tick"}
+            )
+        )
 
     def record(self, outcome: dict[str, Any]) -> None:
         for line in outcome.get("holds", []):
@@ -347,8 +381,14 @@ class ReleaseDay:
             if dependency not in deploys_there:
                 continue
             other = (dependency, environment)
-            if other in self.in_flight or other in self.last_deploy_failed:
-                why = "mid-deploy" if other in self.in_flight else "after a failed deploy"
+            if other in self.in_flight or other in self.last_deploy_failed or other in self.in_alarm:
+                why = (
+                    "mid-deploy"
+                    if other in self.in_flight
+                    else "after a failed deploy"
+                    if other in self.last_deploy_failed
+                    else "in ALARM"
+                )
                 self.result.violations.append(
                     f"{self.now:%H:%M:%S} {service} started deploying to {environment} while {dependency} was {why}"
                 )

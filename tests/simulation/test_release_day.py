@@ -36,6 +36,18 @@ def test_a_dependency_that_stays_broken_gets_its_dependents_aborted_with_the_rea
     )
 
 
+def test_a_dependency_in_alarm_in_its_own_account_holds_its_dependent_until_it_clears(day):
+    lines = [line for line in day.timeline.render().splitlines() if "/prod" in line]
+    assert any("cicd-payments-prod-health (account 455555555555) -> ALARM" in line for line in lines)
+    held = [line for line in lines if "loyalty/prod" in line and "HELD at Deploy" in line]
+    assert any(
+        line.endswith("HELD at Deploy: waiting for payments in prod: alarm cicd-payments-prod-health is in ALARM")
+        for line in held
+    )
+    after = lines[next(i for i, line in enumerate(lines) if "cicd-payments-prod-health" in line and "-> OK" in line) :]
+    assert any("loyalty/prod" in line and "deployed" in line for line in after)
+
+
 def test_the_change_freeze_holds_prod_until_it_is_lifted(day):
     rendered = day.timeline.render()
     held = [line for line in rendered.splitlines() if "web-frontend/prod" in line and "HELD at Deploy" in line]
