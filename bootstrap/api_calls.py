@@ -158,6 +158,62 @@ def _metric_alarm(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
     )
 
 
+def _composite_alarm(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
+    # composite_alarm.go: PutCompositeAlarm (create and update), DescribeAlarms with
+    # AlarmTypes=CompositeAlarm (read), DeleteAlarms (delete); tags through the transparent tagging.
+    return _tagged_lifecycle(
+        place.arn("cloudwatch", f"alarm:{inputs['alarmName']}"),
+        place,
+        ["cloudwatch:PutCompositeAlarm"],
+        [
+            "cloudwatch:DescribeAlarms",
+            "cloudwatch:ListTagsForResource",
+            "cloudwatch:PutCompositeAlarm",
+            "cloudwatch:TagResource",
+            "cloudwatch:UntagResource",
+            "cloudwatch:DeleteAlarms",
+        ],
+        "cloudwatch:TagResource",
+    )
+
+
+def _event_rule_arn(inputs: dict[str, Any], place: Placement, rule: str) -> str:
+    """``rule/<name>`` on the default bus, ``rule/<bus>/<name>`` on any other (the bus given by name or ARN)."""
+    bus = str(inputs.get("eventBusName") or "default").rsplit("event-bus/", 1)[-1]
+    return place.arn("events", f"rule/{rule}" if bus == "default" else f"rule/{bus}/{rule}")
+
+
+def _event_rule(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
+    # events/rule.go: PutRule (create and update, the state travels in PutRule; no
+    # EnableRule/DisableRule), DescribeRule (read, and the wait after create), DeleteRule.
+    return _tagged_lifecycle(
+        _event_rule_arn(inputs, place, str(inputs["name"])),
+        place,
+        ["events:PutRule"],
+        [
+            "events:DescribeRule",
+            "events:ListTagsForResource",
+            "events:PutRule",
+            "events:TagResource",
+            "events:UntagResource",
+            "events:DeleteRule",
+        ],
+        "events:TagResource",
+    )
+
+
+def _event_target(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
+    # events/target.go: PutTargets (create and update), ListTargetsByRule (read),
+    # RemoveTargets (delete), all authorised on the rule; a target with a role hands it to EventBridge.
+    calls = _calls(
+        _event_rule_arn(inputs, place, str(inputs["rule"])),
+        ["events:PutTargets", "events:ListTargetsByRule", "events:RemoveTargets"],
+    )
+    if inputs.get("roleArn"):
+        calls.append(ApiCall("iam:PassRole", str(inputs["roleArn"]), {"iam:PassedToService": "events.amazonaws.com"}))
+    return calls
+
+
 def _topic(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
     return _tagged_lifecycle(
         place.arn("sns", str(inputs["name"])),
@@ -232,6 +288,9 @@ RESOURCE_CALLS: dict[str, ResourceCalls] = {
     "aws:codedeploy/application:Application": _codedeploy_application,
     "aws:codedeploy/deploymentGroup:DeploymentGroup": _codedeploy_group,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": _composite_alarm,
+    "aws:cloudwatch/eventRule:EventRule": _event_rule,
+    "aws:cloudwatch/eventTarget:EventTarget": _event_target,
     "aws:sns/topic:Topic": _topic,
     "aws:sns/topicPolicy:TopicPolicy": _topic_policy,
     "aws:sns/topicSubscription:TopicSubscription": _topic_subscription,
@@ -247,6 +306,12 @@ INVOKE_ACTIONS: dict[str, list[str]] = {
     "aws:lb/getLoadBalancer:getLoadBalancer": [
         "elasticloadbalancing:DescribeLoadBalancers",
         "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "elasticloadbalancing:DescribeTags",
+    ],
+    # elbv2/target_group_data_source.go: the group, its attributes (stickiness …), its tags.
+    "aws:lb/getTargetGroup:getTargetGroup": [
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
         "elasticloadbalancing:DescribeTags",
     ],
     "aws:lb/getListener:getListener": [

@@ -16,8 +16,9 @@ What it may do, and why each statement is there:
   ``RolePolicy`` and ``RolePolicyAttachment`` makes on create, read, update and
   delete, including ``ListRolePolicies``/``GetRolePolicy``/``ListAttachedRolePolicies``
   (read) and ``ListInstanceProfilesForRole`` (delete);
-- attach only the AWS-managed CodeDeploy policies, and pass only the CodeDeploy
-  service role, only to CodeDeploy;
+- attach only the AWS-managed CodeDeploy policies; pass only the CodeDeploy
+  service role, only to CodeDeploy, and only the event-forwarder role, only to
+  EventBridge (the rules' targets);
 - inline policies on the Server instance roles the catalog names. IAM cannot scope
   ``PutRolePolicy`` by the inline policy's name and the instance roles are the
   workload's, not ``cicd-*``; so the account owner opts a role in with the tag
@@ -28,12 +29,14 @@ What it may do, and why each statement is there:
   cannot tag a role outside ``cicd-*`` itself;
 - CodeDeploy applications and deployment groups in the account and region (their
   names are the service's, so not prefixed);
-- the lookups the program makes during preview (ALB and listener) and the reads the
-  preflight makes; ``sts:GetCallerIdentity`` for the provider's account check;
-- for the governance work: CloudWatch alarms and SNS topics named ``cicd-*`` and a
-  KMS key for the alarm topic. ``kms:CreateKey`` has no resource to scope, so it
-  requires the request tag ``managed-by=cicd-platform`` and every later call on a
-  key requires that tag on the key.
+- the lookups the program makes during preview (ALB, listener, target groups) and
+  the reads the preflight makes; ``sts:GetCallerIdentity`` for the provider's account check;
+- for the governance work: CloudWatch metric and composite alarms, SNS topics and
+  EventBridge rules (on the default bus) named ``cicd-*`` with their targets, and a
+  KMS key for the alarm topic. ``kms:CreateKey`` has no resource to scope, so it requires
+  the request tag ``managed-by=cicd-platform`` and every later call on a key
+  requires that tag on the key. The key's own policy lets the account (and so
+  IAM) administer it, which is what AWS's lockout check on ``CreateKey`` asks.
 """
 
 from __future__ import annotations
@@ -103,6 +106,7 @@ UNSCOPABLE_READ_ACTIONS = [
     "elasticloadbalancing:DescribeLoadBalancerAttributes",
     "elasticloadbalancing:DescribeListeners",
     "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
     "elasticloadbalancing:DescribeTags",
     "autoscaling:DescribeAutoScalingGroups",
     "kms:ListAliases",
@@ -116,11 +120,23 @@ PREFLIGHT_SCOPED_READ_ACTIONS = [
 ]
 ALARM_ACTIONS = [
     "cloudwatch:PutMetricAlarm",
+    "cloudwatch:PutCompositeAlarm",
     "cloudwatch:DeleteAlarms",
     "cloudwatch:DescribeAlarms",
     "cloudwatch:TagResource",
     "cloudwatch:UntagResource",
     "cloudwatch:ListTagsForResource",
+]
+EVENT_RULE_ACTIONS = [
+    "events:PutRule",
+    "events:DescribeRule",
+    "events:DeleteRule",
+    "events:TagResource",
+    "events:UntagResource",
+    "events:ListTagsForResource",
+    "events:PutTargets",
+    "events:ListTargetsByRule",
+    "events:RemoveTargets",
 ]
 TOPIC_ACTIONS = [
     "sns:CreateTopic",
@@ -162,6 +178,7 @@ def bootstrap_policy() -> Document:
     opt_in_key, opt_in = INSTANCE_ROLE_OPT_IN_TAG
     platform_roles = _arn("iam", f"role/{PLATFORM_PREFIX}*", regional=False)
     codedeploy_service_roles = _arn("iam", f"role/{PLATFORM_PREFIX}codedeploy-*", regional=False)
+    event_forwarder_roles = _arn("iam", f"role/{PLATFORM_PREFIX}event-forwarder-*", regional=False)
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -184,6 +201,13 @@ def bootstrap_policy() -> Document:
                 "Action": "iam:PassRole",
                 "Resource": codedeploy_service_roles,
                 "Condition": {"StringEquals": {"iam:PassedToService": "codedeploy.amazonaws.com"}},
+            },
+            {
+                "Sid": "PassEventForwarderRole",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": event_forwarder_roles,
+                "Condition": {"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}},
             },
             {
                 "Sid": "ManageOptedInInstanceRolePolicies",
@@ -231,6 +255,12 @@ def bootstrap_policy() -> Document:
                 "Effect": "Allow",
                 "Action": ALARM_ACTIONS,
                 "Resource": _arn("cloudwatch", f"alarm:{PLATFORM_PREFIX}*"),
+            },
+            {
+                "Sid": "ManagePlatformEventRules",
+                "Effect": "Allow",
+                "Action": EVENT_RULE_ACTIONS,
+                "Resource": _arn("events", f"rule/{PLATFORM_PREFIX}*"),
             },
             {
                 "Sid": "ManagePlatformTopics",

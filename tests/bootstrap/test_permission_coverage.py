@@ -7,9 +7,10 @@ import dataclasses
 
 import pytest
 
-from bootstrap.api_calls import RESOURCE_CALLS, ApiCall
+from bootstrap.api_calls import RESOURCE_CALLS, ApiCall, Placement
 from bootstrap.coverage import denied_calls, environment_providers, is_allowed, required_calls, unknown_types
 from bootstrap.permissions import bootstrap_policy, render
+from components.iam import alarm_topic_key_policy
 from offline_plan.recorder import RecordedInvoke, RecordedResource
 
 
@@ -58,6 +59,12 @@ def test_bootstrap_role_allows_every_call_the_plan_makes_in_environment_accounts
         ("elasticloadbalancing:DescribeListeners", None),
         ("elasticloadbalancing:DescribeLoadBalancers", None),
         ("sts:GetCallerIdentity", None),
+        ("cloudwatch:PutCompositeAlarm", None),
+        ("events:PutRule", None),
+        ("events:PutTargets", None),
+        ("events:ListTargetsByRule", None),
+        ("iam:PassRole", "PassEventForwarderRole"),
+        ("elasticloadbalancing:DescribeTargetGroupAttributes", None),
     ],
 )
 def test_removing_a_permission_the_program_needs_is_reported(prod_plan, action, sid):
@@ -79,6 +86,62 @@ def test_dropping_the_pass_role_condition_value_is_reported(prod_plan):
     passing = next(s for s in policy["Statement"] if s["Sid"] == "PassCodeDeployServiceRole")
     passing["Condition"]["StringEquals"]["iam:PassedToService"] = "ecs-tasks.amazonaws.com"
     assert any("iam:PassRole" in problem for problem in denied_calls(prod_plan, policy))
+
+
+def test_passing_the_event_forwarder_role_to_another_service_is_reported(prod_plan):
+    policy = copy.deepcopy(bootstrap_policy())
+    passing = next(s for s in policy["Statement"] if s["Sid"] == "PassEventForwarderRole")
+    passing["Condition"]["StringEquals"]["iam:PassedToService"] = "lambda.amazonaws.com"
+    problems = denied_calls(prod_plan, policy)
+    assert problems
+    assert all("iam:PassRole on arn:aws:iam::" in p and ":role/cicd-event-forwarder-" in p for p in problems)
+
+
+def test_the_plan_derives_the_governance_calls_in_every_environment_account(prod_plan):
+    calls = required_calls(prod_plan)
+    accounts = {p.account_id for p in environment_providers(prod_plan).values()}
+    for action, resource in [
+        ("cloudwatch:PutCompositeAlarm", ":alarm:cicd-"),
+        ("events:PutRule", ":rule/cicd-forward-"),
+        ("events:PutTargets", ":rule/cicd-forward-"),
+    ]:
+        placed = {r.provider.account_id for r in calls if r.call.action == action and resource in r.call.resource}
+        assert placed == accounts, action
+    passes = [r.call for r in calls if r.call.action == "iam:PassRole" and "event-forwarder" in r.call.resource]
+    assert passes
+    assert all(call.context == {"iam:PassedToService": "events.amazonaws.com"} for call in passes)
+
+
+def test_a_rule_on_another_bus_is_addressed_through_that_bus():
+    place = Placement("aws", "444444444444", "eu-west-1", {"managed-by": "cicd-platform"})
+    on_default = RESOURCE_CALLS["aws:cloudwatch/eventRule:EventRule"]({"name": "cicd-x"}, place)
+    on_bus = RESOURCE_CALLS["aws:cloudwatch/eventTarget:EventTarget"](
+        {"rule": "cicd-x", "eventBusName": "arn:aws:events:eu-west-1:444444444444:event-bus/audit"}, place
+    )
+    assert {c.resource for c in on_default} == {"arn:aws:events:eu-west-1:444444444444:rule/cicd-x"}
+    assert {c.resource for c in on_bus} == {"arn:aws:events:eu-west-1:444444444444:rule/audit/cicd-x"}
+    # The bootstrap role manages rules on the default bus only; another bus is refused.
+    document = render(bootstrap_policy(), partition="aws", account_id="444444444444", region="eu-west-1")
+    assert all(is_allowed(document, call) for call in on_default)
+    assert not any(is_allowed(document, call) for call in on_bus)
+
+
+def test_the_alarm_topic_key_lets_the_account_administer_it_so_create_key_passes_the_lockout_check():
+    """AWS refuses CreateKey unless the new key's policy lets the caller call PutKeyPolicy later.
+
+    The key policy grants the account root, which delegates to IAM, where the
+    bootstrap role holds ``kms:PutKeyPolicy`` on keys tagged as the platform's.
+    """
+    key_policy = alarm_topic_key_policy("eu-west-1", "444444444444")
+    administering = [
+        s
+        for s in key_policy["Statement"]
+        if s["Effect"] == "Allow"
+        and s.get("Principal") == {"AWS": "arn:aws:iam::444444444444:root"}
+        and not s.get("Condition")
+        and is_allowed({"Statement": [{**s, "Resource": "*"}]}, ApiCall("kms:PutKeyPolicy", "*"))
+    ]
+    assert administering
 
 
 def test_an_unknown_resource_type_in_an_environment_account_is_reported(prod_plan):

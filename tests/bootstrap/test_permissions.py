@@ -23,6 +23,7 @@ UNSCOPABLE = {
     "elasticloadbalancing:DescribeLoadBalancerAttributes",
     "elasticloadbalancing:DescribeListeners",
     "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
     "elasticloadbalancing:DescribeTags",
     "autoscaling:DescribeAutoScalingGroups",
     "kms:ListAliases",
@@ -85,11 +86,22 @@ def test_role_management_is_limited_to_platform_roles():
     assert statement["Resource"] == "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cicd-*"
 
 
-def test_pass_role_only_hands_the_codedeploy_service_role_to_codedeploy():
+def test_pass_role_hands_each_platform_role_only_to_its_one_service():
     passes = [s for s in bootstrap_policy()["Statement"] if "iam:PassRole" in json.dumps(s["Action"])]
-    assert len(passes) == 1
-    assert passes[0]["Resource"].endswith(":role/cicd-codedeploy-*")
-    assert passes[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "codedeploy.amazonaws.com"}}
+    handed = {
+        statement["Resource"].rsplit(":", 1)[1]: statement["Condition"]["StringEquals"]["iam:PassedToService"]
+        for statement in passes
+    }
+    assert handed == {
+        "role/cicd-codedeploy-*": "codedeploy.amazonaws.com",
+        "role/cicd-event-forwarder-*": "events.amazonaws.com",
+    }
+    assert all(statement["Condition"].keys() == {"StringEquals"} for statement in passes)
+
+
+def test_event_rules_are_limited_to_platform_rules():
+    statement = next(s for s in bootstrap_policy()["Statement"] if s["Sid"] == "ManagePlatformEventRules")
+    assert statement["Resource"] == "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/cicd-*"
 
 
 def test_only_the_codedeploy_managed_policies_the_program_attaches_can_be_attached():
