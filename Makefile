@@ -77,10 +77,10 @@ simulate: $(VENV)/.dev-installed
 
 ## preview / up: the real path (needs the Pulumi CLI and credentials for the tooling account)
 preview:
-	pulumi preview --stack $(STACK) --policy-pack policies
+	pulumi preview --stack $(STACK) --policy-pack policies --policy-pack-config policies/policy-config.json
 
 up:
-	pulumi up --stack $(STACK) --policy-pack policies
+	pulumi up --stack $(STACK) --policy-pack policies --policy-pack-config policies/policy-config.json
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache .hypothesis $(TOOLS)

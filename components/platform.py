@@ -21,6 +21,7 @@ from .gcp.environment import GcpEnvironment, GcpEnvironmentArgs
 from .github.deploy_environments import DeployEnvironments, DeployEnvironmentsArgs, variables_by_name
 from .github.dispatch_function import GitHubDispatch, GitHubDispatchArgs
 from .governance.approvals import ApprovalGovernance, ApprovalGovernanceArgs, auditor_role_arn
+from .governance.config_rules import ConfigRuleTwins, ConfigRuleTwinsArgs
 from .governance.notifications import ReleaseNews, ReleaseNewsArgs
 from .governance.rollback_reporter import RollbackReporter, RollbackReporterArgs, reporter_role_arn
 from .model import naming, release_approvals
@@ -140,6 +141,12 @@ class Platform(pulumi.ComponentResource):
             )
         if settings.github_environments and self.dispatch is not None:
             self._github_environments(inputs)
+        # Runtime twins of the policy pack: drift made outside Pulumi shows up in AWS Config.
+        self.config_rules = (
+            ConfigRuleTwins("config-rules", ConfigRuleTwinsArgs(inputs=inputs), opts=child)
+            if settings.config_rules
+            else None
+        )
         self.register_outputs(
             {
                 "artifactBucket": self.artifacts.bucket_name,

@@ -157,6 +157,9 @@ class AwsMocks(pulumi.runtime.Mocks):
                 f"arn:{p}:chatbot::{account}:chat-configuration/slack-channel/{inputs.get('configurationName')}"
             ),
         }
+        if typ == "aws:cfg/rule:Rule":
+            # AWS Config names a rule's ARN by its generated rule id, not by its name.
+            return f"arn:{p}:config:{region}:{account}:config-rule/{_config_rule_id(typ, name)}"
         if typ == "aws:codedeploy/deploymentGroup:DeploymentGroup":
             return (
                 f"arn:{p}:codedeploy:{region}:{account}:deploymentgroup:"
@@ -180,6 +183,8 @@ class AwsMocks(pulumi.runtime.Mocks):
             return {"uniqueId": "AROA" + stable_id(typ, resource_id).upper()}
         if typ == "aws:codedeploy/application:Application":
             return {"applicationId": stable_uuid(typ, resource_id)}
+        if typ == "aws:cfg/rule:Rule":
+            return {"ruleId": _config_rule_id(typ, resource_id)}
         if typ == "aws:sqs/queue:Queue":
             return {"url": f"https://sqs.{region}.amazonaws.com/{account}/{resource_id}"}
         if typ == "aws:lambda/function:Function":
@@ -210,6 +215,10 @@ class AwsMocks(pulumi.runtime.Mocks):
         if args.token == _CALLER_IDENTITY and not args.provider and self.caller_account_id:
             account = self.caller_account_id
         return data_source(self.partition, account, region, dict(args.args))
+
+
+def _config_rule_id(typ: str, name: str) -> str:
+    return f"config-rule-{stable_id(typ, name)[:6]}"
 
 
 def _decoded(value: Any) -> Any:

@@ -1,11 +1,21 @@
-"""Run the policy pack's rules over the recorded resources, as the policy server would."""
+"""Run the policy pack's rules over the recorded resources, as the policy server would.
+
+The pack's configuration comes from ``policies/policy-config.json`` (the file
+a real run passes with ``--policy-pack-config``): rule properties and
+enforcement-level overrides, ``disabled`` rules skipped. The plan renders
+unknown values as ``"[unknown]"``; rules read that as not known yet, exactly
+like the engine's unknowns.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from policies.rules import RESOURCE_RULES, STACK_RULES, PolicyResource, ResourceRule, StackRule
+from policies import pack_config
+from policies.rules import RESOURCE_RULES, STACK_RULES, UNKNOWN, PolicyResource, ResourceRule, StackRule
+from policies.rules.base import is_unknown
 
 from .recorder import RecordedResource
 
@@ -16,27 +26,58 @@ class Violation:
     level: str
     urn: str | None
     message: str
+    remediation: str = ""
 
     def as_plan_entry(self) -> dict[str, str | None]:
-        return {"policy": self.policy, "level": self.level, "urn": self.urn, "message": self.message}
+        return {
+            "policy": self.policy,
+            "level": self.level,
+            "urn": self.urn,
+            "message": self.message,
+            "remediation": self.remediation,
+        }
+
+
+def _known(value: Any) -> Any:
+    """Plan values with ``"[unknown]"`` turned into the marker rules test with ``is_unknown``."""
+    if isinstance(value, dict):
+        return {key: _known(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_known(item) for item in value]
+    return UNKNOWN if is_unknown(value) else value
 
 
 def evaluate(
     resources: Sequence[RecordedResource],
     resource_rules: Sequence[ResourceRule] = RESOURCE_RULES,
     stack_rules: Sequence[StackRule] = STACK_RULES,
+    config: pack_config.PackConfig | None = None,
 ) -> list[Violation]:
+    config = config if config is not None else pack_config.load()
     custom = [resource for resource in resources if resource.custom]
-    violations = [
-        Violation(rule.name, rule.level, resource.urn, message)
-        for resource in custom
-        for rule in resource_rules
-        for message in rule.violations(resource.type, resource.inputs)
+    views = [
+        PolicyResource(
+            type=r.type, urn=r.urn, name=r.name, props=_known(r.inputs), parent=r.parent, provider=r.provider
+        )
+        for r in sorted(custom, key=lambda r: r.urn)  # registration order varies; findings should not
     ]
-    views = [PolicyResource(type=r.type, urn=r.urn, name=r.name, props=r.inputs) for r in custom]
-    violations += [
-        Violation(rule.name, rule.level, urn, message)
-        for rule in stack_rules
-        for urn, message in rule.violations(views)
-    ]
+    violations: list[Violation] = []
+    for rule in resource_rules:
+        level = config.level_of(rule.name, rule.level)
+        if level == "disabled":
+            continue
+        settings = config.properties_of(rule.name)
+        violations += [
+            Violation(rule.name, level, view.urn, message, rule.remediation)
+            for view in views
+            for message in rule.violations(view.type, view.props, settings)
+        ]
+    for rule in stack_rules:
+        level = config.level_of(rule.name, rule.level)
+        if level == "disabled":
+            continue
+        violations += [
+            Violation(rule.name, level, urn, message, rule.remediation)
+            for urn, message in rule.violations(views, config.properties_of(rule.name))
+        ]
     return violations

@@ -59,6 +59,21 @@ def pipelines_by_service(plan: Plan, owners: dict[str, str]) -> dict[str, dict[s
     }
 
 
+LEVEL_ORDER = ("mandatory", "advisory")
+EXAMPLES_PER_RULE = 3
+
+
+def violations_by_rule(plan: Plan) -> dict[str, dict[str, int]]:
+    """level → rule → count, mandatory first, rules by count then name."""
+    counts = Counter((violation.level, violation.policy) for violation in plan.violations)
+    return {
+        level: dict(
+            sorted(((rule, n) for (lvl, rule), n in counts.items() if lvl == level), key=lambda kv: (-kv[1], kv[0]))
+        )
+        for level in LEVEL_ORDER
+    }
+
+
 def summary(plan: Plan) -> dict[str, Any]:
     custom = [resource for resource in plan.resources if resource.custom]
     owners = service_of(plan)
@@ -72,6 +87,7 @@ def summary(plan: Plan) -> dict[str, Any]:
         "deployOrder": plan.inputs.catalog.deploy_order,
         "deployWaves": plan.inputs.deploy_waves(),
         "violations": {"mandatory": levels.get("mandatory", 0), "advisory": levels.get("advisory", 0)},
+        "violationsByRule": violations_by_rule(plan),
         "durationSeconds": round(plan.seconds, 3),
     }
 
@@ -134,6 +150,22 @@ def render_summary(plan: Plan, facts: dict[str, Any], path: Path) -> str:
         lines.append(f"  {environment}: {rendered}")
     counts = facts["violations"]
     lines.append(f"policy: {counts['mandatory']} mandatory, {counts['advisory']} advisory violation(s)")
-    for violation in plan.violations:
-        lines.append(f"  [{violation.level}] {violation.policy}: {violation.message} ({violation.urn})")
+    lines += render_violations(plan, facts["violationsByRule"], path)
     return "\n".join(lines)
+
+
+def render_violations(plan: Plan, by_rule: dict[str, dict[str, int]], path: Path) -> list[str]:
+    """Findings grouped by level (mandatory first) and rule, a few examples each; the plan file has them all."""
+    lines: list[str] = []
+    for level in LEVEL_ORDER:
+        for rule, count in by_rule.get(level, {}).items():
+            found = [v for v in plan.violations if v.level == level and v.policy == rule]
+            lines.append(f"  [{level}] {rule}: {count} finding(s)")
+            for violation in found[:EXAMPLES_PER_RULE]:
+                where = violation.urn.rsplit("::", 1)[-1] if violation.urn else "stack"
+                lines.append(f"      {violation.message} ({where})")
+            if count > EXAMPLES_PER_RULE:
+                lines.append(f"      … and {count - EXAMPLES_PER_RULE} more in {path}")
+            if found and found[0].remediation:
+                lines.append(f"      fix: {found[0].remediation}")
+    return lines

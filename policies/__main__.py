@@ -10,5 +10,5 @@ from rules import RESOURCE_RULES, STACK_RULES, PolicyResource
 PolicyPack(
     name="cicd-platform",
     policies=policies(RESOURCE_RULES, STACK_RULES, PolicyResource),
-    description="Compliance of the CI/CD platform: encryption, public access, IAM trust and pipeline shape.",
+    description="CI/CD governance: pipeline shape, roles and accounts, and the resources pipelines use.",
 )

@@ -21,7 +21,7 @@ from components.model.settings import CONFIG_KEY
 from components.model.yaml_source import load_yaml_file
 from offline_plan.stack_config import read_stack_config
 
-from .checks import assume_with, run_preflight
+from .checks import assume_with, check_config_recorder, run_preflight
 
 EXIT_PROBLEMS = 1
 EXIT_BAD_INPUT = 2
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None, session: boto3.Session | None = None) ->
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
-    problems = run_preflight(inputs, assume_with(base))
+    problems = run_preflight(inputs, assume_with(base)) + check_config_recorder(inputs, base)
     for problem in problems:
         print(problem)
     accounts = len(inputs.environment_accounts())

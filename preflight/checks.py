@@ -233,3 +233,31 @@ def run_preflight(inputs: PlatformInputs, assume: AssumeRole) -> list[Problem]:
         for environment, _platforms in inputs.environment_accounts()
         for problem in check_environment(inputs, environment, assume)
     ]
+
+
+def check_config_recorder(inputs: PlatformInputs, tooling: boto3.Session) -> list[Problem]:
+    """With ``configRules`` on, the tooling account's region needs a recording AWS Config recorder.
+
+    The landing zone owns the recorder; the platform only adds managed rules, which AWS refuses
+    (``NoAvailableConfigurationRecorderException``) where no recorder exists.
+    """
+    settings = inputs.settings
+    if not settings.config_rules:
+        return []
+
+    def problem(message: str) -> Problem:
+        return Problem("tooling", settings.tooling_account_id, None, message)
+
+    try:
+        recorders = tooling.client("config", region_name=settings.region).describe_configuration_recorder_status()[
+            "ConfigurationRecordersStatus"
+        ]
+    except (ClientError, BotoCoreError) as error:
+        return [problem(f"could not check the AWS Config recorder ({_describe(error)})")]
+    ask = "the landing zone (Control Tower or the organization's AWS Config setup) provides it (README: Runtime twins)"
+    if not recorders:
+        return [problem(f"configRules is on but {settings.region} has no AWS Config configuration recorder; {ask}")]
+    if not any(recorder.get("recording") for recorder in recorders):
+        names = ", ".join(sorted(str(recorder.get("name")) for recorder in recorders))
+        return [problem(f"configRules is on but the AWS Config recorder ({names}) is not recording; {ask}")]
+    return []

@@ -156,6 +156,11 @@ class StackSettings(_Frozen):
         Field(default=(), description="Team slugs whose approval production deploys on GCP/Azure wait for.")
     )
     build_timeout_minutes: int = Field(default=30, ge=5, le=480)
+    config_rules: bool = Field(
+        default=False,
+        description="Deploy the AWS Config managed rules that twin the policy pack in the tooling account "
+        "(needs a configuration recorder there, which the landing zone owns).",
+    )
     sonarqube: SonarQube | None = Field(default=None, description="SAST by this server instead of Semgrep.")
     snyk: Snyk | None = Field(default=None, description="Snyk beside OSV-Scanner for dependencies.")
     service_url_pattern: UrlPattern | None = Field(

@@ -1,26 +1,68 @@
-"""The rules of the cicd-platform policy pack, one concern per module.
+"""The rules of the cicd-platform policy pack, grouped by what they govern.
 
 ``RESOURCE_RULES`` and ``STACK_RULES`` are what the pack (``policies/__main__.py``)
-and the offline plan both run; adding a rule means adding it here.
+and the offline plan both run; adding a rule means adding it to its domain
+module's ``RULES`` (or ``RESOURCE_RULES``/``STACK_RULES``) tuple.
 """
 
-from .base import PolicyResource, ResourceRule, StackRule
-from .iam_no_admin import RULE as IAM_NO_ADMIN
-from .iam_trust_scoped import RULE as IAM_TRUST_SCOPED
-from .kms_rotation import RULE as KMS_ROTATION
-from .pipeline_artifact_cmk import RULE as PIPELINE_ARTIFACT_CMK
-from .s3_bucket_hardened import RULE as S3_BUCKET_HARDENED
-from .s3_kms import RULE as S3_KMS
-from .s3_no_public import RULE as S3_NO_PUBLIC
+from . import (
+    account_boundaries,
+    azure_identity,
+    cloudwatch,
+    codebuild,
+    codedeploy,
+    codepipeline,
+    federation,
+    gcp_artifact_registry,
+    gcp_identity,
+    iam,
+    kms,
+    lambda_functions,
+    pipeline_access,
+    pipeline_shape,
+    release_safety,
+    s3,
+    secrets,
+    service_graph,
+    sns,
+    tagging,
+)
+from .base import UNKNOWN, PolicyResource, ResourceRule, StackRule, is_unknown
 
 RESOURCE_RULES: tuple[ResourceRule, ...] = (
-    KMS_ROTATION,
-    S3_KMS,
-    S3_NO_PUBLIC,
-    PIPELINE_ARTIFACT_CMK,
-    IAM_NO_ADMIN,
-    IAM_TRUST_SCOPED,
+    *codebuild.RULES,
+    *codepipeline.RULES,
+    *codedeploy.RULES,
+    *s3.RESOURCE_RULES,
+    *kms.RULES,
+    *iam.RULES,
+    *sns.RULES,
+    *lambda_functions.RULES,
+    *cloudwatch.RULES,
+    *secrets.RULES,
+    *gcp_identity.RULES,
+    *gcp_artifact_registry.RULES,
+    *azure_identity.RULES,
+    *tagging.RULES,
 )
-STACK_RULES: tuple[StackRule, ...] = (S3_BUCKET_HARDENED,)
+STACK_RULES: tuple[StackRule, ...] = (
+    *pipeline_shape.RULES,
+    *release_safety.RULES,
+    *pipeline_access.RULES,
+    *account_boundaries.RULES,
+    *federation.RULES,
+    *service_graph.RULES,
+    *s3.STACK_RULES,
+)
+ALL_RULES = (*RESOURCE_RULES, *STACK_RULES)
 
-__all__ = ["RESOURCE_RULES", "STACK_RULES", "PolicyResource", "ResourceRule", "StackRule"]
+__all__ = [
+    "ALL_RULES",
+    "RESOURCE_RULES",
+    "STACK_RULES",
+    "UNKNOWN",
+    "PolicyResource",
+    "ResourceRule",
+    "StackRule",
+    "is_unknown",
+]

@@ -2,76 +2,248 @@
 
 Rules never import the Pulumi program. They see resources exactly as the
 policy server hands them over: a type token and camelCase props, which during
-``pulumi preview`` may hold unknown values. Checks read props defensively and
-say nothing about what they cannot see.
+``pulumi preview`` may hold unknown values. The CrossGuard adapter turns every
+unknown into the ``UNKNOWN`` marker before a check runs, so a check can still
+judge what *is* known; checks read props defensively and say nothing about
+what they cannot see (``is_unknown``).
+
+A rule's knobs (allow-lists, retention days, prod environment names) are a
+JSON schema with defaults; the check receives the effective configuration:
+the defaults overlaid with what ``--policy-pack-config`` (or the offline
+plan's ``policies/policy-config.json``) sets for the rule.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Level = Literal["mandatory", "advisory"]
 Props = Mapping[str, Any]
+Config = Mapping[str, Any]
+
+
+class _Unknown:
+    """A value the engine cannot know before the update (an output of a resource not created yet)."""
+
+    # Recognised by attribute, not identity: the pack may be imported both as ``rules`` and as
+    # ``policies.rules`` in one process, which makes two classes and two markers.
+    is_policy_unknown = True
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __bool__(self) -> bool:
+        # Falsy so ``value or default`` reads an unknown as absent; checks that report
+        # absence test ``is_unknown`` first, so absence is never inferred from it.
+        return False
+
+
+UNKNOWN: Any = _Unknown()
+# The engine's sentinels (pulumi_policy.proxy) and the offline plan's rendering of them.
+UNKNOWN_SENTINELS = frozenset(
+    {
+        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",
+        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
+        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",
+        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
+        "030794c1-ac77-496b-92df-f27374a8bd58",
+        "e48ece36-62e2-4504-bad9-02848725956a",
+        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",
+        "[unknown]",
+    }
+)
+
+
+def is_unknown(value: Any) -> bool:
+    if isinstance(value, str):
+        return value in UNKNOWN_SENTINELS
+    return getattr(type(value), "is_policy_unknown", False) is True
+
+
+def present(value: Any) -> bool:
+    """Set to something (or not known yet, which may well be something): the safe reading for "is it missing?"."""
+    return is_unknown(value) or bool(value)
+
+
+def shown(value: Any) -> str:
+    """A value for a message; unknowns read as such rather than as a sentinel."""
+    return "(not known yet)" if is_unknown(value) else str(value)
 
 
 @dataclass(frozen=True)
 class PolicyResource:
-    """One resource as a stack rule sees it."""
+    """One resource as a stack rule sees it: the graph node the policy server hands over.
+
+    ``parent`` and ``provider`` are URNs (``None`` for the stack root and the
+    default provider); ``dependencies`` are the URNs the resource depends on.
+    """
 
     type: str
     urn: str
     name: str
     props: Props
+    parent: str | None = None
+    provider: str | None = None
+    dependencies: tuple[str, ...] = ()
+
+
+def config_defaults(schema: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    return {key: spec["default"] for key, spec in schema.items() if "default" in spec}
 
 
 @dataclass(frozen=True)
-class ResourceRule:
-    """A rule about one resource at a time."""
-
+class _RuleMetadata:
     name: str
     description: str
     level: Level
-    resource_types: frozenset[str]
-    check: Callable[[str, Props], Iterable[str]]
-    anchors: tuple[str, ...] = ()
+    remediation: str
+    anchors: tuple[str, ...]
+    config_schema: Mapping[str, Mapping[str, Any]]
+
+    def effective_config(self, config: Config | None) -> dict[str, Any]:
+        """Schema defaults, overlaid with the configured values this rule knows (``enforcementLevel`` is not one)."""
+        effective = config_defaults(self.config_schema)
+        for key, value in (config or {}).items():
+            if key in self.config_schema:
+                effective[key] = value
+        return effective
+
+
+@dataclass(frozen=True)
+class ResourceRule(_RuleMetadata):
+    """A rule about one resource at a time; ``check(type, props, config)`` yields messages."""
+
+    resource_types: frozenset[str] = frozenset()
+    check: Callable[[str, Props, Config], Iterable[str]] = field(default=lambda *_: ())
 
     def applies_to(self, resource_type: str) -> bool:
         return resource_type in self.resource_types
 
-    def violations(self, resource_type: str, props: Props) -> list[str]:
+    def violations(self, resource_type: str, props: Props, config: Config | None = None) -> list[str]:
         if not self.applies_to(resource_type):
             return []
-        return list(self.check(resource_type, props))
+        return list(self.check(resource_type, props, self.effective_config(config)))
 
 
 @dataclass(frozen=True)
-class StackRule:
-    """A rule about how resources relate; yields (urn or None, message)."""
+class StackRule(_RuleMetadata):
+    """A rule about how resources relate; ``check(resources, config)`` yields (urn or None, message)."""
 
-    name: str
-    description: str
-    level: Level
-    check: Callable[[Sequence[PolicyResource]], Iterable[tuple[str | None, str]]]
-    anchors: tuple[str, ...] = ()
+    check: Callable[[Sequence[PolicyResource], Config], Iterable[tuple[str | None, str]]] = field(default=lambda *_: ())
 
-    def violations(self, resources: Sequence[PolicyResource]) -> list[tuple[str | None, str]]:
-        return list(self.check(resources))
+    def violations(
+        self, resources: Sequence[PolicyResource], config: Config | None = None
+    ) -> list[tuple[str | None, str]]:
+        """Findings in order, each once (a shared role seen from several pipelines is one finding)."""
+        return list(dict.fromkeys(self.check(resources, self.effective_config(config))))
+
+
+def resource_rule(
+    name: str,
+    description: str,
+    level: Level,
+    resource_types: Iterable[str],
+    check: Callable[[str, Props, Config], Iterable[str]],
+    remediation: str,
+    anchors: Iterable[str] = (),
+    config_schema: Mapping[str, Mapping[str, Any]] | None = None,
+) -> ResourceRule:
+    return ResourceRule(
+        name=name,
+        description=description,
+        level=level,
+        remediation=remediation,
+        anchors=tuple(anchors),
+        config_schema=dict(config_schema or {}),
+        resource_types=frozenset(resource_types),
+        check=check,
+    )
+
+
+def stack_rule(
+    name: str,
+    description: str,
+    level: Level,
+    check: Callable[[Sequence[PolicyResource], Config], Iterable[tuple[str | None, str]]],
+    remediation: str,
+    anchors: Iterable[str] = (),
+    config_schema: Mapping[str, Mapping[str, Any]] | None = None,
+) -> StackRule:
+    return StackRule(
+        name=name,
+        description=description,
+        level=level,
+        remediation=remediation,
+        anchors=tuple(anchors),
+        config_schema=dict(config_schema or {}),
+        check=check,
+    )
+
+
+# Reading props
+
+
+def dig(value: Any, *path: str | int) -> Any:
+    """``value[path0][path1]…``; ``None`` when a step is missing, ``UNKNOWN`` when a step is not known yet."""
+    for step in path:
+        if is_unknown(value):
+            return UNKNOWN
+        if isinstance(step, int):
+            items = as_list(value)
+            value = items[step] if -len(items) <= step < len(items) else None
+        elif isinstance(value, Mapping):
+            value = value.get(step)
+        else:
+            return None
+    return UNKNOWN if is_unknown(value) else value
+
+
+def as_list(value: Any) -> list[Any]:
+    """A prop as a list; the policy server hands lists over as read-only ``Sequence`` proxies."""
+    if value is None or is_unknown(value):
+        return []
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return list(value)
+    return [value]
+
+
+def known_list(value: Any) -> list[Any] | None:
+    """A list whose every element is known, or ``None`` (so "X is missing from it" is never guessed)."""
+    if is_unknown(value):
+        return None
+    items = as_list(value)
+    return None if any(is_unknown(item) for item in items) else items
+
+
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def json_value(value: Any) -> Any:
+    """A prop that carries JSON text (policy documents, CodeBuild action variables), parsed; ``None`` if not."""
+    if is_unknown(value):
+        return UNKNOWN
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
 
 
 def policy_document(value: Any) -> dict[str, Any] | None:
     """A policy document from a prop that may be a JSON string, a dict, or not known yet."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return None
-        return parsed if isinstance(parsed, dict) else None
-    return None
+    parsed = json_value(value)
+    return dict(parsed) if isinstance(parsed, Mapping) else None
 
 
 def statements(document: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -81,20 +253,56 @@ def statements(document: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return [dict(statement) for statement in as_list(document.get("Statement")) if isinstance(statement, Mapping)]
 
 
-def as_list(value: Any) -> list[Any]:
-    """A prop as a list; the policy server hands lists over as read-only ``Sequence`` proxies."""
-    if value is None:
-        return []
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        return list(value)
-    return [value]
+def statement_id(statement: Mapping[str, Any], index: int) -> str:
+    sid = statement.get("Sid")
+    return str(sid) if isinstance(sid, str) and sid else str(index)
 
 
 def aws_principals(statement: Mapping[str, Any]) -> list[str]:
-    """Principals of a statement; a bare ``"*"`` principal is reported as ``"*"``."""
+    """AWS principals of a statement; a bare ``"*"`` principal is reported as ``"*"``."""
     principal = statement.get("Principal")
     if principal == "*":
         return ["*"]
     if isinstance(principal, Mapping):
-        return [str(item) for item in as_list(principal.get("AWS"))]
+        return [str(item) for item in as_list(principal.get("AWS")) if not is_unknown(item)]
     return []
+
+
+def tags_of(props: Props) -> Mapping[str, Any]:
+    return as_mapping(props.get("tags"))
+
+
+def environment_of(props: Props) -> Any:
+    """The environment a resource belongs to, from its ``environment`` tag (``UNKNOWN`` if not known)."""
+    tags = props.get("tags")
+    if is_unknown(tags):
+        return UNKNOWN
+    return dig(tags, "environment")
+
+
+PROD_ENVIRONMENTS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string"},
+    "default": ["prod"],
+    "description": "Values of the `environment` tag that mark production resources.",
+}
+
+
+def is_prod(props: Props, config: Config) -> bool:
+    """Production by the ``environment`` tag; an unknown tag is not proof of production."""
+    environment = environment_of(props)
+    return isinstance(environment, str) and environment in set(config.get("prodEnvironments", ["prod"]))
+
+
+def account_of_arn(arn: Any) -> str | None:
+    """The account id of an ARN (``arn:partition:service:region:account:…``); ``None`` if it has none."""
+    if not isinstance(arn, str) or is_unknown(arn) or not arn.startswith("arn:"):
+        return None
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[4].isdigit() else None
+
+
+def name_of_role_arn(arn: Any) -> str | None:
+    if not isinstance(arn, str) or ":role/" not in arn:
+        return None
+    return arn.rsplit("/", 1)[-1]

@@ -33,9 +33,15 @@ def test_plan_document_keeps_the_contract_shape(dev_plan):
         assert {"urn", "type", "name", "parent", "provider", "inputs"} <= set(entry)
         assert all(dependency.startswith("urn:pulumi:dev::") for dependency in entry["dependencies"])
     assert [entry["urn"] for entry in plan["resources"]] == sorted(entry["urn"] for entry in plan["resources"])
-    assert plan["policy"] == {"violations": []}
+    assert all(violation["level"] == "advisory" for violation in plan["policy"]["violations"])
+    assert all(
+        set(violation) == {"policy", "level", "urn", "message", "remediation"}
+        for violation in plan["policy"]["violations"]
+    )
     summary = plan["summary"]
-    assert summary["violations"] == {"mandatory": 0, "advisory": 0}
+    assert summary["violations"]["mandatory"] == 0
+    assert summary["violations"]["advisory"] == len(plan["policy"]["violations"])
+    assert sum(summary["violationsByRule"]["advisory"].values()) == summary["violations"]["advisory"]
     assert summary["resourcesByType"]["aws:codepipeline/pipeline:Pipeline"] == len(summary["pipelines"]) * 4
     assert summary["pipelines"]["booking"]["prod"] == {
         "name": "booking-prod",
@@ -56,7 +62,8 @@ def test_plans_are_deterministic(dev_plan):
 def test_summary_lists_pipelines_per_service_and_environment(dev_plan, tmp_path):
     text = render_summary(dev_plan, plan_document(dev_plan)["summary"], tmp_path / "plan-dev.json")
     assert "booking: dev (feature/**), qa (develop), staging (release/**), prod (main)" in text
-    assert "policy: 0 mandatory, 0 advisory violation(s)" in text
+    advisory = len(dev_plan.violations)
+    assert f"policy: 0 mandatory, {advisory} advisory violation(s)" in text
 
 
 @pytest.mark.parametrize(

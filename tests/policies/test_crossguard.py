@@ -1,71 +1,55 @@
+"""The CrossGuard adapter and the test harness, checked against the SDK's own policy server code.
+
+``_PolicyAnalyzerServicer`` is what ``PolicyPack`` serves over gRPC; calling its
+``Analyze``/``AnalyzeStack`` directly (no server started) shows that the
+harness builds arguments the way a real ``pulumi preview`` run does.
+"""
+
+from __future__ import annotations
+
 import dataclasses
-from types import SimpleNamespace
 
 import pytest
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
-from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UnknownValueError, unknown_checking_proxy
+from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from policies.crossguard import policies, resource_policy, stack_policy
-from policies.rules import RESOURCE_RULES, STACK_RULES, PolicyResource
-from policies.rules.iam_no_admin import RULE as IAM_NO_ADMIN
-from policies.rules.kms_rotation import RULE as KMS_ROTATION
-from policies.rules.pipeline_artifact_cmk import RULE as PIPELINE_ARTIFACT_CMK
-from policies.rules.s3_bucket_hardened import RULE as S3_BUCKET_HARDENED
-from policies.rules.s3_kms import RULE as S3_KMS
+from policies.rules import RESOURCE_RULES, STACK_RULES, UNKNOWN, PolicyResource
+from policies.rules.codebuild import CODEBUILD_NO_PRIVILEGED
+from policies.rules.kms import KMS_ROTATION
+from policies.rules.pipeline_shape import PROD_MANUAL_APPROVAL
+from policies.rules.s3 import S3_BUCKET_HARDENED
+from policies.testing import UNKNOWN as WIRE_UNKNOWN
+from policies.testing import Provider, Resource, check, run_stack_policy, secret
+
+from .platform_shapes import governed_stages, pipeline
 
 KEY = "aws:kms/key:Key"
-BUCKET = "aws:s3/bucket:Bucket"
-ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
-ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
-PIPELINE = "aws:codepipeline/pipeline:Pipeline"
-ROLE = "aws:iam/role:Role"
-KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-
-
-class Reports:
-    """Collects report_violation(message, urn) calls."""
-
-    def __init__(self):
-        self.calls = []
-
-    def __call__(self, message, urn=None):
-        self.calls.append((message, urn))
-
-
-def resource_args(resource_type, props, name="it"):
-    return SimpleNamespace(
-        resource_type=resource_type, props=props, urn=f"urn:pulumi:dev::cicd::{resource_type}::{name}", name=name
-    )
-
-
-def stack_args(*resources):
-    return SimpleNamespace(resources=list(resources))
-
-
-def validate(policy, args):
-    reports = Reports()
-    assert policy.validate(args, reports) is None
-    return reports.calls
+PROJECT = "aws:codebuild/project:Project"
+PRIVILEGED = Resource(PROJECT, {"name": "booking-build", "environment": {"privilegedMode": True}}, "booking-build")
 
 
 # construction
 
 
-def test_resource_rule_becomes_a_resource_validation_policy():
-    policy = resource_policy(KMS_ROTATION)
+def test_resource_rule_becomes_a_resource_validation_policy_with_its_metadata():
+    policy = resource_policy(CODEBUILD_NO_PRIVILEGED)
     assert isinstance(policy, ResourceValidationPolicy)
-    assert policy.name == "kms-rotation"
-    assert policy.description == KMS_ROTATION.description
+    assert policy.name == "codebuild-no-privileged"
+    assert policy.description == CODEBUILD_NO_PRIVILEGED.description
     assert policy.enforcement_level is EnforcementLevel.MANDATORY
+    assert policy.remediation_steps == CODEBUILD_NO_PRIVILEGED.remediation
+    assert policy.config_schema.properties["allowedProjects"]["default"] == []
+    assert policy.tags == ["CKV_AWS_316"]
 
 
 def test_stack_rule_becomes_a_stack_validation_policy():
     policy = stack_policy(S3_BUCKET_HARDENED, PolicyResource)
     assert isinstance(policy, StackValidationPolicy)
     assert policy.name == "s3-bucket-hardened"
-    assert policy.description == S3_BUCKET_HARDENED.description
-    assert policy.enforcement_level is EnforcementLevel.MANDATORY
+    assert policy.config_schema is None
 
 
 @pytest.mark.parametrize(
@@ -88,125 +72,135 @@ def test_pack_policies_are_resource_policies_then_stack_policies_in_rule_order()
     assert [policy.name for policy in built] == [rule.name for rule in (*RESOURCE_RULES, *STACK_RULES)]
     assert all(isinstance(policy, ResourceValidationPolicy) for policy in built[: len(RESOURCE_RULES)])
     assert all(isinstance(policy, StackValidationPolicy) for policy in built[len(RESOURCE_RULES) :])
-    assert all(policy.enforcement_level is EnforcementLevel.MANDATORY for policy in built)
 
 
-def test_pack_policy_names_are_unique():
-    names = [policy.name for policy in policies(RESOURCE_RULES, STACK_RULES, PolicyResource)]
-    assert len(names) == len(set(names))
+# what a rule sees
 
 
-def test_no_rules_make_no_policies():
-    assert policies([], [], PolicyResource) == []
-
-
-# resource validation
-
-
-def test_resource_policy_reports_each_violation_without_a_urn():
-    calls = validate(resource_policy(KMS_ROTATION), resource_args(KEY, {"enableKeyRotation": False}))
-    assert calls == [("KMS key does not rotate: set enable_key_rotation=True", None)]
-
-
-def test_resource_policy_reports_several_violations_of_one_resource():
-    props = {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}, {}]}
-    calls = validate(resource_policy(S3_KMS), resource_args(ENCRYPTION, props))
-    assert [message for message, _ in calls] == [
-        "rule 0: default encryption is 'AES256', not SSE-KMS",
-        "rule 1: default encryption is None, not SSE-KMS",
-    ]
-
-
-def test_resource_policy_is_quiet_for_a_compliant_resource():
-    assert validate(resource_policy(KMS_ROTATION), resource_args(KEY, {"enableKeyRotation": True})) == []
-
-
-def test_resource_policy_ignores_resource_types_its_rule_does_not_cover():
-    assert validate(resource_policy(KMS_ROTATION), resource_args("aws:sns/topic:Topic", {})) == []
-
-
-def test_resource_policy_accepts_props_as_the_engine_proxies_them():
-    props = unknown_checking_proxy({"enableKeyRotation": False, "tags": {"team": "platform"}})
-    calls = validate(resource_policy(KMS_ROTATION), resource_args(KEY, props))
-    assert calls == [("KMS key does not rotate: set enable_key_rotation=True", None)]
-
-
-def test_unknown_prop_during_preview_is_left_to_the_sdk():
-    # The SDK turns UnknownValueError into an advisory "can't run policy during preview" note.
-    props = unknown_checking_proxy({"enableKeyRotation": UNKNOWN_BOOLEAN_VALUE})
-    with pytest.raises(UnknownValueError):
-        validate(resource_policy(KMS_ROTATION), resource_args(KEY, props))
-
-
-def test_compliant_encryption_as_the_engine_proxies_it_is_quiet():
-    props = unknown_checking_proxy(
-        {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY_ARN}}]}
-    )
-    assert validate(resource_policy(S3_KMS), resource_args(ENCRYPTION, props)) == []
-
-
-def test_compliant_pipeline_as_the_engine_proxies_it_is_quiet():
-    store = {"location": "artifacts", "type": "S3", "encryptionKey": {"id": KEY_ARN, "type": "KMS"}}
-    props = unknown_checking_proxy({"artifactStores": [store]})
-    assert validate(resource_policy(PIPELINE_ARTIFACT_CMK), resource_args(PIPELINE, props)) == []
-
-
-def test_role_with_admin_managed_policy_as_the_engine_proxies_it_is_reported():
-    arn = "arn:aws:iam::aws:policy/AdministratorAccess"
-    props = unknown_checking_proxy({"managedPolicyArns": [arn]})
-    assert validate(resource_policy(IAM_NO_ADMIN), resource_args(ROLE, props)) == [(f"role carries {arn}", None)]
-
-
-def test_role_with_scoped_inline_policy_as_the_engine_proxies_it_is_quiet():
-    props = unknown_checking_proxy({"inlinePolicies": [{"name": "none", "policy": '{"Statement": []}'}]})
-    assert validate(resource_policy(IAM_NO_ADMIN), resource_args(ROLE, props)) == []
-
-
-# stack validation
-
-
-def stack_resource(resource_type, name, **props):
-    return resource_args(resource_type, props, name)
-
-
-def test_stack_policy_reports_the_violation_against_the_bucket_urn():
-    bucket = stack_resource(BUCKET, "artifacts", bucket="artifacts")
-    calls = validate(stack_policy(S3_BUCKET_HARDENED, PolicyResource), stack_args(bucket))
-    assert calls == [("bucket artifacts has no default encryption, public access block, versioning", bucket.urn)]
-
-
-def test_stack_policy_is_quiet_for_a_hardened_bucket():
-    args = stack_args(
-        stack_resource(BUCKET, "artifacts", bucket="artifacts"),
-        stack_resource(ACCESS_BLOCK, "artifacts-pab", bucket="artifacts"),
-        stack_resource(ENCRYPTION, "artifacts-sse", bucket="artifacts"),
-        stack_resource(VERSIONING, "artifacts-ver", bucket="artifacts", versioningConfiguration={"status": "Enabled"}),
-    )
-    assert validate(stack_policy(S3_BUCKET_HARDENED, PolicyResource), args) == []
-
-
-def test_stack_policy_hands_the_rule_resource_views():
+def test_a_rule_sees_plain_props_with_numbers_as_the_wire_makes_them():
     seen = []
+    rule = dataclasses.replace(KMS_ROTATION, check=lambda _, props, __: seen.append(props) or [])
+    check(rule, Resource(KEY, {"enableKeyRotation": True, "deletionWindowInDays": 7, "tags": {"a": "b"}}))
+    assert seen == [{"enableKeyRotation": True, "deletionWindowInDays": 7.0, "tags": {"a": "b"}}]
+    assert type(seen[0]) is dict
 
-    def check(resources):
-        seen.extend(resources)
-        return [(None, "stack-wide finding")]
 
-    rule = dataclasses.replace(S3_BUCKET_HARDENED, check=check)
-    topic = stack_resource("aws:sns/topic:Topic", "alerts", displayName="alerts")
-    calls = validate(stack_policy(rule, PolicyResource), stack_args(topic))
-    assert seen == [
-        PolicyResource(type=topic.resource_type, urn=topic.urn, name="alerts", props={"displayName": "alerts"})
+def test_unknown_values_reach_the_rule_as_the_unknown_marker_and_known_ones_stay():
+    seen = []
+    rule = dataclasses.replace(KMS_ROTATION, check=lambda _, props, __: seen.append(props) or [])
+    reports = check(rule, Resource(KEY, {"enableKeyRotation": WIRE_UNKNOWN, "policy": {"Statement": [WIRE_UNKNOWN]}}))
+    assert not reports.skipped
+    assert seen == [{"enableKeyRotation": UNKNOWN, "policy": {"Statement": [UNKNOWN]}}]
+
+
+def test_secrets_reach_the_rule_as_their_plain_value():
+    assert check(KMS_ROTATION, Resource(KEY, {"enableKeyRotation": secret(False)})).messages == [
+        "KMS key does not rotate: set enable_key_rotation=True"
     ]
-    assert calls == [("stack-wide finding", None)]
 
 
-def test_stack_policy_accepts_props_as_the_engine_proxies_them():
-    bucket = resource_args(BUCKET, unknown_checking_proxy({"bucket": "artifacts"}), "artifacts")
-    pab = resource_args(ACCESS_BLOCK, unknown_checking_proxy({"bucket": "artifacts"}), "artifacts-pab")
-    calls = validate(stack_policy(S3_BUCKET_HARDENED, PolicyResource), stack_args(bucket, pab))
-    assert calls == [("bucket artifacts has no default encryption, versioning", bucket.urn)]
+def test_configuration_from_the_pack_config_reaches_the_rule():
+    assert check(CODEBUILD_NO_PRIVILEGED, PRIVILEGED).messages != []
+    assert check(CODEBUILD_NO_PRIVILEGED, PRIVILEGED, config={"allowedProjects": ["booking-*"]}).messages == []
 
 
-def test_stack_policy_with_no_resources_is_quiet():
-    assert validate(stack_policy(S3_BUCKET_HARDENED, PolicyResource), stack_args()) == []
+def test_stack_rules_see_parent_provider_and_dependencies():
+    seen = []
+    rule = dataclasses.replace(S3_BUCKET_HARDENED, check=lambda resources, _: seen.extend(resources) or [])
+    parent = Resource("cicd:artifacts:ArtifactStore", {}, "artifacts")
+    provider = Provider({"region": "eu-west-1"}, "env-prod-provider")
+    bucket = Resource("aws:s3/bucket:Bucket", {"bucket": "b"}, "bucket", parent=parent.urn, provider=provider)
+    policy = Resource("aws:s3/bucketPolicy:BucketPolicy", {"bucket": "b"}, "policy", dependencies=(bucket.urn,))
+    run_stack_policy(stack_policy(rule, PolicyResource), [parent, bucket, policy])
+    by_name = {view.name: view for view in seen}
+    assert by_name["bucket"].parent == parent.urn
+    assert by_name["bucket"].provider == provider.urn
+    assert by_name["policy"].dependencies == (bucket.urn,)
+    assert by_name["artifacts"].parent is None
+
+
+def test_an_unknown_part_of_a_pipeline_does_not_hide_a_missing_approval():
+    stages = [stage for stage in governed_stages() if stage["name"] != "Approve"]
+    broken = pipeline(stages=stages, roleArn=WIRE_UNKNOWN, artifactStores=WIRE_UNKNOWN)
+    assert check(PROD_MANUAL_APPROVAL, broken).messages == [
+        "prod pipeline booking-prod reaches stage Deploy with no manual approval before it"
+    ]
+
+
+# fidelity: the harness against the SDK's servicer
+
+
+def servicer(policy, config=None):
+    served = _PolicyAnalyzerServicer("cicd-platform", "0.1.0", [policy], EnforcementLevel.ADVISORY)
+    if config:
+        properties = json_format.ParseDict(config, struct_pb2.Struct())
+        request = analyzer_pb2.ConfigureAnalyzerRequest(
+            policyConfig={policy.name: analyzer_pb2.PolicyConfig(properties=properties)}
+        )
+        served.Configure(request, None)
+    return served
+
+
+def wire(resource):
+    return dict(
+        type=resource.type,
+        properties=json_format.ParseDict(dict(resource.props), struct_pb2.Struct()),
+        urn=resource.urn,
+        name=resource.name,
+    )
+
+
+def served_messages(response, policy):
+    return [d.message.removeprefix(policy.description + "\n") for d in response.diagnostics]
+
+
+@pytest.mark.parametrize(
+    ("props", "config"),
+    [
+        ({"name": "booking-build", "environment": {"privilegedMode": True}}, None),
+        ({"name": "booking-build", "environment": {"privilegedMode": True}}, {"allowedProjects": ["booking-build"]}),
+        ({"name": "booking-build", "environment": {"privilegedMode": WIRE_UNKNOWN}}, None),
+        ({"name": "booking-build", "environment": {"privilegedMode": secret(True)}}, None),
+    ],
+)
+def test_harness_reports_what_the_servicer_reports_for_a_resource(props, config):
+    policy = resource_policy(CODEBUILD_NO_PRIVILEGED)
+    resource = Resource(PROJECT, props, "booking-build")
+    response = servicer(policy, config).Analyze(analyzer_pb2.AnalyzeRequest(**wire(resource)), None)
+    assert check(policy, resource, config=config).messages == served_messages(response, policy)
+
+
+def test_harness_reports_what_the_servicer_reports_for_a_stack():
+    policy = stack_policy(S3_BUCKET_HARDENED, PolicyResource)
+    parent = Resource("aws:s3/bucket:Bucket", {"bucket": "artifacts"}, "artifacts-bucket")
+    companions = [
+        Resource(kind, {"bucket": WIRE_UNKNOWN, **extra}, name, parent=parent.urn)
+        for kind, name, extra in [
+            ("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "pab", {}),
+            ("aws:s3/bucketVersioning:BucketVersioning", "ver", {"versioningConfiguration": {"status": "Enabled"}}),
+        ]
+    ]
+    lone = Resource("aws:s3/bucket:Bucket", {"bucket": "logs"}, "logs-bucket")
+    resources = [parent, *companions, lone]
+    request = analyzer_pb2.AnalyzeStackRequest(
+        resources=[analyzer_pb2.AnalyzerResource(**wire(r), parent=r.parent or "") for r in resources]
+    )
+    response = servicer(policy).AnalyzeStack(request, None)
+    ours = check(policy, *resources)
+    assert ours.messages == served_messages(response, policy)
+    assert [item.urn for item in ours.items] == [d.urn for d in response.diagnostics]
+    assert ours.messages == [
+        "bucket artifacts has no default encryption",
+        "bucket logs has no default encryption, public access block, versioning",
+    ]
+
+
+def test_a_raw_policy_that_touches_an_unknown_is_skipped_like_the_server_does():
+    def validate(args, report_violation):
+        if args.props["enableKeyRotation"] is not True:
+            report_violation("no rotation")
+
+    raw = ResourceValidationPolicy("raw", "A user's own policy.", validate, EnforcementLevel.MANDATORY)
+    reports = check(raw, Resource(KEY, {"enableKeyRotation": WIRE_UNKNOWN}))
+    assert reports.skipped and reports.messages == []
+    assert check(raw, Resource(KEY, {"enableKeyRotation": False})).messages == ["no rotation"]

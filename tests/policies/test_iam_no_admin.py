@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from policies.rules.iam_no_admin import RULE
+from policies.rules.iam import IAM_NO_ADMIN as RULE
 
 ROLE = "aws:iam/role:Role"
 POLICY_TYPES = [

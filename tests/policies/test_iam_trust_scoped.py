@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-from policies.rules.iam_trust_scoped import RULE
+from policies.rules.iam import IAM_TRUST_SCOPED as RULE
 
 ROLE = "aws:iam/role:Role"
-PARTNER = "arn:aws:iam::210987654321:root"
+PARTNER = "arn:aws:iam::210987654321:role/partner-deployer"
 TOOLING_ROLE = "arn:aws:iam::123456789012:role/tooling"
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from policies.rules.kms_rotation import RULE
+from policies.rules.kms import KMS_ROTATION as RULE
 
 KEY = "aws:kms/key:Key"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from policies.rules.pipeline_artifact_cmk import RULE
+from policies.rules.codepipeline import PIPELINE_ARTIFACT_CMK as RULE
 
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

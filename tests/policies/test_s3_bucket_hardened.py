@@ -1,7 +1,7 @@
 import pytest
 
 from policies.rules.base import PolicyResource
-from policies.rules.s3_bucket_hardened import RULE
+from policies.rules.s3 import S3_BUCKET_HARDENED as RULE
 
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_V2 = "aws:s3/bucketV2:BucketV2"

@@ -1,6 +1,6 @@
 import pytest
 
-from policies.rules.s3_kms import RULE
+from policies.rules.s3 import S3_KMS as RULE
 
 ENCRYPTION_TYPES = [
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",

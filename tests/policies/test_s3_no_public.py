@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from policies.rules.s3_no_public import RULE
+from policies.rules.s3 import S3_NO_PUBLIC as RULE
 
 ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"

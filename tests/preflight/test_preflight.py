@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from bootstrap.permissions import actions_of, bootstrap_policy
 from preflight.__main__ import load_inputs, main
-from preflight.checks import assume_with, run_preflight
+from preflight.checks import assume_with, check_config_recorder, run_preflight
 
 PROD_ACCOUNT = "444444444444"
 STAGING_ACCOUNT = "433333333333"
@@ -277,3 +277,50 @@ def test_cli_reports_a_bad_stack_file_as_one_line(tmp_path, project_dir, capsys)
     (tmp_path / "Pulumi.prod.yaml").write_text("config: {}\n")
     assert main(["--stack", "prod", "--project-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith("error: Pulumi.prod.yaml")
+
+
+def with_config_rules(project: Path) -> Path:
+    stack_file = project / "Pulumi.prod.yaml"
+    stack = yaml.safe_load(stack_file.read_text())
+    stack["config"]["cicd-platform:settings"]["configRules"] = True
+    stack_file.write_text(yaml.safe_dump(stack))
+    return project
+
+
+def record_configuration(tooling: boto3.Session, *, start: bool) -> None:
+    config = tooling.client("config")
+    config.put_configuration_recorder(
+        ConfigurationRecorder={
+            "name": "aws-controltower-BaselineConfigRecorder",
+            "roleARN": "arn:aws:iam::123456789012:role/aws-controltower-ConfigRecorderRole",
+            "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": True},
+        }
+    )
+    if start:
+        tooling.client("s3").create_bucket(
+            Bucket="aws-controltower-logs", CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        config.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": "aws-controltower-logs"})
+        config.start_configuration_recorder(ConfigurationRecorderName="aws-controltower-BaselineConfigRecorder")
+
+
+def test_without_config_rules_the_recorder_is_not_asked_for(aws, project):
+    assert check_config_recorder(load_inputs(project, "prod"), aws) == []
+
+
+def test_config_rules_need_a_recorder_in_the_tooling_account(aws, project):
+    inputs = load_inputs(with_config_rules(project), "prod")
+    (problem,) = lines(check_config_recorder(inputs, aws))
+    assert problem.startswith("tooling 123456789012: configRules is on but eu-west-1 has no AWS Config")
+    record_configuration(aws, start=False)
+    (problem,) = lines(check_config_recorder(inputs, aws))
+    assert "recorder (aws-controltower-BaselineConfigRecorder) is not recording" in problem
+    record_configuration(aws, start=True)
+    assert check_config_recorder(inputs, aws) == []
+
+
+def test_cli_reports_a_missing_recorder_when_config_rules_are_on(aws, project, capsys):
+    build_workload(in_account(aws, PROD_ACCOUNT))
+    build_workload(in_account(aws, STAGING_ACCOUNT))
+    assert main(["--stack", "prod", "--project-dir", str(with_config_rules(project))], session=aws) == 1
+    assert "tooling 123456789012: configRules is on" in capsys.readouterr().out

@@ -1,0 +1,337 @@
+"""The shape of each pipeline: approval before prod, scans before deploy, gates, artifact flow, triggers, quotas.
+
+No Checkov check, Config rule or Security Hub control looks at a pipeline as
+a sequence of stages; these rules do. They read the conventions of
+``pipeline_model`` (what counts as a scan, an approval, a deploy) and say
+nothing about a pipeline whose stages are not known yet.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from itertools import groupby
+
+from .base import (
+    PROD_ENVIRONMENTS_SCHEMA,
+    Config,
+    PolicyResource,
+    as_list,
+    dig,
+    is_unknown,
+    stack_rule,
+)
+from .pipeline_model import Pipeline, pipelines, prod_pipelines
+
+Findings = Iterator[tuple[str | None, str]]
+PROD = {"prodEnvironments": PROD_ENVIRONMENTS_SCHEMA}
+GLOB_CHARACTERS = set("*?[]{}!")
+
+
+# prod-manual-approval
+
+
+def check_prod_manual_approval(resources: Sequence[PolicyResource], config: Config) -> Findings:
+    for pipeline in prod_pipelines(resources, config):
+        if not pipeline.shape_known():
+            continue
+        first_deploy = pipeline.first_deploy_stage()
+        if first_deploy is None:
+            continue
+        if not any(a.is_approval and a.stage_index < first_deploy for a in pipeline.actions()):
+            stage = pipeline.stage_names()[first_deploy]
+            yield pipeline.urn, f"prod pipeline {pipeline.name} reaches stage {stage} with no manual approval before it"
+
+
+PROD_MANUAL_APPROVAL = stack_rule(
+    name="prod-manual-approval",
+    description="Every prod pipeline has a manual approval in a stage before its first deploy stage.",
+    level="mandatory",
+    check=check_prod_manual_approval,
+    remediation="Give the prod environment approval: true (an Approve stage with a Manual action before Deploy).",
+    config_schema=PROD,
+)
+
+
+# scan-before-deploy
+
+
+def check_scan_before_deploy(resources: Sequence[PolicyResource], config: Config) -> Findings:
+    required = list(config["requiredScanKinds"])
+    for pipeline in pipelines(resources):
+        if not pipeline.shape_known():
+            continue
+        actions = list(pipeline.actions())
+        deploys = [a for a in actions if a.is_deploy]
+        if not deploys:
+            continue
+        first = min(deploys, key=lambda a: (a.stage_index, a.run_order))
+        before = [
+            a
+            for a in actions
+            if a.stage_index < first.stage_index
+            or (a.stage_index == first.stage_index and a.run_order < first.run_order)
+        ]
+        if any(a.provider == "CodeBuild" and is_unknown(a.configuration("EnvironmentVariables")) for a in before):
+            continue  # any of these could be a scanner whose kind is not known yet
+        found = {a.scan_kind for a in before}
+        missing = [kind for kind in required if kind not in found]
+        if missing:
+            yield (
+                pipeline.urn,
+                f"pipeline {pipeline.name} deploys ({first.stage}/{first.name}) without a {', '.join(missing)} "
+                "scan before it",
+            )
+
+
+SCAN_BEFORE_DEPLOY = stack_rule(
+    name="scan-before-deploy",
+    description="Security scans (SAST, SCA, IaC by default) run before any deploy action of a pipeline.",
+    level="mandatory",
+    check=check_scan_before_deploy,
+    remediation="Add CodeBuild scan actions in a Scan stage between Build and Deploy, one per kind "
+    "(set SCANNER=sast|sca|iac|secrets|licenses|dast in the action's EnvironmentVariables).",
+    config_schema={
+        "requiredScanKinds": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["sast", "sca", "iac", "secrets", "licenses", "dast"]},
+            "default": ["sast", "sca", "iac"],
+            "description": "Scan kinds that must run before the first deploy action.",
+        }
+    },
+)
+
+
+# deploy-gates
+
+
+def _gate_providers(pipeline: Pipeline, index: int) -> list[object] | None:
+    """Rule providers checked before a stage starts: its entry condition and the previous stage's success
+    condition (where the platform holds the deployment window); ``None`` when not known yet."""
+    stages = pipeline.stages()
+    conditions = [dig(stages[index], "beforeEntry", "condition")]
+    if index > 0:
+        conditions.append(dig(stages[index - 1], "onSuccess", "condition"))
+    providers: list[object] = []
+    for condition in conditions:
+        rules = dig(condition, "rules")
+        if is_unknown(condition) or is_unknown(rules):
+            return None
+        providers += [dig(rule, "ruleTypeId", "provider") for rule in as_list(rules)]
+    return None if any(is_unknown(p) for p in providers) else providers
+
+
+def check_deploy_gates(resources: Sequence[PolicyResource], config: Config) -> Findings:
+    required = list(config["requiredEntryRules"])
+    for pipeline in prod_pipelines(resources, config):
+        if not pipeline.shape_known():
+            continue
+        for index, stage in pipeline.deploy_stages():
+            providers = _gate_providers(pipeline, index)
+            if providers is None:
+                continue
+            missing = [provider for provider in required if provider not in providers]
+            if missing:
+                yield (
+                    pipeline.urn,
+                    f"prod deploy stage {pipeline.name}/{dig(stage, 'name')} is not gated by a "
+                    f"{', '.join(missing)} rule (on its entry or on the success of the stage before it)",
+                )
+
+
+DEPLOY_GATES = stack_rule(
+    name="deploy-gates",
+    description="Prod deploy stages are entered only through DeploymentWindow and CloudWatchAlarm rules "
+    "(on the deploy stage's entry or the success of the stage before it).",
+    level="mandatory",
+    check=check_deploy_gates,
+    remediation="Give prod a deployWindow (held on the stage before Deploy) and the service health alarms as "
+    "a CloudWatchAlarm rule on Deploy's entry.",
+    config_schema={
+        **PROD,
+        "requiredEntryRules": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["DeploymentWindow", "CloudWatchAlarm"],
+            "description": "Rule providers that must gate every prod deploy stage.",
+        },
+    },
+)
+
+
+# artifact-flow
+
+
+def check_artifact_flow(resources: Sequence[PolicyResource], _: Config) -> Findings:
+    for pipeline in pipelines(resources):
+        if not pipeline.shape_known():
+            continue
+        actions = list(pipeline.actions())
+        if any(
+            is_unknown(dig(a.props, key)) or any(is_unknown(x) for x in as_list(dig(a.props, key)))
+            for a in actions
+            for key in ("inputArtifacts", "outputArtifacts")
+        ):
+            continue
+        outputs = Counter(str(o) for a in actions for o in as_list(dig(a.props, "outputArtifacts")))
+        for name, count in sorted(outputs.items()):
+            if count > 1:
+                yield pipeline.urn, f"pipeline {pipeline.name}: artifact {name} is produced by {count} actions"
+        produced: set[str] = set()
+        ordered = sorted(actions, key=lambda a: (a.stage_index, a.run_order))
+        for _, group in groupby(ordered, key=lambda a: (a.stage_index, a.run_order)):
+            group = list(group)
+            for action in group:
+                for artifact in as_list(dig(action.props, "inputArtifacts")):
+                    if str(artifact) not in produced:
+                        yield (
+                            pipeline.urn,
+                            f"pipeline {pipeline.name}: {action.stage}/{action.name} reads {artifact}, "
+                            "which no earlier action produces",
+                        )
+            produced |= {str(o) for a in group for o in as_list(dig(a.props, "outputArtifacts"))}
+        first = [a for a in actions if a.stage_index == 0]
+        if any(a.category != "Source" for a in first):
+            yield pipeline.urn, f"pipeline {pipeline.name}: the first stage holds non-source actions"
+        late = [a for a in actions if a.stage_index > 0 and a.category == "Source"]
+        for action in late:
+            yield pipeline.urn, f"pipeline {pipeline.name}: source action {action.name} outside the first stage"
+
+
+ARTIFACT_FLOW = stack_rule(
+    name="artifact-flow",
+    description="Every input artifact comes from an earlier action, artifact names are unique, and the first "
+    "stage is source only.",
+    level="mandatory",
+    check=check_artifact_flow,
+    remediation="Name each output artifact once and read only artifacts produced by earlier stages "
+    "(or lower run orders); keep Source actions in the first stage.",
+)
+
+
+# prod-branch-literal
+
+
+def _literal(branch: str) -> bool:
+    return bool(branch) and not (set(branch) & GLOB_CHARACTERS)
+
+
+def check_prod_branch_literal(resources: Sequence[PolicyResource], config: Config) -> Findings:
+    for pipeline in prod_pipelines(resources, config):
+        triggers = pipeline.props.get("triggers")
+        if is_unknown(triggers):
+            continue
+        includes = [
+            branch
+            for trigger in as_list(triggers)
+            for push in as_list(dig(trigger, "gitConfiguration", "pushes"))
+            for branch in as_list(dig(push, "branches", "includes"))
+        ]
+        if any(is_unknown(branch) for branch in includes):
+            continue
+        globs = [branch for branch in includes if not _literal(str(branch))]
+        if globs:
+            yield pipeline.urn, f"prod pipeline {pipeline.name} triggers on the glob(s) {', '.join(globs)}"
+        elif len(set(includes)) > 1:
+            yield pipeline.urn, f"prod pipeline {pipeline.name} triggers on several branches: {', '.join(includes)}"
+
+
+PROD_BRANCH_LITERAL = stack_rule(
+    name="prod-branch-literal",
+    description="Prod pipelines trigger on one literal branch, never on a glob other branches can match.",
+    level="mandatory",
+    check=check_prod_branch_literal,
+    remediation="Give the prod environment one literal branch (e.g. main).",
+    config_schema=PROD,
+)
+
+
+# prod-queued
+
+
+def check_prod_queued(resources: Sequence[PolicyResource], config: Config) -> Findings:
+    for pipeline in prod_pipelines(resources, config):
+        mode = pipeline.props.get("executionMode")
+        if not is_unknown(mode) and mode != "QUEUED":
+            yield (
+                pipeline.urn,
+                f"prod pipeline {pipeline.name} runs in {mode or 'SUPERSEDED (default)'} mode, not QUEUED",
+            )
+
+
+PROD_QUEUED = stack_rule(
+    name="prod-queued",
+    description="Prod pipelines run in QUEUED mode, so a newer commit never overtakes one being approved or deployed.",
+    level="advisory",
+    check=check_prod_queued,
+    remediation="Set executionMode: QUEUED on the prod environment.",
+    config_schema=PROD,
+)
+
+
+# quotas
+
+
+def check_quotas(resources: Sequence[PolicyResource], config: Config) -> Findings:
+    per_provider: Counter[str | None] = Counter()
+    for resource in resources:
+        if resource.type != "aws:codepipeline/pipeline:Pipeline":
+            continue
+        per_provider[resource.provider] += 1
+        pipeline = Pipeline(resource.urn, resource.props)
+        stages = pipeline.props.get("stages")
+        if is_unknown(stages):
+            continue
+        if len(as_list(stages)) > config["maxStagesPerPipeline"]:
+            yield (
+                pipeline.urn,
+                (
+                    f"pipeline {pipeline.name} has {len(as_list(stages))} "
+                    f"stages (quota {config['maxStagesPerPipeline']})"
+                ),
+            )
+        for stage in as_list(stages):
+            actions = dig(stage, "actions")
+            if not is_unknown(actions) and len(as_list(actions)) > config["maxActionsPerStage"]:
+                yield (
+                    pipeline.urn,
+                    (
+                        f"pipeline {pipeline.name} stage {dig(stage, 'name')} has {len(as_list(actions))} actions "
+                        f"(quota {config['maxActionsPerStage']})"
+                    ),
+                )
+    for provider, count in per_provider.items():
+        if count > config["maxPipelinesPerRegion"]:
+            where = provider or "the default provider's account and region"
+            yield None, f"{count} pipelines in {where} (quota {config['maxPipelinesPerRegion']})"
+
+
+QUOTAS = stack_rule(
+    name="quotas",
+    description="Actions per stage, stages per pipeline and pipelines per account and region stay under "
+    "CodePipeline quotas.",
+    level="mandatory",
+    check=check_quotas,
+    remediation="Split the stage or pipeline, or shard the fleet over regions/accounts; request a quota "
+    "increase where AWS allows it and raise the rule's limit to match.",
+    anchors=("AWS CodePipeline quotas",),
+    config_schema={
+        "maxActionsPerStage": {"type": "integer", "default": 50, "description": "Actions per stage."},
+        "maxStagesPerPipeline": {"type": "integer", "default": 50, "description": "Stages per pipeline."},
+        "maxPipelinesPerRegion": {
+            "type": "integer",
+            "default": 1000,
+            "description": "Pipelines per account and region (per provider in the stack).",
+        },
+    },
+)
+
+RULES = (
+    PROD_MANUAL_APPROVAL,
+    SCAN_BEFORE_DEPLOY,
+    DEPLOY_GATES,
+    ARTIFACT_FLOW,
+    PROD_BRANCH_LITERAL,
+    PROD_QUEUED,
+    QUOTAS,
+)

@@ -1,0 +1,253 @@
+"""S3 buckets: customer-key encryption, versioning, no public access, TLS only, lifecycle.
+
+In pulumi-aws 7 every bucket setting is its own resource (encryption,
+versioning, public access block, policy, lifecycle), so the resource rules
+judge each setting and the stack rule ``s3-bucket-hardened`` checks that a
+bucket has them at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from .base import (
+    Config,
+    PolicyResource,
+    Props,
+    as_list,
+    as_mapping,
+    aws_principals,
+    dig,
+    is_unknown,
+    policy_document,
+    present,
+    resource_rule,
+    stack_rule,
+    statement_id,
+    statements,
+)
+from .iam_policy import condition_values
+
+BUCKET_TYPES = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
+ENCRYPTION_TYPES = frozenset(
+    {
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+    }
+)
+VERSIONING_TYPES = frozenset(
+    {"aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2"}
+)
+PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+BUCKET_ACL = "aws:s3/bucketAcl:BucketAcl"
+LIFECYCLE_TYPES = frozenset(
+    {
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+    }
+)
+KMS_ALGORITHMS = {"aws:kms", "aws:kms:dsse"}
+PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
+
+
+# s3-kms
+
+
+def check_kms(_: str, props: Props, __: Config) -> Iterator[str]:
+    if is_unknown(props.get("rules")):
+        return
+    rules = as_list(props.get("rules"))
+    if not rules:
+        yield "bucket encryption configuration has no rule"
+        return
+    for index, rule in enumerate(rules):
+        default = dig(rule, "applyServerSideEncryptionByDefault")
+        algorithm = dig(default, "sseAlgorithm")
+        if is_unknown(default) or is_unknown(algorithm):
+            continue
+        key = dig(default, "kmsMasterKeyId")
+        if algorithm not in KMS_ALGORITHMS:
+            yield f"rule {index}: default encryption is {algorithm!r}, not SSE-KMS"
+        elif not key and not is_unknown(key):
+            yield f"rule {index}: SSE-KMS without kms_master_key_id uses the AWS-managed key, not a customer key"
+
+
+S3_KMS = resource_rule(
+    name="s3-kms",
+    description="S3 default encryption uses SSE-KMS with a customer-managed key.",
+    level="mandatory",
+    resource_types=ENCRYPTION_TYPES,
+    check=check_kms,
+    remediation="Set apply_server_side_encryption_by_default to sse_algorithm='aws:kms' with kms_master_key_id "
+    "naming your customer-managed key.",
+    anchors=("CKV_AWS_145", "CKV_AWS_19"),
+)
+
+
+# s3-versioning
+
+
+def check_versioning(_: str, props: Props, __: Config) -> Iterator[str]:
+    status = dig(props, "versioningConfiguration", "status")
+    if not is_unknown(status) and status != "Enabled":
+        yield f"bucket versioning is {status!r}, not 'Enabled'"
+
+
+S3_VERSIONING = resource_rule(
+    name="s3-versioning",
+    description="Bucket versioning is enabled, so an overwritten or deleted object can be recovered.",
+    level="mandatory",
+    resource_types=VERSIONING_TYPES,
+    check=check_versioning,
+    remediation="Set versioning_configuration.status='Enabled'.",
+    anchors=("CKV_AWS_21",),
+)
+
+
+# s3-no-public
+
+
+def check_no_public(resource_type: str, props: Props, _: Config) -> Iterator[str]:
+    if resource_type == PUBLIC_ACCESS_BLOCK:
+        off = [flag for flag in PUBLIC_ACCESS_FLAGS if props.get(flag) is not True and not is_unknown(props.get(flag))]
+        if off:
+            yield f"public access block leaves {', '.join(off)} off"
+    elif resource_type == BUCKET_POLICY:
+        for index, statement in enumerate(statements(policy_document(props.get("policy")))):
+            if statement.get("Effect") == "Allow" and "*" in aws_principals(statement):
+                yield f"statement {statement_id(statement, index)} allows any principal ('*')"
+    elif resource_type == BUCKET_ACL and props.get("acl") in PUBLIC_ACLS:
+        yield f"bucket ACL {props.get('acl')!r} is public"
+
+
+S3_NO_PUBLIC = resource_rule(
+    name="s3-no-public",
+    description="Buckets block all public access and never grant access to '*'.",
+    level="mandatory",
+    resource_types={PUBLIC_ACCESS_BLOCK, BUCKET_POLICY, BUCKET_ACL},
+    check=check_no_public,
+    remediation="Turn on all four public access block flags; grant named principals instead of '*'; "
+    "use a private ACL (or BucketOwnerEnforced ownership).",
+    anchors=("CKV2_AWS_6", "CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56", "CKV_AWS_70"),
+)
+
+
+# s3-tls-only
+
+
+def _denies_plain_http(statement: Mapping[str, Any]) -> bool:
+    if statement.get("Effect") != "Deny" or "*" not in aws_principals(statement):
+        return False
+    actions = {str(a).lower() for a in as_list(statement.get("Action"))}
+    if not actions & {"s3:*", "*"}:
+        return False
+    condition = as_mapping(statement.get("Condition"))
+    return any(
+        operator.lower() == "bool" and value.lower() == "false"
+        for operator, value in condition_values(condition, "aws:SecureTransport")
+    )
+
+
+def check_tls_only(_: str, props: Props, __: Config) -> Iterator[str]:
+    document = policy_document(props.get("policy"))
+    if document is None:
+        return
+    if not any(_denies_plain_http(statement) for statement in statements(document)):
+        yield "bucket policy has no Deny of s3:* for '*' when aws:SecureTransport is false: plain HTTP is accepted"
+
+
+S3_TLS_ONLY = resource_rule(
+    name="s3-tls-only",
+    description="Bucket policies deny every request that does not use TLS.",
+    level="mandatory",
+    resource_types={BUCKET_POLICY},
+    check=check_tls_only,
+    remediation='Add {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [bucket, bucket/*], '
+    '"Condition": {"Bool": {"aws:SecureTransport": "false"}}}.',
+    anchors=("SH S3.5",),
+)
+
+
+# s3-lifecycle
+
+
+def check_lifecycle(_: str, props: Props, __: Config) -> Iterator[str]:
+    rules = props.get("rules")
+    if is_unknown(rules) or any(is_unknown(dig(rule, "status")) for rule in as_list(rules)):
+        return
+    enabled = [rule for rule in as_list(rules) if dig(rule, "status") == "Enabled"]
+    if not any(present(dig(rule, "noncurrentVersionExpiration")) for rule in enabled):
+        yield "no enabled lifecycle rule expires noncurrent versions: old artifacts are kept forever"
+    if not any(present(dig(rule, "abortIncompleteMultipartUpload")) for rule in enabled):
+        yield "no enabled lifecycle rule aborts incomplete multipart uploads"
+
+
+S3_LIFECYCLE = resource_rule(
+    name="s3-lifecycle",
+    description="Bucket lifecycle expires noncurrent versions and aborts incomplete multipart uploads.",
+    level="mandatory",
+    resource_types=LIFECYCLE_TYPES,
+    check=check_lifecycle,
+    remediation="Add an enabled rule with noncurrent_version_expiration and abort_incomplete_multipart_upload.",
+    anchors=("CKV2_AWS_61", "CKV_AWS_300"),
+)
+
+
+# s3-bucket-hardened (stack)
+
+REQUIRED_COMPANIONS = {
+    "public access block": frozenset({PUBLIC_ACCESS_BLOCK}),
+    "default encryption": ENCRYPTION_TYPES,
+    "versioning": VERSIONING_TYPES,
+}
+
+
+def _in_force(companion: str, props: Props) -> bool:
+    """A versioning resource only counts when it enables versioning (CKV_AWS_21)."""
+    if companion != "versioning":
+        return True
+    status = dig(props, "versioningConfiguration", "status")
+    return status == "Enabled" or is_unknown(status)
+
+
+def check_bucket_hardened(resources: Sequence[PolicyResource], _: Config) -> Iterator[tuple[str | None, str]]:
+    buckets = [r for r in resources if r.type in BUCKET_TYPES]
+    covered: dict[str, set[str]] = {}
+    unattributable: set[str] = set()
+    for resource in resources:
+        for companion, types in REQUIRED_COMPANIONS.items():
+            if resource.type not in types or not _in_force(companion, resource.props):
+                continue
+            bucket = resource.props.get("bucket")
+            linked = [b.urn for b in buckets if b.urn in (resource.parent, *resource.dependencies)]
+            if isinstance(bucket, str) and not is_unknown(bucket):
+                covered.setdefault(bucket, set()).add(companion)
+            for urn in linked:
+                covered.setdefault(urn, set()).add(companion)
+            if is_unknown(bucket) and not linked:
+                unattributable.add(companion)  # during preview: cannot tell whose it is
+    for resource in buckets:
+        name = resource.props.get("bucket")
+        if not isinstance(name, str) or is_unknown(name):
+            continue
+        have = covered.get(name, set()) | covered.get(resource.urn, set()) | unattributable
+        missing = sorted(set(REQUIRED_COMPANIONS) - have)
+        if missing:
+            yield resource.urn, f"bucket {name} has no {', '.join(missing)}"
+
+
+S3_BUCKET_HARDENED = stack_rule(
+    name="s3-bucket-hardened",
+    description="Every bucket has a public access block, default encryption and versioning.",
+    level="mandatory",
+    check=check_bucket_hardened,
+    remediation="Declare a BucketPublicAccessBlock, BucketServerSideEncryptionConfiguration and an enabled "
+    "BucketVersioning for the bucket.",
+    anchors=("CKV2_AWS_6", "CKV_AWS_145", "CKV_AWS_21"),
+)
+
+RESOURCE_RULES = (S3_KMS, S3_VERSIONING, S3_NO_PUBLIC, S3_TLS_ONLY, S3_LIFECYCLE)
+STACK_RULES = (S3_BUCKET_HARDENED,)

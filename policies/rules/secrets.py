@@ -1,0 +1,70 @@
+"""Secrets Manager: customer-key encryption, and rotation at least every ``maximumDays``.
+
+A secret opts out of rotation only with a ``rotation-exempt`` tag whose value
+says why (e.g. a webhook token the vendor cannot rotate).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from .base import Config, Props, dig, is_unknown, present, resource_rule, tags_of
+
+SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 - type tokens
+SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"  # noqa: S105
+EXEMPT_TAG = "rotation-exempt"
+RATE_EXPRESSION = re.compile(r"^rate\((\d+)\s+(day|days|hour|hours)\)$")
+
+
+def _rotation_days(rules: object) -> float | None:
+    days = dig(rules, "automaticallyAfterDays")
+    if isinstance(days, (int, float)):
+        return float(days)
+    schedule = dig(rules, "scheduleExpression")
+    if isinstance(schedule, str) and not is_unknown(schedule):
+        match = RATE_EXPRESSION.match(schedule.strip())
+        if match:
+            amount = float(match.group(1))
+            return amount if match.group(2).startswith("day") else amount / 24
+    return None
+
+
+def check_secret_rotation(resource_type: str, props: Props, config: Config) -> Iterator[str]:
+    if resource_type == SECRET:
+        name = props.get("name")
+        key = props.get("kmsKeyId")
+        if not present(key):
+            yield f"secret {name} is encrypted with the AWS-managed key, not a customer key (kms_key_id)"
+        exempt = tags_of(props).get(EXEMPT_TAG)
+        if isinstance(exempt, str) and not exempt.strip():
+            yield f"secret {name} is tagged {EXEMPT_TAG} without a reason"
+        return
+    rules = props.get("rotationRules")
+    if is_unknown(rules):
+        return
+    days = _rotation_days(rules)
+    if days is not None and days > config["maximumDays"]:
+        yield f"secret {props.get('secretId')} rotates every {days:g} days, more than {config['maximumDays']}"
+
+
+SECRET_ROTATION_RULE = resource_rule(
+    name="secret-rotation",
+    description="Secrets use a customer key and rotate at least every maximumDays (exempt only with a reason).",
+    level="mandatory",
+    resource_types={SECRET, SECRET_ROTATION},
+    check=check_secret_rotation,
+    remediation="Set kms_key_id on the secret and a SecretRotation with rotation_rules.automatically_after_days "
+    f"≤ maximumDays; or tag the secret {EXEMPT_TAG}=<why it cannot rotate>.",
+    anchors=("CKV2_AWS_57", "CKV_AWS_304", "CKV_AWS_149"),
+    config_schema={
+        "maximumDays": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 30,
+            "description": "Longest acceptable rotation interval (the platform's rule; the anchors say 90).",
+        }
+    },
+)
+
+RULES = (SECRET_ROTATION_RULE,)

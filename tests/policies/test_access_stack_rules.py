@@ -1,0 +1,323 @@
+"""Stack rules about releases, access and accounts, scenario by scenario."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.rules.account_boundaries import ACCOUNT_ISOLATION, BOOTSTRAP_LEAST_PRIVILEGE
+from policies.rules.federation import KEYLESS_FEDERATION
+from policies.rules.pipeline_access import APPROVAL_RESTRICTED, ROLE_SEPARATION
+from policies.rules.release_safety import PROD_ROLLBACK
+from policies.rules.service_graph import DEPENDENCY_ORDER
+from policies.testing import UNKNOWN, Resource
+
+from .platform_shapes import (
+    DEV_ACCOUNT,
+    PROD_ACCOUNT,
+    TOOLING,
+    build_project,
+    deploy_role_arn,
+    deploy_stage,
+    deployment_group,
+    governed_stages,
+    pipeline,
+    role,
+    role_policy,
+    tags,
+)
+from .rule_cases import fires, quiet, unknown
+
+TOPIC_ARN = f"arn:aws:sns:eu-west-1:{PROD_ACCOUNT}:booking-prod-alarms"
+KEY_ARN = f"arn:aws:kms:eu-west-1:{PROD_ACCOUNT}:key/abcd"
+ALARM = Resource(
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
+    {"name": "booking-prod-5xx", "actionsEnabled": True, "alarmActions": [TOPIC_ARN]},
+    "booking-prod-5xx",
+)
+TOPIC = Resource("aws:sns/topic:Topic", {"name": "booking-prod-alarms", "kmsMasterKeyId": KEY_ARN}, "alarms-topic")
+RELEASE_WIRING = [pipeline(), deployment_group(), ALARM, TOPIC]
+
+
+def without_rollback_stage():
+    return pipeline(stages=[*governed_stages()[:-1], deploy_stage(rollback=False)])
+
+
+def approve_policy(role_name, resource):
+    return role_policy(
+        role_name,
+        {"Sid": "Approve", "Effect": "Allow", "Action": "codepipeline:PutApprovalResult", "Resource": resource},
+    )
+
+
+def assume(role_name, *arns):
+    return role_policy(
+        role_name, {"Sid": "AssumeDeploy", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": list(arns)}
+    )
+
+
+def deploy_pipeline_into(environment, account):
+    stage = deploy_stage(environment=environment)
+    stage["actions"][0]["roleArn"] = f"arn:aws:iam::{account}:role/cicd-deploy-booking-{environment}"
+    return pipeline(environment=environment, stages=[*governed_stages(environment=environment)[:-1], stage])
+
+
+def bootstrap(*statements, name="cicd-platform-bootstrap"):
+    return role_policy(name, *statements)
+
+
+def with_dependencies(service, depends, environment="prod"):
+    return pipeline(service, environment, tags={**tags(service, environment), "depends-on": depends})
+
+
+CASES = [
+    # prod-rollback
+    fires(
+        PROD_ROLLBACK,
+        "deploy stage without on-failure rollback",
+        [without_rollback_stage(), deployment_group(), ALARM, TOPIC],
+        "prod deploy stage booking-prod/Deploy does not roll back on failure (on_failure result is not set)",
+    ),
+    fires(
+        PROD_ROLLBACK,
+        "watched alarm declared nowhere",
+        [pipeline(), deployment_group(), TOPIC],
+        "prod deployment group booking-prod watches alarm booking-prod-5xx, which this stack does not declare",
+    ),
+    fires(
+        PROD_ROLLBACK,
+        "alarm notifies an unencrypted topic",
+        [pipeline(), deployment_group(), ALARM, Resource(TOPIC.type, {"name": "booking-prod-alarms"}, "alarms-topic")],
+        "alarm booking-prod-5xx of prod deployment group booking-prod notifies no encrypted SNS topic of this stack",
+    ),
+    quiet(PROD_ROLLBACK, "the whole wiring", RELEASE_WIRING),
+    quiet(
+        PROD_ROLLBACK,
+        "dev may differ",
+        [
+            pipeline(
+                environment="dev",
+                stages=[*governed_stages("booking", "dev")[:-1], deploy_stage(environment="dev", rollback=False)],
+            )
+        ],
+    ),
+    unknown(
+        PROD_ROLLBACK,
+        "alarm actions not known",
+        [pipeline(), deployment_group(), Resource(ALARM.type, {**ALARM.props, "alarmActions": UNKNOWN}, "a"), TOPIC],
+    ),
+    # approval-restricted
+    fires(
+        APPROVAL_RESTRICTED,
+        "the build role may approve prod",
+        [pipeline(), approve_policy("cicd-build-booking", f"arn:aws:codepipeline:eu-west-1:{TOOLING}:booking-prod/*")],
+        "role cicd-build-booking may approve prod releases "
+        "(booking-prod/Approve/ReleaseApproval) but is not a release manager",
+    ),
+    fires(
+        APPROVAL_RESTRICTED,
+        "codepipeline:* on *",
+        [
+            pipeline(),
+            role_policy("ops", {"Sid": "Ops", "Effect": "Allow", "Action": "codepipeline:*", "Resource": "*"}),
+        ],
+        "role ops may approve prod releases (booking-prod/Approve/ReleaseApproval) but is not a release manager",
+    ),
+    quiet(
+        APPROVAL_RESTRICTED,
+        "the release manager",
+        [pipeline(), approve_policy("release-manager", "*")],
+        config={"releaseManagerRoles": [f"arn:aws:iam::{TOOLING}:role/release-manager"]},
+    ),
+    quiet(
+        APPROVAL_RESTRICTED,
+        "approval of dev pipelines only",
+        [
+            pipeline(),
+            pipeline(environment="dev"),
+            approve_policy("dev-lead", f"arn:aws:codepipeline:eu-west-1:{TOOLING}:booking-dev/*"),
+        ],
+    ),
+    unknown(APPROVAL_RESTRICTED, "granted resource not known", [pipeline(), approve_policy("ops", UNKNOWN)]),
+    # role-separation
+    fires(
+        ROLE_SEPARATION,
+        "build role may assume the deploy role",
+        [pipeline(), build_project(), assume("cicd-build-booking", deploy_role_arn())],
+        f"build role cicd-build-booking may assume deploy role {deploy_role_arn()} (statement AssumeDeploy)",
+    ),
+    fires(
+        ROLE_SEPARATION,
+        "build runs with the pipeline role",
+        [pipeline(), build_project(role=f"arn:aws:iam::{TOOLING}:role/cicd-pipeline-booking")],
+        f"pipeline booking-prod: the pipeline role arn:aws:iam::{TOOLING}:role/cicd-pipeline-booking also runs builds",
+    ),
+    fires(
+        ROLE_SEPARATION,
+        "deploy role trusts the build role",
+        [
+            pipeline(),
+            build_project(),
+            role(
+                "cicd-deploy-booking-prod",
+                {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:aws:iam::{TOOLING}:role/cicd-build-booking"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ]
+                },
+            ),
+        ],
+        f"deploy role {deploy_role_arn()} trusts build role arn:aws:iam::{TOOLING}:role/cicd-build-booking",
+    ),
+    quiet(
+        ROLE_SEPARATION,
+        "pipeline role assumes deploy roles, build role does not",
+        [pipeline(), build_project(), assume("cicd-pipeline-booking", deploy_role_arn())],
+    ),
+    unknown(
+        ROLE_SEPARATION,
+        "build role not known yet",
+        [pipeline(), build_project(role=UNKNOWN), assume("cicd-build-booking", deploy_role_arn())],
+    ),
+    # account-isolation
+    fires(
+        ACCOUNT_ISOLATION,
+        "dev deploys into prod's account",
+        [pipeline(), deploy_pipeline_into("dev", PROD_ACCOUNT)],
+        f"environment dev deploys into prod's account {PROD_ACCOUNT}: prod's account must be prod's alone",
+    ),
+    fires(
+        ACCOUNT_ISOLATION,
+        "deploy into the tooling account",
+        [deploy_pipeline_into("qa", TOOLING)],
+        f"environment qa deploys into the tooling account {TOOLING}",
+    ),
+    quiet(ACCOUNT_ISOLATION, "one account per environment", [pipeline(), deploy_pipeline_into("dev", DEV_ACCOUNT)]),
+    unknown(ACCOUNT_ISOLATION, "deploy role ARN not known", [pipeline(), deploy_pipeline_into("dev", UNKNOWN)]),
+    # bootstrap-least-privilege
+    fires(
+        BOOTSTRAP_LEAST_PRIVILEGE,
+        "bootstrap may manage any role",
+        [bootstrap({"Sid": "Roles", "Effect": "Allow", "Action": ["iam:CreateRole"], "Resource": "*"})],
+        "bootstrap role cicd-platform-bootstrap statement Roles changes IAM on * "
+        "(not cicd-* roles, and no aws:ResourceTag condition)",
+    ),
+    fires(
+        BOOTSTRAP_LEAST_PRIVILEGE,
+        "bootstrap may touch S3",
+        [
+            bootstrap(
+                {
+                    "Sid": "Extra",
+                    "Effect": "Allow",
+                    "Action": ["s3:DeleteBucket", "codedeploy:CreateApplication"],
+                    "Resource": "*",
+                }
+            )
+        ],
+        "bootstrap role cicd-platform-bootstrap statement Extra grants s3:DeleteBucket beyond what the program needs",
+    ),
+    quiet(
+        BOOTSTRAP_LEAST_PRIVILEGE,
+        "cicd-* roles and CodeDeploy",
+        [
+            bootstrap(
+                {
+                    "Sid": "Roles",
+                    "Effect": "Allow",
+                    "Action": ["iam:CreateRole", "iam:PutRolePolicy"],
+                    "Resource": f"arn:aws:iam::{PROD_ACCOUNT}:role/cicd-*",
+                },
+                {"Sid": "Deploy", "Effect": "Allow", "Action": "codedeploy:*", "Resource": "*"},
+            )
+        ],
+    ),
+    quiet(
+        BOOTSTRAP_LEAST_PRIVILEGE,
+        "the bootstrap template's reads and tag-scoped writes on any role",
+        [
+            bootstrap(
+                {
+                    "Sid": "ReadRoles",
+                    "Effect": "Allow",
+                    "Action": "iam:GetRole",
+                    "Resource": f"arn:aws:iam::{PROD_ACCOUNT}:role/*",
+                },
+                {
+                    "Sid": "ManageOptedInInstanceRolePolicies",
+                    "Effect": "Allow",
+                    "Action": ["iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+                    "Resource": f"arn:aws:iam::{PROD_ACCOUNT}:role/*",
+                    "Condition": {"StringEquals": {"aws:ResourceTag/cicd-platform-managed-policy": "true"}},
+                },
+                {
+                    "Sid": "ReadWhatAwsCannotScope",
+                    "Effect": "Allow",
+                    "Action": ["elasticloadbalancing:DescribeListeners", "sts:GetCallerIdentity"],
+                    "Resource": "*",
+                },
+            )
+        ],
+    ),
+    quiet(
+        BOOTSTRAP_LEAST_PRIVILEGE,
+        "no bootstrap role in the stack",
+        [assume("cicd-pipeline-booking", deploy_role_arn())],
+    ),
+    unknown(
+        BOOTSTRAP_LEAST_PRIVILEGE,
+        "resource not known",
+        [bootstrap({"Sid": "Roles", "Effect": "Allow", "Action": "iam:CreateRole", "Resource": UNKNOWN})],
+    ),
+    # keyless-federation
+    fires(
+        KEYLESS_FEDERATION,
+        "an IAM access key",
+        [Resource("aws:iam/accessKey:AccessKey", {"user": "ci"}, "ci-key")],
+        "ci-key is a long-lived IAM access key: CI must authenticate through OIDC federation",
+    ),
+    fires(
+        KEYLESS_FEDERATION,
+        "an Azure client secret",
+        [Resource("azuread:index/applicationPassword:ApplicationPassword", {"applicationId": "x"}, "ci-secret")],
+        "ci-secret is a long-lived Azure AD application client secret: CI must authenticate through OIDC federation",
+    ),
+    quiet(KEYLESS_FEDERATION, "roles only", [role("cicd-github", {"Statement": []})]),
+    unknown(
+        KEYLESS_FEDERATION,
+        "a key for a user not known yet is still a key",
+        [Resource("gcp:serviceaccount/key:Key", {"serviceAccountId": UNKNOWN}, "sa-key")],
+        "sa-key is a long-lived GCP service account key: CI must authenticate through OIDC federation",
+    ),
+    # dependency-order
+    fires(
+        DEPENDENCY_ORDER,
+        "cycle",
+        [
+            with_dependencies("booking", "payments"),
+            with_dependencies("payments", "ledger"),
+            with_dependencies("ledger", "booking"),
+        ],
+        "dependency cycle in prod: booking -> payments -> ledger -> booking",
+    ),
+    fires(
+        DEPENDENCY_ORDER,
+        "missing dependency",
+        [with_dependencies("booking", "payments, auth"), with_dependencies("auth", "")],
+        "booking in prod depends on payments, which has no pipeline in prod",
+    ),
+    quiet(
+        DEPENDENCY_ORDER,
+        "acyclic",
+        [with_dependencies("booking", "auth payments"), with_dependencies("auth", ""), pipeline("payments")],
+    ),
+    unknown(DEPENDENCY_ORDER, "tag not known", [with_dependencies("booking", UNKNOWN)]),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_access_stack_rule(case):
+    case.verify()

@@ -1,0 +1,265 @@
+"""Stack rules on the shape of pipelines, scenario by scenario."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.rules.pipeline_shape import (
+    ARTIFACT_FLOW,
+    DEPLOY_GATES,
+    PROD_BRANCH_LITERAL,
+    PROD_MANUAL_APPROVAL,
+    PROD_QUEUED,
+    QUOTAS,
+    SCAN_BEFORE_DEPLOY,
+)
+from policies.testing import UNKNOWN
+
+from .platform_shapes import (
+    ALARM_GATE,
+    WINDOW,
+    action,
+    approval_stage,
+    build_stage,
+    deploy_stage,
+    governed_stages,
+    lambda_release_stage,
+    pipeline,
+    scan_action,
+    scan_stage,
+    source_stage,
+)
+from .rule_cases import fires, quiet, unknown
+
+
+def without(stage_name, service="booking", environment="prod"):
+    return [s for s in governed_stages(service, environment) if s["name"] != stage_name]
+
+
+def replaced(stage, service="booking", environment="prod"):
+    return [stage if s["name"] == stage["name"] else s for s in governed_stages(service, environment)]
+
+
+LAMBDA_PROD = [
+    source_stage("image-resizer"),
+    build_stage("image-resizer"),
+    scan_stage("sast", "sca", "iac"),
+    lambda_release_stage(),
+]
+SCAN_IN_DEPLOY_STAGE = {
+    **deploy_stage(),
+    "actions": [{**scan_action("iac"), "runOrder": 1}, {**deploy_stage()["actions"][0], "runOrder": 2}],
+}
+MANY_ACTIONS = {"name": "Scan", "actions": [{**scan_action("sast"), "name": f"Scan{i}"} for i in range(51)]}
+
+CASES = [
+    # prod-manual-approval
+    fires(
+        PROD_MANUAL_APPROVAL,
+        "prod without the Approve stage",
+        pipeline(stages=without("Approve")),
+        "prod pipeline booking-prod reaches stage Deploy with no manual approval before it",
+    ),
+    fires(
+        PROD_MANUAL_APPROVAL,
+        "approval after the Lambda release",
+        pipeline("image-resizer", stages=[*LAMBDA_PROD, approval_stage("image-resizer")]),
+        "prod pipeline image-resizer-prod reaches stage Deploy with no manual approval before it",
+    ),
+    quiet(PROD_MANUAL_APPROVAL, "approval before deploy", pipeline()),
+    quiet(
+        PROD_MANUAL_APPROVAL,
+        "dev needs no approval",
+        pipeline(environment="dev", stages=without("Approve", environment="dev")),
+    ),
+    unknown(PROD_MANUAL_APPROVAL, "stages not known", pipeline(stages=UNKNOWN)),
+    unknown(
+        PROD_MANUAL_APPROVAL,
+        "an action's category not known",
+        pipeline(
+            stages=[
+                *without("Approve")[:3],
+                {"name": "Gate", "actions": [{**action("Maybe", UNKNOWN, "Manual")}]},
+                without("Approve")[3],
+            ]
+        ),
+    ),
+    # scan-before-deploy
+    fires(
+        SCAN_BEFORE_DEPLOY,
+        "no scans at all (the platform today)",
+        pipeline(stages=without("Scan")),
+        "pipeline booking-prod deploys (Deploy/BlueGreenDeploy) without a sast, sca, iac scan before it",
+    ),
+    fires(
+        SCAN_BEFORE_DEPLOY,
+        "one kind missing",
+        pipeline(stages=replaced(scan_stage("sast", "sca"))),
+        "pipeline booking-prod deploys (Deploy/BlueGreenDeploy) without a iac scan before it",
+    ),
+    fires(
+        SCAN_BEFORE_DEPLOY,
+        "scan after the deploy",
+        pipeline(
+            environment="dev",
+            stages=[source_stage(), build_stage(), deploy_stage(environment="dev"), scan_stage("sast", "sca", "iac")],
+        ),
+        "pipeline booking-dev deploys (Deploy/BlueGreenDeploy) without a sast, sca, iac scan before it",
+    ),
+    quiet(SCAN_BEFORE_DEPLOY, "Scan stage before deploy", pipeline()),
+    quiet(
+        SCAN_BEFORE_DEPLOY,
+        "scan earlier in the deploy stage's run order",
+        pipeline(stages=[*without("Deploy")[:2], scan_stage("sast", "sca"), SCAN_IN_DEPLOY_STAGE]),
+    ),
+    quiet(SCAN_BEFORE_DEPLOY, "Lambda release after scans", pipeline("image-resizer", stages=LAMBDA_PROD)),
+    unknown(
+        SCAN_BEFORE_DEPLOY,
+        "scanner variables not known yet",
+        pipeline(
+            stages=replaced(
+                {
+                    "name": "Scan",
+                    "actions": [
+                        {**scan_action("sast"), "configuration": {"ProjectName": "s", "EnvironmentVariables": UNKNOWN}}
+                    ],
+                }
+            )
+        ),
+    ),
+    # deploy-gates
+    fires(
+        DEPLOY_GATES,
+        "deployment window held before Deploy, no alarm gate (the platform today)",
+        pipeline(stages=replaced(deploy_stage(gates=()))),
+        "prod deploy stage booking-prod/Deploy is not gated by a CloudWatchAlarm rule "
+        "(on its entry or on the success of the stage before it)",
+    ),
+    fires(
+        DEPLOY_GATES,
+        "no gate at all",
+        pipeline(stages=[*governed_stages()[:3], approval_stage(window=False), deploy_stage(gates=())]),
+        "prod deploy stage booking-prod/Deploy is not gated by a DeploymentWindow, CloudWatchAlarm rule "
+        "(on its entry or on the success of the stage before it)",
+    ),
+    quiet(DEPLOY_GATES, "window held on the approval, alarm on Deploy's entry", pipeline()),
+    quiet(
+        DEPLOY_GATES,
+        "both on Deploy's entry",
+        pipeline(
+            stages=[*governed_stages()[:3], approval_stage(window=False), deploy_stage(gates=(WINDOW, ALARM_GATE))]
+        ),
+    ),
+    quiet(
+        DEPLOY_GATES,
+        "dev is not gated",
+        pipeline(environment="dev", stages=replaced(deploy_stage(environment="dev", gates=()), environment="dev")),
+    ),
+    unknown(
+        DEPLOY_GATES,
+        "rules not known",
+        pipeline(
+            stages=replaced({**deploy_stage(), "beforeEntry": {"condition": {"result": "FAIL", "rules": UNKNOWN}}})
+        ),
+    ),
+    # artifact-flow
+    fires(
+        ARTIFACT_FLOW,
+        "deploy reads an artifact nobody produces",
+        pipeline(
+            stages=replaced(
+                {**deploy_stage(), "actions": [{**deploy_stage()["actions"][0], "inputArtifacts": ["image_output"]}]}
+            )
+        ),
+        "pipeline booking-prod: Deploy/BlueGreenDeploy reads image_output, which no earlier action produces",
+    ),
+    fires(
+        ARTIFACT_FLOW,
+        "two actions produce build_output",
+        pipeline(
+            stages=[
+                *governed_stages()[:2],
+                {"name": "Build2", "actions": [{**build_stage()["actions"][0], "name": "Again"}]},
+                *governed_stages()[2:],
+            ]
+        ),
+        "pipeline booking-prod: artifact build_output is produced by 2 actions",
+    ),
+    fires(
+        ARTIFACT_FLOW,
+        "build in the source stage",
+        pipeline(
+            stages=[
+                {
+                    "name": "Source",
+                    "actions": [*source_stage()["actions"], {**build_stage()["actions"][0], "runOrder": 2}],
+                },
+                *governed_stages()[2:],
+            ]
+        ),
+        "pipeline booking-prod: the first stage holds non-source actions",
+    ),
+    quiet(ARTIFACT_FLOW, "the platform's flow", pipeline()),
+    unknown(
+        ARTIFACT_FLOW,
+        "input artifacts not known",
+        pipeline(
+            stages=replaced(
+                {**deploy_stage(), "actions": [{**deploy_stage()["actions"][0], "inputArtifacts": UNKNOWN}]}
+            )
+        ),
+    ),
+    # prod-branch-literal
+    fires(
+        PROD_BRANCH_LITERAL,
+        "prod on a glob",
+        pipeline(branch="release/**"),
+        "prod pipeline booking-prod triggers on the glob(s) release/**",
+    ),
+    fires(
+        PROD_BRANCH_LITERAL,
+        "prod on two branches",
+        pipeline(triggers=[{"gitConfiguration": {"pushes": [{"branches": {"includes": ["main", "hotfix"]}}]}}]),
+        "prod pipeline booking-prod triggers on several branches: main, hotfix",
+    ),
+    quiet(PROD_BRANCH_LITERAL, "prod on main", pipeline()),
+    quiet(PROD_BRANCH_LITERAL, "dev on a glob", pipeline(environment="dev", branch="feature/**")),
+    unknown(PROD_BRANCH_LITERAL, "branch not known", pipeline(branch=UNKNOWN)),
+    # prod-queued
+    fires(
+        PROD_QUEUED,
+        "prod superseded",
+        pipeline(executionMode="SUPERSEDED"),
+        "prod pipeline booking-prod runs in SUPERSEDED mode, not QUEUED",
+    ),
+    fires(
+        PROD_QUEUED,
+        "prod with the default mode",
+        pipeline(executionMode=None),
+        "prod pipeline booking-prod runs in SUPERSEDED (default) mode, not QUEUED",
+    ),
+    quiet(PROD_QUEUED, "prod queued", pipeline()),
+    quiet(PROD_QUEUED, "dev superseded", pipeline(environment="dev", executionMode="SUPERSEDED")),
+    unknown(PROD_QUEUED, "mode not known", pipeline(executionMode=UNKNOWN)),
+    # quotas
+    fires(
+        QUOTAS,
+        "51 actions in a stage",
+        pipeline(stages=replaced(MANY_ACTIONS)),
+        "pipeline booking-prod stage Scan has 51 actions (quota 50)",
+    ),
+    fires(
+        QUOTAS,
+        "a lowered pipelines-per-region limit",
+        [pipeline("booking"), pipeline("search")],
+        "2 pipelines in the default provider's account and region (quota 1)",
+        config={"maxPipelinesPerRegion": 1},
+    ),
+    quiet(QUOTAS, "the platform's five stages", pipeline()),
+    unknown(QUOTAS, "stages not known", pipeline(stages=UNKNOWN)),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_pipeline_shape_rule(case):
+    case.verify()

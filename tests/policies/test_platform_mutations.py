@@ -1,0 +1,343 @@
+"""Break the platform's own prod plan one thing at a time: exactly the rule(s) about that thing fire.
+
+The prod plan meets every rule (test_platform_plans.py); each mutation below
+changes one resource the way a careless edit would, and the pack must name
+that change through the rule that owns the concern, and through no other.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from offline_plan.policy_check import evaluate
+from offline_plan.recorder import RecordedResource
+from policies import pack_config
+
+Inputs = dict[str, Any]
+
+
+def policy_of(inputs: Inputs) -> dict[str, Any]:
+    return json.loads(inputs["policy"])
+
+
+def stage(inputs: Inputs, name: str) -> dict[str, Any]:
+    return next(s for s in inputs["stages"] if s["name"] == name)
+
+
+def drop_stage(name: str) -> Callable[[Inputs], None]:
+    def mutate(inputs: Inputs) -> None:
+        inputs["stages"] = [s for s in inputs["stages"] if s["name"] != name]
+
+    return mutate
+
+
+def drop_approval_keeping_the_window(inputs: Inputs) -> None:
+    """What ``approval: false`` does: no Approve stage; the window moves to the stage before Deploy."""
+    names = [s["name"] for s in inputs["stages"]]
+    index = names.index("Approve")
+    window = inputs["stages"][index].get("onSuccess")
+    del inputs["stages"][index]
+    if window:
+        inputs["stages"][index - 1]["onSuccess"] = window
+
+
+def add_statement(statement: dict[str, Any]) -> Callable[[Inputs], None]:
+    def mutate(inputs: Inputs) -> None:
+        document = policy_of(inputs)
+        document["Statement"].append(statement)
+        inputs["policy"] = json.dumps(document)
+
+    return mutate
+
+
+def without_org_condition(inputs: Inputs) -> None:
+    trust = json.loads(inputs["assumeRolePolicy"])
+    for statement in trust["Statement"]:
+        statement.pop("Condition", None)
+    inputs["assumeRolePolicy"] = json.dumps(trust)
+
+
+def without_tls_deny(inputs: Inputs) -> None:
+    document = policy_of(inputs)
+    document["Statement"] = [s for s in document["Statement"] if s.get("Sid") != "DenyInsecureTransport"]
+    inputs["policy"] = json.dumps(document)
+
+
+def without_alarm_gate(inputs: Inputs) -> None:
+    entry = stage(inputs, "Deploy")["beforeEntry"]["condition"]
+    entry["rules"] = [r for r in entry["rules"] if r["ruleTypeId"]["provider"] != "CloudWatchAlarm"]
+    if not entry["rules"]:
+        del stage(inputs, "Deploy")["beforeEntry"]
+
+
+def set_path(*path: Any, value: Any) -> Callable[[Inputs], None]:
+    def mutate(inputs: Inputs) -> None:
+        target = inputs
+        for step in path[:-1]:
+            target = target[step]
+        if value is DELETE:
+            del target[path[-1]]
+        else:
+            target[path[-1]] = value
+
+    return mutate
+
+
+DELETE = object()
+PROD_DEPLOY_ROLE = "arn:aws:iam::444444444444:role/cicd-deploy-booking-prod"
+
+# (resource name, mutation, the rules that must fire — and only they)
+MUTATIONS: list[tuple[str, str, Callable[[Inputs], None], set[str]]] = [
+    ("remove the prod approval", "booking-prod-pipeline", drop_approval_keeping_the_window, {"prod-manual-approval"}),
+    ("remove the scans", "booking-prod-pipeline", drop_stage("Scan"), {"scan-before-deploy"}),
+    (
+        "trigger prod on a glob",
+        "booking-prod-pipeline",
+        set_path("triggers", 0, "gitConfiguration", "pushes", 0, "branches", "includes", value=["release/**"]),
+        {"prod-branch-literal"},
+    ),
+    (
+        "let a newer commit overtake prod",
+        "booking-prod-pipeline",
+        set_path("executionMode", value="SUPERSEDED"),
+        {"prod-queued"},
+    ),
+    ("drop the alarm gate", "booking-prod-pipeline", without_alarm_gate, {"deploy-gates"}),
+    (
+        "stop rolling back a failed prod deploy",
+        "booking-prod-pipeline",
+        lambda i: stage(i, "Deploy").pop("onFailure"),
+        {"prod-rollback"},
+    ),
+    (
+        "drop the artifact key",
+        "booking-prod-pipeline",
+        set_path("artifactStores", 0, "encryptionKey", value=DELETE),
+        {"pipeline-artifact-cmk"},
+    ),
+    (
+        "go back to a V1 pipeline",
+        "booking-dev-pipeline",
+        set_path("pipelineType", value="V1"),
+        {"pipeline-source-connection"},
+    ),
+    (
+        "deploy dev into the prod account",
+        "booking-dev-pipeline",
+        lambda i: stage(i, "Deploy")["actions"][0].update(roleArn=PROD_DEPLOY_ROLE.replace("prod", "dev")),
+        {"account-isolation"},
+    ),
+    (
+        "enable privileged mode on the scan project",
+        "booking-security-scan-project",
+        set_path("environment", "privilegedMode", value=True),
+        {"codebuild-no-privileged"},
+    ),
+    (
+        "put a password in a build variable",
+        "booking-build-project",
+        lambda i: i["environment"]["environmentVariables"].append(
+            {"name": "DB_PASSWORD", "value": "hunter2", "type": "PLAINTEXT"}
+        ),
+        {"codebuild-no-plaintext-creds"},
+    ),
+    (
+        "build without the artifact key",
+        "booking-build-project",
+        set_path("encryptionKey", value=DELETE),
+        {"codebuild-artifact-encryption"},
+    ),
+    ("drop key rotation", "artifacts-key", set_path("enableKeyRotation", value=False), {"kms-rotation"}),
+    (
+        "open the key to everyone",
+        "artifacts-key",
+        add_statement({"Sid": "Open", "Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}),
+        {"kms-key-policy"},
+    ),
+    ("widen a deploy role's trust", "booking-prod-target-deploy-role", without_org_condition, {"iam-trust-scoped"}),
+    (
+        "add a wildcard action to the build role",
+        "booking-build-policy",
+        add_statement({"Sid": "All", "Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::cicd-*"}),
+        {"iam-no-wildcards"},
+    ),
+    (
+        "add a wildcard action to a deploy role",
+        "booking-prod-target-deploy-policy",
+        add_statement(
+            {
+                "Sid": "All",
+                "Effect": "Allow",
+                "Action": "codedeploy:*",
+                "Resource": "arn:aws:codedeploy:eu-west-1:444444444444:*",
+            }
+        ),
+        {"iam-no-wildcards-deploy"},
+    ),
+    (
+        "let the build role pass any role",
+        "booking-build-policy",
+        add_statement(
+            {"Sid": "Pass", "Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::123456789012:role/*"}
+        ),
+        {"iam-no-privesc"},
+    ),
+    (
+        "let the build role assume the prod deploy role",
+        "booking-build-policy",
+        add_statement({"Sid": "Hop", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": PROD_DEPLOY_ROLE}),
+        {"role-separation"},
+    ),
+    (
+        "let the pipeline role approve its own release",
+        "booking-pipeline-policy",
+        add_statement(
+            {
+                "Sid": "Approve",
+                "Effect": "Allow",
+                "Action": "codepipeline:PutApprovalResult",
+                "Resource": "arn:aws:codepipeline:eu-west-1:123456789012:booking-prod/Approve/*",
+            }
+        ),
+        {"approval-restricted"},
+    ),
+    (
+        "give the pipeline role admin",
+        "booking-pipeline-policy",
+        add_statement({"Sid": "Admin", "Effect": "Allow", "Action": "*", "Resource": "*"}),
+        {"iam-no-admin", "iam-no-wildcards", "iam-no-privesc", "approval-restricted"},
+    ),
+    ("accept plain HTTP on the artifact bucket", "artifacts-policy", without_tls_deny, {"s3-tls-only"}),
+    ("let public ACLs in", "artifacts-public-access", set_path("ignorePublicAcls", value=False), {"s3-no-public"}),
+    (
+        "encrypt artifacts with SSE-S3",
+        "artifacts-encryption",
+        lambda i: i["rules"][0].update(applyServerSideEncryptionByDefault={"sseAlgorithm": "AES256"}),
+        {"s3-kms"},
+    ),
+    (
+        "suspend versioning",
+        "artifacts-versioning",
+        set_path("versioningConfiguration", "status", value="Suspended"),
+        {"s3-versioning", "s3-bucket-hardened"},
+    ),
+    (
+        "keep noncurrent artifacts forever",
+        "artifacts-lifecycle",
+        lambda i: [r.pop("noncurrentVersionExpiration", None) for r in i["rules"]],
+        {"s3-lifecycle"},
+    ),
+    ("shorten build log retention", "booking-build-logs", set_path("retentionInDays", value=14), {"log-retention"}),
+    ("stop encrypting build logs", "booking-build-logs", set_path("kmsKeyId", value=DELETE), {"log-encryption"}),
+    ("drop the owner tag", "booking-build-logs", lambda i: i["tags"].pop("owner"), {"required-tags"}),
+    (
+        "roll back prod on failure only",
+        "booking-prod-target-group",
+        set_path("autoRollbackConfiguration", "events", value=["DEPLOYMENT_FAILURE"]),
+        {"codedeploy-auto-rollback"},
+    ),
+    (
+        "shift prod traffic all at once",
+        "booking-prod-target-group",
+        set_path("deploymentConfigName", value="CodeDeployDefault.ECSAllAtOnce"),
+        {"codedeploy-safe-shift"},
+    ),
+    ("silence an alarm", "booking-prod-alarms-cpu", set_path("actionsEnabled", value=False), {"alarm-actions"}),
+    (
+        "watch an alarm nobody declares",
+        "booking-prod-target-group",
+        lambda i: i["alarmConfiguration"]["alarms"].append("cicd-booking-prod-typo"),
+        {"prod-rollback"},
+    ),
+    (
+        "unencrypt the dev alarm topic",
+        "env-dev-alarms-topic",
+        set_path("kmsMasterKeyId", value=DELETE),
+        {"sns-hardening"},
+    ),
+    (
+        "move the reporter to a retired runtime",
+        "rollback-reporter-function",
+        set_path("runtime", value="python3.8"),
+        {"lambda-runtime"},
+    ),
+    (
+        "put the webhook in the environment",
+        "rollback-reporter-function",
+        lambda i: i["environment"]["variables"].update(SLACK_WEBHOOK_TOKEN="xoxb-123"),
+        {"lambda-env-secrets"},
+    ),
+    (
+        "let any account's rule invoke the reporter",
+        "rollback-reporter-failed-actions-invoke",
+        lambda i: [i.pop("sourceArn"), i.pop("sourceAccount")],
+        {"lambda-access"},
+    ),
+    (
+        "drop the reporter's dead-letter queue",
+        "rollback-reporter-function",
+        set_path("deadLetterConfig", value=DELETE),
+        {"lambda-ops"},
+    ),
+    (
+        "exempt the webhook from rotation without a reason",
+        "rollback-reporter-webhook",
+        lambda i: i["tags"].update({"rotation-exempt": ""}),
+        {"secret-rotation"},
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def strict_config():
+    """The platform's knobs at the catalogue's levels."""
+    return pack_config.PackConfig(levels={}, properties=pack_config.load().properties)
+
+
+@pytest.fixture(scope="module")
+def baseline(prod_plan, strict_config):
+    """What the unbroken plan already reports (known advisories), so only new findings count."""
+    return {(v.policy, v.urn, v.message) for v in evaluate(prod_plan.resources, config=strict_config)}
+
+
+def new_rules(resources, config, baseline) -> set[str]:
+    return {v.policy for v in evaluate(resources, config=config) if (v.policy, v.urn, v.message) not in baseline}
+
+
+def mutated(plan, name: str, mutate: Callable[[Inputs], None]) -> list[RecordedResource]:
+    matches = [r for r in plan.resources if r.name == name]
+    assert len(matches) == 1, f"{name}: {len(matches)} resources"
+    inputs = copy.deepcopy(matches[0].inputs)
+    mutate(inputs)
+    return [dataclasses.replace(r, inputs=inputs) if r is matches[0] else r for r in plan.resources]
+
+
+@pytest.mark.parametrize(("scenario", "name", "mutate", "expected"), MUTATIONS, ids=[m[0] for m in MUTATIONS])
+def test_breaking_one_thing_fires_exactly_its_rule(
+    prod_plan, strict_config, baseline, scenario, name, mutate, expected
+):
+    assert new_rules(mutated(prod_plan, name, mutate), strict_config, baseline) == expected, scenario
+
+
+def test_an_added_access_key_fires_keyless_federation(prod_plan, strict_config, baseline):
+    key = RecordedResource(
+        urn="urn:pulumi:prod::cicd-platform::aws:iam/accessKey:AccessKey::ci-key",
+        type="aws:iam/accessKey:AccessKey",
+        name="ci-key",
+        parent=None,
+        provider=None,
+        custom=True,
+        inputs={"user": "ci"},
+    )
+    assert new_rules([*prod_plan.resources, key], strict_config, baseline) == {"keyless-federation"}
+
+
+def test_the_mutations_cover_most_of_the_pack():
+    covered = set().union(*(expected for *_, expected in MUTATIONS)) | {"keyless-federation"}
+    assert len(covered) >= 40

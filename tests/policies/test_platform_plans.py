@@ -1,0 +1,67 @@
+"""The platform against its own pack: the dev and prod plans, with the platform's pack config.
+
+The platform meets every mandatory rule at its catalogue level; the config only
+sets knobs (allow-lists, release managers, retention), never lowers a level.
+Advisory findings are allowed only from the list below, each with its reason,
+so a new one is noticed.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from policies import pack_config
+from policies.rules import ALL_RULES
+
+
+@pytest.fixture(scope="module", params=["dev_plan", "prod_plan"])
+def plan(request):
+    return request.getfixturevalue(request.param)
+
+
+KNOWN_ADVISORIES = {
+    # The deploy gate answers CodePipeline's LambdaInvoke rule; a failed async invocation
+    # ends in the rule timing out rather than in a queue (coordination's choice).
+    ("lambda-ops", "no dead-letter queue for failed asynchronous invocations"),
+    # The approval auditor and the Slack notifier (approvals) run untraced and unreserved.
+    ("lambda-ops", "no active X-Ray tracing"),
+    ("lambda-ops", "no reserved concurrency"),
+    # The per-service GCP registries (multicloud) use Google-managed keys.
+    ("gcp-artifact-registry-cmek", "Google-managed key"),
+}
+
+
+def test_the_platform_meets_every_mandatory_rule(plan):
+    assert [(v.policy, v.message) for v in plan.violations if v.level == "mandatory"] == []
+
+
+def test_advisory_findings_are_only_the_known_ones(plan):
+    for violation in plan.violations:
+        assert any(
+            violation.policy == policy and fragment in violation.message for policy, fragment in KNOWN_ADVISORIES
+        ), f"{violation.policy}: {violation.message}"
+
+
+def test_the_platform_config_lowers_no_rule():
+    assert pack_config.load().levels == {}
+
+
+def test_privileged_mode_is_allowed_exactly_for_the_container_builds(prod_plan):
+    allowed = set(pack_config.load().properties_of("codebuild-no-privileged")["allowedProjects"])
+    privileged = {
+        r.inputs["name"]
+        for r in prod_plan.resources
+        if r.type == "aws:codebuild/project:Project" and r.inputs["environment"].get("privilegedMode")
+    }
+    assert privileged == allowed
+
+
+def test_the_platform_config_names_only_known_rules_and_properties():
+    raw = json.loads(pack_config.DEFAULT_PATH.read_text())
+    rules = {rule.name: rule for rule in ALL_RULES}
+    for name, value in raw.items():
+        assert name in rules or name == "all", name
+        if isinstance(value, dict):
+            assert set(value) - {"enforcementLevel"} <= set(rules[name].config_schema), name
