@@ -107,6 +107,28 @@ class _AccountCheck:
                 raise
             return None
 
+    @staticmethod
+    def _ecs_service_fits_blue_green(target: EcsTarget, service: dict[str, Any]) -> Iterator[str]:
+        """CodeDeploy blue/green needs the CODE_DEPLOY controller and the catalog's container behind the ALB.
+
+        The appspec a service repository ships names the container and port that
+        receive traffic; when they differ from the service's load balancer wiring,
+        the first deployment fails after the image is built.
+        """
+        name = f"{target.cluster}/{target.service}"
+        if service.get("deploymentController", {}).get("type", "ECS") != "CODE_DEPLOY":
+            yield (
+                f"ECS service {name} does not use the CODE_DEPLOY deployment "
+                "controller, which CodeDeploy blue/green needs (it is set when the service is created)"
+            )
+        routed = [(lb.get("containerName"), lb.get("containerPort")) for lb in service.get("loadBalancers", [])]
+        if (target.container, target.container_port) not in routed:
+            found = ", ".join(f"{c}:{p}" for c, p in routed) or "no load balancer"
+            yield (
+                f"ECS service {name} routes {found}, not container {target.container}:{target.container_port} "
+                "as the catalog says (the appspec's LoadBalancerInfo must match the service)"
+            )
+
     def ecs(self, target: EcsTarget) -> Iterator[str]:
         if not self.cluster_exists(target.cluster):
             yield f"ECS cluster {target.cluster} not found"
@@ -115,11 +137,8 @@ class _AccountCheck:
             services = [s for s in described["services"] if s.get("status") != "INACTIVE"]
             if not services:
                 yield f"ECS service {target.cluster}/{target.service} not found"
-            elif services[0].get("deploymentController", {}).get("type", "ECS") != "CODE_DEPLOY":
-                yield (
-                    f"ECS service {target.cluster}/{target.service} does not use the CODE_DEPLOY deployment "
-                    "controller, which CodeDeploy blue/green needs (it is set when the service is created)"
-                )
+            else:
+                yield from self._ecs_service_fits_blue_green(target, services[0])
         load_balancer = self.load_balancer_arn(target.load_balancer)
         if load_balancer is None:
             yield f"load balancer {target.load_balancer} not found"

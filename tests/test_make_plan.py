@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -52,3 +53,29 @@ def test_make_plan_with_a_broken_catalog_fails_with_one_readable_line(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert errors == [f"error: {catalog}: service 'booking': field 'depends_on[1]': unknown service 'ghost'"]
     assert not (tmp_path / "out").exists()
+
+
+def test_make_plan_fails_on_a_mandatory_violation_and_still_writes_the_plan(tmp_path, prod_settings_raw):
+    """A stack file that drops prod's approval is valid config but breaks policy: the command must fail."""
+    settings = prod_settings_raw
+    next(e for e in settings["environments"] if e["name"] == "prod")["approval"] = False
+    stack = f"noapproval{tmp_path.name[-8:].replace('_', '')}".lower()
+    stack_file = PROJECT_DIR / f"Pulumi.{stack}.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": {"cicd-platform:settings": settings}}))
+    try:
+        result = make("plan", f"STACK={stack}", f"OUT={tmp_path}")
+        direct = subprocess.run(
+            [sys.executable, "-m", "offline_plan", "--stack", stack, "--out", str(tmp_path / "direct")],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        stack_file.unlink()
+    assert result.returncode != 0
+    assert "mandatory policy violation" in result.stderr
+    assert direct.returncode == 1  # the documented code: the plan is written, the policy failed
+    plan = json.loads((tmp_path / f"plan-{stack}.json").read_text())
+    fired = {v["policy"] for v in plan["policy"]["violations"] if v["level"] == "mandatory"}
+    assert "prod-manual-approval" in fired

@@ -94,7 +94,13 @@ def in_account(tooling: boto3.Session, account: str) -> boto3.Session:
     return assume_with(tooling)(f"arn:aws:iam::{account}:role/cicd-platform-bootstrap", REGION)
 
 
-def build_workload(session: boto3.Session, *, without: frozenset[str] = frozenset(), controller: str = "CODE_DEPLOY"):
+def build_workload(
+    session: boto3.Session,
+    *,
+    without: frozenset[str] = frozenset(),
+    controller: str = "CODE_DEPLOY",
+    container: str = "booking",
+):
     """The workloads the catalog names, minus the ones named in ``without``."""
     ec2, elb, iam = session.client("ec2"), session.client("elbv2"), session.client("iam")
     trust = json.dumps({"Version": "2012-10-17", "Statement": []})
@@ -104,16 +110,6 @@ def build_workload(session: boto3.Session, *, without: frozenset[str] = frozense
     if "instance-role" not in without:
         tags = [] if "instance-role-tag" in without else [{"Key": "cicd-platform-managed-policy", "Value": "true"}]
         iam.create_role(RoleName="search-query-node", AssumeRolePolicyDocument=trust, Tags=tags)
-    if "cluster" not in without:
-        ecs = session.client("ecs")
-        ecs.create_cluster(clusterName="bookwise-core")
-        if "service" not in without:
-            ecs.create_service(
-                cluster="bookwise-core",
-                serviceName="booking",
-                desiredCount=0,
-                deploymentController={"type": controller},
-            )
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"][
@@ -126,6 +122,23 @@ def build_workload(session: boto3.Session, *, without: frozenset[str] = frozense
         if name not in without:
             created = elb.create_target_group(Name=name, Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip")
             groups[name] = created["TargetGroups"][0]["TargetGroupArn"]
+    if "cluster" not in without:
+        ecs = session.client("ecs")
+        ecs.create_cluster(clusterName="bookwise-core")
+        if "service" not in without:
+            ecs.create_service(
+                cluster="bookwise-core",
+                serviceName="booking",
+                desiredCount=0,
+                deploymentController={"type": controller},
+                loadBalancers=[
+                    {
+                        "targetGroupArn": groups.get("booking-blue", ""),
+                        "containerName": container,
+                        "containerPort": 8080,
+                    }
+                ],
+            )
     if "alb" not in without:
         alb = elb.create_load_balancer(Name="bookwise-core-alb", Subnets=subnets)["LoadBalancers"][0]
         if "listener" not in without:
@@ -210,6 +223,15 @@ def test_ecs_service_without_the_codedeploy_controller_is_reported(aws, project)
     build_workload(in_account(aws, PROD_ACCOUNT), controller="ECS")
     (problem,) = lines(run_preflight(load_inputs(project, "prod"), assume_with(aws)))
     assert problem.startswith("prod 444444444444: service 'booking': ECS service bookwise-core/booking does not use")
+
+
+def test_ecs_service_that_routes_another_container_is_reported(aws, project):
+    build_workload(in_account(aws, PROD_ACCOUNT), container="sidecar")
+    build_workload(in_account(aws, STAGING_ACCOUNT))
+    assert lines(run_preflight(load_inputs(project, "prod"), assume_with(aws))) == [
+        "prod 444444444444: service 'booking': ECS service bookwise-core/booking routes sidecar:8080, not container "
+        "booking:8080 as the catalog says (the appspec's LoadBalancerInfo must match the service)"
+    ]
 
 
 def test_instance_role_without_the_opt_in_tag_is_reported(aws, project):
