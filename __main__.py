@@ -41,7 +41,6 @@ platform = Platform("platform", inputs)
 pulumi.export("artifactBucket", platform.artifacts.bucket_name)
 pulumi.export("artifactKeyArn", platform.artifacts.key_arn)
 pulumi.export("githubConnectionArn", platform.connection.arn)
-pulumi.export("rollbackWebhookSecretArn", platform.reporter.webhook_secret_arn)
 pulumi.export("releaseNewsTopicArn", platform.news.topic_arn)
 if platform.approvals.guardrail_scp is not None:
     # An organization admin attaches this SCP to the tooling account (offline: out/scp-<stack>.json).

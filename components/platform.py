@@ -23,7 +23,7 @@ from .github.dispatch_function import GitHubDispatch, GitHubDispatchArgs
 from .governance.approvals import ApprovalGovernance, ApprovalGovernanceArgs, auditor_role_arn
 from .governance.config_rules import ConfigRuleTwins, ConfigRuleTwinsArgs
 from .governance.notifications import ReleaseNews, ReleaseNewsArgs
-from .governance.rollback_reporter import RollbackReporter, RollbackReporterArgs
+from .governance.rollback_reporter import RollbackReporter, RollbackReporterArgs, reporter_role_arn
 from .model import naming, release_approvals
 from .model.platform_inputs import PlatformInputs
 
@@ -39,9 +39,9 @@ class Platform(pulumi.ComponentResource):
         settings = inputs.settings
         self.artifacts = ArtifactStore("artifacts", ArtifactStoreArgs(inputs=inputs), opts=child)
         self.connection = GitHubConnection("github", inputs.stack, settings.github_owner, opts=child)
-        # Before the accounts: their forwarding rules target this reporter's bus.
-        self.reporter = RollbackReporter("rollback-reporter", RollbackReporterArgs(inputs=inputs), opts=child)
         with_approvals = release_approvals.approval_pipelines(inputs)
+        # Through Chatbot the rollback reporter has no webhook: it publishes its reports to the topic too.
+        reporter_publishes = [reporter_role_arn(inputs)] if settings.slack_workspace_id is not None else []
         self.news = ReleaseNews(
             "release-news",
             ReleaseNewsArgs(
@@ -50,7 +50,19 @@ class Platform(pulumi.ComponentResource):
                     naming.role_arn(settings.region, settings.tooling_account_id, naming.pipeline_role_name(service))
                     for service in sorted(with_approvals)
                 ]
-                + [auditor_role_arn(inputs)],
+                + [auditor_role_arn(inputs), *reporter_publishes],
+            ),
+            opts=child,
+        )
+        # Before the accounts: their forwarding rules target this reporter's bus.
+        self.reporter = RollbackReporter(
+            "rollback-reporter",
+            RollbackReporterArgs(
+                inputs=inputs,
+                ledger_table_name=self.news.ledger_table_name,
+                ledger_table_arn=self.news.ledger_table_arn,
+                topic_arn=self.news.topic_arn,
+                topic_key_arn=self.news.key_arn,
             ),
             opts=child,
         )
@@ -139,7 +151,6 @@ class Platform(pulumi.ComponentResource):
             {
                 "artifactBucket": self.artifacts.bucket_name,
                 "githubConnectionArn": self.connection.arn,
-                "rollbackWebhookSecretArn": self.reporter.webhook_secret_arn,
                 "releaseNewsTopicArn": self.news.topic_arn,
                 "approvalGuardrailScp": self.approvals.guardrail_scp,
                 "pipelines": {

@@ -32,6 +32,8 @@ class RecordedResource:
     inputs: dict[str, Any]
     dependencies: tuple[str, ...] = ()
     """URNs this resource waits for (explicit ``depends_on`` and those its inputs come from)."""
+    aliases: tuple[str, ...] = ()
+    """Former URNs it declares (``aliases``), so a move keeps the resource; the engine adds its children's."""
 
     def as_plan_entry(self) -> dict[str, Any]:
         return {
@@ -104,6 +106,18 @@ class RecordingMonitor(MockMonitor):
                 custom=bool(request.custom),
                 inputs=engine_view(json_format.MessageToDict(request.object)),
                 dependencies=tuple(sorted(set(request.dependencies))),
+                aliases=tuple(self._alias_urns(request)),
             )
         )
         return response
+
+    def _alias_urns(self, request: Any) -> list[str]:
+        urns = []
+        for alias in request.aliases:
+            if alias.urn:
+                urns.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            urns.append(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
+        return urns

@@ -47,7 +47,7 @@ def tooling_role_policies(plan):
         if resource.type != ROLE_POLICY or resource.provider is not None:
             continue
         role = resource.inputs["role"]
-        for kind in ("pipeline", "build", "release"):
+        for kind in ("pipeline", "build", "release", "scan"):
             service = role.removeprefix(f"cicd-{kind}-")
             if role.startswith(f"cicd-{kind}-") and service in names:
                 found.append((service, role, statements_of(resource.inputs["policy"])))
@@ -74,7 +74,11 @@ def test_no_tooling_role_can_write_under_another_services_artifact_prefix(plan):
     }
     for service, role, statements in policies:
         patterns = writable_patterns(statements)
-        assert patterns, f"{role} writes nothing: the check would prove nothing"
+        if role.startswith("cicd-scan-"):
+            # Scans write reports under their own non-artifact prefix, and no artifact at all.
+            assert all("/security_reports/" in pattern for pattern in patterns), role
+        else:
+            assert patterns, f"{role} writes nothing: the check would prove nothing"
         own_writes = 0
         for other, other_prefixes in prefixes.items():
             for prefix in other_prefixes.values():
@@ -82,7 +86,7 @@ def test_no_tooling_role_can_write_under_another_services_artifact_prefix(plan):
                     writable = any(fnmatch.fnmatchcase(key, pattern) for pattern in patterns)
                     assert not writable or other == service, f"{role} can write {key}"
                     own_writes += writable
-        assert own_writes, f"{role} cannot write under its own prefixes"
+        assert own_writes or role.startswith("cicd-scan-"), f"{role} cannot write under its own prefixes"
 
 
 def test_the_isolation_check_catches_a_role_that_writes_the_whole_bucket(dev_plan):
@@ -293,3 +297,19 @@ def test_taggable_resources_name_their_owning_service_and_environment(plan):
         assert tags.get("managed-by") == "cicd-platform"
         checked += 1
     assert checked > 100
+
+
+def test_platform_functions_and_release_managers_never_write_artifacts(plan):
+    """Roles that belong to no service (functions, release managers) have no business in the artifact bucket."""
+    bucket = f"arn:aws:s3:::{plan.outputs['artifactBucket']}"
+    service_roles = {role for _, role, _ in tooling_role_policies(plan)}
+    checked = 0
+    for resource in plan.resources:
+        if resource.type != ROLE_POLICY or resource.provider is not None:
+            continue
+        if resource.inputs["role"] in service_roles or '"Statement"' not in str(resource.inputs.get("policy")):
+            continue
+        checked += 1
+        patterns = writable_patterns(statements_of(resource.inputs["policy"]))
+        assert not [p for p in patterns if p.startswith(bucket) or p == "*"], resource.inputs["role"]
+    assert checked >= 5

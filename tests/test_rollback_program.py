@@ -8,6 +8,7 @@ import pytest
 
 from components.model import naming
 from tests.conftest import document, inputs_of
+from tests.governance.test_release_governance import chatbot_plan
 
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 GROUP = "aws:codedeploy/deploymentGroup:DeploymentGroup"
@@ -215,24 +216,47 @@ def test_rollback_reporter_is_traced_bounded_and_may_roll_back_only_deploy_stage
     assert function["runtime"] == "python3.12"
     assert function["tracingConfig"] == {"mode": "Active"}
     assert function["reservedConcurrentExecutions"] == 5
-    assert function["deadLetterConfig"]["targetArn"].startswith("arn:aws:sqs:eu-west-1:123456789012:")
-    assert function["code"] == {"path": "functions/rollback_reporter"}
+    assert (
+        function["deadLetterConfig"]["targetArn"]
+        == "arn:aws:sqs:eu-west-1:123456789012:cicd-prod-rollback-reporter-dlq"
+    )
+    assert function["kmsKeyArn"].startswith("arn:aws:kms:eu-west-1:123456789012:key/")
+    # Its own modules and the shared Slack client and ledger, as every platform function is packaged.
+    assert set(function["code"]["assets"]) == {
+        "handler.py",
+        "messages.py",
+        "rollback.py",
+        "slack_client.py",
+        "delivery_ledger.py",
+    }
     variables = function["environment"]["variables"]
-    assert variables["WEBHOOK_SECRET_ARN"].startswith("arn:aws:secretsmanager:eu-west-1:123456789012:secret:")
+    # The stack's one webhook secret (the operator's, also the release-news notifier's) and its one ledger.
+    assert variables["WEBHOOK_SECRET_ID"] == "cicd-platform/slack-webhook"
+    assert variables["LEDGER_TABLE"] == "cicd-delivery-ledger-prod"
+    assert "TOPIC_ARN" not in variables
     assert "hooks.slack.com" not in json.dumps(variables)
     role = next(r for r in prod_plan.resources if r.type == ROLE and r.inputs["name"] == function["name"])
     (policy,) = [r for r in prod_plan.resources if r.type == ROLE_POLICY and r.parent == role.urn]
     statements = {s["Sid"]: s for s in document(policy.inputs["policy"])["Statement"]}
     assert statements["RollBackDeployStage"]["Action"] == "codepipeline:RollbackStage"
     assert all(arn.endswith("/Deploy") for arn in statements["RollBackDeployStage"]["Resource"])
-    assert statements["WebhookSecret"]["Resource"] == variables["WEBHOOK_SECRET_ARN"]
+    assert statements["WebhookSecret"] == {
+        "Sid": "WebhookSecret",
+        "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cicd-platform/slack-webhook-??????",
+    }
+    assert (
+        statements["DedupeLedger"]["Resource"]
+        == "arn:aws:dynamodb:eu-west-1:123456789012:table/cicd-delivery-ledger-prod"
+    )
+    assert "ReportToReleaseNews" not in statements
     assert len(statements["ReadAlarmsThroughReaders"]["Resource"]) == 5  # one reader per environment account
     assert variables["ALARM_READER_ROLE_PREFIX"] == "cicd-alarm-reader-"
-    (secret,) = [
-        s for s in inputs_of(prod_plan, "aws:secretsmanager/secret:Secret") if s["name"].startswith(function["name"])
-    ]
-    assert secret["kmsKeyId"].startswith("arn:aws:kms:")
-    assert "secretString" not in json.dumps(inputs_of(prod_plan, "aws:secretsmanager/secretVersion:SecretVersion"))
+    # One webhook secret per stack, and the program creates none: the operator's secret is the only one.
+    created = [s["name"] for s in inputs_of(prod_plan, "aws:secretsmanager/secret:Secret")]
+    assert not [name for name in created if "slack" in name or name.startswith(function["name"])]
+    assert "rollbackWebhookSecretArn" not in prod_plan.outputs
     rules = {
         r.urn: r
         for r in prod_plan.resources
@@ -251,6 +275,68 @@ def test_rollback_reporter_is_traced_bounded_and_may_roll_back_only_deploy_stage
         if g["name"] == f"/aws/lambda/{function['name']}"
     ]
     assert log_group["retentionInDays"] == 90 and log_group["kmsKeyId"].startswith("arn:aws:kms:")
+
+
+REPORTER = "urn:pulumi:prod::cicd-platform::cicd:platform:Platform$cicd:governance:RollbackReporter"
+MOVED_INTO_PLATFORM_FUNCTION = [
+    f"{REPORTER}$aws:lambda/function:Function::rollback-reporter-function",
+    f"{REPORTER}$aws:iam/role:Role::rollback-reporter-role",
+    f"{REPORTER}$aws:iam/role:Role$aws:iam/rolePolicy:RolePolicy::rollback-reporter-policy",
+    f"{REPORTER}$aws:iam/role:Role$aws:iam/rolePolicyAttachment:RolePolicyAttachment::rollback-reporter-tracing",
+    f"{REPORTER}$aws:cloudwatch/logGroup:LogGroup::rollback-reporter-logs",
+]
+
+
+def former_urns(by_urn, resource) -> set[str]:
+    """The URNs the engine matches a resource against: its own, its aliases, and those inherited from its parent's."""
+    urns = {resource.urn, *resource.aliases}
+    parent = by_urn.get(resource.parent)
+    if parent is not None:
+        for former_parent in former_urns(by_urn, parent) - {parent.urn}:
+            chain = former_parent.split("::")[2]
+            urns.add(f"urn:pulumi:prod::cicd-platform::{chain}${resource.type}::{resource.name}")
+    return urns
+
+
+def test_the_reporters_named_resources_keep_their_identity_inside_platform_function(prod_plan):
+    """A named function, role or log group that Pulumi replaced would collide with itself: aliases make it a move."""
+    by_urn = {r.urn: r for r in prod_plan.resources}
+    known = set().union(*(former_urns(by_urn, r) for r in prod_plan.resources if "rollback-reporter" in r.name))
+    assert [urn for urn in MOVED_INTO_PLATFORM_FUNCTION if urn not in known] == []
+
+
+def test_through_chatbot_the_reporter_publishes_to_release_news_and_reads_no_secret(tmp_path):
+    plan = chatbot_plan(tmp_path)
+    (function,) = [
+        f for f in inputs_of(plan, "aws:lambda/function:Function") if f["name"] == "cicd-dev-rollback-reporter"
+    ]
+    topic_arn = plan.outputs["releaseNewsTopicArn"]
+    variables = function["environment"]["variables"]
+    assert variables["TOPIC_ARN"] == topic_arn and "WEBHOOK_SECRET_ID" not in variables
+    role = next(r for r in plan.resources if r.type == ROLE and r.inputs["name"] == function["name"])
+    (policy,) = [r for r in plan.resources if r.type == ROLE_POLICY and r.parent == role.urn]
+    statements = {s["Sid"]: s for s in document(policy.inputs["policy"])["Statement"]}
+    assert "WebhookSecret" not in statements
+    assert statements["ReportToReleaseNews"]["Action"] == "sns:Publish"
+    assert statements["ReportToReleaseNews"]["Resource"] == topic_arn
+    news_key = next(r for r in plan.resources if r.type == KEY and r.name == "release-news-key")
+    assert statements["ReleaseNewsKey"]["Resource"] == news_key.inputs.get(
+        "arn", statements["ReleaseNewsKey"]["Resource"]
+    )
+    assert statements["ReleaseNewsKey"]["Resource"].startswith("arn:aws:kms:")
+    # The topic's policy and key name their publishers: the reporter is one of them here.
+    reporter_role = "arn:aws:iam::210987654321:role/cicd-dev-rollback-reporter"
+    topic_policy = next(r for r in plan.resources if r.type == "aws:sns/topicPolicy:TopicPolicy" and not r.provider)
+    publish = {s["Sid"]: s for s in document(topic_policy.inputs["policy"])["Statement"]}["PlatformRolesPublish"]
+    key_use = {s["Sid"]: s for s in document(news_key.inputs["policy"])["Statement"]}["PublishersUseKey"]
+    assert reporter_role in publish["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    assert reporter_role in key_use["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+
+
+def test_with_a_webhook_the_reporter_is_no_release_news_publisher(prod_plan):
+    key = next(r for r in prod_plan.resources if r.type == KEY and r.name == "release-news-key")
+    key_use = {s["Sid"]: s for s in document(key.inputs["policy"])["Statement"]}["PublishersUseKey"]
+    assert not [arn for arn in key_use["Condition"]["ArnEquals"]["aws:PrincipalArn"] if "rollback-reporter" in arn]
 
 
 def test_resources_each_service_adds_for_gates_and_rollback(prod_plan):

@@ -27,7 +27,7 @@ from .. import iam
 from ..model import naming, release_approvals
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import standard_tags
-from .lambda_function import DELIVERY_LEDGER, PlatformFunction, PlatformFunctionArgs
+from .lambda_function import DELIVERY_LEDGER, SLACK_CLIENT, PlatformFunction, PlatformFunctionArgs
 from .notifications import APPROVAL_AUDIT_RULE, AUDITOR
 
 APPROVAL_POLICY_NAME = "cicd-platform-approve-prod"
@@ -132,7 +132,7 @@ class ApprovalGovernance(pulumi.ComponentResource):
                     "TOPIC_ARN": args.topic_arn,
                     "LEDGER_TABLE": args.ledger_table_name,
                 },
-                vendored=[DELIVERY_LEDGER],
+                vendored=[SLACK_CLIENT, DELIVERY_LEDGER],
                 tags=tags,
             ),
             opts=pulumi.ResourceOptions(parent=self),

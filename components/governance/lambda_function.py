@@ -2,10 +2,11 @@
 
 Per function: a role trusted by Lambda for this account only, its inline
 least-privilege policy, a KMS-encrypted log group with a retention, and the
-function itself with a dead-letter queue for failed asynchronous invocations.
-The package is ``functions/<folder>/handler.py`` plus vendored shared modules
-(``SLACK_CLIENT``, ``DELIVERY_LEDGER``): a function that needs them lists them
-in ``vendored`` and imports them by module name.
+function itself with a dead-letter queue for failed asynchronous invocations;
+on request X-Ray tracing, reserved concurrency and KMS-encrypted settings.
+The package is the modules of ``functions/<folder>/`` plus vendored shared
+modules (``SLACK_CLIENT``, ``DELIVERY_LEDGER``): a function that needs them
+lists them in ``vendored`` and imports them by module name.
 """
 
 from __future__ import annotations
@@ -28,11 +29,15 @@ DELIVERY_LEDGER = FUNCTIONS_DIR / "slack_notifier" / "delivery_ledger.py"
 """Act-once claims in DynamoDB; any function that must not repeat itself on duplicate events vendors it."""
 RUNTIME = "python3.12"
 LOG_RETENTION_DAYS = 90
+XRAY_WRITE_POLICY = "arn:{partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
 
 
 def function_package(folder: str, vendored: Sequence[Path] = ()) -> pulumi.AssetArchive:
-    """``handler.py`` of ``functions/<folder>`` and the shared modules it vendors, side by side at the root."""
-    files = {"handler.py": FUNCTIONS_DIR / folder / "handler.py"}
+    """The modules of ``functions/<folder>`` and the shared modules it vendors, side by side at the root.
+
+    ``__init__.py`` stays out: it exists only so tests can import the folder as a package.
+    """
+    files = {path.name: path for path in sorted((FUNCTIONS_DIR / folder).glob("*.py")) if path.name != "__init__.py"}
     files.update({path.name: path for path in vendored})
     return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in sorted(files.items())})
 
@@ -57,6 +62,19 @@ class PlatformFunctionArgs:
     vendored: Sequence[Path] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
     timeout_seconds: int = 60
+    function_name: str | None = None
+    """Default ``cicd-<purpose>-<stack>``; a function named before that convention keeps its name."""
+    architecture: str | None = None
+    """``arm64`` or ``x86_64``; Lambda's default (x86_64) when not given."""
+    tracing: bool = False
+    """X-Ray active tracing, with the AWS-managed write policy on the role."""
+    reserved_concurrency: int | None = None
+    encrypt_environment: bool = False
+    """Encrypt the function's settings with ``key_arn`` (whose policy must let Lambda use it)."""
+    log_format: str = "Text"
+    adopted_from: pulumi.Resource | None = None
+    """The component that declared this function's role, log group and function itself before they moved here:
+    aliases keep their URNs, so ``pulumi up`` updates them in place instead of replacing named resources."""
 
 
 class PlatformFunction(pulumi.ComponentResource):
@@ -68,8 +86,9 @@ class PlatformFunction(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PlatformFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cicd:governance:PlatformFunction", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        function_name = naming.function_name(args.purpose, args.stack)
+        aliases = [pulumi.Alias(parent=args.adopted_from)] if args.adopted_from is not None else None
+        child = pulumi.ResourceOptions(parent=self, aliases=aliases)
+        function_name = args.function_name or naming.function_name(args.purpose, args.stack)
         self.role_arn = naming.role_arn(args.region, args.account_id, function_name)
         role = aws.iam.Role(
             f"{name}-role",
@@ -81,7 +100,7 @@ class PlatformFunction(pulumi.ComponentResource):
         )
         logs = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=naming.function_log_group_name(args.purpose, args.stack),
+            name=f"/aws/lambda/{function_name}",
             retention_in_days=LOG_RETENTION_DAYS,
             kms_key_id=args.key_arn,
             tags=dict(args.tags),
@@ -95,6 +114,25 @@ class PlatformFunction(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=role),
         )
+        ready: list[pulumi.Resource] = [policy, logs]
+        if args.tracing:
+            ready.append(
+                aws.iam.RolePolicyAttachment(
+                    f"{name}-tracing",
+                    role=role.name,
+                    policy_arn=XRAY_WRITE_POLICY.format(partition=naming.partition_of(args.region)),
+                    opts=pulumi.ResourceOptions(parent=role),
+                )
+            )
+        optional: dict[str, object] = {}
+        if args.architecture:
+            optional["architectures"] = [args.architecture]
+        if args.tracing:
+            optional["tracing_config"] = {"mode": "Active"}
+        if args.reserved_concurrency is not None:
+            optional["reserved_concurrent_executions"] = args.reserved_concurrency
+        if args.encrypt_environment:
+            optional["kms_key_arn"] = args.key_arn
         function = aws.lambda_.Function(
             f"{name}-function",
             name=function_name,
@@ -107,10 +145,11 @@ class PlatformFunction(pulumi.ComponentResource):
             memory_size=256,
             environment={"variables": dict(args.environment)},
             dead_letter_config={"target_arn": args.dead_letter_queue_arn},
-            logging_config={"log_format": "Text", "log_group": logs.name},
+            logging_config={"log_format": args.log_format, "log_group": logs.name},
             tags=dict(args.tags),
-            # The role must be able to log and dead-letter before the first invocation.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, logs]),
+            # The role must be able to log, dead-letter (and trace) before the first invocation.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=ready, aliases=aliases),
+            **optional,
         )
         self.arn = function.arn
         self.name = function.name

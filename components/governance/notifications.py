@@ -23,6 +23,8 @@ diff and the execution.
 
 Shared with the approval auditor: the key, the ledger table (act once per
 event) and the dead-letter queue (EventBridge targets, subscriptions, functions).
+The rollback reporter claims its events in the same ledger, and through Chatbot
+publishes its reports to the same topic.
 """
 
 from __future__ import annotations
@@ -162,7 +164,7 @@ class ReleaseNews(pulumi.ComponentResource):
             hash_key="pk",
             attributes=[{"name": "pk", "type": "S"}],
             ttl={"attribute_name": "expires_at", "enabled": True},
-            # The AWS-owned key: the table holds only message ids and states.
+            # The AWS-owned key: the table holds event ids, states and what the reporter did (no secrets).
             server_side_encryption={"enabled": True},
             tags=tags,
             opts=child,

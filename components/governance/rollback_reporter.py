@@ -7,9 +7,14 @@ entering ALARM, or a CodeDeploy deployment failing or stopping. It reports
 each once to Slack and, for an alarm after a finished deploy, rolls the Deploy
 stage back (``functions/rollback_reporter``).
 
-The Slack webhook URL is a secret the operators set once after the first
-``pulumi up`` (README, "What happens on an alarm"); the program only creates
-the empty, KMS-encrypted secret, so the URL never sits in stack config.
+Slack: the stack's one channel, delivered the way release news is. With a
+webhook, the reporter reads the secret named by ``slackWebhookSecretName`` (the
+same secret the release-news notifier reads; the operator creates it) and posts
+Block Kit itself; with AWS Chatbot there is no webhook, so it publishes the
+report's text to the release-news topic as a Chatbot custom notification. Its
+act-once claims live in the release-news delivery ledger. The function is a
+``PlatformFunction`` (role, policy, encrypted log group, dead letters) with
+tracing, reserved concurrency and encrypted settings on top.
 """
 
 from __future__ import annotations
@@ -24,22 +29,28 @@ from .. import iam
 from ..model import naming
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import MANAGED_BY, standard_tags
+from .lambda_function import DELIVERY_LEDGER, SLACK_CLIENT, PlatformFunction, PlatformFunctionArgs
 
-FUNCTION_SOURCE = "functions/rollback_reporter"
-"""Relative to the project directory, where Pulumi runs the program (and the plan stays machine-independent)."""
-RUNTIME = "python3.12"
 RESERVED_CONCURRENCY = 5
 """Alarm storms should not starve the account's Lambda concurrency; the ledger makes retries harmless."""
-LOG_RETENTION_DAYS = 90
-LEDGER_TTL_DAYS = 7
 ROLLBACK_WINDOW_MINUTES = 60
 """An alarm within this long after a Deploy stage finished is blamed on that deploy and rolls it back."""
-XRAY_WRITE_POLICY = "arn:{partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
 
 
 @dataclass(frozen=True)
 class RollbackReporterArgs:
     inputs: PlatformInputs
+    ledger_table_name: pulumi.Input[str]
+    ledger_table_arn: pulumi.Input[str]
+    """The release-news delivery ledger: the reporter's claims share it (keys ``alarm#…``, ``action#…``, …)."""
+    topic_arn: pulumi.Input[str]
+    topic_key_arn: pulumi.Input[str]
+    """The release-news topic and its key: where reports go when the stack uses AWS Chatbot."""
+
+
+def reporter_role_arn(inputs: PlatformInputs) -> str:
+    settings = inputs.settings
+    return naming.role_arn(settings.region, settings.tooling_account_id, naming.rollback_reporter_name(inputs.stack))
 
 
 def failed_action_pattern(environments: list[str]) -> dict[str, object]:
@@ -59,12 +70,11 @@ def forwarded_pattern(account_ids: list[str]) -> dict[str, object]:
 
 
 class RollbackReporter(pulumi.ComponentResource):
-    """Function + role + key + webhook secret + dedupe ledger + dead letters + the two rules that wake it."""
+    """Function (with role, policy, logs) + key + dead letters + the bus and the two rules that wake it."""
 
     bus_arn: str
     bus: aws.cloudwatch.EventBus
     function_arn: pulumi.Output[str]
-    webhook_secret_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: RollbackReporterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cicd:governance:RollbackReporter", name, None, opts)
@@ -84,7 +94,7 @@ class RollbackReporter(pulumi.ComponentResource):
 
         key = aws.kms.Key(
             f"{name}-key",
-            description=f"Encrypts the rollback reporter's webhook, ledger, dead letters and logs ({stack})",
+            description=f"Encrypts the rollback reporter's settings, dead letters and logs ({stack})",
             enable_key_rotation=True,
             rotation_period_in_days=365,
             deletion_window_in_days=30,
@@ -93,28 +103,6 @@ class RollbackReporter(pulumi.ComponentResource):
             opts=child,
         )
         aws.kms.Alias(f"{name}-key-alias", name=f"alias/{function_name}", target_key_id=key.key_id, opts=child)
-        secret = aws.secretsmanager.Secret(
-            f"{name}-webhook",
-            name=f"{function_name}/slack-webhook",
-            description=f"Slack incoming-webhook URL for {settings.slack_channel}; set by operators (README)",
-            kms_key_id=key.arn,
-            recovery_window_in_days=7,
-            # A webhook URL cannot be rotated by a Lambda: Slack issues it. Operators replace it by hand.
-            tags={**tags, "rotation-exempt": "Slack issues webhook URLs; operators replace them in Slack"},
-            opts=child,
-        )
-        ledger = aws.dynamodb.Table(
-            f"{name}-ledger",
-            name=f"{function_name}-ledger",
-            billing_mode="PAY_PER_REQUEST",
-            hash_key="event_key",
-            attributes=[{"name": "event_key", "type": "S"}],
-            ttl={"attribute_name": "expires_at", "enabled": True},
-            server_side_encryption={"enabled": True, "kms_key_arn": key.arn},
-            point_in_time_recovery={"enabled": False},
-            tags=tags,
-            opts=child,
-        )
         dead_letters = aws.sqs.Queue(
             f"{name}-dlq",
             name=f"{function_name}-dlq",
@@ -124,77 +112,64 @@ class RollbackReporter(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/aws/lambda/{function_name}",
-            retention_in_days=LOG_RETENTION_DAYS,
-            kms_key_id=key.arn,
-            tags=tags,
-            opts=child,
+        uses_chatbot = settings.slack_workspace_id is not None
+        # One Slack channel per stack, one way to reach it: the release-news webhook secret, or the topic Chatbot reads.
+        delivery: dict[str, pulumi.Input[str]] = (
+            {"TOPIC_ARN": args.topic_arn} if uses_chatbot else {"WEBHOOK_SECRET_ID": settings.slack_webhook_secret_name}
         )
-        role = aws.iam.Role(
-            f"{name}-role",
-            name=function_name,
-            description="Reports failed deploys and alarms to Slack and rolls back the Deploy stage",
-            assume_role_policy=iam.to_json(iam.service_trust("lambda.amazonaws.com", account_id)),
-            tags=tags,
-            opts=child,
+        webhook_secret = (
+            None if uses_chatbot else iam.secret_arn_pattern(region, account_id, settings.slack_webhook_secret_name)
         )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=pulumi.Output.all(log_group.arn, secret.arn, ledger.arn, key.arn, dead_letters.arn).apply(
-                lambda arns: iam.to_json(
-                    iam.reporter_role_policy(
-                        region,
-                        account_id,
-                        log_group_arn=arns[0],
-                        secret_arn=arns[1],
-                        table_arn=arns[2],
-                        key_arn=arns[3],
-                        dead_letter_arn=arns[4],
-                        environments=environments,
-                        managed_by=MANAGED_BY,
-                        alarm_reader_role_arns=alarm_readers,
-                    )
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=role),
-        )
-        tracing = aws.iam.RolePolicyAttachment(
-            f"{name}-tracing",
-            role=role.name,
-            policy_arn=XRAY_WRITE_POLICY.format(partition=partition),
-            opts=pulumi.ResourceOptions(parent=role),
-        )
-        function = aws.lambda_.Function(
-            f"{name}-function",
-            name=function_name,
-            description="Slack report + stage rollback on failed deploys and health alarms",
-            runtime=RUNTIME,
-            architectures=["arm64"],
-            handler="handler.handler",
-            code=pulumi.FileArchive(FUNCTION_SOURCE),
-            role=role.arn,
-            timeout=120,
-            memory_size=256,
-            reserved_concurrent_executions=RESERVED_CONCURRENCY,
-            tracing_config={"mode": "Active"},
-            dead_letter_config={"target_arn": dead_letters.arn},
-            kms_key_arn=key.arn,
-            logging_config={"log_format": "JSON", "log_group": log_group.name},
-            environment={
-                "variables": {
-                    "WEBHOOK_SECRET_ARN": secret.arn,
-                    "LEDGER_TABLE": ledger.name,
-                    "LEDGER_TTL_DAYS": str(LEDGER_TTL_DAYS),
+        function = PlatformFunction(
+            name,
+            PlatformFunctionArgs(
+                stack=stack,
+                region=region,
+                account_id=account_id,
+                purpose="rollback-reporter",
+                function_name=function_name,
+                folder="rollback_reporter",
+                description="Slack report + stage rollback on failed deploys and health alarms",
+                key_arn=key.arn,
+                dead_letter_queue_arn=dead_letters.arn,
+                policy_inputs={
+                    "ledger_arn": args.ledger_table_arn,
+                    "key_arn": key.arn,
+                    "queue_arn": dead_letters.arn,
+                    "topic_arn": args.topic_arn,
+                    "topic_key_arn": args.topic_key_arn,
+                },
+                policy_for=lambda resolved: iam.reporter_role_policy(
+                    region,
+                    account_id,
+                    log_group_arn=resolved["log_group_arn"],
+                    table_arn=resolved["ledger_arn"],
+                    key_arn=resolved["key_arn"],
+                    dead_letter_arn=resolved["queue_arn"],
+                    environments=environments,
+                    managed_by=MANAGED_BY,
+                    alarm_reader_role_arns=alarm_readers,
+                    webhook_secret_arn=webhook_secret,
+                    topic=(resolved["topic_arn"], resolved["topic_key_arn"]) if uses_chatbot else None,
+                ),
+                environment={
+                    **delivery,
+                    "LEDGER_TABLE": args.ledger_table_name,
                     "SLACK_CHANNEL": settings.slack_channel,
                     "ROLLBACK_WINDOW_MINUTES": str(ROLLBACK_WINDOW_MINUTES),
                     "ALARM_READER_ROLE_PREFIX": naming.alarm_reader_role_name(""),
-                }
-            },
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, tracing, log_group]),
+                },
+                vendored=[SLACK_CLIENT, DELIVERY_LEDGER],
+                tags=tags,
+                timeout_seconds=120,
+                architecture="arm64",
+                tracing=True,
+                reserved_concurrency=RESERVED_CONCURRENCY,
+                encrypt_environment=True,
+                log_format="JSON",
+                adopted_from=self,
+            ),
+            opts=child,
         )
         aws.lambda_.FunctionEventInvokeConfig(
             f"{name}-async",
@@ -250,5 +225,4 @@ class RollbackReporter(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=rule),
             )
         self.function_arn = function.arn
-        self.webhook_secret_arn = secret.arn
-        self.register_outputs({"functionArn": function.arn, "webhookSecretArn": secret.arn, "busArn": self.bus_arn})
+        self.register_outputs({"functionArn": function.arn, "busArn": self.bus_arn})

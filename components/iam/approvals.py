@@ -103,11 +103,7 @@ def approval_auditor_policy(
         },
         {"Sid": "Alert", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn},
         {"Sid": "EncryptedTopic", "Effect": "Allow", "Action": PUBLISH_KEY_ACTIONS, "Resource": key_arn},
-        {
-            "Sid": "ActOnce",
-            "Effect": "Allow",
-            "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-            "Resource": ledger_table_arn,
-        },
+        # The delivery ledger claims, notes, completes and releases with conditional updates only.
+        {"Sid": "ActOnce", "Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": ledger_table_arn},
         {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dead_letter_queue_arn},
     )

@@ -111,12 +111,8 @@ def slack_notifier_policy(
             "Action": "secretsmanager:GetSecretValue",
             "Resource": webhook_secret_arn_pattern,
         },
-        {
-            "Sid": "PostOnce",
-            "Effect": "Allow",
-            "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-            "Resource": ledger_table_arn,
-        },
+        # The delivery ledger claims, notes, completes and releases with conditional updates only.
+        {"Sid": "PostOnce", "Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": ledger_table_arn},
         {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dead_letter_queue_arn},
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..model import naming
-from .documents import KMS_KEY_ADMIN_ACTIONS, Document, document
+from .documents import KMS_KEY_ADMIN_ACTIONS, PUBLISH_KEY_ACTIONS, Document, document
 
 ALARM_READ_ACTIONS = ["cloudwatch:DescribeAlarms"]
 
@@ -136,7 +136,7 @@ def deploy_events_bus_policy(region: str, bus_arn: str, organization_id: str, ac
 
 
 def reporter_key_policy(region: str, account_id: str, reporter_role_arn: str) -> Document:
-    """The reporter's key: its secret, ledger table, dead letters and logs; used by the reporter role and logs."""
+    """The reporter's key: its settings, dead letters and logs; used by the reporter role and logs."""
     root = naming.account_root_arn(region, account_id)
     partition = naming.partition_of(region)
     return document(
@@ -156,8 +156,8 @@ def reporter_key_policy(region: str, account_id: str, reporter_role_arn: str) ->
             "Condition": {"ArnEquals": {"aws:PrincipalArn": reporter_role_arn}},
         },
         {
-            # Whoever deploys (the function's encrypted settings, the table, the queue) and operators setting the
-            # webhook value: encrypt only, and only through these services. Decrypt stays with the reporter role.
+            # Whoever deploys (the function's encrypted settings, the queue): encrypt only, and only through these
+            # services. Decrypt stays with the reporter role.
             "Sid": "AccountEncryptsThroughServices",
             "Effect": "Allow",
             "Principal": {"AWS": root},
@@ -165,10 +165,7 @@ def reporter_key_policy(region: str, account_id: str, reporter_role_arn: str) ->
             "Resource": "*",
             "Condition": {
                 "StringEquals": {
-                    "kms:ViaService": [
-                        f"{service}.{region}.amazonaws.com"
-                        for service in ("dynamodb", "lambda", "secretsmanager", "sqs")
-                    ],
+                    "kms:ViaService": [f"{service}.{region}.amazonaws.com" for service in ("lambda", "sqs")],
                     "kms:CallerAccount": account_id,
                 }
             },
@@ -195,15 +192,20 @@ def reporter_role_policy(
     account_id: str,
     *,
     log_group_arn: str,
-    secret_arn: str,
     table_arn: str,
     key_arn: str,
     dead_letter_arn: str,
     environments: Sequence[str],
     managed_by: str,
     alarm_reader_role_arns: Sequence[str] = (),
+    webhook_secret_arn: str | None = None,
+    topic: tuple[str, str] | None = None,
 ) -> Document:
-    """What the reporter does: read what happened, post to Slack, roll back the Deploy stage of our pipelines.
+    """What the reporter does: read what happened, tell Slack, roll back the Deploy stage of our pipelines.
+
+    Slack is reached one of two ways, as the stack delivers release news: the
+    webhook secret (``webhook_secret_arn``, a name pattern: the operator creates
+    the secret) or, with AWS Chatbot, the release-news topic and its key (``topic``).
 
     Pipelines and projects are named by pattern (``<service>-<env>``,
     ``<service>-build``): an inline policy listing 4 ARNs per service would pass
@@ -222,13 +224,8 @@ def reporter_role_policy(
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": f"{log_group_arn}:*",
         },
-        {"Sid": "WebhookSecret", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn},
-        {
-            "Sid": "DedupeLedger",
-            "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-            "Resource": table_arn,
-        },
+        # The delivery ledger claims, notes and completes with conditional updates only.
+        {"Sid": "DedupeLedger", "Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": table_arn},
         {
             "Sid": "ReporterKey",
             "Effect": "Allow",
@@ -269,6 +266,21 @@ def reporter_role_policy(
             "Resource": [f"{build_logs}/{pattern}:log-stream:*" for pattern in project_patterns],
         },
     ]
+    if webhook_secret_arn is not None:
+        statements.append(
+            {
+                "Sid": "WebhookSecret",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": webhook_secret_arn,
+            }
+        )
+    if topic is not None:
+        topic_arn, topic_key_arn = topic
+        statements += [
+            {"Sid": "ReportToReleaseNews", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn},
+            {"Sid": "ReleaseNewsKey", "Effect": "Allow", "Action": PUBLISH_KEY_ACTIONS, "Resource": topic_key_arn},
+        ]
     if alarm_reader_role_arns:
         # To quote the signal alarms (their state reason carries the datapoints) in the Slack report.
         statements.append(

@@ -226,10 +226,6 @@ def function_name(purpose: str, stack: str) -> str:
     return f"cicd-{purpose}-{stack}"
 
 
-def function_log_group_name(purpose: str, stack: str) -> str:
-    return f"/aws/lambda/{function_name(purpose, stack)}"
-
-
 def event_rule_name(purpose: str, stack: str) -> str:
     return f"cicd-{purpose}-{stack}"
 

@@ -10,7 +10,8 @@ anyone else:
   token in ``GetPipelineState``, or, when a newer run has reached the stage since,
   the action execution whose ``externalExecutionId`` is that token;
 - an approval or a rejection is reported on the release-news topic, as a
-  Chatbot custom notification the webhook notifier also renders.
+  Chatbot custom notification the webhook notifier also renders (the vendored
+  ``slack_client`` writes it).
 
 A call AWS refused (``errorCode`` set, e.g. denied by the SCP) changed nothing
 and is only logged. Duplicate events (EventBridge delivers at least once) act
@@ -33,6 +34,7 @@ from typing import Any
 
 import boto3
 from delivery_ledger import DeliveryLedger
+from slack_client import chatbot_notification
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
@@ -85,17 +87,6 @@ def stop_run(codepipeline: Any, pipeline: str, execution_id: str, reason: str) -
     except codepipeline.exceptions.DuplicatedStopRequestException:
         return "already being stopped"
     return "stopped (abandoned)"
-
-
-def alert(title: str, description: str) -> str:
-    """A Chatbot custom notification: Chatbot and the webhook notifier both render it."""
-    return json.dumps(
-        {
-            "version": "1.0",
-            "source": "custom",
-            "content": {"textType": "client-markdown", "title": title, "description": description},
-        }
-    )
 
 
 @dataclass
@@ -155,7 +146,7 @@ class ApprovalAuditor:
         self.sns.publish(
             TopicArn=self.topic_arn,
             Subject=f"Approval by a non-release-manager on {pipeline}"[:100],
-            Message=alert(f":rotating_light: Unauthorized approval on {pipeline}", description),
+            Message=chatbot_notification(f":rotating_light: Unauthorized approval on {pipeline}", description),
         )
         return f"alerted: {run}"
 

@@ -13,11 +13,18 @@ Woken by EventBridge for three kinds of events:
   and no rollback is under way, rolls the pipeline's Deploy stage back to the
   last successful execution (``RollbackStage``), then reports.
 
-Every event is handled once (``ledger``); a failure to reach Slack raises, so
-Lambda retries the event and finally parks it on the dead-letter queue,
-without a second rollback. Settings come from environment variables:
-``WEBHOOK_SECRET_ARN``, ``LEDGER_TABLE``, ``LEDGER_TTL_DAYS``,
-``ROLLBACK_WINDOW_MINUTES``, ``SLACK_CHANNEL``.
+Every event is handled once: its key is claimed in the stack's delivery ledger
+(the vendored ``delivery_ledger``), and a rollback is noted on the claim before
+the report goes out. A failure to reach Slack raises, so Lambda retries the
+event and finally parks it on the dead-letter queue, without a second rollback.
+
+Reports go to the stack's one Slack channel the way the stack delivers Slack:
+through the incoming webhook whose URL is in the secret ``WEBHOOK_SECRET_ID``
+(posted by the vendored ``slack_client``, Block Kit), or, where the stack uses
+AWS Chatbot and has no webhook, as a Chatbot custom notification published to
+the release-news topic ``TOPIC_ARN`` (the same text, without Block Kit). Other
+settings: ``LEDGER_TABLE``, ``ROLLBACK_WINDOW_MINUTES``, ``SLACK_CHANNEL``,
+``ALARM_READER_ROLE_PREFIX``.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,17 +40,15 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+from delivery_ledger import DeliveryLedger
+from slack_client import RetryPolicy, chatbot_notification, post_message, webhook_url_from_secret
 
 try:  # imported as a package in tests, as top-level modules in Lambda
     from . import messages
-    from .ledger import Ledger
     from .rollback import DEPLOY_STAGE, Decision, decide
-    from .slack import SlackWebhook
 except ImportError:  # pragma: no cover - the Lambda runtime path
     import messages  # type: ignore[no-redef]
-    from ledger import Ledger  # type: ignore[no-redef]
     from rollback import DEPLOY_STAGE, Decision, decide  # type: ignore[no-redef]
-    from slack import SlackWebhook  # type: ignore[no-redef]
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
@@ -52,6 +58,8 @@ SIGNALS = ("http-5xx", "cpu", "login-failures", "p99-latency")
 """The signal alarms behind a health alarm (``components/governance/alarm_definitions.py`` names the same)."""
 LOG_TAIL_LINES = 25
 NOT_OURS = frozenset({"AccessDeniedException", "PipelineNotFoundException", "PipelineExecutionNotFoundException"})
+Deliver = Callable[[dict[str, Any]], None]
+"""Sends one Block Kit message to the stack's Slack channel, or raises so the event is retried."""
 
 
 @dataclass(frozen=True)
@@ -98,8 +106,8 @@ class Reporter:
         codepipeline: Any,
         codebuild: Any,
         logs: Any,
-        ledger: Ledger,
-        webhook: Callable[[], SlackWebhook],
+        ledger: DeliveryLedger,
+        deliver: Deliver,
         rollback_window: timedelta,
         channel: str = "",
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -109,7 +117,7 @@ class Reporter:
         self.codebuild = codebuild
         self.logs = logs
         self.ledger = ledger
-        self.webhook = webhook
+        self.deliver = deliver
         self.rollback_window = rollback_window
         self.channel = channel
         self.now = now
@@ -120,12 +128,12 @@ class Reporter:
         incident = incident_of(event)
         if incident is None:
             return {"status": "ignored"}
-        earlier = self.ledger.claim(incident.key)
-        if earlier is None:
+        claim = self.ledger.claim(incident.key)
+        if claim is None:
             LOG.info("duplicate %s", incident.key)
             return {"status": "duplicate", "key": incident.key}
         try:
-            result = self._handle(incident, earlier)
+            result = self._handle(incident, dict(claim.notes))
         except Exception:
             self.ledger.release(incident.key)
             raise
@@ -152,7 +160,7 @@ class Reporter:
         else:
             outcome, current, rolled_back = self._act_on_alarm(incident.key, pipeline)
         commit = self._commit(pipeline, current) if current else None
-        self.webhook().post(
+        self.deliver(
             messages.alarm_message(
                 alarm=alarm,
                 service_pipeline=pipeline,
@@ -175,12 +183,12 @@ class Reporter:
             ]
         except ClientError as error:
             outcome = f"could not read pipeline {pipeline} ({_code(error)}); no rollback"
-            self.ledger.record(key, outcome=outcome)
+            self.ledger.note(key, outcome=outcome)
             return outcome, None, False
         decision = decide(state, executions, self.now(), self.rollback_window)
         if not decision.rollback:
             outcome = f"No rollback: {decision.reason}."
-            self.ledger.record(key, outcome=outcome, current_execution=decision.current_execution or "")
+            self.ledger.note(key, outcome=outcome, current_execution=decision.current_execution or "")
             return outcome, decision.current_execution, False
         return self._roll_back(key, pipeline, decision)
 
@@ -196,14 +204,14 @@ class Reporter:
                 f"Rollback of {DEPLOY_STAGE} to execution {decision.target_execution} was REFUSED "
                 f"({_code(error)}: {error.response.get('Error', {}).get('Message', '')}). Act manually."
             )
-            self.ledger.record(key, outcome=outcome, current_execution=decision.current_execution or "")
+            self.ledger.note(key, outcome=outcome, current_execution=decision.current_execution or "")
             return outcome, decision.current_execution, False
         rollback_execution = answer.get("pipelineExecutionId", "")
         outcome = (
             f"Rolled {DEPLOY_STAGE} back to execution {decision.target_execution} "
             f"({decision.reason}); rollback execution {rollback_execution}."
         )
-        self.ledger.record(
+        self.ledger.note(
             key,
             outcome=outcome,
             current_execution=decision.current_execution or "",
@@ -239,7 +247,7 @@ class Reporter:
                 return {"status": "ignored", "reason": f"not a platform pipeline ({_code(error)})"}
             raise
         summary, details_url, log_tail = self._action_details(pipeline, execution, stage, action)
-        self.webhook().post(
+        self.deliver(
             messages.action_failure_message(
                 pipeline=pipeline,
                 stage=stage,
@@ -293,7 +301,7 @@ class Reporter:
 
     def _failed_deployment(self, incident: Incident) -> dict[str, Any]:
         detail = incident.detail
-        self.webhook().post(
+        self.deliver(
             messages.deployment_message(
                 application=str(detail.get("application", "")),
                 group=str(detail.get("deploymentGroup", "")),
@@ -340,24 +348,26 @@ def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", "Unknown"))
 
 
-_WEBHOOK_URL: str | None = None
+def webhook_delivery(
+    secrets: Any, secret_id: str, *, policy: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep
+) -> Deliver:
+    """Post through the stack's incoming webhook; the URL is read only when a message is about to go out."""
+
+    def deliver(message: dict[str, Any]) -> None:
+        url = webhook_url_from_secret(secret_id, secrets)
+        post_message(url, message, policy=policy or RetryPolicy(), sleep=sleep)
+
+    return deliver
 
 
-def _webhook_from_secret(secrets: Any, secret_arn: str) -> Callable[[], SlackWebhook]:
-    """Read the webhook URL once per container, and only when a message is about to be sent."""
+def topic_delivery(sns: Any, topic_arn: str) -> Deliver:
+    """Publish the message's text to the release-news topic as a Chatbot custom notification."""
 
-    def webhook() -> SlackWebhook:
-        global _WEBHOOK_URL
-        if _WEBHOOK_URL is None:
-            value = secrets.get_secret_value(SecretId=secret_arn).get("SecretString", "").strip()
-            if value.startswith("{"):
-                value = json.loads(value).get("url", "")
-            if not value:
-                raise RuntimeError(f"secret {secret_arn} holds no webhook URL yet (README: What happens on an alarm)")
-            _WEBHOOK_URL = value
-        return SlackWebhook(_WEBHOOK_URL)
+    def deliver(message: dict[str, Any]) -> None:
+        title, description = messages.as_text(message)
+        sns.publish(TopicArn=topic_arn, Message=chatbot_notification(title, description))
 
-    return webhook
+    return deliver
 
 
 def _partition(region: str) -> str:
@@ -385,16 +395,22 @@ def _alarm_reader(sts: Any, role_prefix: str) -> Callable[[str, str, str], Any]:
     return reader
 
 
+def delivery_from_environment() -> Deliver:
+    """Chatbot stacks name the release-news topic; webhook stacks name the webhook secret."""
+    topic_arn = os.environ.get("TOPIC_ARN")
+    if topic_arn:
+        return topic_delivery(boto3.client("sns"), topic_arn)
+    return webhook_delivery(boto3.client("secretsmanager"), os.environ["WEBHOOK_SECRET_ID"])
+
+
 def reporter_from_environment() -> Reporter:
     reader_prefix = os.environ.get("ALARM_READER_ROLE_PREFIX")
     return Reporter(
         codepipeline=boto3.client("codepipeline"),
         codebuild=boto3.client("codebuild"),
         logs=boto3.client("logs"),
-        ledger=Ledger(
-            boto3.client("dynamodb"), os.environ["LEDGER_TABLE"], ttl_days=int(os.environ.get("LEDGER_TTL_DAYS", "7"))
-        ),
-        webhook=_webhook_from_secret(boto3.client("secretsmanager"), os.environ["WEBHOOK_SECRET_ARN"]),
+        ledger=DeliveryLedger(os.environ["LEDGER_TABLE"], boto3.client("dynamodb")),
+        deliver=delivery_from_environment(),
         rollback_window=timedelta(minutes=int(os.environ.get("ROLLBACK_WINDOW_MINUTES", "60"))),
         channel=os.environ.get("SLACK_CHANNEL", ""),
         alarm_reader=_alarm_reader(boto3.client("sts"), reader_prefix) if reader_prefix else None,

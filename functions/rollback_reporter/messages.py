@@ -6,6 +6,8 @@ from typing import Any
 
 SECTION_LIMIT = 2900
 """Slack rejects section text over 3000 characters."""
+TEXT_LIMIT = 4000
+"""Where there is no Block Kit (Chatbot), one readable message; the console links hold the rest."""
 
 
 def _console(region: str, pipeline: str, execution: str | None = None) -> str:
@@ -126,3 +128,20 @@ def deployment_message(
             ),
         ],
     )
+
+
+def as_text(message: dict[str, Any]) -> tuple[str, str]:
+    """A Block Kit message as (title, Slack-markdown description), for AWS Chatbot, which takes no Block Kit."""
+    title, lines = message.get("text", ""), []
+    for block in message.get("blocks", []):
+        if block["type"] == "header":
+            title = block["text"]["text"]
+        elif block["type"] == "section" and "text" in block:
+            lines.append(block["text"]["text"])
+        elif block["type"] == "section":
+            # A field is "*Name*\nvalue": one line each.
+            lines.extend(field["text"].replace("\n", ": ", 1) for field in block.get("fields", []))
+        elif block["type"] == "context":
+            lines.extend(element["text"] for element in block.get("elements", []))
+    description = "\n".join(lines)
+    return title, description if len(description) <= TEXT_LIMIT else description[: TEXT_LIMIT - 1] + "…"

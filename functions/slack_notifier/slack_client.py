@@ -18,10 +18,14 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+"""Plain http only for a test server on this machine: a webhook URL is a credential and travels over TLS."""
 
 
 class SlackDeliveryError(Exception):
@@ -56,13 +60,15 @@ def post_message(
     timeout_seconds: float = 5.0,
 ) -> int:
     """POST ``payload`` (Block Kit JSON) to the webhook; returns the number of attempts it took."""
-    if not webhook_url.startswith(("https://", "http://")):
-        raise SlackDeliveryError("the Slack webhook URL must be an http(s) URL")
+    parsed = urllib.parse.urlparse(webhook_url)
+    # urlopen also speaks file:// and ftp://; a webhook is https (plain http only for a local test server).
+    if parsed.scheme != "https" and not (parsed.scheme == "http" and parsed.hostname in LOCAL_HOSTS):
+        raise SlackDeliveryError("the Slack webhook URL must be an https:// URL")
     body = json.dumps(payload).encode("utf-8")
     waited = 0.0
     problem = "no attempt made"
     for attempt in range(1, policy.attempts + 1):
-        request = urllib.request.Request(  # noqa: S310 (http(s) only, checked above)
+        request = urllib.request.Request(  # noqa: S310 (https only, checked above)
             webhook_url, data=body, headers={"Content-Type": "application/json"}, method="POST"
         )
         try:
@@ -92,10 +98,32 @@ _webhook_cache: dict[str, str] = {}
 
 
 def webhook_url_from_secret(secret_id: str, secrets_client: Any) -> str:
-    """The webhook URL stored in Secrets Manager: the plain URL, or JSON ``{"url": ...}``; cached per container."""
+    """The webhook URL stored in Secrets Manager: the plain URL, or JSON ``{"url": ...}``; cached per container.
+
+    An empty value raises (and is not cached), so the event is retried and a warm
+    container picks the URL up once an operator has stored it.
+    """
     if secret_id not in _webhook_cache:
-        value = secrets_client.get_secret_value(SecretId=secret_id)["SecretString"].strip()
+        value = secrets_client.get_secret_value(SecretId=secret_id).get("SecretString", "").strip()
         if value.startswith("{"):
-            value = str(json.loads(value)["url"])
+            value = str(json.loads(value).get("url", "")).strip()
+        if not value:
+            raise SlackDeliveryError(f"secret {secret_id} holds no Slack webhook URL yet")
         _webhook_cache[secret_id] = value
     return _webhook_cache[secret_id]
+
+
+def chatbot_notification(title: str, description: str) -> str:
+    """An AWS Chatbot custom notification (SNS message body); the webhook notifier renders the same shape.
+
+    Where a stack delivers Slack through Chatbot there is no webhook: functions
+    publish this to the release-news topic instead. ``client-markdown`` is Slack's
+    own markdown there, so ``*bold*`` and ``<url|label>`` links survive.
+    """
+    return json.dumps(
+        {
+            "version": "1.0",
+            "source": "custom",
+            "content": {"textType": "client-markdown", "title": title, "description": description},
+        }
+    )

@@ -7,17 +7,21 @@ from components import iam
 REGION, TOOLING, ENV_ACCOUNT = "eu-west-1", "123456789012", "444444444444"
 
 
-def reporter_policy(environments):
+WEBHOOK_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cicd-platform/slack-webhook-??????"
+RELEASE_NEWS = ("arn:aws:sns:eu-west-1:123456789012:cicd-release-news-prod", "arn:aws:kms:eu-west-1:123456789012:key/n")
+
+
+def reporter_policy(environments, **delivery):
     return iam.reporter_role_policy(
         REGION,
         TOOLING,
         log_group_arn="arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/cicd-prod-rollback-reporter",
-        secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:hook-abc123",
         table_arn="arn:aws:dynamodb:eu-west-1:123456789012:table/ledger",
         key_arn="arn:aws:kms:eu-west-1:123456789012:key/k",
         dead_letter_arn="arn:aws:sqs:eu-west-1:123456789012:dlq",
         environments=environments,
         managed_by="cicd-platform",
+        **(delivery or {"webhook_secret_arn": WEBHOOK_SECRET}),
     )
 
 
@@ -31,6 +35,23 @@ def test_reporter_policy_does_not_grow_with_the_catalog_and_fits_an_inline_polic
     ]
     assert statements["ReadPipelines"]["Condition"] == {"StringEquals": {"aws:ResourceTag/managed-by": "cicd-platform"}}
     assert all(statement["Resource"] != "*" for statement in statements.values())
+
+
+def test_the_reporter_reaches_slack_through_the_stacks_webhook_secret_or_the_release_news_topic_never_both():
+    webhook = {s["Sid"]: s for s in reporter_policy(["prod"])["Statement"]}
+    assert webhook["WebhookSecret"]["Resource"] == WEBHOOK_SECRET
+    assert webhook["DedupeLedger"]["Action"] == "dynamodb:UpdateItem"
+    assert "ReportToReleaseNews" not in webhook
+    chatbot = {s["Sid"]: s for s in reporter_policy(["prod"], topic=RELEASE_NEWS)["Statement"]}
+    assert "WebhookSecret" not in chatbot
+    assert chatbot["ReportToReleaseNews"] == {
+        "Sid": "ReportToReleaseNews",
+        "Effect": "Allow",
+        "Action": "sns:Publish",
+        "Resource": RELEASE_NEWS[0],
+    }
+    assert chatbot["ReleaseNewsKey"]["Resource"] == RELEASE_NEWS[1]
+    assert not [s for s in chatbot.values() if str(s["Action"]).startswith("secretsmanager")]
 
 
 def test_only_cloudwatch_of_the_account_may_use_the_alarm_topic_key_and_publish():
@@ -64,4 +85,8 @@ def test_only_the_reporter_role_may_decrypt_what_its_key_protects():
     assert [s["Condition"] for s in decrypting] == [{"ArnEquals": {"aws:PrincipalArn": role}}]
     through = next(s for s in statements if s["Sid"] == "AccountEncryptsThroughServices")
     assert "kms:Decrypt" not in through["Action"]
-    assert "secretsmanager.eu-west-1.amazonaws.com" in through["Condition"]["StringEquals"]["kms:ViaService"]
+    # It protects the function's settings and the dead letters; the Slack secret is the operator's, not under this key.
+    assert through["Condition"]["StringEquals"]["kms:ViaService"] == [
+        "lambda.eu-west-1.amazonaws.com",
+        "sqs.eu-west-1.amazonaws.com",
+    ]

@@ -4,7 +4,10 @@ AWS state the function reads is built with moto where moto implements the call
 (DynamoDB ledger, Secrets Manager, CloudWatch Logs); CodePipeline state, its
 executions and ``RollbackStage`` and CodeBuild builds go through
 ``botocore.stub.Stubber``, whose unexpected-call errors prove what was *not*
-called. Slack is a local HTTP server.
+called. Slack is a local HTTP server reached through the shared ``slack_client``
+(the webhook URL read from the stack's one webhook secret), and claims go to the
+shared ``delivery_ledger`` table; with Chatbot, reports arrive on the
+release-news topic (moto SNS, read through an SQS subscription).
 """
 
 from __future__ import annotations
@@ -16,17 +19,19 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from delivery_ledger import Claim, DeliveryLedger
 from moto import mock_aws
+from slack_client import SlackDeliveryError, _webhook_cache
 from werkzeug import Response
 
 from components.governance import alarm_definitions
 from functions.rollback_reporter import handler as reporter_module
-from functions.rollback_reporter.handler import Reporter, incident_of, pipeline_of_alarm
-from functions.rollback_reporter.ledger import Ledger
-from functions.rollback_reporter.slack import SlackError, SlackWebhook
+from functions.rollback_reporter.handler import Reporter, incident_of, pipeline_of_alarm, webhook_delivery
+from tests.functions.conftest import create_ledger_table
 
 REGION = "eu-west-1"
-TABLE = "cicd-prod-rollback-reporter-ledger"
+TABLE = "cicd-delivery-ledger-prod"
+WEBHOOK_SECRET = "cicd-platform/slack-webhook"
 NOW = datetime(2026, 11, 29, 10, 5, tzinfo=UTC)
 PIPELINE = "booking-prod"
 
@@ -149,15 +154,12 @@ def aws(monkeypatch):
         "AWS_DEFAULT_REGION": REGION,
     }.items():
         monkeypatch.setenv(name, value)
+    _webhook_cache.clear()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "event_key", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "event_key", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_ledger_table(dynamodb, TABLE)
         yield dynamodb
+    _webhook_cache.clear()
 
 
 @pytest.fixture
@@ -180,10 +182,11 @@ def slack(httpserver):
 
 
 OK = Response("ok", status=200)
+DOWN = Response("down", status=500)
 
 
 class World:
-    """The reporter with stubbed CodePipeline/CodeBuild, moto DynamoDB and logs, and the local Slack."""
+    """The reporter with stubbed CodePipeline/CodeBuild, moto DynamoDB, logs and secret, and the local Slack."""
 
     def __init__(self, dynamodb, slack_url):
         self.codepipeline = boto3.client("codepipeline", region_name=REGION)
@@ -192,14 +195,16 @@ class World:
         self.pipeline_stub = Stubber(self.codepipeline)
         self.build_stub = Stubber(self.codebuild)
         self.sleeps: list[float] = []
-        self.ledger = Ledger(dynamodb, TABLE, clock=lambda: NOW.timestamp())
+        self.ledger = DeliveryLedger(TABLE, dynamodb, clock=lambda: NOW.timestamp())
         self.dynamodb = dynamodb
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        secrets.create_secret(Name=WEBHOOK_SECRET, SecretString=slack_url)
         self.reporter = Reporter(
             codepipeline=self.codepipeline,
             codebuild=self.codebuild,
             logs=self.logs,
             ledger=self.ledger,
-            webhook=lambda: SlackWebhook(slack_url, sleep=self.sleeps.append),
+            deliver=webhook_delivery(secrets, WEBHOOK_SECRET, sleep=self.sleeps.append),
             rollback_window=timedelta(minutes=60),
             channel="#deploys",
             now=lambda: NOW,
@@ -223,7 +228,7 @@ class World:
         self.pipeline_stub.add_client_error(operation, service_error_code=code, service_message=message)
 
     def item(self, key):
-        return self.dynamodb.get_item(TableName=TABLE, Key={"event_key": {"S": key}}).get("Item")
+        return self.dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": key}}).get("Item")
 
     def done(self):
         self.pipeline_stub.assert_no_pending_responses()
@@ -263,7 +268,7 @@ def test_alarm_after_a_recent_successful_deploy_rolls_back_to_the_last_success_b
     assert "cicd-booking-prod-http-5xx transitioned to ALARM" in text
     assert "Cache prices" in text and "longer" not in text
     assert post["blocks"][0]["type"] == "header"
-    assert world.item(result["key"])["status"]["S"] == "DONE"
+    assert world.item(result["key"])["state"]["S"] == "done"
 
 
 def test_the_same_alarm_delivered_twice_rolls_back_once_and_posts_once(world, slack):
@@ -341,7 +346,7 @@ def test_a_refused_rollback_is_reported_loudly_and_not_retried(world, slack):
     assert result["rolledBack"] is False
     text = json.dumps(slack.posts()[0])
     assert "REFUSED" in text and "UnableToRollbackStageException" in text and "Act manually" in text
-    assert world.item(result["key"])["status"]["S"] == "DONE"
+    assert world.item(result["key"])["state"]["S"] == "done"
 
 
 def test_an_unreadable_pipeline_is_reported_without_rollback(world, slack):
@@ -354,15 +359,15 @@ def test_an_unreadable_pipeline_is_reported_without_rollback(world, slack):
 
 
 def test_slack_down_after_a_rollback_retries_the_report_but_never_the_rollback(world, slack):
-    slack.answers(*[Response("down", status=500)] * 5)
+    slack.answers(*[DOWN] * 5)
     expect_alarm_rollback(world)
-    with pytest.raises(SlackError, match="gave up after 5 attempts: HTTP 500"):
+    with pytest.raises(SlackDeliveryError, match=r"after 5 attempt\(s\), last: HTTP 500"):
         world.handle(alarm_event())
     world.done()
     key = incident_of(alarm_event()).key
     item = world.item(key)
-    assert item["status"]["S"] == "FAILED"
-    assert item["rollback_execution"]["S"] == "rollback-7"
+    assert item["state"]["S"] == "released"
+    assert item["notes"]["M"]["rollback_execution"]["S"] == "rollback-7"
     assert world.sleeps == [0.5, 1.0, 2.0, 4.0]
 
     # Lambda retries the event: Slack is back. Only the commit is read again; no state, no rollback.
@@ -372,14 +377,14 @@ def test_slack_down_after_a_rollback_retries_the_report_but_never_the_rollback(w
     world.done()
     assert result["rolledBack"] is True
     assert "Rolled Deploy back to execution exec-1" in json.dumps(slack.posts()[-1])
-    assert world.item(key)["status"]["S"] == "DONE"
+    assert world.item(key)["state"]["S"] == "done"
 
 
 def test_an_event_being_handled_elsewhere_is_left_alone_until_its_lease_expires(world, slack):
     key = incident_of(alarm_event()).key
-    assert world.ledger.claim(key) == {}
+    assert world.ledger.claim(key) == Claim({})
     assert world.handle(alarm_event())["status"] == "duplicate"
-    later = Ledger(world.dynamodb, TABLE, lease_seconds=300, clock=lambda: NOW.timestamp() + 301)
+    later = DeliveryLedger(TABLE, world.dynamodb, lease_seconds=300, clock=lambda: NOW.timestamp() + 301)
     assert later.claim(key) is not None
     assert slack.posts() == []
 
@@ -575,29 +580,106 @@ def test_health_alarm_names_map_to_their_pipeline():
 # --- the Lambda entry point -------------------------------------------------------------------------------------
 
 
-def test_entry_point_reads_its_settings_and_the_webhook_from_secrets_manager(aws, slack, monkeypatch):
-    slack.answers(OK)
-    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
-        Name="cicd-prod-rollback-reporter/slack-webhook", SecretString=json.dumps({"url": slack.url})
-    )
-    monkeypatch.setattr(reporter_module, "_WEBHOOK_URL", None)
-    monkeypatch.setenv("WEBHOOK_SECRET_ARN", secret["ARN"])
+def entry_point_settings(monkeypatch, **delivery):
     monkeypatch.setenv("LEDGER_TABLE", TABLE)
     monkeypatch.setenv("SLACK_CHANNEL", "#deploys")
     monkeypatch.setenv("ALARM_READER_ROLE_PREFIX", "cicd-alarm-reader-")
+    for name, value in delivery.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_entry_point_reads_the_stacks_one_webhook_secret(aws, slack, monkeypatch):
+    slack.answers(OK)
+    boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name=WEBHOOK_SECRET, SecretString=json.dumps({"url": slack.url})
+    )
+    entry_point_settings(monkeypatch, WEBHOOK_SECRET_ID=WEBHOOK_SECRET)
     assert reporter_module.handler(deployment_event())["status"] == "reported"
     assert reporter_module.handler(deployment_event())["status"] == "duplicate"
     assert len(slack.posts()) == 1
 
 
 def test_an_unset_webhook_secret_fails_the_event_so_it_is_retried(aws, slack, monkeypatch):
-    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
-        Name="cicd-prod-rollback-reporter/slack-webhook", SecretString=" "
-    )
-    monkeypatch.setattr(reporter_module, "_WEBHOOK_URL", None)
-    monkeypatch.setenv("WEBHOOK_SECRET_ARN", secret["ARN"])
-    monkeypatch.setenv("LEDGER_TABLE", TABLE)
-    with pytest.raises(RuntimeError, match="holds no webhook URL yet"):
+    boto3.client("secretsmanager", region_name=REGION).create_secret(Name=WEBHOOK_SECRET, SecretString=" ")
+    entry_point_settings(monkeypatch, WEBHOOK_SECRET_ID=WEBHOOK_SECRET)
+    with pytest.raises(SlackDeliveryError, match="holds no Slack webhook URL yet"):
         reporter_module.handler(deployment_event())
-    item = aws.get_item(TableName=TABLE, Key={"event_key": {"S": "deployment#d-ABCDEF123#FAILURE"}})["Item"]
-    assert item["status"]["S"] == "FAILED"
+    item = aws.get_item(TableName=TABLE, Key={"pk": {"S": "deployment#d-ABCDEF123#FAILURE"}})["Item"]
+    assert item["state"]["S"] == "released"
+    assert slack.posts() == []
+
+
+# --- Slack's answers, through the shared client ------------------------------------------------------------------
+
+
+def test_a_throttled_report_waits_as_long_as_slack_asks_then_posts_once(world, slack):
+    slack.answers(Response("rate_limited", status=429, headers={"Retry-After": "3"}), OK)
+    result = world.handle(deployment_event())
+    assert result["status"] == "reported"
+    assert world.sleeps == [3.0]
+    assert len(slack.posts()) == 2  # the refused attempt and the delivered one: one message in the channel
+    assert world.handle(deployment_event())["status"] == "duplicate"
+    assert len(slack.posts()) == 2
+
+
+def test_a_slack_server_error_is_retried_within_the_invocation(world, slack):
+    slack.answers(DOWN, OK)
+    assert world.handle(deployment_event())["status"] == "reported"
+    assert world.sleeps == [0.5]
+    assert world.item("deployment#d-ABCDEF123#FAILURE")["state"]["S"] == "done"
+
+
+# --- stacks that deliver Slack through AWS Chatbot ---------------------------------------------------------------
+
+
+@pytest.fixture
+def release_news(aws):
+    """The release-news topic with a queue subscribed raw, so a test reads exactly what Chatbot would receive."""
+    sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name="cicd-release-news-prod")["TopicArn"]
+    queue = sqs.create_queue(QueueName="chatbot")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+
+    def published():
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(message["Body"]) for message in messages]
+
+    return topic, published
+
+
+def test_through_chatbot_an_alarm_rolls_back_once_and_is_published_once_as_text(world, slack, release_news):
+    topic, published = release_news
+    world.reporter.deliver = reporter_module.topic_delivery(boto3.client("sns", region_name=REGION), topic)
+    expect_alarm_rollback(world)
+    first = world.handle(alarm_event(event_id="e-1"))
+    second = world.handle(alarm_event(event_id="e-2"))
+    world.done()  # one rollback_stage queued, and the stub refuses a second
+    assert first["rolledBack"] is True and second["status"] == "duplicate"
+    (notification,) = published()
+    assert notification["version"] == "1.0" and notification["source"] == "custom"
+    content = notification["content"]
+    assert content["textType"] == "client-markdown"
+    assert content["title"] == "booking-prod: health alarm cicd-booking-prod-health is in ALARM"
+    assert "*What the platform did:* Rolled Deploy back to execution exec-1" in content["description"]
+    assert "*Last deployed commit*: <https://github.com/bookwise/booking/commit/" in content["description"]
+    assert "blocks" not in json.dumps(notification)
+    assert slack.posts() == []  # no webhook in a Chatbot stack
+
+
+def test_through_chatbot_the_entry_point_publishes_to_the_topic_it_is_given(aws, slack, release_news, monkeypatch):
+    topic, published = release_news
+    entry_point_settings(monkeypatch, TOPIC_ARN=topic)
+    assert reporter_module.handler(deployment_event("STOP"))["status"] == "reported"
+    assert reporter_module.handler(deployment_event("STOP"))["status"] == "duplicate"
+    (notification,) = published()
+    assert notification["content"]["title"] == "CodeDeploy deployment of booking-prod was stopped"
+    assert "*Deployment*: d-ABCDEF123" in notification["content"]["description"]
+    assert slack.posts() == []
+
+
+def test_a_long_report_is_clipped_for_chat():
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 2900}}] * 3
+    title, description = reporter_module.messages.as_text({"text": "fallback", "blocks": blocks})
+    assert title == "fallback"
+    assert len(description) == reporter_module.messages.TEXT_LIMIT and description.endswith("…")

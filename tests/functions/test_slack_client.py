@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import boto3
 import pytest
 from moto import mock_aws
-from slack_client import RetryPolicy, SlackDeliveryError, _webhook_cache, post_message, webhook_url_from_secret
+from slack_client import (
+    RetryPolicy,
+    SlackDeliveryError,
+    _webhook_cache,
+    chatbot_notification,
+    post_message,
+    webhook_url_from_secret,
+)
 
 from tests.functions.conftest import REGION
 
@@ -60,3 +68,32 @@ def test_a_plain_webhook_secret_is_read_once_per_container():
         secrets.put_secret_value(SecretId="hook", SecretString="https://changed")
         assert webhook_url_from_secret("hook", secrets) == "https://hooks.slack.com/services/T/B/x"
     _webhook_cache.clear()
+
+
+@pytest.mark.parametrize("url", ["http://hooks.slack.com/services/T/B/x", "file:///etc/passwd", "ftp://example.com/x"])
+def test_a_webhook_url_travels_over_tls_only(url):
+    # The URL is a credential: plain http only for a test server on this machine.
+    with pytest.raises(SlackDeliveryError, match="must be an https:// URL"):
+        post_message(url, {"text": "hi"})
+
+
+def test_an_empty_webhook_secret_is_refused_and_not_remembered():
+    _webhook_cache.clear()
+    with mock_aws():
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        secrets.create_secret(Name="hook", SecretString='{"url": " "}')
+        with pytest.raises(SlackDeliveryError, match="holds no Slack webhook URL yet"):
+            webhook_url_from_secret("hook", secrets)
+        # The operator stores the URL; a warm container picks it up on the next event.
+        secrets.put_secret_value(SecretId="hook", SecretString="https://hooks.slack.com/services/T/B/y")
+        assert webhook_url_from_secret("hook", secrets) == "https://hooks.slack.com/services/T/B/y"
+    _webhook_cache.clear()
+
+
+def test_a_chatbot_custom_notification_carries_title_and_description_in_slack_markdown():
+    notification = json.loads(chatbot_notification("*Title*", "line 1\nline 2"))
+    assert notification == {
+        "version": "1.0",
+        "source": "custom",
+        "content": {"textType": "client-markdown", "title": "*Title*", "description": "line 1\nline 2"},
+    }

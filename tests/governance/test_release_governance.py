@@ -237,7 +237,8 @@ def test_webhook_mode_subscribes_the_notifier_with_a_dead_letter_queue(prod_plan
 def test_function_packages_hold_the_handler_and_the_vendored_shared_modules(prod_plan):
     packages = {r.inputs["name"]: r.inputs["code"]["assets"] for r in ours(prod_plan) if r.type == FUNCTION}
     assert set(packages["cicd-slack-notifier-prod"]) == {"handler.py", "slack_client.py", "delivery_ledger.py"}
-    assert set(packages["cicd-approval-auditor-prod"]) == {"handler.py", "delivery_ledger.py"}
+    # The auditor formats its alerts as Chatbot custom notifications with the shared client.
+    assert set(packages["cicd-approval-auditor-prod"]) == {"handler.py", "slack_client.py", "delivery_ledger.py"}
     for assets in packages.values():
         for asset in assets.values():
             assert (PROJECT_DIR / asset["path"]).is_file(), asset["path"]

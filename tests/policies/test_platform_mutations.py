@@ -286,8 +286,9 @@ MUTATIONS: list[tuple[str, str, Callable[[Inputs], None], set[str]]] = [
         {"lambda-ops"},
     ),
     (
-        "exempt the webhook from rotation without a reason",
-        "rollback-reporter-webhook",
+        # The platform's one secret since the rollback reporter uses the operator's Slack secret.
+        "exempt the dispatch token from rotation without a reason",
+        "github-dispatch-token",
         lambda i: i["tags"].update({"rotation-exempt": ""}),
         {"secret-rotation"},
     ),
