@@ -92,7 +92,8 @@ def provision_health_alarms(settings: Settings, graph_json: str) -> None:
     graph = json.loads(graph_json)
     readers = graph.get("alarmReaders", {})
     for service, entry in graph["services"].items():
-        for environment, account in entry.get("accounts", {}).items():
+        for environment in entry.get("environments", []):
+            account = entry.get("accounts", {}).get(environment) or graph.get("accounts", {}).get(environment)
             reader = readers.get(environment, {}).get(account)
             if reader:
                 put_health_alarm(settings, service, environment, account, reader["region"])

@@ -246,17 +246,20 @@ PROD_READERS = [
 def test_the_graph_says_where_each_service_runs_and_which_reader_reads_its_health_there(prod_plan):
     parameters = {p["name"]: p for p in inputs_of(prod_plan, "aws:ssm/parameter:Parameter")}
     graph = json.loads(parameters["/cicd-platform/prod/coordination/graph"]["insecureValue"])
+    defaults = {env.name: env.account_id for env in prod_plan.inputs.settings.environments}
+    assert graph["accounts"] == defaults
     for service in prod_plan.inputs.catalog.services:
-        assert graph["services"][service.name]["accounts"] == {
-            env.name: env.account_id for env in prod_plan.inputs.environments_for(service)
-        }
-    assert graph["services"]["payments"]["accounts"]["prod"] == "455555555555"
-    assert graph["services"]["auth"]["accounts"]["prod"] == "444444444444"
+        runs_in = {**defaults, **graph["services"][service.name].get("accounts", {})}
+        placed = {env.name: env.account_id for env in prod_plan.inputs.environments_for(service)}
+        assert {name: runs_in[name] for name in placed} == placed
+    assert graph["services"]["payments"]["accounts"] == {"prod": "455555555555"}  # its PCI account
+    assert "accounts" not in graph["services"]["auth"]
+    assert graph["accounts"]["prod"] == "444444444444"
     readers = [reader for by_account in graph["alarmReaders"].values() for reader in by_account.values()]
     assert sorted(reader["roleArn"] for reader in readers) == PROD_READERS
     assert {reader["region"] for reader in readers} == {prod_plan.inputs.settings.region}
     assert graph["alarmReaders"]["prod"]["455555555555"]["roleArn"] == PROD_READERS[-1]
-    assert len(parameters["/cicd-platform/prod/coordination/graph"]["insecureValue"]) <= 8192  # advanced tier
+    assert len(parameters["/cicd-platform/prod/coordination/graph"]["insecureValue"]) < 4096  # standard tier
 
 
 @pytest.mark.parametrize("role", ["cicd-prod-coordinator", "cicd-prod-deploy-gate"])

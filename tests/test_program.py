@@ -236,7 +236,12 @@ def test_build_role_cannot_assume_deploy_roles(prod_plan):
     for policy in inputs_of(prod_plan, ROLE_POLICY):
         for statement in document(policy["policy"])["Statement"]:
             if statement["Action"] == "sts:AssumeRole":
-                assert statement["Sid"] in ("AssumeDeployRoles", "AssumeAlarmReaders", "ReadAlarmsThroughReaders")
+                assert statement["Sid"] in (
+                    "AssumeDeployRoles",
+                    "AssumeAlarmReaders",
+                    "ReadAlarmsThroughReaders",
+                    "ReadDependencyAlarmsThroughReaders",
+                )
     build_role = resource(prod_plan, ROLE, name="cicd-build-booking")
     (policy,) = [r for r in prod_plan.resources if r.type == ROLE_POLICY and r.parent == build_role.urn]
     assert "sts:AssumeRole" not in json.dumps(document(policy.inputs["policy"]))

@@ -2,7 +2,8 @@
 
 The format is ``functions/deploy_ledger/graph.py``'s contract; it carries only
 what the functions decide with, so the fleet's graph stays within one parameter:
-per service its dependencies, environments and account per environment, and the
+per service its dependencies, environments and the accounts it runs in where they
+differ from the environment's (``accounts``), the environment's accounts, and the
 alarm reader role of every (environment, account) whose health alarms a gate reads.
 """
 
@@ -12,6 +13,7 @@ import json
 from typing import Any
 
 from . import naming
+from .catalog import Service
 from .platform_inputs import PlatformInputs
 from .settings import Environment
 
@@ -50,6 +52,16 @@ def alarm_reader_role_arns(inputs: PlatformInputs) -> list[str]:
     )
 
 
+def own_accounts(inputs: PlatformInputs, service: Service) -> dict[str, str]:
+    """The environments where the service runs in an account of its own (e.g. a PCI account), to that account."""
+    defaults = {environment.name: environment.account_id for environment in inputs.settings.environments}
+    return {
+        environment.name: environment.account_id
+        for environment in inputs.environments_for(service)
+        if environment.account_id != defaults[environment.name]
+    }
+
+
 def coordination_graph(inputs: PlatformInputs) -> dict[str, Any]:
     return {
         "formatVersion": GRAPH_FORMAT_VERSION,
@@ -58,12 +70,12 @@ def coordination_graph(inputs: PlatformInputs) -> dict[str, Any]:
                 "dependsOn": list(service.depends_on),
                 "environments": [environment.name for environment in inputs.environments_for(service)],
                 "onUpstreamDeploy": service.on_upstream_deploy,
-                "accounts": {
-                    environment.name: environment.account_id for environment in inputs.environments_for(service)
-                },
+                # Only where the service runs outside the environment's account: keeps the graph a standard parameter.
+                **({"accounts": overrides} if (overrides := own_accounts(inputs, service)) else {}),
             }
             for service in inputs.catalog.services
         },
+        "accounts": {environment.name: environment.account_id for environment in inputs.settings.environments},
         "alarmReaders": {
             environment: {
                 account: {

@@ -3,18 +3,20 @@
 Format (``formatVersion`` 1, camelCase like the plan file)::
 
     {"formatVersion": 1,
-     "services": {"booking": {"dependsOn": ["auth"], "environments": ["dev", "prod"],
-                              "onUpstreamDeploy": "none",
-                              "accounts": {"dev": "111111111111", "prod": "222222222222"}}},
+     "services": {"booking": {"dependsOn": ["auth", "payments"], "environments": ["dev", "prod"],
+                              "onUpstreamDeploy": "none"},
+                  "payments": {..., "accounts": {"prod": "333333333333"}}},
+     "accounts": {"dev": "111111111111", "prod": "222222222222"},
      "alarmReaders": {"prod": {"222222222222": {"region": "eu-west-1",
-                                                "roleArn": "arn:aws:iam::222222222222:role/cicd-alarm-reader-prod"}}}}
+                                                "roleArn": "arn:aws:iam::222222222222:role/cicd-alarm-reader-prod"},
+                               "333333333333": {...}}}}
 
-``accounts`` says where a service runs in each environment (a service may
-have its own account there, e.g. a PCI account); ``alarmReaders`` names, per
-environment and account, the read-only role through which its health alarm is
-read. Readers are listed once per account rather than per service, and
-pipeline names are not stored (they follow ``PIPELINE_NAME_PATTERN``): the
-parameter stays within one SSM parameter (intelligent tiering: 4 KB standard, 8 KB advanced).
+A service runs in its environment's account (top-level ``accounts``) unless
+its own ``accounts`` names another there (e.g. a PCI account); ``alarmReaders``
+names, per environment and account, the read-only role through which health
+alarms are read. Readers are listed once per account, service accounts only
+where they differ, and pipeline names are not stored (they follow
+``PIPELINE_NAME_PATTERN``): the graph stays a standard-tier parameter (4 KB).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class ServiceNode:
     environments: tuple[str, ...]
     on_upstream_deploy: str = "none"
     accounts: dict[str, str] = field(default_factory=dict)
-    """Environment name to the account id the service runs in there."""
+    """Environment name to the account id the service runs in there, where it is not the environment's."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Graph:
     services: dict[str, ServiceNode]
     alarm_readers: dict[str, dict[str, AlarmReader]] = field(default_factory=dict)
     """Environment name to account id to its alarm reader."""
+    accounts: dict[str, str] = field(default_factory=dict)
+    """Environment name to the account its services run in unless their own ``accounts`` say otherwise."""
 
     @classmethod
     def from_json(cls, text: str) -> Graph:
@@ -70,12 +74,13 @@ class Graph:
                 }
                 for environment, readers in document.get("alarmReaders", {}).items()
             },
+            dict(document.get("accounts", {})),
         )
 
     def alarm_reader(self, service: str, environment: str) -> AlarmReader | None:
         """The reader of ``service``'s alarms in ``environment``, or None when the graph does not say where it runs."""
         node = self.services.get(service)
-        account = node.accounts.get(environment) if node else None
+        account = (node.accounts.get(environment) or self.accounts.get(environment)) if node else None
         return self.alarm_readers.get(environment, {}).get(account) if account else None
 
     def deploys_to(self, service: str, environment: str) -> bool:

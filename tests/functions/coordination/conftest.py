@@ -36,7 +36,11 @@ def node(depends_on: list[str], on_upstream: str = "none", environments=ENVIRONM
         "dependsOn": depends_on,
         "environments": list(environments),
         "onUpstreamDeploy": on_upstream,
-        "accounts": {env: accounts[env] for env in environments},
+        **(
+            {"accounts": {env: accounts[env] for env in environments if accounts[env] != ACCOUNTS[env]}}
+            if accounts is not ACCOUNTS
+            else {}
+        ),
     }
 
 
@@ -50,6 +54,7 @@ GRAPH = {
         "partner-api": node(["booking"], "test"),
         "mobile-bff": node(["booking"], "redeploy", environments=["prod"]),
     },
+    "accounts": ACCOUNTS,
     "alarmReaders": {
         environment: {
             account: {"region": REGION, "roleArn": reader_arn(account, environment)}
