@@ -98,7 +98,7 @@ class GitHubDispatch(pulumi.ComponentResource):
             ),
             kms_key_id=key.arn,
             recovery_window_in_days=7,
-            tags={**tags, "rotation-exempt-reason": ROTATION_EXEMPTION},
+            tags={**tags, "rotation-exempt": ROTATION_EXEMPTION},
             opts=child,
         )
         claims = aws.dynamodb.Table(

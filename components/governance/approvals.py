@@ -134,6 +134,9 @@ class ApprovalGovernance(pulumi.ComponentResource):
                 },
                 vendored=[SLACK_CLIENT, DELIVERY_LEDGER],
                 tags=tags,
+                tracing=True,
+                # Approvals are rare; a small cap keeps a flood of forged events from fanning out.
+                reserved_concurrency=2,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

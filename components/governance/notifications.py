@@ -294,6 +294,9 @@ class ReleaseNews(pulumi.ComponentResource):
                 environment={"LEDGER_TABLE": ledger.name, "WEBHOOK_SECRET_ID": settings.slack_webhook_secret_name},
                 vendored=[SLACK_CLIENT, DELIVERY_LEDGER],
                 tags=tags,
+                tracing=True,
+                # Bounds what a burst of release news can cost and how hard it can hit Slack's rate limits.
+                reserved_concurrency=5,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -171,17 +171,25 @@ class Coordinator:
             self.aws.call("codepipeline", "start_pipeline_execution", name=pipeline, clientRequestToken=token)
             return f"redeploy {dependent} in {environment}"
         project = self.settings.test_project_pattern.format(service=dependent, environment=environment)
-        self.aws.call(
-            "codebuild",
-            "start_build",
-            projectName=project,
-            idempotencyToken=token,
-            environmentVariablesOverride=[
-                {"name": "TARGET_ENVIRONMENT", "value": environment, "type": "PLAINTEXT"},
-                {"name": "UPSTREAM_SERVICE", "value": upstream, "type": "PLAINTEXT"},
-                {"name": "UPSTREAM_EXECUTION_ID", "value": execution, "type": "PLAINTEXT"},
-            ],
-        )
+        try:
+            self.aws.call(
+                "codebuild",
+                "start_build",
+                projectName=project,
+                idempotencyToken=token,
+                environmentVariablesOverride=[
+                    {"name": "TARGET_ENVIRONMENT", "value": environment, "type": "PLAINTEXT"},
+                    {"name": "UPSTREAM_SERVICE", "value": upstream, "type": "PLAINTEXT"},
+                    {"name": "UPSTREAM_EXECUTION_ID", "value": execution, "type": "PLAINTEXT"},
+                ],
+            )
+        except ClientError as error:
+            # The project is the service team's to create; retrying the event cannot make it appear,
+            # and failing here would also withhold every other dependent's action.
+            if error_code(error) != "ResourceNotFoundException":
+                raise
+            LOGGER.warning("no project %s: %s asked for tests after %s deployed", project, dependent, upstream)
+            return f"no test project for {dependent} ({project} not found)"
         return f"test {dependent} in {environment}"
 
     # -- holds -------------------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ STACK_RULES: tuple[StackRule, ...] = (
     *federation.RULES,
     *service_graph.RULES,
     *s3.STACK_RULES,
+    *secrets.STACK_RULES,
 )
 ALL_RULES = (*RESOURCE_RULES, *STACK_RULES)
 

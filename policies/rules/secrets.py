@@ -7,9 +7,9 @@ says why (e.g. a webhook token the vendor cannot rotate).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from .base import Config, Props, dig, is_unknown, present, resource_rule, tags_of
+from .base import Config, PolicyResource, Props, dig, is_unknown, present, resource_rule, stack_rule, tags_of
 
 SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 - type tokens
 SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"  # noqa: S105
@@ -67,4 +67,52 @@ SECRET_ROTATION_RULE = resource_rule(
     },
 )
 
+
+def _rotates(secret_name: str, rotated_ids: set[str]) -> bool:
+    """A SecretRotation names its secret by name or ARN (``…:secret:<name>-AbCdEf``)."""
+    return any(ref == secret_name or f":secret:{secret_name}-" in ref for ref in rotated_ids)
+
+
+def check_secrets_rotated(resources: Sequence[PolicyResource], config: Config) -> Iterator[tuple[str | None, str]]:
+    rotated: set[str] = set()
+    for resource in resources:
+        if resource.type == SECRET_ROTATION:
+            secret_id = resource.props.get("secretId")
+            if not isinstance(secret_id, str) or is_unknown(secret_id):
+                return  # a rotation whose secret is not known yet could be any secret's: prove nothing
+            rotated.add(secret_id)
+    for resource in resources:
+        if resource.type != SECRET:
+            continue
+        name, tags = resource.props.get("name"), resource.props.get("tags")
+        if not isinstance(name, str) or is_unknown(name) or is_unknown(tags):
+            continue
+        # An exemption (its reason is the resource rule's concern) or a rotation of this secret settles it.
+        if EXEMPT_TAG in tags_of(resource.props) or _rotates(name, rotated):
+            continue
+        yield (
+            resource.urn,
+            f"secret {name} is never rotated: add a SecretRotation of at most {config['maximumDays']} days, "
+            f"or tag it {EXEMPT_TAG}=<why it cannot rotate>",
+        )
+
+
+SECRETS_ROTATED_RULE = stack_rule(
+    name="secret-rotation-configured",
+    description="Every secret is rotated by a SecretRotation, or tagged exempt with a reason.",
+    level="mandatory",
+    check=check_secrets_rotated,
+    remediation=f"Declare aws.secretsmanager.SecretRotation for the secret, or tag it {EXEMPT_TAG}=<reason>.",
+    anchors=("CKV2_AWS_57",),
+    config_schema={
+        "maximumDays": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 30,
+            "description": "Rotation interval the message asks for (the resource rule enforces it).",
+        }
+    },
+)
+
 RULES = (SECRET_ROTATION_RULE,)
+STACK_RULES = (SECRETS_ROTATED_RULE,)

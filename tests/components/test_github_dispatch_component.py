@@ -112,7 +112,7 @@ def test_the_secret_is_encrypted_and_pulumi_never_sets_its_value(recorded) -> No
     secret = only(recorded, "aws:secretsmanager/secret:Secret")
     assert secret["kmsKeyId"] == only(recorded, "aws:cloudwatch/logGroup:LogGroup")["kmsKeyId"]
     assert secret["kmsKeyId"].startswith("arn:aws:kms:eu-west-1:210987654321:key/")
-    assert secret["tags"]["rotation-exempt-reason"]
+    assert secret["tags"]["rotation-exempt"]
     assert not [r for r in recorded if r.type == "aws:secretsmanager/secretVersion:SecretVersion"]
     assert not [r for r in recorded if "secretString" in json.dumps(r.inputs)]
 

@@ -52,7 +52,13 @@ def test_every_catalogued_stack_rule_is_a_stack_rule_at_its_level(name):
 
 def test_rules_beyond_the_catalogue_are_the_split_levels_and_the_bucket_check():
     extra = {rule.name for rule in ALL_RULES} - set(RESOURCE_ROWS) - set(STACK_ROWS)
-    assert extra == {"iam-no-wildcards-deploy", "log-encryption", "gcp-artifact-registry-cmek", "s3-bucket-hardened"}
+    assert extra == {
+        "iam-no-wildcards-deploy",
+        "log-encryption",
+        "gcp-artifact-registry-cmek",
+        "s3-bucket-hardened",
+        "secret-rotation-configured",  # secret-rotation's other half: a secret with no rotation at all
+    }
 
 
 def test_rule_names_are_unique():

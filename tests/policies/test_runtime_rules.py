@@ -6,7 +6,7 @@ import pytest
 
 from policies.rules.cloudwatch import ALARM_ACTIONS, LOG_ENCRYPTION, LOG_RETENTION
 from policies.rules.lambda_functions import LAMBDA_ACCESS, LAMBDA_ENV_SECRETS, LAMBDA_OPS, LAMBDA_RUNTIME
-from policies.rules.secrets import SECRET_ROTATION_RULE
+from policies.rules.secrets import SECRET_ROTATION_RULE, SECRETS_ROTATED_RULE
 from policies.rules.sns import SNS_HARDENING
 from policies.rules.tagging import REQUIRED_TAGS
 from policies.testing import UNKNOWN, Resource, secret
@@ -239,6 +239,48 @@ CASES = [
         Resource(
             "aws:secretsmanager/secretRotation:SecretRotation", {"secretId": SECRET_ARN, "rotationRules": UNKNOWN}
         ),
+    ),
+    fires(
+        SECRETS_ROTATED_RULE,
+        "secret without rotation or exemption",
+        stored_secret(),
+        "secret cicd/slack-token is never rotated: add a SecretRotation of at most 30 days, "
+        "or tag it rotation-exempt=<why it cannot rotate>",
+    ),
+    fires(
+        SECRETS_ROTATED_RULE,
+        "a rotation of another secret",
+        [stored_secret(), rotation(automaticallyAfterDays=30), stored_secret(name="cicd/unrotated")],
+        "secret cicd/unrotated is never rotated: add a SecretRotation of at most 30 days, "
+        "or tag it rotation-exempt=<why it cannot rotate>",
+    ),
+    quiet(
+        SECRETS_ROTATED_RULE,
+        "rotated by ARN",
+        [
+            stored_secret(name="cicd/db-password"),
+            Resource(
+                "aws:secretsmanager/secretRotation:SecretRotation",
+                {
+                    "secretId": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cicd/db-password-AbCdEf",
+                    "rotationRules": {"automaticallyAfterDays": 30},
+                },
+                "rot",
+            ),
+        ],
+    ),
+    quiet(SECRETS_ROTATED_RULE, "exempt with a reason", stored_secret(tags={"rotation-exempt": "vendor token"})),
+    unknown(
+        SECRETS_ROTATED_RULE,
+        "the rotation's secret is not known yet",
+        [
+            stored_secret(),
+            Resource(
+                "aws:secretsmanager/secretRotation:SecretRotation",
+                {"secretId": UNKNOWN, "rotationRules": {"automaticallyAfterDays": 30}},
+                "rot",
+            ),
+        ],
     ),
     fires(
         REQUIRED_TAGS,

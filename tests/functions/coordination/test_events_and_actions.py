@@ -131,3 +131,18 @@ def test_a_run_that_ended_before_its_deploy_stage_reported_still_counts_as_mid_d
     fleet.pipeline_stub.add_response("put_job_failure_result", {}, None)
     verdict = DeployGate(fleet.aws(), now=moment(10)).handle(gate_job("booking", "prod"))
     assert verdict["message"] == "waiting for auth in prod: mid-deploy (execution a1)"
+
+
+def test_a_missing_integration_test_project_is_reported_and_the_other_dependents_still_act(fleet):
+    fleet.build_stub.add_client_error("start_build", service_error_code="ResourceNotFoundException")
+    fleet.pipeline_stub.add_response(
+        "start_pipeline_execution",
+        {"pipelineExecutionId": "m1"},
+        {"name": "mobile-bff-prod", "clientRequestToken": "booking-b1"},
+    )
+    outcome = coordinate(fleet, pipeline_event("booking-prod", "b1", "SUCCEEDED", 10), 10)
+    assert outcome["downstream"] == [
+        "published booking deployed",
+        "redeploy mobile-bff in prod",
+        "no test project for partner-api (partner-api-integration-tests not found)",
+    ]
