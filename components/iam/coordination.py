@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..model import naming
 from ..model.tags import MANAGED_BY
-from .documents import KMS_KEY_ADMIN_ACTIONS, KMS_USE_ACTIONS, Document, document
+from .documents import KMS_USE_ACTIONS, Document, document, key_administration, logs_may_encrypt
 
 LEDGER_READ_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query"]
 LEDGER_WRITE_ACTIONS = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
@@ -138,15 +138,8 @@ def coordinator_role_policy(
 def coordination_key_policy(region: str, account_id: str, stack: str, function_role_arns: Sequence[str]) -> Document:
     """The coordination key: the account's admins, the two function roles, and CloudWatch Logs for their logs."""
     root = naming.account_root_arn(region, account_id)
-    partition = naming.partition_of(region)
     return document(
-        {
-            "Sid": "KeyAdministration",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": KMS_KEY_ADMIN_ACTIONS,
-            "Resource": "*",
-        },
+        key_administration(root),
         {
             # The deployer creates the table and topics; DynamoDB and SNS use the key on the functions' behalf.
             "Sid": "CoordinationFunctionsUseKey",
@@ -156,18 +149,9 @@ def coordination_key_policy(region: str, account_id: str, stack: str, function_r
             "Resource": "*",
             "Condition": {"ArnEquals": {"aws:PrincipalArn": sorted(function_role_arns)}},
         },
-        {
-            "Sid": "FunctionLogsEncryption",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            "Resource": "*",
-            "Condition": {
-                "ArnLike": {
-                    "kms:EncryptionContext:aws:logs:arn": (
-                        f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws/lambda/cicd-{stack.lower()}-*"
-                    )
-                }
-            },
-        },
+        logs_may_encrypt(
+            "FunctionLogsEncryption",
+            region,
+            naming.log_group_arn(region, account_id, f"/aws/lambda/cicd-{stack.lower()}-*"),
+        ),
     )

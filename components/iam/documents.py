@@ -88,3 +88,26 @@ def cross_account_trust(trusted_role_arn: str, organization_id: str) -> Document
 def artifact_objects(bucket_arn: str, prefixes: Sequence[str]) -> list[str]:
     """Object ARNs under the given artifact key prefixes: a role sees its own service's artifacts only."""
     return [f"{bucket_arn}/{prefix}/*" for prefix in sorted(set(prefixes))]
+
+
+def key_administration(root_arn: str) -> Document:
+    """The account administers its own key: without it, AWS's lockout check refuses the key policy."""
+    return {
+        "Sid": "KeyAdministration",
+        "Effect": "Allow",
+        "Principal": {"AWS": root_arn},
+        "Action": KMS_KEY_ADMIN_ACTIONS,
+        "Resource": "*",
+    }
+
+
+def logs_may_encrypt(sid: str, region: str, log_group_arn: str, operator: str = "ArnLike") -> Document:
+    """CloudWatch Logs may use the key, but only for the log groups named (by the encryption context)."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Resource": "*",
+        "Condition": {operator: {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
+    }

@@ -11,7 +11,7 @@ job workers, and a Lambda invoke action never has one.
 from __future__ import annotations
 
 from ..model import naming
-from .documents import KMS_KEY_ADMIN_ACTIONS, KMS_USE_ACTIONS, Document, document
+from .documents import KMS_USE_ACTIONS, Document, document, key_administration, logs_may_encrypt
 
 JOB_RESULT_ACTIONS = ["codepipeline:PutJobFailureResult", "codepipeline:PutJobSuccessResult"]
 CLAIM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
@@ -72,15 +72,8 @@ def dispatch_key_policy(region: str, account_id: str, log_group_name: str) -> Do
     decide who within the account may use it.
     """
     root = naming.account_root_arn(region, account_id)
-    partition = naming.partition_of(region)
     return document(
-        {
-            "Sid": "KeyAdministration",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": KMS_KEY_ADMIN_ACTIONS,
-            "Resource": "*",
-        },
+        key_administration(root),
         {
             "Sid": "UseThroughSecretsTableAndQueue",
             "Effect": "Allow",
@@ -89,20 +82,12 @@ def dispatch_key_policy(region: str, account_id: str, log_group_name: str) -> Do
             "Resource": "*",
             "Condition": {"StringEquals": {"kms:CallerAccount": account_id, "kms:ViaService": _via_services(region)}},
         },
-        {
-            "Sid": "FunctionLogsEncryption",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            "Resource": "*",
-            "Condition": {
-                "ArnEquals": {
-                    "kms:EncryptionContext:aws:logs:arn": (
-                        f"arn:{partition}:logs:{region}:{account_id}:log-group:{log_group_name}"
-                    )
-                }
-            },
-        },
+        logs_may_encrypt(
+            "FunctionLogsEncryption",
+            region,
+            naming.log_group_arn(region, account_id, log_group_name),
+            operator="ArnEquals",
+        ),
     )
 
 

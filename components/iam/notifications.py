@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..model import naming
-from .documents import KMS_KEY_ADMIN_ACTIONS, PUBLISH_KEY_ACTIONS, Document, document
+from .documents import PUBLISH_KEY_ACTIONS, Document, document, key_administration, logs_may_encrypt
 
 
 def notification_key_policy(
@@ -25,16 +25,9 @@ def notification_key_policy(
     encryption context SNS sets: the topic's ARN.
     """
     root = naming.account_root_arn(region, account_id)
-    partition = naming.partition_of(region)
-    function_logs = f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws/lambda/cicd-*"
+    function_logs = naming.log_group_arn(region, account_id, "/aws/lambda/cicd-*")
     return document(
-        {
-            "Sid": "KeyAdministration",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": KMS_KEY_ADMIN_ACTIONS,
-            "Resource": "*",
-        },
+        key_administration(root),
         {
             "Sid": "PublishersUseKey",
             "Effect": "Allow",
@@ -51,14 +44,7 @@ def notification_key_policy(
             "Resource": "*",
             "Condition": {"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": topic_arn}},
         },
-        {
-            "Sid": "FunctionLogsEncryption",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            "Resource": "*",
-            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": function_logs}},
-        },
+        logs_may_encrypt("FunctionLogsEncryption", region, function_logs),
     )
 
 

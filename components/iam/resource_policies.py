@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from ..model import naming
 from .documents import (
     ARTIFACT_READ_ACTIONS,
-    KMS_KEY_ADMIN_ACTIONS,
     KMS_READ_ACTIONS,
     KMS_USE_ACTIONS,
     Document,
     document,
+    key_administration,
+    logs_may_encrypt,
 )
 
 
@@ -50,15 +51,8 @@ def artifact_key_policy(
     created, and KMS rejects a policy that names a missing role.
     """
     root = naming.account_root_arn(region, tooling_account_id)
-    partition = naming.partition_of(region)
     statements: list[Document] = [
-        {
-            "Sid": "KeyAdministration",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": KMS_KEY_ADMIN_ACTIONS,
-            "Resource": "*",
-        },
+        key_administration(root),
         {
             "Sid": "PipelineRolesUseKey",
             "Effect": "Allow",
@@ -67,20 +61,11 @@ def artifact_key_policy(
             "Resource": "*",
             "Condition": {"ArnEquals": {"aws:PrincipalArn": list(tooling_role_arns)}},
         },
-        {
-            "Sid": "BuildLogsEncryption",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            "Resource": "*",
-            "Condition": {
-                "ArnLike": {
-                    "kms:EncryptionContext:aws:logs:arn": (
-                        f"arn:{partition}:logs:{region}:{tooling_account_id}:log-group:/aws/codebuild/*"
-                    )
-                }
-            },
-        },
+        logs_may_encrypt(
+            "BuildLogsEncryption",
+            region,
+            naming.log_group_arn(region, tooling_account_id, "/aws/codebuild/*"),
+        ),
     ]
     statements += _named_readers(region, readers_by_account, "DecryptsArtifacts", KMS_READ_ACTIONS, "*")
     return document(*statements)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..model import naming
-from .documents import KMS_KEY_ADMIN_ACTIONS, PUBLISH_KEY_ACTIONS, Document, document
+from .documents import PUBLISH_KEY_ACTIONS, Document, document, key_administration, logs_may_encrypt
 
 ALARM_READ_ACTIONS = ["cloudwatch:DescribeAlarms"]
 
@@ -21,13 +21,7 @@ def alarm_topic_key_policy(region: str, account_id: str) -> Document:
     """The alarm topic's key: CloudWatch must be able to use it, which the AWS-managed aws/sns key never allows."""
     root = naming.account_root_arn(region, account_id)
     return document(
-        {
-            "Sid": "KeyAdministration",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": KMS_KEY_ADMIN_ACTIONS,
-            "Resource": "*",
-        },
+        key_administration(root),
         {
             # An alarm publishing to an encrypted topic encrypts as CloudWatch, not as SNS.
             "Sid": "CloudWatchAlarmsPublish",
@@ -138,15 +132,8 @@ def deploy_events_bus_policy(region: str, bus_arn: str, organization_id: str, ac
 def reporter_key_policy(region: str, account_id: str, reporter_role_arn: str) -> Document:
     """The reporter's key: its settings, dead letters and logs; used by the reporter role and logs."""
     root = naming.account_root_arn(region, account_id)
-    partition = naming.partition_of(region)
     return document(
-        {
-            "Sid": "KeyAdministration",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": KMS_KEY_ADMIN_ACTIONS,
-            "Resource": "*",
-        },
+        key_administration(root),
         {
             "Sid": "ReporterUsesKey",
             "Effect": "Allow",
@@ -170,20 +157,7 @@ def reporter_key_policy(region: str, account_id: str, reporter_role_arn: str) ->
                 }
             },
         },
-        {
-            "Sid": "LogsEncryption",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            "Resource": "*",
-            "Condition": {
-                "ArnLike": {
-                    "kms:EncryptionContext:aws:logs:arn": (
-                        f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws/lambda/cicd-*"
-                    )
-                }
-            },
-        },
+        logs_may_encrypt("LogsEncryption", region, naming.log_group_arn(region, account_id, "/aws/lambda/cicd-*")),
     )
 
 
@@ -215,7 +189,7 @@ def reporter_role_policy(
     partition = naming.partition_of(region)
     pipelines = [naming.pipeline_arn(region, account_id, naming.pipeline_name("*", env)) for env in environments]
     codebuild = f"arn:{partition}:codebuild:{region}:{account_id}:project"
-    build_logs = f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws/codebuild"
+    build_logs = naming.log_group_arn(region, account_id, "/aws/codebuild")
     project_patterns = [naming.build_project_name("*"), naming.release_project_name("*")]
     statements: list[Document] = [
         {

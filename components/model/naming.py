@@ -349,3 +349,8 @@ def github_dispatch_function_arn(region: str, account_id: str, stack: str) -> st
 
 def github_dispatch_secret_name(stack: str) -> str:
     return f"cicd/{stack.lower()}/github-dispatch-token"
+
+
+def log_group_arn(region: str, account_id: str, name: str) -> str:
+    """A log group's ARN; ``name`` may end in ``*`` to name a family (key policies match it with ArnLike)."""
+    return f"arn:{partition_of(region)}:logs:{region}:{account_id}:log-group:{name}"
