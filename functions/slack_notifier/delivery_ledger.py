@@ -54,9 +54,14 @@ def invocation_lease(context: Any) -> Callable[[], float]:
     ``context`` is the Lambda context; its ``get_remaining_time_in_millis()`` is
     the time left before Lambda ends the invocation. A copy of the event that
     arrives while the invocation may still be working is a duplicate; Lambda's
-    retry after a timeout or a crash comes at least a minute after the
-    invocation ended, when the lease has run out, and does the work. Without a
-    context (a local run), the lease ends before a retry could come.
+    retry after a timeout comes a minute after the deadline, when the lease has
+    run out, and does the work. Without a context (a local run), the lease ends
+    before a retry could come.
+
+    Left open: an invocation whose process dies well before its deadline without
+    releasing (out of memory, or the release itself failing; an exception in the
+    work releases) keeps the event until that deadline, and a retry that comes
+    sooner is taken for a duplicate.
     """
     remaining_millis = getattr(context, "get_remaining_time_in_millis", None)
     if not callable(remaining_millis):

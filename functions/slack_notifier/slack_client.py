@@ -1,7 +1,7 @@
 """Post one Slack message through an incoming webhook, retrying what Slack says to retry.
 
 Shared by every function that talks to Slack (the release-news notifier, the
-rollback reporter). Standard library only. A function that needs it vendors this
+rollback reporter, the approval auditor). Standard library only. A function that needs it vendors this
 file next to its ``handler.py`` in its package (see
 ``components/governance/lambda_function.py``: ``vendored=[SLACK_CLIENT]``) and
 imports it as ``import slack_client``.
