@@ -18,6 +18,12 @@ and is only logged. Duplicate events (EventBridge delivers at least once) act
 once: the CloudTrail ``eventID`` is claimed in the delivery ledger; a failed
 attempt releases it and raises, so the retry or the dead-letter queue keeps it.
 Checking the run's status alone would not do: the alert must not repeat either.
+The claim lasts only as long as the invocation (``invocation_lease``), so an
+invocation killed at its timeout is retried by Lambda, not taken for a duplicate.
+
+Everything the alert quotes from the CloudTrail record (the caller, the
+approval's comment, names, addresses) is escaped for Slack: the caller chose
+some of it (an IAM user may be called ``@channel``; a comment may hold links).
 
 Environment: ``RELEASE_MANAGERS`` (JSON list of role ARNs), ``PROTECTED_SUFFIXES``
 (JSON list, e.g. ``["-prod"]``), ``TOPIC_ARN``, ``LEDGER_TABLE``.
@@ -28,17 +34,21 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from delivery_ledger import DeliveryLedger
-from slack_client import chatbot_notification
+from delivery_ledger import DeliveryLedger, invocation_lease
+from slack_client import chatbot_notification, escape
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
 MAX_EXECUTION_PAGES = 5
+SUBJECT_LIMIT = 99
+"""SNS Publish: a subject must be less than 100 characters, or the alert is refused."""
+COMMENT_LIMIT = 500
 
 
 def caller_arn(user_identity: Mapping[str, Any]) -> str:
@@ -125,7 +135,8 @@ class ApprovalAuditor:
 
     def _respond(self, detail: Mapping[str, Any], params: Mapping[str, Any], pipeline: str, who: str) -> str:
         stage, action, token = params.get("stageName", ""), params.get("actionName", ""), params.get("token", "")
-        status = str((params.get("result") or {}).get("status", "?"))
+        result = params.get("result") or {}
+        status, comment = str(result.get("status", "?")), str(result.get("summary") or "")
         run = "no run to stop (rejected)"
         execution_id = None
         if status == "Approved":
@@ -135,34 +146,41 @@ class ApprovalAuditor:
                 run = f"execution {execution_id}: " + stop_run(self.codepipeline, pipeline, execution_id, reason)
             else:
                 run = "run not found from the approval token: stop it by hand"
-        description = "\n".join(
-            [
-                f"*{who}* answered `{status}` on `{pipeline}` ({stage}/{action}) but is not a release manager.",
-                f"Run: {run}.",
-                f"When: {detail.get('eventTime', '?')} · from {detail.get('sourceIPAddress', '?')}",
-                f"CloudTrail event: {detail.get('eventID', '?')}",
-            ]
-        )
+        where = f"`{escape(pipeline)}` ({escape(stage)}/{escape(action)})"
+        lines = [
+            f"*{escape(who)}* answered `{escape(status)}` on {where} but is not a release manager.",
+            f"Run: {escape(run)}.",
+            f"When: {escape(detail.get('eventTime', '?'))} · from {escape(detail.get('sourceIPAddress', '?'))}",
+            f"CloudTrail event: {escape(detail.get('eventID', '?'))}",
+        ]
+        if comment:
+            lines.insert(1, f"Their comment: {escape(comment[:COMMENT_LIMIT])}")
         self.sns.publish(
             TopicArn=self.topic_arn,
-            Subject=f"Approval by a non-release-manager on {pipeline}"[:100],
-            Message=chatbot_notification(f":rotating_light: Unauthorized approval on {pipeline}", description),
+            Subject=f"Approval by a non-release-manager on {pipeline}"[:SUBJECT_LIMIT],
+            Message=chatbot_notification(
+                f":rotating_light: Unauthorized approval on {escape(pipeline)}", "\n".join(lines)
+            ),
         )
         return f"alerted: {run}"
 
 
-def auditor_from_environment() -> ApprovalAuditor:
+def auditor_from_environment(context: Any = None, *, clock: Callable[[], float] = time.time) -> ApprovalAuditor:
+    """The auditor for one invocation: its claims last as long as the invocation (``context``) may run."""
+    ledger = DeliveryLedger(
+        os.environ["LEDGER_TABLE"], boto3.client("dynamodb"), lease_seconds=invocation_lease(context), clock=clock
+    )
     return ApprovalAuditor(
         codepipeline=boto3.client("codepipeline"),
         sns=boto3.client("sns"),
-        ledger=DeliveryLedger(os.environ["LEDGER_TABLE"], boto3.client("dynamodb")),
+        ledger=ledger,
         topic_arn=os.environ["TOPIC_ARN"],
         release_managers=frozenset(json.loads(os.environ["RELEASE_MANAGERS"])),
         protected_suffixes=tuple(json.loads(os.environ["PROTECTED_SUFFIXES"])),
     )
 
 
-def handler(event: Mapping[str, Any], _context: Any) -> dict[str, str]:
-    outcome = auditor_from_environment().audit(event)
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, str]:
+    outcome = auditor_from_environment(context).audit(event)
     LOG.info("approval audit: %s", outcome)
     return {"outcome": outcome}

@@ -17,6 +17,9 @@ Every event is handled once: its key is claimed in the stack's delivery ledger
 (the vendored ``delivery_ledger``), and a rollback is noted on the claim before
 the report goes out. A failure to reach Slack raises, so Lambda retries the
 event and finally parks it on the dead-letter queue, without a second rollback.
+The claim lasts only as long as the invocation (``invocation_lease``): when the
+function is killed at its timeout, Lambda's retry finds the claim expired and
+the notes on it, and reports the rollback instead of dropping the report.
 
 Reports go to the stack's one Slack channel the way the stack delivers Slack:
 through the incoming webhook whose URL is in the secret ``WEBHOOK_SECRET_ID``
@@ -40,7 +43,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
-from delivery_ledger import DeliveryLedger
+from delivery_ledger import DeliveryLedger, invocation_lease
 from slack_client import RetryPolicy, chatbot_notification, post_message, webhook_url_from_secret
 
 try:  # imported as a package in tests, as top-level modules in Lambda
@@ -403,13 +406,17 @@ def delivery_from_environment() -> Deliver:
     return webhook_delivery(boto3.client("secretsmanager"), os.environ["WEBHOOK_SECRET_ID"])
 
 
-def reporter_from_environment() -> Reporter:
+def reporter_from_environment(context: object = None, *, clock: Callable[[], float] = time.time) -> Reporter:
+    """The reporter for one invocation: its claims last as long as the invocation (``context``) may run."""
     reader_prefix = os.environ.get("ALARM_READER_ROLE_PREFIX")
+    ledger = DeliveryLedger(
+        os.environ["LEDGER_TABLE"], boto3.client("dynamodb"), lease_seconds=invocation_lease(context), clock=clock
+    )
     return Reporter(
         codepipeline=boto3.client("codepipeline"),
         codebuild=boto3.client("codebuild"),
         logs=boto3.client("logs"),
-        ledger=DeliveryLedger(os.environ["LEDGER_TABLE"], boto3.client("dynamodb")),
+        ledger=ledger,
         deliver=delivery_from_environment(),
         rollback_window=timedelta(minutes=int(os.environ.get("ROLLBACK_WINDOW_MINUTES", "60"))),
         channel=os.environ.get("SLACK_CHANNEL", ""),
@@ -417,7 +424,7 @@ def reporter_from_environment() -> Reporter:
     )
 
 
-def handler(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
-    result = reporter_from_environment().handle(event)
+def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+    result = reporter_from_environment(context).handle(event)
     LOG.info(json.dumps(result))
     return result

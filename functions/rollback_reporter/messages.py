@@ -1,43 +1,69 @@
-"""Block Kit messages: what happened, to what, from which commit, and what the platform did about it."""
+"""Block Kit messages: what happened, to what, from which commit, and what the platform did about it.
+
+Almost everything a report quotes was written by someone else: the commit
+message, the build log, the alarm's name and reason, CodeDeploy's names, the
+error AWS returned. All of it goes through the vendored ``slack_client``
+(``escape``, ``code_block``); only the console and commit links built here are
+links. ``post_message`` (webhook) and ``chatbot_notification`` (Chatbot) fit the
+result to Slack's limits.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import quote
 
-SECTION_LIMIT = 2900
-"""Slack rejects section text over 3000 characters."""
-TEXT_LIMIT = 4000
+from slack_client import MESSAGE_TEXT_LIMIT, SECTION_TEXT_LIMIT, clip, code_block, escape, link
+
+TEXT_LIMIT = MESSAGE_TEXT_LIMIT
 """Where there is no Block Kit (Chatbot), one readable message; the console links hold the rest."""
+LOG_PREFIX = "*End of the build log:*\n"
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 
 
 def _console(region: str, pipeline: str, execution: str | None = None) -> str:
-    base = f"https://{region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/{pipeline}"
+    """The pipeline's (or execution's) console page; empty when ``region`` is not a region name (it picks the host)."""
+    if not REGION.match(region):
+        return ""
+    base = f"https://{region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/{quote(pipeline, safe='')}"
     if execution:
-        return f"{base}/executions/{execution}/timeline?region={region}"
+        return f"{base}/executions/{quote(execution, safe='')}/timeline?region={region}"
     return f"{base}/view?region={region}"
 
 
-def _clip(text: str, limit: int = SECTION_LIMIT) -> str:
-    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+def _link_or_text(url: str, label: str) -> str:
+    return link(url, label) if url else escape(label)
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
+    """``text`` is Slack markdown already made safe."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_TEXT_LIMIT)}}
 
 
 def _fields(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """``(name, value)`` pairs, the values already made safe; empty values are left out."""
     return {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in pairs if v][:10]}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": escape(text)}}
 
 
 def _commit_line(commit: dict[str, str] | None) -> str:
     if not commit:
         return ""
     sha = commit.get("id", "")[:10]
-    link = f"<{commit['url']}|{sha}>" if commit.get("url") else sha
-    return f"{link} {commit.get('message', '')}".strip()
+    revision = link(commit["url"], sha) if commit.get("url") else escape(sha)
+    return f"{revision} {escape(commit.get('message', ''))}".strip()
 
 
 def _message(text: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """``text`` (the notification fallback) is already made safe."""
     return {"text": text, "blocks": blocks}
 
 
@@ -55,21 +81,21 @@ def alarm_message(
 ) -> dict[str, Any]:
     header = f"{service_pipeline}: health alarm {alarm} is in ALARM"
     return _message(
-        f"{header}. {outcome}",
+        f"{escape(header)}. {escape(outcome)}",
         [
-            {"type": "header", "text": {"type": "plain_text", "text": header[:150]}},
-            _section(f"*What the platform did:* {outcome}"),
+            _header(header),
+            _section(f"*What the platform did:* {escape(outcome)}"),
             _fields(
                 [
-                    ("Alarm", alarm),
-                    ("Account / region", f"{account} / {region}"),
+                    ("Alarm", escape(alarm)),
+                    ("Account / region", escape(f"{account} / {region}")),
                     ("Last deployed commit", _commit_line(commit)),
-                    ("Pipeline", f"<{_console(region, service_pipeline)}|{service_pipeline}>"),
+                    ("Pipeline", _link_or_text(_console(region, service_pipeline), service_pipeline)),
                 ]
             ),
-            _section(f"*Why CloudWatch says so:*\n{reason or '(no reason in the event)'}"),
-            *[_section(f"*{name}*\n{state_reason}") for name, state_reason in signals[:4]],
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"rollback reporter · {channel_hint}"}]},
+            _section(f"*Why CloudWatch says so:*\n{escape(reason or '(no reason in the event)')}"),
+            *[_section(f"*{escape(name)}*\n{escape(state_reason)}") for name, state_reason in signals[:4]],
+            _context(f"rollback reporter · {escape(channel_hint)}"),
         ],
     )
 
@@ -88,22 +114,22 @@ def action_failure_message(
 ) -> dict[str, Any]:
     header = f"{pipeline}: {stage} / {action} failed"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": header[:150]}},
+        _header(header),
         _fields(
             [
                 ("Commit", _commit_line(commit)),
-                ("Execution", f"<{_console(region, pipeline, execution)}|{execution[:8]}>"),
-                ("Details", f"<{details_url}|open>" if details_url else ""),
+                ("Execution", _link_or_text(_console(region, pipeline, execution), execution[:8])),
+                ("Details", link(details_url, "open") if details_url else ""),
             ]
         ),
     ]
     if summary:
-        blocks.append(_section(f"*What failed:* {summary}"))
+        blocks.append(_section(f"*What failed:* {escape(summary)}"))
     if log_tail:
-        blocks.append(_section("*End of the build log:*\n```" + _clip("\n".join(log_tail), SECTION_LIMIT - 40) + "```"))
+        blocks.append(_section(LOG_PREFIX + code_block("\n".join(log_tail), SECTION_TEXT_LIMIT - len(LOG_PREFIX))))
     if stage == "Deploy":
         blocks.append(_section("The Deploy stage rolls back to the last successful execution (on-failure ROLLBACK)."))
-    return _message(header, blocks)
+    return _message(escape(header), blocks)
 
 
 def deployment_message(
@@ -112,14 +138,14 @@ def deployment_message(
     verb = "was stopped" if state == "STOP" else "failed"
     header = f"CodeDeploy deployment of {application} {verb}"
     return _message(
-        header,
+        escape(header),
         [
-            {"type": "header", "text": {"type": "plain_text", "text": header[:150]}},
+            _header(header),
             _fields(
                 [
-                    ("Deployment", deployment),
-                    ("Group", f"{application}/{group}"),
-                    ("Account / region", f"{account} / {region}"),
+                    ("Deployment", escape(deployment)),
+                    ("Group", escape(f"{application}/{group}")),
+                    ("Account / region", escape(f"{account} / {region}")),
                 ]
             ),
             _section(
@@ -131,7 +157,11 @@ def deployment_message(
 
 
 def as_text(message: dict[str, Any]) -> tuple[str, str]:
-    """A Block Kit message as (title, Slack-markdown description), for AWS Chatbot, which takes no Block Kit."""
+    """A Block Kit message as (title, Slack-markdown description), for AWS Chatbot, which takes no Block Kit.
+
+    The blocks' text is already safe for Slack markdown (the header too: it is
+    escaped like the rest), so it is passed on as it is, clipped.
+    """
     title, lines = message.get("text", ""), []
     for block in message.get("blocks", []):
         if block["type"] == "header":
@@ -143,5 +173,4 @@ def as_text(message: dict[str, Any]) -> tuple[str, str]:
             lines.extend(field["text"].replace("\n", ": ", 1) for field in block.get("fields", []))
         elif block["type"] == "context":
             lines.extend(element["text"] for element in block.get("elements", []))
-    description = "\n".join(lines)
-    return title, description if len(description) <= TEXT_LIMIT else description[: TEXT_LIMIT - 1] + "…"
+    return title, clip("\n".join(lines), TEXT_LIMIT)

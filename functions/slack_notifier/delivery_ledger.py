@@ -11,6 +11,11 @@ table before acting:
 - when acting fails, the claim is released and the error re-raised, so the
   retry (or the dead-letter queue) still has the event.
 
+A claim's lease lasts as long as the invocation that holds it, no longer
+(``invocation_lease``): an invocation killed at its timeout cannot release its
+claim, and Lambda's retry of it must find the claim expired, or the retry would
+answer "duplicate" and the event would be lost — not even dead-lettered.
+
 An attempt may leave ``notes`` on its claim before it fails (the rollback
 reporter records the rollback it started); the next claim returns them, so a
 retry after a Slack outage reports that rollback instead of starting a second
@@ -20,12 +25,20 @@ one. Records expire through the table's TTL (``expires_at``). Shared like
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 PENDING, DONE, RELEASED = "pending", "done", "released"
+FIRST_RETRY_DELAY_SECONDS = 60
+"""Lambda developer guide, "How Lambda handles errors and retries with asynchronous invocation": after a function
+error — a timeout included — Lambda waits one minute before the first retry (two before the second)."""
+CLOCK_SKEW_SECONDS = 2
+"""Slack for the clocks of two Lambda hosts; far below the one-minute wait, so a lease still ends before the retry."""
+LEASE_WITHOUT_DEADLINE_SECONDS = FIRST_RETRY_DELAY_SECONDS - 10
+"""When nothing says how long the holder may run (no Lambda context): end before a retry could come."""
 
 
 @dataclass(frozen=True)
@@ -35,22 +48,46 @@ class Claim:
     notes: Mapping[str, str] = field(default_factory=dict)
 
 
+def invocation_lease(context: Any) -> Callable[[], float]:
+    """How long a claim made now may hold the event: until this invocation's own timeout (plus clock skew).
+
+    ``context`` is the Lambda context; its ``get_remaining_time_in_millis()`` is
+    the time left before Lambda ends the invocation. A copy of the event that
+    arrives while the invocation may still be working is a duplicate; Lambda's
+    retry after a timeout comes a minute after the deadline, when the lease has
+    run out, and does the work. Without a context (a local run), the lease ends
+    before a retry could come.
+
+    Left open: an invocation whose process dies well before its deadline without
+    releasing (out of memory, or the release itself failing; an exception in the
+    work releases) keeps the event until that deadline, and a retry that comes
+    sooner is taken for a duplicate.
+    """
+    remaining_millis = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining_millis):
+        return lambda: LEASE_WITHOUT_DEADLINE_SECONDS
+    return lambda: max(0, remaining_millis()) / 1000 + CLOCK_SKEW_SECONDS
+
+
 class DeliveryLedger:
     def __init__(
         self,
         table_name: str,
         dynamodb_client: Any,
         *,
-        lease_seconds: int = 300,
+        lease_seconds: float | Callable[[], float] = LEASE_WITHOUT_DEADLINE_SECONDS,
         keep_seconds: int = 7 * 24 * 3600,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``lease_seconds``: a number, or (from ``invocation_lease``) what is left of the invocation at each claim."""
         self._table, self._client = table_name, dynamodb_client
-        self._lease, self._keep, self._clock = lease_seconds, keep_seconds, clock
+        self._lease = lease_seconds if callable(lease_seconds) else lambda: float(lease_seconds)
+        self._keep, self._clock = keep_seconds, clock
 
     def claim(self, event_key: str) -> Claim | None:
         """A ``Claim`` when this invocation should act on the event; ``None`` for a duplicate."""
-        now = int(self._clock())
+        moment = self._clock()
+        now, lease_until = int(moment), math.ceil(moment + self._lease())
         try:
             answer = self._client.update_item(
                 TableName=self._table,
@@ -64,7 +101,7 @@ class DeliveryLedger:
                     ":pending": {"S": PENDING},
                     ":released": {"S": RELEASED},
                     ":now": {"N": str(now)},
-                    ":lease": {"N": str(now + self._lease)},
+                    ":lease": {"N": str(lease_until)},
                     ":expires": {"N": str(now + self._keep)},
                 },
                 ReturnValues="ALL_OLD",

@@ -1,7 +1,7 @@
 """Post one Slack message through an incoming webhook, retrying what Slack says to retry.
 
 Shared by every function that talks to Slack (the release-news notifier, the
-rollback reporter). Standard library only. A function that needs it vendors this
+rollback reporter, the approval auditor). Standard library only. A function that needs it vendors this
 file next to its ``handler.py`` in its package (see
 ``components/governance/lambda_function.py``: ``vendored=[SLACK_CLIENT]``) and
 imports it as ``import slack_client``.
@@ -11,11 +11,18 @@ waits for ``Retry-After``, a 5xx or a network error backs off exponentially,
 both within a bounded total wait; anything else, or a budget spent, raises
 ``SlackDeliveryError`` so the caller fails its invocation and the event is
 retried by its source or kept in the dead-letter queue — never dropped.
+
+Safety contract: text from a commit, a build log, an alarm, an approval comment
+or any event is attacker-controlled. Builders pass it through ``escape`` (or
+``code_block`` for log lines) and build their own links with ``link``; every
+message ``post_message`` sends, and every Chatbot notification, is then fitted
+to Slack's documented limits here, so no message is rejected for its size.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -59,12 +66,12 @@ def post_message(
     sleep: Callable[[float], None] = time.sleep,
     timeout_seconds: float = 5.0,
 ) -> int:
-    """POST ``payload`` (Block Kit JSON) to the webhook; returns the number of attempts it took."""
+    """POST ``payload`` (Block Kit JSON, fitted to Slack's limits) to the webhook; returns the attempts it took."""
     parsed = urllib.parse.urlparse(webhook_url)
     # urlopen also speaks file:// and ftp://; a webhook is https (plain http only for a local test server).
     if parsed.scheme != "https" and not (parsed.scheme == "http" and parsed.hostname in LOCAL_HOSTS):
         raise SlackDeliveryError("the Slack webhook URL must be an https:// URL")
-    body = json.dumps(payload).encode("utf-8")
+    body = json.dumps(fit_message(payload)).encode("utf-8")
     waited = 0.0
     problem = "no attempt made"
     for attempt in range(1, policy.attempts + 1):
@@ -118,12 +125,163 @@ def chatbot_notification(title: str, description: str) -> str:
 
     Where a stack delivers Slack through Chatbot there is no webhook: functions
     publish this to the release-news topic instead. ``client-markdown`` is Slack's
-    own markdown there, so ``*bold*`` and ``<url|label>`` links survive.
+    own markdown there, so ``*bold*`` and ``<url|label>`` links survive — which is
+    why ``title`` and ``description`` must already be safe (``escape``, ``link``):
+    Chatbot has no ``verbatim``. Both are clipped (Chatbot's guide names no
+    limits: a header's and a message's, as for Block Kit).
     """
     return json.dumps(
         {
             "version": "1.0",
             "source": "custom",
-            "content": {"textType": "client-markdown", "title": title, "description": description},
+            "content": {
+                "textType": "client-markdown",
+                "title": clip(title, HEADER_TEXT_LIMIT),
+                "description": clip(description, MESSAGE_TEXT_LIMIT),
+            },
         }
     )
+
+
+# --- Attacker text made safe, and Slack's limits ---------------------------------------------------------------
+
+SECTION_TEXT_LIMIT = 3000
+"""Block Kit reference, section block: ``text`` at most 3000 characters (the text object's own maximum too)."""
+FIELD_TEXT_LIMIT = 2000
+"""Section block: each of ``fields`` at most 2000 characters ..."""
+FIELDS_LIMIT = 10
+"""... and at most 10 fields."""
+HEADER_TEXT_LIMIT = 150
+"""Header block: a ``plain_text`` of at most 150 characters."""
+CONTEXT_ELEMENTS_LIMIT = 10
+"""Context block: at most 10 elements (each a text object: at most 3000 characters)."""
+BLOCKS_LIMIT = 50
+"""Block Kit: at most 50 blocks in one message."""
+MESSAGE_TEXT_LIMIT = 4000
+"""chat.postMessage, "Truncating content": keep the top-level ``text`` (the fallback) within 4,000 characters."""
+ELLIPSIS = "…"
+ZERO_WIDTH_SPACE = "\u200b"
+BROADCASTS = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+"""Words Slack may turn into a broadcast mention on its own ("automatic parsing") where text is not verbatim."""
+BACKTICK_RUN = re.compile(r"`(?=`)")
+LINKABLE_URL = re.compile(r"^https://[^/?#\s]+")
+URL_SAFE_CHARACTERS = ":/?#[]@!$&'()*+,;=%~-._"
+"""Left alone in a URL we link; anything else (``<``, ``>``, ``|``, spaces, quotes) is percent-encoded."""
+
+
+def escape(text: object) -> str:
+    """Untrusted text as literal Slack text: no mention, no link, no special command can come out of it.
+
+    Slack's "Formatting text / Escaping text": ``&``, ``<`` and ``>`` are control
+    characters and must be sent as ``&amp;``, ``&lt;`` and ``&gt;`` when not used
+    for markup (``<!channel>``, ``<https://…|label>``, ``<@U…>``); nothing else is
+    entity-encoded. ``@channel``/``@here``/``@everyone`` also get a zero-width
+    space, because where text is not ``verbatim`` (fallback text, Chatbot) Slack
+    may parse them as broadcasts.
+    """
+    escaped = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return BROADCASTS.sub("@" + ZERO_WIDTH_SPACE + r"\1", escaped)
+
+
+def code_block(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
+    """Untrusted lines (a build log) as one code block of at most ``limit`` characters, keeping their end.
+
+    A run of backticks inside would close the block and let the rest be read as
+    markup: a zero-width space between backticks (and between the block's own
+    fences and a backtick at either end) keeps it literal.
+    """
+    body = clip_start(BACKTICK_RUN.sub("`" + ZERO_WIDTH_SPACE, escape(text)), limit - 8)
+    if body.startswith("`"):
+        body = ZERO_WIDTH_SPACE + body
+    if body.endswith("`"):
+        body += ZERO_WIDTH_SPACE
+    return "```" + body + "```"
+
+
+def link(url: str, label: str) -> str:
+    """A link the platform builds (a console page, the commit on GitHub): ``<url|label>``, the label escaped.
+
+    Only ``https://`` URLs become links; characters that would end Slack's link
+    markup early (``>``, ``|``, spaces) are percent-encoded. Anything else is
+    shown as its escaped label, without a link.
+    """
+    if not LINKABLE_URL.match(url):
+        return escape(label)
+    return f"<{urllib.parse.quote(url, safe=URL_SAFE_CHARACTERS)}|{escape(label)}>"
+
+
+def clip(text: str, limit: int) -> str:
+    """Formatted text cut to ``limit`` characters, keeping its start; never inside an entity or a link."""
+    if len(text) <= limit:
+        return text
+    cut = limit - len(ELLIPSIS)
+    cut = _before_open_markup(text, cut)
+    return text[:cut] + ELLIPSIS
+
+
+def clip_start(text: str, limit: int) -> str:
+    """Formatted text cut to ``limit`` characters, keeping its end (the end of a log is where it failed)."""
+    if len(text) <= limit:
+        return text
+    start = len(text) - (limit - len(ELLIPSIS))
+    entity = text.rfind("&", max(0, start - 8), start)
+    if entity != -1 and start <= text.find(";", entity) < start + 8:
+        start = text.find(";", entity) + 1
+    return ELLIPSIS + text[start:]
+
+
+def _before_open_markup(text: str, cut: int) -> int:
+    """Move a cut back before an entity (``&amp;``) or a ``<…>`` it would split."""
+    entity = text.rfind("&", max(0, cut - 8), cut)
+    if entity != -1 and text.find(";", entity) >= cut:
+        cut = entity
+    opening = text.rfind("<", 0, cut)
+    if opening != -1 and text.rfind(">", opening, cut) == -1:
+        cut = opening
+    return cut
+
+
+def fit_message(message: Mapping[str, Any]) -> dict[str, Any]:
+    """A Block Kit message within Slack's documented limits, its ``mrkdwn`` sent ``verbatim``.
+
+    Every text is clipped to its block's limit and every list to its count, so
+    Slack never rejects a report for its size. ``verbatim`` stops Slack from
+    turning plain text into links or mentions on its own (Block Kit reference,
+    text object); the ``<url|label>`` links the platform builds still work.
+    """
+    fitted = dict(message)
+    if "text" in fitted:
+        fitted["text"] = clip(str(fitted["text"]), MESSAGE_TEXT_LIMIT)
+    blocks = [_fit_block(block) for block in message.get("blocks", [])]
+    if len(blocks) > BLOCKS_LIMIT:
+        hidden = len(blocks) - (BLOCKS_LIMIT - 1)
+        note = {"type": "mrkdwn", "text": f"{ELLIPSIS} {hidden} more block(s) not shown"}
+        blocks = [*blocks[: BLOCKS_LIMIT - 1], {"type": "context", "elements": [_fit_text(note, SECTION_TEXT_LIMIT)]}]
+    if "blocks" in fitted:
+        fitted["blocks"] = blocks
+    return fitted
+
+
+def _fit_block(block: Mapping[str, Any]) -> dict[str, Any]:
+    fitted = dict(block)
+    kind = block.get("type")
+    if kind == "header" and isinstance(block.get("text"), Mapping):
+        fitted["text"] = _fit_text(block["text"], HEADER_TEXT_LIMIT)
+    elif kind == "section":
+        if isinstance(block.get("text"), Mapping):
+            fitted["text"] = _fit_text(block["text"], SECTION_TEXT_LIMIT)
+        if isinstance(block.get("fields"), list):
+            fitted["fields"] = [_fit_text(field, FIELD_TEXT_LIMIT) for field in block["fields"][:FIELDS_LIMIT]]
+    elif kind == "context" and isinstance(block.get("elements"), list):
+        fitted["elements"] = [
+            _fit_text(element, SECTION_TEXT_LIMIT) if element.get("type") in ("mrkdwn", "plain_text") else element
+            for element in block["elements"][:CONTEXT_ELEMENTS_LIMIT]
+        ]
+    return fitted
+
+
+def _fit_text(text_object: Mapping[str, Any], limit: int) -> dict[str, Any]:
+    fitted = {**text_object, "text": clip(str(text_object.get("text", "")), limit)}
+    if fitted.get("type") == "mrkdwn":
+        fitted.setdefault("verbatim", True)
+    return fitted

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import boto3
 import pytest
@@ -11,8 +13,17 @@ from delivery_ledger import DeliveryLedger
 from moto import mock_aws
 
 from tests.functions.conftest import ACCOUNT, REGION, create_ledger_table, load_handler
+from tests.functions.lambda_runtime import (
+    Clock,
+    InvocationTimedOut,
+    LambdaContext,
+    lambda_retry_after_timeout,
+    time_out,
+)
+from tests.functions.slack_limits import assert_inert, assert_within_slack_limits
 
 auditor_module = load_handler("approval_auditor")
+notifier_module = load_handler("slack_notifier")
 RELEASE_MANAGER = f"arn:aws:iam::{ACCOUNT}:role/release-manager"
 DEVELOPER = f"arn:aws:iam::{ACCOUNT}:role/developer"
 TOKEN = "1a2b3c4d-573f-4ea7-a67e-000000000001"
@@ -232,3 +243,138 @@ def test_handler_reads_its_settings_from_the_environment(monkeypatch):
         monkeypatch.setenv("RELEASE_MANAGERS", json.dumps([RELEASE_MANAGER]))
         monkeypatch.setenv("PROTECTED_SUFFIXES", json.dumps(["-prod"]))
         assert auditor_module.handler(approval_event(RELEASE_MANAGER), None) == {"outcome": "allowed: release manager"}
+
+
+# --- what the caller wrote is quoted, never obeyed --------------------------------------------------------------------
+
+CRAFTED = "<!channel> <https://evil.example|Re-approve here> ```"
+
+
+def crafted_rejection() -> dict:
+    """An IAM user may be named ``@channel`` (IAM allows ``+=,.@_-``); the approval comment is free text."""
+    event = approval_event(status="Rejected")
+    event["detail"]["userIdentity"] = {
+        "type": "IAMUser",
+        "principalId": "AIDAEXAMPLE",
+        "arn": f"arn:aws:iam::{ACCOUNT}:user/@channel",
+        "accountId": ACCOUNT,
+        "userName": "@channel",
+    }
+    event["detail"]["requestParameters"]["result"]["summary"] = CRAFTED
+    return event
+
+
+def test_a_crafted_caller_and_comment_are_quoted_as_literal_text(world):
+    auditor, _stub, alerts = world
+    assert auditor.audit(crafted_rejection()) == "alerted: no run to stop (rejected)"
+    (alert,) = alerts()
+    assert alert["content"]["description"] == "\n".join(
+        [
+            f"*arn:aws:iam::{ACCOUNT}:user/@\u200bchannel* answered `Rejected` on `booking-prod` "
+            "(Approve/ReleaseApproval) but is not a release manager.",
+            "Their comment: &lt;!channel&gt; &lt;https://evil.example|Re-approve here&gt; ```",
+            "Run: no run to stop (rejected).",
+            "When: 2026-12-01T10:00:00Z · from 203.0.113.7",
+            "CloudTrail event: ev-1",
+        ]
+    )
+    assert_inert(alert["content"]["title"])
+    assert_inert(alert["content"]["description"])
+
+
+def test_the_alert_stays_inert_when_the_webhook_notifier_posts_it(world, httpserver):
+    """Webhook stacks: the notifier renders the auditor's Chatbot notification as Block Kit."""
+    auditor, _stub, alerts = world
+    auditor.audit(crafted_rejection())
+    (alert,) = alerts()
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    notifier = notifier_module.Notifier(
+        ledger=DeliveryLedger(create_ledger_table(dynamodb, "notifier-ledger"), dynamodb),
+        webhook_url=httpserver.url_for("/hook"),
+    )
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    assert notifier.deliver({"MessageId": "m-1", "Message": json.dumps(alert)}) == "posted"
+    (posted,) = [json.loads(request.get_data()) for request, _ in httpserver.log]
+    assert_inert(posted)
+    assert_within_slack_limits(posted)
+
+
+def test_the_alert_subject_stays_under_snss_limit_for_the_longest_pipeline_name(world):
+    """SNS Publish: a subject must be less than 100 characters; CodePipeline allows 100-character pipeline names."""
+    auditor, _stub, alerts = world
+    subjects = []
+    auditor.sns.meta.events.register(
+        "provide-client-params.sns.Publish", lambda params, **_: subjects.append(params.get("Subject"))
+    )
+    pipeline = "p" * 95 + "-prod"
+    assert auditor.audit(approval_event(pipeline=pipeline, status="Rejected")).startswith("alerted")
+    assert len(subjects[0]) < 100 and len(alerts()) == 1
+
+
+# --- a timeout mid-work, then Lambda's retry -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def deployed(monkeypatch):
+    """The auditor's AWS as its entry point finds it: ledger table, release-news topic (read through a queue)."""
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        topic = sns.create_topic(Name="cicd-release-news-prod")["TopicArn"]
+        queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        monkeypatch.setenv("LEDGER_TABLE", create_ledger_table(dynamodb))
+        monkeypatch.setenv("TOPIC_ARN", topic)
+        monkeypatch.setenv("RELEASE_MANAGERS", json.dumps([RELEASE_MANAGER]))
+        monkeypatch.setenv("PROTECTED_SUFFIXES", json.dumps(["-prod"]))
+
+        def alerts() -> list[dict]:
+            messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+            return [json.loads(message["Body"]) for message in messages]
+
+        yield dynamodb, alerts
+
+
+def test_a_timeout_after_stopping_the_run_still_alerts_once_through_lambdas_retry(deployed):
+    """Killed at its timeout between the stop and the alert: the retry alerts, once; a copy meanwhile does not."""
+    _dynamodb, alerts = deployed
+    clock = Clock(1_800_000_000.0)
+    first = LambdaContext(clock, 60)
+    copies = []
+
+    def killed_before_the_alert(**_):
+        clock.advance(20)  # meanwhile EventBridge delivers the CloudTrail event again
+        copies.append(
+            auditor_module.auditor_from_environment(LambdaContext(clock, 60), clock=clock).audit(approval_event())
+        )
+        time_out(clock, first)
+
+    killed = auditor_module.auditor_from_environment(first, clock=clock)
+    killed.sns.meta.events.register("before-call.sns.Publish", killed_before_the_alert)
+    with Stubber(killed.codepipeline) as stub:
+        stub.add_response("get_pipeline_state", state_with_latest_token(TOKEN), {"name": "booking-prod"})
+        stub.add_response("stop_pipeline_execution", {"pipelineExecutionId": EXECUTION}, STOP_REQUEST)
+        with pytest.raises(InvocationTimedOut):
+            killed.audit(approval_event())
+    assert copies == ["duplicate"] and alerts() == []
+
+    retry = auditor_module.auditor_from_environment(lambda_retry_after_timeout(clock, first, 60), clock=clock)
+    with Stubber(retry.codepipeline) as stub:
+        stub.add_response("get_pipeline_state", state_with_latest_token(TOKEN))
+        stub.add_client_error("stop_pipeline_execution", "PipelineExecutionNotStoppableException", "stopping")
+        outcome = retry.audit(approval_event())
+    assert outcome == f"alerted: execution {EXECUTION}: not stoppable (already finished or stopping)"
+    (alert,) = alerts()
+    assert DEVELOPER in alert["content"]["description"]
+
+
+def test_the_entry_point_holds_an_event_only_as_long_as_the_invocation_may_run(deployed):
+    dynamodb, alerts = deployed
+    context = LambdaContext(Clock(time.time()), 60)
+    assert auditor_module.handler(approval_event(status="Rejected"), context)["outcome"].startswith("alerted")
+    (item,) = dynamodb.scan(TableName=os.environ["LEDGER_TABLE"])["Items"]
+    assert item["state"]["S"] == "done"
+    assert int(item["lease_until"]["N"]) - time.time() <= 60 + 3
+    assert len(alerts()) == 1

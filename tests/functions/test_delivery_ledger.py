@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import boto3
+import delivery_ledger
 import pytest
 from delivery_ledger import Claim, DeliveryLedger
 from moto import mock_aws
 
 from tests.functions.conftest import REGION, create_ledger_table
+from tests.functions.lambda_runtime import FIRST_RETRY_DELAY_SECONDS, Clock, LambdaContext
 
 NOW = 1_800_000_000
 
@@ -54,3 +56,58 @@ def test_a_crashed_holder_is_replaced_only_after_its_lease(dynamodb):
 def test_a_claim_is_truthy_so_callers_that_only_ask_whether_to_act_keep_working(dynamodb):
     assert ledger(dynamodb).claim("e")
     assert not ledger(dynamodb).claim("e")
+
+
+# --- leases last as long as the invocation, and end before Lambda's retry ------------------------------------------
+# Lambda retries a failed asynchronous invocation (a timeout is a failure) one minute later, then two minutes later.
+
+
+def invocation(dynamodb, clock, timeout_seconds):
+    """A ledger as a function builds it for one invocation, and that invocation's context."""
+    context = LambdaContext(clock, timeout_seconds)
+    lease = delivery_ledger.invocation_lease(context)
+    return DeliveryLedger("ledger", dynamodb, lease_seconds=lease, clock=clock), context
+
+
+@pytest.mark.parametrize(
+    ("timeout_seconds", "copy_arrives_after", "outcome"),
+    [
+        # A copy while the holder may still be working (SNS/EventBridge deliver at least once): a duplicate.
+        (60, 1, "duplicate"),
+        (60, 59, "duplicate"),
+        (120, 119, "duplicate"),
+        # Lambda's first retry of an invocation killed at its timeout: the lease has ended, the retry does the work.
+        (60, 60 + FIRST_RETRY_DELAY_SECONDS, "claimed"),
+        (120, 120 + FIRST_RETRY_DELAY_SECONDS, "claimed"),
+        (900, 900 + FIRST_RETRY_DELAY_SECONDS, "claimed"),
+    ],
+)
+def test_a_claim_holds_for_the_invocation_and_ends_before_lambdas_retry(
+    dynamodb, timeout_seconds, copy_arrives_after, outcome
+):
+    clock = Clock(NOW + 0.4)
+    holder, _context = invocation(dynamodb, clock, timeout_seconds)
+    assert holder.claim("e") == Claim({})
+    holder.note("e", outcome="rolled back")  # then the invocation is killed: no complete, no release
+    clock.advance(copy_arrives_after)
+    copy, _ = invocation(dynamodb, clock, timeout_seconds)
+    claim = copy.claim("e")
+    assert ("claimed" if claim is not None else "duplicate") == outcome
+    if claim is not None:
+        assert claim.notes == {"outcome": "rolled back"}  # the retry finds what the killed attempt did
+
+
+def test_the_lease_is_what_is_left_of_the_invocation_when_the_claim_is_made(dynamodb):
+    clock = Clock(NOW)
+    ledger, _context = invocation(dynamodb, clock, 60)
+    clock.advance(45)  # e.g. a slow cold start: 15 s are left
+    ledger.claim("e")
+    assert int(item(dynamodb, "e")["lease_until"]["N"]) == NOW + 60 + delivery_ledger.CLOCK_SKEW_SECONDS
+
+
+def test_without_an_invocation_deadline_a_claim_still_ends_before_lambdas_first_retry(dynamodb):
+    first = DeliveryLedger("ledger", dynamodb, clock=lambda: NOW)
+    assert first.claim("e") == Claim({})
+    retry = DeliveryLedger("ledger", dynamodb, clock=lambda: NOW + FIRST_RETRY_DELAY_SECONDS)
+    assert retry.claim("e") == Claim({})
+    assert delivery_ledger.invocation_lease(None)() < FIRST_RETRY_DELAY_SECONDS

@@ -13,6 +13,7 @@ release-news topic (moto SNS, read through an SQS subscription).
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -28,6 +29,14 @@ from components.governance import alarm_definitions
 from functions.rollback_reporter import handler as reporter_module
 from functions.rollback_reporter.handler import Reporter, incident_of, pipeline_of_alarm, webhook_delivery
 from tests.functions.conftest import create_ledger_table
+from tests.functions.lambda_runtime import (
+    Clock,
+    InvocationTimedOut,
+    LambdaContext,
+    lambda_retry_after_timeout,
+    time_out,
+)
+from tests.functions.slack_limits import assert_inert, assert_within_slack_limits, code_fences
 
 REGION = "eu-west-1"
 TABLE = "cicd-delivery-ledger-prod"
@@ -496,7 +505,7 @@ def test_failed_build_reports_commit_summary_and_the_end_of_the_build_log(world,
     text = json.dumps(slack.posts()[0])
     assert "booking-prod: Build / BuildAndUnitTest failed" in text
     assert "Build terminated with state: FAILED" in text
-    assert "FAILED: PriceCacheTest > expires" in text
+    assert "FAILED: PriceCacheTest &gt; expires" in text  # Slack's escaping: a log's ">" is literal text
     assert "line 39" in text and "line 0\\n" not in text  # only the tail
     assert "0123456789" in text and "Cache prices" in text
 
@@ -683,3 +692,229 @@ def test_a_long_report_is_clipped_for_chat():
     title, description = reporter_module.messages.as_text({"text": "fallback", "blocks": blocks})
     assert title == "fallback"
     assert len(description) == reporter_module.messages.TEXT_LIMIT and description.endswith("…")
+
+
+# --- attacker text in reports: commit subjects, build logs, alarm reasons, CodeDeploy names --------------------------
+
+CRAFTED = "<!channel> <https://evil.example|Re-approve here>"
+
+
+def revision(message: str) -> dict:
+    """``get_pipeline_execution`` for exec-3 whose commit subject is ``message`` (CodeStar connections' summary)."""
+    answer = json.loads(json.dumps(REVISION))
+    summary = json.dumps({"ProviderType": "GitHub", "CommitMessage": message + "\n\nbody"})
+    answer["pipelineExecution"]["artifactRevisions"][0]["revisionSummary"] = summary
+    return answer
+
+
+def expect_failed_build(world, log_lines, commit_message="Cache prices", summary="Build terminated with state: FAILED"):
+    world.logs.create_log_group(logGroupName="/aws/codebuild/booking-build")
+    world.logs.create_log_stream(logGroupName="/aws/codebuild/booking-build", logStreamName="1234")
+    start = int(NOW.timestamp() * 1000)
+    world.logs.put_log_events(
+        logGroupName="/aws/codebuild/booking-build",
+        logStreamName="1234",
+        logEvents=[{"timestamp": start + i, "message": line} for i, line in enumerate(log_lines)],
+    )
+    world.expect("get_pipeline_execution", revision(commit_message))
+    world.expect(
+        "list_action_executions",
+        {
+            "actionExecutionDetails": [
+                {
+                    "pipelineExecutionId": "exec-9",
+                    "stageName": "Build",
+                    "actionName": "BuildAndUnitTest",
+                    "status": "Failed",
+                    "input": {
+                        "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"}
+                    },
+                    "output": {
+                        "executionResult": {
+                            "externalExecutionId": "booking-build:1234",
+                            "externalExecutionSummary": summary,
+                            "externalExecutionUrl": "https://console.aws.amazon.com/codebuild/booking-build:1234",
+                        }
+                    },
+                }
+            ]
+        },
+    )
+    world.build_stub.add_response(
+        "batch_get_builds",
+        {
+            "builds": [
+                {
+                    "id": "booking-build:1234",
+                    "logs": {"groupName": "/aws/codebuild/booking-build", "streamName": "1234"},
+                }
+            ]
+        },
+    )
+
+
+def test_a_crafted_commit_subject_and_log_cannot_ping_link_or_leave_the_code_block(world, slack):
+    slack.answers(OK)
+    expect_failed_build(
+        world,
+        ["Step 4/9 : RUN make test", "```", f"{CRAFTED} @here", "```", "FAILED: PriceCacheTest > expires"],
+        commit_message=CRAFTED,
+        summary="<!here> summary",
+    )
+    world.handle(action_event())
+    world.done()
+    (post,) = slack.posts()
+    fields = post["blocks"][1]["fields"]
+    assert fields[0] == {
+        "type": "mrkdwn",
+        "text": "*Commit*\n<https://github.com/bookwise/booking/commit/0123456789abcdef0123|0123456789> "
+        "&lt;!channel&gt; &lt;https://evil.example|Re-approve here&gt;",
+        "verbatim": True,
+    }
+    assert post["blocks"][2]["text"]["text"] == "*What failed:* &lt;!here&gt; summary"
+    assert post["blocks"][3]["text"] == {
+        "type": "mrkdwn",
+        "text": "*End of the build log:*\n```Step 4/9 : RUN make test\n`\u200b`\u200b`\n"
+        "&lt;!channel&gt; &lt;https://evil.example|Re-approve here&gt; @\u200bhere\n`\u200b`\u200b`\n"
+        "FAILED: PriceCacheTest &gt; expires```",
+        "verbatim": True,
+    }
+    assert_inert(post)
+
+
+@pytest.mark.parametrize(
+    ("what", "commit_message", "log_lines"),
+    [
+        ("a 2,000-character commit subject", "s" * 2000, ["FAILED"]),
+        ("a 10,000-character log tail", "Cache prices", ["l" * 400] * 24 + ["```" * 500 + "FAILED at the end"]),
+        ("both, made of escapes", "<" * 2000, [">" * 400] * 25),
+    ],
+)
+def test_an_oversized_report_fits_slacks_limits_instead_of_being_rejected(
+    world, slack, what, commit_message, log_lines
+):
+    slack.answers(OK)
+    expect_failed_build(world, log_lines, commit_message=commit_message)
+    world.handle(action_event())
+    world.done()
+    (post,) = slack.posts()
+    assert_within_slack_limits(post)
+    log_section = post["blocks"][-1]["text"]["text"]
+    assert code_fences(log_section) == 2 and log_section.endswith("```")
+    if "FAILED at the end" in log_lines[-1]:
+        assert log_section.endswith("FAILED at the end```")  # the end of the log is what is kept
+
+
+def crafted_alarm(world, stamp):
+    """A health alarm whose reason, signal alarm's reason and last commit were all written by an attacker.
+
+    Alarm reasons are set by whoever may call ``SetAlarmState`` in that environment account.
+    """
+    cloudwatch = world.reader("444444444444", REGION, "prod")
+    cloudwatch.put_metric_alarm(
+        AlarmName="cicd-booking-prod-http-5xx",
+        MetricName="x",
+        Namespace="Bookwise/booking",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=5,
+        Threshold=0.5,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName="cicd-booking-prod-http-5xx", StateValue="ALARM", StateReason=CRAFTED)
+    world.expect("get_pipeline_state", deploy_state(status="InProgress"))
+    world.expect("list_pipeline_executions", HISTORY)
+    world.expect("get_pipeline_execution", revision("s" * 1990 + CRAFTED))
+    event = alarm_event(stamp=stamp)
+    event["detail"]["state"]["reason"] = "<!here> " + "r" * 4000
+    return event
+
+
+def test_a_crafted_alarm_report_through_the_webhook_is_inert_and_fits(world, slack):
+    slack.answers(OK)
+    world.handle(crafted_alarm(world, "2026-11-29T10:00:00.000+0000"))
+    world.done()
+    (post,) = slack.posts()
+    assert_inert(post)
+    assert_within_slack_limits(post)
+    assert post["blocks"][3]["text"]["text"].startswith("*Why CloudWatch says so:*\n&lt;!here&gt; rrr")
+
+
+def test_a_crafted_alarm_report_through_chatbot_is_inert_and_fits(world, slack, release_news):
+    topic, published = release_news
+    world.reporter.deliver = reporter_module.topic_delivery(boto3.client("sns", region_name=REGION), topic)
+    world.handle(crafted_alarm(world, "2026-11-29T10:00:00.000+0000"))
+    world.done()
+    (notification,) = published()
+    content = notification["content"]
+    assert_inert(content["title"])
+    assert_inert(content["description"])
+    assert "&lt;!here&gt; rrr" in content["description"] and len(content["description"]) <= 4000
+    assert slack.posts() == []
+
+
+def test_crafted_codedeploy_names_from_an_environment_account_are_literal_text(world, slack):
+    slack.answers(OK)
+    event = deployment_event()
+    event["detail"]["application"] = "<!channel>"
+    event["detail"]["deploymentGroup"] = "<https://evil.example|rollback here>"
+    world.handle(event)
+    (post,) = slack.posts()
+    assert post["blocks"][0]["text"]["text"] == "CodeDeploy deployment of &lt;!channel&gt; failed"
+    assert_inert(post)
+
+
+# --- a timeout mid-work, then Lambda's retry -------------------------------------------------------------------------
+
+
+def test_a_timeout_after_the_rollback_is_reported_by_lambdas_retry_without_a_second_rollback(aws, slack, monkeypatch):
+    """Killed at its 120 s timeout while Slack throttles: the retry reports once; a copy meanwhile is a duplicate."""
+    entry_point_settings(monkeypatch, WEBHOOK_SECRET_ID=WEBHOOK_SECRET)
+    boto3.client("secretsmanager", region_name=REGION).create_secret(Name=WEBHOOK_SECRET, SecretString=slack.url)
+    slack.answers(Response("rate_limited", status=429, headers={"Retry-After": "5"}), OK)
+    clock = Clock(NOW.timestamp())
+    first = LambdaContext(clock, 120)
+    copies = []
+
+    def reporter(context, sleep):
+        built = reporter_module.reporter_from_environment(context, clock=clock)
+        built.now, built.alarm_reader = (lambda: NOW), None
+        built.deliver = webhook_delivery(
+            boto3.client("secretsmanager", region_name=REGION), WEBHOOK_SECRET, sleep=sleep
+        )
+        return built
+
+    def slack_wait_outlives_the_function(_seconds):
+        clock.advance(60)  # meanwhile the event is delivered again: the first invocation still holds it
+        copies.append(reporter(LambdaContext(clock, 120), sleep=lambda _s: None).handle(alarm_event(event_id="e-2")))
+        time_out(clock, first)
+
+    killed = reporter(first, sleep=slack_wait_outlives_the_function)
+    with Stubber(killed.codepipeline) as stub:
+        stub.add_response("get_pipeline_state", deploy_state())
+        stub.add_response("list_pipeline_executions", HISTORY)
+        stub.add_response("rollback_stage", {"pipelineExecutionId": "rollback-7"})
+        stub.add_response("get_pipeline_execution", REVISION)
+        with pytest.raises(InvocationTimedOut):
+            killed.handle(alarm_event())
+        stub.assert_no_pending_responses()
+    assert [copy["status"] for copy in copies] == ["duplicate"]
+
+    retry = reporter(lambda_retry_after_timeout(clock, first, 120), sleep=lambda _s: None)
+    with Stubber(retry.codepipeline) as stub:
+        stub.add_response("get_pipeline_execution", REVISION)  # the commit again; no state, no second rollback
+        result = retry.handle(alarm_event())
+        stub.assert_no_pending_responses()
+    assert result["rolledBack"] is True and result["status"] == "reported"
+    posts = slack.posts()
+    assert len(posts) == 2  # the throttled attempt and the report: one message in the channel
+    assert "Rolled Deploy back to execution exec-1" in json.dumps(posts[-1]) and "rollback-7" in json.dumps(posts[-1])
+
+
+def test_the_entry_point_holds_an_event_only_as_long_as_the_invocation_may_run(aws, slack, monkeypatch):
+    boto3.client("secretsmanager", region_name=REGION).create_secret(Name=WEBHOOK_SECRET, SecretString=slack.url)
+    entry_point_settings(monkeypatch, WEBHOOK_SECRET_ID=WEBHOOK_SECRET)
+    slack.answers(OK)
+    assert reporter_module.handler(deployment_event(), LambdaContext(Clock(time.time()), 120))["status"] == "reported"
+    item = aws.get_item(TableName=TABLE, Key={"pk": {"S": "deployment#d-ABCDEF123#FAILURE"}})["Item"]
+    assert int(item["lease_until"]["N"]) - time.time() <= 120 + 3

@@ -7,6 +7,7 @@ import socket
 
 import boto3
 import pytest
+import slack_client
 from moto import mock_aws
 from slack_client import (
     RetryPolicy,
@@ -18,6 +19,7 @@ from slack_client import (
 )
 
 from tests.functions.conftest import REGION
+from tests.functions.slack_limits import assert_inert, assert_within_slack_limits, code_fences, mrkdwn_texts
 
 POLICY = RetryPolicy(attempts=3, base_delay_seconds=1, max_delay_seconds=4, max_total_wait_seconds=10)
 
@@ -97,3 +99,102 @@ def test_a_chatbot_custom_notification_carries_title_and_description_in_slack_ma
         "source": "custom",
         "content": {"textType": "client-markdown", "title": "*Title*", "description": "line 1\nline 2"},
     }
+
+
+# --- attacker text made safe, and Slack's limits ------------------------------------------------------------------
+# Slack, "Formatting text / Escaping text": &, < and > are control characters, sent as &amp; &lt; &gt; when literal.
+
+ZWSP = "\u200b"
+
+
+@pytest.mark.parametrize(
+    ("crafted", "sent"),
+    [
+        ("<!channel> deploy now", "&lt;!channel&gt; deploy now"),
+        ("<https://evil.example|Re-approve here>", "&lt;https://evil.example|Re-approve here&gt;"),
+        ("<@U024BE7LH> <#C024BE7LR> <!subteam^S012>", "&lt;@U024BE7LH&gt; &lt;#C024BE7LR&gt; &lt;!subteam^S012&gt;"),
+        ("fish & chips", "fish &amp; chips"),
+        ("&lt;!here&gt; (pre-escaped)", "&amp;lt;!here&amp;gt; (pre-escaped)"),
+        ("ping @here and @Channel", f"ping @{ZWSP}here and @{ZWSP}Channel"),
+        ("Fix *bold* _claims_ in README", "Fix *bold* _claims_ in README"),
+    ],
+)
+def test_escape_turns_every_control_character_into_literal_text(crafted, sent):
+    assert slack_client.escape(crafted) == sent
+    assert_inert(slack_client.escape(crafted))
+
+
+def test_a_code_block_holds_crafted_fences_and_keeps_the_end_of_a_long_log():
+    log = "\n".join(
+        ["x" * 200] * 50 + ["```", "<!here> <https://evil.example|log in>", "````", "FAILED: test_price `x`"]
+    )
+    block = slack_client.code_block(log, 2900)
+    assert len(block) <= 2900
+    assert block.startswith("```…") and block.endswith("FAILED: test_price `x`" + ZWSP + "```")
+    assert code_fences(block) == 2  # only the block's own: the log's runs of backticks are broken up
+    assert f"`{ZWSP}`{ZWSP}`" in block and "&lt;!here&gt; &lt;https://evil.example|log in&gt;" in block
+    assert_inert(block)
+
+
+@pytest.mark.parametrize(
+    ("url", "label", "sent"),
+    [
+        (
+            "https://github.com/bookwise/booking/commit/abc",
+            "abc",
+            "<https://github.com/bookwise/booking/commit/abc|abc>",
+        ),
+        ("https://github.com/x/y", "<!channel>", "<https://github.com/x/y|&lt;!channel&gt;>"),
+        ("https://github.com/x>|<!channel>", "diff", "<https://github.com/x%3E%7C%3C!channel%3E|diff>"),
+        ("https://github.com/a b", "diff", "<https://github.com/a%20b|diff>"),
+        ("http://evil.example", "diff", "diff"),
+        ("javascript:alert(1)", "diff", "diff"),
+        ("", "<!here>", "&lt;!here&gt;"),
+    ],
+)
+def test_only_https_urls_become_links_and_nothing_ends_the_link_early(url, label, sent):
+    assert slack_client.link(url, label) == sent
+
+
+def test_clipping_never_cuts_an_entity_or_a_link_in_half():
+    link = slack_client.link("https://github.com/x/y", "commit")
+    text = "a" * 90 + link
+    clipped = slack_client.clip(text, 100)
+    assert clipped == "a" * 90 + "…"
+    entity = "a" * 97 + "&amp;bc"
+    assert slack_client.clip(entity, 100) == "a" * 97 + "…"
+    assert slack_client.clip_start("&gt;" + "b" * 200, 100) == "…" + "b" * 99
+
+
+def test_every_message_is_fitted_to_slacks_limits_before_it_is_posted(httpserver):
+    """60 blocks, over-long section, fields, header, context and fallback: Slack would reject the message whole."""
+    long = "y" * 5000
+    message = {
+        "text": long,
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "h" * 400}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": long}},
+            {"type": "section", "fields": [{"type": "mrkdwn", "text": "f" * 2500}] * 12},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": long}] * 12},
+            *[{"type": "section", "text": {"type": "mrkdwn", "text": f"block {n}"}} for n in range(56)],
+        ],
+    }
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    post_message(httpserver.url_for("/hook"), message)
+    (sent,) = [json.loads(request.get_data()) for request, _ in httpserver.log]
+    assert_within_slack_limits(sent)
+    assert len(sent["blocks"]) == 50
+    assert sent["blocks"][-1] == {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": "… 11 more block(s) not shown", "verbatim": True}],
+    }
+    assert sent["blocks"][1]["text"]["text"] == "y" * 2999 + "…"
+    assert len(sent["blocks"][2]["fields"]) == 10 and len(sent["blocks"][3]["elements"]) == 10
+    assert all(node["verbatim"] is True for node in mrkdwn_texts(sent))
+
+
+def test_a_chatbot_notification_is_clipped_like_a_message():
+    notification = json.loads(chatbot_notification("t" * 300, "d" * 10_000))
+    assert len(notification["content"]["title"]) == 150
+    assert len(notification["content"]["description"]) == 4000
+    assert notification["content"]["description"].endswith("…")
