@@ -261,6 +261,7 @@ def test_each_multicloud_service_dispatches_its_workflow_after_the_aws_deploy(de
             "workflow": f"deploy-{cloud}.yml",
             "commit": "#{SourceVariables.CommitId}",
             "ref": "#{SourceVariables.BranchName}",
+            "timeoutMinutes": 480 if environment == "prod" else 120,
         }
         assert dispatch["namespace"] == {"gcp": "GitHubGcp", "azure": "GitHubAzure"}[cloud]
         assert "inputArtifacts" not in dispatch
