@@ -1,9 +1,9 @@
 """identity-pinned-environment: a cloud trusts a GitHub token only from the GitHub environment it serves.
 
-Anchor: GitHub's OIDC reference ("About security hardening with OpenID
-Connect"): a job that runs in an environment gets a token whose ``environment``
-claim (and ``sub``, ``repo:ORG/REPO:environment:NAME``) names it, and only jobs
-the environment's protection rules admit run there. A GCP workload identity
+Anchor: GitHub's "OpenID Connect reference": a job that runs in an environment
+gets a token whose ``environment`` claim (and ``sub``,
+``repo:ORG/REPO:environment:NAME``) names it, and only jobs the environment's
+protection rules admit run there. A GCP workload identity
 provider that checks only the repository, or an Azure federated credential
 whose subject is a branch, lets any branch or workflow of the repository sign
 in, a pull request's workflow included, so the environment's reviewers and
@@ -140,7 +140,7 @@ IDENTITY_PINNED_ENVIRONMENT = stack_rule(
     check=check_pinned_environment,
     remediation="Add \"&& assertion.environment == 'ENV'\" to the provider's attribute_condition, and use the subject "
     "'repo:ORG/REPO:environment:ENV' for federated credentials; run the deploy job in that GitHub environment.",
-    anchors=("GitHub OIDC: environment claim",),
+    anchors=("GitHub OpenID Connect reference (environment claim)",),
 )
 
 RULES = (IDENTITY_PINNED_ENVIRONMENT,)
