@@ -71,6 +71,18 @@ def resource_state(
         return _iam_member(state, f"{inputs['serviceAccountId']}/{inputs['role']}/{inputs['member']}")
     if typ == "gcp:projects/iAMMember:IAMMember":
         return _iam_member(state, f"{project}/{inputs['role']}/{inputs['member']}")
+    if typ == "gcp:cloudrunv2/service:Service":
+        location, service = str(inputs.get("location") or region), inputs["name"]
+        resource_id = f"projects/{project}/locations/{location}/services/{service}"
+        state.update(
+            location=location,
+            uid=_digits(resource_id, length=12),
+            uri=f"https://{service}-{number}.{location}.run.app",
+        )
+        return resource_id, state
+    if typ == "gcp:cloudrunv2/serviceIamMember:ServiceIamMember":
+        service = f"projects/{project}/locations/{inputs['location']}/services/{inputs['name']}"
+        return _iam_member(state, f"{service}/{inputs['role']}/{inputs['member']}")
     return None
 
 

@@ -20,6 +20,8 @@ POOL_PROVIDER = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvid
 SA_MEMBER = "gcp:serviceaccount/iAMMember:IAMMember"
 PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
 REPOSITORY_MEMBER = "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember"
+CLOUD_RUN_SERVICE = "gcp:cloudrunv2/service:Service"
+CLOUD_RUN_MEMBER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
@@ -53,14 +55,15 @@ def deploy_actions(plan, name):
 
 
 @pytest.mark.parametrize("stack", ["dev_plan", "prod_plan"])
-def test_each_gcp_pool_provider_pins_exactly_the_repositories_that_deploy_there(stack, request):
+def test_each_gcp_pool_provider_pins_the_repositories_and_the_github_environment_of_its_environment(stack, request):
+    """Not only prod: a token from any branch or workflow of a listed repository must not reach dev or staging."""
     plan = request.getfixturevalue(stack)
     found = {r.name: r for r in of_type(plan, POOL_PROVIDER)}
     assert set(found) == {f"gcp-{env}-github" for env in ENVIRONMENTS}
-    expected = "assertion.repository in ['bookwise/pricing', 'bookwise/recommendations', 'bookwise/reporting']"
-    for environment in ("dev", "qa", "staging"):
+    repositories = "assertion.repository in ['bookwise/pricing', 'bookwise/recommendations', 'bookwise/reporting']"
+    for environment in ENVIRONMENTS:
         provider = found[f"gcp-{environment}-github"].inputs
-        assert provider["attributeCondition"] == expected
+        assert provider["attributeCondition"] == f"{repositories} && assertion.environment == '{environment}'"
         assert provider["oidc"] == {"issuerUri": "https://token.actions.githubusercontent.com"}
         assert provider["attributeMapping"] == {
             "google.subject": "assertion.sub",
@@ -69,7 +72,6 @@ def test_each_gcp_pool_provider_pins_exactly_the_repositories_that_deploy_there(
             "attribute.environment": "assertion.environment",
             "attribute.ref": "assertion.ref",
         }
-    assert found["gcp-prod-github"].inputs["attributeCondition"] == f"{expected} && assertion.environment == 'prod'"
 
 
 def test_no_pool_admits_a_whole_owner(dev_plan):
@@ -120,23 +122,55 @@ def test_deploy_account_holds_exactly_the_three_deploy_grants(dev_plan):
     held = sorted(
         (r.type, r.inputs["role"])
         for r in dev_plan.resources
-        if r.type in (SA_MEMBER, PROJECT_MEMBER, REPOSITORY_MEMBER) and r.inputs["member"] == deployer
+        if r.type in (SA_MEMBER, PROJECT_MEMBER, REPOSITORY_MEMBER, CLOUD_RUN_MEMBER) and r.inputs["member"] == deployer
     )
     assert held == [
         (REPOSITORY_MEMBER, "roles/artifactregistry.writer"),
-        (PROJECT_MEMBER, "roles/run.developer"),
+        (CLOUD_RUN_MEMBER, "roles/run.developer"),
         (SA_MEMBER, "roles/iam.serviceAccountUser"),
     ]
+    (deploy,) = [r for r in of_type(dev_plan, CLOUD_RUN_MEMBER) if r.inputs["member"] == deployer]
+    assert (deploy.inputs["name"], deploy.inputs["location"]) == ("pricing-qa", "europe-west1")
     (writer,) = [r for r in of_type(dev_plan, REPOSITORY_MEMBER) if r.inputs["member"] == deployer]
     assert writer.inputs["repository"] == "pricing-qa"
     (act_as,) = [r for r in of_type(dev_plan, SA_MEMBER) if r.inputs["member"] == deployer]
     assert act_as.inputs["serviceAccountId"].endswith("/run-pricing-qa@bkw-platform-sandbox.iam.gserviceaccount.com")
 
 
+@pytest.mark.parametrize("stack", ["dev_plan", "prod_plan"])
+def test_no_deploy_identity_holds_a_project_wide_role(stack, request):
+    """In a shared project a project-wide run.developer would let one service replace another's revisions."""
+    plan = request.getfixturevalue(stack)
+    assert of_type(plan, PROJECT_MEMBER) == []
+    grants = of_type(plan, CLOUD_RUN_MEMBER)
+    assert len(grants) == len(GCP_SERVICES) * len(ENVIRONMENTS)
+    for grant in grants:
+        service, environment = grant.name.split("-gcp-")[0].rsplit("-", 1)
+        account = naming.gcp_deploy_account_id(service, environment)
+        assert grant.inputs["name"] == f"{service}-{environment}"
+        assert grant.inputs["member"].startswith(f"serviceAccount:{account}@")
+
+
+@pytest.mark.parametrize("stack", ["dev_plan", "prod_plan"])
+def test_the_platform_creates_each_cloud_run_service_running_as_its_runtime_account(stack, request):
+    plan = request.getfixturevalue(stack)
+    services = {r.inputs["name"]: r for r in of_type(plan, CLOUD_RUN_SERVICE)}
+    assert set(services) == {f"{s}-{e}" for s in GCP_SERVICES for e in ENVIRONMENTS}
+    for name, service in services.items():
+        target = plan.inputs.settings.environment(name.rsplit("-", 1)[1]).gcp
+        assert service.inputs["location"] == target.region
+        assert service.inputs["deletionProtection"] is True
+        template = service.inputs["template"]
+        assert template["serviceAccount"] == f"run-{name}@{target.project_id}.iam.gserviceaccount.com"
+        assert template["containers"] == [{"image": "us-docker.pkg.dev/cloudrun/container/hello"}]
+        service_name, environment = name.rsplit("-", 1)
+        assert plan.outputs["cloudDeployTargets"][service_name][environment]["gcp"]["CLOUD_RUN_SERVICE"] == name
+
+
 def test_no_gcp_grant_is_broad(dev_plan, prod_plan):
     for plan in (dev_plan, prod_plan):
         for r in plan.resources:
-            if r.type in (SA_MEMBER, PROJECT_MEMBER, REPOSITORY_MEMBER):
+            if r.type in (SA_MEMBER, PROJECT_MEMBER, REPOSITORY_MEMBER, CLOUD_RUN_MEMBER):
                 role, member = r.inputs["role"], r.inputs["member"]
                 assert role not in ("roles/owner", "roles/editor") and not role.endswith("admin"), r.urn
                 assert member not in ("allUsers", "allAuthenticatedUsers"), r.urn
@@ -261,6 +295,7 @@ def test_each_multicloud_service_dispatches_its_workflow_after_the_aws_deploy(de
             "workflow": f"deploy-{cloud}.yml",
             "commit": "#{SourceVariables.CommitId}",
             "ref": "#{SourceVariables.BranchName}",
+            "timeoutMinutes": 480 if environment == "prod" else 120,
         }
         assert dispatch["namespace"] == {"gcp": "GitHubGcp", "azure": "GitHubAzure"}[cloud]
         assert "inputArtifacts" not in dispatch

@@ -72,6 +72,17 @@ def test_template_validates_inputs_before_the_deploy_job_can_start(path: Path) -
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_every_job_that_can_mint_a_cloud_token_runs_in_the_environment_it_deploys(path: Path) -> None:
+    """GCP providers and Azure credentials trust only a token from the GitHub environment they serve, in every
+    environment: a job that mints one outside it (or only for prod) could not sign in, and should not."""
+    jobs = load(path)["jobs"]
+    minting = [name for name, job in jobs.items() if (job.get("permissions") or {}).get("id-token") == "write"]
+    assert minting == ["deploy"]
+    assert all(jobs[name]["environment"] == "${{ inputs.environment }}" for name in minting)
+    assert "if" not in jobs["deploy"], "the deploy job runs for every environment the dispatch names"
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
 def test_template_permissions_are_id_token_and_read_only_contents(path: Path) -> None:
     workflow = load(path)
     assert workflow["permissions"] == {}

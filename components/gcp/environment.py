@@ -4,9 +4,14 @@ GitHub signs every workflow's OIDC token with one issuer for all of GitHub, so
 a provider that only checks the issuer would accept any repository on earth.
 The provider's attribute condition therefore admits only the repositories that
 deploy to this environment (exact ``owner/name``, never the owner alone), and
-in production only tokens minted for the GitHub environment of that name, so
-required reviewers there gate every prod deploy. Bindings on each service
-account narrow it further to one repository (``service_target.py``).
+only tokens minted for a job running in the GitHub environment of the same
+name, in every environment, as the Azure federated subjects do. Without the
+environment, any branch or workflow of a listed repository (a pull request's
+``pull_request`` workflow, a scratch branch) could sign in as that
+environment's deploy accounts; with it, only jobs the environment's protection
+rules let run (its reviewers in production, its branch policy) get a token.
+Bindings on each service account narrow it further to one repository
+(``service_target.py``).
 """
 
 from __future__ import annotations
@@ -36,10 +41,7 @@ def attribute_condition(repositories: Sequence[str], environment: Environment) -
     if not repositories:
         raise ValueError(f"no repository deploys to GCP in {environment.name}; the pool would admit nothing")
     listed = ", ".join(f"'{repository}'" for repository in sorted(repositories))
-    condition = f"assertion.repository in [{listed}]"
-    if environment.production:
-        condition += f" && assertion.environment == '{environment.name}'"
-    return condition
+    return f"assertion.repository in [{listed}] && assertion.environment == '{environment.name}'"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,25 @@ to ``principalSet://…/attribute.repository/OWNER/REPO``, never to the pool),
 pushes to its own Artifact Registry repository and deploys Cloud Run revisions
 that run as a dedicated runtime service account. No service-account key is
 created: the workflow's OIDC token is exchanged for a short-lived one.
+
+Why the platform creates the Cloud Run service: ``roles/run.developer`` granted
+on the project would let one service's deploy identity replace the revisions
+of every other service in a shared project. Google documents two narrower ways,
+and only one works here. IAM Conditions on ``resource.name`` are honoured only
+by the services and resource types on IAM's "Resource attributes for IAM
+Conditions" list ("Other services and resource types do not recognize resource
+attributes"), and neither ``run.googleapis.com`` nor a Cloud Run resource type
+is on it. Cloud Run's "Access control with IAM" and its roles reference do
+document granting ``roles/run.developer`` on one service ("Lowest-level
+resources where you can grant this role: Service"), but such a binding needs
+the service to exist, and creating a service (``run.services.create``) would
+need a grant on the project, the very thing to avoid. So the platform creates
+each service, serving Google's placeholder image until the first deploy, and
+binds the role on that service alone: the deploy identity can replace its own
+service's revisions and can neither create nor touch any other service. Pulumi
+leaves the revision template, traffic and labels to the deploy workflow
+(``ignore_changes``), and deletion protection keeps a catalog edit from
+deleting a live service.
 """
 
 from __future__ import annotations
@@ -25,6 +44,10 @@ WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
 REPOSITORY_WRITER = "roles/artifactregistry.writer"
 RUN_DEVELOPER = "roles/run.developer"
 SERVICE_ACCOUNT_USER = "roles/iam.serviceAccountUser"
+PLACEHOLDER_IMAGE = "us-docker.pkg.dev/cloudrun/container/hello"
+"""Google's sample container: what a service runs between its creation and its first deploy."""
+DEPLOYED_BY_THE_WORKFLOW = ["template", "traffics", "client", "clientVersion", "labels"]
+"""What ``gcloud run deploy`` changes on every deploy; Pulumi must not put the placeholder back."""
 GITHUB_VARIABLES = (
     "GCP_PROJECT_ID",
     "GCP_REGION",
@@ -47,7 +70,7 @@ class GcpServiceTargetArgs:
 
 
 class GcpServiceTarget(pulumi.ComponentResource):
-    """Deploy and runtime service accounts, an image repository and the few grants a deploy needs."""
+    """Deploy and runtime service accounts, an image repository, the Cloud Run service and the grants a deploy needs."""
 
     github_variables: pulumi.Output[dict[str, str]]
     """The GitHub environment variables ``deploy-gcp.yml`` reads, by name."""
@@ -101,12 +124,29 @@ class GcpServiceTarget(pulumi.ComponentResource):
             member=deployer.member,
             opts=in_project,
         )
-        # Cloud Run services are created by the service team (as the AWS workloads are), so the platform
-        # cannot bind on the service itself before it exists; run.developer deploys revisions but cannot
-        # change IAM policies, and revisions can only run as the runtime account below.
-        gcp.projects.IAMMember(
+        run_service = gcp.cloudrunv2.Service(
+            f"{name}-service",
+            name=naming.gcp_cloud_run_service(service.name, environment.name),
+            project=project.project_id,
+            location=project.region,
+            description=f"{service.name} ({environment.name}); revisions come from {service.repository}",
+            deletion_protection=True,
+            template=gcp.cloudrunv2.ServiceTemplateArgs(
+                service_account=runtime.email,
+                containers=[gcp.cloudrunv2.ServiceTemplateContainerArgs(image=PLACEHOLDER_IMAGE)],
+            ),
+            labels=labels,
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=project.provider, ignore_changes=DEPLOYED_BY_THE_WORKFLOW
+            ),
+        )
+        # On this service only (see the module docstring): run.developer deploys its revisions but cannot change
+        # IAM policies, and revisions can only run as the runtime account below.
+        gcp.cloudrunv2.ServiceIamMember(
             f"{name}-deploy-revisions",
             project=project.project_id,
+            location=run_service.location,
+            name=run_service.name,
             role=RUN_DEVELOPER,
             member=deployer.member,
             opts=in_project,
@@ -124,6 +164,7 @@ class GcpServiceTarget(pulumi.ComponentResource):
             deployer=deployer.email,
             runtime=runtime.email,
             repository=repository.repository_id,
+            cloud_run=run_service.name,
         ).apply(
             lambda resolved: {
                 "GCP_PROJECT_ID": project.project_id,
@@ -132,7 +173,7 @@ class GcpServiceTarget(pulumi.ComponentResource):
                 "GCP_SERVICE_ACCOUNT": resolved["deployer"],
                 "GCP_RUNTIME_SERVICE_ACCOUNT": resolved["runtime"],
                 "GCP_ARTIFACT_REPOSITORY": resolved["repository"],
-                "CLOUD_RUN_SERVICE": naming.gcp_cloud_run_service(service.name, environment.name),
+                "CLOUD_RUN_SERVICE": resolved["cloud_run"],
                 "SERVICE_NAME": service.name,
             }
         )

@@ -6,7 +6,10 @@ and the environment; the commit and branch come from the Source action's
 variables (namespace ``SourceVariables``), which CodePipeline resolves before
 it invokes the function, so the workflow deploys exactly what the pipeline
 built. The function falls back to the source artifact's revision if the
-commit variable is missing.
+commit variable is missing. ``timeoutMinutes`` is the environment's
+``githubRunTimeoutMinutes``: when the run has not finished by then, the function
+cancels it and fails the action, well before CodePipeline's own 24-hour limit
+(``components/model/github_run_timeout.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def user_parameters(service: Service, environment: Environment, cloud: Cloud, wo
             "environment": environment.name,
             "commit": f"#{{{SOURCE_NAMESPACE}.CommitId}}",
             "ref": f"#{{{SOURCE_NAMESPACE}.BranchName}}",
+            "timeoutMinutes": environment.github_run_timeout_minutes,
         },
         sort_keys=True,
     )

@@ -3,8 +3,8 @@
 What it creates: the function (code in ``functions/github_dispatch``), its role,
 a KMS key of its own, the Secrets Manager secret for the GitHub token, a
 DynamoDB table in which each job is claimed once (duplicate deliveries never
-dispatch twice), an encrypted log group and a dead-letter queue for deliveries
-that failed every retry.
+dispatch twice; a delivery that died is redone by Lambda's retry), an encrypted
+log group and a dead-letter queue for deliveries that failed every retry.
 
 The secret is created empty: Pulumi never holds the token. An operator puts
 ``{"token": "..."}`` once (README, "Deploying to GCP and Azure"): a fine-grained
@@ -33,6 +33,12 @@ TIMEOUT_SECONDS = 180
 # Lambda retries a failed asynchronous delivery twice; after 15 minutes CodePipeline's 20-minute reply window
 # is nearly gone, so an older event goes to the dead-letter queue instead.
 MAX_EVENT_AGE_SECONDS = 900
+FIRST_RETRY_DELAY_SECONDS = 60
+"""Lambda retries a failed asynchronous delivery (an error or a timeout) one minute later ("How Lambda handles
+errors and retries with asynchronous invocation")."""
+CLAIM_LEASE_SECONDS = 45
+"""A job's claim outlives no delivery's retry: a delivery that died is redone by Lambda's first retry (never
+skipped as a "duplicate"), and the claim's conditional writes keep a slow delivery that lost it from dispatching."""
 ROTATION_EXEMPTION = (
     "holds a GitHub token: fine-grained tokens are rotated by an operator before expiry; "
     "GitHub App installation tokens by a rotation function that writes the same secret"
@@ -56,8 +62,7 @@ class GitHubDispatchArgs:
     log_retention_days: int = 90
     poll_wait_seconds: int = 15
     find_run_max_polls: int = 20
-    status_max_polls: int = 480
-    """480 polls of ~15 s each: two hours for a workflow run (CodePipeline allows a Lambda action 24 hours)."""
+    """Only for a GitHub Enterprise Server that does not name the run in its dispatch answer."""
 
 
 class GitHubDispatch(pulumi.ComponentResource):
@@ -172,9 +177,8 @@ class GitHubDispatch(pulumi.ComponentResource):
                     "GITHUB_API_URL": args.api_url,
                     "POLL_WAIT_SECONDS": str(args.poll_wait_seconds),
                     "FIND_RUN_MAX_POLLS": str(args.find_run_max_polls),
-                    "STATUS_MAX_POLLS": str(args.status_max_polls),
-                    # A claim older than one delivery can live belongs to a delivery that died: take over.
-                    "CLAIM_LEASE_SECONDS": str(TIMEOUT_SECONDS + 20),
+                    # How long each action waits for its run comes with the action (its environment's setting).
+                    "CLAIM_LEASE_SECONDS": str(CLAIM_LEASE_SECONDS),
                 }
             },
             tags=tags,

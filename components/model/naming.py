@@ -261,7 +261,7 @@ def gcp_repository_id(service: str, environment: str) -> str:
 
 
 def gcp_cloud_run_service(service: str, environment: str) -> str:
-    """The Cloud Run service the workflow deploys; the service team creates it (49 characters at most)."""
+    """The Cloud Run service the workflow deploys; the platform creates it (49 characters at most)."""
     return f"{service}-{environment}"
 
 

@@ -29,6 +29,7 @@ from .catalog import AccountId, Catalog, EnvironmentName, Service
 from .cloud_targets import AzureTarget, GcpTarget
 from .deploy_window import cron_problem, timezone_problem
 from .errors import PlatformInputError, dotted_field, first_problem
+from .github_run_timeout import DEFAULT_RUN_TIMEOUT_MINUTES, PRODUCTION_RUN_TIMEOUT_MINUTES, run_timeout_problem
 from .scan_policy import ScanPolicy, Snyk, SonarQube, UrlPattern, default_scan_policy, expand_url_pattern
 
 CONFIG_KEY = "settings"
@@ -55,10 +56,10 @@ SlackChannelId = Annotated[str, StringConstraints(pattern=r"^C[A-Z0-9]+$")]
 SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")]
 
 
-def _checked_by(problem_of: Callable[[str], str | None]) -> AfterValidator:
+def _checked_by(problem_of: Callable[[Any], str | None]) -> AfterValidator:
     """A validator from a ``problem_of(value)`` function, so each check keeps its own message."""
 
-    def check(value: str) -> str:
+    def check(value: Any) -> Any:
         problem = problem_of(value)
         if problem:
             raise ValueError(problem)
@@ -105,6 +106,11 @@ class Environment(_Frozen):
         ge=0,
         le=MAX_BAKE_MINUTES,
         description="Minutes the Deploy stage watches the service's health alarm after success; 0 skips the bake.",
+    )
+    github_run_timeout_minutes: Annotated[int, _checked_by(run_timeout_problem)] = Field(
+        default=DEFAULT_RUN_TIMEOUT_MINUTES,
+        description="Minutes a GitHub dispatch action waits for its workflow run before it cancels the run and "
+        "fails (README: Deploying to GCP and Azure).",
     )
     gcp: GcpTarget | None = None
     """The GCP project services with ``also_deploy_to: [gcp]`` deploy into in this environment."""
@@ -189,6 +195,10 @@ class StackSettings(_Frozen):
                     "executionMode", "QUEUED" if entry["production"] or entry["approval"] else "SUPERSEDED"
                 )
                 entry.setdefault("bakeMinutes", PRODUCTION_BAKE_MINUTES if entry["production"] is True else 0)
+                entry.setdefault(
+                    "githubRunTimeoutMinutes",
+                    PRODUCTION_RUN_TIMEOUT_MINUTES if entry["production"] is True else DEFAULT_RUN_TIMEOUT_MINUTES,
+                )
                 if region is not None:
                     entry.setdefault("region", region)
                 if isinstance(entry.get("scan", {}), dict):

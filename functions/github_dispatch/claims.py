@@ -1,17 +1,34 @@
-"""Each job is claimed once: duplicate deliveries of a job never dispatch its workflow twice.
+"""Each job is dispatched at most once, and a delivery that dies mid-work is redone by the next one.
 
-CodePipeline invokes the function asynchronously, and Lambda may deliver an
-event more than once (and retries a failed delivery). The first delivery
-claims the job id with a DynamoDB conditional put before it dispatches, then
-keeps its answer with the claim; a later delivery repeats that answer, and
-only takes over (searching for the run, never dispatching) when the claim is
-older than any delivery can live. ``AcknowledgeJob`` cannot do this: it needs
-the nonce that only ``PollForJobs`` hands to custom-action job workers.
+CodePipeline invokes the function asynchronously. Lambda may deliver an event
+more than once, and retries a delivery that failed (an error or a timeout) one
+minute later, then two minutes after that ("How Lambda handles errors and
+retries with asynchronous invocation"). So the first delivery of a job claims
+its id with a DynamoDB conditional put, and the claim moves through three
+states:
+
+- ``dispatching``: claimed, nothing sent to GitHub yet;
+- ``posting``: about to send, or sending, the one dispatch (the claim's owner
+  sets it with a conditional write, so a delivery that lost its claim never sends);
+- ``dispatched`` / ``failed``: the answer, kept so a redelivery repeats it.
+
+A claim is a lease of ``claim_lease_seconds`` from its last write, shorter
+than Lambda's first retry, so the retry of a delivery that died always finds
+the lease over and takes the work up: a ``dispatching`` claim is taken over
+(conditionally: of two takers one wins) and dispatched; a ``posting`` claim may
+already have started a run, so it is never sent again, only looked for by its
+correlation id. A duplicate that arrives while the lease runs sends no answer:
+the live delivery answers, or dies and is retried.
+
+``AcknowledgeJob`` cannot do this: it needs the nonce that only ``PollForJobs``
+hands to custom-action job workers.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,24 +37,36 @@ from botocore.exceptions import ClientError
 from .outcomes import TOKEN_VERSION, Continue, Failed, NoAnswer, Outcome
 from .settings import Dependencies
 
+LOGGER = logging.getLogger(__name__)
+DISPATCHING, POSTING, DISPATCHED, FAILED = "dispatching", "posting", "dispatched", "failed"
+RETENTION_SECONDS = 7 * 24 * 3600
 
-def claim(job_id: str, correlation_id: str, deps: Dependencies) -> dict[str, Any] | None:
-    """Claim the job for this invocation; returns the existing claim when another delivery got there first."""
+
+@dataclass(frozen=True)
+class TakeOver:
+    """The claim's delivery died before it sent anything: this delivery may dispatch, if it wins the claim."""
+
+    claim: dict[str, Any]
+
+
+def claim(job_id: str, correlation_id: str, owner: str, deps: Dependencies) -> dict[str, Any] | None:
+    """Claim the job for this delivery (``None``); returns the existing claim when another delivery got there first."""
     now = int(deps.clock())
     try:
         deps.dynamodb.put_item(
             TableName=deps.settings.claims_table,
             Item={
                 "jobId": {"S": job_id},
-                "state": {"S": "dispatching"},
+                "state": {"S": DISPATCHING},
+                "owner": {"S": owner},
                 "correlationId": {"S": correlation_id},
                 "claimedAt": {"N": str(now)},
-                "expiresAt": {"N": str(now + 7 * 24 * 3600)},
+                "expiresAt": {"N": str(now + RETENTION_SECONDS)},
             },
             ConditionExpression="attribute_not_exists(jobId)",
         )
     except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        if not _lost_condition(error):
             raise
         item = deps.dynamodb.get_item(
             TableName=deps.settings.claims_table, Key={"jobId": {"S": job_id}}, ConsistentRead=True
@@ -46,43 +75,102 @@ def claim(job_id: str, correlation_id: str, deps: Dependencies) -> dict[str, Any
     return None
 
 
-def record_answer(job_id: str, outcome: Outcome, deps: Dependencies) -> None:
-    """Keep the first delivery's answer with its claim, so a redelivery sends the same one."""
-    if isinstance(outcome, Continue):
-        state, answer = "dispatched", {"token": outcome.state, "summary": outcome.summary}
-    elif isinstance(outcome, Failed):
-        state, answer = "failed", {"message": outcome.message, "type": outcome.failure_type}
-    else:
-        return
-    deps.dynamodb.update_item(
-        TableName=deps.settings.claims_table,
-        Key={"jobId": {"S": job_id}},
-        UpdateExpression="SET #state = :state, answer = :answer",
-        ExpressionAttributeNames={"#state": "state"},
-        ExpressionAttributeValues={":state": {"S": state}, ":answer": {"S": json.dumps(answer)}},
+def take_over(job_id: str, stale: dict[str, Any], owner: str, deps: Dependencies) -> bool:
+    """Make this delivery the owner of a claim whose delivery died before sending; ``False`` if another won."""
+    return _conditional_update(
+        job_id,
+        "SET #owner = :owner, claimedAt = :now",
+        "#state = :dispatching AND claimedAt = :seen",
+        {":owner": {"S": owner}, ":dispatching": {"S": DISPATCHING}, ":seen": stale["claimedAt"]},
+        deps,
     )
 
 
-def duplicate(claim: dict[str, Any], deps: Dependencies) -> Outcome:
-    """A second delivery of a job: never dispatch again, answer only where the first one cannot."""
+def begin_posting(job_id: str, owner: str, deps: Dependencies) -> bool:
+    """Fence the dispatch: ``True`` only while this delivery still owns the claim (then it may send, once)."""
+    return _conditional_update(
+        job_id,
+        "SET #state = :posting, claimedAt = :now",
+        "#owner = :owner AND #state = :dispatching",
+        {":owner": {"S": owner}, ":dispatching": {"S": DISPATCHING}, ":posting": {"S": POSTING}},
+        deps,
+    )
+
+
+def record_answer(job_id: str, outcome: Outcome, deps: Dependencies) -> bool:
+    """Keep the answer with the claim, so a redelivery sends the same one; ``False`` if it could not be written.
+
+    A failed write never costs the answer: after a dispatch the continuation token carries the run to the
+    next invocation whatever the table says, and a redelivery of a ``posting`` claim looks for the run.
+    """
+    if isinstance(outcome, Continue):
+        state, answer = DISPATCHED, {"token": outcome.state, "summary": outcome.summary}
+    elif isinstance(outcome, Failed):
+        state, answer = FAILED, {"message": outcome.message, "type": outcome.failure_type}
+    else:
+        return True
+    try:
+        deps.dynamodb.update_item(
+            TableName=deps.settings.claims_table,
+            Key={"jobId": {"S": job_id}},
+            UpdateExpression="SET #state = :state, answer = :answer",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":state": {"S": state}, ":answer": {"S": json.dumps(answer)}},
+        )
+    except ClientError as error:
+        LOGGER.error("job %s: could not record the %s answer (%s); answering anyway", job_id, state, _code(error))
+        return False
+    return True
+
+
+def duplicate(existing: dict[str, Any], timeout_seconds: int, deps: Dependencies) -> Outcome | TakeOver:
+    """A second delivery of a job: repeat the answer, stand back, take over, or follow the run it may have started."""
     # Repeating the first delivery's answer is harmless: CodePipeline refuses a second one for the same job,
     # and where the first answer never arrived (its delivery failed to send it), this one stands in.
-    first = claim.get("state", {}).get("S")
-    if first == "dispatched":
-        answer = json.loads(claim["answer"]["S"])
+    state = existing.get("state", {}).get("S")
+    if state == DISPATCHED:
+        answer = json.loads(existing["answer"]["S"])
         return Continue(answer["token"], answer["summary"])
-    if first == "failed":
-        answer = json.loads(claim["answer"]["S"])
+    if state == FAILED:
+        answer = json.loads(existing["answer"]["S"])
         return Failed(answer["message"], answer["type"])
-    claimed_at = int(claim.get("claimedAt", {}).get("N", "0"))
-    if deps.clock() - claimed_at < deps.settings.claim_lease_seconds:
-        return NoAnswer("another delivery of this job is dispatching it")
-    # The first delivery died between claiming and recording: look for a run it may have started.
-    state = {
+    since = int(existing.get("claimedAt", {}).get("N", "0"))
+    if deps.clock() - since < deps.settings.claim_lease_seconds:
+        return NoAnswer(f"another delivery of this job holds its claim ({state})")
+    if state != POSTING:
+        return TakeOver(existing)
+    # The delivery that was sending the dispatch died: the run may exist, so look for it, never send again.
+    follow = {
         "v": TOKEN_VERSION,
         "phase": "find",
-        "correlation_id": claim["correlationId"]["S"],
-        "dispatched_at": datetime.fromtimestamp(claimed_at, UTC).isoformat(),
+        "correlation_id": existing["correlationId"]["S"],
+        "dispatched_at": datetime.fromtimestamp(since, UTC).isoformat(),
+        "deadline": since + timeout_seconds,
         "polls": 0,
     }
-    return Continue(state, "an earlier delivery stopped after claiming this job; looking for its run")
+    return Continue(follow, "an earlier delivery stopped while dispatching this job; looking for its run")
+
+
+def _conditional_update(job_id: str, update: str, condition: str, values: dict[str, Any], deps: Dependencies) -> bool:
+    try:
+        deps.dynamodb.update_item(
+            TableName=deps.settings.claims_table,
+            Key={"jobId": {"S": job_id}},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#state": "state", "#owner": "owner"},
+            ExpressionAttributeValues={**values, ":now": {"N": str(int(deps.clock()))}},
+        )
+    except ClientError as error:
+        if _lost_condition(error):
+            return False
+        raise
+    return True
+
+
+def _lost_condition(error: ClientError) -> bool:
+    return _code(error) == "ConditionalCheckFailedException"
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))

@@ -1,4 +1,21 @@
-"""The three GitHub REST calls the dispatch needs, the token they use, and bounded retries for 5xx and rate limits."""
+"""The GitHub REST calls the dispatch needs, the token they use, and bounded retries for 5xx and rate limits.
+
+What the calls rest on (GitHub's REST reference):
+- "Create a workflow dispatch event" with ``return_run_details: true`` answers
+  200 with ``workflow_run_id``, ``run_url`` (API) and ``html_url`` (GitHub
+  changelog 2026-02-19, "Workflow dispatch API now returns run IDs"); without
+  it, and on servers that predate it (the GitHub Enterprise Server reference
+  documents only the 204 answer), the answer is 204 and the run is found by
+  the correlation id in its run name. A server that refuses the unknown key
+  (422 naming it) is asked once more without it.
+- The dispatch is not idempotent: after an answer that proves nothing (a 5xx,
+  a dropped connection) the run may exist, so the function looks for it by its
+  correlation id before it sends the dispatch again.
+- "Cancel a workflow run" and "Force cancel a workflow run" answer 202
+  Accepted or 409 Conflict. Force-cancel also stops jobs that an ``always()``
+  condition would keep running, and GitHub says to use it only when a run does
+  not respond to the plain cancel.
+"""
 
 from __future__ import annotations
 
@@ -50,6 +67,18 @@ class Response:
     body: Any
 
 
+@dataclass(frozen=True)
+class DispatchedRun:
+    """What GitHub said about the run a dispatch started; ``run_id`` is ``None`` when it did not say."""
+
+    run_id: int | None = None
+    html_url: str | None = None
+
+
+class _Unanswered(Exception):  # noqa: N818 - a request whose effect is unknown, not an error of this code
+    """A non-idempotent request got no answer that proves whether GitHub acted on it."""
+
+
 @dataclass
 class GitHub:
     """The three REST calls the dispatch needs, with bounded retries for 5xx and rate limits."""
@@ -67,14 +96,31 @@ class GitHub:
         self._raise_for_status(response, f"reading repository {repository}")
         return str(response.body["default_branch"])
 
-    def dispatch(self, request: DeployRequest, ref: str, correlation_id: str) -> int | None:
-        """Start the workflow; returns the run id when GitHub says it (newer API versions do)."""
-        body = {
-            "ref": ref,
-            "inputs": {"environment": request.environment, "commit": request.commit, "correlation_id": correlation_id},
-        }
+    def dispatch(self, request: DeployRequest, ref: str, correlation_id: str, dispatched_at: str) -> DispatchedRun:
+        """Start the workflow once; returns the run when GitHub names it (``return_run_details``)."""
+        inputs = {"environment": request.environment, "commit": request.commit, "correlation_id": correlation_id}
+        body: dict[str, Any] = {"ref": ref, "inputs": inputs, "return_run_details": True}
         path = f"/repos/{request.repository}/actions/workflows/{request.workflow}/dispatches"
-        response = self._request("POST", path, body)
+        attempts, failed = max(1, self.settings.http_max_attempts), 0
+        while True:
+            try:
+                response = self._request("POST", path, body, idempotent=False)
+            except _Unanswered as unanswered:
+                # GitHub may have started the run before its answer was lost: never dispatch it twice.
+                run = self.find_run(request, correlation_id, dispatched_at)
+                if run is not None:
+                    return DispatchedRun(int(run["id"]), run.get("html_url"))
+                failed += 1
+                if failed == attempts:
+                    raise GitHubUnavailable(f"{unanswered} (after {attempts} attempts)") from unanswered
+                self.sleep(self.settings.http_backoff_seconds * (2 ** (failed - 1)))
+                continue
+            if response.status == 422 and "return_run_details" in body and "return_run_details" in _message(response):
+                body = {"ref": ref, "inputs": inputs}  # a server that predates run details refuses the key
+                continue
+            return self._dispatched(request, ref, response)
+
+    def _dispatched(self, request: DeployRequest, ref: str, response: Response) -> DispatchedRun:
         if response.status == 404:
             raise JobFailure(
                 f"workflow {request.workflow} not found in {request.repository} (or the token cannot see it): "
@@ -82,16 +128,17 @@ class GitHub:
                 "ConfigurationError",
             )
         if response.status == 422:
-            detail = response.body.get("message", "") if isinstance(response.body, dict) else ""
             raise JobFailure(
-                f"GitHub rejected the dispatch of {request.workflow} on {ref} (422: {detail}); "
+                f"GitHub rejected the dispatch of {request.workflow} on {ref} (422: {_message(response)}); "
                 "does the workflow have a workflow_dispatch trigger with inputs environment, commit, correlation_id?",
                 "ConfigurationError",
             )
         self._raise_for_status(response, f"dispatching {request.workflow}")
-        if isinstance(response.body, dict) and response.body.get("workflow_run_id"):
-            return int(response.body["workflow_run_id"])
-        return None
+        body = response.body if isinstance(response.body, dict) else {}
+        run_id = body.get("workflow_run_id")
+        if isinstance(run_id, int) and not isinstance(run_id, bool) and run_id > 0:
+            return DispatchedRun(run_id, body.get("html_url") if isinstance(body.get("html_url"), str) else None)
+        return DispatchedRun()
 
     def find_run(self, request: DeployRequest, correlation_id: str, dispatched_at: str) -> dict[str, Any] | None:
         # A minute of slack for clock skew between Lambda and GitHub.
@@ -113,6 +160,17 @@ class GitHub:
         self._raise_for_status(response, f"reading workflow run {run_id}")
         return response.body
 
+    def cancel_run(self, repository: str, run_id: int, *, force: bool = False) -> bool:
+        """Ask GitHub to cancel the run: ``True`` once it accepted (202), ``False`` when it refused (409)."""
+        verb = "force-cancel" if force else "cancel"
+        response = self._request("POST", f"/repos/{repository}/actions/runs/{run_id}/{verb}")
+        if response.status == 409:
+            return False
+        if response.status == 404:
+            raise JobFailure(f"workflow run {run_id} in {repository} no longer exists (deleted?)")
+        self._raise_for_status(response, f"cancelling workflow run {run_id}")
+        return True
+
     def _raise_for_status(self, response: Response, doing: str) -> None:
         if 200 <= response.status < 300:
             return
@@ -126,11 +184,16 @@ class GitHub:
                 f"GitHub refused {doing} (403): the token needs Actions read/write on the repository",
                 "PermissionError",
             )
-        detail = response.body.get("message", "") if isinstance(response.body, dict) else ""
-        raise JobFailure(f"GitHub answered {response.status} while {doing}: {detail}")
+        raise JobFailure(f"GitHub answered {response.status} while {doing}: {_message(response)}")
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Response:
-        """One call, retried for 5xx, network errors and short rate limits; other answers are returned."""
+    def _request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, idempotent: bool = True
+    ) -> Response:
+        """One call, retried for 5xx, network errors and short rate limits; other answers are returned.
+
+        A rate-limited request was refused before GitHub acted on it, so it is always retried. A
+        non-idempotent one that got a 5xx or no answer raises ``_Unanswered`` instead of being sent again.
+        """
         attempts = max(1, self.settings.http_max_attempts)
         problem = ""
         for attempt in range(attempts):
@@ -138,6 +201,8 @@ class GitHub:
                 response = self._send(method, path, body)
             except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
                 problem = f"{method} {path.split('?')[0]}: {error}"
+                if not idempotent:
+                    raise _Unanswered(problem) from error
                 wait = self.settings.http_backoff_seconds * (2**attempt)
             else:
                 rate_limit_wait = self._rate_limit_wait(response)
@@ -148,6 +213,8 @@ class GitHub:
                     wait = rate_limit_wait
                 elif response.status >= 500:
                     problem = f"{method} {path.split('?')[0]} answered {response.status}"
+                    if not idempotent:
+                        raise _Unanswered(problem)
                     wait = self.settings.http_backoff_seconds * (2**attempt)
                 else:
                     return response
@@ -193,6 +260,10 @@ def run_matches(run: dict[str, Any], correlation_id: str) -> bool:
     """A run is ours when its run name carries the bracketed correlation id (the templates' ``run-name``)."""
     marker = f"[{correlation_id}]"
     return marker in (run.get("display_title") or "") or marker in (run.get("name") or "")
+
+
+def _message(response: Response) -> str:
+    return str(response.body.get("message", "")) if isinstance(response.body, dict) else ""
 
 
 def _lower(headers: Any) -> dict[str, str]:

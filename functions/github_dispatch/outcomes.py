@@ -7,6 +7,7 @@ from typing import Any
 
 TOKEN_VERSION = 1
 """Version of the continuation token's JSON; a token of another version fails the job."""
+SUCCESS_CONCLUSION = "success"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,15 @@ class NoAnswer:
 
 
 Outcome = Continue | Succeeded | Failed | NoAnswer
+
+
+def conclude(label: str, run: dict[str, Any], run_url: str, note: str = "") -> Succeeded | Failed:
+    """The answer for a completed run: its conclusion becomes the action's result."""
+    run_id, url = int(run["id"]), run.get("html_url") or run_url
+    conclusion = run.get("conclusion") or "unknown"
+    if conclusion == SUCCESS_CONCLUSION:
+        return Succeeded(run_id, url, f"GitHub Actions deployed {label}{note}: {url}")
+    return Failed(f"the GitHub Actions run for {label} ended {conclusion}{note}: {url}", run_id=run_id)
 
 
 class JobFailure(Exception):  # noqa: N818 - it is the job's failure, not an error of this code

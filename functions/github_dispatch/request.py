@@ -16,6 +16,10 @@ WORKFLOW_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,100}\.ya?ml$")
 ENVIRONMENT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 CORRELATION_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 CLOUDS = ("gcp", "azure")
+# A deliberate copy of components/model/github_run_timeout.py (the package cannot import the program);
+# tests/components/test_github_dispatch_component.py keeps the two in step.
+MIN_RUN_TIMEOUT_MINUTES = 10
+MAX_RUN_TIMEOUT_MINUTES = 23 * 60
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class DeployRequest:
     environment: str
     commit: str
     ref: str | None
+    timeout_minutes: int | None = None
+    """How long to wait for the run before cancelling it; ``None`` means the function's default."""
 
     @classmethod
     def from_job(cls, job: dict[str, Any]) -> DeployRequest:
@@ -53,6 +59,7 @@ class DeployRequest:
             environment=str(params.get("environment") or ""),
             commit=commit,
             ref=str(params["ref"]) if params.get("ref") else None,
+            timeout_minutes=params.get("timeoutMinutes"),
         )
         request._validate()
         return request
@@ -66,12 +73,25 @@ class DeployRequest:
             ("environment", ENVIRONMENT_PATTERN.fullmatch(self.environment)),
             ("commit", COMMIT_PATTERN.fullmatch(self.commit)),
             ("ref", self.ref is None or re.fullmatch(r"[A-Za-z0-9._/-]{1,255}", self.ref)),
+            ("timeoutMinutes", self.timeout_minutes is None or _whole_minutes_in_range(self.timeout_minutes)),
         ]
         bad = [name for name, ok in checks if not ok]
         if bad:
-            shown = {name: getattr(self, name) for name in bad}
+            shown = {name: getattr(self, _ATTRIBUTES.get(name, name)) for name in bad}
             raise JobFailure(f"invalid UserParameters {', '.join(bad)}: {json.dumps(shown)}", "ConfigurationError")
 
     @property
     def label(self) -> str:
         return f"{self.service} to {self.cloud} {self.environment} ({self.repository} {self.workflow})"
+
+
+_ATTRIBUTES = {"timeoutMinutes": "timeout_minutes"}
+
+
+def _whole_minutes_in_range(value: object) -> bool:
+    # bool is an int in Python; a JSON true is not a number of minutes.
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and MIN_RUN_TIMEOUT_MINUTES <= value <= MAX_RUN_TIMEOUT_MINUTES
+    )

@@ -19,13 +19,17 @@ class Settings:
     claims_table: str
     api_url: str = "https://api.github.com"
     find_run_max_polls: int = 20
-    status_max_polls: int = 480
+    default_run_timeout_minutes: int = 120
+    """For an action whose UserParameters carry no ``timeoutMinutes`` (declared by an older platform)."""
+    cancel_confirm_seconds: float = 300.0
+    """How long a cancel (then a force-cancel) may take before the function escalates or gives up on it."""
     poll_wait_seconds: float = 15.0
     http_max_attempts: int = 4
     http_backoff_seconds: float = 1.0
     max_rate_limit_wait_seconds: float = 30.0
     max_unavailable_polls: int = 10
-    claim_lease_seconds: int = 300
+    claim_lease_seconds: int = 45
+    """Below Lambda's first retry of a failed delivery (one minute later): see ``claims``."""
     http_timeout_seconds: float = 10.0
 
     @classmethod
@@ -40,7 +44,8 @@ class Settings:
             claims_table=env["CLAIMS_TABLE"],
             api_url=env.get("GITHUB_API_URL") or cls.api_url,
             find_run_max_polls=int(number("FIND_RUN_MAX_POLLS", cls.find_run_max_polls)),
-            status_max_polls=int(number("STATUS_MAX_POLLS", cls.status_max_polls)),
+            default_run_timeout_minutes=int(number("DEFAULT_RUN_TIMEOUT_MINUTES", cls.default_run_timeout_minutes)),
+            cancel_confirm_seconds=number("CANCEL_CONFIRM_SECONDS", cls.cancel_confirm_seconds),
             poll_wait_seconds=number("POLL_WAIT_SECONDS", cls.poll_wait_seconds),
             http_max_attempts=int(number("HTTP_MAX_ATTEMPTS", cls.http_max_attempts)),
             http_backoff_seconds=number("HTTP_BACKOFF_SECONDS", cls.http_backoff_seconds),

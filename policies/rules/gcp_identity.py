@@ -4,7 +4,10 @@ GitHub uses one OIDC issuer for every repository on github.com, so a pool
 provider without an attribute condition, or one that pins only the owner,
 lets other repositories impersonate the service account (Google's WIF
 guidance). The service-account binding must name one repository's
-principalSet, never the whole pool.
+principalSet, never the whole pool. A role meant for one service's resources
+(``roles/run.developer``, per Cloud Run's "Access control with IAM" grantable
+on a single service) held by a service account on the whole project lets one
+service's deploy identity replace every other service's revisions there.
 """
 
 from __future__ import annotations
@@ -124,23 +127,44 @@ GCP_NO_SA_KEYS = resource_rule(
 # gcp-sa-no-admin
 
 
-def check_sa_no_admin(resource_type: str, props: Props, _: Config) -> Iterator[str]:
+def check_sa_no_admin(resource_type: str, props: Props, config: Config) -> Iterator[str]:
     role = props.get("role")
-    if not isinstance(role, str) or is_unknown(role) or not ADMIN_ROLE.match(role):
+    if not isinstance(role, str) or is_unknown(role):
+        return
+    admin, service_scoped = ADMIN_ROLE.match(role), role in set(config.get("serviceScopedRoles", ()))
+    if not (admin or service_scoped):
         return
     for member in _members(resource_type, props):
-        if member.startswith("serviceAccount:"):
-            yield f"service account {member.split(':', 1)[1]} holds {role} on project {props.get('project')}"
+        if not member.startswith("serviceAccount:"):
+            continue
+        account = member.split(":", 1)[1]
+        if admin:
+            yield f"service account {account} holds {role} on project {props.get('project')}"
+        else:
+            yield (
+                f"service account {account} holds {role} on the whole project {props.get('project')}: "
+                "grant it on the one resource it deploys"
+            )
 
 
 GCP_SA_NO_ADMIN = resource_rule(
     name="gcp-sa-no-admin",
-    description="Service accounts hold no owner, editor or *Admin role on a project.",
+    description="Service accounts hold no owner, editor or *Admin role on a project, and no role meant for one "
+    "service's resources (roles/run.developer) project-wide.",
     level="mandatory",
     resource_types={PROJECT_MEMBER, PROJECT_BINDING},
     check=check_sa_no_admin,
-    remediation="Grant the predefined role for the job (e.g. roles/run.developer, roles/artifactregistry.writer).",
+    remediation="Grant the predefined role for the job on the resource it needs (roles/run.developer on the Cloud Run "
+    "service, roles/artifactregistry.writer on the repository).",
     anchors=("CKV_GCP_42", "CKV_GCP_117"),
+    config_schema={
+        "serviceScopedRoles": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["roles/run.developer"],
+            "description": "Roles a service account may hold only on a single resource, never on a whole project.",
+        }
+    },
 )
 
 RULES = (WIF_PROVIDER_CONDITION, WIF_BINDING_SCOPED, GCP_NO_SA_KEYS, GCP_SA_NO_ADMIN)

@@ -43,13 +43,13 @@ def environment(raw_settings, name):
     return parse_settings(raw_settings, "Pulumi.dev.yaml").environment(name)
 
 
-def test_condition_lists_repositories_exactly_and_pins_prod_to_its_github_environment(dev_settings_raw):
+@pytest.mark.parametrize("name", ["dev", "qa", "staging", "prod"])
+def test_condition_lists_repositories_exactly_and_pins_every_environment_to_its_github_environment(
+    dev_settings_raw, name
+):
     repositories = ("bookwise/b", "bookwise/a")
-    assert attribute_condition(repositories, environment(dev_settings_raw, "qa")) == (
-        "assertion.repository in ['bookwise/a', 'bookwise/b']"
-    )
-    assert attribute_condition(repositories, environment(dev_settings_raw, "prod")).endswith(
-        " && assertion.environment == 'prod'"
+    assert attribute_condition(repositories, environment(dev_settings_raw, name)) == (
+        f"assertion.repository in ['bookwise/a', 'bookwise/b'] && assertion.environment == '{name}'"
     )
 
 

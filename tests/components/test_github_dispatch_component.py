@@ -15,9 +15,18 @@ from pulumi.runtime.sync_await import _sync_await
 
 from components import iam
 from components.github.dispatch_action import dispatch_action, user_parameters
-from components.github.dispatch_function import GitHubDispatch, GitHubDispatchArgs, function_code
-from components.model import naming
+from components.github.dispatch_function import (
+    CLAIM_LEASE_SECONDS,
+    FIRST_RETRY_DELAY_SECONDS,
+    MAX_EVENT_AGE_SECONDS,
+    TIMEOUT_SECONDS,
+    GitHubDispatch,
+    GitHubDispatchArgs,
+    function_code,
+)
+from components.model import github_run_timeout, naming
 from components.model.platform_inputs import PlatformInputs, load_platform_inputs
+from functions.github_dispatch import request as dispatch_request
 from functions.github_dispatch.request import DeployRequest
 from offline_plan.mocks import AwsMocks
 from offline_plan.policy_check import evaluate
@@ -106,6 +115,26 @@ def test_the_function_gets_the_secret_arn_never_a_token(recorded) -> None:
     assert variables["CLAIMS_TABLE"] == "cicd-github-dispatch-dev-claims"
     assert variables["GITHUB_API_URL"] == "https://api.github.com"
     assert not any("token" in key.lower() and "arn" not in key.lower() for key in variables)
+
+
+def test_a_claim_ends_before_lambdas_first_retry_so_a_dead_delivery_is_redone(recorded) -> None:
+    """Lambda retries a failed asynchronous delivery after one minute, then two ("How Lambda handles errors and
+    retries with asynchronous invocation"); a lease that outlived the retry would make it a silent duplicate."""
+    variables = only(recorded, "aws:lambda/function:Function")["environment"]["variables"]
+    assert int(variables["CLAIM_LEASE_SECONDS"]) == CLAIM_LEASE_SECONDS < FIRST_RETRY_DELAY_SECONDS
+    assert "STATUS_MAX_POLLS" not in variables, "each action brings its environment's timeout"
+
+
+def test_every_answer_and_every_retry_fit_in_codepipelines_twenty_minutes() -> None:
+    """CodePipeline quotas: a Lambda invoke action times out when the function has not replied for 20 minutes."""
+    assert TIMEOUT_SECONDS < 20 * 60
+    assert MAX_EVENT_AGE_SECONDS + TIMEOUT_SECONDS <= 20 * 60
+
+
+def test_the_function_knows_the_same_run_timeout_bounds_as_the_stack_settings() -> None:
+    assert dispatch_request.MAX_RUN_TIMEOUT_MINUTES == github_run_timeout.MAX_RUN_TIMEOUT_MINUTES
+    assert dispatch_request.MIN_RUN_TIMEOUT_MINUTES == github_run_timeout.MIN_RUN_TIMEOUT_MINUTES
+    assert github_run_timeout.MAX_RUN_TIMEOUT_MINUTES + github_run_timeout.CANCEL_RESERVE_MINUTES == 24 * 60
 
 
 def test_the_secret_is_encrypted_and_pulumi_never_sets_its_value(recorded) -> None:
@@ -210,6 +239,7 @@ def test_the_dispatch_action_is_a_lambda_invoke_action(inputs) -> None:
         "environment": environment.name,
         "commit": "#{SourceVariables.CommitId}",
         "ref": "#{SourceVariables.BranchName}",
+        "timeoutMinutes": environment.github_run_timeout_minutes,
     }
     assert len(action["configuration"]["UserParameters"]) <= 1000, "CodePipeline caps UserParameters at 1000"
 
@@ -234,3 +264,4 @@ def test_the_function_accepts_what_the_action_sends_once_variables_resolve(input
     job = {"id": "j", "data": {"actionConfiguration": {"configuration": {"UserParameters": resolved}}}}
     request = DeployRequest.from_job(job)
     assert (request.service, request.cloud, request.commit, request.ref) == (service.name, cloud, COMMIT, "release/2.0")
+    assert request.timeout_minutes == environment.github_run_timeout_minutes

@@ -189,3 +189,32 @@ def test_an_environment_can_set_its_own_bake(dev_settings_raw):
 def test_a_bake_outside_zero_to_three_hours_names_the_environment(dev_settings_raw, minutes):
     environment(dev_settings_raw, "prod")["bakeMinutes"] = minutes
     rejects(dev_settings_raw, "environment 'prod'", "field 'cicd-platform:settings.bakeMinutes'")
+
+
+def test_github_runs_get_a_working_day_in_production_and_two_hours_elsewhere(dev_settings_raw):
+    settings = parse_settings(dev_settings_raw, FILE)
+    assert {env.name: env.github_run_timeout_minutes for env in settings.environments} == {
+        "dev": 120,
+        "qa": 120,
+        "staging": 120,
+        "prod": 480,
+    }
+
+
+def test_an_environment_can_set_its_own_github_run_timeout(dev_settings_raw):
+    environment(dev_settings_raw, "prod")["githubRunTimeoutMinutes"] = 1380
+    assert parse_settings(dev_settings_raw, FILE).environment("prod").github_run_timeout_minutes == 1380
+
+
+@pytest.mark.parametrize(
+    ("minutes", "problem"),
+    [
+        (1381, "CodePipeline fails a Lambda invoke action after 24 hours"),
+        (1440, "keeps the last 60 minutes to cancel the GitHub run"),
+        (9, "at least 10 minutes"),
+        ("eight hours", "valid integer"),
+    ],
+)
+def test_a_github_run_timeout_past_codepipelines_limit_names_the_environment(dev_settings_raw, minutes, problem):
+    environment(dev_settings_raw, "prod")["githubRunTimeoutMinutes"] = minutes
+    rejects(dev_settings_raw, "environment 'prod'", "field 'cicd-platform:settings.githubRunTimeoutMinutes'", problem)

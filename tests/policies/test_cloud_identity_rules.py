@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from policies.rules.azure_identity import AZURE_FIC_SUBJECT, AZURE_ROLE_LEAST_PRIVILEGE
+from policies.rules.federated_environments import IDENTITY_PINNED_ENVIRONMENT
 from policies.rules.gcp_artifact_registry import GCP_ARTIFACT_REGISTRY, GCP_ARTIFACT_REGISTRY_CMEK
 from policies.rules.gcp_identity import GCP_NO_SA_KEYS, GCP_SA_NO_ADMIN, WIF_BINDING_SCOPED, WIF_PROVIDER_CONDITION
-from policies.testing import UNKNOWN, Resource
+from policies.testing import UNKNOWN, Provider, Resource
 
 from .rule_cases import fires, quiet, unknown
 
@@ -30,6 +33,38 @@ def provider(condition):
     if condition is not None:
         props["attributeCondition"] = condition
     return Resource("gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider", props, "github-provider")
+
+
+def gcp_project(environment):
+    """The explicit provider into an environment's project, labelled with the environment (as the platform does)."""
+    labels = json.dumps({"managed-by": "cicd-platform", "environment": environment})
+    props = {"project": f"bookwise-{environment}", "region": "europe-west1", "defaultLabels": labels}
+    return Provider(props, f"gcp-{environment}-provider", "pulumi:providers:gcp")
+
+
+def pinned_provider(condition, environment):
+    """A pool provider created through its environment's project provider, and that provider as a resource."""
+    project = gcp_project(environment)
+    pool = provider(condition)
+    return [
+        Resource(project.type, project.props, project.name),
+        Resource(pool.type, pool.props, f"gcp-{environment}-github", provider=project),
+    ]
+
+
+def identity(environment, name="id-booking-qa-deploy"):
+    props = {"resourceName": name, "resourceGroupName": "rg-booking-qa", "tags": {"environment": environment}}
+    return Resource("azure-native:managedidentity:UserAssignedIdentity", props, f"booking-{environment}-deployer")
+
+
+def qa_credential(subject, **props):
+    return credential(
+        subject,
+        "github-environment-qa",
+        resourceName="id-booking-qa-deploy",
+        resourceGroupName="rg-booking-qa",
+        **props,
+    )
 
 
 def sa_member(member, role="roles/iam.workloadIdentityUser"):
@@ -159,7 +194,20 @@ CASES = [
         project_member("roles/run.admin"),
         f"service account {SA} holds roles/run.admin on project bookwise-prod",
     ),
-    quiet(GCP_SA_NO_ADMIN, "run developer", project_member("roles/run.developer")),
+    fires(
+        GCP_SA_NO_ADMIN,
+        "run developer on the whole project",
+        project_member("roles/run.developer"),
+        f"service account {SA} holds roles/run.developer on the whole project bookwise-prod: "
+        "grant it on the one resource it deploys",
+    ),
+    quiet(GCP_SA_NO_ADMIN, "run viewer", project_member("roles/run.viewer")),
+    quiet(
+        GCP_SA_NO_ADMIN,
+        "run developer allowed project-wide by configuration",
+        project_member("roles/run.developer"),
+        config={"serviceScopedRoles": []},
+    ),
     quiet(
         GCP_SA_NO_ADMIN, "a person may be admin (not CI)", project_member("roles/owner", "user:ops@bookwise.example")
     ),
@@ -216,6 +264,71 @@ CASES = [
         credential("repo:bookwise/booking:ref:refs/heads/develop", name="booking-dev-github"),
     ),
     unknown(AZURE_FIC_SUBJECT, "subject not known", credential(UNKNOWN)),
+    # identity-pinned-environment
+    fires(
+        IDENTITY_PINNED_ENVIRONMENT,
+        "a non-production provider that pins only the repositories",
+        pinned_provider("assertion.repository in ['bookwise/pricing']", "dev"),
+        "workload identity provider github-actions (gcp-dev-github) accepts a GitHub token from any branch or "
+        "workflow of its repositories: its attribute condition does not pin assertion.environment",
+    ),
+    fires(
+        IDENTITY_PINNED_ENVIRONMENT,
+        "the dev project's provider pins prod",
+        pinned_provider("assertion.repository == 'bookwise/pricing' && assertion.environment == 'prod'", "dev"),
+        "workload identity provider github-actions (gcp-dev-github) in the dev project pins GitHub environment "
+        "prod, not dev",
+    ),
+    fires(
+        IDENTITY_PINNED_ENVIRONMENT,
+        "an environment pin that '||' bypasses",
+        pinned_provider("assertion.environment == 'qa' || assertion.repository == 'bookwise/pricing'", "qa"),
+        "workload identity provider github-actions (gcp-qa-github) pins the GitHub environment only on one side of "
+        "'||' in \"assertion.environment == 'qa' || assertion.repository == 'bookwise/pricing'\": the other side "
+        "admits any environment",
+    ),
+    fires(
+        IDENTITY_PINNED_ENVIRONMENT,
+        "a non-production Azure credential on a branch",
+        [identity("qa"), qa_credential("repo:bookwise/booking:ref:refs/heads/develop")],
+        "federated credential github-environment-qa trusts subject 'repo:bookwise/booking:ref:refs/heads/develop', "
+        "not a GitHub environment (repo:ORG/REPO:environment:NAME)",
+    ),
+    fires(
+        IDENTITY_PINNED_ENVIRONMENT,
+        "a qa identity trusting the prod GitHub environment",
+        [identity("qa"), qa_credential("repo:bookwise/booking:environment:prod")],
+        "federated credential github-environment-qa of a qa identity trusts GitHub environment prod, not qa",
+    ),
+    quiet(
+        IDENTITY_PINNED_ENVIRONMENT,
+        "every environment pinned to its own GitHub environment",
+        [
+            *pinned_provider("assertion.repository in ['bookwise/pricing'] && assertion.environment == 'dev'", "dev"),
+            identity("qa"),
+            qa_credential("repo:bookwise/booking:environment:qa"),
+        ],
+    ),
+    quiet(
+        IDENTITY_PINNED_ENVIRONMENT,
+        "a provider for another issuer",
+        Resource(
+            "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider",
+            {"oidc": {"issuerUri": "https://gitlab.example.com"}, "attributeCondition": "true"},
+        ),
+    ),
+    unknown(
+        IDENTITY_PINNED_ENVIRONMENT,
+        "condition and subject not known yet",
+        [*pinned_provider(UNKNOWN, "dev"), identity("qa"), qa_credential(UNKNOWN)],
+    ),
+    unknown(
+        IDENTITY_PINNED_ENVIRONMENT,
+        "the identity's name not known yet: the subject must still name an environment",
+        [identity("qa"), credential("repo:bookwise/booking:ref:refs/heads/develop", "github", resourceName=UNKNOWN)],
+        "federated credential github trusts subject 'repo:bookwise/booking:ref:refs/heads/develop', not a GitHub "
+        "environment (repo:ORG/REPO:environment:NAME)",
+    ),
     fires(AZURE_ROLE_LEAST_PRIVILEGE, "Owner", assignment(OWNER), "CI identity 1111 is assigned Owner"),
     fires(
         AZURE_ROLE_LEAST_PRIVILEGE,

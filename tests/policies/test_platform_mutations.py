@@ -292,6 +292,18 @@ MUTATIONS: list[tuple[str, str, Callable[[Inputs], None], set[str]]] = [
         lambda i: i["tags"].update({"rotation-exempt": ""}),
         {"secret-rotation"},
     ),
+    (
+        "let any branch of the qa repositories sign in to GCP",
+        "gcp-qa-github",
+        lambda i: i.update(attributeCondition=i["attributeCondition"].split(" && ")[0]),
+        {"identity-pinned-environment"},
+    ),
+    (
+        "trust a branch instead of the qa environment in Azure",
+        "partner-api-qa-azure-github",
+        set_path("subject", value="repo:bookwise/partner-api:ref:refs/heads/develop"),
+        {"identity-pinned-environment"},
+    ),
 ]
 
 
