@@ -28,6 +28,7 @@ from components.governance import alarm_definitions
 from functions.rollback_reporter import handler as reporter_module
 from functions.rollback_reporter.handler import Reporter, incident_of, pipeline_of_alarm, webhook_delivery
 from tests.functions.conftest import create_ledger_table
+from tests.functions.prod_placements import GRAPH_PARAMETER, TOOLING, prod_origins, put_prod_graph
 
 REGION = "eu-west-1"
 TABLE = "cicd-delivery-ledger-prod"
@@ -72,7 +73,10 @@ def action_event(state="FAILED", stage="Build", action="BuildAndUnitTest", pipel
             "stage": stage,
             "action": action,
             "state": state,
+            "region": REGION,
             "type": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
+            "version": 3.0,
+            "pipeline-execution-attempt": 1.0,
         },
     }
 
@@ -158,6 +162,7 @@ def aws(monkeypatch):
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_ledger_table(dynamodb, TABLE)
+        put_prod_graph(boto3.client("ssm", region_name=REGION))
         yield dynamodb
     _webhook_cache.clear()
 
@@ -207,6 +212,7 @@ class World:
             deliver=webhook_delivery(secrets, WEBHOOK_SECRET, sleep=self.sleeps.append),
             rollback_window=timedelta(minutes=60),
             channel="#deploys",
+            origins=prod_origins(boto3.client("ssm", region_name=REGION)),
             now=lambda: NOW,
             alarm_reader=self.read_alarms,
         )
@@ -488,7 +494,7 @@ def test_failed_build_reports_commit_summary_and_the_end_of_the_build_log(world,
     result = world.handle(action_event())
     world.done()
     assert result == {
-        "key": "action#exec-9#Build#BuildAndUnitTest",
+        "key": "action#exec-9#Build#BuildAndUnitTest#1",
         "status": "reported",
         "pipeline": PIPELINE,
         "rolledBack": False,
@@ -584,6 +590,9 @@ def entry_point_settings(monkeypatch, **delivery):
     monkeypatch.setenv("LEDGER_TABLE", TABLE)
     monkeypatch.setenv("SLACK_CHANNEL", "#deploys")
     monkeypatch.setenv("ALARM_READER_ROLE_PREFIX", "cicd-alarm-reader-")
+    monkeypatch.setenv("TOOLING_ACCOUNT_ID", TOOLING)
+    monkeypatch.setenv("TOOLING_REGION", REGION)
+    monkeypatch.setenv("GRAPH_PARAMETER", GRAPH_PARAMETER)
     for name, value in delivery.items():
         monkeypatch.setenv(name, value)
 
