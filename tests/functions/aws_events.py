@@ -3,10 +3,11 @@
 - CloudWatch "Alarm State Change" of a composite alarm: CloudWatch user guide,
   "Alarm events and EventBridge" (``state.timestamp`` like
   ``2019-10-02T17:04:40.985+0000``; ``resources`` holds the alarm ARN).
-- CodeDeploy "Deployment State-change Notification": CodeDeploy user guide,
-  "Monitoring deployments with Amazon EventBridge" (``detail`` carries
-  ``application``, ``deploymentGroup``, ``deploymentId``, ``state``,
-  ``region`` and ``instanceGroupId``).
+- CodeDeploy "Deployment State-change Notification": Amazon EventBridge events
+  reference, "AWS CodeDeploy events", and the CodeDeploy user guide's example
+  (``detail`` carries ``application``, ``deploymentGroup``, ``deploymentId``,
+  ``state``, ``region`` and ``instanceGroupId``; ``resources`` the application
+  and deployment group ARNs).
 - CodePipeline "Action Execution State Change", FAILED: CodePipeline user
   guide, "Monitoring CodePipeline events" (``execution-result``,
   ``action-execution-id``, ``pipeline-execution-attempt`` counting the

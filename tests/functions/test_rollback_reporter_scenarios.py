@@ -474,7 +474,8 @@ def test_an_alarm_stamped_after_the_deploy_finished_rolls_it_back_whenever_it_ar
 # --- a timeout mid-work, then Lambda's retry ------------------------------------------------------------------
 
 FUNCTION_TIMEOUT, FIRST_RETRY_AFTER = 120, 60
-"""The reporter's timeout, and Lambda's wait before the first retry of a failed asynchronous invocation."""
+"""The reporter's timeout, and Lambda's wait before retrying an invocation that failed, timeouts included ("How
+Lambda handles errors and retries with asynchronous invocation": "a one-minute wait between the first two attempts")."""
 
 
 def timed_out_delivery(_message):
