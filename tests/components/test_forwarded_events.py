@@ -125,3 +125,36 @@ def test_the_graph_the_functions_read_places_each_service_where_the_forwarding_r
     older = json.loads(coordination_graph_json(model))
     del older["regions"]
     assert Graph.from_json(json.dumps(older)).placement("booking", "prod") is None
+
+
+def test_the_bus_policy_admits_each_account_for_the_kinds_its_own_rules_forward_and_no_other(prod):
+    from components import iam
+
+    booking = forwarding_patterns(ForwardingPlacement(prod, ("booking",)))
+    bus = "arn:aws:events:eu-west-1:123456789012:event-bus/cicd-prod-deploy-events"
+    policy = iam.deploy_events_bus_policy(
+        "eu-west-1",
+        bus,
+        "o-bkw7prodorg01",
+        {
+            "444444444444": [*booking["health-alarms"], *booking["failed-deployments"]],
+            "455555555555": booking["health-alarms"],  # an account that forwarded alarms only
+            "466666666666": [],  # nothing forwarded: not admitted at all
+        },
+    )
+    admitted = {
+        tuple(statement["Principal"]["AWS"]): statement["Condition"]["ForAllValues:StringEquals"]
+        for statement in policy["Statement"]
+    }
+    assert admitted == {
+        ("arn:aws:iam::444444444444:root",): {
+            "events:source": ["aws.cloudwatch", "aws.codedeploy"],
+            "events:detail-type": ["CloudWatch Alarm State Change", "CodeDeploy Deployment State-change Notification"],
+        },
+        ("arn:aws:iam::455555555555:root",): {
+            "events:source": ["aws.cloudwatch"],
+            "events:detail-type": ["CloudWatch Alarm State Change"],
+        },
+    }
+    assert len({statement["Sid"] for statement in policy["Statement"]}) == 2
+    assert all(statement["Resource"] == bus for statement in policy["Statement"])
