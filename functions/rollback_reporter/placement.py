@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 try:  # the Lambda package vendors functions/deploy_ledger/graph.py at its root
     from graph import Graph
-except ImportError:  # pragma: no cover - tests import the functions as packages
+except ImportError:  # tests import the functions as packages of the repository
     from functions.deploy_ledger.graph import Graph  # type: ignore[no-redef]
 
 
