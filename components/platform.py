@@ -25,6 +25,7 @@ from .governance.config_rules import ConfigRuleTwins, ConfigRuleTwinsArgs
 from .governance.notifications import ReleaseNews, ReleaseNewsArgs
 from .governance.rollback_reporter import RollbackReporter, RollbackReporterArgs, reporter_role_arn
 from .model import naming, release_approvals
+from .model.forwarded_events import forwarding_placements
 from .model.platform_inputs import PlatformInputs
 
 
@@ -80,6 +81,7 @@ class Platform(pulumi.ComponentResource):
         )
         accounts: dict[tuple[str, str], EnvironmentAccount] = {}
         default_accounts = {environment.name: environment.account_id for environment in settings.environments}
+        placed = {(p.environment.name, p.environment.account_id): p.services for p in forwarding_placements(inputs)}
         for environment, platforms in inputs.environment_accounts():
             # The stack's own account keeps the short name; service-specific accounts are suffixed.
             suffix = (
@@ -95,6 +97,7 @@ class Platform(pulumi.ComponentResource):
                 organization_id=settings.organization_id,
                 deploy_events_bus_arn=self.reporter.bus_arn,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.reporter.bus]),
+                services=placed[(environment.name, environment.account_id)],
             )
         # Before the services: every Deploy stage names the gate function in its entry rule.
         self.coordination = Coordination("coordination", CoordinationArgs(inputs=inputs), opts=child)

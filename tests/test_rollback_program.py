@@ -201,12 +201,15 @@ def test_environment_accounts_forward_health_alarms_and_failed_deployments_to_th
         assert target.inputs["roleArn"].startswith(f"arn:aws:iam::{account}:role/cicd-event-forwarder-")
     patterns = [json.loads(r.inputs["eventPattern"]) for r in rules if account_of[r.provider] == "444444444444"]
     alarm = next(p for p in patterns if p["source"] == ["aws.cloudwatch"])
-    assert alarm["detail"] == {"alarmName": [{"wildcard": "cicd-*-prod-health"}], "state": {"value": ["ALARM"]}}
+    # Names, not a wildcard: the shared prod account forwards no alarm of payments, which runs in its PCI account.
+    assert "cicd-booking-prod-health" in alarm["detail"]["alarmName"]
+    assert "cicd-payments-prod-health" not in alarm["detail"]["alarmName"]
+    assert (alarm["account"], alarm["region"]) == (["444444444444"], ["eu-west-1"])
     policy = next(r for r in prod_plan.resources if r.type == "aws:cloudwatch/eventBusPolicy:EventBusPolicy")
     (statement,) = document(policy.inputs["policy"])["Statement"]
     assert statement["Resource"] == bus
-    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-bkw7prodorg01"}}
-    assert len(statement["Principal"]["AWS"]) == 5
+    assert statement["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": "o-bkw7prodorg01"}
+    assert len(statement["Principal"]["AWS"]) == 5  # tests/test_event_trust_program.py: only for what they forward
 
 
 def test_rollback_reporter_is_traced_bounded_and_may_roll_back_only_deploy_stages(prod_plan):
@@ -221,13 +224,15 @@ def test_rollback_reporter_is_traced_bounded_and_may_roll_back_only_deploy_stage
         == "arn:aws:sqs:eu-west-1:123456789012:cicd-prod-rollback-reporter-dlq"
     )
     assert function["kmsKeyArn"].startswith("arn:aws:kms:eu-west-1:123456789012:key/")
-    # Its own modules and the shared Slack client and ledger, as every platform function is packaged.
+    # Its own modules, the shared Slack client and ledger, and the graph reader (where services run).
     assert set(function["code"]["assets"]) == {
         "handler.py",
         "messages.py",
+        "placement.py",
         "rollback.py",
         "slack_client.py",
         "delivery_ledger.py",
+        "graph.py",
     }
     variables = function["environment"]["variables"]
     # The stack's one webhook secret (the operator's, also the release-news notifier's) and its one ledger.

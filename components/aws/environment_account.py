@@ -9,11 +9,14 @@ instead of deploying into the wrong account.
 Shared by every service deployed there: the encrypted topic the platform's
 alarms notify, the read-only role the pipelines' CloudWatchAlarm conditions,
 the rollback reporter and the coordination functions (deploy gate, coordinator)
-read alarms through, and the forwarding of health alarms and failed deployments to the
-tooling account's deploy-events bus (where the rollback reporter listens).
+read alarms through, and the forwarding of the health alarms and failed deployments of
+the ``services`` placed in this account to the tooling account's deploy-events bus
+(where the rollback reporter listens).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -54,6 +57,8 @@ class EnvironmentAccount(pulumi.ComponentResource):
         organization_id: str,
         deploy_events_bus_arn: str,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        services: Sequence[str],
     ) -> None:
         super().__init__("cicd:accounts:EnvironmentAccount", name, None, opts)
         self.environment = environment
@@ -134,6 +139,7 @@ class EnvironmentAccount(pulumi.ComponentResource):
             self.provider,
             deploy_events_bus_arn,
             opts=pulumi.ResourceOptions(parent=self),
+            services=services,
         )
         self.register_outputs(
             {

@@ -2,49 +2,31 @@
 
 Alarms fire and CodeDeploy deploys in the environment accounts, but the
 rollback reporter runs in the tooling account (next to the pipelines it rolls
-back). EventBridge rules here match only the platform's composite health
-alarms entering ALARM and the platform's deployments failing or stopping, and
-put them on the tooling account's deploy-events bus through a role that may
-do nothing else.
+back). EventBridge rules here match only the composite health alarms and the
+CodeDeploy applications of the services the catalog places in *this* account
+for this environment, only events of this account and region
+(``components/model/forwarded_events.py``), and put them on the tooling
+account's deploy-events bus through a role that may do nothing else. A large
+fleet gets a few rules per kind, each pattern within EventBridge's size quota.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
 
 from .. import iam
 from ..model import naming
+from ..model.forwarded_events import ForwardingPlacement, forwarding_patterns
 from ..model.settings import Environment
 from ..model.tags import standard_tags
 
 
-def health_alarm_pattern(environment: str) -> dict[str, object]:
-    return {
-        "source": ["aws.cloudwatch"],
-        "detail-type": ["CloudWatch Alarm State Change"],
-        "detail": {
-            "alarmName": [{"wildcard": naming.health_alarm_name("*", environment)}],
-            "state": {"value": ["ALARM"]},
-        },
-    }
-
-
-def failed_deployment_pattern(environment: str) -> dict[str, object]:
-    return {
-        "source": ["aws.codedeploy"],
-        "detail-type": ["CodeDeploy Deployment State-change Notification"],
-        "detail": {
-            "application": [{"wildcard": naming.codedeploy_application_name("*", environment)}],
-            "state": ["FAILURE", "STOP"],
-        },
-    }
-
-
 class EventForwarding(pulumi.ComponentResource):
-    """Two rules (health alarms, failed deployments) → the tooling bus, through one forwarder role."""
+    """Rules (health alarms, failed deployments of ``services``) → the tooling bus, through one forwarder role."""
 
     def __init__(
         self,
@@ -54,6 +36,8 @@ class EventForwarding(pulumi.ComponentResource):
         provider: aws.Provider,
         bus_arn: str,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        services: Sequence[str],
     ) -> None:
         super().__init__("cicd:governance:EventForwarding", name, None, opts)
         in_account = pulumi.ResourceOptions(parent=self, provider=provider)
@@ -72,24 +56,24 @@ class EventForwarding(pulumi.ComponentResource):
             policy=iam.to_json(iam.event_forwarder_policy(bus_arn)),
             opts=pulumi.ResourceOptions(parent=role, provider=provider),
         )
-        patterns = {
-            "health-alarms": health_alarm_pattern(environment.name),
-            "failed-deployments": failed_deployment_pattern(environment.name),
-        }
-        for purpose, pattern in patterns.items():
-            rule = aws.cloudwatch.EventRule(
-                f"{name}-{purpose}",
-                name=f"cicd-forward-{purpose}-{environment.name}",
-                description=f"Forward the platform's {purpose.replace('-', ' ')} to the tooling account",
-                event_pattern=json.dumps(pattern, sort_keys=True),
-                tags=tags,
-                opts=in_account,
-            )
-            aws.cloudwatch.EventTarget(
-                f"{name}-{purpose}-target",
-                rule=rule.name,
-                arn=bus_arn,
-                role_arn=role.arn,
-                opts=pulumi.ResourceOptions(parent=rule, provider=provider, depends_on=[policy]),
-            )
+        patterns = forwarding_patterns(ForwardingPlacement(environment, tuple(services)))
+        for purpose, kind in patterns.items():
+            for index, pattern in enumerate(kind):
+                # The first rule keeps the name it always had; a large fleet's further rules are numbered.
+                suffix = "" if index == 0 else f"-{index + 1}"
+                rule = aws.cloudwatch.EventRule(
+                    f"{name}-{purpose}{suffix}",
+                    name=f"cicd-forward-{purpose}-{environment.name}{suffix}",
+                    description=f"Forward the platform's {purpose.replace('-', ' ')} to the tooling account",
+                    event_pattern=json.dumps(pattern, sort_keys=True),
+                    tags=tags,
+                    opts=in_account,
+                )
+                aws.cloudwatch.EventTarget(
+                    f"{name}-{purpose}{suffix}-target",
+                    rule=rule.name,
+                    arn=bus_arn,
+                    role_arn=role.arn,
+                    opts=pulumi.ResourceOptions(parent=rule, provider=provider, depends_on=[policy]),
+                )
         self.register_outputs({"forwarderRoleArn": role.arn})

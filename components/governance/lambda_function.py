@@ -5,7 +5,7 @@ least-privilege policy, a KMS-encrypted log group with a retention, and the
 function itself with a dead-letter queue for failed asynchronous invocations;
 on request X-Ray tracing, reserved concurrency and KMS-encrypted settings.
 The package is the modules of ``functions/<folder>/`` plus vendored shared
-modules (``SLACK_CLIENT``, ``DELIVERY_LEDGER``): a function that needs them
+modules (``SLACK_CLIENT``, ``DELIVERY_LEDGER``, ``DEPENDENCY_GRAPH``): a function that needs them
 lists them in ``vendored`` and imports them by module name.
 """
 
@@ -27,6 +27,8 @@ SLACK_CLIENT = FUNCTIONS_DIR / "slack_notifier" / "slack_client.py"
 """Bounded-retry Slack webhook client; any function that posts to Slack vendors it."""
 DELIVERY_LEDGER = FUNCTIONS_DIR / "slack_notifier" / "delivery_ledger.py"
 """Act-once claims in DynamoDB; any function that must not repeat itself on duplicate events vendors it."""
+DEPENDENCY_GRAPH = FUNCTIONS_DIR / "deploy_ledger" / "graph.py"
+"""The one reader of the dependency graph parameter (where each service runs); vendored as ``graph``."""
 RUNTIME = "python3.12"
 LOG_RETENTION_DAYS = 90
 XRAY_WRITE_POLICY = "arn:{partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"

@@ -1,11 +1,18 @@
 """The rollback reporter in the tooling account: the function, what it may touch, and what wakes it.
 
 One per stack. It wakes on (a) any failed action of the platform's pipelines
-(default bus, ``aws.codepipeline``) and (b) the events the environment
-accounts forward to the stack's deploy-events bus: a service's health alarm
-entering ALARM, or a CodeDeploy deployment failing or stopping. It reports
-each once to Slack and, for an alarm after a finished deploy, rolls the Deploy
-stage back (``functions/rollback_reporter``).
+(default bus, ``aws.codepipeline``, events of the tooling account and region
+only) and (b) the events the environment accounts forward to the stack's
+deploy-events bus: a service's health alarm entering ALARM, or a CodeDeploy
+deployment failing or stopping. The bus admits each environment account only
+for those kinds of events, and the reporter's rules there match, per account,
+exactly the services the catalog places in it
+(``components/model/forwarded_events.py``). It reports each once to Slack and,
+for an alarm after a finished deploy, rolls the Deploy stage back
+(``functions/rollback_reporter``); at run time it believes an event only from
+the account and region where the dependency graph (the coordination
+component's SSM parameter, written from the same catalog) says its service
+runs.
 
 Slack: the stack's one channel, delivered the way release news is. With a
 webhook, the reporter reads the secret named by ``slackWebhookSecretName`` (the
@@ -27,9 +34,10 @@ import pulumi_aws as aws
 
 from .. import iam
 from ..model import naming
+from ..model.forwarded_events import forwarded_patterns, forwarding_patterns, forwarding_placements
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import MANAGED_BY, standard_tags
-from .lambda_function import DELIVERY_LEDGER, SLACK_CLIENT, PlatformFunction, PlatformFunctionArgs
+from .lambda_function import DELIVERY_LEDGER, DEPENDENCY_GRAPH, SLACK_CLIENT, PlatformFunction, PlatformFunctionArgs
 
 RESERVED_CONCURRENCY = 5
 """Alarm storms should not starve the account's Lambda concurrency; the ledger makes retries harmless."""
@@ -53,11 +61,16 @@ def reporter_role_arn(inputs: PlatformInputs) -> str:
     return naming.role_arn(settings.region, settings.tooling_account_id, naming.rollback_reporter_name(inputs.stack))
 
 
-def failed_action_pattern(environments: list[str]) -> dict[str, object]:
-    """Failed actions of pipelines named ``<service>-<env>``; the function ignores pipelines it may not read."""
+def failed_action_pattern(environments: list[str], account_id: str, region: str) -> dict[str, object]:
+    """Failed actions of pipelines named ``<service>-<env>`` in the tooling account and region, where pipelines run.
+
+    The function ignores pipelines it may not read (not tagged as the platform's).
+    """
     return {
         "source": ["aws.codepipeline"],
         "detail-type": ["CodePipeline Action Execution State Change"],
+        "account": [account_id],
+        "region": [region],
         "detail": {
             "state": ["FAILED"],
             "pipeline": [{"wildcard": naming.pipeline_name("*", env)} for env in environments],
@@ -65,12 +78,8 @@ def failed_action_pattern(environments: list[str]) -> dict[str, object]:
     }
 
 
-def forwarded_pattern(account_ids: list[str]) -> dict[str, object]:
-    return {"source": ["aws.cloudwatch", "aws.codedeploy"], "account": sorted(set(account_ids))}
-
-
 class RollbackReporter(pulumi.ComponentResource):
-    """Function (with role, policy, logs) + key + dead letters + the bus and the two rules that wake it."""
+    """Function (with role, policy, logs) + key + dead letters + the bus and the rules that wake it."""
 
     bus_arn: str
     bus: aws.cloudwatch.EventBus
@@ -85,7 +94,11 @@ class RollbackReporter(pulumi.ComponentResource):
         tags = standard_tags(stack)
         function_name = naming.rollback_reporter_name(stack)
         role_arn = naming.role_arn(region, account_id, function_name)
-        env_accounts = sorted({env.account_id for env, _ in inputs.environment_accounts()})
+        placements = forwarding_placements(inputs)
+        forwarded_by_account: dict[str, list[dict[str, object]]] = {}
+        for placement in placements:
+            for kind in forwarding_patterns(placement).values():
+                forwarded_by_account.setdefault(placement.environment.account_id, []).extend(kind)
         environments = [env.name for env in settings.environments]
         alarm_readers = [
             naming.role_arn(env.region, env.account_id, naming.alarm_reader_role_name(env.name))
@@ -120,6 +133,8 @@ class RollbackReporter(pulumi.ComponentResource):
         webhook_secret = (
             None if uses_chatbot else iam.secret_arn_pattern(region, account_id, settings.slack_webhook_secret_name)
         )
+        graph_parameter = naming.graph_parameter_name(stack)
+        graph_parameter_arn = f"arn:{partition}:ssm:{region}:{account_id}:parameter{graph_parameter}"
         function = PlatformFunction(
             name,
             PlatformFunctionArgs(
@@ -151,6 +166,7 @@ class RollbackReporter(pulumi.ComponentResource):
                     alarm_reader_role_arns=alarm_readers,
                     webhook_secret_arn=webhook_secret,
                     topic=(resolved["topic_arn"], resolved["topic_key_arn"]) if uses_chatbot else None,
+                    placements_parameter_arn=graph_parameter_arn,
                 ),
                 environment={
                     **delivery,
@@ -158,8 +174,13 @@ class RollbackReporter(pulumi.ComponentResource):
                     "SLACK_CHANNEL": settings.slack_channel,
                     "ROLLBACK_WINDOW_MINUTES": str(ROLLBACK_WINDOW_MINUTES),
                     "ALARM_READER_ROLE_PREFIX": naming.alarm_reader_role_name(""),
+                    # Where events may come from: the pipelines' account and region, and the graph that says
+                    # where each service runs (the coordination component writes it from the same catalog).
+                    "TOOLING_ACCOUNT_ID": account_id,
+                    "TOOLING_REGION": region,
+                    "GRAPH_PARAMETER": graph_parameter,
                 },
-                vendored=[SLACK_CLIENT, DELIVERY_LEDGER],
+                vendored=[SLACK_CLIENT, DELIVERY_LEDGER, DEPENDENCY_GRAPH],
                 tags=tags,
                 timeout_seconds=120,
                 architecture="arm64",
@@ -186,17 +207,16 @@ class RollbackReporter(pulumi.ComponentResource):
             f"{name}-bus-policy",
             event_bus_name=self.bus.name,
             policy=iam.to_json(
-                iam.deploy_events_bus_policy(region, self.bus_arn, settings.organization_id, env_accounts)
+                iam.deploy_events_bus_policy(region, self.bus_arn, settings.organization_id, forwarded_by_account)
             ),
             opts=pulumi.ResourceOptions(parent=self.bus),
         )
-        rules = {
-            "failed-actions": (
-                None,
-                failed_action_pattern(environments),
-            ),
-            "forwarded": (self.bus.name, forwarded_pattern(env_accounts)),
+        rules: dict[str, tuple[pulumi.Input[str] | None, dict[str, object]]] = {
+            "failed-actions": (None, failed_action_pattern(environments, account_id, region)),
         }
+        # Per account exactly what its forwarding rules send; a large fleet's further rules are numbered.
+        for index, pattern in enumerate(forwarded_patterns(placements)):
+            rules["forwarded" if index == 0 else f"forwarded-{index + 1}"] = (self.bus.name, pattern)
         for purpose, (bus, pattern) in rules.items():
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{purpose}",

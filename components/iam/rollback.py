@@ -9,7 +9,8 @@ key policies, where it means "this key".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..model import naming
 from .documents import PUBLISH_KEY_ACTIONS, Document, document, key_administration, logs_may_encrypt
@@ -115,17 +116,47 @@ def event_forwarder_policy(bus_arn: str) -> Document:
     )
 
 
-def deploy_events_bus_policy(region: str, bus_arn: str, organization_id: str, account_ids: Sequence[str]) -> Document:
-    """The environment accounts, inside the organization, may put events on the tooling bus."""
+def deploy_events_bus_policy(
+    region: str, bus_arn: str, organization_id: str, forwarded_by_account: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> Document:
+    """Each environment account, inside the organization, may put on the tooling bus only what its rules forward.
+
+    ``forwarded_by_account`` maps each account to the patterns of its forwarding
+    rules; the account is admitted for exactly their sources and detail types
+    (``events:source`` and ``events:detail-type``, the condition keys EventBridge
+    documents for ``PutEvents``: "Example policy: Send events to a custom bus in
+    a different account"). Both keys are multivalued (one ``PutEvents`` call may
+    carry several entries), hence ``ForAllValues``; and because ``ForAllValues``
+    holds when a key is absent, a ``Null`` check requires both keys (IAM User
+    Guide, "Single-valued vs. multivalued context keys"). Accounts admitted for
+    the same kinds share one statement, so the policy stays far below its 10,240
+    character quota.
+    """
+    grouped: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
+    for account, patterns in sorted(forwarded_by_account.items()):
+        sources = tuple(sorted({value for pattern in patterns for value in pattern["source"]}))
+        detail_types = tuple(sorted({value for pattern in patterns for value in pattern["detail-type"]}))
+        if sources:
+            grouped.setdefault((sources, detail_types), []).append(account)
     return document(
-        {
-            "Sid": "EnvironmentAccountsForward",
-            "Effect": "Allow",
-            "Principal": {"AWS": [naming.account_root_arn(region, account) for account in sorted(set(account_ids))]},
-            "Action": "events:PutEvents",
-            "Resource": bus_arn,
-            "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
-        }
+        *(
+            {
+                "Sid": "EnvironmentAccountsForward" if index == 0 else f"EnvironmentAccountsForward{index + 1}",
+                "Effect": "Allow",
+                "Principal": {"AWS": [naming.account_root_arn(region, account) for account in accounts]},
+                "Action": "events:PutEvents",
+                "Resource": bus_arn,
+                "Condition": {
+                    "StringEquals": {"aws:PrincipalOrgID": organization_id},
+                    "ForAllValues:StringEquals": {
+                        "events:source": list(sources),
+                        "events:detail-type": list(detail_types),
+                    },
+                    "Null": {"events:source": "false", "events:detail-type": "false"},
+                },
+            }
+            for index, ((sources, detail_types), accounts) in enumerate(grouped.items())
+        )
     )
 
 
@@ -174,6 +205,7 @@ def reporter_role_policy(
     alarm_reader_role_arns: Sequence[str] = (),
     webhook_secret_arn: str | None = None,
     topic: tuple[str, str] | None = None,
+    placements_parameter_arn: str | None = None,
 ) -> Document:
     """What the reporter does: read what happened, tell Slack, roll back the Deploy stage of our pipelines.
 
@@ -184,7 +216,9 @@ def reporter_role_policy(
     Pipelines and projects are named by pattern (``<service>-<env>``,
     ``<service>-build``): an inline policy listing 4 ARNs per service would pass
     IAM's 10 KB limit near 50 services. Reads are further narrowed to pipelines
-    tagged ``managed-by`` this platform.
+    tagged ``managed-by`` this platform. ``placements_parameter_arn`` is the
+    dependency graph parameter: where each service runs, which decides whether
+    a forwarded event is believed.
     """
     partition = naming.partition_of(region)
     pipelines = [naming.pipeline_arn(region, account_id, naming.pipeline_name("*", env)) for env in environments]
@@ -255,6 +289,15 @@ def reporter_role_policy(
             {"Sid": "ReportToReleaseNews", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn},
             {"Sid": "ReleaseNewsKey", "Effect": "Allow", "Action": PUBLISH_KEY_ACTIONS, "Resource": topic_key_arn},
         ]
+    if placements_parameter_arn is not None:
+        statements.append(
+            {
+                "Sid": "ReadPlacements",
+                "Effect": "Allow",
+                "Action": "ssm:GetParameter",
+                "Resource": placements_parameter_arn,
+            }
+        )
     if alarm_reader_role_arns:
         # To quote the signal alarms (their state reason carries the datapoints) in the Slack report.
         statements.append(

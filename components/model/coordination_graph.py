@@ -3,8 +3,10 @@
 The format is ``functions/deploy_ledger/graph.py``'s contract; it carries only
 what the functions decide with, so the fleet's graph stays within one parameter:
 per service its dependencies, environments and the accounts it runs in where they
-differ from the environment's (``accounts``), the environment's accounts, and the
-alarm reader role of every (environment, account) whose health alarms a gate reads.
+differ from the environment's (``accounts``), the environment's accounts and
+regions, and the alarm reader role of every (environment, account) whose health
+alarms a gate reads. The rollback reporter reads it too: an alarm or deployment
+event is believed only from the account and region the graph places its service in.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ def coordination_graph(inputs: PlatformInputs) -> dict[str, Any]:
             for service in inputs.catalog.services
         },
         "accounts": {environment.name: environment.account_id for environment in inputs.settings.environments},
+        # Where events about a service may come from: its account (above) in its environment's region.
+        "regions": {environment.name: environment.region for environment in inputs.settings.environments},
         "alarmReaders": {
             environment: {
                 account: {

@@ -7,12 +7,14 @@ Format (``formatVersion`` 1, camelCase like the plan file)::
                               "onUpstreamDeploy": "none"},
                   "payments": {..., "accounts": {"prod": "333333333333"}}},
      "accounts": {"dev": "111111111111", "prod": "222222222222"},
+     "regions": {"dev": "eu-west-1", "prod": "eu-west-1"},
      "alarmReaders": {"prod": {"222222222222": {"region": "eu-west-1",
                                                 "roleArn": "arn:aws:iam::222222222222:role/cicd-alarm-reader-prod"},
                                "333333333333": {...}}}}
 
 A service runs in its environment's account (top-level ``accounts``) unless
-its own ``accounts`` names another there (e.g. a PCI account); ``alarmReaders``
+its own ``accounts`` names another there (e.g. a PCI account), in its
+environment's region (``regions``); ``alarmReaders``
 names, per environment and account, the read-only role through which health
 alarms are read. Readers are listed once per account, service accounts only
 where they differ, and pipeline names are not stored (they follow
@@ -52,6 +54,8 @@ class Graph:
     """Environment name to account id to its alarm reader."""
     accounts: dict[str, str] = field(default_factory=dict)
     """Environment name to the account its services run in unless their own ``accounts`` say otherwise."""
+    regions: dict[str, str] = field(default_factory=dict)
+    """Environment name to the region its services run in."""
 
     @classmethod
     def from_json(cls, text: str) -> Graph:
@@ -75,6 +79,7 @@ class Graph:
                 for environment, readers in document.get("alarmReaders", {}).items()
             },
             dict(document.get("accounts", {})),
+            dict(document.get("regions", {})),
         )
 
     def alarm_reader(self, service: str, environment: str) -> AlarmReader | None:
@@ -82,6 +87,19 @@ class Graph:
         node = self.services.get(service)
         account = (node.accounts.get(environment) or self.accounts.get(environment)) if node else None
         return self.alarm_readers.get(environment, {}).get(account) if account else None
+
+    def placement(self, service: str, environment: str) -> tuple[str, str] | None:
+        """(account, region) where ``service`` runs in ``environment``; None where it does not deploy there.
+
+        None too when the graph names no region for the environment (a graph
+        written before regions were recorded): an event cannot then be placed.
+        """
+        node = self.services.get(service)
+        if node is None or environment not in node.environments:
+            return None
+        account = node.accounts.get(environment) or self.accounts.get(environment)
+        region = self.regions.get(environment)
+        return (account, region) if account and region else None
 
     def deploys_to(self, service: str, environment: str) -> bool:
         node = self.services.get(service)

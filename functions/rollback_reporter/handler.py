@@ -13,6 +13,13 @@ Woken by EventBridge for three kinds of events:
   and no rollback is under way, rolls the pipeline's Deploy stage back to the
   last successful execution (``RollbackStage``), then reports.
 
+An event is a claim, not a fact (``placement``): an alarm or a deployment is
+believed only from the account and region where the dependency graph says its
+service runs in that environment, a failed action only from the tooling
+account and region; anything else, or a malformed event, is ignored with the
+reason logged. An alarm stamped before the current deploy finished is about an
+earlier version and rolls nothing back.
+
 Every event is handled once: its key is claimed in the stack's delivery ledger
 (the vendored ``delivery_ledger``), and a rollback is noted on the claim before
 the report goes out. A failure to reach Slack raises, so Lambda retries the
@@ -27,7 +34,8 @@ through the incoming webhook whose URL is in the secret ``WEBHOOK_SECRET_ID``
 AWS Chatbot and has no webhook, as a Chatbot custom notification published to
 the release-news topic ``TOPIC_ARN`` (the same text, without Block Kit). Other
 settings: ``LEDGER_TABLE``, ``ROLLBACK_WINDOW_MINUTES``, ``SLACK_CHANNEL``,
-``ALARM_READER_ROLE_PREFIX``.
+``ALARM_READER_ROLE_PREFIX``, ``TOOLING_ACCOUNT_ID``, ``TOOLING_REGION`` and
+``GRAPH_PARAMETER`` (where events may come from).
 """
 
 from __future__ import annotations
@@ -48,9 +56,11 @@ from slack_client import RetryPolicy, chatbot_notification, post_message, webhoo
 
 try:  # imported as a package in tests, as top-level modules in Lambda
     from . import messages
+    from .placement import Origins, graph_reader
     from .rollback import DEPLOY_STAGE, Decision, decide
 except ImportError:  # pragma: no cover - the Lambda runtime path
     import messages  # type: ignore[no-redef]
+    from placement import Origins, graph_reader  # type: ignore[no-redef]
     from rollback import DEPLOY_STAGE, Decision, decide  # type: ignore[no-redef]
 
 LOG = logging.getLogger()
@@ -74,25 +84,92 @@ class Incident:
     detail: dict[str, Any]
     account: str
     region: str
+    service: str = ""
+    environment: str = ""
+    """Whose alarm or deployment it claims to be (from its name); empty for pipeline actions."""
+    at: datetime | None = None
+    """When the alarm entered ALARM, by its own state timestamp (not when the event arrived)."""
 
 
-def incident_of(event: dict[str, Any]) -> Incident | None:
-    """The incident an EventBridge event describes, or ``None`` for events this function does not handle."""
-    source, detail = event.get("source"), event.get("detail") or {}
-    account, region = str(event.get("account", "")), str(event.get("region", ""))
-    if source == "aws.cloudwatch" and (detail.get("state") or {}).get("value") == "ALARM":
-        name = str(detail.get("alarmName", ""))
-        if name.startswith(HEALTH_ALARM_PREFIX) and name.endswith(HEALTH_ALARM_SUFFIX):
-            stamp = detail["state"].get("timestamp", event.get("time", ""))
-            return Incident("alarm", f"alarm#{account}#{name}#{stamp}", detail, account, region)
-    if source == "aws.codedeploy" and detail.get("state") in ("FAILURE", "STOP"):
-        return Incident(
-            "deployment", f"deployment#{detail.get('deploymentId')}#{detail['state']}", detail, account, region
-        )
-    if source == "aws.codepipeline" and detail.get("state") == "FAILED" and detail.get("action"):
-        key = f"action#{detail.get('execution-id')}#{detail.get('stage')}#{detail.get('action')}"
-        return Incident("action", key, detail, account, region)
+def incident_of(event: Any) -> Incident | None:
+    """The incident an EventBridge event describes, or ``None`` for events this function does not handle.
+
+    Malformed events (a missing or mistyped field the AWS event reference
+    documents) are ``None`` too: nothing is acted on that cannot be read whole.
+    """
+    if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
+        return None
+    source, detail = event.get("source"), event["detail"]
+    account, region = event.get("account"), event.get("region")
+    if not isinstance(account, str) or not isinstance(region, str):
+        return None
+    if source == "aws.cloudwatch":
+        return _alarm_incident(detail, account, region)
+    if source == "aws.codedeploy":
+        return _deployment_incident(detail, account, region)
+    if source == "aws.codepipeline":
+        return _action_incident(detail, account, region)
     return None
+
+
+def _alarm_incident(detail: dict[str, Any], account: str, region: str) -> Incident | None:
+    """CloudWatch "Alarm State Change": a platform health alarm entering ALARM, with its state timestamp."""
+    state, name = detail.get("state"), detail.get("alarmName")
+    if not isinstance(state, dict) or state.get("value") != "ALARM" or not isinstance(name, str):
+        return None
+    subject = _subject(name, HEALTH_ALARM_PREFIX, HEALTH_ALARM_SUFFIX)
+    stamp = state.get("timestamp")
+    at = _timestamp(stamp)
+    if subject is None or at is None:
+        return None
+    return Incident("alarm", f"alarm#{account}#{name}#{stamp}", detail, account, region, *subject, at=at)
+
+
+def _deployment_incident(detail: dict[str, Any], account: str, region: str) -> Incident | None:
+    """CodeDeploy "Deployment State-change Notification" FAILURE or STOP of a platform application and group."""
+    state, application, group = detail.get("state"), detail.get("application"), detail.get("deploymentGroup")
+    deployment = detail.get("deploymentId")
+    if state not in ("FAILURE", "STOP") or not all(isinstance(v, str) for v in (application, group, deployment)):
+        return None
+    subject = _subject(application, "", "")
+    # The platform names application and group alike (``<service>-<env>``); the detail's region is the event's.
+    if subject is None or group != application or detail.get("region", region) != region:
+        return None
+    return Incident("deployment", f"deployment#{deployment}#{state}", detail, account, region, *subject)
+
+
+def _action_incident(detail: dict[str, Any], account: str, region: str) -> Incident | None:
+    """CodePipeline "Action Execution State Change" FAILED; a stage retry is a new attempt, reported again."""
+    fields = [detail.get(name) for name in ("pipeline", "execution-id", "stage", "action")]
+    if detail.get("state") != "FAILED" or not all(isinstance(field, str) and field for field in fields):
+        return None
+    attempt = detail.get("pipeline-execution-attempt", 1)
+    if not isinstance(attempt, int | float) or isinstance(attempt, bool):
+        return None
+    _pipeline, execution, stage, action = fields
+    return Incident("action", f"action#{execution}#{stage}#{action}#{int(attempt)}", detail, account, region)
+
+
+def _subject(name: str, prefix: str, suffix: str) -> tuple[str, str] | None:
+    """``<prefix><service>-<env><suffix>`` → (service, env); environment names have no '-'."""
+    if not (name.startswith(prefix) and name.endswith(suffix)) or len(name) <= len(prefix) + len(suffix):
+        return None
+    service, _, environment = name[len(prefix) : len(name) - len(suffix)].rpartition("-")
+    return (service, environment) if service and environment else None
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """CloudWatch stamps states like ``2026-11-29T10:00:00.000+0000``; anything unreadable is None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        stamp = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        try:
+            stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return stamp if stamp.tzinfo is not None else None
 
 
 def pipeline_of_alarm(alarm_name: str) -> str:
@@ -113,6 +190,7 @@ class Reporter:
         deliver: Deliver,
         rollback_window: timedelta,
         channel: str = "",
+        origins: Origins,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         alarm_reader: Callable[[str, str, str], Any] | None = None,
     ) -> None:
@@ -123,6 +201,8 @@ class Reporter:
         self.deliver = deliver
         self.rollback_window = rollback_window
         self.channel = channel
+        self.origins = origins
+        """Where events are believed from; everything else is ignored before anything is claimed."""
         self.now = now
         self.alarm_reader = alarm_reader
         """(account, region, environment) → a CloudWatch client in that account, through its alarm reader role."""
@@ -130,7 +210,12 @@ class Reporter:
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         incident = incident_of(event)
         if incident is None:
+            LOG.info("ignored event %s: not one this function handles, or malformed", _event_id(event))
             return {"status": "ignored"}
+        refusal = self.origins.refusal(incident)
+        if refusal is not None:
+            LOG.warning("ignored event %s (%s): %s", _event_id(event), incident.key, refusal)
+            return {"status": "ignored", "reason": refusal}
         claim = self.ledger.claim(incident.key)
         if claim is None:
             LOG.info("duplicate %s", incident.key)
@@ -161,7 +246,7 @@ class Reporter:
             outcome, current = earlier["outcome"], earlier.get("current_execution") or None
             rolled_back = earlier.get("rollback_execution", "") != ""
         else:
-            outcome, current, rolled_back = self._act_on_alarm(incident.key, pipeline)
+            outcome, current, rolled_back = self._act_on_alarm(incident.key, pipeline, incident.at)
         commit = self._commit(pipeline, current) if current else None
         self.deliver(
             messages.alarm_message(
@@ -178,7 +263,7 @@ class Reporter:
         )
         return {"status": "reported", "pipeline": pipeline, "rolledBack": rolled_back, "outcome": outcome}
 
-    def _act_on_alarm(self, key: str, pipeline: str) -> tuple[str, str | None, bool]:
+    def _act_on_alarm(self, key: str, pipeline: str, alarm_at: datetime | None) -> tuple[str, str | None, bool]:
         try:
             state = self.codepipeline.get_pipeline_state(name=pipeline)
             executions = self.codepipeline.list_pipeline_executions(pipelineName=pipeline, maxResults=25)[
@@ -188,7 +273,7 @@ class Reporter:
             outcome = f"could not read pipeline {pipeline} ({_code(error)}); no rollback"
             self.ledger.note(key, outcome=outcome)
             return outcome, None, False
-        decision = decide(state, executions, self.now(), self.rollback_window)
+        decision = decide(state, executions, self.now(), self.rollback_window, alarm_at)
         if not decision.rollback:
             outcome = f"No rollback: {decision.reason}."
             self.ledger.note(key, outcome=outcome, current_execution=decision.current_execution or "")
@@ -227,7 +312,7 @@ class Reporter:
         """The signal alarms in ALARM with their state reason (which quotes the datapoints); empty when unreadable."""
         if self.alarm_reader is None:
             return []
-        service, environment = pipeline.rsplit("-", 1)
+        service, environment = incident.service, incident.environment
         names = [f"{HEALTH_ALARM_PREFIX}{service}-{environment}-{signal}" for signal in SIGNALS]
         try:
             cloudwatch = self.alarm_reader(incident.account, incident.region, environment)
@@ -347,6 +432,10 @@ def _commit_message(summary: str) -> str:
     return message.splitlines()[0] if message else ""
 
 
+def _event_id(event: Any) -> str:
+    return str(event.get("id", "?")) if isinstance(event, dict) else "?"
+
+
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", "Unknown"))
 
@@ -412,6 +501,11 @@ def reporter_from_environment(context: object = None, *, clock: Callable[[], flo
     ledger = DeliveryLedger(
         os.environ["LEDGER_TABLE"], boto3.client("dynamodb"), lease_seconds=invocation_lease(context), clock=clock
     )
+    origins = Origins(
+        tooling_account=os.environ["TOOLING_ACCOUNT_ID"],
+        tooling_region=os.environ["TOOLING_REGION"],
+        graph=graph_reader(boto3.client("ssm"), os.environ["GRAPH_PARAMETER"]),
+    )
     return Reporter(
         codepipeline=boto3.client("codepipeline"),
         codebuild=boto3.client("codebuild"),
@@ -420,6 +514,7 @@ def reporter_from_environment(context: object = None, *, clock: Callable[[], flo
         deliver=delivery_from_environment(),
         rollback_window=timedelta(minutes=int(os.environ.get("ROLLBACK_WINDOW_MINUTES", "60"))),
         channel=os.environ.get("SLACK_CHANNEL", ""),
+        origins=origins,
         alarm_reader=_alarm_reader(boto3.client("sts"), reader_prefix) if reader_prefix else None,
     )
 

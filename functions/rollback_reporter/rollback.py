@@ -5,13 +5,16 @@ on: while the Deploy stage runs, CodeDeploy stops the deployment on the same
 alarms and the stage's bake condition rolls it back; after a failed deploy,
 the stage's ``on_failure`` rollback already ran. And only a recent deploy is
 blamed: an alarm hours later is more likely traffic or a dependency, where
-rolling back would hide the real cause.
+rolling back would hide the real cause. Nor is a deploy blamed for an alarm
+that went off before it finished: EventBridge delivers in any order and Lambda
+retries late, so an alarm about the previous version can arrive after the next
+deploy; the alarm's own state timestamp, not its arrival, decides.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 DEPLOY_STAGE = "Deploy"
@@ -25,8 +28,17 @@ class Decision:
     target_execution: str | None = None
 
 
-def decide(state: dict[str, Any], executions: list[dict[str, Any]], now: datetime, window: timedelta) -> Decision:
-    """From ``get_pipeline_state`` and ``list_pipeline_executions`` (newest first), decide what to do."""
+def decide(
+    state: dict[str, Any],
+    executions: list[dict[str, Any]],
+    now: datetime,
+    window: timedelta,
+    alarm_at: datetime | None = None,
+) -> Decision:
+    """From ``get_pipeline_state`` and ``list_pipeline_executions`` (newest first), decide what to do.
+
+    ``alarm_at`` is when the alarm entered ALARM (its state timestamp).
+    """
     stage = next((s for s in state.get("stageStates", []) if s.get("stageName") == DEPLOY_STAGE), None)
     latest = (stage or {}).get("latestExecution") or {}
     status, current = latest.get("status"), latest.get("pipelineExecutionId")
@@ -41,6 +53,13 @@ def decide(state: dict[str, Any], executions: list[dict[str, Any]], now: datetim
     if status != "Succeeded":
         return Decision(False, f"the last deploy ended {status}; the stage's on-failure rollback handles it", current)
     finished = _finished_at(stage or {})
+    if alarm_at is not None and finished is not None and alarm_at < finished:
+        return Decision(
+            False,
+            f"the alarm went off at {_clock(alarm_at)}, before the current deploy finished at {_clock(finished)}: "
+            "it is about an earlier version",
+            current,
+        )
     if finished is not None and now - finished > window:
         minutes = int((now - finished).total_seconds() // 60)
         return Decision(
@@ -74,6 +93,10 @@ def _last_success_before(current: str, executions: list[dict[str, Any]]) -> str 
         ):
             return execution["pipelineExecutionId"]
     return None
+
+
+def _clock(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%H:%M:%S UTC")
 
 
 def _minutes(window: timedelta) -> int:

@@ -22,11 +22,12 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from delivery_ledger import Claim, DeliveryLedger
 from moto import mock_aws
-from slack_client import SlackDeliveryError, _webhook_cache
+from slack_client import SlackDeliveryError, _webhook_cache, fit_message
 from werkzeug import Response
 
 from components.governance import alarm_definitions
 from functions.rollback_reporter import handler as reporter_module
+from functions.rollback_reporter import messages
 from functions.rollback_reporter.handler import Reporter, incident_of, pipeline_of_alarm, webhook_delivery
 from tests.functions.conftest import create_ledger_table
 from tests.functions.lambda_runtime import (
@@ -36,6 +37,7 @@ from tests.functions.lambda_runtime import (
     lambda_retry_after_timeout,
     time_out,
 )
+from tests.functions.prod_placements import GRAPH_PARAMETER, TOOLING, prod_origins, put_prod_graph
 from tests.functions.slack_limits import assert_inert, assert_within_slack_limits, code_fences
 
 REGION = "eu-west-1"
@@ -81,7 +83,10 @@ def action_event(state="FAILED", stage="Build", action="BuildAndUnitTest", pipel
             "stage": stage,
             "action": action,
             "state": state,
+            "region": REGION,
             "type": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
+            "version": 3.0,
+            "pipeline-execution-attempt": 1.0,
         },
     }
 
@@ -167,6 +172,7 @@ def aws(monkeypatch):
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_ledger_table(dynamodb, TABLE)
+        put_prod_graph(boto3.client("ssm", region_name=REGION))
         yield dynamodb
     _webhook_cache.clear()
 
@@ -216,6 +222,7 @@ class World:
             deliver=webhook_delivery(secrets, WEBHOOK_SECRET, sleep=self.sleeps.append),
             rollback_window=timedelta(minutes=60),
             channel="#deploys",
+            origins=prod_origins(boto3.client("ssm", region_name=REGION)),
             now=lambda: NOW,
             alarm_reader=self.read_alarms,
         )
@@ -497,7 +504,7 @@ def test_failed_build_reports_commit_summary_and_the_end_of_the_build_log(world,
     result = world.handle(action_event())
     world.done()
     assert result == {
-        "key": "action#exec-9#Build#BuildAndUnitTest",
+        "key": "action#exec-9#Build#BuildAndUnitTest#1",
         "status": "reported",
         "pipeline": PIPELINE,
         "rolledBack": False,
@@ -593,6 +600,9 @@ def entry_point_settings(monkeypatch, **delivery):
     monkeypatch.setenv("LEDGER_TABLE", TABLE)
     monkeypatch.setenv("SLACK_CHANNEL", "#deploys")
     monkeypatch.setenv("ALARM_READER_ROLE_PREFIX", "cicd-alarm-reader-")
+    monkeypatch.setenv("TOOLING_ACCOUNT_ID", TOOLING)
+    monkeypatch.setenv("TOOLING_REGION", REGION)
+    monkeypatch.setenv("GRAPH_PARAMETER", GRAPH_PARAMETER)
     for name, value in delivery.items():
         monkeypatch.setenv(name, value)
 
@@ -854,14 +864,23 @@ def test_a_crafted_alarm_report_through_chatbot_is_inert_and_fits(world, slack, 
 
 
 def test_crafted_codedeploy_names_from_an_environment_account_are_literal_text(world, slack):
+    """A crafted application name is not one of the catalog's, so it is ignored; were it quoted, it stays text."""
     slack.answers(OK)
     event = deployment_event()
     event["detail"]["application"] = "<!channel>"
     event["detail"]["deploymentGroup"] = "<https://evil.example|rollback here>"
-    world.handle(event)
-    (post,) = slack.posts()
-    assert post["blocks"][0]["text"]["text"] == "CodeDeploy deployment of &lt;!channel&gt; failed"
-    assert_inert(post)
+    assert world.handle(event)["status"] == "ignored"
+    assert slack.posts() == []
+    message = messages.deployment_message(
+        application="<!channel>",
+        group="<https://evil.example|rollback here>",
+        deployment="d-1",
+        state="FAILURE",
+        account="444444444444",
+        region=REGION,
+    )
+    assert message["blocks"][0]["text"]["text"] == "CodeDeploy deployment of &lt;!channel&gt; failed"
+    assert_inert(fit_message(message))
 
 
 # --- a timeout mid-work, then Lambda's retry -------------------------------------------------------------------------
