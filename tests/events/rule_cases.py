@@ -324,16 +324,24 @@ def forward_deployments_ignores(subject: Subject) -> list[Case]:
 
 
 def impostors(subject: Subject) -> list[Case]:
-    """The environment's events of services that run in another account, raised in this one.
+    """Events of services raised in an account of their environment that they do not run in.
 
-    Not yet in ``ignores`` of the forwarding rules: their patterns do not restrict names to the
-    account's own services. The change that restricts them adds this to their ``ignores``.
+    For a forwarding rule, the impostors of its own account; for a rule with no environment
+    (the reporter's rule on the deploy-events bus), those of every environment account. Not
+    yet in any ``ignores``: today's patterns do not restrict names to an account's own
+    services (issue 12, blocker 2). The change that restricts them adds this to the
+    ``ignores`` of the kinds it restricts.
     """
-    environment, account = subject.environment or "", subject.rule.account
+    world = subject.world
+    if subject.environment is not None:
+        where = [(subject.environment, subject.rule.account)]
+    else:
+        where = sorted({(p.environment, p.account) for p in world.placements})
     cases = []
-    for p in subject.world.placed_elsewhere(environment, account):
-        cases.append(Case(f"{p.health_alarm} ALARM raised in {account}", health_alarm(p, "ALARM", account=account)))
-        cases.append(Case(f"{p.application} STOP in {account}", deployment(p, "STOP", account=account)))
+    for environment, account in where:
+        for p in world.placed_elsewhere(environment, account):
+            cases.append(Case(f"{p.health_alarm} ALARM raised in {account}", health_alarm(p, "ALARM", account=account)))
+            cases.append(Case(f"{p.application} STOP in {account}", deployment(p, "STOP", account=account)))
     return cases
 
 

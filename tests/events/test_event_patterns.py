@@ -68,7 +68,8 @@ def test_scheduled_rules_have_valid_schedules(judgement):
     strict=True,
     reason="issue 12 blocker 2: the forwarding rules and the reporter's bus rule take any platform alarm or "
     "deployment from any environment account; when they are restricted to the account's own services this "
-    "passes: then move rule_cases.impostors into the forwarding kinds' ignores and drop this marker",
+    "passes: then add rule_cases.impostors to the ignores of the kinds whose patterns were restricted "
+    "(forwarding rules, or the reporter's forwarded rule) and drop this marker",
 )
 def test_an_alarm_raised_where_its_service_does_not_run_never_reaches_the_reporter(prod_plan):
     # Only prod places services in accounts of their own (payments), so only prod has impostors.
