@@ -45,11 +45,13 @@ MAX_EXECUTION_PAGES = 5
 
 ROLE_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role(?P<path>/(?:[\x21-\x7e]*/)?)"
-    r"(?P<name>[\w+=,.@-]{1,64})$"
+    r"(?P<name>[\w+=,.@-]{1,64})$",
+    re.ASCII,
 )
 """IAM identifiers: ``arn:<partition>:iam::<account>:role/<path>/<name>``; the path is ``/`` unless set."""
 ASSUMED_ROLE_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<name>[\w+=,.@-]{1,64})/(?P<session>.+)$"
+    r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<name>[\w+=,.@-]{1,64})/(?P<session>.+)$",
+    re.ASCII,
 )
 """A role session: ``arn:<partition>:sts::<account>:assumed-role/<name>/<session>`` (no path: STS drops it)."""
 
