@@ -1,9 +1,10 @@
 """Approval auditor: a detective control that does not trust IAM hygiene.
 
 An EventBridge rule sends the CloudTrail record of every ``PutApprovalResult`` on
-this platform's production pipelines here. The caller (for an assumed role, the
-role that issued the session) is checked against the release managers. For
-anyone else:
+this platform's production pipelines here. The caller is checked against the
+release managers exactly: only a session of one of the configured roles passes,
+compared by partition, account, path and name (``CallerIdentity``), never by a
+prefix or a session name. For anyone else:
 
 - an approval stops the run it approved (``StopPipelineExecution`` with
   ``abandon``), found through the approval token: the approval action's latest
@@ -34,9 +35,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -51,12 +53,104 @@ SUBJECT_LIMIT = 99
 COMMENT_LIMIT = 500
 
 
+ROLE_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role(?P<path>/(?:[\x21-\x7e]*/)?)"
+    r"(?P<name>[\w+=,.@-]{1,64})$",
+    re.ASCII,
+)
+"""IAM identifiers: ``arn:<partition>:iam::<account>:role/<path>/<name>``; the path is ``/`` unless set."""
+ASSUMED_ROLE_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<name>[\w+=,.@-]{1,64})/(?P<session>.+)$",
+    re.ASCII,
+)
+"""A role session: ``arn:<partition>:sts::<account>:assumed-role/<name>/<session>`` (no path: STS drops it)."""
+
+
+@dataclass(frozen=True)
+class RoleIdentity:
+    """An IAM role as IAM names it; equal only when partition, account, path and name all are."""
+
+    partition: str
+    account: str
+    path: str
+    name: str
+
+    @classmethod
+    def from_arn(cls, arn: str) -> RoleIdentity | None:
+        match = ROLE_ARN.match(arn)
+        if not match:
+            return None
+        return cls(match["partition"], match["account"], match["path"], match["name"])
+
+    @property
+    def arn(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account}:role{self.path}{self.name}"
+
+
+@dataclass(frozen=True)
+class CallerIdentity:
+    """Who made a call, from CloudTrail's ``userIdentity``.
+
+    ``role`` is set only for a session of an IAM role (``type: AssumedRole``, IAM Identity
+    Center permission sets included) whose record names the role consistently: the issuer's
+    ARN carries the path, which the session ARN lacks, so the role comes from
+    ``sessionContext.sessionIssuer`` and the session ARN (and the account fields) must agree
+    with it on account and name. IAM users, the root user, federated users
+    (``GetFederationToken``), AWS services, Identity Center users and any record missing or
+    contradicting these fields have no role: they can never be a release manager.
+    """
+
+    kind: str
+    arn: str
+    """The role's ARN for a role session, else the principal's own ARN: what alerts name."""
+    role: RoleIdentity | None = None
+    session: str | None = None
+
+
+def caller_identity(user_identity: Mapping[str, Any]) -> CallerIdentity:
+    kind = str(user_identity.get("type", "Unknown"))
+    principal = str(user_identity.get("arn") or user_identity.get("principalId") or "unknown")
+    if kind != "AssumedRole":
+        return CallerIdentity(kind, principal)
+    issuer = (user_identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+    role = RoleIdentity.from_arn(str(issuer.get("arn", ""))) if issuer.get("type") == "Role" else None
+    session = ASSUMED_ROLE_ARN.match(principal)
+    consistent = (
+        role is not None
+        and session is not None
+        and (session["partition"], session["account"], session["name"]) == (role.partition, role.account, role.name)
+        and str(user_identity.get("accountId", role.account)) == role.account
+        and str(issuer.get("accountId", role.account)) == role.account
+    )
+    if not consistent:
+        LOG.warning("a role session whose record does not name its role consistently: %s", json.dumps(user_identity))
+        return CallerIdentity(kind, role.arn if role else principal)
+    return CallerIdentity(kind, role.arn, role, session["session"])
+
+
 def caller_arn(user_identity: Mapping[str, Any]) -> str:
-    """The IAM identity behind a call: the role for an assumed-role session, else the user's ARN."""
-    issuer = user_identity.get("sessionContext", {}).get("sessionIssuer", {})
-    if user_identity.get("type") == "AssumedRole" and issuer.get("arn"):
-        return str(issuer["arn"])
-    return str(user_identity.get("arn", "unknown"))
+    """The IAM identity behind a call: the role for an assumed-role session, else the principal's ARN."""
+    return caller_identity(user_identity).arn
+
+
+@dataclass(frozen=True)
+class ReleaseManagers:
+    """The configured release-manager roles, matched exactly (the guardrail SCP's ``aws:PrincipalArn`` is too)."""
+
+    roles: frozenset[RoleIdentity]
+
+    @classmethod
+    def from_arns(cls, arns: Iterable[str]) -> ReleaseManagers:
+        roles = set()
+        for arn in arns:
+            role = RoleIdentity.from_arn(arn)
+            if role is None:
+                raise ValueError(f"RELEASE_MANAGERS: {arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/...)")
+            roles.add(role)
+        return cls(frozenset(roles))
+
+    def include(self, caller: CallerIdentity) -> bool:
+        return caller.role is not None and caller.role in self.roles
 
 
 def execution_of_token(codepipeline: Any, pipeline: str, stage: str, action: str, token: str) -> str | None:
@@ -107,6 +201,10 @@ class ApprovalAuditor:
     topic_arn: str
     release_managers: frozenset[str]
     protected_suffixes: Sequence[str]
+    managers: ReleaseManagers = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.managers = ReleaseManagers.from_arns(self.release_managers)
 
     def audit(self, event: Mapping[str, Any]) -> str:
         detail = event.get("detail", {})
@@ -116,11 +214,12 @@ class ApprovalAuditor:
         pipeline = str(params.get("pipelineName", ""))
         if not pipeline.endswith(tuple(self.protected_suffixes)):
             return "ignored: not a protected pipeline"
-        who = caller_arn(detail.get("userIdentity", {}))
+        caller = caller_identity(detail.get("userIdentity") or {})
+        who = caller.arn
         if detail.get("errorCode"):
             LOG.warning("refused approval attempt on %s by %s: %s", pipeline, who, detail["errorCode"])
             return "ignored: AWS refused the call"
-        if who in self.release_managers:
+        if self.managers.include(caller):
             return "allowed: release manager"
         key = f"audit#{detail.get('eventID') or event.get('id')}"
         if not self.ledger.claim(key):

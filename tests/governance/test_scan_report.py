@@ -273,3 +273,28 @@ def test_dast_findings_point_at_the_site(tmp_path):
     assert code == 1
     assert finding["Resources"] == [{"Type": "Other", "Id": "https://booking.dev.bookwise.example"}]
     assert finding["Types"] == ["Software and Configuration Checks/Vulnerabilities/DAST"]
+
+
+EVERY_READER = [
+    ("semgrep", "semgrep.json"),
+    ("sonarqube", "sonarqube.json"),
+    ("osv", "osv.json"),
+    ("snyk", "snyk.json"),
+    ("checkov", "checkov.json"),
+    ("gitleaks", "gitleaks.json"),
+    ("zap", "zap.json"),
+    ("cyclonedx-licenses", "sbom.cdx.json"),
+]
+
+
+@pytest.mark.parametrize(("reader", "output"), EVERY_READER)
+@pytest.mark.parametrize("threshold", scan_report.SEVERITIES)
+def test_security_hub_gets_exactly_the_findings_that_fail_the_scan(tmp_path, reader, output, threshold):
+    # The scan buildspec imports what this writes; the release is blocked by what the JUnit report fails.
+    code, junit, asff = run(tmp_path, reader, output, threshold, "--deny-licenses", "AGPL-3.0-only,SSPL-1.0")
+    failures = [case.find("failure") for case in junit.iter("testcase") if case.find("failure") is not None]
+    assert code == (1 if failures else 0)
+    assert sorted(failure.get("message") for failure in failures) == sorted(
+        f"{finding['Severity']['Label']}: {finding['Title']}"[: scan_report.TITLE_LIMIT] for finding in asff
+    )
+    assert len({finding["Id"] for finding in asff}) == len(asff), "one Security Hub finding per blocking finding"
