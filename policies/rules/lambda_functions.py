@@ -122,7 +122,7 @@ LAMBDA_RUNTIME = resource_rule(
 def check_env_secrets(_: str, props: Props, __: Config) -> Iterator[str]:
     variables = dig(props, "environment", "variables")
     for name, value in as_mapping(variables).items():
-        if not isinstance(value, str) or is_unknown(value) or value == "[secret]":
+        if not isinstance(value, str) or is_unknown(value):
             continue
         if AWS_ACCESS_KEY_VALUE.search(value):
             yield f"environment variable {name} holds an AWS access key id"
