@@ -54,6 +54,7 @@ STACK_RULES: tuple[StackRule, ...] = (
     *service_graph.RULES,
     *s3.STACK_RULES,
     *secrets.STACK_RULES,
+    *lambda_functions.STACK_RULES,
 )
 ALL_RULES = (*RESOURCE_RULES, *STACK_RULES)
 

@@ -8,6 +8,7 @@ from . import (
     test_codebuild_rules,
     test_data_rules,
     test_iam_rules,
+    test_lambda_ops,
     test_pipeline_rules,
     test_pipeline_shape_rules,
     test_runtime_rules,
@@ -22,4 +23,5 @@ ALL_CASES = [
     *test_runtime_rules.CASES,
     *test_cloud_identity_rules.CASES,
     *test_access_stack_rules.CASES,
+    *test_lambda_ops.CASES,
 ]

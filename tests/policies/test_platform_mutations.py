@@ -286,6 +286,23 @@ MUTATIONS: list[tuple[str, str, Callable[[Inputs], None], set[str]]] = [
         {"lambda-ops"},
     ),
     (
+        # CodePipeline invokes an action's function asynchronously: a DLQ matters now, the entry rule alone needed none.
+        "let the deploy gate also serve a bake action, without a dead-letter queue",
+        "booking-prod-pipeline",
+        lambda i: stage(i, "Deploy")["actions"].append(
+            {
+                "name": "Bake",
+                "category": "Invoke",
+                "owner": "AWS",
+                "provider": "Lambda",
+                "version": "1",
+                "runOrder": 2,
+                "configuration": {"FunctionName": "cicd-prod-deploy-gate"},
+            }
+        ),
+        {"lambda-ops"},
+    ),
+    (
         # The platform's one secret since the rollback reporter uses the operator's Slack secret.
         "exempt the dispatch token from rotation without a reason",
         "github-dispatch-token",
