@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..model import naming
-from .documents import PUBLISH_KEY_ACTIONS, Document, document, key_administration, logs_may_encrypt
+from .documents import (
+    PUBLISH_KEY_ACTIONS,
+    Document,
+    document,
+    key_administration,
+    logs_may_encrypt,
+    role_uses_data_store_key,
+)
 
 ALARM_READ_ACTIONS = ["cloudwatch:DescribeAlarms"]
 
@@ -174,6 +181,7 @@ def reporter_role_policy(
     alarm_reader_role_arns: Sequence[str] = (),
     webhook_secret_arn: str | None = None,
     topic: tuple[str, str] | None = None,
+    ledger_key_arn: str | None = None,
 ) -> Document:
     """What the reporter does: read what happened, tell Slack, roll back the Deploy stage of our pipelines.
 
@@ -240,6 +248,9 @@ def reporter_role_policy(
             "Resource": [f"{build_logs}/{pattern}:log-stream:*" for pattern in project_patterns],
         },
     ]
+    if ledger_key_arn is not None:
+        # The delivery ledger is encrypted with the release-news key; DynamoDB uses it on the reporter's behalf.
+        statements.append(role_uses_data_store_key("LedgerKey", ledger_key_arn, region))
     if webhook_secret_arn is not None:
         statements.append(
             {
