@@ -12,6 +12,7 @@ from . import (
     codebuild,
     codedeploy,
     codepipeline,
+    data_stores,
     federation,
     gcp_artifact_registry,
     gcp_identity,
@@ -55,6 +56,7 @@ STACK_RULES: tuple[StackRule, ...] = (
     *s3.STACK_RULES,
     *secrets.STACK_RULES,
     *lambda_functions.STACK_RULES,
+    *data_stores.RULES,
 )
 ALL_RULES = (*RESOURCE_RULES, *STACK_RULES)
 

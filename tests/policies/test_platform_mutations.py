@@ -303,6 +303,24 @@ MUTATIONS: list[tuple[str, str, Callable[[Inputs], None], set[str]]] = [
         {"lambda-ops"},
     ),
     (
+        "put the release-news ledger back on DynamoDB's AWS-managed key",
+        "release-news-ledger",
+        set_path("serverSideEncryption", value={"enabled": True}),
+        {"data-stores-encrypted"},
+    ),
+    (
+        "drop the dispatch claims' point-in-time recovery",
+        "github-dispatch-claims",
+        set_path("pointInTimeRecovery", value=DELETE),
+        {"data-stores-encrypted"},
+    ),
+    (
+        "move the release-news dead letters to SQS-managed encryption",
+        "release-news-dead-letters",
+        lambda i: [i.pop("kmsMasterKeyId"), i.update(sqsManagedSseEnabled=True)],
+        {"data-stores-encrypted"},
+    ),
+    (
         # The platform's one secret since the rollback reporter uses the operator's Slack secret.
         "exempt the dispatch token from rotation without a reason",
         "github-dispatch-token",
