@@ -52,6 +52,7 @@ class Platform(pulumi.ComponentResource):
                     for service in sorted(with_approvals)
                 ]
                 + [auditor_role_arn(inputs), *reporter_publishes],
+                store_role_arns=[auditor_role_arn(inputs), reporter_role_arn(inputs)],
             ),
             opts=child,
         )

@@ -1,6 +1,6 @@
 """``python -m offline_plan --stack dev``: what ``make plan`` runs.
 
-Exit codes: 0 plan written, 1 mandatory policy violation, 2 bad catalog or stack config.
+Exit codes: 0 plan written, 1 mandatory policy violation, 2 bad catalog, stack config or policy pack config.
 """
 
 from __future__ import annotations
@@ -23,6 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catalog", default=None, help="catalog file to use instead of the stack's catalogPath")
     parser.add_argument("--project-dir", default=".", type=Path, help="directory holding Pulumi.yaml")
     parser.add_argument("--out", default=None, type=Path, help="output directory (default: <project-dir>/out)")
+    parser.add_argument(
+        "--policy-config",
+        default=None,
+        type=Path,
+        help="policy pack config, as pulumi's --policy-pack-config (default: policies/policy-config.json)",
+    )
     args = parser.parse_args(argv)
     # `make plan | head` should end quietly, like any Unix tool, not with a BrokenPipeError.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -31,11 +37,15 @@ def main(argv: list[str] | None = None) -> int:
 
     import pulumi
 
+    from policies import pack_config
+
     from .report import plan_document, render_summary, write_guardrail_scp, write_plan
     from .runner import run_plan
 
     try:
-        plan = run_plan(args.project_dir, args.stack, args.catalog)
+        plan = run_plan(
+            args.project_dir, args.stack, args.catalog, policy_config=args.policy_config or pack_config.DEFAULT_PATH
+        )
     except PlatformInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

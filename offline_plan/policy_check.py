@@ -5,6 +5,13 @@ a real run passes with ``--policy-pack-config``): rule properties and
 enforcement-level overrides, ``disabled`` rules skipped. The plan renders
 unknown values as ``"[unknown]"``; rules read that as not known yet, exactly
 like the engine's unknowns.
+
+Rules judge secrets by their plain value, as over the CLI's gRPC protocol
+(``RecordedResource.policy_inputs``); a finding's message is masked
+(``"[secret]"``) wherever it would quote a secret, so neither the plan file nor
+the printed summary can carry one: any secret of the stack, and, in a finding
+about a resource, also the parts of that resource's secret documents (a secret
+trust policy's Sid or principal).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from policies import pack_config
 from policies.rules import RESOURCE_RULES, STACK_RULES, UNKNOWN, PolicyResource, ResourceRule, StackRule
 from policies.rules.base import is_unknown
 
-from .recorder import RecordedResource
+from .recorder import RecordedResource, mask_secrets, secret_fragments
 
 
 @dataclass(frozen=True)
@@ -57,10 +64,21 @@ def evaluate(
     custom = [resource for resource in resources if resource.custom]
     views = [
         PolicyResource(
-            type=r.type, urn=r.urn, name=r.name, props=_known(r.inputs), parent=r.parent, provider=r.provider
+            type=r.type, urn=r.urn, name=r.name, props=_known(r.policy_inputs), parent=r.parent, provider=r.provider
         )
         for r in sorted(custom, key=lambda r: r.urn)  # registration order varies; findings should not
     ]
+    stack_secrets = {secret for resource in resources for secret in resource.secret_values}
+    own_secrets = {
+        resource.urn: stack_secrets | set(secret_fragments(resource.secret_values))
+        for resource in custom
+        if resource.secret_values
+    }
+
+    def shown(message: str, urn: str | None = None) -> str:
+        secrets = own_secrets.get(urn, stack_secrets) if urn else stack_secrets
+        return mask_secrets(message, secrets) if secrets else message
+
     violations: list[Violation] = []
     for rule in resource_rules:
         level = config.level_of(rule.name, rule.level)
@@ -68,7 +86,7 @@ def evaluate(
             continue
         settings = config.properties_of(rule.name)
         violations += [
-            Violation(rule.name, level, view.urn, message, rule.remediation)
+            Violation(rule.name, level, view.urn, shown(message, view.urn), rule.remediation)
             for view in views
             for message in rule.violations(view.type, view.props, settings)
         ]
@@ -77,7 +95,7 @@ def evaluate(
         if level == "disabled":
             continue
         violations += [
-            Violation(rule.name, level, urn, message, rule.remediation)
+            Violation(rule.name, level, urn, shown(message, urn), rule.remediation)
             for urn, message in rule.violations(views, config.properties_of(rule.name))
         ]
     return violations

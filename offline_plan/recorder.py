@@ -3,13 +3,20 @@
 ``MockMonitor`` hands mocks deserialised inputs and forgets the parent and
 provider. The plan needs the registration as the engine sees it: the full
 URN (with the parent type chain), the parent URN, the explicit provider, and
-the wire-format inputs in which secrets are still marked, so they can be
-redacted rather than written to disk.
+the wire-format inputs in which secrets are still marked.
+
+Secrets get two readings, as on the real path. The policy pack judges the
+plain value (the CLI hands policies secrets unwrapped, so a secret-valued trust
+policy is judged by what it says); everything written or printed shows
+``"[secret]"`` instead, and any finding message that would quote a secret is
+masked the way the CLI masks its output (``mask_secrets``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import json_format
@@ -34,6 +41,18 @@ class RecordedResource:
     """URNs this resource waits for (explicit ``depends_on`` and those its inputs come from)."""
     aliases: tuple[str, ...] = ()
     """Former URNs it declares (``aliases``), so a move keeps the resource; the engine adds its children's."""
+    revealed_inputs: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """The inputs with every secret in the clear, for the policy pack only; ``None`` when no input is secret.
+
+    Never written, never printed (kept out of ``repr``). Whoever replaces ``inputs`` of a resource that has
+    secrets replaces this too, or the pack keeps judging the old values."""
+    secret_values: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    """The plain text of every secret string in the inputs, to mask wherever a message could quote one."""
+
+    @property
+    def policy_inputs(self) -> dict[str, Any]:
+        """What the policy pack judges: the inputs as the policy server hands them over (secrets unwrapped)."""
+        return self.revealed_inputs if self.revealed_inputs is not None else self.inputs
 
     def as_plan_entry(self) -> dict[str, Any]:
         return {
@@ -56,22 +75,108 @@ class RecordedInvoke:
     args: dict[str, Any]
 
 
-def engine_view(value: Any) -> Any:
-    """Wire-format property values, with secrets redacted and sentinels made readable."""
+def engine_view(value: Any, *, reveal_secrets: bool = False) -> Any:
+    """Wire-format property values made readable: sentinels rendered, secrets redacted (or, for the pack, unwrapped).
+
+    ``reveal_secrets=True`` is the view the policy server builds (``deserialize_properties``
+    unwraps secrets); the default is what may be written to disk or shown.
+    """
     if isinstance(value, dict):
         signature = value.get(rpc._special_sig_key)
         if signature == rpc._special_secret_sig:
-            return REDACTED
+            return engine_view(value.get("value"), reveal_secrets=True) if reveal_secrets else REDACTED
         if signature == rpc._special_resource_sig:
             return value.get("urn")
         if signature in (rpc._special_asset_sig, rpc._special_archive_sig):
-            return {key: engine_view(item) for key, item in value.items() if key != rpc._special_sig_key}
-        return {key: engine_view(item) for key, item in value.items()}
+            return {
+                key: engine_view(item, reveal_secrets=reveal_secrets)
+                for key, item in value.items()
+                if key != rpc._special_sig_key
+            }
+        return {key: engine_view(item, reveal_secrets=reveal_secrets) for key, item in value.items()}
     if isinstance(value, list):
-        return [engine_view(item) for item in value]
+        return [engine_view(item, reveal_secrets=reveal_secrets) for item in value]
     if value == rpc.UNKNOWN:
         return UNKNOWN
     return value
+
+
+def _secret_payloads(value: Any) -> Iterator[Any]:
+    """The (plain) values of every secret marker in a wire-format tree."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            yield engine_view(value.get("value"), reveal_secrets=True)
+            return
+        for item in value.values():
+            yield from _secret_payloads(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _secret_payloads(item)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield str(value)
+
+
+def secret_values(value: Any) -> tuple[str, ...]:
+    """Every secret's text (and its string leaves, for a secret object) in a wire-format tree, each once."""
+    found: dict[str, None] = {}
+    for payload in _secret_payloads(value):
+        if isinstance(payload, (dict, list)):
+            found.setdefault(json.dumps(payload, sort_keys=True))
+        for text in _strings(payload):
+            found.setdefault(text)
+    return tuple(found)
+
+
+def secret_fragments(secrets: Iterable[str]) -> tuple[str, ...]:
+    """The string leaves of secrets that are JSON documents (a secret policy's Sids, principals, ARNs).
+
+    A finding about a resource quotes parts of its documents (``trust statement <Sid> …``); when the
+    document is secret, those parts are as secret as the whole.
+    """
+    found: dict[str, None] = {}
+    for secret in secrets:
+        try:
+            document = json.loads(secret)
+        except ValueError:
+            continue
+        if isinstance(document, (dict, list)):
+            for text in _strings(document):
+                found.setdefault(text)
+    return tuple(found)
+
+
+def mask_secrets(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced by ``"[secret]"``, as the Pulumi CLI filters what it prints.
+
+    The same trade-off as the CLI's filter (sdk/go/common/util/logging): values shorter than three
+    characters and ``true``/``false`` are left alone (masking them would mask ordinary words), and a
+    secret is also caught in its JSON-escaped form. Longest first, so a secret containing another is
+    masked whole.
+    """
+    patterns: set[str] = set()
+    for secret in secrets:
+        if len(secret) < 3 or secret.lower() in ("true", "false"):
+            continue
+        patterns.add(secret)
+        patterns.add(json.dumps(secret)[1:-1])
+    for pattern in sorted(patterns, key=len, reverse=True):
+        text = text.replace(pattern, REDACTED)
+    return text
+
+
+def _has_secret(value: Any) -> bool:
+    return any(True for _ in _secret_payloads(value))
 
 
 class RecordingMonitor(MockMonitor):
@@ -96,6 +201,8 @@ class RecordingMonitor(MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         # A provider reference is "<urn>::<id>"; the plan records the URN.
         provider = request.provider.rsplit("::", 1)[0] if request.provider else None
+        wire = json_format.MessageToDict(request.object)
+        secrets = secret_values(wire)
         self.recorded.append(
             RecordedResource(
                 urn=urn,
@@ -104,9 +211,11 @@ class RecordingMonitor(MockMonitor):
                 parent=request.parent or None,
                 provider=provider,
                 custom=bool(request.custom),
-                inputs=engine_view(json_format.MessageToDict(request.object)),
+                inputs=engine_view(wire),
                 dependencies=tuple(sorted(set(request.dependencies))),
                 aliases=tuple(self._alias_urns(request)),
+                revealed_inputs=engine_view(wire, reveal_secrets=True) if _has_secret(wire) else None,
+                secret_values=secrets,
             )
         )
         return response

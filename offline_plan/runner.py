@@ -22,6 +22,7 @@ from components.model.errors import PlatformInputError
 from components.model.platform_inputs import PlatformInputs, load_platform_inputs, settings_file_name
 from components.model.settings import CONFIG_KEY, PROJECT_CONFIG_KEYS
 from components.model.yaml_source import load_yaml_file
+from policies import pack_config
 
 from .mocks import AwsMocks
 from .policy_check import Violation, evaluate
@@ -88,16 +89,36 @@ def reject_unknown_project_keys(values: dict[str, str], project: str, stack: str
             )
 
 
+def load_policy_config(path: Path, project_dir: Path) -> pack_config.PackConfig:
+    """The pack's configuration, validated as the CLI validates ``--policy-pack-config`` (and a little more).
+
+    A wrongly typed value would otherwise reach a rule and crash it mid-plan; here it is one located line.
+    """
+    try:
+        return pack_config.load(path)
+    except pack_config.PolicyConfigError as error:
+        shown = path.relative_to(project_dir) if path.is_relative_to(project_dir) else path
+        subject = f"policy '{error.policy}'" if error.policy is not None else None
+        raise PlatformInputError(str(shown), error.problem, subject=subject, field=error.field) from None
+
+
 def run_plan(
-    project_dir: Path, stack: str, catalog: str | None = None, *, caller_account_id: str | None = None
+    project_dir: Path,
+    stack: str,
+    catalog: str | None = None,
+    *,
+    caller_account_id: str | None = None,
+    policy_config: Path = pack_config.DEFAULT_PATH,
 ) -> Plan:
     """Validate inputs, run ``__main__.py`` under mocks, record resources and run the rules.
 
-    Raises ``PlatformInputError`` for a broken catalog or stack file, before any
-    resource is declared.
+    Raises ``PlatformInputError`` for a broken catalog, stack file or policy pack
+    configuration (``policy_config``, by default ``policies/policy-config.json``),
+    before any resource is declared.
     """
     started = time.perf_counter()
     project_dir = project_dir.resolve()
+    pack_settings = load_policy_config(policy_config.resolve(), project_dir)
     project = project_name(project_dir)
     config = read_stack_config(project_dir, stack, project)
     reject_unknown_project_keys(config.values, project, stack)
@@ -131,7 +152,7 @@ def run_plan(
         # A failed run must not leave its collector on the logger for the next plan in this process.
         logger.removeHandler(handler)
     resources = monitor.recorded
-    violations = evaluate(resources)
+    violations = evaluate(resources, config=pack_settings)
     return Plan(
         stack=stack,
         project=project,

@@ -53,10 +53,10 @@ from pulumi_policy.proxy import (
 
 try:  # as ``policies.testing`` (this repository's tests) or as top-level ``testing`` inside the pack
     from .crossguard import resource_policy, stack_policy
-    from .rules.base import PolicyResource, ResourceRule, StackRule
+    from .rules.base import PolicyResource, ResourceRule, StackRule, config_defaults
 except ImportError:  # pragma: no cover
     from crossguard import resource_policy, stack_policy  # type: ignore[no-redef]
-    from rules.base import PolicyResource, ResourceRule, StackRule  # type: ignore[no-redef]
+    from rules.base import PolicyResource, ResourceRule, StackRule, config_defaults  # type: ignore[no-redef]
 
 UNKNOWN = UNKNOWN_STRING_VALUE
 """Put this where the engine would not know a value during preview (an output of a resource not created yet)."""
@@ -110,6 +110,13 @@ def wire_props(props: Mapping[str, Any]) -> Any:
     return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct)))
 
 
+def wire_config(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A policy's config as ``get_config()`` returns it: through the ``Struct`` of ``Configure`` (numbers as floats)."""
+    if not config:
+        return None
+    return json_format.MessageToDict(json_format.ParseDict(dict(config), struct_pb2.Struct()))
+
+
 def _options(resource: Resource) -> PolicyResourceOptions:
     # What the server builds from a request with default options (``_get_resource_options``).
     return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], resource.parent or None)
@@ -132,7 +139,7 @@ def resource_validation_args(
         resource.name,
         _options(resource),
         _provider(resource),
-        dict(config) if config else None,
+        wire_config(config),
         stack_tags,
     )
 
@@ -150,7 +157,7 @@ def stack_validation_args(
         if source.parent in by_urn:
             sdk.parent = by_urn[source.parent]
         sdk.dependencies.extend(by_urn[urn] for urn in source.dependencies if urn in by_urn)
-    return StackValidationArgs(built, dict(config) if config else None, stack_tags)
+    return StackValidationArgs(built, wire_config(config), stack_tags)
 
 
 @dataclass(frozen=True)
@@ -230,7 +237,12 @@ def check(
 
     A resource rule or policy runs once per resource (like ``Analyze``); a
     stack rule or policy runs once over all of them (like ``AnalyzeStack``).
+    Config reaches the policy as the CLI sends it: our rules' schema defaults
+    overlaid with ``config``, through protobuf (every number a float).
     """
+    if isinstance(rule, (ResourceRule, StackRule)):
+        # The CLI hands a policy its schema defaults overlaid with the file (ReconcilePolicyPackConfig).
+        config = {**config_defaults(rule.config_schema), **(config or {})}
     if isinstance(rule, ResourceRule):
         rule = resource_policy(rule)
     elif isinstance(rule, StackRule):

@@ -80,13 +80,15 @@ class Coordination(pulumi.ComponentResource):
         coordinator_name = naming.coordination_function_name(stack, "coordinator")
         gate_name = naming.coordination_function_name(stack, "deploy-gate")
         role_arns = [naming.role_arn(region, account, fn) for fn in (coordinator_name, gate_name)]
+        dlq_name = f"{coordinator_name}-dlq"
+        dlq_arn = f"arn:{partition}:sqs:{region}:{account}:{dlq_name}"
         key = aws.kms.Key(
             f"{name}-key",
             description=f"Encrypts the deployment ledger, topics and coordination logs of platform stack {stack}",
             enable_key_rotation=True,
             rotation_period_in_days=365,
             deletion_window_in_days=30,
-            policy=iam.to_json(iam.coordination_key_policy(region, account, stack, role_arns)),
+            policy=iam.to_json(iam.coordination_key_policy(region, account, stack, role_arns, dlq_arn)),
             tags=self._tags,
             opts=self._child,
         )
@@ -154,8 +156,6 @@ class Coordination(pulumi.ComponentResource):
         scope_inputs = {"region": region, "account_id": account, "stack": stack}
         environments = [environment.name for environment in settings.environments]
         table_arn = f"arn:{partition}:dynamodb:{region}:{account}:table/{table_name}"
-        dlq_name = f"{coordinator_name}-dlq"
-        dlq_arn = f"arn:{partition}:sqs:{region}:{account}:{dlq_name}"
         dlq = aws.sqs.Queue(
             f"{name}-coordinator-dlq",
             name=dlq_name,

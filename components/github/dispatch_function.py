@@ -114,6 +114,8 @@ class GitHubDispatch(pulumi.ComponentResource):
             attributes=[{"name": "jobId", "type": "S"}],
             ttl={"attribute_name": "expiresAt", "enabled": True},
             server_side_encryption={"enabled": True, "kms_key_arn": key.arn},
+            # The claims record which jobs were dispatched: recoverable after an accidental delete or bad write.
+            point_in_time_recovery={"enabled": True},
             tags=tags,
             opts=child,
         )

@@ -125,6 +125,7 @@ class ApprovalGovernance(pulumi.ComponentResource):
                     resolved["key_arn"],
                     resolved["ledger_arn"],
                     resolved["queue_arn"],
+                    region=region,
                 ),
                 environment={
                     "RELEASE_MANAGERS": json.dumps(sorted(settings.release_managers)),

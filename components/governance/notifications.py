@@ -24,7 +24,11 @@ diff and the execution.
 Shared with the approval auditor: the key, the ledger table (act once per
 event) and the dead-letter queue (EventBridge targets, subscriptions, functions).
 The rollback reporter claims its events in the same ledger, and through Chatbot
-publishes its reports to the same topic.
+publishes its reports to the same topic. Like every data store of the platform
+(the ``data-stores-encrypted`` policy), the ledger and the queue are encrypted
+with the channel's customer-managed key, and the ledger has point-in-time
+recovery: it records what was already posted or acted on, recoverable after an
+accidental delete or a bad write.
 """
 
 from __future__ import annotations
@@ -76,6 +80,9 @@ class ReleaseNewsArgs:
     inputs: PlatformInputs
     publisher_role_arns: Sequence[str]
     """Roles that publish to the topic: pipeline roles with approvals, the approval auditor."""
+    store_role_arns: Sequence[str] = ()
+    """Roles of other components that keep the ledger or send dead letters to the queue (the approval auditor,
+    the rollback reporter); the key policy lets them use the key through DynamoDB and SQS."""
 
 
 class ReleaseNews(pulumi.ComponentResource):
@@ -97,6 +104,11 @@ class ReleaseNews(pulumi.ComponentResource):
         self.uses_chatbot = settings.slack_workspace_id is not None
         self._inputs = inputs
 
+        dead_letters_name = f"cicd-release-news-dead-letters-{stack}"
+        dead_letters_arn = f"arn:{naming.partition_of(region)}:sqs:{region}:{account}:{dead_letters_name}"
+        notifier_roles = (
+            [] if self.uses_chatbot else [naming.role_arn(region, account, naming.function_name(NOTIFIER, stack))]
+        )
         key = aws.kms.Key(
             f"{name}-key",
             description=f"Encrypts release news (approvals, pipeline events, audit alerts) of stack {stack}",
@@ -105,7 +117,12 @@ class ReleaseNews(pulumi.ComponentResource):
             deletion_window_in_days=30,
             policy=iam.to_json(
                 iam.notification_key_policy(
-                    region, account, naming.notification_topic_arn(region, account, stack), args.publisher_role_arns
+                    region,
+                    account,
+                    naming.notification_topic_arn(region, account, stack),
+                    args.publisher_role_arns,
+                    store_role_arns=[*notifier_roles, *args.store_role_arns],
+                    dead_letter_queue_arn=dead_letters_arn,
                 )
             ),
             tags=tags,
@@ -142,10 +159,10 @@ class ReleaseNews(pulumi.ComponentResource):
         )
         dead_letters = aws.sqs.Queue(
             f"{name}-dead-letters",
-            name=f"cicd-release-news-dead-letters-{stack}",
+            name=dead_letters_name,
             message_retention_seconds=14 * 24 * 3600,
-            # SSE-SQS: a CMK would need grants for EventBridge, SNS and Lambda alike; payloads hold no secrets.
-            sqs_managed_sse_enabled=True,
+            # The key policy lets EventBridge and SNS encrypt for this queue, and the functions send through SQS.
+            kms_master_key_id=key.arn,
             tags=tags,
             opts=child,
         )
@@ -164,8 +181,8 @@ class ReleaseNews(pulumi.ComponentResource):
             hash_key="pk",
             attributes=[{"name": "pk", "type": "S"}],
             ttl={"attribute_name": "expires_at", "enabled": True},
-            # The AWS-owned key: the table holds event ids, states and what the reporter did (no secrets).
-            server_side_encryption={"enabled": True},
+            server_side_encryption={"enabled": True, "kms_key_arn": key.arn},
+            point_in_time_recovery={"enabled": True},
             tags=tags,
             opts=child,
         )
@@ -287,9 +304,14 @@ class ReleaseNews(pulumi.ComponentResource):
                 description=f"Posts release news of stack {stack} to Slack {settings.slack_channel}",
                 key_arn=key.arn,
                 dead_letter_queue_arn=dead_letters.arn,
-                policy_inputs={"ledger_arn": ledger.arn, "queue_arn": dead_letters.arn},
+                policy_inputs={"ledger_arn": ledger.arn, "queue_arn": dead_letters.arn, "key_arn": key.arn},
                 policy_for=lambda resolved: iam.slack_notifier_policy(
-                    resolved["log_group_arn"], secret, resolved["ledger_arn"], resolved["queue_arn"]
+                    resolved["log_group_arn"],
+                    secret,
+                    resolved["ledger_arn"],
+                    resolved["queue_arn"],
+                    region=region,
+                    key_arn=resolved["key_arn"],
                 ),
                 environment={"LEDGER_TABLE": ledger.name, "WEBHOOK_SECRET_ID": settings.slack_webhook_secret_name},
                 vendored=[SLACK_CLIENT, DELIVERY_LEDGER],

@@ -53,7 +53,8 @@ class RollbackReporterArgs:
     """The release-news delivery ledger: the reporter's claims share it (keys ``alarm#…``, ``action#…``, …)."""
     topic_arn: pulumi.Input[str]
     topic_key_arn: pulumi.Input[str]
-    """The release-news topic and its key: where reports go when the stack uses AWS Chatbot."""
+    """The release-news topic and its key: where reports go when the stack uses AWS Chatbot. The key also
+    encrypts the delivery ledger, so the reporter uses it through DynamoDB either way."""
 
 
 def reporter_role_arn(inputs: PlatformInputs) -> str:
@@ -167,6 +168,7 @@ class RollbackReporter(pulumi.ComponentResource):
                     webhook_secret_arn=webhook_secret,
                     topic=(resolved["topic_arn"], resolved["topic_key_arn"]) if uses_chatbot else None,
                     placements_parameter_arn=graph_parameter_arn,
+                    ledger_key_arn=resolved["topic_key_arn"],
                 ),
                 environment={
                     **delivery,

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 
 from ..model import naming
-from .documents import PUBLISH_KEY_ACTIONS, Document, document
+from .documents import PUBLISH_KEY_ACTIONS, Document, document, role_uses_data_store_key
 
 SCP_SIZE_LIMIT = 5120
 """Characters AWS Organizations allows in one service control policy (whitespace counts, so it is minified)."""
@@ -82,8 +82,13 @@ def approval_auditor_policy(
     key_arn: str,
     ledger_table_arn: str,
     dead_letter_queue_arn: str,
+    *,
+    region: str,
 ) -> Document:
-    """The auditor reads the state of prod pipelines, stops a wrongly approved run, records and alerts."""
+    """The auditor reads the state of prod pipelines, stops a wrongly approved run, records and alerts.
+
+    ``key_arn`` (the release-news key) also encrypts the ledger and the dead-letter queue.
+    """
     return document(
         {
             "Sid": "Logs",
@@ -106,4 +111,5 @@ def approval_auditor_policy(
         # The delivery ledger claims, notes, completes and releases with conditional updates only.
         {"Sid": "ActOnce", "Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": ledger_table_arn},
         {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dead_letter_queue_arn},
+        role_uses_data_store_key("LedgerAndDeadLetterKey", key_arn, region),
     )

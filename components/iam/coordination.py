@@ -16,7 +16,14 @@ from dataclasses import dataclass
 
 from ..model import naming
 from ..model.tags import MANAGED_BY
-from .documents import KMS_USE_ACTIONS, Document, document, key_administration, logs_may_encrypt
+from .documents import (
+    KMS_USE_ACTIONS,
+    Document,
+    document,
+    key_administration,
+    logs_may_encrypt,
+    services_send_dead_letters,
+)
 
 LEDGER_READ_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query"]
 LEDGER_WRITE_ACTIONS = ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
@@ -135,9 +142,21 @@ def coordinator_role_policy(
     return document(*statements)
 
 
-def coordination_key_policy(region: str, account_id: str, stack: str, function_role_arns: Sequence[str]) -> Document:
-    """The coordination key: the account's admins, the two function roles, and CloudWatch Logs for their logs."""
+def coordination_key_policy(
+    region: str,
+    account_id: str,
+    stack: str,
+    function_role_arns: Sequence[str],
+    dead_letter_queue_arn: str | None = None,
+) -> Document:
+    """The coordination key: the account's admins, the two function roles, CloudWatch Logs for their logs, and
+    EventBridge for the coordinator's dead-letter queue (its rules' targets dead-letter there themselves)."""
     root = naming.account_root_arn(region, account_id)
+    dead_letters = (
+        [services_send_dead_letters("EventBridgeSendsDeadLetters", [dead_letter_queue_arn], ["events.amazonaws.com"])]
+        if dead_letter_queue_arn is not None
+        else []
+    )
     return document(
         key_administration(root),
         {
@@ -154,4 +173,5 @@ def coordination_key_policy(region: str, account_id: str, stack: str, function_r
             region,
             naming.log_group_arn(region, account_id, f"/aws/lambda/cicd-{stack.lower()}-*"),
         ),
+        *dead_letters,
     )

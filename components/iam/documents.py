@@ -111,3 +111,68 @@ def logs_may_encrypt(sid: str, region: str, log_group_arn: str, operator: str = 
         "Resource": "*",
         "Condition": {operator: {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
     }
+
+
+DATA_STORE_SERVICES = ("dynamodb", "sqs")
+"""The services through which a function uses a data-store key: its table (DynamoDB) and its dead letters (SQS)."""
+
+
+def via_services(region: str, services: Sequence[str] = DATA_STORE_SERVICES) -> list[str]:
+    """``kms:ViaService`` values: the key is used only on a request those services make for the caller."""
+    return [f"{service}.{region}.amazonaws.com" for service in services]
+
+
+def roles_use_data_store_key(sid: str, root_arn: str, role_arns: Sequence[str], region: str) -> Document:
+    """Key policy: the named roles may use the key, but only through DynamoDB and SQS.
+
+    DynamoDB with a customer-managed key needs Encrypt, Decrypt, ReEncrypt*, GenerateDataKey* and
+    DescribeKey for whoever reads or writes the table (DynamoDB developer guide, "Encryption at rest:
+    how it works", customer managed key); an SQS producer needs GenerateDataKey and Decrypt, and a
+    Lambda function's dead letters are sent as its execution role (Lambda developer guide,
+    dead-letter queues). The principal is the account root narrowed by ``aws:PrincipalArn``, so the
+    policy stays valid before the roles exist; each role's own policy must grant the same.
+    """
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": root_arn},
+        "Action": KMS_USE_ACTIONS,
+        "Resource": "*",
+        "Condition": {
+            "ArnEquals": {"aws:PrincipalArn": sorted(set(role_arns))},
+            "StringEquals": {"kms:ViaService": via_services(region)},
+        },
+    }
+
+
+def role_uses_data_store_key(sid: str, key_arn: str, region: str) -> Document:
+    """Identity policy: the other half of ``roles_use_data_store_key`` (both must allow)."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": KMS_USE_ACTIONS,
+        "Resource": key_arn,
+        "Condition": {"StringEquals": {"kms:ViaService": via_services(region)}},
+    }
+
+
+DEAD_LETTER_SENDERS = ("events.amazonaws.com", "sns.amazonaws.com")
+
+
+def services_send_dead_letters(sid: str, queue_arns: Sequence[str], senders: Sequence[str]) -> Document:
+    """Key policy: AWS services that put undeliverable messages on a queue encrypted with this key.
+
+    An EventBridge target's DLQ and an SNS subscription's redrive queue are written by the service
+    itself, which must be allowed GenerateDataKey and Decrypt on the queue's key (SQS developer guide,
+    key management: compatibility between AWS services and encrypted queues; without it the service
+    drops the message, and EventBridge counts InvocationsFailedToBeSentToDLQ). Scoped to the queues by
+    the encryption context SQS sets on every data key request (``aws:sqs:arn``).
+    """
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": sorted(senders) if len(senders) > 1 else senders[0]},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:EncryptionContext:aws:sqs:arn": sorted(set(queue_arns))}},
+    }

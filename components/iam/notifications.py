@@ -4,7 +4,10 @@ The topic carries approval requests (published by the pipeline roles), pipeline
 state changes (published by EventBridge) and the approval auditor's alerts. It is
 encrypted with its own key, so the key policy names exactly those publishers;
 subscribers (Chatbot, the notifier function) receive plaintext from SNS and
-need no key access.
+need no key access. The same key encrypts the channel's delivery ledger
+(DynamoDB) and dead-letter queue (SQS): the functions that keep the ledger or
+send dead letters use it through those services, and EventBridge and SNS, which
+put undeliverable events on the queue themselves, may encrypt for that queue only.
 """
 
 from __future__ import annotations
@@ -12,20 +15,45 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..model import naming
-from .documents import PUBLISH_KEY_ACTIONS, Document, document, key_administration, logs_may_encrypt
+from .documents import (
+    DEAD_LETTER_SENDERS,
+    PUBLISH_KEY_ACTIONS,
+    Document,
+    document,
+    key_administration,
+    logs_may_encrypt,
+    role_uses_data_store_key,
+    roles_use_data_store_key,
+    services_send_dead_letters,
+)
 
 
 def notification_key_policy(
-    region: str, account_id: str, topic_arn: str, publisher_role_arns: Sequence[str]
+    region: str,
+    account_id: str,
+    topic_arn: str,
+    publisher_role_arns: Sequence[str],
+    *,
+    store_role_arns: Sequence[str] = (),
+    dead_letter_queue_arn: str | None = None,
 ) -> Document:
-    """Admins; the roles that publish; EventBridge (pipeline events); CloudWatch Logs for the functions' logs.
+    """Admins; the roles that publish; EventBridge (pipeline events); CloudWatch Logs for the functions' logs;
+    the roles that keep the ledger or send dead letters (``store_role_arns``), and the services that
+    dead-letter undeliverable events to ``dead_letter_queue_arn``.
 
     EventBridge's KMS requests carry no ``aws:SourceAccount``/``aws:SourceArn``
-    (AWS documents them as unsupported there), so its grant is narrowed by the
-    encryption context SNS sets: the topic's ARN.
+    (AWS documents them as unsupported there), so its grants are narrowed by the
+    encryption context each service sets: the topic's ARN (SNS), the queue's (SQS).
     """
     root = naming.account_root_arn(region, account_id)
     function_logs = naming.log_group_arn(region, account_id, "/aws/lambda/cicd-*")
+    stores: list[Document] = []
+    if store_role_arns:
+        stores.append(roles_use_data_store_key("FunctionsUseLedgerAndDeadLetters", root, store_role_arns, region))
+    if dead_letter_queue_arn is not None:
+        stores.append(
+            services_send_dead_letters("ServicesSendDeadLetters", [dead_letter_queue_arn], DEAD_LETTER_SENDERS)
+        )
     return document(
         key_administration(root),
         {
@@ -45,6 +73,7 @@ def notification_key_policy(
             "Condition": {"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": topic_arn}},
         },
         logs_may_encrypt("FunctionLogsEncryption", region, function_logs),
+        *stores,
     )
 
 
@@ -81,9 +110,15 @@ def notification_topic_policy(
 
 
 def slack_notifier_policy(
-    log_group_arn: str, webhook_secret_arn_pattern: str, ledger_table_arn: str, dead_letter_queue_arn: str
+    log_group_arn: str,
+    webhook_secret_arn_pattern: str,
+    ledger_table_arn: str,
+    dead_letter_queue_arn: str,
+    *,
+    region: str,
+    key_arn: str,
 ) -> Document:
-    """Read the webhook URL, post once per message (ledger), keep what could not be delivered."""
+    """Read the webhook URL, post once per message (ledger), keep what could not be delivered (both encrypted)."""
     return document(
         {
             "Sid": "Logs",
@@ -100,6 +135,7 @@ def slack_notifier_policy(
         # The delivery ledger claims, notes, completes and releases with conditional updates only.
         {"Sid": "PostOnce", "Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": ledger_table_arn},
         {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dead_letter_queue_arn},
+        role_uses_data_store_key("LedgerAndDeadLetterKey", key_arn, region),
     )
 
 

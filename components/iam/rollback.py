@@ -13,7 +13,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..model import naming
-from .documents import PUBLISH_KEY_ACTIONS, Document, document, key_administration, logs_may_encrypt
+from .documents import (
+    PUBLISH_KEY_ACTIONS,
+    Document,
+    document,
+    key_administration,
+    logs_may_encrypt,
+    role_uses_data_store_key,
+)
 
 ALARM_READ_ACTIONS = ["cloudwatch:DescribeAlarms"]
 
@@ -206,6 +213,7 @@ def reporter_role_policy(
     webhook_secret_arn: str | None = None,
     topic: tuple[str, str] | None = None,
     placements_parameter_arn: str | None = None,
+    ledger_key_arn: str | None = None,
 ) -> Document:
     """What the reporter does: read what happened, tell Slack, roll back the Deploy stage of our pipelines.
 
@@ -274,6 +282,9 @@ def reporter_role_policy(
             "Resource": [f"{build_logs}/{pattern}:log-stream:*" for pattern in project_patterns],
         },
     ]
+    if ledger_key_arn is not None:
+        # The delivery ledger is encrypted with the release-news key; DynamoDB uses it on the reporter's behalf.
+        statements.append(role_uses_data_store_key("LedgerKey", ledger_key_arn, region))
     if webhook_secret_arn is not None:
         statements.append(
             {

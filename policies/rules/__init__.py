@@ -12,6 +12,7 @@ from . import (
     codebuild,
     codedeploy,
     codepipeline,
+    data_stores,
     federated_environments,
     federation,
     gcp_artifact_registry,
@@ -56,6 +57,8 @@ STACK_RULES: tuple[StackRule, ...] = (
     *service_graph.RULES,
     *s3.STACK_RULES,
     *secrets.STACK_RULES,
+    *lambda_functions.STACK_RULES,
+    *data_stores.RULES,
 )
 ALL_RULES = (*RESOURCE_RULES, *STACK_RULES)
 

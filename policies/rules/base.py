@@ -100,6 +100,22 @@ def config_defaults(schema: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return {key: spec["default"] for key, spec in schema.items() if "default" in spec}
 
 
+def as_schema_type(value: Any, spec: Mapping[str, Any]) -> Any:
+    """A config value as its JSON schema types it: an integral float where the schema says ``integer`` is an int."""
+    if spec.get("type") == "integer" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if spec.get("type") == "array" and isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return [as_schema_type(item, spec.get("items", {})) for item in value]
+    return value
+
+
+def number(value: Any) -> str:
+    """A number for a message: ``90`` for an integral float (the CLI's protocol sends every number as one)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 @dataclass(frozen=True)
 class _RuleMetadata:
     name: str
@@ -110,12 +126,17 @@ class _RuleMetadata:
     config_schema: Mapping[str, Mapping[str, Any]]
 
     def effective_config(self, config: Config | None) -> dict[str, Any]:
-        """Schema defaults, overlaid with the configured values this rule knows (``enforcementLevel`` is not one)."""
+        """Schema defaults, overlaid with the configured values this rule knows (``enforcementLevel`` is not one).
+
+        Values take their schema's type: over the CLI's protocol every number arrives as a float (the
+        config travels as a protobuf ``Struct``), and an ``integer`` knob must still read, and print, as
+        ``90``, not ``90.0``.
+        """
         effective = config_defaults(self.config_schema)
         for key, value in (config or {}).items():
             if key in self.config_schema:
                 effective[key] = value
-        return effective
+        return {key: as_schema_type(value, self.config_schema.get(key, {})) for key, value in effective.items()}
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .base import Config, Props, as_list, is_unknown, resource_rule
+from .base import Config, Props, as_list, is_unknown, number, resource_rule
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -19,7 +19,8 @@ def check_retention(_: str, props: Props, config: Config) -> Iterator[str]:
     if not days:
         yield f"log group {name} has no retention: logs are kept (and billed) forever"
     elif isinstance(days, (int, float)) and days < config["minimumDays"]:
-        yield f"log group {name} keeps logs {int(days)} days, fewer than the required {config['minimumDays']}"
+        minimum = number(config["minimumDays"])
+        yield f"log group {name} keeps logs {number(days)} days, fewer than the required {minimum}"
 
 
 LOG_RETENTION = resource_rule(

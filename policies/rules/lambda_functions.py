@@ -2,16 +2,18 @@
 
 The platform's own Lambdas (gates, notifiers, coordination) run with
 pipeline-wide permissions; a public URL or a stale runtime there is a way in.
+``lambda-ops`` is a stack rule: whether a function needs a dead-letter queue
+depends on who invokes it and how (``lambda_invocation``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from .base import Config, Props, as_mapping, dig, is_unknown, present, resource_rule
+from .base import Config, PolicyResource, Props, as_mapping, dig, is_unknown, present, resource_rule, stack_rule
+from .lambda_invocation import FUNCTION, has_failure_destination, invokers, may_be_invoked_asynchronously
 
-FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
 FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
 
@@ -122,7 +124,7 @@ LAMBDA_RUNTIME = resource_rule(
 def check_env_secrets(_: str, props: Props, __: Config) -> Iterator[str]:
     variables = dig(props, "environment", "variables")
     for name, value in as_mapping(variables).items():
-        if not isinstance(value, str) or is_unknown(value) or value == "[secret]":
+        if not isinstance(value, str) or is_unknown(value):
             continue
         if AWS_ACCESS_KEY_VALUE.search(value):
             yield f"environment variable {name} holds an AWS access key id"
@@ -145,27 +147,40 @@ LAMBDA_ENV_SECRETS = resource_rule(
 # lambda-ops
 
 
-def check_ops(_: str, props: Props, __: Config) -> Iterator[str]:
-    name = props.get("name")
-    mode = dig(props, "tracingConfig", "mode")
-    if mode != "Active" and not is_unknown(mode):
-        yield f"function {name} has no active X-Ray tracing"
-    target = dig(props, "deadLetterConfig", "targetArn")
-    if not present(target):
-        yield f"function {name} has no dead-letter queue for failed asynchronous invocations"
-    reserved = props.get("reservedConcurrentExecutions")
-    if not is_unknown(reserved) and (reserved is None or reserved == -1):
-        yield f"function {name} has no reserved concurrency"
+def check_ops(resources: Sequence[PolicyResource], _: Config) -> Iterator[tuple[str | None, str]]:
+    declared = invokers(resources)
+    for function in resources:
+        if function.type != FUNCTION:
+            continue
+        props, name = function.props, function.props.get("name")
+        mode = dig(props, "tracingConfig", "mode")
+        if mode != "Active" and not is_unknown(mode):
+            yield function.urn, f"function {name} has no active X-Ray tracing"
+        if isinstance(name, str) and not is_unknown(name):
+            asynchronous, reasons = may_be_invoked_asynchronously(declared.of(name), declared.unresolved)
+            queued = present(dig(props, "deadLetterConfig", "targetArn")) or has_failure_destination(resources, name)
+            if asynchronous and not queued:
+                yield (
+                    function.urn,
+                    f"function {name} has no dead-letter queue for failed asynchronous invocations "
+                    f"(from {'; '.join(reasons)})",
+                )
+        reserved = props.get("reservedConcurrentExecutions")
+        if not is_unknown(reserved) and (reserved is None or reserved == -1):
+            yield function.urn, f"function {name} has no reserved concurrency"
 
 
-LAMBDA_OPS = resource_rule(
+LAMBDA_OPS = stack_rule(
     name="lambda-ops",
-    description="Lambda functions trace with X-Ray, keep failed async events in a DLQ and reserve concurrency.",
+    description="Lambda functions trace with X-Ray, reserve concurrency, and keep failed async events (DLQ) "
+    "when something invokes them asynchronously.",
     level="advisory",
-    resource_types={FUNCTION},
     check=check_ops,
-    remediation="Set tracing_config.mode='Active', dead_letter_config.target_arn and reserved_concurrent_executions.",
+    remediation="Set tracing_config.mode='Active' and reserved_concurrent_executions; for a function invoked "
+    "asynchronously (EventBridge, SNS, S3, a CodePipeline Lambda action, or undeclared callers) set "
+    "dead_letter_config.target_arn or an on-failure destination.",
     anchors=("CKV_AWS_50", "CKV_AWS_116", "CKV_AWS_115"),
 )
 
-RULES = (LAMBDA_ACCESS, LAMBDA_RUNTIME, LAMBDA_ENV_SECRETS, LAMBDA_OPS)
+RULES = (LAMBDA_ACCESS, LAMBDA_RUNTIME, LAMBDA_ENV_SECRETS)
+STACK_RULES = (LAMBDA_OPS,)

@@ -19,6 +19,7 @@ from .base import (
     as_list,
     dig,
     is_unknown,
+    number,
     stack_rule,
 )
 from .pipeline_model import Pipeline, pipelines, prod_pipelines
@@ -287,7 +288,7 @@ def check_quotas(resources: Sequence[PolicyResource], config: Config) -> Finding
                 pipeline.urn,
                 (
                     f"pipeline {pipeline.name} has {len(as_list(stages))} "
-                    f"stages (quota {config['maxStagesPerPipeline']})"
+                    f"stages (quota {number(config['maxStagesPerPipeline'])})"
                 ),
             )
         for stage in as_list(stages):
@@ -297,13 +298,13 @@ def check_quotas(resources: Sequence[PolicyResource], config: Config) -> Finding
                     pipeline.urn,
                     (
                         f"pipeline {pipeline.name} stage {dig(stage, 'name')} has {len(as_list(actions))} actions "
-                        f"(quota {config['maxActionsPerStage']})"
+                        f"(quota {number(config['maxActionsPerStage'])})"
                     ),
                 )
     for provider, count in per_provider.items():
         if count > config["maxPipelinesPerRegion"]:
             where = provider or "the default provider's account and region"
-            yield None, f"{count} pipelines in {where} (quota {config['maxPipelinesPerRegion']})"
+            yield None, f"{count} pipelines in {where} (quota {number(config['maxPipelinesPerRegion'])})"
 
 
 QUOTAS = stack_rule(

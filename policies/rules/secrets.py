@@ -9,7 +9,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from .base import Config, PolicyResource, Props, dig, is_unknown, present, resource_rule, stack_rule, tags_of
+from .base import (
+    Config,
+    PolicyResource,
+    Props,
+    dig,
+    is_unknown,
+    number,
+    present,
+    resource_rule,
+    stack_rule,
+    tags_of,
+)
 
 SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 - type tokens
 SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"  # noqa: S105
@@ -45,7 +56,7 @@ def check_secret_rotation(resource_type: str, props: Props, config: Config) -> I
         return
     days = _rotation_days(rules)
     if days is not None and days > config["maximumDays"]:
-        yield f"secret {props.get('secretId')} rotates every {days:g} days, more than {config['maximumDays']}"
+        yield f"secret {props.get('secretId')} rotates every {days:g} days, more than {number(config['maximumDays'])}"
 
 
 SECRET_ROTATION_RULE = resource_rule(
@@ -92,7 +103,7 @@ def check_secrets_rotated(resources: Sequence[PolicyResource], config: Config) -
             continue
         yield (
             resource.urn,
-            f"secret {name} is never rotated: add a SecretRotation of at most {config['maximumDays']} days, "
+            f"secret {name} is never rotated: add a SecretRotation of at most {number(config['maximumDays'])} days, "
             f"or tag it {EXEMPT_TAG}=<why it cannot rotate>",
         )
 

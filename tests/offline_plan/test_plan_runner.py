@@ -141,3 +141,38 @@ def test_command_line_exit_codes_and_single_error_line(catalog_raw, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: ") and "dependency cycle" in lines[0]
     assert "Traceback" not in result.stderr
     assert not out.exists(), "a refused plan must not leave a plan file behind"
+
+
+def test_a_wrongly_typed_policy_config_value_is_one_located_line_and_exit_2(tmp_path):
+    """On today's main this crashes make plan with a TypeError deep inside log-retention."""
+    config = tmp_path / "policy-config.json"
+    config.write_text(json.dumps({"log-retention": {"minimumDays": "90"}}))
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "offline_plan", "--stack", "dev", "--policy-config", str(config), "--out", str(out)],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: {config}: policy 'log-retention': field 'minimumDays': '90' is not of type 'integer'"
+    ]
+    assert not out.exists(), "a refused plan must not leave a plan file behind"
+
+
+def test_the_default_policy_config_is_named_relative_to_the_project(tmp_path):
+    from offline_plan.runner import load_policy_config
+
+    config = PROJECT_DIR / "policies" / "policy-config.json"
+    assert load_policy_config(config, PROJECT_DIR).properties_of("log-retention") == {"minimumDays": 90}
+    broken = tmp_path / "policies" / "policy-config.json"
+    broken.parent.mkdir()
+    broken.write_text('{"prod-queued": "off"}')
+    with pytest.raises(PlatformInputError) as refused:
+        load_policy_config(broken, tmp_path)
+    assert str(refused.value) == (
+        "policies/policy-config.json: policy 'prod-queued': "
+        "enforcementLevel 'off' is not one of advisory, mandatory, remediate, disabled"
+    )

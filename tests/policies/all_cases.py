@@ -7,7 +7,9 @@ from . import (
     test_cloud_identity_rules,
     test_codebuild_rules,
     test_data_rules,
+    test_data_stores,
     test_iam_rules,
+    test_lambda_ops,
     test_pipeline_rules,
     test_pipeline_shape_rules,
     test_runtime_rules,
@@ -22,4 +24,6 @@ ALL_CASES = [
     *test_runtime_rules.CASES,
     *test_cloud_identity_rules.CASES,
     *test_access_stack_rules.CASES,
+    *test_lambda_ops.CASES,
+    *test_data_stores.CASES,
 ]

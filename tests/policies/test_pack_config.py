@@ -56,3 +56,79 @@ def test_a_file_is_loaded(tmp_path):
 
 def test_remediate_reports_as_mandatory_like_the_server_does_for_validation_only_policies():
     assert pack_config.parse({"s3-kms": "remediate"}).level_of("s3-kms", "advisory") == "mandatory"
+
+
+# Validation against the pack, as the CLI validates --policy-pack-config (pkg/resource/analyzer/config.go).
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "policy-config.json"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "located"),
+    [
+        # A wrongly typed value: today it reaches log-retention's comparison and crashes make plan with a TypeError.
+        (
+            '{"log-retention": {"minimumDays": "90"}}',
+            "policy 'log-retention': field 'minimumDays': '90' is not of type 'integer'",
+        ),
+        (
+            '{"log-retention": {"minimumDays": 0}}',
+            "policy 'log-retention': field 'minimumDays': 0 is less than the minimum of 1",
+        ),
+        (
+            '{"codebuild-no-privileged": {"allowedProjects": "booking-build"}}',
+            "policy 'codebuild-no-privileged': field 'allowedProjects': 'booking-build' is not of type 'array'",
+        ),
+        (
+            '{"codebuild-no-privileged": {"allowedProjects": ["booking-build", 7]}}',
+            "policy 'codebuild-no-privileged': field 'allowedProjects[1]': 7 is not of type 'string'",
+        ),
+        # Stricter than the CLI, which silently ignores both: a typo would leave the setting unapplied.
+        (
+            '{"log-retension": {"minimumDays": 90}}',
+            "policy 'log-retension': the pack has no policy of this name (check the spelling)",
+        ),
+        (
+            '{"log-retention": {"minimumDay": 90}}',
+            "policy 'log-retention': field 'minimumDay': unknown property (this policy reads minimumDays)",
+        ),
+        ('{"all": {"minimumDays": 90}}', "policy 'all': 'all' takes only an enforcement level"),
+        # Enforcement levels, with the CLI's rules.
+        (
+            '{"kms-rotation": "strict"}',
+            "policy 'kms-rotation': enforcementLevel 'strict' is not one of advisory, mandatory, remediate, disabled",
+        ),
+        (
+            '{"kms-rotation": {"enforcementLevel": 1}}',
+            "policy 'kms-rotation': 1 is not a valid enforcement level; must be a string",
+        ),
+        ('{"kms-rotation": 3}', "policy 'kms-rotation': must be a level or an object, not 3"),
+        # The file itself.
+        ('["log-retention"]', "must be a JSON object mapping policy names to a level or an object"),
+        (
+            '{"log-retention": {"minimumDays": 90,}}',
+            "is not valid JSON (Expecting property name enclosed in double quotes at line 1 column 38)",
+        ),
+    ],
+)
+def test_a_bad_config_is_refused_with_one_located_line(tmp_path, text, located):
+    with pytest.raises(pack_config.PolicyConfigError) as refused:
+        pack_config.load(write(tmp_path, text))
+    assert str(refused.value) == located
+
+
+def test_the_platform_config_is_valid_for_the_pack():
+    config = pack_config.load()
+    assert config.properties_of("log-retention") == {"minimumDays": 90}
+
+
+def test_an_integral_float_is_an_integer_to_json_schema_and_to_the_rule(tmp_path):
+    config = pack_config.load(write(tmp_path, '{"log-retention": {"minimumDays": 90.0}}'))
+    from policies.rules.cloudwatch import LOG_RETENTION
+
+    effective = LOG_RETENTION.effective_config(config.properties_of("log-retention"))
+    assert effective == {"minimumDays": 90} and type(effective["minimumDays"]) is int

@@ -286,6 +286,41 @@ MUTATIONS: list[tuple[str, str, Callable[[Inputs], None], set[str]]] = [
         {"lambda-ops"},
     ),
     (
+        # CodePipeline invokes an action's function asynchronously: a DLQ matters now, the entry rule alone needed none.
+        "let the deploy gate also serve a bake action, without a dead-letter queue",
+        "booking-prod-pipeline",
+        lambda i: stage(i, "Deploy")["actions"].append(
+            {
+                "name": "Bake",
+                "category": "Invoke",
+                "owner": "AWS",
+                "provider": "Lambda",
+                "version": "1",
+                "runOrder": 2,
+                "configuration": {"FunctionName": "cicd-prod-deploy-gate"},
+            }
+        ),
+        {"lambda-ops"},
+    ),
+    (
+        "put the release-news ledger back on DynamoDB's AWS-managed key",
+        "release-news-ledger",
+        set_path("serverSideEncryption", value={"enabled": True}),
+        {"data-stores-encrypted"},
+    ),
+    (
+        "drop the dispatch claims' point-in-time recovery",
+        "github-dispatch-claims",
+        set_path("pointInTimeRecovery", value=DELETE),
+        {"data-stores-encrypted"},
+    ),
+    (
+        "move the release-news dead letters to SQS-managed encryption",
+        "release-news-dead-letters",
+        lambda i: [i.pop("kmsMasterKeyId"), i.update(sqsManagedSseEnabled=True)],
+        {"data-stores-encrypted"},
+    ),
+    (
         # The platform's one secret since the rollback reporter uses the operator's Slack secret.
         "exempt the dispatch token from rotation without a reason",
         "github-dispatch-token",

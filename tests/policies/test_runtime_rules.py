@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from policies.rules.cloudwatch import ALARM_ACTIONS, LOG_ENCRYPTION, LOG_RETENTION
-from policies.rules.lambda_functions import LAMBDA_ACCESS, LAMBDA_ENV_SECRETS, LAMBDA_OPS, LAMBDA_RUNTIME
+from policies.rules.lambda_functions import LAMBDA_ACCESS, LAMBDA_ENV_SECRETS, LAMBDA_RUNTIME
 from policies.rules.secrets import SECRET_ROTATION_RULE, SECRETS_ROTATED_RULE
 from policies.rules.sns import SNS_HARDENING
 from policies.rules.tagging import REQUIRED_TAGS
@@ -146,16 +146,6 @@ CASES = [
         function(environment={"variables": {"WEBHOOK_SECRET_ID": "cicd-platform/slack-webhook"}}),
     ),
     unknown(LAMBDA_ENV_SECRETS, "value not known", function(environment={"variables": {"API_KEY": UNKNOWN}})),
-    fires(
-        LAMBDA_OPS,
-        "bare function",
-        function(tracingConfig=None, deadLetterConfig=None, reservedConcurrentExecutions=None),
-        "function cicd-deploy-gate has no active X-Ray tracing",
-        "function cicd-deploy-gate has no dead-letter queue for failed asynchronous invocations",
-        "function cicd-deploy-gate has no reserved concurrency",
-    ),
-    quiet(LAMBDA_OPS, "traced, DLQ, reserved", function()),
-    unknown(LAMBDA_OPS, "DLQ ARN not known", function(deadLetterConfig={"targetArn": UNKNOWN})),
     fires(
         LOG_RETENTION,
         "kept forever",
