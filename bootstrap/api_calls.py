@@ -161,20 +161,26 @@ def _metric_alarm(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
 def _composite_alarm(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
     # composite_alarm.go: PutCompositeAlarm (create and update), DescribeAlarms with
     # AlarmTypes=CompositeAlarm (read), DeleteAlarms (delete); tags through the transparent tagging.
-    return _tagged_lifecycle(
-        place.arn("cloudwatch", f"alarm:{inputs['alarmName']}"),
-        place,
-        ["cloudwatch:PutCompositeAlarm"],
-        [
-            "cloudwatch:DescribeAlarms",
-            "cloudwatch:ListTagsForResource",
-            "cloudwatch:PutCompositeAlarm",
+    # The read is authorised on "*": CloudWatch returns composite alarms only to a DescribeAlarms
+    # granted on "*" (Amazon CloudWatch API Reference, DescribeAlarms), so a narrower grant fails the
+    # read-back after create, and this call says so.
+    read = ApiCall("cloudwatch:DescribeAlarms", "*")
+    return [
+        read,
+        *_tagged_lifecycle(
+            place.arn("cloudwatch", f"alarm:{inputs['alarmName']}"),
+            place,
+            ["cloudwatch:PutCompositeAlarm"],
+            [
+                "cloudwatch:ListTagsForResource",
+                "cloudwatch:PutCompositeAlarm",
+                "cloudwatch:TagResource",
+                "cloudwatch:UntagResource",
+                "cloudwatch:DeleteAlarms",
+            ],
             "cloudwatch:TagResource",
-            "cloudwatch:UntagResource",
-            "cloudwatch:DeleteAlarms",
-        ],
-        "cloudwatch:TagResource",
-    )
+        ),
+    ]
 
 
 def _event_rule_arn(inputs: dict[str, Any], place: Placement, rule: str) -> str:

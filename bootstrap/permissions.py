@@ -32,7 +32,9 @@ What it may do, and why each statement is there:
 - the lookups the program makes during preview (ALB, listener, target groups) and
   the reads the preflight makes; ``sts:GetCallerIdentity`` for the provider's account check;
 - for the governance work: CloudWatch metric and composite alarms, SNS topics and
-  EventBridge rules (on the default bus) named ``cicd-*`` with their targets, and a
+  EventBridge rules (on the default bus) named ``cicd-*`` with their targets (alarms are
+  read with ``DescribeAlarms`` on ``*``, the only scope CloudWatch returns composite
+  alarms to; every write stays on ``alarm:cicd-*``), and a
   KMS key for the alarm topic. ``kms:CreateKey`` has no resource to scope, so it requires
   the request tag ``managed-by=cicd-platform`` and every later call on a key
   requires that tag on the key. The key's own policy lets the account (and so
@@ -43,6 +45,8 @@ from __future__ import annotations
 
 import json
 from typing import Any
+
+from components.iam.rollback import ALARM_READ_ACTIONS, COMPOSITE_ALARM_READ_SCOPE
 
 Document = dict[str, Any]
 
@@ -122,7 +126,6 @@ ALARM_ACTIONS = [
     "cloudwatch:PutMetricAlarm",
     "cloudwatch:PutCompositeAlarm",
     "cloudwatch:DeleteAlarms",
-    "cloudwatch:DescribeAlarms",
     "cloudwatch:TagResource",
     "cloudwatch:UntagResource",
     "cloudwatch:ListTagsForResource",
@@ -255,6 +258,14 @@ def bootstrap_policy() -> Document:
                 "Effect": "Allow",
                 "Action": ALARM_ACTIONS,
                 "Resource": _arn("cloudwatch", f"alarm:{PLATFORM_PREFIX}*"),
+            },
+            {
+                # The provider reads each composite alarm back after PutCompositeAlarm; CloudWatch returns
+                # composite alarms only to a DescribeAlarms granted on "*" (API Reference, DescribeAlarms).
+                "Sid": "ReadAlarmsIncludingComposite",
+                "Effect": "Allow",
+                "Action": ALARM_READ_ACTIONS,
+                "Resource": COMPOSITE_ALARM_READ_SCOPE,
             },
             {
                 "Sid": "ManagePlatformEventRules",

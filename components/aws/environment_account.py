@@ -124,7 +124,7 @@ class EnvironmentAccount(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-alarm-reader-policy",
             role=self.alarm_reader.id,
-            policy=iam.to_json(iam.alarm_reader_policy(region, account_id, environment.name)),
+            policy=iam.to_json(iam.alarm_reader_policy()),
             opts=pulumi.ResourceOptions(parent=self.alarm_reader, provider=self.provider),
         )
         EventForwarding(

@@ -2,7 +2,8 @@
 
 Legitimate shapes of the platform (``components/iam``) stay quiet:
 ``Resource: "*"`` only on actions AWS cannot scope (``ecr:GetAuthorizationToken``,
-``ecs:RegisterTaskDefinition``), ``iam:PassRole`` on named task roles, deploy
+``ecs:RegisterTaskDefinition``) or documents as needing it (``cloudwatch:DescribeAlarms``,
+which returns composite alarms only on ``*``), ``iam:PassRole`` on named task roles, deploy
 roles trusting one named role under ``aws:PrincipalOrgID``. Key and bucket
 policies are resource policies and are judged by the KMS and S3 rules.
 """
@@ -83,6 +84,12 @@ UNSCOPABLE_ACTIONS = (
     "tag:GetResources",
 )
 
+# Actions IAM can scope to a resource, but for which AWS documents "*" as the only scope that works.
+# Amazon CloudWatch API Reference, DescribeAlarms: "To use this operation and return information about
+# composite alarms, you must be signed on with the cloudwatch:DescribeAlarms permission that is scoped to *";
+# a narrower scope returns no composite alarm at all. A read-only grant, so "*" is the documented exception.
+DOCUMENTED_STAR_ACTIONS = ("cloudwatch:DescribeAlarms",)
+
 PERMISSION_MANAGEMENT = (
     "iam:AttachRolePolicy",
     "iam:AttachUserPolicy",
@@ -162,7 +169,7 @@ def _is_deploy_role(resource_type: str, props: Props, config: Config) -> bool | 
 
 
 def _unscopable(action: str, config: Config) -> bool:
-    known = (*UNSCOPABLE_ACTIONS, *config.get("unscopableActions", ()))
+    known = (*UNSCOPABLE_ACTIONS, *DOCUMENTED_STAR_ACTIONS, *config.get("unscopableActions", ()))
     return any(action_covers(pattern, action) for pattern in known)
 
 

@@ -60,6 +60,7 @@ def test_bootstrap_role_allows_every_call_the_plan_makes_in_environment_accounts
         ("elasticloadbalancing:DescribeLoadBalancers", None),
         ("sts:GetCallerIdentity", None),
         ("cloudwatch:PutCompositeAlarm", None),
+        ("cloudwatch:DescribeAlarms", None),
         ("events:PutRule", None),
         ("events:PutTargets", None),
         ("events:ListTargetsByRule", None),
@@ -79,6 +80,24 @@ def test_narrowing_a_resource_is_reported(prod_plan):
     roles["Resource"] = roles["Resource"].replace("role/cicd-*", "role/cicd-deploy-*")
     problems = denied_calls(prod_plan, policy)
     assert any("role/cicd-codedeploy-prod" in problem for problem in problems)
+
+
+def test_scoping_the_alarm_read_to_platform_alarms_again_is_reported_for_every_composite_alarm(prod_plan):
+    """Amazon CloudWatch API Reference, DescribeAlarms: composite alarms are returned only on ``*``.
+
+    A ``DescribeAlarms`` on ``alarm:cicd-*`` reads metric alarms but not one composite alarm, so the
+    provider's read-back of each ``cicd-<svc>-<env>-health`` fails on the first ``pulumi up``.
+    """
+    policy = copy.deepcopy(bootstrap_policy())
+    policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != "ReadAlarmsIncludingComposite"]
+    alarms = next(s for s in policy["Statement"] if s["Sid"] == "ManagePlatformAlarms")
+    alarms["Action"] = [*alarms["Action"], "cloudwatch:DescribeAlarms"]
+    problems = denied_calls(prod_plan, policy)
+    composites = [r for r in prod_plan.resources if r.type == "aws:cloudwatch/compositeAlarm:CompositeAlarm"]
+    assert composites
+    assert len(problems) == len(composites)
+    assert all(": cloudwatch:DescribeAlarms on * (needed by " in problem for problem in problems)
+    assert {problem.rsplit("(needed by ", 1)[1].rstrip(")") for problem in problems} == {r.urn for r in composites}
 
 
 def test_dropping_the_pass_role_condition_value_is_reported(prod_plan):

