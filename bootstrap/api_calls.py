@@ -241,18 +241,6 @@ def _topic_policy(inputs: dict[str, Any], _place: Placement) -> list[ApiCall]:
     return _calls(str(inputs["arn"]), ["sns:SetTopicAttributes", "sns:GetTopicAttributes"])
 
 
-def _topic_subscription(inputs: dict[str, Any], _place: Placement) -> list[ApiCall]:
-    topic = str(inputs["topicArn"])
-    subscription = f"{topic}:subscription-id"
-    return [
-        ApiCall("sns:Subscribe", topic),
-        *_calls(
-            subscription,
-            ["sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:Unsubscribe"],
-        ),
-    ]
-
-
 def _kms_key(_inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
     created = _calls("*", ["kms:CreateKey", "kms:TagResource"], _request_tags(place))
     managed = _calls(
@@ -299,7 +287,6 @@ RESOURCE_CALLS: dict[str, ResourceCalls] = {
     "aws:cloudwatch/eventTarget:EventTarget": _event_target,
     "aws:sns/topic:Topic": _topic,
     "aws:sns/topicPolicy:TopicPolicy": _topic_policy,
-    "aws:sns/topicSubscription:TopicSubscription": _topic_subscription,
     "aws:kms/key:Key": _kms_key,
     "aws:kms/alias:Alias": _kms_alias,
 }

@@ -34,8 +34,9 @@ What it may do, and why each statement is there:
 - for the governance work: CloudWatch metric and composite alarms, SNS topics and
   EventBridge rules (on the default bus) named ``cicd-*`` with their targets (alarms are
   read with ``DescribeAlarms`` on ``*``, the only scope CloudWatch returns composite
-  alarms to; every write stays on ``alarm:cicd-*``), and a
-  KMS key for the alarm topic. ``kms:CreateKey`` has no resource to scope, so it requires
+  alarms to; every write stays on ``alarm:cicd-*``), and a KMS key for the alarm topic.
+  No subscriptions: nothing subscribes to the alarm topics there, and subscription calls
+  are authorised on ``*``. ``kms:CreateKey`` has no resource to scope, so it requires
   the request tag ``managed-by=cicd-platform`` and every later call on a key
   requires that tag on the key. The key's own policy lets the account (and so
   IAM) administer it, which is what AWS's lockout check on ``CreateKey`` asks.
@@ -149,10 +150,7 @@ TOPIC_ACTIONS = [
     "sns:TagResource",
     "sns:UntagResource",
     "sns:ListTagsForResource",
-    "sns:Subscribe",
 ]
-# Subscriptions are addressed by their own ARN, which IAM does not model for these calls.
-SUBSCRIPTION_ACTIONS = ["sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes"]
 KEY_CREATE_ACTIONS = ["kms:CreateKey", "kms:TagResource"]
 KEY_MANAGE_ACTIONS = [
     "kms:DescribeKey",
@@ -278,12 +276,6 @@ def bootstrap_policy() -> Document:
                 "Effect": "Allow",
                 "Action": TOPIC_ACTIONS,
                 "Resource": _arn("sns", f"{PLATFORM_PREFIX}*"),
-            },
-            {
-                "Sid": "ManageTopicSubscriptions",
-                "Effect": "Allow",
-                "Action": SUBSCRIPTION_ACTIONS,
-                "Resource": "*",
             },
             {
                 "Sid": "CreateTaggedPlatformKeys",

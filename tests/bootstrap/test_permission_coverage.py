@@ -202,7 +202,6 @@ def governance_resources(provider: str) -> list[RecordedResource]:
         resource("aws:cloudwatch/metricAlarm:MetricAlarm", "alarm", {"name": "cicd-booking-prod-5xx", "tags": tags}),
         resource("aws:sns/topic:Topic", "topic", {"name": "cicd-alarms-prod", "tags": tags}),
         resource("aws:sns/topicPolicy:TopicPolicy", "topic-policy", {"arn": topic_arn}),
-        resource("aws:sns/topicSubscription:TopicSubscription", "sub", {"topicArn": topic_arn}),
         resource("aws:kms/key:Key", "key", {"tags": tags}),
         resource("aws:kms/alias:Alias", "alias", {"name": "alias/cicd-alarms-prod"}),
         resource("aws:iam/rolePolicy:RolePolicy", "instance-policy", {"role": "search-query-node"}),
@@ -221,6 +220,25 @@ def test_anticipated_governance_resources_are_allowed(prod_plan):
     assert types <= set(RESOURCE_CALLS)
     assert unknown_types(grown) == []
     assert denied_calls(grown) == []
+
+
+def test_a_topic_subscription_in_an_environment_account_is_neither_modelled_nor_allowed(prod_plan):
+    """The program subscribes nothing there, so the bootstrap role cannot manage subscriptions (authorised on *)."""
+    provider = prod_account_provider(prod_plan)
+    topic = "arn:aws:sns:eu-west-1:444444444444:cicd-alarms-prod"
+    subscription = RecordedResource(
+        "urn:sub", "aws:sns/topicSubscription:TopicSubscription", "sub", None, provider, True, {"topicArn": topic}
+    )
+    grown = dataclasses.replace(prod_plan, resources=[*prod_plan.resources, subscription])
+    assert unknown_types(grown) == ["aws:sns/topicSubscription:TopicSubscription"]
+    document = render(bootstrap_policy(), partition="aws", account_id="444444444444", region="eu-west-1")
+    for action, resource in [
+        ("sns:Subscribe", topic),
+        ("sns:Unsubscribe", f"{topic}:0f1e2d3c"),
+        ("sns:SetSubscriptionAttributes", "*"),
+        ("sns:GetSubscriptionAttributes", "*"),
+    ]:
+        assert not is_allowed(document, ApiCall(action, resource)), action
 
 
 def test_a_key_is_created_only_with_the_platform_tag():

@@ -30,9 +30,6 @@ UNSCOPABLE = {
     "sts:GetCallerIdentity",
     "kms:CreateKey",
     "kms:TagResource",
-    "sns:Unsubscribe",
-    "sns:GetSubscriptionAttributes",
-    "sns:SetSubscriptionAttributes",
 }
 
 
