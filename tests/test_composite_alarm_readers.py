@@ -6,7 +6,8 @@ returns no composite alarm. Every health alarm (``cicd-<service>-<env>-health``)
 that reads one through a narrower grant sees "no such alarm": the provider's read-back after create fails,
 and a gate holds every deploy as "health unknown". A role meets the rule when its effective policy has an
 Allow of ``cloudwatch:DescribeAlarms`` on exactly ``Resource: "*"``, unconditioned and not denied, in every
-policy that bounds it; tooling-account roles meet it through the reader role they assume in each account.
+policy that bounds it (its own policies and its permissions boundary); tooling-account roles meet it through
+the reader role they assume in each account.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from bootstrap.api_calls import ApiCall
+from bootstrap.boundary import boundary_policy
 from bootstrap.coverage import environment_providers, is_allowed
 from bootstrap.permissions import bootstrap_policy, render
 from components.model import naming
@@ -84,11 +86,19 @@ def _identity_policies(plan, role_name: str, provider: str | None) -> list[dict[
 
 
 def _bounds(plan, role) -> list[dict[str, Any]]:
-    """Every policy that bounds what a role may do: its inline policies' union, then its boundary, if any."""
-    inline = {
-        "Statement": [s for d in _identity_policies(plan, role.inputs["name"], role.provider) for s in d["Statement"]]
-    }
-    return [inline]
+    """Every policy that bounds what a role may do: its inline policies together, and its permissions boundary."""
+    statements = [s for d in _identity_policies(plan, role.inputs["name"], role.provider) for s in d["Statement"]]
+    bounds = [{"Statement": statements}]
+    boundary = role.inputs.get("permissionsBoundary")
+    if boundary:
+        provider = environment_providers(plan)[role.provider]
+        name = plan.inputs.settings.permissions_boundary_name
+        assert boundary == naming.permissions_boundary_arn(provider.region, provider.account_id, name), boundary
+        document = boundary_policy(plan.inputs.settings.tooling_account_id)
+        bounds.append(
+            render(document, partition=provider.partition, account_id=provider.account_id, region=provider.region)
+        )
+    return bounds
 
 
 def _admits(trust: dict[str, Any], principal_arn: str, organization_id: str) -> bool:
@@ -128,7 +138,9 @@ def test_every_alarm_reader_reads_composite_alarms(plan):
     for environment, _ in accounts:
         reader = _roles_in(plan, environment.account_id).get(naming.alarm_reader_role_name(environment.name))
         assert reader is not None, (environment.name, environment.account_id)
-        for bound in _bounds(plan, reader):
+        bounds = _bounds(plan, reader)
+        assert len(bounds) == 2, "the reader's own policy and the bootstrap's permissions boundary"
+        for bound in bounds:
             assert reads_composite_alarms(bound), (environment.name, environment.account_id, bound)
 
 
