@@ -41,6 +41,10 @@ def policy(role, *statements):
     return Resource(ROLE_POLICY, {"role": role, "policy": document(*statements)}, f"{role}-policy")
 
 
+def managed_policy(name, *statements):
+    return Resource("aws:iam/policy:Policy", {"name": name, "policy": document(*statements)}, name)
+
+
 def trust(*statements, name="cicd-deploy-booking-prod"):
     return Resource(ROLE, {"name": name, "assumeRolePolicy": document(*statements)}, f"{name}-role")
 
@@ -151,6 +155,11 @@ CASES = [
     ),
     quiet(
         IAM_NO_WILDCARDS,
+        "the permissions boundary mirrors AWS's CodeDeploy policies on *",
+        managed_policy("cicd-platform-boundary", allow(["autoscaling:UpdateAutoScalingGroup", "s3:GetObject"], "*")),
+    ),
+    quiet(
+        IAM_NO_WILDCARDS,
         "configured extra unscopable action",
         policy("cicd-build-booking", allow("codeguru-reviewer:ListRepositoryAssociations", "*")),
         config={"unscopableActions": ["codeguru-reviewer:List*"]},
@@ -217,6 +226,23 @@ CASES = [
             "cicd-platform-bootstrap",
             allow(["iam:PutRolePolicy", "iam:CreateRole"], "arn:aws:iam::444444444444:role/cicd-*"),
         ),
+    ),
+    quiet(
+        IAM_NO_PRIVESC,
+        "the bootstrap's permissions boundary caps roles, it grants nothing (permissions-boundary judges it)",
+        managed_policy("cicd-platform-boundary", allow("iam:PassRole", "*", "PassTaskRoles")),
+    ),
+    fires(
+        IAM_NO_PRIVESC,
+        "the same document as a policy of another name is a grant",
+        managed_policy("cicd-deployers", allow("iam:PassRole", "*", "PassTaskRoles")),
+        "statement PassTaskRoles allows iam:PassRole on any role (*)",
+    ),
+    quiet(
+        IAM_NO_PRIVESC,
+        "a configured boundary name",
+        managed_policy("lz-boundary", allow("iam:PassRole", "*", "PassTaskRoles")),
+        config={"boundaryPolicyNames": ["lz-boundary"]},
     ),
     unknown(IAM_NO_PRIVESC, "PassRole target not known", policy("r", allow("iam:PassRole", UNKNOWN))),
     # iam-trust-scoped
