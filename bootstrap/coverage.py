@@ -76,9 +76,22 @@ def unknown_types(plan: Any) -> list[str]:
     return sorted(unknown)
 
 
+def role_boundaries(plan: Any) -> dict[str, dict[str, str]]:
+    """Per environment provider, the permissions boundary of each role the plan creates through it."""
+    providers = environment_providers(plan)
+    boundaries: dict[str, dict[str, str]] = {urn: {} for urn in providers}
+    for resource in plan.resources:
+        if resource.type == "aws:iam/role:Role" and resource.provider in providers:
+            boundary = resource.inputs.get("permissionsBoundary")
+            if boundary:
+                boundaries[resource.provider][str(resource.inputs["name"])] = str(boundary)
+    return boundaries
+
+
 def required_calls(plan: Any) -> list[RequiredCall]:
     providers = environment_providers(plan)
     opted_in = _opted_in_roles(plan)
+    boundaries = role_boundaries(plan)
     calls = [
         RequiredCall(urn, provider, ApiCall(action, "*"))
         for urn, provider in providers.items()
@@ -89,7 +102,9 @@ def required_calls(plan: Any) -> list[RequiredCall]:
         if provider is None or not resource.custom or resource.type not in RESOURCE_CALLS:
             continue
         tags = {**provider.default_tags, **(resource.inputs.get("tags") or {})}
-        place = Placement(provider.partition, provider.account_id, provider.region, tags, opted_in)
+        place = Placement(
+            provider.partition, provider.account_id, provider.region, tags, opted_in, boundaries[provider.urn]
+        )
         calls += [
             RequiredCall(resource.urn, provider, call) for call in RESOURCE_CALLS[resource.type](resource.inputs, place)
         ]
@@ -102,8 +117,11 @@ def required_calls(plan: Any) -> list[RequiredCall]:
 
 
 def denied_calls(plan: Any, policy: Document | None = None) -> list[str]:
-    """One line per distinct call the bootstrap policy (rendered per account) does not allow."""
-    template = policy or bootstrap_policy()
+    """One line per distinct call the bootstrap policy (rendered per account) does not allow.
+
+    The policy is rendered with the stack's ``permissionsBoundaryName``, as the landing zone rolls it out.
+    """
+    template = policy or bootstrap_policy(plan.inputs.settings.permissions_boundary_name)
     problems: dict[str, None] = {}
     for required in required_calls(plan):
         provider = required.provider
@@ -131,7 +149,13 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+NEGATED_OPERATORS = {"StringNotEquals": "StringEquals", "ArnNotEquals": "ArnEquals"}
+
+
 def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, str]) -> bool:
+    if operator in NEGATED_OPERATORS:
+        # IAM: a negated operator matches when the key is absent from the request, or matches no value.
+        return not _condition_holds(NEGATED_OPERATORS[operator], key, expected, context)
     if key not in context:
         return False
     actual = context[key]

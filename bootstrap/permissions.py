@@ -12,10 +12,15 @@ hands them to ``Fn::Sub``, the Pulumi program and the tests fill them in with
 What it may do, and why each statement is there:
 
 - roles and inline policies named ``cicd-*`` (deploy roles, the CodeDeploy service
-  role): the calls the Terraform AWS provider behind ``aws.iam.Role``,
-  ``RolePolicy`` and ``RolePolicyAttachment`` makes on create, read, update and
-  delete, including ``ListRolePolicies``/``GetRolePolicy``/``ListAttachedRolePolicies``
-  (read) and ``ListInstanceProfilesForRole`` (delete);
+  role, the alarm reader, the event forwarder): the calls the Terraform AWS provider
+  behind ``aws.iam.Role``, ``RolePolicy`` and ``RolePolicyAttachment`` makes on
+  create, read, update and delete, including ``ListRolePolicies``/``GetRolePolicy``/
+  ``ListAttachedRolePolicies`` (read) and ``ListInstanceProfilesForRole`` (delete).
+  Every call that creates a role or can widen one (create, put a boundary, update,
+  change its trust, put an inline policy, attach a policy) needs the platform's
+  permissions boundary on the role (``boundary.py``; the bootstrap creates it), so
+  the roles this role can make are never more than the platform's own roles; it
+  may not remove a boundary from any role, nor change the boundary policy;
 - attach only the AWS-managed CodeDeploy policies; pass only the CodeDeploy
   service role, only to CodeDeploy, and only the event-forwarder role, only to
   EventBridge (the rules' targets);
@@ -32,8 +37,11 @@ What it may do, and why each statement is there:
 - the lookups the program makes during preview (ALB, listener, target groups) and
   the reads the preflight makes; ``sts:GetCallerIdentity`` for the provider's account check;
 - for the governance work: CloudWatch metric and composite alarms, SNS topics and
-  EventBridge rules (on the default bus) named ``cicd-*`` with their targets, and a
-  KMS key for the alarm topic. ``kms:CreateKey`` has no resource to scope, so it requires
+  EventBridge rules (on the default bus) named ``cicd-*`` with their targets (alarms are
+  read with ``DescribeAlarms`` on ``*``, the only scope CloudWatch returns composite
+  alarms to; every write stays on ``alarm:cicd-*``), and a KMS key for the alarm topic.
+  No subscriptions: nothing subscribes to the alarm topics there, and subscription calls
+  are authorised on ``*``. ``kms:CreateKey`` has no resource to scope, so it requires
   the request tag ``managed-by=cicd-platform`` and every later call on a key
   requires that tag on the key. The key's own policy lets the account (and so
   IAM) administer it, which is what AWS's lockout check on ``CreateKey`` asks.
@@ -44,10 +52,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from components.iam.rollback import ALARM_READ_ACTIONS, COMPOSITE_ALARM_READ_SCOPE
+
 Document = dict[str, Any]
 
 DEFAULT_ROLE_NAME = "cicd-platform-bootstrap"
 DEFAULT_DEPLOYER_ROLE_NAME = "cicd-platform-deployer"
+DEFAULT_BOUNDARY_POLICY_NAME = "cicd-platform-boundary"
 PLATFORM_PREFIX = "cicd-"
 MANAGED_BY_TAG = ("managed-by", "cicd-platform")
 INSTANCE_ROLE_OPT_IN_TAG = ("cicd-platform-managed-policy", "true")
@@ -64,21 +75,36 @@ CODEDEPLOY_MANAGED_POLICY_ARNS = (
     f"arn:{PARTITION}:iam::aws:policy/service-role/AWSCodeDeployRole",
 )
 
-PLATFORM_ROLE_ACTIONS = [
+# What can create a platform role or widen one: allowed only on roles that carry the platform's boundary.
+# IAM puts iam:PermissionsBoundary in the request context of each of these (Service Authorization Reference,
+# IAM): for CreateRole and PutRolePermissionsBoundary it is the boundary requested, for the others the boundary
+# the role carries.
+BOUNDED_ROLE_ACTIONS = [
     "iam:CreateRole",
-    "iam:DeleteRole",
-    "iam:GetRole",
+    "iam:PutRolePermissionsBoundary",
     "iam:UpdateRole",
     "iam:UpdateRoleDescription",
     "iam:UpdateAssumeRolePolicy",
+    "iam:PutRolePolicy",
+]
+# Reads, tags and removals: none of them can give a role more than it has.
+PLATFORM_ROLE_ACTIONS = [
+    "iam:DeleteRole",
+    "iam:GetRole",
     "iam:TagRole",
     "iam:UntagRole",
     "iam:ListRolePolicies",
     "iam:GetRolePolicy",
-    "iam:PutRolePolicy",
     "iam:DeleteRolePolicy",
     "iam:ListAttachedRolePolicies",
     "iam:ListInstanceProfilesForRole",
+]
+# The boundary policy is the bootstrap's; the platform never changes it, and nobody may take a boundary off.
+BOUNDARY_POLICY_CHANGES = [
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
 ]
 INSTANCE_ROLE_POLICY_ACTIONS = ["iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"]
 CODEDEPLOY_APPLICATION_ACTIONS = [
@@ -122,7 +148,6 @@ ALARM_ACTIONS = [
     "cloudwatch:PutMetricAlarm",
     "cloudwatch:PutCompositeAlarm",
     "cloudwatch:DeleteAlarms",
-    "cloudwatch:DescribeAlarms",
     "cloudwatch:TagResource",
     "cloudwatch:UntagResource",
     "cloudwatch:ListTagsForResource",
@@ -146,10 +171,7 @@ TOPIC_ACTIONS = [
     "sns:TagResource",
     "sns:UntagResource",
     "sns:ListTagsForResource",
-    "sns:Subscribe",
 ]
-# Subscriptions are addressed by their own ARN, which IAM does not model for these calls.
-SUBSCRIPTION_ACTIONS = ["sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes"]
 KEY_CREATE_ACTIONS = ["kms:CreateKey", "kms:TagResource"]
 KEY_MANAGE_ACTIONS = [
     "kms:DescribeKey",
@@ -172,13 +194,26 @@ def _arn(service: str, resource: str, *, regional: bool = True) -> str:
     return f"arn:{PARTITION}:{service}:{REGION if regional else ''}:{ACCOUNT}:{resource}"
 
 
-def bootstrap_policy() -> Document:
-    """Everything the program (and the preflight) does in an environment account, and nothing else."""
+def boundary_policy_arn(boundary_policy_name: str = DEFAULT_BOUNDARY_POLICY_NAME) -> str:
+    """The permissions boundary the bootstrap creates in the account (``boundary.py``), at the root path."""
+    return f"arn:{PARTITION}:iam::{ACCOUNT}:policy/{boundary_policy_name}"
+
+
+def bootstrap_policy(boundary_policy_name: str = DEFAULT_BOUNDARY_POLICY_NAME) -> Document:
+    """Everything the program (and the preflight) does in an environment account, and nothing else.
+
+    Roles named ``cicd-*`` are created and widened only with the platform's permissions boundary on them
+    (allowed with the ``iam:PermissionsBoundary`` condition, and denied without it, so a role that somehow
+    lacks it, or an opt-in tag on one, opens nothing); no boundary is ever removed, and the boundary policy
+    itself is never changed from here.
+    """
     managed_by_key, managed_by = MANAGED_BY_TAG
     opt_in_key, opt_in = INSTANCE_ROLE_OPT_IN_TAG
     platform_roles = _arn("iam", f"role/{PLATFORM_PREFIX}*", regional=False)
     codedeploy_service_roles = _arn("iam", f"role/{PLATFORM_PREFIX}codedeploy-*", regional=False)
     event_forwarder_roles = _arn("iam", f"role/{PLATFORM_PREFIX}event-forwarder-*", regional=False)
+    boundary = boundary_policy_arn(boundary_policy_name)
+    with_boundary = {"iam:PermissionsBoundary": boundary}
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -189,11 +224,40 @@ def bootstrap_policy() -> Document:
                 "Resource": platform_roles,
             },
             {
+                "Sid": "CreateAndWidenPlatformRolesOnlyWithTheBoundary",
+                "Effect": "Allow",
+                "Action": BOUNDED_ROLE_ACTIONS,
+                "Resource": platform_roles,
+                "Condition": {"StringEquals": with_boundary},
+            },
+            {
                 "Sid": "AttachCodeDeployManagedPolicies",
                 "Effect": "Allow",
                 "Action": ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
                 "Resource": codedeploy_service_roles,
-                "Condition": {"ArnEquals": {"iam:PolicyARN": list(CODEDEPLOY_MANAGED_POLICY_ARNS)}},
+                "Condition": {
+                    "ArnEquals": {"iam:PolicyARN": list(CODEDEPLOY_MANAGED_POLICY_ARNS)},
+                    "StringEquals": with_boundary,
+                },
+            },
+            {
+                "Sid": "DenyPlatformRolesWithoutTheBoundary",
+                "Effect": "Deny",
+                "Action": [*BOUNDED_ROLE_ACTIONS, "iam:AttachRolePolicy"],
+                "Resource": platform_roles,
+                "Condition": {"StringNotEquals": with_boundary},
+            },
+            {
+                "Sid": "DenyRemovingAnyBoundary",
+                "Effect": "Deny",
+                "Action": "iam:DeleteRolePermissionsBoundary",
+                "Resource": _arn("iam", "role/*", regional=False),
+            },
+            {
+                "Sid": "DenyChangingTheBoundary",
+                "Effect": "Deny",
+                "Action": BOUNDARY_POLICY_CHANGES,
+                "Resource": boundary,
             },
             {
                 "Sid": "PassCodeDeployServiceRole",
@@ -257,6 +321,14 @@ def bootstrap_policy() -> Document:
                 "Resource": _arn("cloudwatch", f"alarm:{PLATFORM_PREFIX}*"),
             },
             {
+                # The provider reads each composite alarm back after PutCompositeAlarm; CloudWatch returns
+                # composite alarms only to a DescribeAlarms granted on "*" (API Reference, DescribeAlarms).
+                "Sid": "ReadAlarmsIncludingComposite",
+                "Effect": "Allow",
+                "Action": ALARM_READ_ACTIONS,
+                "Resource": COMPOSITE_ALARM_READ_SCOPE,
+            },
+            {
                 "Sid": "ManagePlatformEventRules",
                 "Effect": "Allow",
                 "Action": EVENT_RULE_ACTIONS,
@@ -267,12 +339,6 @@ def bootstrap_policy() -> Document:
                 "Effect": "Allow",
                 "Action": TOPIC_ACTIONS,
                 "Resource": _arn("sns", f"{PLATFORM_PREFIX}*"),
-            },
-            {
-                "Sid": "ManageTopicSubscriptions",
-                "Effect": "Allow",
-                "Action": SUBSCRIPTION_ACTIONS,
-                "Resource": "*",
             },
             {
                 "Sid": "CreateTaggedPlatformKeys",

@@ -97,6 +97,7 @@ class Platform(pulumi.ComponentResource):
                 tooling_account_id=settings.tooling_account_id,
                 organization_id=settings.organization_id,
                 deploy_events_bus_arn=self.reporter.bus_arn,
+                permissions_boundary_name=settings.permissions_boundary_name,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.reporter.bus]),
                 services=placed[(environment.name, environment.account_id)],
             )

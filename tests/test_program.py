@@ -15,8 +15,10 @@ from tests.conftest import PROJECT_DIR, document, inputs_of, service_entry
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-# AWS defines no resource type for these: "*" is the only accepted resource.
+# AWS defines no resource type for these: "*" is the only accepted resource. cloudwatch:DescribeAlarms has
+# one, but returns composite alarms only when granted on "*" (Amazon CloudWatch API Reference, DescribeAlarms).
 UNSCOPABLE_ACTIONS = {
+    "cloudwatch:DescribeAlarms",
     "ecr:GetAuthorizationToken",
     "ecs:RegisterTaskDefinition",
     "codepipeline:PutJobFailureResult",

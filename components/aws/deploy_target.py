@@ -151,6 +151,7 @@ class AwsDeployTarget(pulumi.ComponentResource):
             description=f"Deploys {service.name} to {environment.name}; assumed from the tooling account only",
             assume_role_policy=iam.to_json(iam.cross_account_trust(args.trusted_role_arn, args.organization_id)),
             max_session_duration=3600,
+            permissions_boundary=args.account.permissions_boundary_arn,
             tags=tags,
             opts=in_account,
         )

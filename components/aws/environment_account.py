@@ -6,6 +6,10 @@ account's bootstrap role (created once per account by the landing zone; see
 README). ``allowed_account_ids`` makes a misconfigured role fail fast
 instead of deploying into the wrong account.
 
+Every role created here carries the permissions boundary the bootstrap created in
+the account (``permissions_boundary_arn``): the bootstrap role may create a role
+only with it (``bootstrap/permissions.py``).
+
 Shared by every service deployed there: the encrypted topic the platform's
 alarms notify, the read-only role the pipelines' CloudWatchAlarm conditions,
 the rollback reporter and the coordination functions (deploy gate, coordinator)
@@ -45,6 +49,8 @@ class EnvironmentAccount(pulumi.ComponentResource):
     alarm_topic_arn: pulumi.Output[str]
     alarm_reader_role_arn: str
     alarm_reader: aws.iam.Role
+    permissions_boundary_arn: str
+    """The bootstrap's permissions boundary in this account: every role created here carries it."""
 
     def __init__(
         self,
@@ -56,12 +62,16 @@ class EnvironmentAccount(pulumi.ComponentResource):
         tooling_account_id: str,
         organization_id: str,
         deploy_events_bus_arn: str,
+        permissions_boundary_name: str,
         opts: pulumi.ResourceOptions | None = None,
         *,
         services: Sequence[str],
     ) -> None:
         super().__init__("cicd:accounts:EnvironmentAccount", name, None, opts)
         self.environment = environment
+        self.permissions_boundary_arn = naming.permissions_boundary_arn(
+            environment.region, environment.account_id, permissions_boundary_name
+        )
         self.provider = aws.Provider(
             f"{name}-provider",
             region=environment.region,
@@ -83,6 +93,7 @@ class EnvironmentAccount(pulumi.ComponentResource):
             name=naming.codedeploy_service_role_name(environment.name),
             description=f"CodeDeploy service role for the {environment.name} environment",
             assume_role_policy=iam.to_json(iam.service_trust("codedeploy.amazonaws.com", environment.account_id)),
+            permissions_boundary=self.permissions_boundary_arn,
             tags=standard_tags(stack, environment=environment.name),
             opts=in_account,
         )
@@ -123,13 +134,14 @@ class EnvironmentAccount(pulumi.ComponentResource):
                 )
             ),
             max_session_duration=3600,
+            permissions_boundary=self.permissions_boundary_arn,
             tags=standard_tags(stack, environment=environment.name),
             opts=in_account,
         )
         aws.iam.RolePolicy(
             f"{name}-alarm-reader-policy",
             role=self.alarm_reader.id,
-            policy=iam.to_json(iam.alarm_reader_policy(region, account_id, environment.name)),
+            policy=iam.to_json(iam.alarm_reader_policy()),
             opts=pulumi.ResourceOptions(parent=self.alarm_reader, provider=self.provider),
         )
         EventForwarding(
@@ -138,6 +150,7 @@ class EnvironmentAccount(pulumi.ComponentResource):
             environment,
             self.provider,
             deploy_events_bus_arn,
+            permissions_boundary_arn=self.permissions_boundary_arn,
             opts=pulumi.ResourceOptions(parent=self),
             services=services,
         )

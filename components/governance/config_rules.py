@@ -54,11 +54,21 @@ class RuntimeTwin:
     twin_of: str
     """The policy-pack rule that checks the same thing at preview time."""
     resource_types: tuple[str, ...]
-    """The rule's scope: exactly the resource types AWS says it evaluates."""
+    """The resource types AWS says the rule evaluates (its scope, where AWS accepts one)."""
     what: str
     parameters: Mapping[str, str] = field(default_factory=dict)
     periodic: bool = False
-    """Periodic rules take a maximum execution frequency; change-triggered rules refuse one."""
+    """AWS Config lists the rule's trigger type as Periodic: it takes a maximum execution frequency and no
+    scope; change-triggered rules take a scope and refuse a frequency."""
+
+    def scope(self) -> tuple[str, ...] | None:
+        """The resource types whose changes trigger an evaluation; ``None`` for a periodic rule.
+
+        AWS Config API Reference, ``Scope``: it "defines which resources trigger an evaluation", which
+        only change-triggered rules have; ``PutConfigRule`` refuses a scope on a periodic managed rule
+        (AWS Config Developer Guide, "List of AWS Config Managed Rules by Trigger Type").
+        """
+        return None if self.periodic else self.resource_types
 
     def rule_name(self, stack: str) -> str:
         return f"cicd-{stack}-{self.control}"
@@ -229,12 +239,13 @@ class ConfigRuleTwins(pulumi.ComponentResource):
         self.rule_names = []
         for twin in runtime_twins(args.inputs):
             rule_name = twin.rule_name(stack)
+            scope = twin.scope()
             aws.cfg.Rule(
                 f"{name}-{twin.control}",
                 name=rule_name,
                 description=twin.description(),
                 source=aws.cfg.RuleSourceArgs(owner="AWS", source_identifier=twin.identifier),
-                scope=aws.cfg.RuleScopeArgs(compliance_resource_types=list(twin.resource_types)),
+                scope=aws.cfg.RuleScopeArgs(compliance_resource_types=list(scope)) if scope else None,
                 input_parameters=json.dumps(dict(twin.parameters), sort_keys=True) if twin.parameters else None,
                 maximum_execution_frequency=PERIODIC_FREQUENCY if twin.periodic else None,
                 tags=tags,

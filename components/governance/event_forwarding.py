@@ -35,6 +35,7 @@ class EventForwarding(pulumi.ComponentResource):
         environment: Environment,
         provider: aws.Provider,
         bus_arn: str,
+        permissions_boundary_arn: str,
         opts: pulumi.ResourceOptions | None = None,
         *,
         services: Sequence[str],
@@ -47,6 +48,8 @@ class EventForwarding(pulumi.ComponentResource):
             name=naming.event_forwarder_role_name(environment.name),
             description=f"EventBridge forwards {environment.name} alarm and deployment events to the tooling bus",
             assume_role_policy=iam.to_json(iam.service_trust("events.amazonaws.com", environment.account_id)),
+            # The bootstrap's boundary, as on every role in an environment account (EnvironmentAccount).
+            permissions_boundary=permissions_boundary_arn,
             tags=tags,
             opts=in_account,
         )

@@ -3,8 +3,9 @@
 Alarms live in the environment accounts and notify an SNS topic there; their
 state changes (and CodeDeploy's deployment results) are forwarded to a bus in
 the tooling account, where the rollback reporter reads them. Each document
-names its principals, actions and resources; ``Resource: "*"`` appears only in
-key policies, where it means "this key".
+names its principals, actions and resources; ``Resource: "*"`` appears in key
+policies, where it means "this key", and on ``cloudwatch:DescribeAlarms``,
+where AWS documents it as the only scope that returns composite alarms.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from .documents import (
 )
 
 ALARM_READ_ACTIONS = ["cloudwatch:DescribeAlarms"]
+COMPOSITE_ALARM_READ_SCOPE = "*"
+"""Amazon CloudWatch API Reference, DescribeAlarms: to return composite alarms the caller needs
+``cloudwatch:DescribeAlarms`` scoped to ``*``; with a narrower scope composite alarms are not returned at all.
+Every health alarm the gates, the bake and the reporter read is a composite alarm."""
 
 
 def alarm_topic_key_policy(region: str, account_id: str) -> Document:
@@ -104,14 +109,18 @@ def alarm_reader_trust(
     )
 
 
-def alarm_reader_policy(region: str, account_id: str, environment: str) -> Document:
-    """Read the state of the platform's alarms of one environment, nothing else."""
+def alarm_reader_policy() -> Document:
+    """Read alarm state, nothing else: the one read action, on the only scope that returns composite alarms.
+
+    The reader sees every alarm of its account (names, states, reasons), never changes one; the health alarms
+    it exists to read are composite, which a reader scoped to ``alarm:cicd-*`` would not see at all.
+    """
     return document(
         {
-            "Sid": "ReadPlatformAlarms",
+            "Sid": "ReadAlarmsIncludingComposite",
             "Effect": "Allow",
             "Action": ALARM_READ_ACTIONS,
-            "Resource": naming.alarm_arn(region, account_id, f"cicd-*-{environment}-*"),
+            "Resource": COMPOSITE_ALARM_READ_SCOPE,
         }
     )
 

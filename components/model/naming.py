@@ -139,6 +139,11 @@ def alarm_reader_role_name(environment: str) -> str:
     return f"cicd-alarm-reader-{environment}"
 
 
+def permissions_boundary_arn(region: str, account_id: str, policy_name: str) -> str:
+    """The bootstrap's permissions boundary in one environment account: a customer managed policy at the root path."""
+    return f"arn:{partition_of(region)}:iam::{account_id}:policy/{policy_name}"
+
+
 def event_forwarder_role_name(environment: str) -> str:
     return f"cicd-event-forwarder-{environment}"
 

@@ -149,6 +149,11 @@ class StackSettings(_Frozen):
     bootstrap_role_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")] = (
         "cicd-platform-bootstrap"
     )
+    permissions_boundary_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+=,.@_-]{1,128}$")] = Field(
+        default="cicd-platform-boundary",
+        description="The managed policy the bootstrap creates in each environment account (its BoundaryPolicyName); "
+        "every role the platform creates there carries it as permissions boundary.",
+    )
     use_service_accounts: bool = Field(
         default=True,
         description="Honour the catalog's per-service accounts; a sandbox stack turns this off.",

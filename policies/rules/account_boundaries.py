@@ -1,5 +1,11 @@
 """Account boundaries: prod's account is prod's alone, nothing deploys into the tooling account,
-and the bootstrap role in each environment account grants no more than the program needs.
+the bootstrap role in each environment account grants no more than the program needs, and every
+role the platform creates in an environment account carries the bootstrap's permissions boundary.
+
+Anchors: none (our own ground). The permissions boundary follows the IAM User Guide's
+"Permissions boundaries for IAM entities": a role's effective permissions are what both its
+policies and its boundary allow, so a boundary without IAM or STS actions keeps whoever can create
+``cicd-*`` roles (the bootstrap role) from minting an administrator.
 """
 
 from __future__ import annotations
@@ -13,10 +19,17 @@ from .base import (
     PolicyResource,
     account_of_arn,
     as_list,
+    as_mapping,
+    is_unknown,
+    json_value,
+    policy_document,
+    shown,
     stack_rule,
+    statement_id,
+    statements,
 )
-from .iam import ADMIN_POLICY_NAMES
-from .iam_policy import Grant, action_covers, condition_keys, grants_by_role
+from .iam import ADMIN_POLICY_NAMES, BOUNDARY_POLICY_SCHEMA
+from .iam_policy import Grant, action_covers, condition_keys, covered_actions, grants, grants_by_role
 from .pipeline_model import Pipeline, pipelines
 
 Findings = Iterator[tuple[str | None, str]]
@@ -93,7 +106,6 @@ BOOTSTRAP_ACTIONS = [
     "iam:UpdateAssumeRolePolicy",
     "iam:TagRole",
     "iam:UntagRole",
-    "iam:ListRoleTags",
     "iam:ListRolePolicies",
     "iam:GetRolePolicy",
     "iam:PutRolePolicy",
@@ -102,14 +114,25 @@ BOOTSTRAP_ACTIONS = [
     "iam:DetachRolePolicy",
     "iam:ListAttachedRolePolicies",
     "iam:ListInstanceProfilesForRole",
+    "iam:PutRolePermissionsBoundary",
     "iam:PassRole",
     "codedeploy:*",
     "cloudwatch:PutMetricAlarm",
+    "cloudwatch:PutCompositeAlarm",
     "cloudwatch:DeleteAlarms",
     "cloudwatch:DescribeAlarms",
     "cloudwatch:TagResource",
     "cloudwatch:UntagResource",
     "cloudwatch:ListTagsForResource",
+    "events:PutRule",
+    "events:DescribeRule",
+    "events:DeleteRule",
+    "events:TagResource",
+    "events:UntagResource",
+    "events:ListTagsForResource",
+    "events:PutTargets",
+    "events:ListTargetsByRule",
+    "events:RemoveTargets",
     "sns:CreateTopic",
     "sns:DeleteTopic",
     "sns:GetTopicAttributes",
@@ -117,10 +140,6 @@ BOOTSTRAP_ACTIONS = [
     "sns:TagResource",
     "sns:UntagResource",
     "sns:ListTagsForResource",
-    "sns:Subscribe",
-    "sns:Unsubscribe",
-    "sns:GetSubscriptionAttributes",
-    "sns:SetSubscriptionAttributes",
     "kms:CreateKey",
     "kms:DescribeKey",
     "kms:GetKeyPolicy",
@@ -157,6 +176,16 @@ def _tag_scoped(grant: Grant) -> bool:
     return any(key.startswith("aws:resourcetag/") for key in condition_keys(grant.condition))
 
 
+ROLE_CREATION = ("iam:CreateRole", "iam:PutRolePermissionsBoundary")
+
+
+def _creates_roles_without_boundary(grant: Grant) -> list[str]:
+    """Role creation (or boundary replacement) not tied to a boundary by the iam:PermissionsBoundary condition."""
+    if "iam:permissionsboundary" in condition_keys(grant.condition):
+        return []
+    return covered_actions(grant, ROLE_CREATION)
+
+
 def check_bootstrap(resources: Sequence[PolicyResource], config: Config) -> Findings:
     names = set(config["bootstrapRoleNames"])
     for resource in resources:
@@ -183,6 +212,13 @@ def check_bootstrap(resources: Sequence[PolicyResource], config: Config) -> Find
                     f"bootstrap role {role} statement "
                     f"{grant.sid} grants {', '.join(extra)} beyond what the program needs",
                 )
+            unbounded = _creates_roles_without_boundary(grant)
+            if unbounded and grant.resources:
+                yield (
+                    urn,
+                    f"bootstrap role {role} statement {grant.sid} allows {', '.join(unbounded)} without an "
+                    "iam:PermissionsBoundary condition: it could create a role without the platform's boundary",
+                )
             if _writes_iam(grant) and not _tag_scoped(grant):
                 wide = [r for r in grant.resources if not any(fnmatchcase(r, p) for p in config["iamResourcePatterns"])]
                 if wide:
@@ -196,11 +232,12 @@ def check_bootstrap(resources: Sequence[PolicyResource], config: Config) -> Find
 BOOTSTRAP_LEAST_PRIVILEGE = stack_rule(
     name="bootstrap-least-privilege",
     description="The bootstrap role in an environment account grants no more than the program needs there "
-    "(its actions, and IAM writes only on cicd-* roles or tag-scoped).",
+    "(its actions, IAM writes only on cicd-* roles or tag-scoped, and roles created only with a boundary).",
     level="mandatory",
     check=check_bootstrap,
     remediation="Limit the bootstrap role to the actions the program calls (allowedActions), IAM writes to "
-    "role/cicd-* (or roles carrying the platform's tag), and no admin policies.",
+    "role/cicd-* (or roles carrying the platform's tag), iam:CreateRole and iam:PutRolePermissionsBoundary to "
+    "the platform's boundary (condition iam:PermissionsBoundary), and no admin policies.",
     config_schema={
         "bootstrapRoleNames": {
             "type": "array",
@@ -223,4 +260,108 @@ BOOTSTRAP_LEAST_PRIVILEGE = stack_rule(
     },
 )
 
-RULES = (ACCOUNT_ISOLATION, BOOTSTRAP_LEAST_PRIVILEGE)
+# permissions-boundary
+
+PROVIDER = "pulumi:providers:aws"
+ROLE = "aws:iam/role:Role"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+# What a role under the boundary must never be able to do: change IAM (other than hand a role to a service,
+# with iam:PassedToService) or take on another role.
+FORBIDDEN_PROBES = ("iam:PutRolePolicy", "iam:CreateRole", "sts:AssumeRole")
+
+
+def _forbidden_in_boundary(action: str) -> bool:
+    lowered = action.lower()
+    if lowered == "iam:passrole":
+        return False
+    return lowered.startswith(("iam:", "sts:")) or any(action_covers(action, probe) for probe in FORBIDDEN_PROBES)
+
+
+def _environment_accounts(resources: Sequence[PolicyResource]) -> dict[str, str | None]:
+    """Explicit AWS providers that assume a role (the program's way into an environment account), by URN,
+    to the one account they allow (``None`` while not known)."""
+    accounts: dict[str, str | None] = {}
+    for resource in resources:
+        if resource.type != PROVIDER:
+            continue
+        assume = json_value(resource.props.get("assumeRoles"))
+        if is_unknown(assume) or not as_list(assume):
+            continue
+        allowed = json_value(resource.props.get("allowedAccountIds"))
+        known = [a for a in as_list(allowed) if isinstance(a, str) and not is_unknown(a)]
+        accounts[resource.urn] = known[0] if len(known) == 1 and not is_unknown(allowed) else None
+    return accounts
+
+
+def _boundary_problem(boundary: object, account: str | None, names: Sequence[str]) -> str | None:
+    """Why a role's boundary is not the bootstrap's, or ``None`` when it is (or cannot be judged yet)."""
+    if is_unknown(boundary):
+        return None
+    if not isinstance(boundary, str) or not boundary:
+        return "carries no permissions boundary"
+    policy = boundary.rsplit(":policy/", 1)
+    if len(policy) != 2 or policy[1] not in names:
+        return f"carries the boundary {boundary}, not the bootstrap's ({', '.join(names)})"
+    owner = account_of_arn(boundary)
+    if account is not None and owner != account:
+        return f"carries the boundary {boundary} of account {owner}, not its own account's"
+    return None
+
+
+def _loose_boundary_grants(policy: PolicyResource) -> Findings:
+    document = policy_document(policy.props.get("policy"))
+    unknown_conditions = {
+        statement_id(statement, index)
+        for index, statement in enumerate(statements(document))
+        if is_unknown(statement.get("Condition"))
+        or any(is_unknown(block) for block in as_mapping(statement.get("Condition")).values())
+    }
+    for grant in grants(document):
+        if grant.not_action:
+            yield policy.urn, f"boundary {policy.props.get('name')} statement {grant.sid} uses NotAction"
+            continue
+        forbidden = [action for action in grant.actions if _forbidden_in_boundary(action)]
+        if forbidden:
+            yield (
+                policy.urn,
+                f"boundary {policy.props.get('name')} statement {grant.sid} allows {', '.join(forbidden)}: "
+                "a role under it could change IAM or act as another role",
+            )
+        unconditioned = grant.sid not in unknown_conditions and "iam:passedtoservice" not in condition_keys(
+            grant.condition
+        )
+        if covered_actions(grant, ["iam:PassRole"]) and unconditioned:
+            yield (
+                policy.urn,
+                f"boundary {policy.props.get('name')} statement {grant.sid} lets a role pass roles to any service "
+                "(no iam:PassedToService condition)",
+            )
+
+
+def check_permissions_boundary(resources: Sequence[PolicyResource], config: Config) -> Findings:
+    names = [str(name) for name in config["boundaryPolicyNames"]]
+    accounts = _environment_accounts(resources)
+    for resource in resources:
+        if resource.type == ROLE and resource.provider in accounts:
+            account = accounts[resource.provider]
+            problem = _boundary_problem(resource.props.get("permissionsBoundary"), account, names)
+            if problem:
+                where = f"environment account {account}" if account else "an environment account"
+                yield resource.urn, f"role {shown(resource.props.get('name'))} in {where} {problem}"
+        if resource.type == MANAGED_POLICY and resource.props.get("name") in names:
+            yield from _loose_boundary_grants(resource)
+
+
+PERMISSIONS_BOUNDARY = stack_rule(
+    name="permissions-boundary",
+    description="Every role the platform creates in an environment account carries the bootstrap's permissions "
+    "boundary, and that boundary allows no IAM change (but passing a role to a named service) and no STS.",
+    level="mandatory",
+    check=check_permissions_boundary,
+    remediation="Give every aws.iam.Role created through an environment account's provider "
+    "permissions_boundary=the bootstrap's boundary in that account (EnvironmentAccount.permissions_boundary_arn; "
+    "name: the stack's permissionsBoundaryName); keep IAM and STS actions out of the boundary policy.",
+    config_schema=BOUNDARY_POLICY_SCHEMA,
+)
+
+RULES = (ACCOUNT_ISOLATION, BOOTSTRAP_LEAST_PRIVILEGE, PERMISSIONS_BOUNDARY)

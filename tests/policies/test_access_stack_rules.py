@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from policies.rules.account_boundaries import ACCOUNT_ISOLATION, BOOTSTRAP_LEAST_PRIVILEGE
+from policies.rules.account_boundaries import ACCOUNT_ISOLATION, BOOTSTRAP_LEAST_PRIVILEGE, PERMISSIONS_BOUNDARY
 from policies.rules.federation import KEYLESS_FEDERATION
 from policies.rules.pipeline_access import APPROVAL_RESTRICTED, ROLE_SEPARATION
 from policies.rules.release_safety import PROD_ROLLBACK
 from policies.rules.service_graph import DEPENDENCY_ORDER
-from policies.testing import UNKNOWN, Resource
+from policies.testing import UNKNOWN, Provider, Resource
 
 from .platform_shapes import (
     DEV_ACCOUNT,
@@ -63,6 +63,37 @@ def deploy_pipeline_into(environment, account):
 
 def bootstrap(*statements, name="cicd-platform-bootstrap"):
     return role_policy(name, *statements)
+
+
+BOUNDARY = f"arn:aws:iam::{PROD_ACCOUNT}:policy/cicd-platform-boundary"
+BOOTSTRAP_ROLE = f"arn:aws:iam::{PROD_ACCOUNT}:role/cicd-platform-bootstrap"
+
+
+def environment_provider(account=PROD_ACCOUNT, name="env-prod-provider"):
+    """The program's provider into an environment account, with its config as the engine hands it over (JSON)."""
+    props = {
+        "region": "eu-west-1",
+        "allowedAccountIds": UNKNOWN if account is UNKNOWN else f'["{account}"]',
+        "assumeRoles": f'[{{"roleArn": "{BOOTSTRAP_ROLE}", "sessionName": "cicd-platform-prod"}}]',
+    }
+    return Provider(props, name)
+
+
+def provider_resource(provider):
+    return Resource(provider.type, dict(provider.props), provider.name)
+
+
+def environment_role(name="cicd-deploy-booking-prod", boundary=BOUNDARY, provider=None):
+    provider = provider or environment_provider()
+    props = {"name": name, "assumeRolePolicy": "{}"}
+    if boundary is not None:
+        props["permissionsBoundary"] = boundary
+    return [provider_resource(provider), Resource("aws:iam/role:Role", props, f"{name}-role", provider=provider)]
+
+
+def boundary_policy_resource(*statements, name="cicd-platform-boundary"):
+    document = {"Version": "2012-10-17", "Statement": list(statements)}
+    return Resource("aws:iam/policy:Policy", {"name": name, "policy": document}, "permissions-boundary")
 
 
 def with_dependencies(service, depends, environment="prod"):
@@ -202,6 +233,8 @@ CASES = [
         BOOTSTRAP_LEAST_PRIVILEGE,
         "bootstrap may manage any role",
         [bootstrap({"Sid": "Roles", "Effect": "Allow", "Action": ["iam:CreateRole"], "Resource": "*"})],
+        "bootstrap role cicd-platform-bootstrap statement Roles allows iam:CreateRole without an "
+        "iam:PermissionsBoundary condition: it could create a role without the platform's boundary",
         "bootstrap role cicd-platform-bootstrap statement Roles changes IAM on * "
         "(not cicd-* roles, and no aws:ResourceTag condition)",
     ),
@@ -220,9 +253,25 @@ CASES = [
         ],
         "bootstrap role cicd-platform-bootstrap statement Extra grants s3:DeleteBucket beyond what the program needs",
     ),
+    fires(
+        BOOTSTRAP_LEAST_PRIVILEGE,
+        "bootstrap may create cicd-* roles without the boundary",
+        [
+            bootstrap(
+                {
+                    "Sid": "Roles",
+                    "Effect": "Allow",
+                    "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary"],
+                    "Resource": f"arn:aws:iam::{PROD_ACCOUNT}:role/cicd-*",
+                }
+            )
+        ],
+        "bootstrap role cicd-platform-bootstrap statement Roles allows iam:CreateRole, iam:PutRolePermissionsBoundary "
+        "without an iam:PermissionsBoundary condition: it could create a role without the platform's boundary",
+    ),
     quiet(
         BOOTSTRAP_LEAST_PRIVILEGE,
-        "cicd-* roles and CodeDeploy",
+        "cicd-* roles (only with the boundary) and CodeDeploy",
         [
             bootstrap(
                 {
@@ -230,6 +279,7 @@ CASES = [
                     "Effect": "Allow",
                     "Action": ["iam:CreateRole", "iam:PutRolePolicy"],
                     "Resource": f"arn:aws:iam::{PROD_ACCOUNT}:role/cicd-*",
+                    "Condition": {"StringEquals": {"iam:PermissionsBoundary": BOUNDARY}},
                 },
                 {"Sid": "Deploy", "Effect": "Allow", "Action": "codedeploy:*", "Resource": "*"},
             )
@@ -271,6 +321,78 @@ CASES = [
         BOOTSTRAP_LEAST_PRIVILEGE,
         "resource not known",
         [bootstrap({"Sid": "Roles", "Effect": "Allow", "Action": "iam:CreateRole", "Resource": UNKNOWN})],
+    ),
+    # permissions-boundary
+    fires(
+        PERMISSIONS_BOUNDARY,
+        "a deploy role in an environment account without a boundary",
+        environment_role(boundary=None),
+        f"role cicd-deploy-booking-prod in environment account {PROD_ACCOUNT} carries no permissions boundary",
+    ),
+    fires(
+        PERMISSIONS_BOUNDARY,
+        "a role bounded by an AWS managed policy",
+        environment_role(boundary="arn:aws:iam::aws:policy/AdministratorAccess"),
+        f"role cicd-deploy-booking-prod in environment account {PROD_ACCOUNT} carries the boundary "
+        "arn:aws:iam::aws:policy/AdministratorAccess, not the bootstrap's (cicd-platform-boundary)",
+    ),
+    fires(
+        PERMISSIONS_BOUNDARY,
+        "a role bounded by another account's boundary",
+        environment_role(boundary=f"arn:aws:iam::{DEV_ACCOUNT}:policy/cicd-platform-boundary"),
+        f"role cicd-deploy-booking-prod in environment account {PROD_ACCOUNT} carries the boundary "
+        f"arn:aws:iam::{DEV_ACCOUNT}:policy/cicd-platform-boundary of account {DEV_ACCOUNT}, not its own account's",
+    ),
+    fires(
+        PERMISSIONS_BOUNDARY,
+        "a boundary that lets a role change IAM or assume roles",
+        boundary_policy_resource(
+            {"Sid": "Deploy", "Effect": "Allow", "Action": ["codedeploy:CreateDeployment"], "Resource": "*"},
+            {"Sid": "Escape", "Effect": "Allow", "Action": ["iam:PutRolePolicy", "sts:AssumeRole"], "Resource": "*"},
+            {"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Sid": "Pass", "Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
+        ),
+        "boundary cicd-platform-boundary statement Escape allows iam:PutRolePolicy, sts:AssumeRole: a role under it "
+        "could change IAM or act as another role",
+        "boundary cicd-platform-boundary statement Everything allows *: a role under it could change IAM or act as "
+        "another role",
+        "boundary cicd-platform-boundary statement Everything lets a role pass roles to any service "
+        "(no iam:PassedToService condition)",
+        "boundary cicd-platform-boundary statement Pass lets a role pass roles to any service "
+        "(no iam:PassedToService condition)",
+    ),
+    quiet(PERMISSIONS_BOUNDARY, "a deploy role carrying the bootstrap's boundary", environment_role()),
+    quiet(
+        PERMISSIONS_BOUNDARY,
+        "a configured boundary name",
+        environment_role(boundary=f"arn:aws:iam::{PROD_ACCOUNT}:policy/team-boundary"),
+        config={"boundaryPolicyNames": ["team-boundary"]},
+    ),
+    quiet(
+        PERMISSIONS_BOUNDARY,
+        "tooling-account roles need none",
+        [role("cicd-pipeline-booking", {"Statement": []}), Resource("aws:iam/role:Role", {"name": "x"}, "x")],
+    ),
+    quiet(
+        PERMISSIONS_BOUNDARY,
+        "a boundary that passes task roles to ECS and deploys",
+        boundary_policy_resource(
+            {"Sid": "Deploy", "Effect": "Allow", "Action": ["codedeploy:CreateDeployment"], "Resource": "*"},
+            {
+                "Sid": "PassTaskRoles",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": f"arn:aws:iam::{PROD_ACCOUNT}:role/*",
+                "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            },
+        ),
+    ),
+    unknown(PERMISSIONS_BOUNDARY, "boundary not known yet", environment_role(boundary=UNKNOWN)),
+    unknown(
+        PERMISSIONS_BOUNDARY,
+        "the provider's account not known yet: a missing boundary is still missing",
+        environment_role(boundary=None, provider=environment_provider(account=UNKNOWN)),
+        "role cicd-deploy-booking-prod in an environment account carries no permissions boundary",
     ),
     # keyless-federation
     fires(

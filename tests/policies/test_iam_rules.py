@@ -10,6 +10,7 @@ import pytest
 from policies.rules.account_boundaries import BOOTSTRAP_ACTIONS
 from policies.rules.iam import (
     CREDENTIAL_EXPOSURE,
+    DOCUMENTED_STAR_ACTIONS,
     IAM_GITHUB_OIDC,
     IAM_NO_ADMIN,
     IAM_NO_PRIVESC,
@@ -38,6 +39,10 @@ def allow(action, resource, sid=None, **extra):
 
 def policy(role, *statements):
     return Resource(ROLE_POLICY, {"role": role, "policy": document(*statements)}, f"{role}-policy")
+
+
+def managed_policy(name, *statements):
+    return Resource("aws:iam/policy:Policy", {"name": name, "policy": document(*statements)}, name)
 
 
 def trust(*statements, name="cicd-deploy-booking-prod"):
@@ -135,6 +140,26 @@ CASES = [
     ),
     quiet(
         IAM_NO_WILDCARDS,
+        "the alarm reader's DescribeAlarms on * (CloudWatch returns composite alarms only on *)",
+        policy("cicd-alarm-reader-prod", allow("cloudwatch:DescribeAlarms", "*", "ReadAlarmsIncludingComposite")),
+    ),
+    fires(
+        IAM_NO_WILDCARDS,
+        "the documented exception covers the read only, not alarm writes beside it",
+        policy(
+            "cicd-alarm-reader-prod",
+            allow(["cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"], "*", "Alarms"),
+        ),
+        "statement Alarms grants cloudwatch:PutMetricAlarm, cloudwatch:DeleteAlarms on Resource '*'; "
+        "AWS can scope these to ARNs",
+    ),
+    quiet(
+        IAM_NO_WILDCARDS,
+        "the permissions boundary mirrors AWS's CodeDeploy policies on *",
+        managed_policy("cicd-platform-boundary", allow(["autoscaling:UpdateAutoScalingGroup", "s3:GetObject"], "*")),
+    ),
+    quiet(
+        IAM_NO_WILDCARDS,
         "configured extra unscopable action",
         policy("cicd-build-booking", allow("codeguru-reviewer:ListRepositoryAssociations", "*")),
         config={"unscopableActions": ["codeguru-reviewer:List*"]},
@@ -159,6 +184,11 @@ CASES = [
         "statement Deploy grants codedeploy:CreateDeployment on Resource '*'; AWS can scope these to ARNs",
     ),
     quiet(IAM_NO_WILDCARDS_DEPLOY, "the ECS deploy policy (RegisterTaskDefinition on *)", ECS_DEPLOY_POLICY),
+    quiet(
+        IAM_NO_WILDCARDS_DEPLOY,
+        "a deploy role reading composite alarms (DescribeAlarms on * is documented)",
+        policy("cicd-deploy-booking-prod", allow("cloudwatch:DescribeAlarms", "*", "ReadHealth")),
+    ),
     quiet(
         IAM_NO_WILDCARDS_DEPLOY, "build roles are the advisory rule's", policy("cicd-build-booking", allow("s3:*", "*"))
     ),
@@ -196,6 +226,23 @@ CASES = [
             "cicd-platform-bootstrap",
             allow(["iam:PutRolePolicy", "iam:CreateRole"], "arn:aws:iam::444444444444:role/cicd-*"),
         ),
+    ),
+    quiet(
+        IAM_NO_PRIVESC,
+        "the bootstrap's permissions boundary caps roles, it grants nothing (permissions-boundary judges it)",
+        managed_policy("cicd-platform-boundary", allow("iam:PassRole", "*", "PassTaskRoles")),
+    ),
+    fires(
+        IAM_NO_PRIVESC,
+        "the same document as a policy of another name is a grant",
+        managed_policy("cicd-deployers", allow("iam:PassRole", "*", "PassTaskRoles")),
+        "statement PassTaskRoles allows iam:PassRole on any role (*)",
+    ),
+    quiet(
+        IAM_NO_PRIVESC,
+        "a configured boundary name",
+        managed_policy("lz-boundary", allow("iam:PassRole", "*", "PassTaskRoles")),
+        config={"boundaryPolicyNames": ["lz-boundary"]},
     ),
     unknown(IAM_NO_PRIVESC, "PassRole target not known", policy("r", allow("iam:PassRole", UNKNOWN))),
     # iam-trust-scoped
@@ -309,6 +356,15 @@ def test_unscopable_actions_really_take_no_resource(pattern):
     service = pattern.split(":")[0]
     only_star = actions.get_actions_that_support_wildcard_arns_only(service)
     assert any(fnmatchcase(a.lower(), pattern.lower()) for a in only_star), pattern
+
+
+@pytest.mark.parametrize("action", DOCUMENTED_STAR_ACTIONS)
+def test_documented_star_actions_are_ones_iam_could_scope(action):
+    """They are exceptions by AWS's documentation (CloudWatch API Reference, DescribeAlarms), not unscopable."""
+    service, name = action.split(":")
+    formats = {entry["resource_arn_format"] for entry in _iam_database().get_action_data(service, name)[service]}
+    assert formats - {"*"}, action
+    assert action not in UNSCOPABLE_ACTIONS
 
 
 @pytest.mark.parametrize(

@@ -155,6 +155,18 @@ MUTATIONS: list[tuple[str, str, Callable[[Inputs], None], set[str]]] = [
     ),
     ("drop key rotation", "artifacts-key", set_path("enableKeyRotation", value=False), {"kms-rotation"}),
     (
+        "create a prod deploy role without the bootstrap's boundary",
+        "booking-prod-target-deploy-role",
+        set_path("permissionsBoundary", value=DELETE),
+        {"permissions-boundary"},
+    ),
+    (
+        "bound the PCI account's alarm reader by another account's boundary",
+        "env-prod-455555555555-alarm-reader",
+        set_path("permissionsBoundary", value="arn:aws:iam::444444444444:policy/cicd-platform-boundary"),
+        {"permissions-boundary"},
+    ),
+    (
         "open the key to everyone",
         "artifacts-key",
         add_statement({"Sid": "Open", "Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}),
