@@ -175,8 +175,9 @@ def test_alarm_at_the_first_look_fails_at_once(fleet, pipeline):
 
     bake(fleet, job, 0)
 
-    assert f"cicd-payments-prod-health in account {PCI_PROD_ACCOUNT} is in ALARM 0 min" in (
-        pipeline.last()["failureDetails"]["message"]
+    assert (
+        f"cicd-payments-prod-health in account {PCI_PROD_ACCOUNT} is in ALARM 0 min"
+        in (pipeline.last()["failureDetails"]["message"])
     )
 
 
@@ -332,8 +333,9 @@ def test_an_action_that_names_another_alarm_fails_instead_of_watching_the_wrong_
 
     bake(fleet, job, 0)
 
-    assert "names alarm cicd-booking-prod-cpu, but the service's health alarm is cicd-booking-prod-health" in (
-        pipeline.last()["failureDetails"]["message"]
+    assert (
+        "names alarm cicd-booking-prod-cpu, but the service's health alarm is cicd-booking-prod-health"
+        in (pipeline.last()["failureDetails"]["message"])
     )
 
 
