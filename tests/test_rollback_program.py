@@ -71,8 +71,8 @@ def test_every_prod_deploy_waits_for_the_window_then_the_gate_checks_the_health_
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_pipeline_reads_an_alarm_through_a_cloudwatch_alarm_rule(stack, request):
-    """AWS documents the CloudWatchAlarm rule for an alarm in the pipeline's account, through the pipeline's role
-    (CodePipeline user guide, "CloudWatchAlarm rule reference"); the platform's alarms live in other accounts."""
+    """AWS documents a rule's roleArn as the pipeline role (API reference, RuleDeclaration) and no CloudWatchAlarm
+    rule reading another account's alarm; the platform's alarms live in the environment accounts."""
     plan = request.getfixturevalue(stack)
     for pipeline in inputs_of(plan, PIPELINE):
         for stage in pipeline["stages"]:

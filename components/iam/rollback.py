@@ -72,7 +72,8 @@ def alarm_reader_trust(
     check a service's and its dependencies' health alarms.
 
     No pipeline role: pipelines have no ``CloudWatchAlarm`` rule to evaluate
-    (AWS documents that rule for alarms in the pipeline's account only), so the
+    (AWS documents a rule's ``roleArn`` as the pipeline role, not a role to read
+    another account's alarm through), so the
     readers trust exactly three function roles of the tooling account, from
     inside the organization, and the trust does not grow with the catalog.
     """

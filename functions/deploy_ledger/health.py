@@ -17,9 +17,10 @@ reader role (the graph's ``alarmReaders``). Health that cannot be read (no
 placement in the graph, the role cannot be assumed, the alarm is missing)
 holds the deploy with a message naming the account and the role: the gate
 fails closed, never open. The service's own alarm is read here, by the gate,
-rather than by a ``CloudWatchAlarm`` stage rule: AWS documents that rule as
-checking an alarm in the pipeline's account through the pipeline's role, and
-these alarms live in the environment accounts.
+rather than by a ``CloudWatchAlarm`` stage rule: AWS documents a rule's
+``roleArn`` as the pipeline role (API reference, ``RuleDeclaration``) and no
+rule reading an alarm in another account, and these alarms live in the
+environment accounts.
 
 A dependency the ledger has never seen is taken as healthy: it was running
 before the platform recorded anything, and blocking on it would stop a fleet's

@@ -77,5 +77,5 @@ def test_the_bake_is_a_lambda_invoke_action_of_the_gate_that_needs_at_least_one_
 
 
 def test_no_cloudwatch_alarm_rule_helper_is_left_for_alarms_in_other_accounts():
-    # AWS documents the CloudWatchAlarm rule for alarms in the pipeline's account, through the pipeline's role.
+    # AWS documents a rule's roleArn as the pipeline role (RuleDeclaration), not as a way into another account.
     assert not [name for name in dir(conditions) if "alarm" in name.lower()]

@@ -22,9 +22,6 @@ def plan(request):
 
 
 KNOWN_ADVISORIES = {
-    # The deploy gate answers CodePipeline's LambdaInvoke rule; a failed async invocation
-    # ends in the rule timing out rather than in a queue (coordination's choice).
-    ("lambda-ops", "no dead-letter queue for failed asynchronous invocations"),
     # The per-service GCP registries (multicloud) use Google-managed keys.
     ("gcp-artifact-registry-cmek", "Google-managed key"),
 }

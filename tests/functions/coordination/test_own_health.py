@@ -1,10 +1,10 @@
 """The gate checks the service's *own* health alarm, where the service runs, before its Deploy stage is entered.
 
 This replaces a ``CloudWatchAlarm`` entry rule that pointed at an alarm in
-another account: AWS documents that rule as reading an alarm in the pipeline's
-account through the pipeline's role (CodePipeline user guide, "CloudWatchAlarm
-rule reference"), so the check moved into the gate, which reads it through the
-environment account's alarm reader like every dependency alarm. The message
+another account through that account's role: AWS documents a rule's ``roleArn``
+as the pipeline role (API reference, ``RuleDeclaration``) and no rule reading
+another account's alarm, so the check moved into the gate, which reads it
+through the environment account's alarm reader like every dependency alarm. The message
 names the alarm and the account; the coordinator restarts the held deploy once
 the alarm clears, by the same rules.
 """
