@@ -166,6 +166,14 @@ def test_the_gate_role_reads_decides_and_answers_but_starts_nothing(prod_plan):
     actions = {action for statement in statements.values() for action in as_list(statement["Action"])}
     assert "dynamodb:DeleteItem" not in actions
     assert not {a for a in actions if a.startswith(("sns:", "codebuild:"))}
+    # The bake asks whether it runs in a rollback execution, of this stack's pipelines only.
+    assert statements["ReadPlatformPipelineExecutions"]["Action"] == [
+        "codepipeline:GetPipelineState",
+        "codepipeline:ListPipelineExecutions",
+    ]
+    assert statements["ReadPlatformPipelineExecutions"]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/managed-by": MANAGED_BY, "aws:ResourceTag/platform-stack": "prod"}
+    }
     # Its one queue: the bake deliveries Lambda gave up on.
     assert statements["DeadLetters"] == {
         "Sid": "DeadLetters",

@@ -83,7 +83,8 @@ def _common(scope: CoordinationScope, log_group_arn: str, ledger_actions: list[s
 
 def deploy_gate_role_policy(scope: CoordinationScope, log_group_arn: str, dead_letter_queue_arn: str) -> Document:
     """The gate reads the ledger, the graph, freezes and alarms, records holds and bake claims, answers the
-    pipeline's jobs, and keeps the bake deliveries Lambda gave up on in its dead-letter queue."""
+    pipeline's jobs, reads whether a bake runs in a rollback execution, and keeps the bake deliveries Lambda
+    gave up on in its dead-letter queue."""
     statements = _common(scope, log_group_arn, [*LEDGER_READ_ACTIONS, "dynamodb:PutItem", "dynamodb:UpdateItem"])
     statements += [
         # Job results cannot be scoped to a pipeline (Service Authorization Reference: no resource type).
@@ -94,8 +95,27 @@ def deploy_gate_role_policy(scope: CoordinationScope, log_group_arn: str, dead_l
             "Resource": "*",
         },
         {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dead_letter_queue_arn},
+        # The bake asks whether it runs in a rollback execution; only of this stack's pipelines (by their tags).
+        _platform_pipelines(
+            scope,
+            "ReadPlatformPipelineExecutions",
+            ["codepipeline:GetPipelineState", "codepipeline:ListPipelineExecutions"],
+        ),
     ]
     return document(*statements)
+
+
+def _platform_pipelines(scope: CoordinationScope, sid: str, actions: list[str]) -> Document:
+    """``actions`` on this stack's pipelines, named by their tags: their ARNs would overflow an inline policy."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": f"arn:{scope.partition}:codepipeline:{scope.region}:{scope.account_id}:*",
+        "Condition": {
+            "StringEquals": {"aws:ResourceTag/managed-by": MANAGED_BY, "aws:ResourceTag/platform-stack": scope.stack}
+        },
+    }
 
 
 def coordinator_role_policy(

@@ -19,7 +19,9 @@ It follows what AWS documents for such an action:
   time it is invoked, and each "in progress" reply restarts those 20 minutes
   (CodePipeline user guide, "Quotas": Lambda invoke action).
 
-So each invocation reads the alarm once, in the account where the service runs
+A rollback execution re-runs the stage's actions, the bake among them
+(``rollback_execution``): it succeeds at once, since failing it would only stop
+the rollback. Otherwise each invocation reads the alarm once, in the account where the service runs
 in that environment, through that account's alarm reader role (as the gate does),
 and answers at once: ALARM fails the job, which fails the Deploy stage, whose
 ``on_failure: ROLLBACK`` rolls it back to the last successful execution
@@ -196,6 +198,15 @@ class Bake:
         """This invocation's answer; only errors a retry can mend escape."""
         try:
             request = BakeRequest.from_job(job)
+            rollback = None if token else rollback_execution(self.aws, job, request)
+            if rollback:
+                return Answer(
+                    "succeed",
+                    f"rollback execution {rollback} of {request.label}: not baked, it restores the last successful "
+                    "release (there is nothing earlier to roll back to); the health alarm is left to CodeDeploy, the "
+                    "rollback reporter and the next deploy's gate",
+                    percent=100,
+                )
             health = read_health(self.aws, load_graph(self.aws), request.service, request.environment)
             progress = Progress.from_token(token, health.alarm) if token else None
             return self._verdict(request, health, progress)
@@ -275,6 +286,42 @@ class Bake:
                 raise
             # The job is no longer waiting for an answer (answered, timed out, stopped): nothing to add.
             LOGGER.info(json.dumps({"bake": "job already closed", "job": job_id}))
+
+
+def rollback_execution(aws: Aws, job: dict[str, Any], request: BakeRequest) -> str | None:
+    """The rollback execution this bake job runs in, or None for a standard execution.
+
+    A stage rolled back on failure re-runs in a new execution of type
+    ``ROLLBACK`` with the last successful execution's artifacts ("Configuring
+    stage rollback"), its last action included. That bake must not fail the
+    rollback because the alarm that caused it is still in ALARM. The job's
+    ``pipelineContext`` (API reference, ``JobData``) names the execution when
+    CodePipeline sends it; otherwise the Deploy stage's latest execution is the
+    one running this job. ``ListPipelineExecutions`` gives its type. What cannot
+    be read is taken as a standard execution: the bake then watches as usual.
+    """
+    pipeline = aws.settings.pipeline_name_pattern.format(service=request.service, environment=request.environment)
+    context = (job.get("data") or {}).get("pipelineContext") or {}
+    execution = context.get("pipelineExecutionId") if context.get("pipelineName", pipeline) == pipeline else None
+    try:
+        if not execution:
+            state = aws.call("codepipeline", "get_pipeline_state", name=pipeline)
+            stage = next(
+                (s for s in state.get("stageStates", []) if s.get("stageName") == aws.settings.deploy_stage), {}
+            )
+            execution = (stage.get("latestExecution") or {}).get("pipelineExecutionId")
+        if not execution:
+            return None
+        summaries = aws.call("codepipeline", "list_pipeline_executions", pipelineName=pipeline, maxResults=20)[
+            "pipelineExecutionSummaries"
+        ]
+    except ClientError as error:
+        if error_code(error) in THROTTLING_CODES:
+            raise
+        LOGGER.warning(json.dumps({"bake": "execution type unknown", "pipeline": pipeline, "error": error_code(error)}))
+        return None
+    found = next((summary for summary in summaries if summary.get("pipelineExecutionId") == execution), {})
+    return execution if found.get("executionType") == "ROLLBACK" else None
 
 
 def is_bake_job(event: Any) -> bool:

@@ -34,6 +34,9 @@ from tests.functions.coordination.conftest import (
     reader_arn,
 )
 
+EXECUTION = "0b5a4f2e-7c1d-4e8a-9f3b-2d6c8e1a4b7f"
+ROLLBACK = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
+
 
 def bake_job(
     service: str = "booking",
@@ -42,6 +45,7 @@ def bake_job(
     token: str | None = None,
     job_id: str | None = None,
     alarm: str | None = "",
+    execution: str | None = EXECUTION,
 ) -> dict:
     parameters = {"service": service, "environment": environment, "bakeMinutes": minutes}
     if alarm is not None:
@@ -59,6 +63,13 @@ def bake_job(
             "expirationTime": 1_575_493_418_000,
         },
     }
+    if execution is not None:  # JobData.pipelineContext (API reference)
+        data["pipelineContext"] = {
+            "pipelineName": f"{service}-{environment}",
+            "stage": {"name": "Deploy"},
+            "action": {"name": "BakeHealthAlarm"},
+            "pipelineExecutionId": execution,
+        }
     if token is not None:
         data["continuationToken"] = token
     return {"CodePipeline.job": {"id": job_id or str(uuid.uuid4()), "accountId": ACCOUNT, "data": data}}
@@ -79,27 +90,59 @@ class Pipeline:
             "provide-client-params.codepipeline.*", lambda params, model, **_: self.sent.append((model.name, params))
         )
 
-    def expect_continue(self, job: dict) -> None:
+    def execution_type(self, job: dict, execution_type: str = "STANDARD") -> None:
+        """The first invocation asks which kind of execution runs it (``ListPipelineExecutions``)."""
+        context = job["CodePipeline.job"]["data"]["pipelineContext"]
+        self.fleet.pipeline_stub.add_response(
+            "list_pipeline_executions",
+            {
+                "pipelineExecutionSummaries": [
+                    {
+                        "pipelineExecutionId": context["pipelineExecutionId"],
+                        "status": "InProgress",
+                        "executionType": execution_type,
+                    },
+                    {"pipelineExecutionId": str(uuid.uuid4()), "status": "Succeeded", "executionType": "STANDARD"},
+                ]
+            },
+            {"pipelineName": context["pipelineName"], "maxResults": 20},
+        )
+
+    def _first_look(self, job: dict) -> None:
+        data = job["CodePipeline.job"]["data"]
+        if "continuationToken" not in data and "pipelineContext" in data:
+            self.execution_type(job)
+
+    def expect_continue(self, job: dict, first_look: bool = True) -> None:
+        if first_look:
+            self._first_look(job)
         self.fleet.pipeline_stub.add_response(
             "put_job_success_result",
             {},
             {"jobId": job_id(job), "continuationToken": ANY, "executionDetails": ANY},
         )
 
-    def expect_success(self, job: dict) -> None:
+    def expect_success(self, job: dict, first_look: bool = True) -> None:
+        if first_look:
+            self._first_look(job)
         self.fleet.pipeline_stub.add_response(
             "put_job_success_result", {}, {"jobId": job_id(job), "executionDetails": ANY}
         )
 
-    def expect_failure(self, job: dict, failure_type: str = "JobFailed") -> None:
+    def expect_failure(self, job: dict, failure_type: str = "JobFailed", first_look: bool = True) -> None:
+        if first_look:
+            self._first_look(job)
         self.fleet.pipeline_stub.add_response(
             "put_job_failure_result",
             {},
             {"jobId": job_id(job), "failureDetails": {"type": failure_type, "message": ANY}},
         )
 
+    def answers(self) -> list[dict]:
+        return [params for operation, params in self.sent if operation.startswith("PutJob")]
+
     def last(self) -> dict:
-        return self.sent[-1][1]
+        return self.answers()[-1]
 
     def next_token(self) -> str:
         return self.last()["continuationToken"]
@@ -236,7 +279,7 @@ def test_a_duplicate_delivery_of_an_answered_job_sends_nothing(fleet, pipeline):
     again = bake(fleet, job, 0.2)  # the stub holds no second answer: any call would fail the test
 
     assert again == {"job": job_id(job), "answer": None, "claim": "answered"}
-    assert len(pipeline.sent) == 1
+    assert len(pipeline.answers()) == 1
 
 
 def test_a_delivery_that_died_is_answered_by_lambdas_retry_and_a_concurrent_duplicate_stays_silent(fleet, pipeline):
@@ -245,18 +288,19 @@ def test_a_delivery_that_died_is_answered_by_lambdas_retry_and_a_concurrent_dupl
     assert JobClaims(fleet.aws(), moment(0)).claim(job_id(job), None) == "claimed"
 
     duplicate = bake(fleet, job, 0.5)  # another delivery of the same event, while the claim is live
-    assert duplicate["claim"] == "busy" and pipeline.sent == []
+    assert duplicate["claim"] == "busy" and pipeline.sent == []  # not even a look at the pipeline
 
     pipeline.expect_continue(job)
     retry = bake(fleet, job, 2)  # Lambda retries a timed-out asynchronous invocation about a minute later
 
     assert retry["answer"] == "continue"
     assert bake(fleet, job, 2.1)["claim"] == "answered"
-    assert len(pipeline.sent) == 1
+    assert len(pipeline.answers()) == 1
 
 
 def test_a_result_codepipeline_throttles_releases_the_claim_for_lambdas_retry(fleet, pipeline):
     job = bake_job(minutes=10)
+    pipeline.execution_type(job)
     for _ in range(fleet.world.settings.retry_attempts):
         fleet.pipeline_stub.add_client_error("put_job_success_result", service_error_code="ThrottlingException")
     with pytest.raises(Exception, match="ThrottlingException"):
@@ -268,6 +312,7 @@ def test_a_result_codepipeline_throttles_releases_the_claim_for_lambdas_retry(fl
 
 def test_a_job_codepipeline_already_closed_is_left_as_it_is(fleet, pipeline):
     job = bake_job(minutes=10)
+    pipeline.execution_type(job)
     fleet.pipeline_stub.add_client_error("put_job_success_result", service_error_code="InvalidJobStateException")
 
     assert bake(fleet, job, 0)["answer"] == "continue"
@@ -285,7 +330,7 @@ def test_a_job_codepipeline_already_closed_is_left_as_it_is(fleet, pipeline):
 )
 def test_a_malformed_bake_fails_with_a_configuration_error(fleet, pipeline, minutes, reason):
     job = bake_job(minutes=minutes)
-    pipeline.expect_failure(job, "ConfigurationError")
+    pipeline.expect_failure(job, "ConfigurationError", first_look=False)
 
     bake(fleet, job, 0)
 
@@ -301,7 +346,7 @@ def test_user_parameters_that_are_not_an_object_fail_the_job(fleet, pipeline):
     job["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] = json.dumps(
         {"bakeMinutes": 5}
     )
-    pipeline.expect_failure(job, "ConfigurationError")
+    pipeline.expect_failure(job, "ConfigurationError", first_look=False)
     bake(fleet, job, 0)
     assert pipeline.last()["failureDetails"]["message"] == (
         "bake: malformed job: UserParameters must name the service and the environment"
@@ -366,3 +411,51 @@ def test_percent_complete_follows_the_clock(fleet, pipeline):
     pipeline.expect_continue(later)
     Bake(fleet.aws().for_invocation(), now=moment(0) + timedelta(minutes=5)).handle(later)
     assert pipeline.last()["executionDetails"]["percentComplete"] == 50
+
+
+def test_the_bake_of_a_rollback_execution_succeeds_at_once_even_while_the_alarm_is_in_alarm(fleet, pipeline):
+    # The bake failed, the stage rolled back on failure: the rollback execution re-runs the stage, bake included.
+    set_health(fleet.world.settings, "booking", "prod", PROD_ACCOUNT, "ALARM", "still recovering")
+    job = bake_job(minutes=10, execution=ROLLBACK)
+    pipeline.execution_type(job, "ROLLBACK")
+    pipeline.expect_success(job, first_look=False)
+
+    assert bake(fleet, job, 0)["answer"] == "succeed"
+    assert pipeline.last()["executionDetails"]["summary"].startswith(
+        f"rollback execution {ROLLBACK} of booking in prod: not baked"
+    )
+
+
+def test_without_a_pipeline_context_the_deploy_stages_running_execution_is_the_one_asked_about(fleet, pipeline):
+    job = bake_job(minutes=10, execution=None)
+    fleet.pipeline_stub.add_response(
+        "get_pipeline_state",
+        {
+            "pipelineName": "booking-prod",
+            "stageStates": [
+                {"stageName": "Approve", "latestExecution": {"pipelineExecutionId": EXECUTION, "status": "Succeeded"}},
+                {"stageName": "Deploy", "latestExecution": {"pipelineExecutionId": ROLLBACK, "status": "InProgress"}},
+            ],
+        },
+        {"name": "booking-prod"},
+    )
+    fleet.pipeline_stub.add_response(
+        "list_pipeline_executions",
+        {
+            "pipelineExecutionSummaries": [
+                {"pipelineExecutionId": ROLLBACK, "status": "InProgress", "executionType": "ROLLBACK"}
+            ]
+        },
+        {"pipelineName": "booking-prod", "maxResults": 20},
+    )
+    pipeline.expect_success(job, first_look=False)
+
+    assert bake(fleet, job, 0)["answer"] == "succeed"
+
+
+def test_an_execution_type_that_cannot_be_read_is_taken_as_standard_and_baked(fleet, pipeline):
+    job = bake_job(minutes=10)
+    fleet.pipeline_stub.add_client_error("list_pipeline_executions", service_error_code="AccessDeniedException")
+    pipeline.expect_continue(job, first_look=False)
+
+    assert bake(fleet, job, 0)["answer"] == "continue"
