@@ -42,7 +42,9 @@ TICK_SCHEDULE = "rate(5 minutes)"
 COORDINATOR_CONCURRENCY = 5
 """Conditional writes make parallel events safe; five keeps a release-day burst moving without flooding the ledger."""
 GATE_CONCURRENCY = 20
-"""A throttled gate fails its rule and holds a deploy for nothing: room for a whole wave entering Deploy at once."""
+"""A throttled gate fails its rule and holds a deploy for nothing: room for a whole wave entering Deploy at once.
+Bake invocations share it; each reads one alarm and answers within seconds, and a throttled one is retried by
+Lambda (CodePipeline invokes actions asynchronously)."""
 EVENT_MAX_AGE_SECONDS = 6 * 3600
 FUNCTION_TIMEOUT_SECONDS = 60
 BAKE_EVENT_MAX_AGE_SECONDS = 900
