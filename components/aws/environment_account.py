@@ -11,11 +11,11 @@ the account (``permissions_boundary_arn``): the bootstrap role may create a role
 only with it (``bootstrap/permissions.py``).
 
 Shared by every service deployed there: the encrypted topic the platform's
-alarms notify, the read-only role the pipelines' CloudWatchAlarm conditions,
-the rollback reporter and the coordination functions (deploy gate, coordinator)
-read alarms through, and the forwarding of the health alarms and failed deployments of
-the ``services`` placed in this account to the tooling account's deploy-events bus
-(where the rollback reporter listens).
+alarms notify, the read-only role the rollback reporter and the coordination
+functions (deploy gate and its bake, coordinator) read alarms through, and the
+forwarding of the health alarms and failed deployments of the ``services`` placed
+in this account to the tooling account's deploy-events bus (where the rollback
+reporter listens).
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class EnvironmentAccount(pulumi.ComponentResource):
         self.alarm_reader = aws.iam.Role(
             f"{name}-alarm-reader",
             name=naming.alarm_reader_role_name(environment.name),
-            description=f"Pipelines read the platform's {environment.name} alarms to evaluate their deploy gates",
+            description=f"The deploy gate, its bake and the rollback reporter read the {environment.name} alarms",
             assume_role_policy=iam.to_json(
                 iam.alarm_reader_trust(
                     region,

@@ -30,7 +30,6 @@ from ..model.catalog import Service
 from ..model.platform_inputs import PlatformInputs
 from ..model.settings import Environment
 from ..model.tags import standard_tags
-from ..pipeline.conditions import Rule, alarm_bake_rule, alarm_gate_rule
 from ..pipeline.environment_pipeline import EnvironmentPipeline, EnvironmentPipelineArgs
 from .codebuild_project import CodeBuildProject, CodeBuildProjectArgs
 from .deploy_target import AwsDeployTarget, DeployTargetArgs
@@ -105,7 +104,6 @@ class ServicePipeline(pulumi.ComponentResource):
             [build.arn, scans.project_arn] + ([release.arn] if release else []),
             # Lambda deploys are handed to the release project; its role, not the pipeline's, assumes deploy roles.
             [] if is_lambda else list(deploy_role_arns.values()),
-            [account.alarm_reader_role_arn for account in accounts.values()],
             naming.github_dispatch_function_arn(
                 inputs.settings.region, inputs.settings.tooling_account_id, inputs.stack
             )
@@ -151,7 +149,7 @@ class ServicePipeline(pulumi.ComponentResource):
                 # IAM rejects a trust policy whose principal does not exist yet; CodeDeploy one naming a missing alarm.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[release or pipeline_role, alarms]),
             )
-            gates = self._deploy_gates(environment, alarms.health_alarm_name, account.alarm_reader_role_arn)
+            dispatches = self._dispatch_actions(environment)
             self.pipelines[environment.name] = EnvironmentPipeline(
                 f"{name}-{environment.name}",
                 EnvironmentPipelineArgs(
@@ -168,17 +166,17 @@ class ServicePipeline(pulumi.ComponentResource):
                     approval_notification_arn=args.approval_topic_arn,
                     scan_actions=scan_actions(service, environment, scans.project_name),
                     verify_actions=verify_actions(service, environment, inputs, scans.project_name),
-                    # The service's own health first, then its dependencies and the freeze switch.
-                    deploy_entry_rules=[
-                        *gates["entry"],
-                        *([args.deploy_gate.for_deploy(service.name, environment.name)] if args.deploy_gate else []),
-                    ],
-                    deploy_success_rules=gates["success"],
+                    # The gate checks the freeze switch, the service's own health and its dependencies'.
+                    deploy_entry_rules=(
+                        [args.deploy_gate.for_deploy(service.name, environment.name)] if args.deploy_gate else []
+                    ),
+                    # Every environment rolls back a failed Deploy stage, a failed bake included: a
+                    # half-deployed dev or qa misleads the next tester as much as prod misleads users.
                     rollback_on_failure=True,
-                    extra_deploy_actions=self._dispatch_actions(environment),
+                    extra_deploy_actions=[*dispatches, *self._bake(environment, dispatches)],
                 ),
-                # The alarm conditions need the alarms and a reader role that exists and trusts the pipeline role.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_policy, alarms, account.alarm_reader]),
+                # The gate and the bake read the health alarm from the first run on.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_policy, alarms]),
             )
         self.register_outputs(
             {
@@ -219,20 +217,18 @@ class ServicePipeline(pulumi.ComponentResource):
             ).github_variables
         return targets
 
-    @staticmethod
-    def _deploy_gates(environment: Environment, health_alarm: str, reader_role_arn: str) -> dict[str, list[Rule]]:
-        """No entry while the service is unhealthy there; after success, bake (where configured) or roll back.
+    def _bake(self, environment: Environment, dispatches: list[dict[str, object]]) -> list[dict[str, object]]:
+        """Where the environment bakes, the stage's last action watches the health alarm for ``bakeMinutes``.
 
-        Every environment rolls back a failed Deploy stage (``rollback_on_failure``):
-        a half-deployed dev or qa misleads the next tester as much as prod misleads users.
+        A Lambda invoke action of the deploy gate's function, after the AWS deploy
+        (run order 1) and any GCP/Azure dispatch: ALARM fails the action, so the
+        stage fails and its on-failure ROLLBACK applies.
         """
-        entry = [alarm_gate_rule(health_alarm, reader_role_arn, environment.region)]
-        success = (
-            [alarm_bake_rule(health_alarm, environment.bake_minutes, reader_role_arn, environment.region)]
-            if environment.bake_minutes
-            else []
-        )
-        return {"entry": entry, "success": success}
+        gate = self._args.deploy_gate
+        if gate is None or not environment.bake_minutes:
+            return []
+        run_order = AFTER_AWS_DEPLOY + 1 if dispatches else AFTER_AWS_DEPLOY
+        return [gate.bake_after(self._args.service.name, environment.name, environment.bake_minutes, run_order)]
 
     def _build_project(self, environments: tuple[Environment, ...]) -> CodeBuildProject:
         """The service's build + unit-test project, with an image repository for containers."""
@@ -316,7 +312,6 @@ class ServicePipeline(pulumi.ComponentResource):
         self,
         project_arns: list[pulumi.Output[str]],
         assumable_role_arns: list[str],
-        alarm_reader_arns: list[str],
         dispatch_function_arn: str | None,
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         """The role all of this service's pipelines run as."""
@@ -350,7 +345,6 @@ class ServicePipeline(pulumi.ComponentResource):
                         values[5:],
                         assumable_role_arns,
                         list(self._prefixes.values()),
-                        alarm_reader_arns,
                         invoked_function_arns=[args.deploy_gate.function_arn] if args.deploy_gate else [],
                         approval_topic_arn=values[3] or None,
                         approval_key_arn=values[4] or None,

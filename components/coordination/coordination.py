@@ -8,8 +8,11 @@
   Pulumi ignores later changes of its value);
 - one "deployed" SNS topic per service, for dependents to subscribe to;
 - the coordinator (EventBridge rules on this stack's pipelines, a five-minute schedule, a
-  dead-letter queue) and the deploy gate (behind every Deploy stage's ``LambdaInvoke`` rule),
-  each with its own least-privilege role and log group.
+  dead-letter queue) and the deploy gate (behind every Deploy stage's ``LambdaInvoke`` rule,
+  and the bake action at the end of Deploy stages that bake), each with its own
+  least-privilege role and log group. CodePipeline invokes an action's function
+  asynchronously, so the gate has a dead-letter queue too, and Lambda retries a bake
+  delivery at most twice, within CodePipeline's 20-minute reply window.
 
 The runtime logic lives in ``functions/``; this component only wires it.
 """
@@ -39,8 +42,14 @@ TICK_SCHEDULE = "rate(5 minutes)"
 COORDINATOR_CONCURRENCY = 5
 """Conditional writes make parallel events safe; five keeps a release-day burst moving without flooding the ledger."""
 GATE_CONCURRENCY = 20
-"""A throttled gate fails its rule and holds a deploy for nothing: room for a whole wave entering Deploy at once."""
+"""A throttled gate fails its rule and holds a deploy for nothing: room for a whole wave entering Deploy at once.
+Bake invocations share it; each reads one alarm and answers within seconds, and a throttled one is retried by
+Lambda (CodePipeline invokes actions asynchronously)."""
 EVENT_MAX_AGE_SECONDS = 6 * 3600
+FUNCTION_TIMEOUT_SECONDS = 60
+BAKE_EVENT_MAX_AGE_SECONDS = 900
+"""An asynchronous bake delivery older than this goes to the dead-letter queue: CodePipeline stops waiting for an
+answer 20 minutes after its last "in progress" reply (CodePipeline quotas, Lambda invoke action)."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +173,17 @@ class Coordination(pulumi.ComponentResource):
             tags=self._tags,
             opts=self._child,
         )
+        gate_dlq_name = f"{gate_name}-dlq"
+        gate_dlq_arn = f"arn:{partition}:sqs:{region}:{account}:{gate_dlq_name}"
+        # Bake deliveries Lambda could not get answered (the job then times out and the stage fails).
+        gate_dlq = aws.sqs.Queue(
+            f"{name}-deploy-gate-dlq",
+            name=gate_dlq_name,
+            kms_master_key_id=key.arn,
+            message_retention_seconds=14 * 24 * 3600,
+            tags=self._tags,
+            opts=self._child,
+        )
         test_projects = [
             f"arn:{partition}:codebuild:{region}:{account}:project/{naming.integration_test_project_name(s.name)}"
             for s in inputs.catalog.services
@@ -182,6 +202,8 @@ class Coordination(pulumi.ComponentResource):
             "HEALTH_ALARM_PATTERN": naming.health_alarm_name("{service}", "{environment}"),
             "DEPLOY_STAGE": "Deploy",
             "HOLD_TIMEOUT_MINUTES": str(args.hold_timeout_minutes),
+            # A bake job's claim lasts as long as a delivery can: Lambda's retry of a dead one finds it expired.
+            "JOB_LEASE_SECONDS": str(FUNCTION_TIMEOUT_SECONDS),
         }
 
         def scope(key_arn: str) -> iam.CoordinationScope:
@@ -196,12 +218,20 @@ class Coordination(pulumi.ComponentResource):
         gate = self._function(
             gate_name,
             "deploy_gate",
-            "Deploy gate: a Deploy stage enters only when no change freeze and no unhealthy dependency holds it",
+            "Deploy gate and bake: Deploy is entered only when nothing holds it, and watched after a deploy",
             key,
-            lambda key_arn, log_arn: iam.deploy_gate_role_policy(scope(key_arn), log_arn),
+            lambda key_arn, log_arn: iam.deploy_gate_role_policy(scope(key_arn), log_arn, gate_dlq_arn),
             environment_variables,
             GATE_CONCURRENCY,
+            dead_letter_arn=gate_dlq.arn,
             depends_on=[table],
+        )
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-deploy-gate-async",
+            function_name=gate.name,
+            maximum_retry_attempts=2,
+            maximum_event_age_in_seconds=BAKE_EVENT_MAX_AGE_SECONDS,
+            opts=pulumi.ResourceOptions(parent=gate),
         )
         coordinator = self._function(
             coordinator_name,
@@ -349,7 +379,7 @@ class Coordination(pulumi.ComponentResource):
             architectures=["arm64"],
             handler="handler.handle",
             code=function_code(code_dir),
-            timeout=60,
+            timeout=FUNCTION_TIMEOUT_SECONDS,
             memory_size=256,
             reserved_concurrent_executions=reserved_concurrency,
             tracing_config={"mode": "Active"},

@@ -28,17 +28,19 @@ def pipeline_role_policy(
     project_arns: Sequence[str],
     assumable_role_arns: Sequence[str],
     artifact_prefixes: Sequence[str],
-    alarm_reader_role_arns: Sequence[str] = (),
     *,
     invoked_function_arns: Sequence[str] = (),
     approval_topic_arn: str | None = None,
     approval_key_arn: str | None = None,
     dispatch_function_arn: str | None = None,
 ) -> Document:
-    """What one service's pipelines do themselves: fetch source, run builds, hand off deploys, read alarms.
+    """What one service's pipelines do themselves: fetch source, run builds, hand off deploys.
 
-    ``invoked_function_arns``: functions behind the pipelines' ``LambdaInvoke`` rules
-    (the deploy gate); CodePipeline invokes them as the pipeline role.
+    ``invoked_function_arns``: the functions behind the pipelines' ``LambdaInvoke`` rules
+    and bake actions (the deploy gate); CodePipeline invokes them as the pipeline role.
+    The pipelines read no alarm themselves: the gate and the bake read health
+    alarms through the environment accounts' alarm readers, so the pipeline role
+    assumes no role there but the deploy roles.
 
     Artifact access is limited to the service's own pipeline prefixes, so one
     service's pipeline can never replace another service's artifact. A manual
@@ -102,16 +104,6 @@ def pipeline_role_policy(
                 "Effect": "Allow",
                 "Action": "sts:AssumeRole",
                 "Resource": sorted(assumable_role_arns),
-            }
-        )
-    if alarm_reader_role_arns:
-        # CloudWatchAlarm stage conditions run as the environment account's read-only alarm reader.
-        statements.append(
-            {
-                "Sid": "AssumeAlarmReaders",
-                "Effect": "Allow",
-                "Action": "sts:AssumeRole",
-                "Resource": sorted(set(alarm_reader_role_arns)),
             }
         )
     if dispatch_function_arn:

@@ -168,7 +168,7 @@ def rollback_reporter_name(stack: str) -> str:
 
 # -- coordination (one coordinator, one gate and one ledger per stack) ---------------------------------------------
 COORDINATION_FUNCTIONS = ("coordinator", "deploy-gate")
-"""The functions of the coordination component; both read dependency health alarms."""
+"""The functions of the coordination component; both read health alarms (the gate also runs the bake)."""
 
 
 def coordination_function_name(stack: str, role: str) -> str:

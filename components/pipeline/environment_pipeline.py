@@ -43,13 +43,14 @@ class EnvironmentPipelineArgs:
     approval_notification_arn: pulumi.Input[str] | None = None
     """SNS topic the manual approval publishes to (where the environment asks for approval)."""
     deploy_entry_rules: Sequence[Rule] = ()
-    """Gates checked on entry to Deploy (alarms, dependencies); the deployment window is held one stage earlier."""
+    """Gates checked on entry to Deploy (the deploy gate); the deployment window is held one stage earlier."""
     deploy_success_rules: Sequence[Rule] = ()
-    """Checks after a successful deploy (alarm bake time); a failing one rolls the stage back."""
+    """Rules checked after a successful Deploy stage; a failing one rolls the stage back. The platform's bake is
+    an action at the end of the stage instead (``coordination.gate_rule``), so it sets none."""
     rollback_on_failure: bool = False
     """A failed deploy stage rolls back to the last successful execution's artifacts."""
     extra_deploy_actions: Sequence[Action] = ()
-    """More deploy actions beside the AWS one (other clouds through GitHub Actions)."""
+    """More actions after the AWS deploy: other clouds through GitHub Actions, then the bake."""
     verify_actions: Sequence[Action] = ()
     """Checks against the deployed service (DAST, integration tests) in a Verify stage."""
 

@@ -1,12 +1,19 @@
 """Deploy gate: the ``LambdaInvoke`` entry rule of every Deploy stage, one function for the whole fleet.
 
-The stage may enter only when the environment is not frozen and no dependency
-of the service is mid-deploy, failed its last deploy or has its health alarm in
-ALARM there, read in the dependency's account through that account's alarm
-reader role (``deploy_ledger.health``). Otherwise the rule fails with a message that
-names the freeze or the dependency and the reason, and the deploy is recorded
-as held in the ledger; the coordinator restarts it when the dependencies are
-healthy, or aborts it after the hold timeout.
+The stage may enter only when the environment is not frozen, the service's own
+health alarm there is not in ALARM, and no dependency of the service is
+mid-deploy, failed its last deploy or has its health alarm in ALARM there; every
+alarm is read in the account where its service runs, through that account's
+alarm reader role (``deploy_ledger.health``). Otherwise the rule fails with a
+message that names the freeze, the alarm and its account, or the dependency and
+the reason, and the deploy is recorded as held in the ledger; the coordinator
+restarts it when everything it waited for is healthy, or aborts it after the
+hold timeout.
+
+The same function is the Deploy stage's last action, the bake
+(``deploy_ledger.bake``): a job whose ``UserParameters`` carry ``bakeMinutes``
+is a bake job and is answered there, through the documented job protocol with
+continuation tokens.
 
 How CodePipeline talks to this function — what the AWS documentation says:
 
@@ -41,6 +48,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from deploy_ledger.aws import Aws
+from deploy_ledger.bake import Bake, is_bake_job
 from deploy_ledger.health import blockers_for, describe, load_graph
 from deploy_ledger.settings import Settings
 from deploy_ledger.store import HELD, Ledger
@@ -77,11 +85,13 @@ class DeployGate:
         self.ledger = Ledger(aws)
         self.now = now or datetime.now(UTC)
 
-    def decide(self, service: str, environment: str, execution: str | None) -> tuple[bool, str]:
+    def decide(
+        self, service: str, environment: str, execution: str | None, health_alarm: str | None = None
+    ) -> tuple[bool, str]:
         graph = load_graph(self.aws)
         if not graph.deploys_to(service, environment):
             return False, f"deploy gate: {service} does not deploy to {environment} in the dependency graph"
-        blockers = blockers_for(self.aws, self.ledger, graph, service, environment)
+        blockers = blockers_for(self.aws, self.ledger, graph, service, environment, health_alarm)
         if blockers:
             message = describe(blockers, environment)
             self.ledger.put_hold(service, environment, message, execution, self.now)
@@ -89,7 +99,7 @@ class DeployGate:
         for status in (HELD, "RESTARTED"):
             if self.ledger.update_hold(service, environment, status, "RELEASED", self.now, released_by=execution or ""):
                 break
-        return True, f"{service} may deploy to {environment}: dependencies healthy, no change freeze"
+        return True, f"{service} may deploy to {environment}: healthy, dependencies healthy, no change freeze"
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         job = event.get("CodePipeline.job") or {}
@@ -97,7 +107,9 @@ class DeployGate:
         try:
             parameters = find_user_parameters(event)
             service, environment = parameters["service"], parameters["environment"]
-            allowed, message = self.decide(service, environment, execution_id_of(job))
+            allowed, message = self.decide(
+                service, environment, execution_id_of(job), health_alarm=parameters.get("healthAlarm")
+            )
         except Exception as error:  # fail closed, and tell the pipeline why
             LOGGER.exception("deploy gate could not decide")
             allowed, message = False, f"deploy gate could not decide: {type(error).__name__}: {error}"
@@ -121,8 +133,14 @@ _AWS: Aws | None = None
 
 
 def handle(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
-    """Lambda entry point; settings and clients are built once per container, assumed sessions once per event."""
+    """Lambda entry point; settings and clients are built once per container, assumed sessions once per event.
+
+    The job's configuration chooses: a bake job (the Deploy stage's last action) goes to the bake, every
+    other event is a gate decision.
+    """
     global _AWS
     if _AWS is None:
         _AWS = Aws(Settings.from_environ())
+    if is_bake_job(event):
+        return Bake(_AWS.for_invocation()).handle(event)
     return DeployGate(_AWS.for_invocation()).handle(event)

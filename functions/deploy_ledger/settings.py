@@ -24,6 +24,9 @@ class Settings:
     retry_attempts: int = 6
     retry_base_seconds: float = 0.2
     marker_ttl_days: int = 90
+    job_lease_seconds: int = 60
+    """A bake job's claim lease: the function's timeout, so a delivery that died has released it before
+    Lambda's retry of it can arrive (the retry starts after the failed delivery ended)."""
 
     @classmethod
     def from_environ(cls, environ: Any = None) -> Settings:
@@ -40,4 +43,5 @@ class Settings:
             hold_timeout_minutes=int(env.get("HOLD_TIMEOUT_MINUTES", cls.hold_timeout_minutes)),
             retry_attempts=int(env.get("RETRY_MAX_ATTEMPTS", cls.retry_attempts)),
             retry_base_seconds=float(env.get("RETRY_BASE_SECONDS", cls.retry_base_seconds)),
+            job_lease_seconds=int(env.get("JOB_LEASE_SECONDS", cls.job_lease_seconds)),
         )
