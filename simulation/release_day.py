@@ -52,7 +52,7 @@ from components.model.coordination_graph import coordination_graph_json
 from components.model.platform_inputs import PlatformInputs, load_platform_inputs
 from components.model.settings import CONFIG_KEY
 
-from .moto_world import ACCOUNT, REGION, provision, set_health, settings_for
+from .moto_world import ACCOUNT, REGION, provision, scheduled_tick, set_health, settings_for
 
 from coordinator.handler import Coordinator  # isort: skip  (functions/ is on sys.path through moto_world)
 from deploy_gate.handler import DeployGate  # isort: skip
@@ -109,6 +109,7 @@ class Execution:
     id: str
     deploy_fails: bool
     trigger: str
+    started_at: datetime
     state: str = "InProgress"
     attempt: int = 1
     held_at_entry: bool = False
@@ -229,7 +230,7 @@ class ReleaseDay:
     # -- pipelines ---------------------------------------------------------------------------------------------
     def start(self, service: str, environment: str, deploy_fails: bool = False, trigger: str = "Webhook") -> str:
         execution = f"{service}-{environment}-{next(self.counter):03d}"
-        self.executions[execution] = Execution(service, environment, execution, deploy_fails, trigger)
+        self.executions[execution] = Execution(service, environment, execution, deploy_fails, trigger, self.now)
         self.latest[(service, environment)] = execution
         self.in_flight.add((service, environment))
         self.timeline.add(self.now, f"{service}/{environment}", f"pipeline started ({execution}, {trigger})")
@@ -312,12 +313,14 @@ class ReleaseDay:
         trigger: str | None = None,
     ) -> None:
         pipeline = f"{service}-{environment}"
+        run = self.executions[execution]
         detail: dict[str, Any] = {
             "pipeline": pipeline,
             "execution-id": execution,
+            "start-time": run.started_at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{run.started_at.microsecond // 1000:03d}Z",
             "state": state,
-            "version": 1,
-            "pipeline-execution-attempt": self.executions[execution].attempt,
+            "version": 1.0,
+            "pipeline-execution-attempt": float(run.attempt),
         }
         if stage:
             detail["stage"] = stage
@@ -348,9 +351,7 @@ class ReleaseDay:
 
     def tick(self) -> None:
         self.record(
-            Coordinator(self.aws().for_invocation(), now=self.now).handle(
-                {"source": "aws.events", "detail-type": "Tick"}
-            )
+            Coordinator(self.aws().for_invocation(), now=self.now).handle(scheduled_tick(self.settings, self.now))
         )
 
     def record(self, outcome: dict[str, Any]) -> None:
@@ -360,9 +361,11 @@ class ReleaseDay:
             if verb == "aborted":
                 self.result.aborted.append(subject)
                 self.timeline.add(self.now, subject, "ABORTED by coordinator: " + line.split(": ", 1)[1])
-            else:
+            elif verb == "restarted":
                 self.result.restarted.append(subject)
                 self.timeline.add(self.now, subject, "restarted by coordinator: " + line.split("(", 1)[1].rstrip(")"))
+            else:
+                self.timeline.add(self.now, "coordinator", line)
         for line in outcome.get("downstream", []):
             if line.startswith(("redeploy", "test")):
                 self.result.actions.append(line)

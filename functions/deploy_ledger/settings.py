@@ -6,6 +6,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+LEASE_MARGIN_SECONDS = 30
+"""Added to the function timeout: a claim outlives any invocation that holds it, yet ends before Lambda's first
+retry of an invocation killed at its timeout can arrive (Lambda developer guide, "How Lambda handles errors and
+retries with asynchronous invocation": one minute between the first two attempts; timeouts are function errors)."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -24,6 +29,16 @@ class Settings:
     retry_attempts: int = 6
     retry_base_seconds: float = 0.2
     marker_ttl_days: int = 90
+    account_id: str = ""
+    """The tooling account: its pipelines are the only ones whose events and jobs the functions act on."""
+    region: str = ""
+    """The tooling region, where this stack's pipelines run."""
+    function_timeout_seconds: int = 60
+    """The functions' timeout; claims on work last a little longer (``lease_seconds``)."""
+
+    @property
+    def lease_seconds(self) -> int:
+        return self.function_timeout_seconds + LEASE_MARGIN_SECONDS
 
     @classmethod
     def from_environ(cls, environ: Any = None) -> Settings:
@@ -40,4 +55,8 @@ class Settings:
             hold_timeout_minutes=int(env.get("HOLD_TIMEOUT_MINUTES", cls.hold_timeout_minutes)),
             retry_attempts=int(env.get("RETRY_MAX_ATTEMPTS", cls.retry_attempts)),
             retry_base_seconds=float(env.get("RETRY_BASE_SECONDS", cls.retry_base_seconds)),
+            # Required: without them no event could be trusted, so a missing one fails the cold start loudly.
+            account_id=env["TOOLING_ACCOUNT_ID"],
+            region=env["TOOLING_REGION"],
+            function_timeout_seconds=int(env.get("FUNCTION_TIMEOUT_SECONDS", cls.function_timeout_seconds)),
         )
