@@ -34,6 +34,8 @@ class RecordedResource:
     """URNs this resource waits for (explicit ``depends_on`` and those its inputs come from)."""
     aliases: tuple[str, ...] = ()
     """Former URNs it declares (``aliases``), so a move keeps the resource; the engine adds its children's."""
+    ignore_changes: tuple[str, ...] = ()
+    """Input properties (engine names, camelCase) whose changes ``pulumi up`` leaves alone (``ignore_changes``)."""
 
     def as_plan_entry(self) -> dict[str, Any]:
         return {
@@ -107,6 +109,7 @@ class RecordingMonitor(MockMonitor):
                 inputs=engine_view(json_format.MessageToDict(request.object)),
                 dependencies=tuple(sorted(set(request.dependencies))),
                 aliases=tuple(self._alias_urns(request)),
+                ignore_changes=tuple(request.ignoreChanges),
             )
         )
         return response
