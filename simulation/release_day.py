@@ -21,6 +21,11 @@ The day (prod settings, four environments; times UTC):
   own PCI account, read through that account's alarm reader) goes into ALARM;
   loyalty, changed meanwhile, is held until the alarm clears, then restarted.
 - prod: an end-of-day change freeze holds web-frontend until it is lifted.
+- CodePipeline throttles the day's first restart beyond the coordinator's
+  backoff: the deploy stays held, and the next tick restarts it.
+- prod: a pipeline named ``auth-prod`` in the prod environment account (not
+  this platform's) reports SUCCEEDED, and its event reaches the coordinator:
+  it is ignored, and nothing is announced, started or restarted.
 
 It prints the timeline and asserts the invariant the gate exists for: no
 service starts deploying in an environment while a dependency there is
@@ -99,6 +104,10 @@ HEALTH = [
 ]
 """Health alarm state changes: (minute, service, environment, state, reason)."""
 FREEZES = [(420, "prod", "on: end-of-day change freeze"), (460, "prod", "off")]
+FORGED = [(200, "auth", "prod")]
+"""(minute, service, environment): a same-named pipeline in that environment's account reports SUCCEEDED."""
+THROTTLED_RESTART_CALLS = 6
+"""CodePipeline throttles this many restart calls, the first restart of the day: as many as the backoff tries."""
 END_MINUTE = 560
 
 
@@ -140,6 +149,8 @@ class DayResult:
     violations: list[str]
     events_delivered: int
     duplicates_dropped: int
+    ignored: list[str] = field(default_factory=list)
+    restarts_refused: list[str] = field(default_factory=list)
 
 
 def _client_error(code: str, operation: str) -> ClientError:
@@ -190,6 +201,8 @@ class ReleaseDay:
             )
         for minute, environment, value in FREEZES:
             self.at(self.minutes(minute), lambda e=environment, v=value: self.set_freeze(e, v))
+        for minute, service, environment in FORGED:
+            self.at(self.minutes(minute), lambda s=service, e=environment: self.forge(s, e))
         for minute in range(0, END_MINUTE, TICK_MINUTES):
             self.at(self.minutes(minute) + timedelta(seconds=30), self.tick)
         while self.queue:
@@ -347,7 +360,36 @@ class ReleaseDay:
         outcome = Coordinator(self.aws().for_invocation(), now=self.now).handle(event)
         if "duplicate" in outcome:
             self.result.duplicates_dropped += 1
+        if "ignored" in outcome:
+            self.result.ignored.append(outcome["ignored"])
+            self.timeline.add(self.now, "coordinator", f"ignored an event: {outcome['ignored']}")
         self.record(outcome)
+
+    def forge(self, service: str, environment: str) -> None:
+        """A CodePipeline event from the environment's account, for a pipeline named like one of ours."""
+        account = next(env.account_id for env in self.inputs.settings.environments if env.name == environment)
+        pipeline = f"{service}-{environment}"
+        self.timeline.add(self.now, f"{service}/{environment}", f"pipeline {pipeline} in account {account} SUCCEEDED")
+        self.deliver(
+            {
+                "version": "0",
+                "id": f"evt-{next(self.counter)}",
+                "detail-type": "CodePipeline Pipeline Execution State Change",
+                "source": "aws.codepipeline",
+                "account": account,
+                "time": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": REGION,
+                "resources": [f"arn:aws:codepipeline:{REGION}:{account}:{pipeline}"],
+                "detail": {
+                    "pipeline": pipeline,
+                    "execution-id": f"forged-{next(self.counter)}",
+                    "start-time": self.now.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                    "state": "SUCCEEDED",
+                    "version": 1.0,
+                    "pipeline-execution-attempt": 1.0,
+                },
+            }
+        )
 
     def tick(self) -> None:
         self.record(
@@ -364,8 +406,11 @@ class ReleaseDay:
             elif verb == "restarted":
                 self.result.restarted.append(subject)
                 self.timeline.add(self.now, subject, "restarted by coordinator: " + line.split("(", 1)[1].rstrip(")"))
-            else:
-                self.timeline.add(self.now, "coordinator", line)
+            else:  # "could not restart <service> in <environment>: <code>; ..."
+                _, _, _, service, _, environment = line.split(" ", 5)
+                subject = f"{service}/{environment.split(':')[0]}"
+                self.result.restarts_refused.append(subject)
+                self.timeline.add(self.now, subject, "restart refused by CodePipeline: " + line.split(": ", 1)[1])
         for line in outcome.get("downstream", []):
             if line.startswith(("redeploy", "test")):
                 self.result.actions.append(line)
@@ -402,6 +447,12 @@ class _PipelineApi:
 
     def __init__(self, day: ReleaseDay) -> None:
         self.day = day
+        self.throttled = THROTTLED_RESTART_CALLS
+
+    def throttle_restart(self, operation: str) -> None:
+        if self.throttled:
+            self.throttled -= 1
+            raise _client_error("ThrottlingException", operation)
 
     def put_job_success_result(self, jobId: str) -> dict:  # noqa: N803 - boto3's parameter names
         return {}
@@ -410,10 +461,13 @@ class _PipelineApi:
         return {}
 
     def retry_stage_execution(self, pipelineName: str, pipelineExecutionId: str, **_: str) -> dict:  # noqa: N803
+        self.throttle_restart("RetryStageExecution")
         self.day.retry_deploy(pipelineName, pipelineExecutionId)
         return {"pipelineExecutionId": pipelineExecutionId}
 
     def start_pipeline_execution(self, name: str, clientRequestToken: str | None = None) -> dict:  # noqa: N803
+        if (clientRequestToken or "").startswith("hold-"):  # a restart of a held deploy
+            self.throttle_restart("StartPipelineExecution")
         service, environment = name.rsplit("-", 1)
         trigger = "StartPipelineExecution"
         return {"pipelineExecutionId": self.day.start(service, environment, trigger=trigger)}
@@ -466,7 +520,8 @@ def report(result: DayResult) -> int:
     print(
         f"events delivered {result.events_delivered} (duplicates dropped {result.duplicates_dropped}); "
         f"deployed {len(result.deployed)}, held {len(result.held)}, restarted {len(result.restarted)}, "
-        f"aborted {len(result.aborted)}, downstream actions {len(result.actions)}"
+        f"aborted {len(result.aborted)}, downstream actions {len(result.actions)}, "
+        f"restarts refused {len(result.restarts_refused)}, events ignored {len(result.ignored)}"
     )
     if result.violations:
         print("INVARIANT VIOLATED: a service deployed while a dependency was unhealthy or mid-deploy:")
