@@ -110,11 +110,11 @@ class DeployGate:
         if job is None:
             return self._answer_invocation(event)
         try:
-            question = read_job(job, find_user_parameters(job), self.aws.settings)
+            question = read_job(job, self.aws.settings, find_user_parameters)
         except IgnoredJobError as ignored:
             LOGGER.warning(json.dumps({"gate": "ignored", "reason": str(ignored)}))
             return {"allowed": False, "ignored": str(ignored), "message": f"deploy gate ignored the job: {ignored}"}
-        except (RefusedJobError, ValueError, TypeError) as refused:  # UserParameters that are not JSON
+        except RefusedJobError as refused:
             message = f"deploy gate could not decide: {refused}"
             self._report(str(job["id"]), False, message)
             return {"allowed": False, "message": message}

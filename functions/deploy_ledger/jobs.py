@@ -22,13 +22,14 @@ A job is acted on only when:
   through: ``RefusedJobError``, answered with failure and recorded nowhere.
 
 Without a ``pipelineContext`` the ``UserParameters`` say which pipeline asks:
-they are written into each pipeline's rule by the platform, and only the
-platform's pipeline roles may invoke the gate. Whether that service deploys to
+they are written into each pipeline's rule by the platform, and the platform grants
+invoking the gate to its pipeline roles only. Whether that service deploys to
 that environment is the gate's first check (``DeployGate.decide``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -58,8 +59,8 @@ def _name(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and 0 < len(value) <= MAX_NAME
 
 
-def read_job(job: Any, parameters: Any, settings: Settings) -> GateJob:
-    """The checked job; ``parameters`` are its ``UserParameters`` as found in it (parsed JSON, or text)."""
+def read_job(job: Any, settings: Settings, find_parameters: Callable[[Any], Any]) -> GateJob:
+    """The checked job. Where it comes from is checked before anything it says is read."""
     if not isinstance(job, dict) or not isinstance(job.get("id"), str) or not job["id"]:
         raise IgnoredJobError("the job has no id")
     if not settings.account_id or not settings.region:
@@ -67,24 +68,31 @@ def read_job(job: Any, parameters: Any, settings: Settings) -> GateJob:
     account = job.get("accountId")
     if str(account) != settings.account_id:
         raise IgnoredJobError(f"job of account {str(account)[:20]}, not the tooling account {settings.account_id}")
+    data = job.get("data")
+    context = data.get("pipelineContext") if isinstance(data, dict) else None
+    context = context if isinstance(context, dict) else {}
+    arn = context.get("pipelineArn")
+    arn_parts = str(arn).split(":", 5) if arn is not None else []
+    if arn is not None and (
+        len(arn_parts) != 6
+        or arn_parts[0] != "arn"
+        or not arn_parts[1].startswith("aws")
+        or arn_parts[2:5] != ["codepipeline", settings.region, settings.account_id]
+    ):
+        raise IgnoredJobError(f"job of pipeline {str(arn)[:160]}, not a pipeline of the tooling account")
+    try:
+        parameters = find_parameters(job)
+    except (ValueError, TypeError) as error:
+        raise RefusedJobError(f"UserParameters are not JSON: {error}") from None
     if not isinstance(parameters, dict):
         raise RefusedJobError("UserParameters are not a JSON object naming the service and the environment")
     service, environment = parameters.get("service"), parameters.get("environment")
     if not (_name(service) and _name(environment)):
         raise RefusedJobError("UserParameters must name the service and the environment")
-    data = job.get("data")
-    context = data.get("pipelineContext") if isinstance(data, dict) else None
-    execution: str | None = None
-    if isinstance(context, dict):
-        pipeline = settings.pipeline_name_pattern.format(service=service, environment=environment)
-        name, arn = context.get("pipelineName"), context.get("pipelineArn")
-        if name is not None and name != pipeline:
-            raise IgnoredJobError(f"job of pipeline {str(name)[:MAX_NAME]} asks for {service} in {environment}")
-        if arn is not None:
-            parts = str(arn).split(":", 5)
-            expected = ["codepipeline", settings.region, settings.account_id, pipeline]
-            if len(parts) != 6 or parts[0] != "arn" or not parts[1].startswith("aws") or parts[2:] != expected:
-                raise IgnoredJobError(f"job of pipeline {str(arn)[:160]}, not {pipeline} of the tooling account")
-        found = context.get("pipelineExecutionId")
-        execution = found if isinstance(found, str) and found else None
+    pipeline = settings.pipeline_name_pattern.format(service=service, environment=environment)
+    for named in (context.get("pipelineName"), arn_parts[5] if arn is not None else None):
+        if named is not None and named != pipeline:
+            raise IgnoredJobError(f"job of pipeline {str(named)[:MAX_NAME]} asks for {service} in {environment}")
+    found = context.get("pipelineExecutionId")
+    execution = found if isinstance(found, str) and found else None
     return GateJob(id=job["id"], service=service, environment=environment, execution=execution)

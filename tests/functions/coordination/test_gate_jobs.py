@@ -151,13 +151,23 @@ IGNORED = [
         "pipeline-of-another-account",
         set_context(pipelineArn="arn:aws:codepipeline:eu-west-1:222222222222:booking-prod"),
         "job of pipeline arn:aws:codepipeline:eu-west-1:222222222222:booking-prod, "
-        "not booking-prod of the tooling account",
+        "not a pipeline of the tooling account",
     ),
     (
         "pipeline-of-another-region",
         set_context(pipelineArn=f"arn:aws:codepipeline:us-east-1:{ACCOUNT}:booking-prod"),
-        f"job of pipeline arn:aws:codepipeline:us-east-1:{ACCOUNT}:booking-prod, "
-        "not booking-prod of the tooling account",
+        f"job of pipeline arn:aws:codepipeline:us-east-1:{ACCOUNT}:booking-prod, not a pipeline of the tooling account",
+    ),
+    (
+        "arn-of-another-pipeline",
+        set_context(pipelineName=None, pipelineArn=f"arn:aws:codepipeline:eu-west-1:{ACCOUNT}:mobile-bff-prod"),
+        "job of pipeline mobile-bff-prod asks for booking in prod",
+    ),
+    (
+        # Where it comes from is checked first: a foreign job is not answered, whatever its parameters.
+        "another-account-with-unreadable-parameters",
+        lambda job: (set_account("222222222222")(job), set_parameters("{not json")(job)),
+        "job of account 222222222222, not the tooling account 123456789012",
     ),
 ]
 
@@ -183,7 +193,11 @@ def set_parameters(value):
 
 
 REFUSED = [
-    ("not-json", set_parameters("{service: booking"), "deploy gate could not decide: Expecting property name"),
+    (
+        "not-json",
+        set_parameters("{service: booking"),
+        "deploy gate could not decide: UserParameters are not JSON: Expecting property name",
+    ),
     (
         "not-an-object",
         set_parameters(json.dumps(["booking", "prod"])),
