@@ -54,6 +54,9 @@ class RecordedResource:
         """What the policy pack judges: the inputs as the policy server hands them over (secrets unwrapped)."""
         return self.revealed_inputs if self.revealed_inputs is not None else self.inputs
 
+    ignore_changes: tuple[str, ...] = ()
+    """Input properties (engine names, camelCase) whose changes ``pulumi up`` leaves alone (``ignore_changes``)."""
+
     def as_plan_entry(self) -> dict[str, Any]:
         return {
             "urn": self.urn,
@@ -216,6 +219,7 @@ class RecordingMonitor(MockMonitor):
                 aliases=tuple(self._alias_urns(request)),
                 revealed_inputs=engine_view(wire, reveal_secrets=True) if _has_secret(wire) else None,
                 secret_values=secrets,
+                ignore_changes=tuple(request.ignoreChanges),
             )
         )
         return response

@@ -205,9 +205,11 @@ def test_functions_are_pinned_traced_bounded_and_the_coordinator_has_a_dead_lett
     assert set(functions) == {"cicd-prod-coordinator", "cicd-prod-deploy-gate"}
     # CodePipeline invokes the bake action asynchronously: failed deliveries are kept, not lost.
     assert functions["cicd-prod-deploy-gate"]["deadLetterConfig"]["targetArn"].endswith(":cicd-prod-deploy-gate-dlq")
-    assert functions["cicd-prod-deploy-gate"]["environment"]["variables"]["JOB_LEASE_SECONDS"] == str(
+    # Claims on work (gate verdicts, bake answers) last exactly the invocation: the functions read the timeout.
+    assert functions["cicd-prod-deploy-gate"]["environment"]["variables"]["FUNCTION_TIMEOUT_SECONDS"] == str(
         int(functions["cicd-prod-deploy-gate"]["timeout"])
     )
+    assert int(functions["cicd-prod-deploy-gate"]["timeout"]) <= 60
     (invoke_config,) = coordination_inputs(prod_plan, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
     assert invoke_config == {
         "functionName": "cicd-prod-deploy-gate",
@@ -322,3 +324,39 @@ def test_every_alarm_reader_trusts_the_gate_and_the_coordinator_within_the_organ
             "arn:aws:iam::123456789012:role/cicd-prod-deploy-gate",
         } <= set(trust["Condition"]["ArnEquals"]["aws:PrincipalArn"])
         assert trust["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": "o-bkw7prodorg01"}
+
+
+@pytest.mark.parametrize("stack", ["dev_plan", "prod_plan"])
+def test_pulumi_up_never_lifts_a_freeze_an_operator_set(stack, request):
+    """Operators own a freeze switch's value once it exists: ``pulumi up`` must ignore changes to it.
+
+    Without ``ignore_changes`` on the value, every ``pulumi up`` would write ``off``
+    back over ``on: <reason>`` and silently lift the freeze. The graph parameter is
+    the opposite: the program owns it and rewrites it on every ``up``.
+    """
+    plan = request.getfixturevalue(stack)
+    parameters = {r.inputs["name"]: r for r in coordination_resources(plan, "aws:ssm/parameter:Parameter")}
+    switches = [name for name in parameters if name.startswith(naming.freeze_parameter_prefix(plan.stack))]
+    assert len(switches) == len(plan.inputs.settings.environments)
+    for name in switches:
+        assert parameters[name].ignore_changes == ("insecureValue",), name
+        assert parameters[name].inputs["insecureValue"] == "off"
+    assert parameters[naming.graph_parameter_name(plan.stack)].ignore_changes == ()
+
+
+def test_the_coordinator_hears_only_the_tooling_accounts_pipelines_and_the_functions_know_that_account(prod_plan):
+    settings = prod_plan.inputs.settings
+    patterns = [
+        json.loads(r["eventPattern"])
+        for r in coordination_inputs(prod_plan, "aws:cloudwatch/eventRule:EventRule")
+        if "eventPattern" in r
+    ]
+    assert patterns and all(pattern["account"] == [settings.tooling_account_id] for pattern in patterns)
+    for function in coordination_inputs(prod_plan, FUNCTION):
+        variables = function["environment"]["variables"]
+        assert (variables["TOOLING_ACCOUNT_ID"], variables["TOOLING_REGION"]) == (
+            settings.tooling_account_id,
+            settings.region,
+        )
+        # Claims on work last a little longer than the function may run (deploy_ledger.settings).
+        assert variables["FUNCTION_TIMEOUT_SECONDS"] == str(int(function["timeout"]))

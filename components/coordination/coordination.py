@@ -5,7 +5,7 @@
 - the deployment ledger (DynamoDB, point-in-time recovery, TTL on idempotency markers);
 - the dependency graph as an SSM parameter (rewritten on every ``pulumi up``);
 - one change-freeze switch per environment (SSM, created ``off``; operators flip it, so
-  Pulumi ignores later changes of its value);
+  Pulumi ignores later changes of its value: a ``pulumi up`` must never lift a freeze);
 - one "deployed" SNS topic per service, for dependents to subscribe to;
 - the coordinator (EventBridge rules on this stack's pipelines, a five-minute schedule, a
   dead-letter queue) and the deploy gate (behind every Deploy stage's ``LambdaInvoke`` rule,
@@ -47,6 +47,7 @@ Bake invocations share it; each reads one alarm and answers within seconds, and 
 Lambda (CodePipeline invokes actions asynchronously)."""
 EVENT_MAX_AGE_SECONDS = 6 * 3600
 FUNCTION_TIMEOUT_SECONDS = 60
+"""The functions read it too: their claims on work last a little longer than this, and end before Lambda retries."""
 BAKE_EVENT_MAX_AGE_SECONDS = 900
 """An asynchronous bake delivery older than this goes to the dead-letter queue: CodePipeline stops waiting for an
 answer 20 minutes after its last "in progress" reply (CodePipeline quotas, Lambda invoke action)."""
@@ -143,7 +144,10 @@ class Coordination(pulumi.ComponentResource):
                 name=naming.freeze_parameter_name(stack, environment.name),
                 type="String",
                 insecure_value="off",
-                description=f"Change freeze of {environment.name}: 'off', 'on' or 'on: <reason>' (operators flip it)",
+                description=(
+                    f"Change freeze of {environment.name}: only 'off' lets deploys in; 'on' or 'on: <reason>' "
+                    "(or anything else) freezes it. Operators flip it"
+                ),
                 tags=standard_tags(stack, environment=environment.name),
                 # Operators own the value once it exists; pulumi up must not lift a freeze.
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue"]),
@@ -202,8 +206,10 @@ class Coordination(pulumi.ComponentResource):
             "HEALTH_ALARM_PATTERN": naming.health_alarm_name("{service}", "{environment}"),
             "DEPLOY_STAGE": "Deploy",
             "HOLD_TIMEOUT_MINUTES": str(args.hold_timeout_minutes),
-            # A bake job's claim lasts as long as a delivery can: Lambda's retry of a dead one finds it expired.
-            "JOB_LEASE_SECONDS": str(FUNCTION_TIMEOUT_SECONDS),
+            # Events and jobs from anywhere else are claims the functions do not act on.
+            "TOOLING_ACCOUNT_ID": account,
+            "TOOLING_REGION": region,
+            "FUNCTION_TIMEOUT_SECONDS": str(FUNCTION_TIMEOUT_SECONDS),
         }
 
         def scope(key_arn: str) -> iam.CoordinationScope:
@@ -253,7 +259,7 @@ class Coordination(pulumi.ComponentResource):
             for environment in inputs.environments_for(service)
         ]
         rules: list[tuple[str, aws.cloudwatch.EventRule]] = []
-        for index, pattern in enumerate(pipeline_event_patterns(pipeline_names), start=1):
+        for index, pattern in enumerate(pipeline_event_patterns(pipeline_names, account), start=1):
             logical = f"{name}-pipeline-events-{index}"
             rules.append(
                 (

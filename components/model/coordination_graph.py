@@ -101,17 +101,22 @@ EVENT_PATTERN_LIMIT = 2048
 """EventBridge quota: an event pattern holds at most 2,048 characters by default."""
 
 
-def pipeline_event_patterns(pipeline_names: list[str], limit: int = EVENT_PATTERN_LIMIT) -> list[dict[str, Any]]:
+def pipeline_event_patterns(
+    pipeline_names: list[str], account_id: str | None = None, limit: int = EVENT_PATTERN_LIMIT
+) -> list[dict[str, Any]]:
     """EventBridge patterns matching exactly these pipelines' execution and stage events, each within ``limit``.
 
     Exact names, not prefixes: another team's ``booking-legacy`` pipeline must
-    not reach the coordinator. A fleet whose names do not fit one pattern gets
+    not reach the coordinator. With ``account_id``, only that account's events:
+    a pipeline of the same name in an environment account is not ours, and its
+    events can reach this bus. A fleet whose names do not fit one pattern gets
     several rules with the same target.
     """
 
     def pattern(names: list[str]) -> dict[str, Any]:
         return {
             "source": ["aws.codepipeline"],
+            **({"account": [account_id]} if account_id else {}),
             "detail-type": list(PIPELINE_EVENT_TYPES),
             "detail": {"pipeline": names},
         }

@@ -55,6 +55,7 @@ from botocore.exceptions import ClientError
 from .aws import Aws
 from .health import HealthReading, load_graph, read_health
 from .job_claims import JobClaims
+from .jobs import IgnoredJobError, RefusedJobError, read_job
 from .retry import THROTTLING_CODES, error_code
 
 LOGGER = logging.getLogger(__name__)
@@ -170,6 +171,14 @@ class Bake:
         if not isinstance(job_id, str) or not job_id:
             # No job id: nothing can be answered. Raised, so the event ends in the dead-letter queue.
             raise MalformedJobError("a bake event without a CodePipeline job id")
+        try:
+            read_job(job, self.aws.settings, _user_parameters)
+        except IgnoredJobError as ignored:
+            # Not a job of this account's pipelines (a crafted invocation): no answer, no claim, no alarm read.
+            LOGGER.warning(json.dumps({"bake": "ignored", "job": job_id[:100], "reason": str(ignored)}))
+            return {"job": job_id, "answer": None, "ignored": str(ignored)}
+        except RefusedJobError:
+            pass  # our account's job with unusable parameters: ``judge`` answers it with the reason
         token = (job.get("data") or {}).get("continuationToken")
         claims = JobClaims(self.aws, self.now)
         try:
@@ -334,6 +343,11 @@ def is_bake_job(event: Any) -> bool:
     except json.JSONDecodeError:
         return False
     return isinstance(parameters, dict) and BAKE_PARAMETER in parameters
+
+
+def _user_parameters(job: dict[str, Any]) -> Any:
+    raw = _configuration(job).get("UserParameters")
+    return json.loads(raw) if isinstance(raw, str) else raw
 
 
 def _configuration(job: dict[str, Any]) -> dict[str, Any]:

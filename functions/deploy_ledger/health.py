@@ -3,7 +3,7 @@
 One rule set for the gate (before a Deploy stage enters) and the coordinator
 (before it restarts a held deploy), so they never disagree. A deploy waits when:
 
-- the environment is frozen (SSM ``<freeze prefix><env>`` is ``on``, optionally ``on: <reason>``);
+- the environment is frozen (SSM ``<freeze prefix><env>`` is anything but plainly ``off``: ``deploy_ledger.freeze``);
 - the service's own health alarm there (``cicd-<service>-<env>-health``) is in ALARM, or cannot be read;
 - a dependency that deploys to the same environment has a release in flight there
   (its pipeline runs: booking's deploy waits for auth's when both change);
@@ -35,6 +35,7 @@ from datetime import datetime
 from botocore.exceptions import ClientError
 
 from .aws import Aws
+from .freeze import freeze_reason
 from .graph import AlarmReader, Graph
 from .retry import THROTTLING_CODES, error_code
 from .store import IN_PROGRESS, Ledger
@@ -58,21 +59,6 @@ class Blocker:
 
 def describe(blockers: list[Blocker], environment: str) -> str:
     return "; ".join(blocker.describe(environment) for blocker in blockers)
-
-
-def freeze_reason(aws: Aws, environment: str) -> str | None:
-    """The reason of a change freeze in the environment, or None when it is not frozen."""
-    name = f"{aws.settings.freeze_parameter_prefix}{environment}"
-    try:
-        value = aws.call("ssm", "get_parameter", Name=name)["Parameter"]["Value"].strip()
-    except ClientError as error:
-        if error_code(error) == "ParameterNotFound":
-            return None
-        raise
-    switch, _, reason = value.partition(":")
-    if switch.strip().lower() != "on":
-        return None
-    return reason.strip() or "no reason given"
 
 
 @dataclass(frozen=True)

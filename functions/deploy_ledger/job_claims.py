@@ -88,7 +88,7 @@ class JobClaims:
         claimed_at = int(item.get("claimed_at", {}).get("N", "0"))
         if state == ANSWERED:
             return "answered"
-        if state == WORKING and self._epoch() - claimed_at < self.aws.settings.job_lease_seconds:
+        if state == WORKING and self._epoch() - claimed_at < self.aws.settings.lease_seconds:
             return "busy"
         return self._take_over(key, state or WORKING, claimed_at)
 

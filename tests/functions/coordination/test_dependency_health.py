@@ -28,6 +28,7 @@ from tests.functions.coordination.conftest import (
     gate_job,
     moment,
     reader_arn,
+    tick_event,
 )
 from tests.functions.coordination.test_release_scenarios import expect_job_failure, gate
 
@@ -120,7 +121,7 @@ def test_a_reader_that_cannot_be_assumed_fails_the_gate_closed_naming_account_an
         job = gate_job("booking", "prod", execution="b1")
         expect_job_failure(fleet, job)
         verdict = DeployGate(aws_with_sts(fleet, sts), now=moment(0)).handle(job)
-        review = Coordinator(aws_with_sts(fleet, sts), now=moment(5)).handle({"detail-type": "Scheduled Event"})
+        review = Coordinator(aws_with_sts(fleet, sts), now=moment(5)).handle(tick_event(5))
 
     assert verdict["allowed"] is False
     assert verdict["message"] == (
