@@ -391,6 +391,27 @@ def test_an_event_without_a_job_id_cannot_be_answered_and_goes_to_the_dead_lette
         bake(fleet, job, 0)
 
 
+@pytest.mark.parametrize(
+    ("where", "change"),
+    [
+        ("another account", lambda job: job["CodePipeline.job"].update(accountId="999999999999")),
+        (
+            "another pipeline",
+            lambda job: job["CodePipeline.job"]["data"]["pipelineContext"].update(pipelineName="payments-prod"),
+        ),
+    ],
+)
+def test_a_bake_job_from_elsewhere_is_neither_answered_nor_claimed(fleet, pipeline, where, change):
+    """A crafted invocation (another account's job, or one whose pipeline is not the one it names) reads no alarm."""
+    job = bake_job()
+    change(job)
+
+    answer = bake(fleet, job, 0)  # the stub holds no answer: any CodePipeline call would fail the test
+
+    assert answer["answer"] is None and answer["ignored"]
+    assert pipeline.answers() == []
+
+
 def test_the_entry_point_sends_bake_jobs_to_the_bake_and_rule_jobs_to_the_gate(fleet, pipeline, monkeypatch):
     monkeypatch.setattr(gate_handler, "_AWS", fleet.aws())
     job = bake_job("auth", "dev", minutes=5)

@@ -52,7 +52,7 @@ def test_a_second_delivery_of_an_allowed_job_changes_nothing_and_answers_the_sam
     verdict = gate(fleet, job, 1)
     assert verdict == {
         "allowed": True,
-        "message": "booking may deploy to prod: dependencies healthy, no change freeze",
+        "message": "booking may deploy to prod: healthy, dependencies healthy, no change freeze",
         "duplicate": "j1",
     }
     assert Ledger(fleet.aws()).hold("booking", "prod") is None

@@ -24,6 +24,7 @@ from tests.functions.coordination.conftest import (
     gate_job,
     moment,
     reader_arn,
+    tick_event,
 )
 from tests.functions.coordination.test_release_scenarios import expect_job_failure, expect_job_success, gate
 
@@ -115,7 +116,7 @@ def test_the_coordinator_restarts_the_held_deploy_only_once_its_own_alarm_clears
     expect_job_failure(fleet, job)
     DeployGate(fleet.aws(), now=moment(0)).handle(job)
 
-    assert Coordinator(fleet.aws(), now=moment(5)).handle({"detail-type": "Scheduled Event"}) == {"holds": []}
+    assert Coordinator(fleet.aws(), now=moment(5)).handle(tick_event(5)) == {"holds": []}
     assert Ledger(fleet.aws()).hold("auth", "prod")["reason"].startswith("auth's own health in prod: alarm")
 
     set_health(fleet.world.settings, "auth", "prod", PROD_ACCOUNT, "OK", "recovered")
@@ -124,5 +125,5 @@ def test_the_coordinator_restarts_the_held_deploy_only_once_its_own_alarm_clears
         {"pipelineExecutionId": "a1"},
         {"pipelineName": "auth-prod", "stageName": "Deploy", "pipelineExecutionId": "a1", "retryMode": "ALL_ACTIONS"},
     )
-    review = Coordinator(fleet.aws(), now=moment(10)).handle({"detail-type": "Scheduled Event"})
+    review = Coordinator(fleet.aws(), now=moment(10)).handle(tick_event(10))
     assert review["holds"] == ["restarted auth in prod (retried Deploy of a1)"]
