@@ -64,6 +64,11 @@ def release_project_name(service: str) -> str:
     return f"{service}-lambda-release"
 
 
+def image_build_project_name(service: str) -> str:
+    """The platform-owned project that builds and pushes a container service's image (runs privileged)."""
+    return f"{service}-image-build"
+
+
 def pipeline_role_name(service: str) -> str:
     return f"cicd-pipeline-{service}"
 
@@ -74,6 +79,10 @@ def build_role_name(service: str) -> str:
 
 def release_role_name(service: str) -> str:
     return f"cicd-release-{service}"
+
+
+def image_build_role_name(service: str) -> str:
+    return f"cicd-image-build-{service}"
 
 
 def deploy_role_name(service: str, environment: str) -> str:
@@ -102,6 +111,10 @@ def build_log_group_name(service: str) -> str:
 
 def release_log_group_name(service: str) -> str:
     return f"/aws/codebuild/{release_project_name(service)}"
+
+
+def image_build_log_group_name(service: str) -> str:
+    return f"/aws/codebuild/{image_build_project_name(service)}"
 
 
 def codedeploy_arns(region: str, account_id: str, application: str, group: str, config: str) -> list[str]:

@@ -59,3 +59,19 @@ def test_alarm_bake_watches_for_the_configured_minutes_and_needs_at_least_one():
     assert rule["configuration"]["WaitTime"] == "10"
     with pytest.raises(ValueError, match="at least one minute"):
         conditions.alarm_bake_rule("cicd-booking-prod-health", 0, "arn:aws:iam::1:role/r", "eu-west-1")
+
+
+def test_a_container_service_cannot_get_a_build_stage_without_the_platforms_image_build():
+    from components.model.platform_inputs import load_platform_inputs
+    from tests.conftest import PROJECT_DIR, stack_settings
+
+    inputs = load_platform_inputs(stack_settings("prod"), "prod", PROJECT_DIR)
+    booking, prod = inputs.catalog.service("booking"), inputs.settings.environment("prod")
+    with pytest.raises(ValueError, match="booking is a container service but has no image build project"):
+        stages.build_stage(booking, prod, "booking-build")
+    built = stages.build_stage(booking, prod, "booking-build", "booking-image-build")
+    assert [a["name"] for a in built["actions"]] == ["BuildAndUnitTest", "BuildImage"]
+    invoicing = inputs.catalog.service("invoicing")
+    assert [a["name"] for a in stages.build_stage(invoicing, prod, "invoicing-build")["actions"]] == [
+        "BuildAndUnitTest"
+    ]
