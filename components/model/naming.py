@@ -283,6 +283,16 @@ def gcp_cloud_run_service(service: str, environment: str) -> str:
     return f"{service}-{environment}"
 
 
+GCP_ARTIFACT_KEY_NAME = "artifact-registry"
+ARTIFACT_REGISTRY_SERVICE = "artifactregistry.googleapis.com"
+
+
+def gcp_key_ring_name(stack: str, environment: str) -> str:
+    """One key ring per stack and environment: a sandbox project holds several environments, and
+    Cloud KMS never deletes a key ring, so the name must never be reused by another stack."""
+    return f"cicd-{stack}-{environment}"
+
+
 def gcp_principal_set(project_number: str, pool_id: str, repository: str) -> str:
     """Every token from one GitHub repository, as workload identity federation names it."""
     return (

@@ -165,6 +165,12 @@ MUTATIONS: list[tuple[str, str, Callable[[Inputs], None], set[str]]] = [
         {"codebuild-no-privileged"},
     ),
     (
+        "put a GCP image registry back on a Google-managed key",
+        "pricing-prod-gcp-images",
+        set_path("kmsKeyName", value=DELETE),
+        {"gcp-artifact-registry-cmek"},
+    ),
+    (
         "hand the image build a BASH_ENV",
         "booking-image-build-project",
         lambda i: i["environment"]["environmentVariables"].append(
