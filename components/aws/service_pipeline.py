@@ -9,17 +9,18 @@ service cannot deploy another.
 
 Why containers get a second project: building an image needs a Docker daemon,
 which CodeBuild runs only in privileged mode, and the build project runs the
-team's own ``buildspec.yml``. CodeBuild's two documented ways to build images
-without a privileged project of one's own share build state between builds of
-different trust (the Docker server capability keeps one daemon and its images
-per project for up to a month, for every branch's builds; CodePipeline's managed
-``ECRBuildAndPublish``/``Commands`` compute "might be reused for another pipeline
-execution", CodePipeline user guide, Commands action reference), so a feature
-branch could plant an image a prod build then uses. So the team's build runs
-unprivileged, and a platform-owned project (pinned buildspec, role that can push
-to this service's repository only, a fresh environment per build) builds the
-image after the unit tests. A project has one role, so the project is per
-service: 4 resources (project, role, policy, log group) per container service.
+team's own ``buildspec.yml``. The two documented ways to build images without a
+privileged project of one's own share build state between builds of different
+trust: CodeBuild's Docker server capability keeps one daemon and its images per
+project for up to a month, for every branch's builds ("Docker image build server
+sample"), and the managed compute of CodePipeline's ``ECRBuildAndPublish`` and
+``Commands`` actions "might be reused for another pipeline execution" (Commands
+action reference). Either way a feature branch could leave an image that a prod
+build's ``FROM`` then uses. So the team's build runs unprivileged, and a
+platform-owned project (pinned buildspec, no cache, a role that can push to this
+service's repository only) builds the image after the unit tests. A project has
+one role, so the project is per service: 4 resources (project, role, policy,
+log group) per container service.
 """
 
 from __future__ import annotations
