@@ -1,8 +1,9 @@
 """A CodeBuild project with its own role and encrypted log group.
 
-Builds and Lambda releases are both CodeBuild projects, but they must never
-share a role: a build runs the service team's code, a release holds the right
-to assume deploy roles. Each project therefore gets a dedicated role whose
+Builds, image builds and Lambda releases are all CodeBuild projects, but they
+must never share a role: a build runs the service team's code, an image build
+may push to the service's registry, a release holds the right to assume deploy
+roles. Each project therefore gets a dedicated role whose
 policy the caller supplies, and a log group with a retention and the artifact key.
 """
 

@@ -1,10 +1,26 @@
 """Everything one service needs to go from a push to a running release.
 
-Per service: a pipeline role, a build project (plus an image repository for
-containers, or a release project for Lambda functions), a scan project with its
-report group, and per environment a deploy target in that environment's account
-and a V2 pipeline (Source, Build, Scan, Approve, Deploy, Verify). Roles are per
-service so a compromised build of one service cannot deploy another.
+Per service: a pipeline role, a build project (plus, for containers, an image
+repository and the platform's image build, or a release project for Lambda
+functions), a scan project with its report group, and per environment a deploy
+target in that environment's account and a V2 pipeline (Source, Build, Scan,
+Approve, Deploy, Verify). Roles are per service so a compromised build of one
+service cannot deploy another.
+
+Why containers get a second project: building an image needs a Docker daemon,
+which CodeBuild runs only in privileged mode, and the build project runs the
+team's own ``buildspec.yml``. The two documented ways to build images without a
+privileged project of one's own share build state between builds of different
+trust: CodeBuild's Docker server capability keeps one daemon and its images per
+project for up to a month, for every branch's builds ("Docker image build server
+sample"), and the managed compute of CodePipeline's ``ECRBuildAndPublish`` and
+``Commands`` actions "might be reused for another pipeline execution" (Commands
+action reference). Either way a feature branch could leave an image that a prod
+build's ``FROM`` then uses. So the team's build runs unprivileged, and a
+platform-owned project (pinned buildspec, no cache, a role that can push to this
+service's repository only) builds the image after the unit tests. A project has
+one role, so the project is per service: 4 resources (project, role, policy,
+log group) per container service.
 """
 
 from __future__ import annotations
@@ -37,7 +53,9 @@ from .environment_account import EnvironmentAccount
 from .image_repository import ImageRepository
 
 AFTER_AWS_DEPLOY = 2
-LAMBDA_RELEASE_BUILDSPEC = (Path(__file__).parent / "buildspecs" / "lambda_release.yml").read_text(encoding="utf-8")
+BUILDSPECS = Path(__file__).parent / "buildspecs"
+LAMBDA_RELEASE_BUILDSPEC = (BUILDSPECS / "lambda_release.yml").read_text(encoding="utf-8")
+IMAGE_BUILD_BUILDSPEC = (BUILDSPECS / "image_build.yml").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -85,7 +103,8 @@ class ServicePipeline(pulumi.ComponentResource):
         self._prefixes = inputs.artifact_prefixes(service)
         is_lambda = service.aws.platform == "Lambda"
 
-        build = self._build_project(environments)
+        build = self._build_project()
+        image_build = self._image_build_project(environments) if service.aws.platform == "ECS" else None
         release = self._release_project(list(deploy_role_arns.values())) if is_lambda else None
         accounts = {env.name: args.accounts[(env.name, env.account_id)] for env in environments}
         scans = ServiceScans(
@@ -101,7 +120,7 @@ class ServicePipeline(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         pipeline_role, pipeline_policy = self._pipeline_role(
-            [build.arn, scans.project_arn] + ([release.arn] if release else []),
+            [build.arn, scans.project_arn] + [extra.arn for extra in (image_build, release) if extra],
             # Lambda deploys are handed to the release project; its role, not the pipeline's, assumes deploy roles.
             [] if is_lambda else list(deploy_role_arns.values()),
             naming.github_dispatch_function_arn(
@@ -161,6 +180,7 @@ class ServicePipeline(pulumi.ComponentResource):
                     bucket_name=args.bucket_name,
                     key_arn=args.key_arn,
                     build_project_name=build.name,
+                    image_build_project_name=image_build.name if image_build else None,
                     target=target,
                     release_project_name=release.name if release else None,
                     approval_notification_arn=args.approval_topic_arn,
@@ -230,24 +250,10 @@ class ServicePipeline(pulumi.ComponentResource):
         run_order = AFTER_AWS_DEPLOY + 1 if dispatches else AFTER_AWS_DEPLOY
         return [gate.bake_after(self._args.service.name, environment.name, environment.bake_minutes, run_order)]
 
-    def _build_project(self, environments: tuple[Environment, ...]) -> CodeBuildProject:
-        """The service's build + unit-test project, with an image repository for containers."""
+    def _build_project(self) -> CodeBuildProject:
+        """The service's build + unit-test project: the team's own buildspec, unprivileged, no registry rights."""
         service, inputs, args = self._args.service, self._args.inputs, self._args
         region, tooling = inputs.settings.region, inputs.settings.tooling_account_id
-        policy_inputs: dict[str, pulumi.Input[str]] = {"bucket_arn": args.bucket_arn, "key_arn": args.key_arn}
-        variables: dict[str, pulumi.Input[str]] = {"SERVICE_NAME": service.name}
-        if service.aws.platform == "ECS":
-            images = ImageRepository(
-                f"{self._name}-images",
-                stack=inputs.stack,
-                service=service.name,
-                owner=service.owner,
-                region=region,
-                pull_account_ids=[env.account_id for env in environments],
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            policy_inputs["image_repository_arn"] = images.arn
-            variables["IMAGE_REPOSITORY_URI"] = images.url
         project_name = naming.build_project_name(service.name)
         return CodeBuildProject(
             f"{self._name}-build",
@@ -259,7 +265,7 @@ class ServicePipeline(pulumi.ComponentResource):
                 account_id=tooling,
                 buildspec="buildspec.yml",
                 key_arn=args.key_arn,
-                policy_inputs=policy_inputs,
+                policy_inputs={"bucket_arn": args.bucket_arn, "key_arn": args.key_arn},
                 policy_for=lambda resolved: iam.build_role_policy(
                     region,
                     tooling,
@@ -267,14 +273,54 @@ class ServicePipeline(pulumi.ComponentResource):
                     resolved["log_group_arn"],
                     resolved["bucket_arn"],
                     resolved["key_arn"],
-                    resolved.get("image_repository_arn"),
                     list(self._prefixes.values()),
                 ),
                 tags=self._tags,
                 timeout_minutes=inputs.settings.build_timeout_minutes,
-                # Docker builds need the daemon; nothing else gets privileged mode.
-                privileged=service.aws.platform == "ECS",
-                environment_variables=variables,
+                environment_variables={"SERVICE_NAME": service.name},
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _image_build_project(self, environments: tuple[Environment, ...]) -> CodeBuildProject:
+        """The container's image repository and the platform's image build, the only privileged project.
+
+        The buildspec is the platform's file, inline in the project (a service repository cannot
+        change it), and the role may push to this service's repository and no other.
+        """
+        service, inputs, args = self._args.service, self._args.inputs, self._args
+        images = ImageRepository(
+            f"{self._name}-images",
+            stack=inputs.stack,
+            service=service.name,
+            owner=service.owner,
+            region=inputs.settings.region,
+            pull_account_ids=[env.account_id for env in environments],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return CodeBuildProject(
+            f"{self._name}-image-build",
+            CodeBuildProjectArgs(
+                project_name=naming.image_build_project_name(service.name),
+                role_name=naming.image_build_role_name(service.name),
+                log_group_name=naming.image_build_log_group_name(service.name),
+                description=f"Builds and pushes the container image of {service.name} (platform-owned buildspec)",
+                account_id=inputs.settings.tooling_account_id,
+                buildspec=IMAGE_BUILD_BUILDSPEC,
+                key_arn=args.key_arn,
+                policy_inputs={"bucket_arn": args.bucket_arn, "key_arn": args.key_arn, "repository_arn": images.arn},
+                policy_for=lambda resolved: iam.image_build_role_policy(
+                    resolved["log_group_arn"],
+                    resolved["bucket_arn"],
+                    resolved["key_arn"],
+                    resolved["repository_arn"],
+                    list(self._prefixes.values()),
+                ),
+                tags=self._tags,
+                timeout_minutes=inputs.settings.build_timeout_minutes,
+                # The Docker daemon needs it; the pack allows it only on this pinned, single-repository build.
+                privileged=True,
+                environment_variables={"IMAGE_REPOSITORY_URI": images.url},
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

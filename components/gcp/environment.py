@@ -12,6 +12,19 @@ environment's deploy accounts; with it, only jobs the environment's protection
 rules let run (its reviewers in production, its branch policy) get a token.
 Bindings on each service account narrow it further to one repository
 (``service_target.py``).
+
+The environment's Artifact Registry repositories are encrypted with a key the
+platform holds (CMEK), one per environment, rotated every 90 days. Google's
+requirements (Artifact Registry, "Enabling customer-managed encryption keys"
+and "Artifact Registry Service Agent"): the key is in the repositories'
+location; the Artifact Registry service agent
+``service-<project-number>@gcp-sa-artifactregistry.iam.gserviceaccount.com``
+holds ``roles/cloudkms.cryptoKeyEncrypterDecrypter`` on it before a repository
+is created with it; and that agent exists only after the project's first
+repository, unless it is created first, the documented way being
+``gcloud beta services identity create --service=artifactregistry.googleapis.com``,
+which ``gcp.projects.ServiceIdentity`` calls. The grant is on the key, not the
+project, so the agent can use this key and no other.
 """
 
 from __future__ import annotations
@@ -27,6 +40,9 @@ from ..model.settings import Environment
 from ..model.tags import standard_tags
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+KEY_ROTATION_PERIOD = "7776000s"
+"""90 days, as the AWS keys rotate (Cloud KMS takes seconds)."""
 ATTRIBUTE_MAPPING = {
     "google.subject": "assertion.sub",
     "attribute.repository": "assertion.repository",
@@ -65,6 +81,10 @@ class GcpEnvironment(pulumi.ComponentResource):
 
     The full provider name, which google-github-actions/auth takes as ``workload_identity_provider``.
     """
+    artifact_key_name: pulumi.Output[str]
+    """``projects/<p>/locations/<region>/keyRings/<ring>/cryptoKeys/artifact-registry``: the repositories' CMEK."""
+    artifact_key_grant: gcp.kms.CryptoKeyIAMMember
+    """The service agent's use of the key; a repository created before it exists cannot be encrypted."""
 
     def __init__(self, name: str, args: GcpEnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cicd:gcp:Environment", name, None, opts)
@@ -104,9 +124,48 @@ class GcpEnvironment(pulumi.ComponentResource):
             opts=in_project,
         )
         self.workload_identity_provider_name = provider.name
+        self.artifact_key_name, self.artifact_key_grant = self._artifact_key(name, args, in_project)
         self.register_outputs(
-            {"poolName": pool.name, "workloadIdentityProvider": provider.name, "projectNumber": self.project_number}
+            {
+                "poolName": pool.name,
+                "workloadIdentityProvider": provider.name,
+                "projectNumber": self.project_number,
+                "artifactKeyName": self.artifact_key_name,
+            }
         )
+
+    def _artifact_key(
+        self, name: str, args: GcpEnvironmentArgs, in_project: pulumi.ResourceOptions
+    ) -> tuple[pulumi.Output[str], gcp.kms.CryptoKeyIAMMember]:
+        """Key ring and key in the repositories' region, and the Artifact Registry service agent's use of it."""
+        agent = gcp.projects.ServiceIdentity(
+            f"{name}-artifact-registry-agent",
+            project=self.project_id,
+            service=naming.ARTIFACT_REGISTRY_SERVICE,
+            opts=in_project,
+        )
+        ring = gcp.kms.KeyRing(
+            f"{name}-key-ring",
+            name=naming.gcp_key_ring_name(args.stack, args.environment.name),
+            location=self.region,
+            opts=in_project,
+        )
+        key = gcp.kms.CryptoKey(
+            f"{name}-artifact-key",
+            name=naming.GCP_ARTIFACT_KEY_NAME,
+            key_ring=ring.id,
+            purpose="ENCRYPT_DECRYPT",
+            rotation_period=KEY_ROTATION_PERIOD,
+            opts=in_project,
+        )
+        grant = gcp.kms.CryptoKeyIAMMember(
+            f"{name}-artifact-key-agent",
+            crypto_key_id=key.id,
+            role=ENCRYPTER_DECRYPTER,
+            member=agent.member,
+            opts=in_project,
+        )
+        return key.id, grant
 
     def principal_set(self, repository: str) -> pulumi.Output[str]:
         """The member for every token of one repository in this pool."""

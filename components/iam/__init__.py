@@ -39,7 +39,7 @@ from .rollback import (
     reporter_key_policy,
     reporter_role_policy,
 )
-from .tooling import build_role_policy, pipeline_role_policy, release_role_policy
+from .tooling import build_role_policy, image_build_role_policy, pipeline_role_policy, release_role_policy
 
 __all__ = [
     "SCP_SIZE_LIMIT",
@@ -66,6 +66,7 @@ __all__ = [
     "document",
     "ecs_deploy_policy",
     "event_forwarder_policy",
+    "image_build_role_policy",
     "image_repository_policy",
     "instance_artifact_read_policy",
     "lambda_deploy_policy",

@@ -64,6 +64,11 @@ def release_project_name(service: str) -> str:
     return f"{service}-lambda-release"
 
 
+def image_build_project_name(service: str) -> str:
+    """The platform-owned project that builds and pushes a container service's image (runs privileged)."""
+    return f"{service}-image-build"
+
+
 def pipeline_role_name(service: str) -> str:
     return f"cicd-pipeline-{service}"
 
@@ -74,6 +79,10 @@ def build_role_name(service: str) -> str:
 
 def release_role_name(service: str) -> str:
     return f"cicd-release-{service}"
+
+
+def image_build_role_name(service: str) -> str:
+    return f"cicd-image-build-{service}"
 
 
 def deploy_role_name(service: str, environment: str) -> str:
@@ -102,6 +111,10 @@ def build_log_group_name(service: str) -> str:
 
 def release_log_group_name(service: str) -> str:
     return f"/aws/codebuild/{release_project_name(service)}"
+
+
+def image_build_log_group_name(service: str) -> str:
+    return f"/aws/codebuild/{image_build_project_name(service)}"
 
 
 def codedeploy_arns(region: str, account_id: str, application: str, group: str, config: str) -> list[str]:
@@ -268,6 +281,16 @@ def gcp_repository_id(service: str, environment: str) -> str:
 def gcp_cloud_run_service(service: str, environment: str) -> str:
     """The Cloud Run service the workflow deploys; the platform creates it (49 characters at most)."""
     return f"{service}-{environment}"
+
+
+GCP_ARTIFACT_KEY_NAME = "artifact-registry"
+ARTIFACT_REGISTRY_SERVICE = "artifactregistry.googleapis.com"
+
+
+def gcp_key_ring_name(stack: str, environment: str) -> str:
+    """One key ring per stack and environment: a sandbox project holds several environments, and
+    Cloud KMS never deletes a key ring, so the name must never be reused by another stack."""
+    return f"cicd-{stack}-{environment}"
 
 
 def gcp_principal_set(project_number: str, pool_id: str, repository: str) -> str:

@@ -23,7 +23,7 @@ from ..model.settings import Environment
 from ..model.tags import standard_tags
 from . import stages
 from .conditions import Rule, deployment_window_rule
-from .stages import BUILD_ARTIFACT, SOURCE_ACTION, Action
+from .stages import BUILD_ARTIFACT, IMAGE_ARTIFACT, SOURCE_ACTION, Action
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class EnvironmentPipelineArgs:
     key_arn: pulumi.Input[str]
     build_project_name: pulumi.Input[str]
     target: AwsDeployTarget
+    image_build_project_name: pulumi.Input[str] | None = None
+    """The platform's image build (container services): runs after the unit tests, feeds the ECS deploy."""
     release_project_name: pulumi.Input[str] | None = None
     scan_actions: Sequence[Action] = ()
     """Security scans, run in parallel in a Scan stage between Build and any deploy."""
@@ -68,7 +70,7 @@ class EnvironmentPipeline(pulumi.ComponentResource):
             stage
             for stage in (
                 stages.source_stage(service, environment, args.connection_arn),
-                stages.build_stage(service, environment, args.build_project_name),
+                stages.build_stage(service, environment, args.build_project_name, args.image_build_project_name),
                 stages.scan_stage(args.scan_actions),
                 stages.approval_stage(service, environment, args.approval_notification_arn),
             )
@@ -152,6 +154,8 @@ class EnvironmentPipeline(pulumi.ComponentResource):
         if platform == "ECS":
             return {
                 **common,
+                # The task definition and AppSpec come from the team's build, the image from the platform's.
+                "input_artifacts": [BUILD_ARTIFACT, IMAGE_ARTIFACT],
                 "name": "BlueGreenDeploy",
                 "provider": "CodeDeployToECS",
                 "configuration": {
@@ -161,7 +165,7 @@ class EnvironmentPipeline(pulumi.ComponentResource):
                     "TaskDefinitionTemplatePath": "taskdef.json",
                     "AppSpecTemplateArtifact": BUILD_ARTIFACT,
                     "AppSpecTemplatePath": "appspec.yaml",
-                    "Image1ArtifactName": BUILD_ARTIFACT,
+                    "Image1ArtifactName": IMAGE_ARTIFACT,
                     "Image1ContainerName": "IMAGE1_NAME",
                 },
             }

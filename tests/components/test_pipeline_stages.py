@@ -79,3 +79,19 @@ def test_the_bake_is_a_lambda_invoke_action_of_the_gate_that_needs_at_least_one_
 def test_no_cloudwatch_alarm_rule_helper_is_left_for_alarms_in_other_accounts():
     # AWS documents a rule's roleArn as the pipeline role (RuleDeclaration), not as a way into another account.
     assert not [name for name in dir(conditions) if "alarm" in name.lower()]
+
+
+def test_a_container_service_cannot_get_a_build_stage_without_the_platforms_image_build():
+    from components.model.platform_inputs import load_platform_inputs
+    from tests.conftest import PROJECT_DIR, stack_settings
+
+    inputs = load_platform_inputs(stack_settings("prod"), "prod", PROJECT_DIR)
+    booking, prod = inputs.catalog.service("booking"), inputs.settings.environment("prod")
+    with pytest.raises(ValueError, match="booking is a container service but has no image build project"):
+        stages.build_stage(booking, prod, "booking-build")
+    built = stages.build_stage(booking, prod, "booking-build", "booking-image-build")
+    assert [a["name"] for a in built["actions"]] == ["BuildAndUnitTest", "BuildImage"]
+    invoicing = inputs.catalog.service("invoicing")
+    assert [a["name"] for a in stages.build_stage(invoicing, prod, "invoicing-build")["actions"]] == [
+        "BuildAndUnitTest"
+    ]

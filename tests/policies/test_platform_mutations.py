@@ -176,6 +176,45 @@ MUTATIONS: list[tuple[str, str, Callable[[Inputs], None], set[str]]] = [
         {"codebuild-no-privileged"},
     ),
     (
+        "run the team's own buildspec privileged",
+        "booking-build-project",
+        set_path("environment", "privilegedMode", value=True),
+        {"codebuild-no-privileged"},
+    ),
+    (
+        "add a command to the pinned image build",
+        "booking-image-build-project",
+        lambda i: i["source"].update(buildspec=i["source"]["buildspec"] + "      - env | sort\n"),
+        {"codebuild-no-privileged"},
+    ),
+    (
+        "let the image build push to another service's repository",
+        "booking-image-build-policy",
+        add_statement(
+            {
+                "Sid": "PushElsewhere",
+                "Effect": "Allow",
+                "Action": ["ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload"],
+                "Resource": "arn:aws:ecr:eu-west-1:123456789012:repository/payments",
+            }
+        ),
+        {"codebuild-no-privileged"},
+    ),
+    (
+        "put a GCP image registry back on a Google-managed key",
+        "pricing-prod-gcp-images",
+        set_path("kmsKeyName", value=DELETE),
+        {"gcp-artifact-registry-cmek"},
+    ),
+    (
+        "hand the image build a BASH_ENV",
+        "booking-image-build-project",
+        lambda i: i["environment"]["environmentVariables"].append(
+            {"name": "BASH_ENV", "value": "./prelude.sh", "type": "PLAINTEXT"}
+        ),
+        {"codebuild-no-privileged"},
+    ),
+    (
         "put a password in a build variable",
         "booking-build-project",
         lambda i: i["environment"]["environmentVariables"].append(
