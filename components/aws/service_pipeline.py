@@ -17,10 +17,10 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
-from ..azure.environment import AzureEnvironment
+from ..azure.environment import AzureFoothold
 from ..azure.service_target import AzureServiceTarget, AzureServiceTargetArgs
 from ..coordination.gate_rule import DeployGateRule
-from ..gcp.environment import GcpEnvironment
+from ..gcp.environment import GcpFoothold
 from ..gcp.service_target import GcpServiceTarget, GcpServiceTargetArgs
 from ..github.dispatch_action import dispatch_action
 from ..governance.alarms import ServiceAlarms, ServiceAlarmsArgs
@@ -32,9 +32,9 @@ from ..model.settings import Environment
 from ..model.tags import standard_tags
 from ..pipeline.conditions import Rule, alarm_bake_rule, alarm_gate_rule
 from ..pipeline.environment_pipeline import EnvironmentPipeline, EnvironmentPipelineArgs
-from .codebuild_project import CodeBuildProject, CodeBuildProjectArgs
+from .codebuild_project import CodeBuildProject, CodeBuildProjectArgs, build_capacity
 from .deploy_target import AwsDeployTarget, DeployTargetArgs
-from .environment_account import EnvironmentAccount
+from .environment_account import AccountFoothold
 from .image_repository import ImageRepository
 
 AFTER_AWS_DEPLOY = 2
@@ -45,7 +45,7 @@ LAMBDA_RELEASE_BUILDSPEC = (Path(__file__).parent / "buildspecs" / "lambda_relea
 class ServicePipelineArgs:
     inputs: PlatformInputs
     service: Service
-    accounts: Mapping[tuple[str, str], EnvironmentAccount]
+    accounts: Mapping[tuple[str, str], AccountFoothold]
     """Environment accounts by (environment name, account id)."""
     connection_arn: pulumi.Input[str]
     bucket_name: pulumi.Input[str]
@@ -57,12 +57,14 @@ class ServicePipelineArgs:
     """Release-news topic the service's approval actions publish to (when any environment asks for approval)."""
     approval_key_arn: pulumi.Input[str] | None = None
     """The topic's key: CodePipeline publishes as the pipeline role, which must encrypt with it."""
-    gcp_environments: Mapping[str, GcpEnvironment] = field(default_factory=dict)
+    gcp_environments: Mapping[str, GcpFoothold] = field(default_factory=dict)
     """GCP footholds by environment name, where some service deploys to GCP."""
-    azure_environments: Mapping[str, AzureEnvironment] = field(default_factory=dict)
+    azure_environments: Mapping[str, AzureFoothold] = field(default_factory=dict)
     """Azure footholds by environment name, where some service deploys to Azure."""
     dispatch_function_name: pulumi.Input[str] | None = None
     """The stack's GitHub dispatch function; required when the service lists ``also_deploy_to``."""
+    build_fleet_arn: pulumi.Input[str] | None = None
+    """The reserved-capacity fleet of the service's build queue, when that queue is a fleet."""
 
 
 class ServicePipeline(pulumi.ComponentResource):
@@ -178,7 +180,10 @@ class ServicePipeline(pulumi.ComponentResource):
                     extra_deploy_actions=self._dispatch_actions(environment),
                 ),
                 # The alarm conditions need the alarms and a reader role that exists and trusts the pipeline role.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_policy, alarms, account.alarm_reader]),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[pipeline_policy, alarms, *([account.alarm_reader] if account.alarm_reader else [])],
+                ),
             )
         self.register_outputs(
             {
@@ -279,6 +284,7 @@ class ServicePipeline(pulumi.ComponentResource):
                 # Docker builds need the daemon; nothing else gets privileged mode.
                 privileged=service.aws.platform == "ECS",
                 environment_variables=variables,
+                capacity=build_capacity(inputs.build_queue_of(service), args.build_fleet_arn),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
