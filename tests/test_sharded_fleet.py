@@ -286,3 +286,26 @@ def test_the_progress_line_is_drawn_only_on_a_terminal():
     assert "\rplanning shards: 1/3 done, 1,234 resources" in drawn
     assert "\rplanning shards: 2/3 done, 2,345 resources" in drawn
     assert drawn.endswith("\r")
+
+
+def test_build_projects_run_where_their_queue_says(fleet_run):
+    projects = {
+        e["inputs"]["name"]: e["inputs"]
+        for e in plan_file(fleet_run, "plan-prod.json")["resources"]
+        if e["type"] == "aws:codebuild/project:Project"
+    }
+    on_fleet = projects["payments-build"]
+    assert re.fullmatch(
+        r"arn:aws:codebuild:eu-west-1:123456789012:fleet/cicd-prod-finance:[0-9a-f-]{36}",
+        on_fleet["environment"]["fleet"]["fleetArn"],
+    )
+    # CodeBuild runs a fleet project's builds on the fleet's machines: the project asks for their size.
+    assert on_fleet["environment"]["computeType"] == "BUILD_GENERAL1_MEDIUM"
+    assert "concurrentBuildLimit" not in on_fleet
+    assert projects["search-build"]["concurrentBuildLimit"] == 4
+    assert "fleet" not in projects["search-build"]["environment"]
+    for standard in ("booking-build", "payments-scan", "search-scan"):
+        # The standard queue, and every scan project (six scans start at once), keep on-demand capacity unlimited.
+        assert "concurrentBuildLimit" not in projects[standard], standard
+        assert "fleet" not in projects[standard]["environment"], standard
+        assert projects[standard]["environment"]["computeType"] == "BUILD_GENERAL1_SMALL", standard
