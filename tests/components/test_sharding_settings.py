@@ -249,3 +249,17 @@ def test_a_fleet_belongs_to_the_one_shard_whose_services_build_on_it(tmp_path):
     # An on-demand limit is per project: services of any shards may share it.
     shared = fleet_project(tmp_path / "q", shards=THREE_SHARDS, settings={"buildQueues": {"finance": {}}})
     assert load(shared, catalog=catalog).stack_role.kind == "core"
+
+
+def test_a_mistake_found_in_a_shards_worker_process_reaches_the_command_whole():
+    """Shards are planned in worker processes; their errors cross back pickled."""
+    import pickle
+
+    error = PlatformInputError("Pulumi.prod.yaml", "is in no shard", subject="shard 'x'", field="shards")
+    again = pickle.loads(pickle.dumps(error))
+    assert (type(again), str(again), again.field, again.subject) == (
+        PlatformInputError,
+        str(error),
+        "shards",
+        "shard 'x'",
+    )
