@@ -263,3 +263,32 @@ def test_a_mistake_found_in_a_shards_worker_process_reaches_the_command_whole():
         "shards",
         "shard 'x'",
     )
+
+
+def test_planning_a_shard_alone_points_to_its_core(tmp_path):
+    """A shard's plan needs its core's outputs; the core's plan writes every shard's."""
+    from offline_plan.shards import plan_fleet
+
+    project = fleet_project(tmp_path / "p", shards=THREE_SHARDS)
+    with pytest.raises(PlatformInputError) as caught:
+        plan_fleet(
+            project,
+            "prod-commerce",
+            None,
+            policy_config=PROJECT_DIR / "policies" / "policy-config.json",
+            out_dir=tmp_path,
+        )
+    assert str(caught.value) == (
+        "Pulumi.prod-commerce.yaml: is shard 'commerce' of stack prod: `make plan STACK=prod` plans the core and "
+        "every shard, and writes this one's plan to plan-prod-commerce.json"
+    )
+    assert (
+        plan_fleet(
+            fleet_project(tmp_path / "w"),
+            "prod",
+            None,
+            policy_config=PROJECT_DIR / "policies" / "policy-config.json",
+            out_dir=tmp_path,
+        )
+        is None
+    )
