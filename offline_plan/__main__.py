@@ -51,12 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # A sharded core plans its shards in parallel and merges them (offline_plan.shards); None otherwise.
         fleet = plan_fleet(
-            args.project_dir, args.stack, args.catalog, policy_config=policy_config, out_dir=out_dir,
-            jobs=args.jobs, progress=sys.stdout,
-        )  # fmt: skip
-        plan = fleet.merged if fleet is not None else run_plan(
-            args.project_dir, args.stack, args.catalog, policy_config=policy_config
-        )  # fmt: skip
+            args.project_dir,
+            args.stack,
+            args.catalog,
+            policy_config=policy_config,
+            out_dir=out_dir,
+            jobs=args.jobs,
+            progress=sys.stdout,
+        )
+        plan = (
+            fleet.merged if fleet else run_plan(args.project_dir, args.stack, args.catalog, policy_config=policy_config)
+        )
     except PlatformInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
