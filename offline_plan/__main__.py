@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="policy pack config, as pulumi's --policy-pack-config (default: policies/policy-config.json)",
     )
+    parser.add_argument(
+        "--jobs", default=None, type=int, help="shard stacks planned at once (default: one per CPU core)"
+    )
     args = parser.parse_args(argv)
     # `make plan | head` should end quietly, like any Unix tool, not with a BrokenPipeError.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -41,10 +44,23 @@ def main(argv: list[str] | None = None) -> int:
 
     from .report import plan_document, render_summary, write_guardrail_scp, write_plan
     from .runner import run_plan
+    from .shards import plan_fleet, render_fleet, write_shard_plans
 
+    out_dir = args.out or args.project_dir / "out"
+    policy_config = args.policy_config or pack_config.DEFAULT_PATH
     try:
-        plan = run_plan(
-            args.project_dir, args.stack, args.catalog, policy_config=args.policy_config or pack_config.DEFAULT_PATH
+        # A sharded core plans its shards in parallel and merges them (offline_plan.shards); None otherwise.
+        fleet = plan_fleet(
+            args.project_dir,
+            args.stack,
+            args.catalog,
+            policy_config=policy_config,
+            out_dir=out_dir,
+            jobs=args.jobs,
+            progress=sys.stdout,
+        )
+        plan = (
+            fleet.merged if fleet else run_plan(args.project_dir, args.stack, args.catalog, policy_config=policy_config)
         )
     except PlatformInputError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -53,9 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     document = plan_document(plan)
-    out_dir = args.out or args.project_dir / "out"
     path = write_plan(document, out_dir)
     print(render_summary(plan, document["summary"], path))
+    if fleet is not None:
+        write_shard_plans(fleet, out_dir)
+        print(render_fleet(fleet, out_dir))
     scp_path = write_guardrail_scp(document, out_dir)
     if scp_path is not None:
         print(f"approval guardrail SCP for the organization admin -> {scp_path}")

@@ -234,3 +234,27 @@ class RecordingMonitor(MockMonitor):
             parent = "" if spec.noParent else (spec.parentUrn or request.parent)
             urns.append(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
         return urns
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        """A read (``StackReference``, ``get`` functions of resources) is kept as the engine keeps it in state.
+
+        The engine records a read as an external resource whose properties are what the read returned, and
+        hands it to stack policies like any other resource; a shard's read of its core is how a rule sees
+        that the stack builds on another stack's resources.
+        """
+        response = super().ReadResource(request)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        state = self.resources[urn].state
+        self.recorded.append(
+            RecordedResource(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
+                custom=True,
+                inputs=dict(state),
+                dependencies=tuple(sorted(set(request.dependencies))),
+            )
+        )
+        return response

@@ -127,12 +127,45 @@ def test_pull_requests_from_forks_get_no_secrets_and_no_cloud_credentials() -> N
 def test_deploy_goes_to_dev_before_prod_and_prod_waits_for_its_environment() -> None:
     jobs = load(PROJECT_DIR / ".github" / "workflows" / "deploy.yml")["jobs"]
     assert jobs["up-dev"]["needs"] == "test"
-    assert jobs["up-prod"]["needs"] == "up-dev"
+    # Prod waits for dev and every dev shard; a whole dev has no shard job (skipped), which must not hold prod.
+    assert jobs["up-prod"]["needs"] == ["up-dev", "up-dev-shards"]
+    assert "needs.up-dev-shards.result == 'skipped'" in jobs["up-prod"]["if"]
     assert jobs["up-prod"]["environment"] == "platform-prod"
-    for name in ("up-dev", "up-prod"):
+    for name in ("up-dev", "up-prod", "up-dev-shards", "up-prod-shards"):
         pulumi_step = next(s for s in jobs[name]["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
         assert pulumi_step["with"]["command"] == "up"
         assert pulumi_step["with"]["policyPacks"] == "policies"
+
+
+@pytest.mark.parametrize("platform", ["dev", "prod"])
+def test_a_cores_shards_deploy_after_it_as_a_matrix_one_concurrency_group_per_stack(platform: str) -> None:
+    jobs = load(PROJECT_DIR / ".github" / "workflows" / "deploy.yml")["jobs"]
+    core, shards = jobs[f"up-{platform}"], jobs[f"up-{platform}-shards"]
+    assert f"up-{platform}" in shards["needs"]
+    assert shards["if"] == f"needs.test.outputs.{platform}-shards != '[]'"
+    assert shards["strategy"]["matrix"]["stack"] == f"${{{{ fromJSON(needs.test.outputs.{platform}-shards) }}}}"
+    # A failing shard must not cancel the others' updates half way.
+    assert shards["strategy"]["fail-fast"] is False
+    assert shards["environment"] == core["environment"] == f"platform-{platform}"
+    assert core["concurrency"] == {"group": f"pulumi-{platform}", "cancel-in-progress": False}
+    assert shards["concurrency"] == {"group": "pulumi-${{ matrix.stack }}", "cancel-in-progress": False}
+    pulumi_step = next(s for s in shards["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
+    assert pulumi_step["with"]["stack-name"] == "${{ matrix.stack }}"
+    test_job = jobs["test"]
+    assert test_job["outputs"][f"{platform}-shards"] == f"${{{{ steps.fleet.outputs.{platform} }}}}"
+    fleet = next(s for s in test_job["steps"] if s.get("id") == "fleet")
+    assert "python -m offline_plan.fleet_stacks" in fleet["run"]
+
+
+def test_drift_checks_every_stack_of_each_platform_in_the_deploys_concurrency_group() -> None:
+    workflow = load(PROJECT_DIR / ".github" / "workflows" / "drift.yml")
+    stacks, drift = workflow["jobs"]["stacks"], workflow["jobs"]["drift"]
+    assert "offline_plan.fleet_stacks --all dev prod" in stacks["steps"][-1]["run"]
+    assert drift["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
+    assert drift["concurrency"] == {"group": "pulumi-${{ matrix.stack }}", "cancel-in-progress": False}
+    credentials = next(s for s in drift["steps"] if s.get("uses", "").startswith("aws-actions/"))
+    # A shard lives in its core's tooling account: it is previewed with its core's read-only role.
+    assert credentials["with"]["role-to-assume"] == "${{ vars[format('AWS_PREVIEW_ROLE_ARN_{0}', matrix.core)] }}"
 
 
 def test_drift_check_fails_on_any_change_without_writing_state() -> None:

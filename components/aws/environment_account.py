@@ -21,6 +21,7 @@ reporter listens).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -37,6 +38,44 @@ CODEDEPLOY_MANAGED_POLICIES = {
     "Lambda": "arn:{partition}:iam::aws:policy/service-role/AWSCodeDeployRoleForLambda",
     "Server": "arn:{partition}:iam::aws:policy/service-role/AWSCodeDeployRole",
 }
+
+
+class AccountFoothold(Protocol):
+    """What a service's deploy target and pipeline need of an environment account.
+
+    ``EnvironmentAccount`` (whole and core stacks) creates these pieces; a shard stack reads
+    them from its core (``components.shards``) and brings only its own provider.
+    """
+
+    environment: Environment
+    provider: aws.Provider
+    codedeploy_role_arn: pulumi.Input[str]
+    codedeploy_role_attachments: Sequence[pulumi.Resource]
+    alarm_topic_arn: pulumi.Input[str]
+    alarm_reader_role_arn: str
+    alarm_reader: pulumi.Resource | None
+    permissions_boundary_arn: str
+
+
+def environment_provider(
+    name: str, stack: str, environment: Environment, bootstrap_role_name: str, opts: pulumi.ResourceOptions
+) -> aws.Provider:
+    """The provider into an environment account: assumes its bootstrap role, refuses any other account."""
+    return aws.Provider(
+        f"{name}-provider",
+        region=environment.region,
+        allowed_account_ids=[environment.account_id],
+        # Typed args, not dict literals: provider config is JSON-encoded on the wire and
+        # only the typed classes translate keys to the names the provider expects.
+        assume_roles=[
+            aws.ProviderAssumeRoleArgs(
+                role_arn=naming.role_arn(environment.region, environment.account_id, bootstrap_role_name),
+                session_name=f"cicd-platform-{stack}"[:64],
+            )
+        ],
+        default_tags=aws.ProviderDefaultTagsArgs(tags=standard_tags(stack, environment=environment.name)),
+        opts=opts,
+    )
 
 
 class EnvironmentAccount(pulumi.ComponentResource):
@@ -72,20 +111,8 @@ class EnvironmentAccount(pulumi.ComponentResource):
         self.permissions_boundary_arn = naming.permissions_boundary_arn(
             environment.region, environment.account_id, permissions_boundary_name
         )
-        self.provider = aws.Provider(
-            f"{name}-provider",
-            region=environment.region,
-            allowed_account_ids=[environment.account_id],
-            # Typed args, not dict literals: provider config is JSON-encoded on the wire and
-            # only the typed classes translate keys to the names the provider expects.
-            assume_roles=[
-                aws.ProviderAssumeRoleArgs(
-                    role_arn=naming.role_arn(environment.region, environment.account_id, bootstrap_role_name),
-                    session_name=f"cicd-platform-{stack}"[:64],
-                )
-            ],
-            default_tags=aws.ProviderDefaultTagsArgs(tags=standard_tags(stack, environment=environment.name)),
-            opts=pulumi.ResourceOptions(parent=self),
+        self.provider = environment_provider(
+            name, stack, environment, bootstrap_role_name, pulumi.ResourceOptions(parent=self)
         )
         in_account = pulumi.ResourceOptions(parent=self, provider=self.provider)
         role = aws.iam.Role(

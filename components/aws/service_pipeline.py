@@ -33,10 +33,10 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
-from ..azure.environment import AzureEnvironment
+from ..azure.environment import AzureFoothold
 from ..azure.service_target import AzureServiceTarget, AzureServiceTargetArgs
 from ..coordination.gate_rule import DeployGateRule
-from ..gcp.environment import GcpEnvironment
+from ..gcp.environment import GcpFoothold
 from ..gcp.service_target import GcpServiceTarget, GcpServiceTargetArgs
 from ..github.dispatch_action import dispatch_action
 from ..governance.alarms import ServiceAlarms, ServiceAlarmsArgs
@@ -47,9 +47,9 @@ from ..model.platform_inputs import PlatformInputs
 from ..model.settings import Environment
 from ..model.tags import standard_tags
 from ..pipeline.environment_pipeline import EnvironmentPipeline, EnvironmentPipelineArgs
-from .codebuild_project import CodeBuildProject, CodeBuildProjectArgs
+from .codebuild_project import CodeBuildProject, CodeBuildProjectArgs, build_capacity, image_build_capacity
 from .deploy_target import AwsDeployTarget, DeployTargetArgs
-from .environment_account import EnvironmentAccount
+from .environment_account import AccountFoothold
 from .image_repository import ImageRepository
 
 AFTER_AWS_DEPLOY = 2
@@ -62,7 +62,7 @@ IMAGE_BUILD_BUILDSPEC = (BUILDSPECS / "image_build.yml").read_text(encoding="utf
 class ServicePipelineArgs:
     inputs: PlatformInputs
     service: Service
-    accounts: Mapping[tuple[str, str], EnvironmentAccount]
+    accounts: Mapping[tuple[str, str], AccountFoothold]
     """Environment accounts by (environment name, account id)."""
     connection_arn: pulumi.Input[str]
     bucket_name: pulumi.Input[str]
@@ -74,12 +74,14 @@ class ServicePipelineArgs:
     """Release-news topic the service's approval actions publish to (when any environment asks for approval)."""
     approval_key_arn: pulumi.Input[str] | None = None
     """The topic's key: CodePipeline publishes as the pipeline role, which must encrypt with it."""
-    gcp_environments: Mapping[str, GcpEnvironment] = field(default_factory=dict)
+    gcp_environments: Mapping[str, GcpFoothold] = field(default_factory=dict)
     """GCP footholds by environment name, where some service deploys to GCP."""
-    azure_environments: Mapping[str, AzureEnvironment] = field(default_factory=dict)
+    azure_environments: Mapping[str, AzureFoothold] = field(default_factory=dict)
     """Azure footholds by environment name, where some service deploys to Azure."""
     dispatch_function_name: pulumi.Input[str] | None = None
     """The stack's GitHub dispatch function; required when the service lists ``also_deploy_to``."""
+    build_fleet_arn: pulumi.Input[str] | None = None
+    """The reserved-capacity fleet of the service's build queue, when that queue is a fleet."""
 
 
 class ServicePipeline(pulumi.ComponentResource):
@@ -278,6 +280,7 @@ class ServicePipeline(pulumi.ComponentResource):
                 tags=self._tags,
                 timeout_minutes=inputs.settings.build_timeout_minutes,
                 environment_variables={"SERVICE_NAME": service.name},
+                capacity=build_capacity(inputs.build_queue_of(service), args.build_fleet_arn),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -321,6 +324,7 @@ class ServicePipeline(pulumi.ComponentResource):
                 # The Docker daemon needs it; the pack allows it only on this pinned, single-repository build.
                 privileged=True,
                 environment_variables={"IMAGE_REPOSITORY_URI": images.url},
+                capacity=image_build_capacity(inputs.build_queue_of(service)),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import pulumi
 import pulumi_gcp as gcp
@@ -58,6 +59,33 @@ def attribute_condition(repositories: Sequence[str], environment: Environment) -
         raise ValueError(f"no repository deploys to GCP in {environment.name}; the pool would admit nothing")
     listed = ", ".join(f"'{repository}'" for repository in sorted(repositories))
     return f"assertion.repository in [{listed}] && assertion.environment == '{environment.name}'"
+
+
+class GcpFoothold(Protocol):
+    """What a service's GCP deploy target needs of its environment's project (``GcpEnvironment``, or a shard's
+    view of its core's)."""
+
+    provider: gcp.Provider
+    project_id: str
+    region: str
+    pool_id: str
+    workload_identity_provider_name: pulumi.Input[str]
+
+    def principal_set(self, repository: str) -> pulumi.Output[str]: ...
+
+
+def gcp_provider(name: str, stack: str, environment: Environment, opts: pulumi.ResourceOptions) -> gcp.Provider:
+    """The provider pinned to the environment's project, labelling what it creates."""
+    target = environment.gcp
+    if target is None:
+        raise ValueError(f"environment {environment.name} has no gcp settings")
+    return gcp.Provider(
+        f"{name}-provider",
+        project=target.project_id,
+        region=target.region,
+        default_labels=standard_tags(stack, environment=environment.name),
+        opts=opts,
+    )
 
 
 @dataclass(frozen=True)
@@ -93,13 +121,7 @@ class GcpEnvironment(pulumi.ComponentResource):
         if target is None:
             raise ValueError(f"environment {environment.name} has no gcp settings")
         self.project_id, self.region, self.pool_id = target.project_id, target.region, target.workload_identity_pool_id
-        self.provider = gcp.Provider(
-            f"{name}-provider",
-            project=target.project_id,
-            region=target.region,
-            default_labels=standard_tags(args.stack, environment=environment.name),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.provider = gcp_provider(name, args.stack, environment, pulumi.ResourceOptions(parent=self))
         in_project = pulumi.ResourceOptions(parent=self, provider=self.provider)
         # principalSet members name the project by number, which only the project itself knows.
         self.project_number = gcp.organizations.get_project_output(

@@ -38,7 +38,7 @@ from ..model import naming
 from ..model.catalog import Service
 from ..model.settings import Environment
 from ..model.tags import standard_tags
-from .environment import GcpEnvironment
+from .environment import GcpFoothold
 
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
 REPOSITORY_WRITER = "roles/artifactregistry.writer"
@@ -66,7 +66,7 @@ class GcpServiceTargetArgs:
     stack: str
     service: Service
     environment: Environment
-    gcp_environment: GcpEnvironment
+    gcp_environment: GcpFoothold
 
 
 class GcpServiceTarget(pulumi.ComponentResource):

@@ -382,3 +382,22 @@ def github_dispatch_secret_name(stack: str) -> str:
 def log_group_arn(region: str, account_id: str, name: str) -> str:
     """A log group's ARN; ``name`` may end in ``*`` to name a family (key policies match it with ArnLike)."""
     return f"arn:{partition_of(region)}:logs:{region}:{account_id}:log-group:{name}"
+
+
+# -- shards and build queues ---------------------------------------------------------------------------------------
+
+
+def environment_account_name(environment: str, account_id: str, stack_account_id: str) -> str:
+    """The logical name of an environment's foothold in an account (``env-prod``, ``env-prod-<account>``).
+
+    The stack's own account for the environment keeps the short name; service-specific accounts are
+    suffixed. Core and shard stacks both name their providers this way, so a resource moved from a
+    whole stack into a shard keeps its provider's URN (``pulumi state move`` matches providers by URN).
+    """
+    suffix = "" if account_id == stack_account_id else f"-{account_id}"
+    return f"env-{environment}{suffix}"
+
+
+def build_fleet_name(stack: str, queue: str) -> str:
+    """A build queue's CodeBuild reserved-capacity fleet (one per queue that is a fleet)."""
+    return f"cicd-{stack.lower()}-{queue}"

@@ -85,8 +85,8 @@ CODEBUILD_ARTIFACT_ENCRYPTION = resource_rule(
 # - its buildspec is a pinned image build the pack knows by SHA-256 (inline, so no repository can change
 #   it), and nothing hands that spec a variable it does not read (BASH_ENV, DOCKER_HOST, ... would change
 #   what it runs);
-# - it keeps no Docker state between builds (no local Docker layer cache, no Docker server), so one
-#   branch's build cannot leave an image behind for another's;
+# - it keeps no Docker state between builds (no local Docker layer cache, no Docker server, no reserved
+#   fleet, whose machines outlive their builds), so one branch's build cannot leave an image behind for another's;
 # - its role can push images to exactly one repository, named, and carries no managed policy whose grants
 #   the pack cannot read;
 # - only a pipeline's own role may start or change it (StartBuild and StartBuildBatch take a
@@ -235,6 +235,10 @@ def _docker_state(name: str, props: Props) -> Iterator[str]:
     server = dig(props, "environment", "dockerServer")
     if server is not None and not is_unknown(server) and server != {}:
         yield f"privileged project {name} builds on a Docker server, which keeps images between builds"
+    fleet = dig(props, "environment", "fleet", "fleetArn")
+    if fleet is not None and not is_unknown(fleet) and fleet != "":
+        # On-demand machines are destroyed after each build; a reserved fleet's are kept (CodeBuild user guide).
+        yield f"privileged project {name} builds on a reserved-capacity fleet, whose machines are kept between builds"
 
 
 def _unread_variables(project: PolicyResource, reads: frozenset[str], resources: Sequence[PolicyResource]) -> Findings:

@@ -398,57 +398,162 @@ PROD_QUEUED = stack_rule(
 
 # quotas
 
+PROJECT = "aws:codebuild/project:Project"
 
-def check_quotas(resources: Sequence[PolicyResource], config: Config) -> Findings:
-    per_provider: Counter[str | None] = Counter()
-    for resource in resources:
-        if resource.type != "aws:codepipeline/pipeline:Pipeline":
-            continue
-        per_provider[resource.provider] += 1
-        pipeline = Pipeline(resource.urn, resource.props)
-        stages = pipeline.props.get("stages")
-        if is_unknown(stages):
-            continue
-        if len(as_list(stages)) > config["maxStagesPerPipeline"]:
+
+def _arn_part(value: object, index: int) -> str | None:
+    """One field of an ARN (3 region, 4 account), or None when the value is not a known ARN with that field."""
+    if not isinstance(value, str) or is_unknown(value) or not value.startswith("arn:"):
+        return None
+    parts = value.split(":")
+    return parts[index] if len(parts) > index and parts[index] else None
+
+
+def _stack_of(urn: str) -> str:
+    return urn.split("::", 1)[0].removeprefix("urn:pulumi:")
+
+
+def _tooling_location(resource: PolicyResource, account: str | None, region: str | None) -> str:
+    """Where a pipeline or project lives, so quotas count per account and region across every stack judged.
+
+    A sharded fleet's stacks share one tooling account and region; their merged plan must count
+    them together. When the account or region is not known yet, the resource's provider stands in
+    (the stack's default provider: one account and region per stack).
+    """
+    if account and region:
+        return f"account {account} in {region}"
+    if resource.provider:
+        return resource.provider
+    return f"the default provider's account and region (stack {_stack_of(resource.urn)})"
+
+
+def pipeline_location(resource: PolicyResource) -> str:
+    """A pipeline's account is its service role's (CodePipeline assumes a role of its own account); its region is
+    its one artifact store's, whose key must be in the pipeline's region."""
+    stores = as_list(resource.props.get("artifactStores"))
+    key = dig(stores[0], "encryptionKey", "id") if len(stores) == 1 else None
+    region = dig(stores[0], "region") if len(stores) == 1 else None
+    return _tooling_location(
+        resource,
+        _arn_part(resource.props.get("roleArn"), 4),
+        region if isinstance(region, str) and not is_unknown(region) else _arn_part(key, 3),
+    )
+
+
+def project_location(resource: PolicyResource) -> str:
+    """A build project lives where its service role's account is and in its encryption key's region."""
+    return _tooling_location(
+        resource, _arn_part(resource.props.get("serviceRole"), 4), _arn_part(resource.props.get("encryptionKey"), 3)
+    )
+
+
+def _stage_findings(pipeline: Pipeline, config: Config) -> Findings:
+    stages = pipeline.props.get("stages")
+    if is_unknown(stages):
+        return
+    if len(as_list(stages)) > config["maxStagesPerPipeline"]:
+        yield (
+            pipeline.urn,
+            (
+                f"pipeline {pipeline.name} has {len(as_list(stages))} "
+                f"stages (quota {number(config['maxStagesPerPipeline'])})"
+            ),
+        )
+    for stage in as_list(stages):
+        actions = dig(stage, "actions")
+        if not is_unknown(actions) and len(as_list(actions)) > config["maxActionsPerStage"]:
             yield (
                 pipeline.urn,
                 (
-                    f"pipeline {pipeline.name} has {len(as_list(stages))} "
-                    f"stages (quota {number(config['maxStagesPerPipeline'])})"
+                    f"pipeline {pipeline.name} stage {dig(stage, 'name')} has {len(as_list(actions))} actions "
+                    f"(quota {number(config['maxActionsPerStage'])})"
                 ),
             )
-        for stage in as_list(stages):
-            actions = dig(stage, "actions")
-            if not is_unknown(actions) and len(as_list(actions)) > config["maxActionsPerStage"]:
-                yield (
-                    pipeline.urn,
-                    (
-                        f"pipeline {pipeline.name} stage {dig(stage, 'name')} has {len(as_list(actions))} actions "
-                        f"(quota {number(config['maxActionsPerStage'])})"
-                    ),
-                )
-    for provider, count in per_provider.items():
+
+
+def _on_demand(project: PolicyResource) -> bool:
+    """Known to build on on-demand capacity: its environment names no fleet (one not known yet may be a fleet)."""
+    environment = project.props.get("environment")
+    fleet = dig(environment, "fleet")
+    if is_unknown(environment) or is_unknown(fleet) or is_unknown(dig(fleet, "fleetArn")):
+        return False
+    return not dig(fleet, "fleetArn")
+
+
+def _build_limit_findings(resources: Sequence[PolicyResource], config: Config) -> Findings:
+    """On-demand build limits must fit the account's concurrent-build quota, or they promise builds AWS refuses.
+
+    A project's ``concurrentBuildLimit`` must be below the account's limit (the provider's documentation), and the
+    limits of a location's projects together must fit it: only then does every limited queue find room while the
+    others build ("Builds in AWS CodeBuild": a project at its limit refuses builds, the others queue at the
+    account's). Projects on a reserved fleet do not draw on on-demand capacity and are not counted.
+    """
+    limit = config["maxConcurrentBuilds"]
+    promised: Counter[str] = Counter()
+    projects: Counter[str] = Counter()
+    for resource in resources:
+        if resource.type != PROJECT:
+            continue
+        cap = resource.props.get("concurrentBuildLimit")
+        if not isinstance(cap, (int, float)) or isinstance(cap, bool) or not _on_demand(resource):
+            continue
+        name = resource.props.get("name")
+        if cap >= limit:
+            yield (
+                resource.urn,
+                f"build project {name} may run {number(cap)} builds at once, not below the account's "
+                f"{number(limit)} concurrent builds",
+            )
+        location = project_location(resource)
+        promised[location] += int(cap)
+        projects[location] += 1
+    for location, total in sorted(promised.items()):
+        if total > limit:
+            yield (
+                None,
+                f"{projects[location]} build projects in {location} may run {total} builds at once by their "
+                f"build queues' concurrentBuildLimit, more than the account's {number(limit)} concurrent builds",
+            )
+
+
+def check_quotas(resources: Sequence[PolicyResource], config: Config) -> Findings:
+    per_location: Counter[str] = Counter()
+    for resource in resources:
+        if resource.type != "aws:codepipeline/pipeline:Pipeline":
+            continue
+        per_location[pipeline_location(resource)] += 1
+        yield from _stage_findings(Pipeline(resource.urn, resource.props), config)
+    for location, count in sorted(per_location.items()):
         if count > config["maxPipelinesPerRegion"]:
-            where = provider or "the default provider's account and region"
-            yield None, f"{count} pipelines in {where} (quota {number(config['maxPipelinesPerRegion'])})"
+            yield None, f"{count} pipelines in {location} (quota {number(config['maxPipelinesPerRegion'])})"
+    yield from _build_limit_findings(resources, config)
 
 
 QUOTAS = stack_rule(
     name="quotas",
     description="Actions per stage, stages per pipeline and pipelines per account and region stay under "
-    "CodePipeline quotas.",
+    "CodePipeline quotas, counted across every stack of a sharded fleet; build queues' concurrent-build limits "
+    "fit the account's CodeBuild quota.",
     level="mandatory",
     check=check_quotas,
-    remediation="Split the stage or pipeline, or shard the fleet over regions/accounts; request a quota "
-    "increase where AWS allows it and raise the rule's limit to match.",
-    anchors=("AWS CodePipeline quotas",),
+    remediation="Split the stage or pipeline, or shard the fleet over regions/accounts; lower build queues' "
+    "concurrentBuildLimit or move a queue onto a fleet; request a quota increase where AWS allows it and raise "
+    "the rule's limit to match.",
+    anchors=("AWS CodePipeline quotas", "Quotas for AWS CodeBuild"),
     config_schema={
         "maxActionsPerStage": {"type": "integer", "default": 50, "description": "Actions per stage."},
         "maxStagesPerPipeline": {"type": "integer", "default": 50, "description": "Stages per pipeline."},
         "maxPipelinesPerRegion": {
             "type": "integer",
             "default": 1000,
-            "description": "Pipelines per account and region (per provider in the stack).",
+            "description": "Pipelines per account and region (counted over every stack the pack sees at once).",
+        },
+        "maxConcurrentBuilds": {
+            "type": "integer",
+            "default": 20,
+            "description": "The account's concurrently running CodeBuild builds (on demand). AWS: the default is 20 "
+            "for some platforms and compute types and can be as low as 5 for a new account; set the account's "
+            "actual quota.",
         },
     },
 )

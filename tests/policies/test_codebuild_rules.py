@@ -61,7 +61,7 @@ PUSH = {
 LOGS = {"Sid": "Logs", "Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "arn:aws:logs:*"}
 
 
-def image_build(buildspec=IMAGE_BUILDSPEC, variables=None, docker_server=None, **overrides):
+def image_build(buildspec=IMAGE_BUILDSPEC, variables=None, docker_server=None, fleet_arn=None, **overrides):
     """The platform's image build of booking, as the program declares it."""
     uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/booking"
     listed = {"IMAGE_REPOSITORY_URI": uri, **(variables or {})}
@@ -71,6 +71,8 @@ def image_build(buildspec=IMAGE_BUILDSPEC, variables=None, docker_server=None, *
     )
     if docker_server:
         env["dockerServer"] = docker_server
+    if fleet_arn:
+        env["fleet"] = {"fleetArn": fleet_arn}
     return project(
         name="booking-image-build",
         serviceRole=f"arn:aws:iam::123456789012:role/{IMAGE_ROLE}",
@@ -241,6 +243,13 @@ CASES = [
         "a Docker server",
         image_build_stack(image_build(docker_server={"computeType": "BUILD_GENERAL1_SMALL"})),
         "privileged project booking-image-build builds on a Docker server, which keeps images between builds",
+    ),
+    fires(
+        CODEBUILD_NO_PRIVILEGED,
+        "a reserved-capacity fleet",
+        image_build_stack(image_build(fleet_arn="arn:aws:codebuild:eu-west-1:123456789012:fleet/payments:1a2b")),
+        "privileged project booking-image-build builds on a reserved-capacity fleet, "
+        "whose machines are kept between builds",
     ),
     fires(
         CODEBUILD_NO_PRIVILEGED,

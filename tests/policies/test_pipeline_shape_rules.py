@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -21,10 +22,12 @@ from .platform_shapes import (
     ALARM_GATE,
     HEALTH_GATE,
     PROD_ACCOUNT,
+    TOOLING,
     WINDOW,
     action,
     approval_stage,
     bake_action,
+    build_project,
     build_stage,
     deploy_stage,
     governed_stages,
@@ -90,6 +93,19 @@ def with_bake(*after_deploy):
     """The Deploy stage: the AWS deploy, then the given actions (a dispatch, a bake)."""
     stage = deploy_stage(bake=False)
     return {**stage, "actions": [*stage["actions"], *after_deploy]}
+
+
+def limited_project(service, limit):
+    """A service's build project on an on-demand queue with a per-project concurrent-build limit."""
+    project = build_project(service)
+    return replace(project, props={**project.props, "concurrentBuildLimit": limit})
+
+
+def fleet_project(service, limit):
+    """A build project on a reserved fleet: a limit there does not draw on on-demand capacity."""
+    project = limited_project(service, limit)
+    fleet = f"arn:aws:codebuild:eu-west-1:{TOOLING}:fleet/cicd-prod-payments:0c7e0f8e-1b2c-4d5e-8f90-123456789abc"
+    return replace(project, props={**project.props, "environment": {"fleet": {"fleetArn": fleet}}})
 
 
 MANY_ACTIONS = {"name": "Scan", "actions": [{**scan_action("sast"), "name": f"Scan{i}"} for i in range(51)]}
@@ -365,11 +381,50 @@ CASES = [
         QUOTAS,
         "a lowered pipelines-per-region limit",
         [pipeline("booking"), pipeline("search")],
-        "2 pipelines in the default provider's account and region (quota 1)",
+        f"2 pipelines in account {TOOLING} in eu-west-1 (quota 1)",
+        config={"maxPipelinesPerRegion": 1},
+    ),
+    quiet(
+        QUOTAS,
+        "pipelines in two tooling accounts count separately",
+        [pipeline("booking"), pipeline("search", roleArn="arn:aws:iam::222222222222:role/cicd-pipeline-search")],
+        config={"maxPipelinesPerRegion": 1},
+    ),
+    fires(
+        QUOTAS,
+        "a pipeline whose role is not known yet counts with its stack's default provider",
+        [pipeline("booking", roleArn=UNKNOWN), pipeline("search", roleArn=UNKNOWN)],
+        "2 pipelines in the default provider's account and region (stack test) (quota 1)",
         config={"maxPipelinesPerRegion": 1},
     ),
     quiet(QUOTAS, "the platform's five stages", pipeline()),
     unknown(QUOTAS, "stages not known", pipeline(stages=UNKNOWN)),
+    # quotas: build queues' concurrent-build limits against the account's (Quotas for AWS CodeBuild: 20 by default)
+    fires(
+        QUOTAS,
+        "three queues promising 24 builds where the account runs 20",
+        [limited_project("booking", 8), limited_project("search", 8), limited_project("payments", 8)],
+        f"3 build projects in account {TOOLING} in eu-west-1 may run 24 builds at once by their build queues' "
+        "concurrentBuildLimit, more than the account's 20 concurrent builds",
+    ),
+    fires(
+        QUOTAS,
+        "one project limited at the account's own limit",
+        limited_project("booking", 20),
+        "build project booking-build may run 20 builds at once, not below the account's 20 concurrent builds",
+        config={"maxConcurrentBuilds": 20.0},
+    ),
+    quiet(
+        QUOTAS,
+        "limits that fit, and a fleet's projects, which do not draw on on-demand capacity",
+        [
+            limited_project("booking", 8),
+            limited_project("search", 8),
+            fleet_project("payments", 8),
+        ],
+    ),
+    quiet(QUOTAS, "unlimited projects (the standard queue)", [build_project("booking"), build_project("search")]),
+    unknown(QUOTAS, "a limit not known yet", [limited_project("booking", 8), limited_project("search", UNKNOWN)]),
 ]
 
 
