@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="REF",
         help="git revision to review against: plans it too (temporary worktree, cached in .plan-cache/), "
-        "prints what changes and adds it to the report",
+        "prints what changes instead of the summary and adds it to the report",
     )
     args = parser.parse_args(argv)
     # `make plan | head` should end quietly, like any Unix tool, not with a BrokenPipeError.
@@ -43,50 +43,34 @@ def main(argv: list[str] | None = None) -> int:
     # pulumi_aws.s3 warns about its deprecated V2 aliases on import; they are not ours to fix.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 
+    if args.base is not None:
+        from .review import run_review
+
+        return run_review(args)
+
     import pulumi
 
     from policies import pack_config
 
-    from .asset_digest import comparable
-    from .base_plan import BasePlanError, start_base_plan
-    from .diff import diff_plans, render_review
     from .markdown_report import write_report
     from .report import plan_document, render_summary, write_guardrail_scp, write_plan
     from .runner import run_plan
 
-    base = None
-    if args.base is not None:
-        try:  # started first: the base plans in another process while this one plans the working tree
-            base = start_base_plan(args.project_dir, args.base, args.stack, args.catalog, args.policy_config)
-        except BasePlanError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return EXIT_BAD_INPUT
     try:
         plan = run_plan(
             args.project_dir, args.stack, args.catalog, policy_config=args.policy_config or pack_config.DEFAULT_PATH
         )
-    except (PlatformInputError, pulumi.RunError) as error:
+    except PlatformInputError as error:
         print(f"error: {error}", file=sys.stderr)
-        if base is not None:
-            base.cancel()
+        return EXIT_BAD_INPUT
+    except pulumi.RunError as error:
+        print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     document = plan_document(plan)
     out_dir = args.out or args.project_dir / "out"
     path = write_plan(document, out_dir)
-    diff = None
-    if base is None:
-        print(render_summary(plan, document["summary"], path))
-    else:
-        try:
-            base_document = base.result().document
-        except BasePlanError as error:
-            print(f"error: {error}", file=sys.stderr)
-            write_report(document, out_dir)
-            return EXIT_BAD_INPUT
-        head_document = comparable(document, args.project_dir)
-        diff = diff_plans(base_document, head_document, base_label=base.revision.label)
-        print("\n".join(render_review(diff)))
-    print(f"report -> {write_report(document, out_dir, diff)}")
+    print(render_summary(plan, document["summary"], path))
+    print(f"report -> {write_report(document, out_dir)}")
     scp_path = write_guardrail_scp(document, out_dir)
     if scp_path is not None:
         print(f"approval guardrail SCP for the organization admin -> {scp_path}")

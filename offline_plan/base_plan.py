@@ -65,7 +65,8 @@ class BasePlan:
     seconds: float
 
 
-def _run_git(project_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_git(project_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``git -C project_dir ARGS``, its output captured; ``BasePlanError`` when git is not installed."""
     git = shutil.which("git")
     if git is None:
         raise BasePlanError("git is not installed: a review plans the base revision from git")
@@ -74,7 +75,7 @@ def _run_git(project_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _git(project_dir: Path, *args: str) -> str:
-    done = _run_git(project_dir, *args)
+    done = run_git(project_dir, *args)
     if done.returncode != 0:
         raise BasePlanError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"git {args[0]} failed")
     return done.stdout.strip()
@@ -214,9 +215,9 @@ class PendingBasePlan:
             self._stderr.close()
             self._stderr = None
         if self._workdir is not None and self._project_dir is not None:
-            _run_git(self._project_dir, "worktree", "remove", "--force", str(self._workdir / "tree"))
+            run_git(self._project_dir, "worktree", "remove", "--force", str(self._workdir / "tree"))
             shutil.rmtree(self._workdir, ignore_errors=True)
-            _run_git(self._project_dir, "worktree", "prune")  # in case the removal above could not finish
+            run_git(self._project_dir, "worktree", "prune")  # in case the removal above could not finish
             self._workdir = None
 
 
