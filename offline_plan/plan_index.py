@@ -3,7 +3,7 @@
 Works on the JSON document alone, not on a live ``Plan``, so the same code reads a plan made by
 another revision, a cached one, or one merged from shards. Ownership follows the component tree: a
 resource belongs to the service whose ``ServicePipeline`` it sits under, else to the platform. Its
-environment is its ``environment`` tag when that names one of the stack's environments, else the
+environment is its ``environment`` tag when it has one (``tooling`` is none of them), else the
 environment its component or provider is named for (``booking-prod-alarms``, ``env-prod-provider``);
 service-wide and platform-wide resources have none.
 """
@@ -88,12 +88,13 @@ class PlanIndex:
         if resource is None:
             return None
         tags = (resource.get("inputs") or {}).get("tags")
-        if isinstance(tags, dict) and tags.get("environment") in self.environments:
-            return str(tags["environment"])
+        if isinstance(tags, dict) and isinstance(tags.get("environment"), str):
+            # Authoritative either way: "tooling" (the platform's own account) is in no environment.
+            return tags["environment"] if tags["environment"] in self.environments else None
         service = self.service_of(urn)
         for node in self._chain(urn):
-            if node.get("type") == SERVICE_COMPONENT:
-                break
+            if node.get("type") in (SERVICE_COMPONENT, STACK_TYPE):
+                break  # a service's or the stack's own name says nothing (a stack may be called "dev")
             found = self._environment_named(str(node.get("name", "")), service)
             if found is not None:
                 return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from offline_plan.diff import diff_plans, render_review
+from offline_plan.plan_index import PlanIndex
 from tests.offline_plan.plans import (
     PLATFORM,
     artifact_policy,
@@ -243,3 +244,22 @@ def test_identical_plans_say_so():
     assert review(document, document)[2:] == [
         "No changes: both plans declare the same resources with the same inputs and findings."
     ]
+
+
+def test_tooling_resources_belong_to_no_environment_even_in_a_stack_named_like_one():
+    """The stack ``dev`` is not the environment ``dev``: the Stack's own name must not place resources."""
+    stack = {
+        "urn": "urn:pulumi:dev::cicd-platform::pulumi:pulumi:Stack::cicd-platform-dev",
+        "type": "pulumi:pulumi:Stack",
+    }
+    stack.update(name="cicd-platform-dev", parent=None, provider=None, inputs={})
+    document = plan(stack)
+    named(document, "platform")["parent"] = stack["urn"]
+    store = resource("cicd:artifacts:ArtifactStore", "artifacts", PLATFORM)
+    key = resource("aws:kms/key:Key", "artifacts-key", store["urn"], {"tags": {"environment": "tooling"}})
+    freeze = resource("aws:ssm/parameter:Parameter", "coordination-freeze-prod", PLATFORM, {"name": "/f/prod"})
+    document["resources"] += [store, key, freeze]
+    index = PlanIndex(document)
+    assert index.group_of(key["urn"]) == ("platform", None)
+    assert index.group_of(store["urn"]) == ("platform", None)
+    assert index.group_of(freeze["urn"]) == ("platform", "prod")
