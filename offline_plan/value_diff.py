@@ -37,6 +37,9 @@ IDENTITY_FIELDS = ("Sid", "name", "Name", "id")
 
 MAX_VALUE_CHARS = 160
 MAX_TEXT_LINES = 12
+LONG_STRING_CHARS = 80
+"""Past this, a changed one-line string is shown around what changed (an IAM condition, a CEL expression)."""
+CONTEXT_CHARS = 20
 CONTENT_DIGEST_FIELD = "sha256"
 """Field that ``asset_digest`` adds beside an asset's path; a change of it means the file's content changed."""
 
@@ -182,7 +185,28 @@ def render_change(change: Change) -> list[str]:
         return [f"~ {path.removesuffix('.' + CONTENT_DIGEST_FIELD)}: content changed"]
     if isinstance(old, str) and isinstance(new, str) and ("\n" in old or "\n" in new):
         return _render_text_change(path, old, new)
+    if isinstance(old, str) and isinstance(new, str) and max(len(old), len(new)) > LONG_STRING_CHARS:
+        before, after = _around_the_difference(old, new)
+        return [f"~ {path}: {before} → {after}"]
     return [f"~ {path}: {show(old)} → {show(new)}"]
+
+
+def _around_the_difference(old: str, new: str) -> tuple[str, str]:
+    """Two long strings shown by what differs, with a little context and ``…`` for the common rest."""
+    prefix = 0
+    while prefix < min(len(old), len(new)) and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(old), len(new)) - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    start = max(prefix - CONTEXT_CHARS, 0)
+
+    def middle(text: str) -> str:
+        end = min(len(text) - suffix + CONTEXT_CHARS, len(text))
+        shown = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+        return show(shown)
+
+    return middle(old), middle(new)
 
 
 def _render_text_change(path: str, old: str, new: str) -> list[str]:

@@ -67,3 +67,14 @@ def test_a_changed_asset_is_reported_as_its_content():
 def test_long_values_are_clipped_to_one_readable_line():
     (line,) = lines({"description": "x"}, {"description": "y" * 500})
     assert len(line) < MAX_VALUE_CHARS + 40 and line.endswith("…")
+
+
+def test_a_long_one_line_condition_is_shown_around_what_changed():
+    before = "assertion.repository in ['bookwise/pricing', 'bookwise/reporting'] && assertion.environment == 'prod'"
+    after = "assertion.repository in ['bookwise/pricing', 'bookwise/reporting', 'bookwise/search'] && " + (
+        "assertion.environment == 'prod'"
+    )
+    assert lines({"attributeCondition": before}, {"attributeCondition": after}) == [
+        "~ attributeCondition: \"…'bookwise/reporting'] && assertion.envir…\" → "
+        "\"…'bookwise/reporting', 'bookwise/search'] && assertion.envir…\""
+    ]
