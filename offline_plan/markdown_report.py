@@ -92,11 +92,13 @@ def _diff_section(diff: PlanDiff) -> str:
     if diff.is_empty:
         parts.append("No changes: both plans declare the same resources with the same inputs and findings.")
     if diff.pipelines:
-        parts.append("### Pipelines that change shape")
+        shapes: list[str] = []
         for group in sorted_groups([change.group for change in diff.pipelines], diff.environments):
             for change in sorted((c for c in diff.pipelines if c.group == group), key=lambda c: c.pipeline):
-                parts.append(f"**{text(group_label(group))}** ({code(change.pipeline)})")
-                parts.append(fenced([_diff_block_line(line) for line in change.lines], "diff"))
+                shapes.append(f"@@ {group_label(group)} ({change.pipeline}) @@")
+                shapes += [_diff_block_line(line) for line in change.lines]
+        parts.append("### Pipelines that change shape")
+        parts.append(fenced(shapes, "diff"))
     if diff.resources:
         lines: list[str] = []
         for group in sorted_groups([change.group for change in diff.resources], diff.environments):

@@ -90,7 +90,11 @@ def test_with_a_base_the_report_opens_with_what_changes(tmp_path):
         "### Pipelines that change shape",
         "### Resources",
     ]
-    assert "+ new pipeline: Source → Build → Approve [approval ReleaseApproval]" in report
+    assert "```diff\n@@ search / dev (search-dev) @@\n+ new pipeline: Source → Build → Deploy" in report
+    assert (
+        "@@ search / prod (search-prod) @@\n+ new pipeline: Source → Build → Approve [approval ReleaseApproval]"
+        in report
+    )
     assert "@@ search / prod @@\n+ aws:codepipeline:Pipeline search-prod-pipeline\n```" in report
 
 
