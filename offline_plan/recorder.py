@@ -66,6 +66,7 @@ class RecordedResource:
             "provider": self.provider,
             "inputs": self.inputs,
             "dependencies": list(self.dependencies),
+            "aliases": list(self.aliases),
         }
 
 

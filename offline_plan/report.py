@@ -85,6 +85,7 @@ def summary(plan: Plan) -> dict[str, Any]:
         "resourcesByService": dict(sorted(Counter(owners.get(r.urn, "(shared)") for r in custom).items())),
         "pipelines": pipelines_by_service(plan, owners),
         "deployOrder": plan.inputs.catalog.deploy_order,
+        "dependsOn": {service.name: list(service.depends_on) for service in plan.inputs.catalog.services},
         "deployWaves": plan.inputs.deploy_waves(),
         # Who shares which CodeBuild capacity (README: Scaling to a large fleet, build queues).
         "buildQueues": plan.inputs.build_queue_summary(),

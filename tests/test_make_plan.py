@@ -29,6 +29,21 @@ def test_make_plan_writes_the_plan_of_each_stack(stack, tmp_path):
     assert plan["summary"]["violations"]["mandatory"] == 0
     for service, environments in plan["summary"]["pipelines"].items():
         assert all(p["pipelineType"] == "V2" for p in environments.values()), service
+    report = (tmp_path / f"plan-{stack}.md").read_text(encoding="utf-8")
+    assert f"report -> {tmp_path / f'plan-{stack}.md'}" in result.stdout
+    assert report.startswith(f"# Offline plan of stack `{stack}`") and report.count("```mermaid") == 2
+
+
+def test_make_plan_diff_reviews_the_working_tree_against_a_base_and_caches_the_base_plan(tmp_path):
+    """The base is the commit checked out: the review must run end to end (a clean tree reviews as no change)."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    result = make("plan-diff", "BASE=HEAD", f"OUT={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    assert f"Review of stack 'dev': HEAD ({commit[:12]}) → working tree\n" in result.stdout
+    assert "## What changes against `HEAD (" in (tmp_path / "plan-dev.md").read_text(encoding="utf-8")
+    assert list((PROJECT_DIR / ".plan-cache").glob(f"dev-{commit[:12]}-*.json.gz"))
 
 
 def test_dev_plan_has_every_service_in_every_environment_with_its_branch_filter(tmp_path):

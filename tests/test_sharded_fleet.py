@@ -309,3 +309,25 @@ def test_build_projects_run_where_their_queue_says(fleet_run):
         assert "concurrentBuildLimit" not in projects[standard], standard
         assert "fleet" not in projects[standard]["environment"], standard
         assert projects[standard]["environment"]["computeType"] == "BUILD_GENERAL1_SMALL", standard
+
+
+def test_a_review_plans_a_sharded_core_as_its_merged_fleet(fleet_run, tmp_path):
+    """`make plan-diff` on a sharded core compares the merged fleet, the plan `make plan` writes for it."""
+    import argparse
+
+    from offline_plan.review import _plan_working_tree
+
+    args = argparse.Namespace(
+        stack="prod",
+        catalog=str(fleet_run["catalog"]),
+        policy_config=None,
+        out=tmp_path,
+        project_dir=fleet_run["project"],
+        jobs=2,
+    )
+    document, _warnings, _cached = _plan_working_tree(args, fleet_run["project"])
+    merged = plan_file(fleet_run, "plan-prod.json")
+    assert [r["urn"] for r in document["resources"]] == [r["urn"] for r in merged["resources"]]
+    assert sorted(path.name for path in tmp_path.glob("plan-prod-*.json")) == sorted(
+        f"plan-{stack}.json" for stack in SHARD_STACKS
+    )

@@ -21,6 +21,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES = sorted((PROJECT_DIR / "templates" / "github").glob("*.yml"))
 OWN_WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+REVIEW_ARTIFACT = "offline-plan-review"
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -175,3 +176,36 @@ def test_drift_check_fails_on_any_change_without_writing_state() -> None:
     assert pulumi_step["with"]["command"] == "preview"
     assert pulumi_step["with"]["refresh"] is True
     assert pulumi_step["with"]["expect-no-changes"] is True
+
+
+def test_the_pr_run_reviews_against_the_base_it_merges_into_and_keeps_the_review_for_the_comment():
+    test_job = load(PROJECT_DIR / ".github" / "workflows" / "pr.yml")["jobs"]["test"]
+    checkout = next(s for s in test_job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 2  # the merge commit and its parents: HEAD^1 is the base
+    plan_step = next(s for s in test_job["steps"] if "make plan-diff" in s.get("run", ""))
+    assert 'make plan-diff STACK="$stack" BASE=HEAD^1' in plan_step["run"]
+    assert "GITHUB_STEP_SUMMARY" in plan_step["run"] and "out/pr-comment.md" in plan_step["run"]
+    upload = next(s for s in test_job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["if"] == "${{ !cancelled() }}"  # a failed plan (mandatory findings) is reviewed too
+    assert upload["with"]["name"] == REVIEW_ARTIFACT
+    assert "out/pr-comment.md" in upload["with"]["path"]
+
+
+def test_the_comment_workflow_never_checks_out_or_runs_pr_code_and_holds_only_what_it_needs():
+    """workflow_run runs with a write token from the default branch: it may read the pr run's data, nothing more."""
+    workflow = load(PROJECT_DIR / ".github" / "workflows" / "pr-comment.yml")
+    assert workflow["on"] == {"workflow_run": {"workflows": ["pr"], "types": ["completed"]}}
+    assert workflow["permissions"] == {}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
+    assert "github.event.workflow_run.event == 'pull_request'" in job["if"]
+    uses = [step.get("uses", "").split("@")[0] for step in job["steps"]]
+    assert uses == ["actions/download-artifact", "actions/github-script"]
+    assert not any("run" in step for step in job["steps"]), "no shell step: the artifact never meets a shell"
+    download, post = job["steps"]
+    assert download["with"]["name"] == REVIEW_ARTIFACT
+    assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+    assert "${{" not in post["with"]["script"], "event and artifact data reach the script through env only"
+    assert "LIMIT = 65000" in post["with"]["script"] and "readSync" in post["with"]["script"]
+    assert post["env"]["HEAD_SHA"] == "${{ github.event.workflow_run.head_sha }}"
+    assert "candidate.head.sha === headSha" in post["with"]["script"], "the PR is found by the run's head commit"

@@ -70,6 +70,10 @@ class GcpFoothold(Protocol):
     region: str
     pool_id: str
     workload_identity_provider_name: pulumi.Input[str]
+    artifact_key_name: pulumi.Input[str]
+    """The Cloud KMS key the environment's Artifact Registry repositories are encrypted with."""
+    artifact_key_grant: pulumi.Resource | None
+    """The service agent's use of that key, where this stack declares it (a shard's core declared it before)."""
 
     def principal_set(self, repository: str) -> pulumi.Output[str]: ...
 

@@ -97,7 +97,7 @@ class GcpServiceTarget(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=project.provider,
-                depends_on=[project.artifact_key_grant],
+                depends_on=[project.artifact_key_grant] if project.artifact_key_grant is not None else [],
                 delete_before_replace=True,
             ),
         )

@@ -50,6 +50,7 @@ def shard_interface(platform: Platform) -> dict[str, Any]:
             name: {
                 "projectNumber": foothold.project_number,
                 "workloadIdentityProvider": foothold.workload_identity_provider_name,
+                "artifactKeyName": foothold.artifact_key_name,
             }
             for name, foothold in platform.gcp_environments.items()
         },

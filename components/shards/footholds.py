@@ -53,6 +53,9 @@ class GcpView:
     pool_id: str
     project_number: pulumi.Output[str]
     workload_identity_provider_name: pulumi.Output[str]
+    artifact_key_name: pulumi.Output[str]
+    artifact_key_grant: None = None
+    """The core declared the service agent's grant on the key, and was deployed before any shard."""
 
     def principal_set(self, repository: str) -> pulumi.Output[str]:
         return self.project_number.apply(lambda number: naming.gcp_principal_set(number, self.pool_id, repository))
@@ -117,6 +120,7 @@ def gcp_views(inputs: PlatformInputs, services: Iterable[Service], core: CoreRef
             pool_id=target.workload_identity_pool_id,
             project_number=core.get(*shared, "projectNumber"),
             workload_identity_provider_name=core.get(*shared, "workloadIdentityProvider"),
+            artifact_key_name=core.get(*shared, "artifactKeyName"),
         )
     return views
 
