@@ -19,7 +19,12 @@ from .coordination import (
 )
 from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
-from .github_dispatch import dispatch_function_policy, dispatch_invoke_statement, dispatch_key_policy
+from .github_dispatch import (
+    dispatch_function_policy,
+    dispatch_invoke_statement,
+    dispatch_key_policy,
+    github_app_key_policy,
+)
 from .governance import scan_role_policy
 from .notifications import (
     dead_letter_queue_policy,
@@ -66,6 +71,7 @@ __all__ = [
     "document",
     "ecs_deploy_policy",
     "event_forwarder_policy",
+    "github_app_key_policy",
     "image_build_role_policy",
     "image_repository_policy",
     "instance_artifact_read_policy",
