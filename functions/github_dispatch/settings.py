@@ -46,7 +46,7 @@ class Settings:
         def number(name: str, default: float) -> float:
             return float(env[name]) if env.get(name) else default
 
-        mode = env.get("GITHUB_CREDENTIAL_MODE") or cls.credential_mode
+        mode = env.get("GITHUB_AUTH_MODE") or cls.credential_mode
         app = mode == "app"  # each mode's own settings are required (a KeyError names the missing one)
         return cls(
             token_secret_arn="" if app else env["GITHUB_TOKEN_SECRET_ARN"],

@@ -289,7 +289,7 @@ def test_the_app_mode_settings_come_from_the_environment() -> None:
     settings = Settings.from_environment(
         {
             "CLAIMS_TABLE": "claims",
-            "GITHUB_CREDENTIAL_MODE": "app",
+            "GITHUB_AUTH_MODE": "app",
             "GITHUB_APP_ID": str(APP_ID),
             "GITHUB_APP_INSTALLATION_ID": str(INSTALLATION),
             "GITHUB_APP_KEY_ARN": KEY_ARN,
@@ -298,4 +298,4 @@ def test_the_app_mode_settings_come_from_the_environment() -> None:
     assert (settings.credential_mode, settings.app_id, settings.installation_id) == ("app", APP_ID, INSTALLATION)
     assert settings.token_secret_arn == ""
     with pytest.raises(KeyError, match="GITHUB_APP_KEY_ARN"):
-        Settings.from_environment({"CLAIMS_TABLE": "c", "GITHUB_CREDENTIAL_MODE": "app", "GITHUB_APP_ID": "1"})
+        Settings.from_environment({"CLAIMS_TABLE": "c", "GITHUB_AUTH_MODE": "app", "GITHUB_APP_ID": "1"})
