@@ -44,6 +44,7 @@ from .rollback import (
     reporter_key_policy,
     reporter_role_policy,
 )
+from .secrets import rotation_function_policy, secret_watch_policy
 from .tooling import build_role_policy, image_build_role_policy, pipeline_role_policy, release_role_policy
 
 __all__ = [
@@ -83,9 +84,11 @@ __all__ = [
     "release_role_policy",
     "reporter_key_policy",
     "reporter_role_policy",
+    "rotation_function_policy",
     "scan_role_policy",
     "scp_text",
     "secret_arn_pattern",
+    "secret_watch_policy",
     "server_deploy_policy",
     "service_trust",
     "slack_notifier_policy",
