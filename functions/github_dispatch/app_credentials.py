@@ -71,6 +71,11 @@ def token_for(deps: Dependencies, repository: str) -> str:
     return token.token
 
 
+def github_for(deps: Dependencies, repository: str) -> GitHub:
+    """A GitHub client holding the credential for ``repository`` in the stack's credential mode."""
+    return GitHub(deps.settings.api_url, token_for(deps, repository), deps.settings, deps.sleep, deps.clock)
+
+
 def forget_tokens() -> None:
     """Empty this container's memory of tokens (tests; a new container starts empty anyway)."""
     _cache.clear()

@@ -22,12 +22,22 @@ the live delivery answers, or dies and is retried.
 
 ``AcknowledgeJob`` cannot do this: it needs the nonce that only ``PollForJobs``
 hands to custom-action job workers.
+
+The same table maps a pipeline execution to the runs it dispatched, so that
+when the execution ends without the action (stopped and abandoned, failed,
+superseded, cancelled), ``halting`` can find and cancel them. Before the
+dispatch goes out, the job's claim records the repository, workflow,
+correlation id and execution, and an item ``execution#<id>`` lists the jobs of
+that execution; the run's id follows when GitHub names it (the answer's token,
+or ``note_run`` once found). A claim the halting path marked (``haltAskedAt``)
+is never dispatched.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +50,8 @@ from .settings import Dependencies
 LOGGER = logging.getLogger(__name__)
 DISPATCHING, POSTING, DISPATCHED, FAILED = "dispatching", "posting", "dispatched", "failed"
 RETENTION_SECONDS = 7 * 24 * 3600
+EXECUTION_PREFIX = "execution#"
+"""Key prefix of an execution's item; job ids are UUIDs, so the two never collide."""
 
 
 @dataclass(frozen=True)
@@ -86,14 +98,98 @@ def take_over(job_id: str, stale: dict[str, Any], owner: str, deps: Dependencies
     )
 
 
-def begin_posting(job_id: str, owner: str, deps: Dependencies) -> bool:
-    """Fence the dispatch: ``True`` only while this delivery still owns the claim (then it may send, once)."""
+def begin_posting(job_id: str, owner: str, deps: Dependencies, details: Mapping[str, str] | None = None) -> bool:
+    """Fence the dispatch: ``True`` only while this delivery still owns the claim (then it may send, once).
+
+    ``details`` (repository, workflow, execution, …) are kept with the claim for the halting path. A claim
+    whose execution already ended (``haltAskedAt``, set by ``halting``) is never posted.
+    """
+    extra = dict(details or {})
+    names = {f"#d{index}": name for index, name in enumerate(extra)}
+    values = {f":d{index}": {"S": value} for index, value in enumerate(extra.values())}
+    sets = "".join(f", {name} = {value}" for name, value in zip(names, values, strict=True))
     return _conditional_update(
         job_id,
-        "SET #state = :posting, claimedAt = :now",
-        "#owner = :owner AND #state = :dispatching",
-        {":owner": {"S": owner}, ":dispatching": {"S": DISPATCHING}, ":posting": {"S": POSTING}},
+        f"SET #state = :posting, claimedAt = :now{sets}",
+        "#owner = :owner AND #state = :dispatching AND attribute_not_exists(haltAskedAt)",
+        {":owner": {"S": owner}, ":dispatching": {"S": DISPATCHING}, ":posting": {"S": POSTING}, **values},
         deps,
+        names,
+    )
+
+
+def note_execution(execution_id: str, pipeline: str, job_id: str, deps: Dependencies) -> bool:
+    """Add the job to its execution's item (before the dispatch goes out); ``False`` if it could not be written."""
+    now = int(deps.clock())
+    try:
+        deps.dynamodb.update_item(
+            TableName=deps.settings.claims_table,
+            Key={"jobId": {"S": EXECUTION_PREFIX + execution_id}},
+            UpdateExpression="ADD jobIds :job SET pipeline = if_not_exists(pipeline, :pipeline), expiresAt = :expires",
+            ExpressionAttributeValues={
+                ":job": {"SS": [job_id]},
+                ":pipeline": {"S": pipeline},
+                ":expires": {"N": str(now + RETENTION_SECONDS)},
+            },
+        )
+    except ClientError as error:
+        LOGGER.error("execution %s: could not record job %s (%s)", execution_id, job_id, _code(error))
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class ExecutionJobs:
+    """The jobs that dispatched (or were about to dispatch) a run for one pipeline execution."""
+
+    pipeline: str
+    job_ids: tuple[str, ...]
+
+
+def execution_jobs(execution_id: str, deps: Dependencies) -> ExecutionJobs | None:
+    item = _read(EXECUTION_PREFIX + execution_id, deps)
+    if item is None:
+        return None
+    return ExecutionJobs(item.get("pipeline", {}).get("S", ""), tuple(sorted(item.get("jobIds", {}).get("SS", []))))
+
+
+def job_claim(job_id: str, deps: Dependencies) -> dict[str, Any] | None:
+    """The claim of a job, as the table holds it (strongly consistent)."""
+    return _read(job_id, deps)
+
+
+def note_run(job_id: str, run_id: int, run_url: str, deps: Dependencies) -> None:
+    """Keep the run a job's dispatch started once it is known; a failed write costs only a later search."""
+    try:
+        deps.dynamodb.update_item(
+            TableName=deps.settings.claims_table,
+            Key={"jobId": {"S": job_id}},
+            UpdateExpression="SET runId = :run, runUrl = :url",
+            ConditionExpression="attribute_exists(jobId)",
+            ExpressionAttributeValues={":run": {"N": str(run_id)}, ":url": {"S": run_url}},
+        )
+    except ClientError as error:
+        LOGGER.warning("job %s: could not record run %s (%s)", job_id, run_id, _code(error))
+
+
+def halt_before_dispatch(job_id: str, deps: Dependencies) -> bool:
+    """Keep a claim that was not posted yet from ever being posted; ``False`` once its dispatch went out."""
+    return _conditional_update(
+        job_id,
+        "SET haltAsked = :verb, haltAskedAt = :now",
+        "#state = :dispatching",
+        {":verb": {"S": "before-dispatch"}, ":dispatching": {"S": DISPATCHING}},
+        deps,
+    )
+
+
+def note_halt(job_id: str, verb: str, deps: Dependencies) -> None:
+    """Record what the halting path asked of the job's run (``cancel``, ``force-cancel``, ``before-dispatch``)."""
+    deps.dynamodb.update_item(
+        TableName=deps.settings.claims_table,
+        Key={"jobId": {"S": job_id}},
+        UpdateExpression="SET haltAsked = :verb, haltAskedAt = :now",
+        ExpressionAttributeValues={":verb": {"S": verb}, ":now": {"N": str(int(deps.clock()))}},
     )
 
 
@@ -151,14 +247,33 @@ def duplicate(existing: dict[str, Any], timeout_seconds: int, deps: Dependencies
     return Continue(follow, "an earlier delivery stopped while dispatching this job; looking for its run")
 
 
-def _conditional_update(job_id: str, update: str, condition: str, values: dict[str, Any], deps: Dependencies) -> bool:
+def _read(key: str, deps: Dependencies) -> dict[str, Any] | None:
+    answer = deps.dynamodb.get_item(
+        TableName=deps.settings.claims_table, Key={"jobId": {"S": key}}, ConsistentRead=True
+    )
+    return answer.get("Item")
+
+
+def _conditional_update(
+    job_id: str,
+    update: str,
+    condition: str,
+    values: dict[str, Any],
+    deps: Dependencies,
+    names: Mapping[str, str] | None = None,
+) -> bool:
     try:
         deps.dynamodb.update_item(
             TableName=deps.settings.claims_table,
             Key={"jobId": {"S": job_id}},
             UpdateExpression=update,
             ConditionExpression=condition,
-            ExpressionAttributeNames={"#state": "state", "#owner": "owner"},
+            # DynamoDB refuses a name the expressions do not use.
+            ExpressionAttributeNames={
+                key: name
+                for key, name in {"#state": "state", "#owner": "owner", **(names or {})}.items()
+                if key in update or key in condition
+            },
             ExpressionAttributeValues={**values, ":now": {"N": str(int(deps.clock()))}},
         )
     except ClientError as error:

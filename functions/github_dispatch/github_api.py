@@ -8,9 +8,23 @@ What the calls rest on (GitHub's REST reference):
   documents only the 204 answer), the answer is 204 and the run is found by
   the correlation id in its run name. A server that refuses the unknown key
   (422 naming it) is asked once more without it.
-- The dispatch is not idempotent: after an answer that proves nothing (a 5xx,
-  a dropped connection) the run may exist, so the function looks for it by its
-  correlation id before it sends the dispatch again.
+- The dispatch is not idempotent, and it is never sent twice once GitHub may
+  have received it: after an answer that proves nothing (a 5xx, a timeout
+  while GitHub was still working, a connection dropped mid-request) the run may
+  exist, and may show up in "List workflow runs for a workflow" only a moment
+  later. So the function looks for it once at once, and otherwise leaves the
+  dispatch *unconfirmed*: the action goes on looking for the run by its
+  correlation id (``handler._find``) and fails, naming the run to cancel should
+  it appear, if it never does. Only a request that provably never reached
+  GitHub (connection refused, the name did not resolve) is sent again.
+- Rate limits ("Rate limits for the REST API"): a primary limit is a 403 or 429
+  with ``x-ratelimit-remaining: 0`` (wait until ``x-ratelimit-reset``); a
+  secondary limit is a 403 or 429 "with an error message that indicates that
+  you exceeded a secondary rate limit", which may carry ``retry-after`` and,
+  without it or a spent primary limit, asks for "at least one minute" and
+  exponentially longer waits when it repeats. A 403 that is neither is a
+  permission problem. A wait longer than a delivery may sleep is handed back as
+  ``GitHubUnavailable.retry_after`` so the next delivery keeps it.
 - "Cancel a workflow run" and "Force cancel a workflow run" answer 202
   Accepted or 409 Conflict. Force-cancel also stops jobs that an ``always()``
   condition would keep running, and GitHub says to use it only when a run does
@@ -20,6 +34,7 @@ What the calls rest on (GitHub's REST reference):
 from __future__ import annotations
 
 import json
+import socket
 import time
 import urllib.error
 import urllib.parse
@@ -31,9 +46,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .outcomes import GitHubUnavailable, JobFailure
+from .outcomes import GitHubUnavailable, JobFailure, RunGone
 from .request import DeployRequest
 from .settings import Dependencies, Settings
+
+SECONDARY_RATE_LIMIT_WAIT_SECONDS = 60.0
+"""GitHub: without ``retry-after`` or a spent primary limit, "wait for at least one minute before retrying"."""
 
 
 def read_token(deps: Dependencies) -> str:
@@ -73,6 +91,8 @@ class DispatchedRun:
 
     run_id: int | None = None
     html_url: str | None = None
+    unconfirmed: str | None = None
+    """Why GitHub's answer proves nothing (a 502, a timeout): the run may or may not exist, so look, never resend."""
 
 
 class _Unanswered(Exception):  # noqa: N818 - a request whose effect is unknown, not an error of this code
@@ -101,24 +121,27 @@ class GitHub:
         inputs = {"environment": request.environment, "commit": request.commit, "correlation_id": correlation_id}
         body: dict[str, Any] = {"ref": ref, "inputs": inputs, "return_run_details": True}
         path = f"/repos/{request.repository}/actions/workflows/{request.workflow}/dispatches"
-        attempts, failed = max(1, self.settings.http_max_attempts), 0
         while True:
             try:
                 response = self._request("POST", path, body, idempotent=False)
             except _Unanswered as unanswered:
                 # GitHub may have started the run before its answer was lost: never dispatch it twice.
-                run = self.find_run(request, correlation_id, dispatched_at)
-                if run is not None:
-                    return DispatchedRun(int(run["id"]), run.get("html_url"))
-                failed += 1
-                if failed == attempts:
-                    raise GitHubUnavailable(f"{unanswered} (after {attempts} attempts)") from unanswered
-                self.sleep(self.settings.http_backoff_seconds * (2 ** (failed - 1)))
-                continue
+                return self._look_once(request, correlation_id, dispatched_at, str(unanswered))
             if response.status == 422 and "return_run_details" in body and "return_run_details" in _message(response):
                 body = {"ref": ref, "inputs": inputs}  # a server that predates run details refuses the key
                 continue
             return self._dispatched(request, ref, response)
+
+    def _look_once(self, request: DeployRequest, correlation_id: str, dispatched_at: str, why: str) -> DispatchedRun:
+        """After an answer that proves nothing: the run if it already shows, else an unconfirmed dispatch."""
+        try:
+            run = self.find_run(request.repository, request.workflow, correlation_id, dispatched_at)
+        except (GitHubUnavailable, JobFailure) as error:
+            reason = error.message if isinstance(error, JobFailure) else str(error)
+            return DispatchedRun(unconfirmed=f"{why}; looking for the run failed too ({reason})")
+        if run is not None:
+            return DispatchedRun(int(run["id"]), run.get("html_url"))
+        return DispatchedRun(unconfirmed=why)
 
     def _dispatched(self, request: DeployRequest, ref: str, response: Response) -> DispatchedRun:
         if response.status == 404:
@@ -140,23 +163,26 @@ class GitHub:
             return DispatchedRun(run_id, body.get("html_url") if isinstance(body.get("html_url"), str) else None)
         return DispatchedRun()
 
-    def find_run(self, request: DeployRequest, correlation_id: str, dispatched_at: str) -> dict[str, Any] | None:
+    def find_run(
+        self, repository: str, workflow: str, correlation_id: str, dispatched_at: str
+    ) -> dict[str, Any] | None:
+        """The run whose name carries ``[correlation_id]``, among the workflow's dispatched runs since then."""
         # A minute of slack for clock skew between Lambda and GitHub.
         since = datetime.fromisoformat(dispatched_at) - timedelta(minutes=1)
         query = urllib.parse.urlencode(
             {"event": "workflow_dispatch", "created": f">={since.strftime('%Y-%m-%dT%H:%M:%SZ')}", "per_page": 100}
         )
-        path = f"/repos/{request.repository}/actions/workflows/{request.workflow}/runs?{query}"
+        path = f"/repos/{repository}/actions/workflows/{workflow}/runs?{query}"
         response = self._request("GET", path)
         if response.status == 404:
-            raise JobFailure(f"workflow {request.workflow} disappeared from {request.repository}", "ConfigurationError")
+            raise JobFailure(f"workflow {workflow} disappeared from {repository}", "ConfigurationError")
         self._raise_for_status(response, "listing workflow runs")
         return next((run for run in response.body.get("workflow_runs", []) if run_matches(run, correlation_id)), None)
 
     def get_run(self, repository: str, run_id: int) -> dict[str, Any]:
         response = self._request("GET", f"/repos/{repository}/actions/runs/{run_id}")
         if response.status == 404:
-            raise JobFailure(f"workflow run {run_id} in {repository} no longer exists (deleted?)")
+            raise RunGone(f"workflow run {run_id} in {repository} no longer exists (deleted?)")
         self._raise_for_status(response, f"reading workflow run {run_id}")
         return response.body
 
@@ -167,7 +193,7 @@ class GitHub:
         if response.status == 409:
             return False
         if response.status == 404:
-            raise JobFailure(f"workflow run {run_id} in {repository} no longer exists (deleted?)")
+            raise RunGone(f"workflow run {run_id} in {repository} no longer exists (deleted?)")
         self._raise_for_status(response, f"cancelling workflow run {run_id}")
         return True
 
@@ -201,15 +227,15 @@ class GitHub:
                 response = self._send(method, path, body)
             except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
                 problem = f"{method} {path.split('?')[0]}: {error}"
-                if not idempotent:
+                if not idempotent and not _never_sent(error):
                     raise _Unanswered(problem) from error
                 wait = self.settings.http_backoff_seconds * (2**attempt)
             else:
                 rate_limit_wait = self._rate_limit_wait(response)
                 if rate_limit_wait is not None:
-                    problem = f"rate limited for {rate_limit_wait:.0f}s"
+                    problem = f"rate limited for {rate_limit_wait:.0f}s ({response.status}: {_message(response)})"
                     if rate_limit_wait > self.settings.max_rate_limit_wait_seconds:
-                        raise GitHubUnavailable(problem)
+                        raise GitHubUnavailable(problem, retry_after=rate_limit_wait)
                     wait = rate_limit_wait
                 elif response.status >= 500:
                     problem = f"{method} {path.split('?')[0]} answered {response.status}"
@@ -223,6 +249,7 @@ class GitHub:
         raise GitHubUnavailable(f"{problem} (after {attempts} attempts)")
 
     def _rate_limit_wait(self, response: Response) -> float | None:
+        """How long GitHub asks us to wait, or ``None`` when the answer is no rate limit (a 403 of permissions)."""
         if response.status not in (403, 429):
             return None
         headers = response.headers
@@ -231,8 +258,8 @@ class GitHub:
         if headers.get("x-ratelimit-remaining") == "0":
             reset = float(headers.get("x-ratelimit-reset") or 0)
             return max(0.0, reset - self.clock())
-        if response.status == 429:
-            return 60.0
+        if response.status == 429 or "secondary rate limit" in _message(response).lower():
+            return SECONDARY_RATE_LIMIT_WAIT_SECONDS
         return None
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None) -> Response:
@@ -254,6 +281,12 @@ class GitHub:
                 return Response(answer.status, _lower(answer.headers), _json(answer.read()))
         except urllib.error.HTTPError as error:
             return Response(error.code, _lower(error.headers), _json(error.read()))
+
+
+def _never_sent(error: BaseException) -> bool:
+    """A connection that was refused or a name that did not resolve: GitHub cannot have acted on the request."""
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    return isinstance(reason, ConnectionRefusedError | socket.gaierror)
 
 
 def run_matches(run: dict[str, Any], correlation_id: str) -> bool:

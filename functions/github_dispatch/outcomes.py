@@ -1,4 +1,4 @@
-"""The answers one delivery can give a CodePipeline job, and the two failures that lead to one."""
+"""The answers one delivery can give a CodePipeline job, and the failures that lead to one."""
 
 from __future__ import annotations
 
@@ -60,5 +60,14 @@ class JobFailure(Exception):  # noqa: N818 - it is the job's failure, not an err
         self.failure_type = failure_type
 
 
+class RunGone(JobFailure):
+    """GitHub no longer knows the run (404: deleted): there is nothing left to follow or to cancel."""
+
+
 class GitHubUnavailable(Exception):  # noqa: N818 - a state of GitHub, reported as such
     """GitHub kept answering 5xx, timing out or rate limiting past the retry budget."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        """Seconds GitHub asked us to wait before the next request (a rate limit), when it said."""

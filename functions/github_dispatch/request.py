@@ -15,6 +15,8 @@ REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
 WORKFLOW_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,100}\.ya?ml$")
 ENVIRONMENT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 CORRELATION_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+EXECUTION_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+"""A pipeline execution id, as the CodePipeline API reference gives its pattern."""
 CLOUDS = ("gcp", "azure")
 # A deliberate copy of components/model/github_run_timeout.py (the package cannot import the program);
 # tests/components/test_github_dispatch_component.py keeps the two in step.
@@ -35,6 +37,9 @@ class DeployRequest:
     ref: str | None
     timeout_minutes: int | None = None
     """How long to wait for the run before cancelling it; ``None`` means the function's default."""
+    pipeline_execution_id: str | None = None
+    """``#{codepipeline.PipelineExecutionId}`` resolved: the execution whose end must stop the run (``halting``).
+    ``None`` for an action declared before the platform passed it, or when the variable did not resolve."""
 
     @classmethod
     def from_job(cls, job: dict[str, Any]) -> DeployRequest:
@@ -60,6 +65,7 @@ class DeployRequest:
             commit=commit,
             ref=str(params["ref"]) if params.get("ref") else None,
             timeout_minutes=params.get("timeoutMinutes"),
+            pipeline_execution_id=_execution_id(params.get("pipelineExecutionId")),
         )
         request._validate()
         return request
@@ -84,8 +90,18 @@ class DeployRequest:
     def label(self) -> str:
         return f"{self.service} to {self.cloud} {self.environment} ({self.repository} {self.workflow})"
 
+    @property
+    def pipeline(self) -> str:
+        """The pipeline that may ask for this deploy: ``<service>-<environment>`` (``components/model/naming.py``)."""
+        return f"{self.service}-{self.environment}"
+
 
 _ATTRIBUTES = {"timeoutMinutes": "timeout_minutes"}
+
+
+def _execution_id(value: object) -> str | None:
+    """The resolved execution id; an unresolved ``#{...}`` (or anything else) is no execution id."""
+    return value if isinstance(value, str) and EXECUTION_PATTERN.fullmatch(value) else None
 
 
 def _whole_minutes_in_range(value: object) -> bool:

@@ -18,6 +18,10 @@ class Settings:
     token_secret_arn: str
     """The personal-token mode's secret; empty in the App mode, where no secret holds a GitHub credential."""
     claims_table: str
+    tooling_account_id: str = ""
+    """The account whose pipelines may ask for a deploy; a job of any other account is not answered."""
+    tooling_region: str = ""
+    """Where those pipelines run; a job whose pipeline ARN names another region is refused."""
     credential_mode: str = "token"
     """``token`` (a secret) or ``app`` (a GitHub App whose key is in KMS: ``app_credentials``)."""
     app_id: int | None = None
@@ -37,6 +41,8 @@ class Settings:
     max_unavailable_polls: int = 10
     claim_lease_seconds: int = 45
     """Below Lambda's first retry of a failed delivery (one minute later): see ``claims``."""
+    force_cancel_after_seconds: int = 60
+    """A run of an ended execution that ignored its plain cancel this long is force-cancelled (``halting``)."""
     http_timeout_seconds: float = 10.0
 
     @classmethod
@@ -51,6 +57,9 @@ class Settings:
         return cls(
             token_secret_arn="" if app else env["GITHUB_TOKEN_SECRET_ARN"],
             claims_table=env["CLAIMS_TABLE"],
+            # Without them every job is refused (``job_origin``): the function cannot tell whose jobs it answers.
+            tooling_account_id=env.get("TOOLING_ACCOUNT_ID", ""),
+            tooling_region=env.get("TOOLING_REGION") or env.get("AWS_REGION", ""),
             credential_mode=mode,
             app_id=int(env["GITHUB_APP_ID"]) if app else None,
             installation_id=int(env["GITHUB_APP_INSTALLATION_ID"]) if env.get("GITHUB_APP_INSTALLATION_ID") else None,
@@ -65,6 +74,7 @@ class Settings:
             max_rate_limit_wait_seconds=number("MAX_RATE_LIMIT_WAIT_SECONDS", cls.max_rate_limit_wait_seconds),
             max_unavailable_polls=int(number("MAX_UNAVAILABLE_POLLS", cls.max_unavailable_polls)),
             claim_lease_seconds=int(number("CLAIM_LEASE_SECONDS", cls.claim_lease_seconds)),
+            force_cancel_after_seconds=int(number("FORCE_CANCEL_AFTER_SECONDS", cls.force_cancel_after_seconds)),
             http_timeout_seconds=number("HTTP_TIMEOUT_SECONDS", cls.http_timeout_seconds),
         )
 

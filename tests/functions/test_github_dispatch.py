@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,8 @@ from functions.github_dispatch import outcomes as answers
 from functions.github_dispatch.settings import Dependencies, Settings
 
 REGION = "eu-west-1"
+ACCOUNT = "111111111111"
+"""The tooling account: where the pipelines that invoke the function run."""
 REPO = "acme/booking"
 WORKFLOW = "deploy-gcp.yml"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -283,6 +286,8 @@ def deps(
     settings = Settings(
         token_secret_arn=secret_arn,
         claims_table=claims_table,
+        tooling_account_id=ACCOUNT,
+        tooling_region=REGION,
         api_url=httpserver.url_for(""),
         find_run_max_polls=3,
         poll_wait_seconds=0,
@@ -317,7 +322,7 @@ def job_event(params: dict[str, Any] | str = PARAMS, token: dict[str, Any] | Non
     }
     if token is not None:
         job_data["continuationToken"] = json.dumps(token)
-    return {"CodePipeline.job": {"id": str(uuid.uuid4()), "accountId": "111111111111", "data": job_data}}
+    return {"CodePipeline.job": {"id": str(uuid.uuid4()), "accountId": ACCOUNT, "data": job_data}}
 
 
 def deliver(event: dict[str, Any], deps: Dependencies, pipeline: Pipeline) -> answers.Outcome:
@@ -469,13 +474,25 @@ def test_user_parameters_that_are_not_json_fail_as_configuration(deps, pipeline,
     assert last_answer(pipeline)[1]["failureDetails"]["type"] == "ConfigurationError"
 
 
-def test_github_5xx_before_the_run_exists_is_retried_with_backoff(deps, pipeline, github, sleeps) -> None:
+def test_a_5xx_to_the_dispatch_is_never_resent_and_the_run_is_looked_for_until_the_action_gives_up(
+    deps, pipeline, github, sleeps
+) -> None:
+    """Review finding 2: a 502 proves nothing (GitHub may have started the run), so the dispatch is never sent
+    again. This test used to expect a resend after a 502 and a 500; here GitHub really started nothing, so the
+    action looks for the run by its correlation id and, when none appears, fails saying to retry the stage."""
     github.fail("dispatch", (502, {}, {"message": "Bad Gateway"}), (500, {}, None))
-    outcome = deliver(job_event(), deps, pipeline)
-    assert isinstance(outcome, answers.Continue)
-    assert len(github.dispatches) == 1
-    assert sleeps == [1, 2]
-    assert len([r for r in github.requests if r.endswith("/runs")]) == 2, "looked for a run before each resend"
+
+    outcomes = run_to_end(PARAMS, deps, pipeline)
+
+    assert outcomes[0].state["phase"] == "find" and "502" in outcomes[0].state["unconfirmed"]
+    assert len([r for r in github.requests if "dispatches" in r]) == 1, "the dispatch was sent once"
+    assert sleeps == [], "nothing was retried"
+    assert [type(o).__name__ for o in outcomes] == ["Continue"] * 3 + ["Failed"]
+    assert last_answer(pipeline)[1]["failureDetails"]["type"] == "SystemUnavailable"
+    message = failure_message(pipeline)
+    correlation_id = outcomes[0].state["correlation_id"]
+    assert "was not sent again: retry the stage" in message
+    assert f"if a run named [{correlation_id}] appears later, cancel it" in message
 
 
 def test_a_dispatch_whose_answer_was_lost_is_not_sent_twice(deps, pipeline, github, sleeps) -> None:
@@ -491,13 +508,30 @@ def test_a_dispatch_whose_answer_was_lost_is_not_sent_twice(deps, pipeline, gith
     assert sleeps == []
 
 
-def test_github_down_for_every_attempt_fails_the_job_as_unavailable(deps, pipeline, github, sleeps) -> None:
+def test_github_down_at_the_dispatch_fails_the_job_as_unavailable_without_resending(deps, pipeline, github, sleeps):
+    """Review finding 2: this test used to expect three dispatches to a 503; a 503 may come after GitHub acted."""
     github.fail("dispatch", *[(503, {}, None)] * 3)
-    deliver(job_event(), deps, pipeline)
+
+    run_to_end(PARAMS, deps, pipeline)
+
     operation, answer = last_answer(pipeline)
     assert operation == "PutJobFailureResult"
     assert answer["failureDetails"]["type"] == "SystemUnavailable"
-    assert "after 3 attempts" in answer["failureDetails"]["message"]
+    assert "answered 503" in answer["failureDetails"]["message"]
+    assert len([r for r in github.requests if "dispatches" in r]) == 1
+    assert sleeps == []
+
+
+def test_a_dispatch_that_never_reached_github_is_retried_with_backoff(deps, pipeline, sleeps) -> None:
+    """Connection refused: GitHub cannot have acted on the request, so sending it again is safe."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{closed.getsockname()[1]}"  # bound, never listening: connections are refused
+        deliver(job_event(), replace(deps, settings=replace(deps.settings, api_url=nobody)), pipeline)
+
+    answer = last_answer(pipeline)[1]["failureDetails"]
+    assert answer["type"] == "SystemUnavailable"
+    assert "after 3 attempts" in answer["message"] and "nothing was started: retry the stage" in answer["message"]
     assert sleeps == [1, 2]
 
 
@@ -517,15 +551,23 @@ def test_secondary_rate_limit_honours_retry_after(deps, pipeline, github, sleeps
     assert len(github.dispatches) == 1
 
 
-def test_long_rate_limit_while_finding_the_run_keeps_the_action_waiting_then_gives_up(deps, pipeline, github) -> None:
+def test_long_rate_limit_while_finding_the_run_keeps_the_action_waiting_then_gives_up(
+    deps, pipeline, github, clock
+) -> None:
+    """Each look waits for the reset GitHub named (the clock moves there: CodePipeline keeps re-invoking)."""
     github.mode = "ghes"
     deliver(job_event(), deps, pipeline)
     state = json.loads(pipeline.answers[-1][1]["continuationToken"])
-    hour = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 3600)}
-    github.fail("list", *[(403, hour, {"message": "API rate limit exceeded"})] * 3)
+    resets = [int(NOW) + 600, int(NOW) + 1500, int(NOW) + 2400]
+    spent = {"message": "API rate limit exceeded"}
+    github.fail("list", *[(403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(r)}, spent) for r in resets])
 
     first = deliver(job_event(token=state), deps, pipeline)
+    assert first.state["not_before"] == resets[0]
+    clock.now = first.state["not_before"]
     second = deliver(job_event(token=first.state), deps, pipeline)
+    assert second.state["not_before"] == resets[1]
+    clock.now = second.state["not_before"]
     third = deliver(job_event(token=second.state), deps, pipeline)
 
     assert isinstance(first, answers.Continue) and first.state["unavailable"] == 1
