@@ -6,7 +6,10 @@ and the environment; the commit and branch come from the Source action's
 variables (namespace ``SourceVariables``), which CodePipeline resolves before
 it invokes the function, so the workflow deploys exactly what the pipeline
 built. The function falls back to the source artifact's revision if the
-commit variable is missing. ``timeoutMinutes`` is the environment's
+commit variable is missing. ``pipelineExecutionId`` (the pipeline-level variable
+``codepipeline.PipelineExecutionId``) ties the job to its execution, so that
+the function can cancel the run when that execution is stopped, fails or is
+superseded (``functions/github_dispatch/halting.py``). ``timeoutMinutes`` is the environment's
 ``githubRunTimeoutMinutes``: when the run has not finished by then, the function
 cancels it and fails the action, well before CodePipeline's own 24-hour limit
 (``components/model/github_run_timeout.py``).
@@ -24,6 +27,7 @@ from ..model.settings import Environment
 
 Cloud = Literal["gcp", "azure"]
 SOURCE_NAMESPACE = "SourceVariables"
+EXECUTION_VARIABLE = "#{codepipeline.PipelineExecutionId}"
 ACTION_NAMES: dict[str, str] = {"gcp": "DeployToGcp", "azure": "DeployToAzure"}
 NAMESPACES: dict[str, str] = {"gcp": "GitHubGcp", "azure": "GitHubAzure"}
 
@@ -43,6 +47,7 @@ def user_parameters(service: Service, environment: Environment, cloud: Cloud, wo
             "environment": environment.name,
             "commit": f"#{{{SOURCE_NAMESPACE}.CommitId}}",
             "ref": f"#{{{SOURCE_NAMESPACE}.BranchName}}",
+            "pipelineExecutionId": EXECUTION_VARIABLE,
             "timeoutMinutes": environment.github_run_timeout_minutes,
         },
         sort_keys=True,

@@ -4,7 +4,10 @@ What it creates: the function (code in ``functions/github_dispatch``), its role,
 a KMS key of its own, the Secrets Manager secret for the GitHub token, a
 DynamoDB table in which each job is claimed once (duplicate deliveries never
 dispatch twice; a delivery that died is redone by Lambda's retry), an encrypted
-log group and a dead-letter queue for deliveries that failed every retry.
+log group and a dead-letter queue for deliveries that failed every retry, and
+the EventBridge rules that tell it when a pipeline execution that dispatches
+ended without succeeding, so that it cancels the run that execution started
+(``halting_rules``; ``functions/github_dispatch/halting.py``).
 
 How it authenticates to GitHub is the stack's ``githubCredentials`` (``components/model/credentials.py``):
 
@@ -20,6 +23,7 @@ How it authenticates to GitHub is the stack's ``githubCredentials`` (``component
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +35,7 @@ from ..model import naming
 from ..model.credentials import GitHubApp, exemption_tags
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import standard_tags
+from .halting_rules import ended_execution_patterns
 
 CODE_DIR = Path(__file__).resolve().parents[2] / "functions" / "github_dispatch"
 PACKAGE = "github_dispatch"
@@ -46,6 +51,9 @@ errors and retries with asynchronous invocation")."""
 CLAIM_LEASE_SECONDS = 45
 """A job's claim outlives no delivery's retry: a delivery that died is redone by Lambda's first retry (never
 skipped as a "duplicate"), and the claim's conditional writes keep a slow delivery that lost it from dispatching."""
+EXECUTION_READ_POLICY_BUDGET = 4000
+"""Characters of pipeline ARNs the role policy lists one by one (IAM caps an inline role policy at 10,240);
+a larger fleet gets the stack's account and region's pipelines instead (the function checks the pipeline)."""
 ROTATION_EXEMPTION = (
     "holds a GitHub personal access token, which GitHub offers no API to rotate: an operator replaces it "
     "before it expires (the GitHub App mode needs no secret)"
@@ -56,6 +64,16 @@ def function_code() -> pulumi.AssetArchive:
     """The handler package, file by file: no caches, so the archive changes only when the code does."""
     return pulumi.AssetArchive(
         {f"{PACKAGE}/{path.name}": pulumi.FileAsset(str(path)) for path in sorted(CODE_DIR.glob("*.py"))}
+    )
+
+
+def dispatching_pipelines(inputs: PlatformInputs) -> list[str]:
+    """The pipelines with a dispatch action: every environment of a service that also deploys to GCP or Azure."""
+    return sorted(
+        naming.pipeline_name(service.name, environment.name)
+        for service in inputs.catalog.services
+        if service.also_deploy_to
+        for environment in inputs.environments_for(service)
     )
 
 
@@ -183,6 +201,10 @@ class GitHubDispatch(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=app_key),
             )
         credential_arn = app_key.arn if app_key is not None else secret.arn  # one of the two always exists
+        pipelines = dispatching_pipelines(args.inputs)
+        pipeline_arns = [naming.pipeline_arn(region, account, pipeline) for pipeline in pipelines]
+        if sum(len(arn) + 3 for arn in pipeline_arns) > EXECUTION_READ_POLICY_BUDGET:
+            pipeline_arns = [naming.pipeline_arn(region, account, "*")]
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
@@ -198,6 +220,7 @@ class GitHubDispatch(pulumi.ComponentResource):
                         arns["logs"],
                         arns["dlq"],
                         app_key_arn=arns["credential"] if app is not None else None,
+                        pipeline_arns=pipeline_arns,
                     )
                 )
             ),
@@ -237,6 +260,9 @@ class GitHubDispatch(pulumi.ComponentResource):
                     "FIND_RUN_MAX_POLLS": str(args.find_run_max_polls),
                     # How long each action waits for its run comes with the action (its environment's setting).
                     "CLAIM_LEASE_SECONDS": str(CLAIM_LEASE_SECONDS),
+                    # Whose jobs and events it believes: those of the pipelines of this account and region.
+                    "TOOLING_ACCOUNT_ID": account,
+                    "TOOLING_REGION": region,
                 }
             },
             tags=tags,
@@ -250,6 +276,30 @@ class GitHubDispatch(pulumi.ComponentResource):
             maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS,
             opts=pulumi.ResourceOptions(parent=function),
         )
+        for index, pattern in enumerate(ended_execution_patterns(pipelines, account), start=1):
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-ended-executions-{index}",
+                name=f"{function_name}-ended-executions-{index}",
+                description=f"Executions of pipelines that dispatch to GitHub that ended unsuccessfully (part {index})",
+                event_pattern=json.dumps(pattern, sort_keys=True),
+                tags=tags,
+                opts=child,
+            )
+            aws.lambda_.Permission(
+                f"{name}-ended-executions-{index}-invoke",
+                action="lambda:InvokeFunction",
+                function=function.name,
+                principal="events.amazonaws.com",
+                source_arn=rule.arn,
+                source_account=account,
+                opts=pulumi.ResourceOptions(parent=rule),
+            )
+            aws.cloudwatch.EventTarget(
+                f"{name}-ended-executions-{index}-target",
+                rule=rule.name,
+                arn=function.arn,
+                opts=pulumi.ResourceOptions(parent=rule),
+            )
 
         self.function_name = function.name
         self.function_arn = function.arn

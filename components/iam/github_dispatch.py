@@ -3,7 +3,10 @@
 The function answers CodePipeline jobs, reads one secret, claims jobs in one
 table and writes to its own log group and dead-letter queue. Two statements
 need ``Resource: "*"`` because AWS cannot scope them: CodePipeline's job result
-actions and X-Ray's trace upload. ``codepipeline:AcknowledgeJob`` is not
+actions and X-Ray's trace upload. Reading executions is scoped to the pipelines
+that dispatch (``GetPipelineExecution`` and ``ListActionExecutions`` take the
+pipeline's ARN): the function asks whether an execution ended before it cancels
+a run (``functions/github_dispatch/halting.py``). ``codepipeline:AcknowledgeJob`` is not
 granted: it needs the nonce that only ``PollForJobs`` hands to custom-action
 job workers, and a Lambda invoke action never has one.
 """
@@ -15,6 +18,7 @@ from .documents import KMS_USE_ACTIONS, Document, document, key_administration, 
 
 JOB_RESULT_ACTIONS = ["codepipeline:PutJobFailureResult", "codepipeline:PutJobSuccessResult"]
 CLAIM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+EXECUTION_READ_ACTIONS = ["codepipeline:GetPipelineExecution", "codepipeline:ListActionExecutions"]
 KEY_SERVICES = ("dynamodb", "secretsmanager", "sqs")
 
 
@@ -34,8 +38,12 @@ def dispatch_function_policy(
     log_group_arn: str,
     dead_letter_arn: str,
     app_key_arn: str | None = None,
+    pipeline_arns: list[str] | None = None,
 ) -> Document:
-    """The function's role: its GitHub credential is the token secret, or (App mode) signing with the App key."""
+    """The function's role: its GitHub credential is the token secret, or (App mode) signing with the App key.
+
+    ``pipeline_arns``: the pipelines whose executions it may read (those with a dispatch action).
+    """
     credential: Document = (
         {
             "Sid": "SignGitHubAppJwt",
@@ -61,6 +69,18 @@ def dispatch_function_policy(
             "Resource": "*",
         },
         credential,
+        *(
+            [
+                {
+                    "Sid": "ReadDispatchingExecutions",
+                    "Effect": "Allow",
+                    "Action": EXECUTION_READ_ACTIONS,
+                    "Resource": sorted(pipeline_arns),
+                }
+            ]
+            if pipeline_arns
+            else []
+        ),
         {"Sid": "ClaimJobs", "Effect": "Allow", "Action": CLAIM_ACTIONS, "Resource": table_arn},
         {
             "Sid": "UseKeyThroughItsServices",

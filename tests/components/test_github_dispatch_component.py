@@ -24,6 +24,7 @@ from components.github.dispatch_function import (
     GitHubDispatchArgs,
     function_code,
 )
+from components.github.halting_rules import ended_execution_patterns
 from components.model import github_run_timeout, naming
 from components.model.platform_inputs import PlatformInputs, load_platform_inputs
 from functions.github_dispatch import request as dispatch_request
@@ -34,6 +35,7 @@ from offline_plan.recorder import RecordedResource, RecordingMonitor
 from tests.conftest import PROJECT_DIR, document, stack_settings
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+EXECUTION = "3137f7cb-7cf7-4c1a-9f3a-2b2a6c1f0e11"
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +74,9 @@ def test_one_component_owns_function_role_key_secret_table_queue_and_logs(record
             "aws:iam/rolePolicy:RolePolicy",
             "aws:lambda/function:Function",
             "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+            "aws:cloudwatch/eventRule:EventRule",
+            "aws:cloudwatch/eventTarget:EventTarget",
+            "aws:lambda/permission:Permission",
         ]
     )
     component = next(r for r in recorded if r.type == "cicd:github:GitHubDispatch")
@@ -175,6 +180,58 @@ def test_the_role_is_least_privilege(recorded) -> None:
     assert "AcknowledgeJob" not in actions and "*:*" not in actions
 
 
+def test_the_function_reads_only_the_executions_of_pipelines_that_dispatch(recorded, inputs) -> None:
+    """It asks CodePipeline whether an execution ended before cancelling its run (``halting``); nothing more."""
+    statements = {s["Sid"]: s for s in document(only(recorded, "aws:iam/rolePolicy:RolePolicy")["policy"])["Statement"]}
+    read = statements["ReadDispatchingExecutions"]
+    assert read["Action"] == ["codepipeline:GetPipelineExecution", "codepipeline:ListActionExecutions"]
+    expected = sorted(
+        naming.pipeline_arn("eu-west-1", "210987654321", naming.pipeline_name(service.name, environment.name))
+        for service in inputs.catalog.services
+        if service.also_deploy_to
+        for environment in inputs.environments_for(service)
+    )
+    assert read["Resource"] == expected and expected
+
+
+def test_the_function_knows_whose_jobs_and_events_to_believe(recorded) -> None:
+    """Without these every job is refused (``job_origin``) and every ended-execution event ignored (``halting``)."""
+    variables = only(recorded, "aws:lambda/function:Function")["environment"]["variables"]
+    assert (variables["TOOLING_ACCOUNT_ID"], variables["TOOLING_REGION"]) == ("210987654321", "eu-west-1")
+
+
+def test_ended_executions_of_the_dispatching_pipelines_wake_the_function(recorded, inputs) -> None:
+    """CodePipeline never invokes the action again once its execution is stopped ("Stop a pipeline execution"):
+    the execution's end, on the tooling account's default bus ("Monitoring CodePipeline events"), must."""
+    rule = only(recorded, "aws:cloudwatch/eventRule:EventRule")
+    pattern = json.loads(rule["eventPattern"])
+    assert rule["name"] == "cicd-github-dispatch-dev-ended-executions-1"
+    assert "eventBusName" not in rule, "CodePipeline's own events arrive on the default bus"
+    assert pattern["source"] == ["aws.codepipeline"] and pattern["account"] == ["210987654321"]
+    assert pattern["detail-type"] == ["CodePipeline Pipeline Execution State Change"]
+    assert sorted(pattern["detail"]["state"]) == ["CANCELED", "FAILED", "STOPPED", "SUPERSEDED"]
+    assert pattern["detail"]["pipeline"] == sorted(
+        naming.pipeline_name(service.name, environment.name)
+        for service in inputs.catalog.services
+        if service.also_deploy_to
+        for environment in inputs.environments_for(service)
+    )
+    target = only(recorded, "aws:cloudwatch/eventTarget:EventTarget")
+    function = only(recorded, "aws:lambda/function:Function")
+    assert target["arn"].endswith(f":function:{function['name']}")
+    permission = only(recorded, "aws:lambda/permission:Permission")
+    assert permission["principal"] == "events.amazonaws.com"
+    assert permission["sourceArn"].endswith(":rule/cicd-github-dispatch-dev-ended-executions-1")
+    assert permission["sourceAccount"] == "210987654321"
+
+
+def test_a_fleet_too_large_for_one_pattern_gets_several_rules() -> None:
+    names = [f"service-{index:03d}-production" for index in range(150)]
+    patterns = ended_execution_patterns(names, "210987654321")
+    assert len(patterns) > 1 and all(len(json.dumps(p)) <= 2048 for p in patterns)
+    assert sorted(n for p in patterns for n in p["detail"]["pipeline"]) == sorted(names)
+
+
 def test_the_role_trusts_lambda_from_this_account_only(recorded) -> None:
     trust = document(only(recorded, "aws:iam/role:Role")["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
@@ -239,6 +296,7 @@ def test_the_dispatch_action_is_a_lambda_invoke_action(inputs) -> None:
         "environment": environment.name,
         "commit": "#{SourceVariables.CommitId}",
         "ref": "#{SourceVariables.BranchName}",
+        "pipelineExecutionId": "#{codepipeline.PipelineExecutionId}",
         "timeoutMinutes": environment.github_run_timeout_minutes,
     }
     assert len(action["configuration"]["UserParameters"]) <= 1000, "CodePipeline caps UserParameters at 1000"
@@ -260,8 +318,11 @@ def test_the_function_accepts_what_the_action_sends_once_variables_resolve(input
         user_parameters(service, environment, cloud, f"deploy-{cloud}.yml")
         .replace("#{SourceVariables.CommitId}", COMMIT)
         .replace("#{SourceVariables.BranchName}", "release/2.0")
+        .replace("#{codepipeline.PipelineExecutionId}", EXECUTION)
     )
     job = {"id": "j", "data": {"actionConfiguration": {"configuration": {"UserParameters": resolved}}}}
     request = DeployRequest.from_job(job)
     assert (request.service, request.cloud, request.commit, request.ref) == (service.name, cloud, COMMIT, "release/2.0")
     assert request.timeout_minutes == environment.github_run_timeout_minutes
+    assert request.pipeline_execution_id == EXECUTION, "the execution whose end cancels the run (halting)"
+    assert request.pipeline == naming.pipeline_name(service.name, environment.name), "the pipeline a job must come from"

@@ -74,6 +74,8 @@ class World:
     placements: tuple[Placement, ...]
     approval_pipelines: tuple[str, ...]
     """Pipelines whose approval only a release manager may answer."""
+    dispatch_pipelines: tuple[str, ...] = ()
+    """Pipelines with a GitHub dispatch action (a service that also deploys to GCP or Azure)."""
 
     def placed_in(self, environment: str, account: str) -> list[Placement]:
         return [p for p in self.placements if p.environment == environment and p.account == account]
@@ -103,6 +105,12 @@ def world_of(plan: Any) -> World:
         environments=tuple(environment.name for environment in settings.environments),
         placements=placements,
         approval_pipelines=tuple(release_approvals.production_approval_pipelines(inputs)),
+        dispatch_pipelines=tuple(
+            naming.pipeline_name(service.name, environment.name)
+            for service in inputs.catalog.services
+            if service.also_deploy_to
+            for environment in inputs.environments_for(service)
+        ),
     )
 
 

@@ -321,6 +321,41 @@ def coordinator_ignores(subject: Subject) -> list[Case]:
     return cases
 
 
+DISPATCH_ENDED_STATES = ("STOPPED", "FAILED", "SUPERSEDED", "CANCELED")
+"""An execution over without having succeeded (*Monitoring CodePipeline events*): its GitHub run must be cancelled."""
+
+
+def dispatch_halting_delivers(subject: Subject) -> list[Case]:
+    world = subject.world
+    return [
+        Case(f"{pipeline} {state}", pipeline_execution(world, pipeline, state))
+        for pipeline in world.dispatch_pipelines
+        for state in DISPATCH_ENDED_STATES
+    ]
+
+
+def dispatch_halting_ignores(subject: Subject) -> list[Case]:
+    """The function checks the region itself (``github_dispatch.halting``); its patterns name the account only."""
+    world = subject.world
+    cases = []
+    for pipeline in world.dispatch_pipelines:
+        for state in ("STARTED", "SUCCEEDED", "RESUMED", "STOPPING"):
+            cases.append(Case(f"{pipeline} {state}", pipeline_execution(world, pipeline, state)))
+        cases.append(Case(f"{pipeline} Deploy stage FAILED", stage_execution(world, pipeline, "FAILED")))
+        cases.append(Case(f"{pipeline} action ABANDONED", action_execution(world, pipeline, "ABANDONED")))
+        cases.append(Case(f"forged {pipeline} STOPPED", forged(pipeline_execution(world, pipeline, "STOPPED"))))
+        for account in sorted({p.account for p in world.placements if p.account != world.tooling_account}):
+            team_pipeline = pipeline_execution(world, pipeline, "STOPPED", (account, world.region))
+            cases.append(Case(f"{pipeline} STOPPED in {account} (a team's pipeline there)", team_pipeline))
+    for p in world.placements:
+        if p.pipeline not in world.dispatch_pipelines:
+            cases.append(
+                Case(f"{p.pipeline} STOPPED (dispatches nothing)", pipeline_execution(world, p.pipeline, "STOPPED"))
+            )
+    cases.append(Case(f"{FOREIGN_PIPELINE} STOPPED", pipeline_execution(world, FOREIGN_PIPELINE, "STOPPED")))
+    return cases
+
+
 def forwarded_delivers(subject: Subject) -> list[Case]:
     """What the environment accounts' forwarding rules put on the deploy-events bus (account and source kept)."""
     cases = []
@@ -484,6 +519,13 @@ RULE_KINDS: tuple[RuleKind, ...] = (
         shares_duty=True,
     ),
     RuleKind("coordinator: tick", "cicd-{stack}-coordinator-tick", scheduled=True),
+    RuleKind(
+        "github dispatch: ended executions",
+        "cicd-github-dispatch-{stack}-ended-executions-{n}",
+        dispatch_halting_delivers,
+        dispatch_halting_ignores,
+        shares_duty=True,
+    ),
     RuleKind(
         "forwarding: health alarms",
         "cicd-forward-health-alarms-{environment}{-n}",
