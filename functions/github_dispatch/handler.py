@@ -54,7 +54,7 @@ from botocore.exceptions import ClientError
 from . import cancellation, claims, halting
 from .app_credentials import github_for
 from .github_api import GitHub
-from .job_origin import ForeignJob, JobOrigin, job_origin
+from .job_origin import ForeignJob, JobOrigin, confirm_execution, job_origin
 from .outcomes import (
     TOKEN_VERSION,
     Continue,
@@ -230,6 +230,9 @@ def _dispatch(
     deps: Dependencies,
 ) -> Outcome:
     """Send the one dispatch this job gets; the answer names the run when GitHub does."""
+    # Only the delivery that is about to dispatch asks: a redelivery of a job already dispatched must not be
+    # told "nothing was sent" because its execution was stopped since (``halting`` cancels that run).
+    confirm_execution(origin, request, deps.codepipeline)
     try:
         ref = request.ref or github.default_branch(request.repository)
     except GitHubUnavailable as error:

@@ -19,12 +19,23 @@ own, so the rules are restated here, not imported.
   another account or region, or an execution other than the one its
   ``UserParameters`` carry, is refused with a failure: nothing reaches GitHub.
 - A function that does not know its tooling account refuses every job.
+- Before the first dispatch, the execution the job names is looked up in the
+  pipeline its ``UserParameters`` deploy for (``GetPipelineExecution``): an
+  execution of another pipeline is not found there (a staging pipeline whose
+  action asks for a prod deploy carries a staging execution id, since
+  CodePipeline resolves ``#{codepipeline.PipelineExecutionId}`` itself), and an
+  execution that is no longer ``InProgress`` has no use for a deploy. This holds
+  without ``pipelineContext``, which the Lambda event may lack. A job that names
+  no execution (an action declared before the platform passed it) is let
+  through on the checks above alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from .outcomes import JobFailure
 from .request import EXECUTION_PATTERN, DeployRequest
@@ -100,3 +111,30 @@ def _refused(why: str, request: DeployRequest) -> JobFailure:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def confirm_execution(origin: JobOrigin, request: DeployRequest, codepipeline: Any) -> None:
+    """Refuse a job whose execution is not a running execution of the pipeline it claims (nothing sent yet)."""
+    if origin.execution_id is None:
+        return
+    try:
+        answer = codepipeline.get_pipeline_execution(
+            pipelineName=origin.pipeline, pipelineExecutionId=origin.execution_id
+        )
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in ("PipelineExecutionNotFoundException", "PipelineNotFoundException"):
+            raise _refused(f"its execution {origin.execution_id} is not one of that pipeline", request) from error
+        raise JobFailure(
+            f"could not confirm that execution {origin.execution_id} of {origin.pipeline} asked for this deploy "
+            f"({code or error}); nothing was sent to GitHub: retry the stage",
+            "SystemUnavailable",
+        ) from error
+    execution = answer.get("pipelineExecution") or {}
+    status = execution.get("status")
+    if execution.get("pipelineName", origin.pipeline) != origin.pipeline or status != "InProgress":
+        raise JobFailure(
+            f"execution {origin.execution_id} of {origin.pipeline} is {status}, not in progress: "
+            f"nothing was sent to GitHub for {request.label}",
+            "JobFailed",
+        )
