@@ -254,7 +254,10 @@ class GitHub:
             return None
         headers = response.headers
         if headers.get("retry-after"):
-            return max(0.0, float(headers["retry-after"]))
+            try:
+                return max(0.0, float(headers["retry-after"]))
+            except ValueError:  # GitHub sends seconds; a proxy may send an HTTP date: wait as for no header
+                return SECONDARY_RATE_LIMIT_WAIT_SECONDS
         if headers.get("x-ratelimit-remaining") == "0":
             reset = float(headers.get("x-ratelimit-reset") or 0)
             return max(0.0, reset - self.clock())

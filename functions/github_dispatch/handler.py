@@ -397,11 +397,24 @@ def process(event: dict[str, Any], deps: Dependencies) -> Outcome:
         outcome = Failed(f"GitHub unavailable: {error}", "SystemUnavailable")
     except Exception as error:  # every other surprise still ends the job, with a message a person can act on
         LOGGER.exception("job %s failed unexpectedly", job_id)
-        outcome = Failed(f"unexpected error in the GitHub dispatch function: {type(error).__name__}: {error}")
+        outcome = Failed(
+            f"unexpected error in the GitHub dispatch function: {type(error).__name__}: {error}{_followed(job)}"
+        )
     LOGGER.info("job %s: %s", job_id, type(outcome).__name__)  # never log the event: it carries credentials
     if not report(job_id, outcome, deps.codepipeline) and isinstance(outcome, Continue):
         _after_refusal(job, outcome.state, deps)
     return outcome
+
+
+def _followed(job: dict[str, Any]) -> str:
+    """For a failure nobody planned: the run the job's token follows, and what to do about it, if there is one."""
+    try:
+        state = json.loads(job["data"]["continuationToken"])
+    except (KeyError, TypeError, ValueError):
+        return ""
+    if not isinstance(state, dict) or not (state.get("run_id") or state.get("correlation_id")):
+        return ""
+    return f"; {_what_to_do(state)}"
 
 
 def _after_refusal(job: dict[str, Any], state: dict[str, Any], deps: Dependencies) -> None:

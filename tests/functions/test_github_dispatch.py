@@ -77,6 +77,8 @@ class FakeGitHub:
     cancels: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)
+    tokens: tuple[str, ...] = ("ghp-test-token",)
+    """The credentials GitHub accepts: the secret's token, or (App mode) the installation tokens it issued."""
     _lists: int = 0
     _reads: int = 0
 
@@ -102,7 +104,7 @@ class FakeGitHub:
 
     def _canned(self, endpoint: str, request: Request) -> Response | None:
         self.requests.append(f"{request.method} {request.path}")
-        assert request.headers["Authorization"] == "Bearer ghp-test-token"
+        assert request.headers["Authorization"] in {f"Bearer {token}" for token in self.tokens}
         assert request.headers["X-GitHub-Api-Version"] == "2022-11-28"
         if self.canned.get(endpoint):
             status, headers, body = self.canned[endpoint].pop(0)

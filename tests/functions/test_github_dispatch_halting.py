@@ -16,16 +16,24 @@ of a job already dispatched after its execution was stopped.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.github_dispatch import halting
+from functions.github_dispatch import app_credentials, halting
 from functions.github_dispatch import handler as dispatch
 from functions.github_dispatch import outcomes as answers
 from tests.events.aws_events import aws_event
+from tests.functions.test_github_app_credentials import (
+    APP_ID,
+    INSTALLATION,
+    KEY_ARN,
+    FakeGitHubApps,
+    SigningKms,
+    key_pair,  # noqa: F401 - fixture
+)
 from tests.functions.test_github_dispatch import (  # noqa: F401 - fixtures
     ACCOUNT,
     PARAMS,
@@ -293,3 +301,40 @@ def test_the_redelivery_of_a_dispatched_job_after_its_execution_stopped_never_sa
     assert len(github.dispatches) == 1
     assert "nothing was sent" not in str(getattr(retried, "message", "")), retried
     assert github.cancels == ["cancel"], "the refused answer led to the stopped execution, and to its run"
+
+
+def test_in_the_github_app_mode_the_job_and_the_event_each_get_a_one_repository_token(
+    deps,  # noqa: F811
+    pipeline,  # noqa: F811
+    github,  # noqa: F811
+    executions,
+    httpserver,
+    key_pair,  # noqa: F811
+) -> None:
+    """main's secrets rotation: no secret holds a GitHub credential; the function signs an App JWT with KMS and
+    trades it for an installation token of the job's one repository. The event arrives in a new container (an
+    empty memory), which mints its own token from the repository its claim recorded, and cancels the run."""
+    apps = FakeGitHubApps(httpserver, key_pair.public_key())
+    app_settings = replace(
+        deps.settings,
+        credential_mode="app",
+        token_secret_arn="",
+        app_id=APP_ID,
+        installation_id=INSTALLATION,
+        app_key_arn=KEY_ARN,
+    )
+    app_deps = replace(deps, settings=app_settings, secrets=None, kms=SigningKms(key_pair).client)
+    github.tokens = ("ghs_token1", "ghs_token2")
+    github.statuses = [("waiting", None)]
+    app_credentials.forget_tokens()
+    try:
+        dispatched(app_deps, pipeline, github, executions)
+        app_credentials.forget_tokens()  # a new container receives the event
+        executions.statuses[(PIPELINE_NAME, EXECUTION)] = "Stopped"
+
+        halts = halting.on_event(ended("STOPPED"), app_deps)
+    finally:
+        app_credentials.forget_tokens()
+
+    assert github.cancels == ["cancel"] and [h.live for h in halts] == [False]
+    assert [r["repositories"] for r in apps.token_requests] == [["booking"], ["booking"]]

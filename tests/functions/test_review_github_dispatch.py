@@ -189,3 +189,31 @@ def test_a_run_whose_pipeline_execution_was_stopped_and_abandoned_is_cancelled(d
         f"the pipeline execution was stopped and abandoned, CodePipeline refused {abandoned.answers}, "
         "and the GitHub run was left running"
     )
+
+
+def test_an_unexpected_answer_while_following_a_run_still_names_the_run(deps, pipeline, github) -> None:  # noqa: F811
+    """Hostile follow-up to finding 7: a failure nobody planned (GitHub, or a proxy before it, answers "Get a
+    workflow run" with something that is not a run) fails the action; the run is still going, so the message
+    must still name it and say to cancel it."""
+    github.statuses = [("waiting", None)]
+    first = deliver(job_event(), deps, pipeline)
+    github.fail("read", (200, {}, ["not", "a", "workflow", "run"]))
+
+    outcome = deliver(job_event(token=first.state), deps, pipeline)
+
+    assert isinstance(outcome, answers.Failed)
+    assert first.state["run_url"] in outcome.message and "cancel it by hand" in outcome.message, outcome.message
+
+
+def test_a_rate_limit_whose_retry_after_is_a_date_keeps_waiting(deps, pipeline, github) -> None:  # noqa: F811
+    """RFC 9110 allows ``Retry-After`` as an HTTP date; GitHub documents seconds, a proxy in front of a GitHub
+    Enterprise Server may not. Either way it is a rate limit to wait out, not a crash."""
+    github.statuses = [("waiting", None)]
+    first = deliver(job_event(), deps, pipeline)
+    dated = {"retry-after": "Wed, 21 Oct 2026 07:28:00 GMT", "x-ratelimit-remaining": "12"}
+    github.fail("read", (429, dated, SECONDARY_LIMIT))
+
+    polled = deliver(job_event(token=first.state), deps, pipeline)
+
+    assert isinstance(polled, answers.Continue), getattr(polled, "message", polled)
+    assert polled.state["not_before"] >= deps.clock() + 60
