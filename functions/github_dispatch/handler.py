@@ -239,9 +239,16 @@ def _dispatch(
         raise JobFailure(f"GitHub unavailable ({error}); retry the stage", "SystemUnavailable") from error
     now = deps.clock()
     dispatched_at = datetime.fromtimestamp(now, UTC).isoformat()
-    if origin.execution_id is not None:
-        # Before the dispatch goes out: an execution stopped from now on finds this job (``halting``).
-        claims.note_execution(origin.execution_id, origin.pipeline, job_id, deps)
+    # Before the dispatch goes out: an execution stopped from now on finds this job (``halting``). A run the
+    # stop could not find would deploy on after it, so without the record nothing is sent.
+    if origin.execution_id is not None and not claims.note_execution(
+        origin.execution_id, origin.pipeline, job_id, deps
+    ):
+        raise JobFailure(
+            f"could not record that execution {origin.execution_id} dispatches {request.label} (the claims "
+            "table refused the write); nothing was sent to GitHub: retry the stage",
+            "SystemUnavailable",
+        )
     details = {
         "repository": request.repository,
         "workflow": request.workflow,

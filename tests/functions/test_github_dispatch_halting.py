@@ -43,6 +43,7 @@ from tests.functions.test_github_dispatch import (  # noqa: F401 - fixtures
     clock,
     deliver,
     deps,
+    fail_writes,
     github,
     job_event,
     pipeline,
@@ -338,3 +339,16 @@ def test_in_the_github_app_mode_the_job_and_the_event_each_get_a_one_repository_
 
     assert github.cancels == ["cancel"] and [h.live for h in halts] == [False]
     assert [r["repositories"] for r in apps.token_requests] == [["booking"], ["booking"]]
+
+
+def test_a_dispatch_its_execution_could_not_be_recorded_for_is_not_sent(deps, pipeline, github, executions) -> None:  # noqa: F811
+    """Without the ``execution#`` record, a stop of that execution could not find the run (``halting``): the
+    run would deploy on after the stop. DynamoDB throttling past its retries fails the action instead."""
+    deps.codepipeline = executions
+    refused = fail_writes(deps.dynamodb, "jobIds")
+
+    outcome = dispatch.process(job_event(WITH_EXECUTION), deps)
+
+    assert refused and github.dispatches == []
+    assert isinstance(outcome, answers.Failed) and outcome.failure_type == "SystemUnavailable"
+    assert "nothing was sent to GitHub: retry the stage" in outcome.message
