@@ -77,6 +77,14 @@ def dispatching_pipelines(inputs: PlatformInputs) -> list[str]:
     )
 
 
+def execution_read_arns(region: str, account: str, pipelines: list[str]) -> list[str]:
+    """The pipelines whose executions the function may read: each by name, or all of them past the budget."""
+    arns = [naming.pipeline_arn(region, account, pipeline) for pipeline in pipelines]
+    if sum(len(arn) + 3 for arn in arns) > EXECUTION_READ_POLICY_BUDGET:
+        return [naming.pipeline_arn(region, account, "*")]
+    return arns
+
+
 @dataclass(frozen=True)
 class GitHubDispatchArgs:
     inputs: PlatformInputs
@@ -202,9 +210,7 @@ class GitHubDispatch(pulumi.ComponentResource):
             )
         credential_arn = app_key.arn if app_key is not None else secret.arn  # one of the two always exists
         pipelines = dispatching_pipelines(args.inputs)
-        pipeline_arns = [naming.pipeline_arn(region, account, pipeline) for pipeline in pipelines]
-        if sum(len(arn) + 3 for arn in pipeline_arns) > EXECUTION_READ_POLICY_BUDGET:
-            pipeline_arns = [naming.pipeline_arn(region, account, "*")]
+        pipeline_arns = execution_read_arns(region, account, pipelines)
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,

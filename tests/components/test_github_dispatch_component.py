@@ -22,6 +22,7 @@ from components.github.dispatch_function import (
     TIMEOUT_SECONDS,
     GitHubDispatch,
     GitHubDispatchArgs,
+    execution_read_arns,
     function_code,
 )
 from components.github.halting_rules import ended_execution_patterns
@@ -223,6 +224,17 @@ def test_ended_executions_of_the_dispatching_pipelines_wake_the_function(recorde
     assert permission["principal"] == "events.amazonaws.com"
     assert permission["sourceArn"].endswith(":rule/cicd-github-dispatch-dev-ended-executions-1")
     assert permission["sourceAccount"] == "210987654321"
+
+
+def test_a_fleet_too_large_to_list_reads_the_executions_of_the_accounts_pipelines() -> None:
+    """IAM caps an inline role policy at 10,240 characters: past a budget, the pipelines of the account and region."""
+    few = execution_read_arns("eu-west-1", "210987654321", ["booking-dev", "booking-prod"])
+    assert few == [
+        "arn:aws:codepipeline:eu-west-1:210987654321:booking-dev",
+        "arn:aws:codepipeline:eu-west-1:210987654321:booking-prod",
+    ]
+    many = execution_read_arns("eu-west-1", "210987654321", [f"service-{n:03d}-staging" for n in range(200)])
+    assert many == ["arn:aws:codepipeline:eu-west-1:210987654321:*"]
 
 
 def test_a_fleet_too_large_for_one_pattern_gets_several_rules() -> None:
