@@ -298,6 +298,7 @@ def test_each_multicloud_service_dispatches_its_workflow_after_the_aws_deploy(de
             "workflow": f"deploy-{cloud}.yml",
             "commit": "#{SourceVariables.CommitId}",
             "ref": "#{SourceVariables.BranchName}",
+            "pipelineExecutionId": "#{codepipeline.PipelineExecutionId}",
             "timeoutMinutes": 480 if environment == "prod" else 120,
         }
         assert dispatch["namespace"] == {"gcp": "GitHubGcp", "azure": "GitHubAzure"}[cloud]
