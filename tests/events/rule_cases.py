@@ -519,6 +519,7 @@ RULE_KINDS: tuple[RuleKind, ...] = (
         shares_duty=True,
     ),
     RuleKind("coordinator: tick", "cicd-{stack}-coordinator-tick", scheduled=True),
+    RuleKind("secrets: daily exemption watch", "cicd-secret-watch-{stack}", scheduled=True),
     RuleKind(
         "github dispatch: ended executions",
         "cicd-github-dispatch-{stack}-ended-executions-{n}",
