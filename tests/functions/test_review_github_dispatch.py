@@ -1,0 +1,103 @@
+"""Review: the GitHub dispatch under GitHub's documented rate limits, lost answers and crafted jobs.
+
+Reuses the fake GitHub, the stubbed CodePipeline and the moto-backed claims
+table of ``test_github_dispatch``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from functions.github_dispatch import handler as dispatch
+from functions.github_dispatch import outcomes as answers
+from tests.functions.test_github_dispatch import (  # noqa: F401 - fixtures
+    PARAMS,
+    REPO,
+    aws,
+    claims_table,
+    clock,
+    deliver,
+    deps,
+    github,
+    job_event,
+    pipeline,
+    secret_arn,
+    sleeps,
+)
+
+SECONDARY_LIMIT = {
+    "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+}
+
+
+def test_a_secondary_rate_limit_without_headers_while_polling_keeps_waiting_not_a_permission_failure(
+    deps, pipeline, github
+) -> None:
+    """GitHub docs, "Rate limits for the REST API": a secondary rate limit answers 403 *or* 429 "with an error
+    message that indicates that you exceeded a secondary rate limit"; without ``retry-after`` and with
+    ``x-ratelimit-remaining`` not 0, "wait for at least one minute before retrying".
+
+    Today a 403 of that kind is read as "the token needs Actions read/write": the action fails as a
+    PermissionError while the run goes on, and the run (a prod run may be waiting for its reviewers) is
+    never cancelled, because only ``GitHubUnavailable`` leads to ``cancellation.give_up``.
+    """
+    github.statuses = [("waiting", None)]
+    first = deliver(job_event(), deps, pipeline)
+    assert first.state["phase"] == "poll"
+    github.fail("read", (403, {"x-ratelimit-remaining": "4321"}, SECONDARY_LIMIT))
+
+    polled = deliver(job_event(token=first.state), deps, pipeline)
+
+    assert isinstance(polled, answers.Continue), (
+        f"a rate limit failed the action ({getattr(polled, 'failure_type', '')}: {getattr(polled, 'message', '')})"
+        " and left the GitHub run running, uncancelled"
+    )
+    assert github.cancels == []
+
+
+def test_a_dispatch_whose_answer_was_lost_is_not_sent_again_when_the_run_list_lags(
+    deps, pipeline, github, sleeps
+) -> None:
+    """GitHub took the dispatch and started the run, but the answer was lost (a 502 from a proxy, or the
+    function's own 10 s read timeout while GitHub was still working). The run shows up in "List workflow
+    runs for a workflow" a moment later, not at once: the function looks once, right after the lost answer,
+    finds nothing, and dispatches again: two runs of a deploy workflow for one pipeline action, both of
+    which may deploy (and, in prod, both wait for a reviewer who cannot tell them apart).
+    """
+    github.lose_answers_after_creating = 1
+    github.run_appears_after_lists = 1  # the first listing after the dispatch does not show the new run yet
+
+    outcome = dispatch.process(job_event(), deps)
+
+    assert len(github.dispatches) == 1, (
+        f"{len(github.dispatches)} workflow runs were started for one job: "
+        f"{[d['inputs']['correlation_id'] for d in github.dispatches]}"
+    )
+    assert not isinstance(outcome, answers.Succeeded)
+
+
+def test_a_job_whose_pipeline_context_names_another_pipeline_dispatches_nothing(deps, pipeline, github) -> None:
+    """A job is a claim (DESIGN.md, "Trust boundaries"). The deploy gate ignores a job whose
+    ``pipelineContext`` (API reference, ``JobData``) names another pipeline than the service and environment its
+    ``UserParameters`` ask for (``deploy_ledger.jobs``); the dispatch function reads repository, workflow,
+    environment and commit from ``UserParameters`` and dispatches whatever they say. An invocation that claims
+    to come from ``booking-staging`` but asks to deploy to prod (past prod's approvals) must not
+    reach GitHub. Here the job comes from the staging pipeline and asks for a prod deploy of the same repository.
+    """
+    crafted = {**PARAMS, "environment": "prod", "ref": "main"}
+    event = job_event(
+        crafted,
+        pipelineContext={
+            "pipelineName": "booking-staging",
+            "stage": {"name": "Deploy"},
+            "action": {"name": "DeployGcp"},
+            "pipelineArn": "arn:aws:codepipeline:eu-west-1:111111111111:booking-staging",
+            "pipelineExecutionId": "0f3c1a2b-1111-2222-3333-444455556666",
+        },
+    )
+
+    dispatch.process(event, deps)
+
+    assert github.dispatches == [], f"dispatched {json.dumps(github.dispatches)} on a crafted job"
+    assert not [r for r in github.requests if r.startswith("POST")], f"POSTed to {REPO}"
