@@ -1,0 +1,98 @@
+"""Review: the rollback reporter under transient AWS errors and a crash early in an invocation.
+
+Reuses the world of ``test_rollback_reporter_scenarios`` (moto ledger and graph,
+stubbed CodePipeline, Slack on a local server).
+"""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+from delivery_ledger import DeliveryLedger, invocation_lease
+
+from tests.functions.aws_events import alarm_state_change
+from tests.functions.lambda_runtime import FIRST_RETRY_DELAY_SECONDS, Clock, LambdaContext
+from tests.functions.test_rollback_reporter_scenarios import (  # noqa: F401 - fixtures
+    HISTORY,
+    OK,
+    PROD,
+    REGION,
+    TABLE,
+    aws,
+    deploy_state,
+    expect_rollback,
+    health,
+    revision,
+    slack,
+    world,
+)
+
+REPORTER_TIMEOUT_SECONDS = 120
+"""``components/governance/rollback_reporter.py``: the function's timeout."""
+
+
+@pytest.mark.parametrize("throttled", ["get_pipeline_state", "rollback_stage"])
+def test_a_throttled_codepipeline_call_is_retried_not_reported_as_no_rollback(world, slack, throttled):
+    """CodePipeline answers bursts with ``ThrottlingException`` (API reference, common errors), which succeeds a
+    moment later. Today a throttled ``GetPipelineState`` becomes the final outcome "could not read pipeline …;
+    no rollback", and a throttled ``RollbackStage`` becomes "Rollback … was REFUSED … Act manually": either is
+    noted, reported and completed, so Lambda never retries, and a bad deploy that the alarm caught stays live.
+    A transient error must fail the invocation (Lambda retries a minute later), like any other it cannot judge.
+    """
+    pipeline = "booking-prod"
+    event = alarm_state_change(health("booking"), account=PROD, region=REGION)
+    if throttled == "get_pipeline_state":
+        world.stub.add_client_error("get_pipeline_state", service_error_code="ThrottlingException", http_status_code=400)
+    else:
+        world.expect("get_pipeline_state", deploy_state(pipeline), {"name": pipeline})
+        world.expect("list_pipeline_executions", HISTORY, {"pipelineName": pipeline, "maxResults": 25})
+        world.stub.add_client_error("rollback_stage", service_error_code="ThrottlingException", http_status_code=400)
+        world.expect("get_pipeline_execution", revision(pipeline))  # the commit, should the report go out
+    slack.answers(OK)
+
+    try:
+        outcome = world.handle(event)
+    except ClientError:
+        outcome = None  # failed: Lambda retries the event
+
+    assert outcome is None, f"a throttled {throttled} was final: {outcome}; posted: {slack.posts()}"
+
+
+def test_a_crash_early_in_an_invocation_is_redone_by_lambdas_retry(world, slack):
+    """Lambda docs, "How Lambda handles errors and retries with asynchronous invocation": after a function error
+    (a runtime error such as running out of memory is one) Lambda retries one minute later. The reporter's
+    claim lasts until its invocation's deadline (120 s), so a crash 5 s in leaves a live claim when the retry
+    comes at 65 s: the retry answers "duplicate", succeeds, and the alarm is neither acted on nor reported nor
+    dead-lettered. DESIGN.md ("Trust boundaries"): a claim ends before Lambda's first retry could arrive.
+    """
+    clock = Clock(world.clock)
+    event = alarm_state_change(health("booking"), account=PROD, region=REGION)
+
+    class RuntimeCrash(BaseException):
+        """The process dies (out of memory): no ``except Exception`` runs, nothing is released."""
+
+    def crash(**_):
+        raise RuntimeCrash
+
+    first = LambdaContext(clock, REPORTER_TIMEOUT_SECONDS)
+    ledger = DeliveryLedger(TABLE, world.dynamodb, lease_seconds=invocation_lease(first), clock=clock)
+    clock.advance(5)
+
+    class CrashingPipeline:
+        def __getattr__(self, name):
+            return crash if name == "get_pipeline_state" else getattr(world.codepipeline, name)
+
+    with pytest.raises(RuntimeCrash):
+        world.handle(event, ledger=ledger, codepipeline=CrashingPipeline())
+
+    clock.advance(FIRST_RETRY_DELAY_SECONDS)
+    world.clock = clock.now
+    retry = LambdaContext(clock, REPORTER_TIMEOUT_SECONDS)
+    ledger = DeliveryLedger(TABLE, world.dynamodb, lease_seconds=invocation_lease(retry), clock=clock)
+    slack.answers(OK)
+    expect_rollback(world, "booking-prod")
+
+    result = world.handle(event, ledger=ledger)
+
+    assert result.get("status") == "reported", f"Lambda's retry was taken for a duplicate: {result}"
+    world.done()
