@@ -101,3 +101,22 @@ def test_a_job_whose_pipeline_context_names_another_pipeline_dispatches_nothing(
 
     assert github.dispatches == [], f"dispatched {json.dumps(github.dispatches)} on a crafted job"
     assert not [r for r in github.requests if r.startswith("POST")], f"POSTed to {REPO}"
+
+
+def test_failing_the_action_while_its_run_exists_names_the_run_and_says_to_cancel_it(deps, pipeline, github) -> None:
+    """The installation token in the secret expires (GitHub App tokens last an hour; the rotation function is
+    late) while a prod run waits for its reviewers. The action fails, the pipeline rolls AWS back, and the run
+    stays approvable: the function cannot cancel it without a token, so the failure must at least name the run
+    and say to cancel it by hand (as every other give-up path does, ``cancellation.BY_HAND``). Today it says
+    only "is the rotation function running?".
+    """
+    github.statuses = [("waiting", None)]
+    first = deliver(job_event(), deps, pipeline)
+    run_url = first.state["run_url"]
+    expired = {"token": "ghs-old", "expires_at": "2020-01-01T00:00:00Z"}
+    deps.secrets.put_secret_value(SecretId=deps.settings.token_secret_arn, SecretString=json.dumps(expired))
+
+    outcome = deliver(job_event(token=first.state), deps, pipeline)
+
+    assert isinstance(outcome, answers.Failed)
+    assert run_url in outcome.message and "cancel it by hand" in outcome.message, outcome.message
