@@ -6,14 +6,17 @@ stubbed CodePipeline, Slack on a local server).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, StubResponseError
 from delivery_ledger import DeliveryLedger, invocation_lease
 
 from tests.functions.aws_events import alarm_state_change
 from tests.functions.lambda_runtime import FIRST_RETRY_DELAY_SECONDS, Clock, LambdaContext
 from tests.functions.test_rollback_reporter_scenarios import (  # noqa: F401 - fixtures
     HISTORY,
+    DEPLOY_FINISHED,
     OK,
     PROD,
     REGION,
@@ -96,3 +99,27 @@ def test_a_crash_early_in_an_invocation_is_redone_by_lambdas_retry(world, slack)
 
     assert result.get("status") == "reported", f"Lambda's retry was taken for a duplicate: {result}"
     world.done()
+
+
+def test_the_rollback_window_is_judged_by_when_the_alarm_fired_not_when_the_event_was_processed(world, slack):
+    """rollback.py: "the alarm's own state timestamp, not its arrival, decides" — but the window is measured
+    from the deploy to *now*. An alarm that fired 50 min after the deploy (inside the 60 min window) and reaches
+    the function 15 min later — Lambda's asynchronous queue may hold events "for hours" when the function is
+    throttled (Lambda developer guide, "How Lambda handles errors and retries with asynchronous invocation"; the
+    reporter's concurrency is reserved and small, and its event age allows an hour), or its first attempt
+    failed — is judged "outside the window" and rolls nothing back.
+    """
+    fired = DEPLOY_FINISHED + timedelta(minutes=50)
+    world.clock = (DEPLOY_FINISHED + timedelta(minutes=65)).timestamp()
+    event = alarm_state_change(
+        health("booking"), account=PROD, region=REGION, stamp=fired.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    )
+    slack.answers(OK)
+    expect_rollback(world, "booking-prod")
+
+    try:
+        result = world.handle(event)
+    except StubResponseError as error:  # it asked for the commit (to report) where it should have rolled back
+        pytest.fail(f"no rollback for an alarm that fired 50 min after the deploy: {error}")
+
+    assert result.get("rolledBack") is True, result.get("outcome")
