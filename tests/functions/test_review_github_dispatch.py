@@ -31,9 +31,7 @@ SECONDARY_LIMIT = {
 }
 
 
-def test_a_secondary_rate_limit_without_headers_while_polling_keeps_waiting_not_a_permission_failure(
-    deps, pipeline, github
-) -> None:
+def test_a_secondary_rate_limit_while_polling_keeps_waiting(deps, pipeline, github) -> None:  # noqa: F811
     """GitHub docs, "Rate limits for the REST API": a secondary rate limit answers 403 *or* 429 "with an error
     message that indicates that you exceeded a secondary rate limit"; without ``retry-after`` and with
     ``x-ratelimit-remaining`` not 0, "wait for at least one minute before retrying".
@@ -56,9 +54,7 @@ def test_a_secondary_rate_limit_without_headers_while_polling_keeps_waiting_not_
     assert github.cancels == []
 
 
-def test_a_dispatch_whose_answer_was_lost_is_not_sent_again_when_the_run_list_lags(
-    deps, pipeline, github, sleeps
-) -> None:
+def test_a_lost_dispatch_answer_is_not_resent_when_runs_list_late(deps, pipeline, github, sleeps) -> None:  # noqa: F811
     """GitHub took the dispatch and started the run, but the answer was lost (a 502 from a proxy, or the
     function's own 10 s read timeout while GitHub was still working). The run shows up in "List workflow
     runs for a workflow" a moment later, not at once: the function looks once, right after the lost answer,
@@ -77,7 +73,7 @@ def test_a_dispatch_whose_answer_was_lost_is_not_sent_again_when_the_run_list_la
     assert not isinstance(outcome, answers.Succeeded)
 
 
-def test_a_job_whose_pipeline_context_names_another_pipeline_dispatches_nothing(deps, pipeline, github) -> None:
+def test_a_job_whose_pipeline_context_names_another_pipeline_dispatches_nothing(deps, pipeline, github) -> None:  # noqa: F811
     """A job is a claim (DESIGN.md, "Trust boundaries"). The deploy gate ignores a job whose
     ``pipelineContext`` (API reference, ``JobData``) names another pipeline than the service and environment its
     ``UserParameters`` ask for (``deploy_ledger.jobs``); the dispatch function reads repository, workflow,
@@ -103,7 +99,7 @@ def test_a_job_whose_pipeline_context_names_another_pipeline_dispatches_nothing(
     assert not [r for r in github.requests if r.startswith("POST")], f"POSTed to {REPO}"
 
 
-def test_failing_the_action_while_its_run_exists_names_the_run_and_says_to_cancel_it(deps, pipeline, github) -> None:
+def test_failing_the_action_while_its_run_exists_names_the_run_and_says_to_cancel_it(deps, pipeline, github) -> None:  # noqa: F811
     """The installation token in the secret expires (GitHub App tokens last an hour; the rotation function is
     late) while a prod run waits for its reviewers. The action fails, the pipeline rolls AWS back, and the run
     stays approvable: the function cannot cancel it without a token, so the failure must at least name the run

@@ -15,8 +15,8 @@ from delivery_ledger import DeliveryLedger, invocation_lease
 from tests.functions.aws_events import alarm_state_change
 from tests.functions.lambda_runtime import FIRST_RETRY_DELAY_SECONDS, Clock, LambdaContext
 from tests.functions.test_rollback_reporter_scenarios import (  # noqa: F401 - fixtures
-    HISTORY,
     DEPLOY_FINISHED,
+    HISTORY,
     OK,
     PROD,
     REGION,
@@ -35,7 +35,7 @@ REPORTER_TIMEOUT_SECONDS = 120
 
 
 @pytest.mark.parametrize("throttled", ["get_pipeline_state", "rollback_stage"])
-def test_a_throttled_codepipeline_call_is_retried_not_reported_as_no_rollback(world, slack, throttled):
+def test_a_throttled_codepipeline_call_is_retried_not_reported_as_no_rollback(world, slack, throttled):  # noqa: F811
     """CodePipeline answers bursts with ``ThrottlingException`` (API reference, common errors), which succeeds a
     moment later. Today a throttled ``GetPipelineState`` becomes the final outcome "could not read pipeline …;
     no rollback", and a throttled ``RollbackStage`` becomes "Rollback … was REFUSED … Act manually": either is
@@ -45,7 +45,9 @@ def test_a_throttled_codepipeline_call_is_retried_not_reported_as_no_rollback(wo
     pipeline = "booking-prod"
     event = alarm_state_change(health("booking"), account=PROD, region=REGION)
     if throttled == "get_pipeline_state":
-        world.stub.add_client_error("get_pipeline_state", service_error_code="ThrottlingException", http_status_code=400)
+        world.stub.add_client_error(
+            "get_pipeline_state", service_error_code="ThrottlingException", http_status_code=400
+        )
     else:
         world.expect("get_pipeline_state", deploy_state(pipeline), {"name": pipeline})
         world.expect("list_pipeline_executions", HISTORY, {"pipelineName": pipeline, "maxResults": 25})
@@ -61,7 +63,7 @@ def test_a_throttled_codepipeline_call_is_retried_not_reported_as_no_rollback(wo
     assert outcome is None, f"a throttled {throttled} was final: {outcome}; posted: {slack.posts()}"
 
 
-def test_a_crash_early_in_an_invocation_is_redone_by_lambdas_retry(world, slack):
+def test_a_crash_early_in_an_invocation_is_redone_by_lambdas_retry(world, slack):  # noqa: F811
     """Lambda docs, "How Lambda handles errors and retries with asynchronous invocation": after a function error
     (a runtime error such as running out of memory is one) Lambda retries one minute later. The reporter's
     claim lasts until its invocation's deadline (120 s), so a crash 5 s in leaves a live claim when the retry
@@ -101,7 +103,7 @@ def test_a_crash_early_in_an_invocation_is_redone_by_lambdas_retry(world, slack)
     world.done()
 
 
-def test_the_rollback_window_is_judged_by_when_the_alarm_fired_not_when_the_event_was_processed(world, slack):
+def test_the_rollback_window_is_judged_by_when_the_alarm_fired_not_when_the_event_was_processed(world, slack):  # noqa: F811
     """rollback.py: "the alarm's own state timestamp, not its arrival, decides" — but the window is measured
     from the deploy to *now*. An alarm that fired 50 min after the deploy (inside the 60 min window) and reaches
     the function 15 min later — Lambda's asynchronous queue may hold events "for hours" when the function is

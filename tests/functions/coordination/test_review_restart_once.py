@@ -58,7 +58,9 @@ class RetriedPipeline:
         return {"pipelineExecutionSummaries": [{"pipelineExecutionId": "b1", "status": "InProgress"}]}
 
     def get_pipeline_execution(self, **_: Any) -> dict[str, Any]:
-        return {"pipelineExecution": {"pipelineName": "booking-prod", "pipelineExecutionId": "b1", "status": "InProgress"}}
+        return {
+            "pipelineExecution": {"pipelineName": "booking-prod", "pipelineExecutionId": "b1", "status": "InProgress"}
+        }
 
 
 class DiesAfterTheRestart:
