@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+from botocore.exceptions import ClientError
+
 from functions.github_dispatch import handler as dispatch
 from functions.github_dispatch import outcomes as answers
 from tests.functions.test_github_dispatch import (  # noqa: F401 - fixtures
@@ -116,3 +118,74 @@ def test_failing_the_action_while_its_run_exists_names_the_run_and_says_to_cance
 
     assert isinstance(outcome, answers.Failed)
     assert run_url in outcome.message and "cancel it by hand" in outcome.message, outcome.message
+
+
+EXECUTION = "0f3c1a2b-1111-2222-3333-444455556666"
+
+
+class AbandonedJobPipeline:
+    """CodePipeline after "Stop and abandon" of the execution whose Deploy stage runs the dispatch action.
+
+    CodePipeline user guide, "Stop a pipeline execution": with stop and abandon "the action execution is in an
+    Abandoned state while the pipeline execution is in a Stopped state". The job no longer takes a result.
+    """
+
+    def __init__(self) -> None:
+        self.answers: list[str] = []
+
+    def put_job_success_result(self, **_: object) -> dict:
+        self.answers.append("PutJobSuccessResult")
+        raise ClientError(
+            {"Error": {"Code": "InvalidJobStateException", "Message": "Job is not in progress"}}, "PutJobSuccessResult"
+        )
+
+    def put_job_failure_result(self, **_: object) -> dict:
+        self.answers.append("PutJobFailureResult")
+        raise ClientError(
+            {"Error": {"Code": "InvalidJobStateException", "Message": "Job is not in progress"}}, "PutJobFailureResult"
+        )
+
+    def get_pipeline_execution(self, **request: object) -> dict:
+        execution = {"pipelineName": "booking-staging", "pipelineExecutionId": EXECUTION, "status": "Stopped"}
+        return {"pipelineExecution": {**execution, "statusSummary": "Stopped and abandoned by the approval auditor"}}
+
+    def list_action_executions(self, **_: object) -> dict:
+        return {
+            "actionExecutionDetails": [
+                {
+                    "pipelineExecutionId": EXECUTION,
+                    "stageName": "Deploy",
+                    "actionName": "DeployGcp",
+                    "status": "Abandoned",
+                }
+            ]
+        }
+
+    def get_pipeline_state(self, **_: object) -> dict:
+        abandoned = {"pipelineExecutionId": EXECUTION, "status": "Stopped"}
+        return {
+            "pipelineName": "booking-staging",
+            "stageStates": [{"stageName": "Deploy", "latestExecution": abandoned}],
+        }
+
+
+def test_a_run_whose_pipeline_execution_was_stopped_and_abandoned_is_cancelled(deps, pipeline, github) -> None:  # noqa: F811
+    """The approval auditor answers an unauthorised prod approval by ``StopPipelineExecution`` with ``abandon``
+    (and an operator's "Stop and abandon" is the same call). The Deploy stage's AWS actions stop; the GitHub
+    run this action dispatched goes on and deploys the unauthorised release to GCP/Azure. While the run is
+    followed, the next answer to CodePipeline is refused (the job is no longer in progress): today the function
+    takes that for "another delivery answered" and walks away from a live run.
+    """
+    context = {"pipelineName": "booking-staging", "pipelineExecutionId": EXECUTION}
+    github.statuses = [("in_progress", None)]
+    first = deliver(job_event(pipelineContext=context), deps, pipeline)
+    assert first.state.get("run_id") == 9000
+
+    abandoned = AbandonedJobPipeline()
+    deps.codepipeline = abandoned
+    dispatch.process(job_event(token=first.state, pipelineContext=context), deps)
+
+    assert github.cancels, (
+        f"the pipeline execution was stopped and abandoned, CodePipeline refused {abandoned.answers}, "
+        "and the GitHub run was left running"
+    )
