@@ -33,6 +33,7 @@ and a failure that raises gives its claims back at once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -224,7 +225,7 @@ class Coordinator:
         return f"published {service} deployed"
 
     def _act(self, dependent: str, action: str, upstream: str, environment: str, execution: str) -> str:
-        token = f"{upstream}-{execution}"[:64]
+        token = action_token(upstream, execution, dependent)
         if action == "redeploy":
             pipeline = self.settings.pipeline_name_pattern.format(service=dependent, environment=environment)
             self.aws.call("codepipeline", "start_pipeline_execution", name=pipeline, clientRequestToken=token)
@@ -378,6 +379,32 @@ class Coordinator:
                     raise
         started = self.aws.call("codepipeline", "start_pipeline_execution", name=pipeline, clientRequestToken=token)
         return f"restarted {service} in {environment} (new execution)", started.get("pipelineExecutionId")
+
+
+ACTION_TOKEN_LENGTH = 64
+"""``StartPipelineExecution.clientRequestToken`` takes 1 to 128 characters of ``[a-zA-Z0-9-]``; CodeBuild documents no
+limit for ``StartBuild.idempotencyToken``. 64 fits both with room."""
+
+
+def action_token(upstream: str, execution: str, dependent: str) -> str:
+    """The idempotency token of one dependent's action after one upstream execution.
+
+    It names the dependent as well as the upstream run: CodeBuild API reference,
+    ``StartBuild.idempotencyToken`` — "valid for 5 minutes. If you repeat the
+    StartBuild request with the same token, but change a parameter, CodeBuild
+    returns a parameter mismatch error". Two dependents that ask for tests after
+    one deploy send two requests (two ``projectName``s); one shared token made
+    the second a "repeat" with a changed parameter, refused again on each of
+    Lambda's retries inside those five minutes. A repeat of one dependent's own
+    action (a retry after a crash) keeps its token and stays one build or one
+    execution. Too long a name is shortened with a digest of the whole, so two
+    dependents never end up with one token.
+    """
+    readable = f"{upstream}-{execution}-{dependent}"
+    if len(readable) <= ACTION_TOKEN_LENGTH:
+        return readable
+    digest = hashlib.sha256(f"{upstream}\n{execution}\n{dependent}".encode()).hexdigest()[:16]
+    return f"{readable[: ACTION_TOKEN_LENGTH - len(digest) - 1]}-{digest}"
 
 
 _AWS: Aws | None = None
