@@ -130,7 +130,9 @@ THROTTLING_CODES = frozenset(
     {"Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException", "RequestLimitExceeded"}
 )
 """CodePipeline's "slow down" (API reference, Common Errors: ``ThrottlingException``, HTTP 400), and its kin."""
-SERVER_ERROR_CODES = frozenset({"InternalFailure", "InternalError", "ServiceUnavailable", "ServiceUnavailableException"})
+SERVER_ERROR_CODES = frozenset(
+    {"InternalFailure", "InternalError", "ServiceUnavailable", "ServiceUnavailableException"}
+)
 """Common Errors answered with HTTP 500/503: the request failed on AWS's side and may succeed when repeated."""
 BUSY_CODES = frozenset({"ConflictException"})
 """API reference, ``RollbackStage`` errors: ``ConflictException`` — "the pipeline is busy handling ongoing
