@@ -130,6 +130,7 @@ def test_the_coordinator_role_names_only_what_the_coordinator_calls(prod_plan):
         "AnnounceDeploys",
         "DeadLetters",
         "RestartAndRedeployPlatformPipelines",
+        "ReadPlatformPipelineState",
         "RunDependentIntegrationTests",
     }
     assert statements["Ledger"]["Action"] == [
@@ -155,6 +156,9 @@ def test_the_coordinator_role_names_only_what_the_coordinator_calls(prod_plan):
     assert pipelines["Condition"] == {
         "StringEquals": {"aws:ResourceTag/managed-by": MANAGED_BY, "aws:ResourceTag/platform-stack": "prod"}
     }
+    # A hold whose restart may have gone through is checked before it is restarted again, on this stack's pipelines.
+    assert statements["ReadPlatformPipelineState"]["Action"] == ["codepipeline:GetPipelineState"]
+    assert statements["ReadPlatformPipelineState"]["Condition"] == pipelines["Condition"]
     testing = {s.name for s in prod_plan.inputs.catalog.services if s.on_upstream_deploy == "test"}
     assert statements["RunDependentIntegrationTests"]["Resource"] == sorted(
         f"arn:aws:codebuild:{region}:{account}:project/{name}-integration-tests" for name in testing

@@ -43,6 +43,12 @@ RESERVED_CONCURRENCY = 5
 """Alarm storms should not starve the account's Lambda concurrency; the ledger makes retries harmless."""
 ROLLBACK_WINDOW_MINUTES = 60
 """An alarm within this long after a Deploy stage finished is blamed on that deploy and rolls it back."""
+TIMEOUT_SECONDS = 54
+"""The longest invocation its delivery-ledger claim covers whole (``delivery_ledger``'s
+``LONGEST_COVERED_INVOCATION_SECONDS``): a claim must end before Lambda's retry a minute after a crash, so a longer
+timeout would let a copy of the event act while the first invocation still works. The work fits: a few CodePipeline
+calls and one Slack post whose retries ``slack_client`` bounds (five 5 s attempts, at most 20 s of waiting); an
+invocation that still times out is retried and finds what it did noted on its claim."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +190,7 @@ class RollbackReporter(pulumi.ComponentResource):
                 },
                 vendored=[SLACK_CLIENT, DELIVERY_LEDGER, DEPENDENCY_GRAPH],
                 tags=tags,
-                timeout_seconds=120,
+                timeout_seconds=TIMEOUT_SECONDS,
                 architecture="arm64",
                 tracing=True,
                 reserved_concurrency=RESERVED_CONCURRENCY,

@@ -151,6 +151,9 @@ def coordinator_role_policy(
                 }
             },
         },
+        # Before restarting a hold whose earlier restart may have gone through (the invocation died before it
+        # recorded it), the coordinator asks what the Deploy stage is doing, so a deploy is never started twice.
+        _platform_pipelines(scope, "ReadPlatformPipelineState", ["codepipeline:GetPipelineState"]),
     ]
     if test_project_arns:
         statements.append(

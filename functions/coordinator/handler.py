@@ -33,6 +33,7 @@ and a failure that raises gives its claims back at once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -81,6 +82,15 @@ NOT_RETRYABLE = frozenset(
         "ConflictException",
     }
 )
+
+NEW_EXECUTION = "new execution"
+"""``restart_pending`` of a hold without a known execution: its restart is a new execution, made once by its token."""
+RETRY_ACCEPTED_STATUSES = frozenset({"InProgress", "Stopping", "Succeeded"})
+"""Deploy stage statuses (``GetPipelineState``) that show a retry of the held execution went through."""
+
+
+def _status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400)
 
 
 class Coordinator:
@@ -224,7 +234,7 @@ class Coordinator:
         return f"published {service} deployed"
 
     def _act(self, dependent: str, action: str, upstream: str, environment: str, execution: str) -> str:
-        token = f"{upstream}-{execution}"[:64]
+        token = action_token(upstream, execution, dependent)
         if action == "redeploy":
             pipeline = self.settings.pipeline_name_pattern.format(service=dependent, environment=environment)
             self.aws.call("codepipeline", "start_pipeline_execution", name=pipeline, clientRequestToken=token)
@@ -301,18 +311,48 @@ class Coordinator:
         return outcomes
 
     def _restart_hold(self, hold: dict[str, Any]) -> str:
-        """Claim the restart of a hold, ask CodePipeline, and mark it RESTARTED only once CodePipeline accepted."""
+        """Claim the restart of a hold, ask CodePipeline, and mark it RESTARTED only once CodePipeline accepted.
+
+        The claim also records that a restart is being asked for
+        (``restart_pending``), before CodePipeline is asked: an invocation can
+        die after CodePipeline accepted and before the hold says RESTARTED.
+        The next review then finds the mark and asks CodePipeline first
+        (``_retry_accepted``): a Deploy stage of the held execution that runs
+        again means the retry went through, and the hold is marked RESTARTED
+        without a second request. Asking again would be refused
+        (``StageNotRetryableException``, the stage is running) and read as
+        "start a new execution": the deploy would run twice. A new execution
+        asked for again carries the same ``clientRequestToken`` and stays one.
+        """
         service, environment, read = hold["service"], hold["environment"], revision(hold)
+        execution = hold.get("execution_id")
+        earlier_attempt = bool(hold.get("restart_pending"))
         lease_until = int(self.now.timestamp()) + self.settings.lease_seconds
         if not self.ledger.update_hold(
-            service, environment, HELD, None, self.now, expected_revision=read, restart_lease_until=lease_until
+            service,
+            environment,
+            HELD,
+            None,
+            self.now,
+            expected_revision=read,
+            restart_lease_until=lease_until,
+            restart_pending=execution or NEW_EXECUTION,
         ):
             return ""  # changed since it was read: another invocation acts on it
         claimed = read + 1
         restarts = int(hold.get("restarts", 0)) + 1
         token = f"hold-{environment}-{service}-{''.join(c for c in hold['held_since'] if c.isdigit())}-{restarts}"
+        asked = False  # whether CodePipeline answered this invocation's own restart request (with an error)
         try:
-            outcome, restarted = self._restart(service, environment, hold.get("execution_id"), token[:128])
+            if earlier_attempt and execution and self._retry_accepted(service, environment, execution):
+                outcome = (
+                    f"restarted {service} in {environment} ({self.settings.deploy_stage} of {execution} was "
+                    "already retried by an earlier review; not asked again)"
+                )
+                restarted: str | None = execution
+            else:
+                asked = True
+                outcome, restarted = self._restart(service, environment, execution, token[:128])
         except ClientError as error:
             code = error_code(error) or "error"
             LOGGER.warning("could not restart %s in %s: %s", service, environment, error)
@@ -328,11 +368,14 @@ class Coordinator:
                     "ABORTED",
                     self.now,
                     expected_revision=claimed,
-                    remove=("restart_lease_until",),
+                    remove=("restart_lease_until", "restart_pending"),
                     reason=reason,
                     aborted_at=iso(self.now),
                 )
                 return f"aborted {service} in {environment}: {reason}"
+            # A refusal (4xx) is CodePipeline's "no": nothing was restarted, the mark goes. A server error may
+            # have come after the request took effect, and a failed check proves nothing: the mark stays.
+            refused = asked and _status(error) < 500
             self.ledger.update_hold(
                 service,
                 environment,
@@ -340,7 +383,7 @@ class Coordinator:
                 None,
                 self.now,
                 expected_revision=claimed,
-                remove=("restart_lease_until",),
+                remove=("restart_lease_until", "restart_pending") if refused else ("restart_lease_until",),
                 last_restart_error=f"{code} at {iso(self.now)}",
             )
             return f"could not restart {service} in {environment}: {code}; it stays held and is tried again"
@@ -351,12 +394,29 @@ class Coordinator:
             RESTARTED,
             self.now,
             expected_revision=claimed,
-            remove=("restart_lease_until",),
+            remove=("restart_lease_until", "restart_pending"),
             restarted_at=iso(self.now),
             restarted_execution=restarted,
             restarts=restarts,
         )
         return outcome
+
+    def _retry_accepted(self, service: str, environment: str, execution: str) -> bool:
+        """Whether the held execution's Deploy stage runs again (or already ran through) since it was held.
+
+        ``GetPipelineState``: the stage's ``latestExecution`` names the
+        execution and its status. Held by the gate, it is ``Failed`` (the
+        entry rule failed it); retried, it is ``InProgress`` and then
+        ``Succeeded``. ``Stopping`` is a retry an operator is stopping: not
+        for the coordinator to start again.
+        """
+        pipeline = self.settings.pipeline_name_pattern.format(service=service, environment=environment)
+        state = self.aws.call("codepipeline", "get_pipeline_state", name=pipeline)
+        stage = next(
+            (s for s in state.get("stageStates", []) if s.get("stageName") == self.settings.deploy_stage), None
+        )
+        latest = (stage or {}).get("latestExecution") or {}
+        return latest.get("pipelineExecutionId") == execution and latest.get("status") in RETRY_ACCEPTED_STATUSES
 
     def _restart(self, service: str, environment: str, execution: str | None, token: str) -> tuple[str, str | None]:
         """(what was done, the execution that now deploys); ``token`` makes a repeated new execution one execution."""
@@ -378,6 +438,32 @@ class Coordinator:
                     raise
         started = self.aws.call("codepipeline", "start_pipeline_execution", name=pipeline, clientRequestToken=token)
         return f"restarted {service} in {environment} (new execution)", started.get("pipelineExecutionId")
+
+
+ACTION_TOKEN_LENGTH = 64
+"""``StartPipelineExecution.clientRequestToken`` takes 1 to 128 characters of ``[a-zA-Z0-9-]``; CodeBuild documents no
+limit for ``StartBuild.idempotencyToken``. 64 fits both with room."""
+
+
+def action_token(upstream: str, execution: str, dependent: str) -> str:
+    """The idempotency token of one dependent's action after one upstream execution.
+
+    It names the dependent as well as the upstream run: CodeBuild API reference,
+    ``StartBuild.idempotencyToken`` — "valid for 5 minutes. If you repeat the
+    StartBuild request with the same token, but change a parameter, CodeBuild
+    returns a parameter mismatch error". Two dependents that ask for tests after
+    one deploy send two requests (two ``projectName``s); one shared token made
+    the second a "repeat" with a changed parameter, refused again on each of
+    Lambda's retries inside those five minutes. A repeat of one dependent's own
+    action (a retry after a crash) keeps its token and stays one build or one
+    execution. Too long a name is shortened with a digest of the whole, so two
+    dependents never end up with one token.
+    """
+    readable = f"{upstream}-{execution}-{dependent}"
+    if len(readable) <= ACTION_TOKEN_LENGTH:
+        return readable
+    digest = hashlib.sha256(f"{upstream}\n{execution}\n{dependent}".encode()).hexdigest()[:16]
+    return f"{readable[: ACTION_TOKEN_LENGTH - len(digest) - 1]}-{digest}"
 
 
 _AWS: Aws | None = None

@@ -24,6 +24,9 @@ Every event is handled once: its key is claimed in the stack's delivery ledger
 (the vendored ``delivery_ledger``), and a rollback is noted on the claim before
 the report goes out. A failure to reach Slack raises, so Lambda retries the
 event and finally parks it on the dead-letter queue, without a second rollback.
+So does a CodePipeline answer that means "not now" (throttling, a busy
+pipeline, a server error: ``rollback.is_transient``): only a real answer — a
+refusal, a pipeline that is not ours to read — becomes the reported outcome.
 The claim lasts only as long as the invocation (``invocation_lease``): when the
 function is killed at its timeout, Lambda's retry finds the claim expired and
 the notes on it, and reports the rollback instead of dropping the report.
@@ -52,16 +55,16 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 from delivery_ledger import DeliveryLedger, invocation_lease
-from slack_client import RetryPolicy, chatbot_notification, post_message, webhook_url_from_secret
+from slack_client import RetryPolicy, chatbot_notification, post_message_to_secret_webhook
 
 try:  # imported as a package in tests, as top-level modules in Lambda
     from . import messages
     from .placement import Origins, graph_reader
-    from .rollback import DEPLOY_STAGE, Decision, decide, refusal_explanation
+    from .rollback import DEPLOY_STAGE, Decision, decide, is_transient, refusal_explanation
 except ImportError:  # pragma: no cover - the Lambda runtime path
     import messages  # type: ignore[no-redef]
     from placement import Origins, graph_reader  # type: ignore[no-redef]
-    from rollback import DEPLOY_STAGE, Decision, decide, refusal_explanation  # type: ignore[no-redef]
+    from rollback import DEPLOY_STAGE, Decision, decide, is_transient, refusal_explanation  # type: ignore[no-redef]
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
@@ -270,6 +273,8 @@ class Reporter:
                 "pipelineExecutionSummaries"
             ]
         except ClientError as error:
+            if _transient(error):
+                raise  # not an answer: Lambda retries the event, and the alarm is judged then
             outcome = f"could not read pipeline {pipeline} ({_code(error)}); no rollback"
             self.ledger.note(key, outcome=outcome)
             return outcome, None, False
@@ -286,7 +291,9 @@ class Reporter:
                 pipelineName=pipeline, stageName=DEPLOY_STAGE, targetPipelineExecutionId=decision.target_execution
             )
         except ClientError as error:
-            # Deterministic refusals (a conflicting execution, an outdated target) do not improve with retries:
+            if _transient(error):
+                raise  # throttled, busy or failing on AWS's side: Lambda's retry decides again and rolls back then
+            # Refusals (an outdated target, a stage that cannot roll back) do not improve with retries:
             # say so loudly and let a human decide.
             explanation = refusal_explanation(_code(error))
             outcome = (
@@ -443,14 +450,18 @@ def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", "Unknown"))
 
 
+def _transient(error: ClientError) -> bool:
+    return is_transient(_code(error), error.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+
+
 def webhook_delivery(
     secrets: Any, secret_id: str, *, policy: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep
 ) -> Deliver:
-    """Post through the stack's incoming webhook; the URL is read only when a message is about to go out."""
+    """Post through the stack's incoming webhook; the URL is read only when a message is about to go out, and
+    again when Slack says the webhook is gone (an operator may have replaced it in the secret)."""
 
     def deliver(message: dict[str, Any]) -> None:
-        url = webhook_url_from_secret(secret_id, secrets)
-        post_message(url, message, policy=policy or RetryPolicy(), sleep=sleep)
+        post_message_to_secret_webhook(secret_id, secrets, message, policy=policy or RetryPolicy(), sleep=sleep)
 
     return deliver
 

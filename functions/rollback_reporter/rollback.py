@@ -8,7 +8,8 @@ blamed: an alarm hours later is more likely traffic or a dependency, where
 rolling back would hide the real cause. Nor is a deploy blamed for an alarm
 that went off before it finished: EventBridge delivers in any order and Lambda
 retries late, so an alarm about the previous version can arrive after the next
-deploy; the alarm's own state timestamp, not its arrival, decides.
+deploy; the alarm's own state timestamp, not its arrival, decides — both whether the
+alarm came after the deploy and whether it came within the window.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def decide(
 ) -> Decision:
     """From ``get_pipeline_state`` and ``list_pipeline_executions`` (newest first), decide what to do.
 
-    ``alarm_at`` is when the alarm entered ALARM (its state timestamp).
+    ``alarm_at`` is when the alarm entered ALARM (its state timestamp); ``now`` stands in only without it.
     """
     stage = next((s for s in state.get("stageStates", []) if s.get("stageName") == DEPLOY_STAGE), None)
     latest = (stage or {}).get("latestExecution") or {}
@@ -62,10 +63,14 @@ def decide(
             "it is about an earlier version",
             current,
         )
-    if finished is not None and now - finished > window:
-        minutes = int((now - finished).total_seconds() // 60)
+    # The window is judged at the moment the alarm fired: Lambda may hand the event over late (a retry, or a
+    # queue held back by the function's small reserved concurrency), and lateness does not make a deploy innocent.
+    judged_at = alarm_at if alarm_at is not None else now
+    if finished is not None and judged_at - finished > window:
+        minutes = int((judged_at - finished).total_seconds() // 60)
+        when = "before the alarm went off" if alarm_at is not None else "ago"
         return Decision(
-            False, f"the last deploy finished {minutes} min ago, outside the {_minutes(window)} min window", current
+            False, f"the last deploy finished {minutes} min {when}, outside the {_minutes(window)} min window", current
         )
     target = _last_success_before(current, executions)
     if target is None:
@@ -119,3 +124,27 @@ REFUSALS = {
 def refusal_explanation(code: str) -> str:
     """Why CodePipeline refused a rollback and what to do instead; empty for codes with nothing to add."""
     return REFUSALS.get(code, "")
+
+
+THROTTLING_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException", "RequestLimitExceeded"}
+)
+"""CodePipeline's "slow down" (API reference, Common Errors: ``ThrottlingException``, HTTP 400), and its kin."""
+SERVER_ERROR_CODES = frozenset(
+    {"InternalFailure", "InternalError", "ServiceUnavailable", "ServiceUnavailableException"}
+)
+"""Common Errors answered with HTTP 500/503: the request failed on AWS's side and may succeed when repeated."""
+BUSY_CODES = frozenset({"ConflictException"})
+"""API reference, ``RollbackStage`` errors: ``ConflictException`` — "the pipeline is busy handling ongoing
+activities. Try again later." When the business is a rollback already running, the retry's ``decide`` says so."""
+
+
+def is_transient(code: str, http_status: int | None) -> bool:
+    """Whether an AWS error says "not now" rather than "no": throttling, a busy pipeline or a server-side failure.
+
+    botocore has already retried such an answer a few times; when it still
+    surfaces, the event must fail so Lambda retries it (a minute, then two
+    minutes later). Reporting it as the outcome ("no rollback", "REFUSED")
+    would complete the event and leave a bad deploy live over a burst of calls.
+    """
+    return code in THROTTLING_CODES | SERVER_ERROR_CODES | BUSY_CODES or (http_status or 0) >= 500

@@ -11,10 +11,14 @@ table before acting:
 - when acting fails, the claim is released and the error re-raised, so the
   retry (or the dead-letter queue) still has the event.
 
-A claim's lease lasts as long as the invocation that holds it, no longer
-(``invocation_lease``): an invocation killed at its timeout cannot release its
-claim, and Lambda's retry of it must find the claim expired, or the retry would
-answer "duplicate" and the event would be lost — not even dead-lettered.
+A claim's lease lasts as long as the invocation that holds it, and never as
+long as a minute (``invocation_lease``): an invocation that dies — killed at
+its timeout, or out of memory seconds after it claimed — cannot release its
+claim, and Lambda's retry of it, a minute after it died, must find the claim
+expired, or the retry would answer "duplicate" and the event would be lost —
+not even dead-lettered. A function whose timeout is at most
+``LONGEST_COVERED_INVOCATION_SECONDS`` has both: its claim holds for the
+whole invocation and ends before the retry.
 
 An attempt may leave ``notes`` on its claim before it fails (the rollback
 reporter records the rollback it started); the next claim returns them, so a
@@ -37,6 +41,14 @@ FIRST_RETRY_DELAY_SECONDS = 60
 error — a timeout included — Lambda waits one minute before the first retry (two before the second)."""
 CLOCK_SKEW_SECONDS = 2
 """Slack for the clocks of two Lambda hosts; far below the one-minute wait, so a lease still ends before the retry."""
+WHOLE_SECONDS_ROUNDING = 2
+"""The ledger stores whole seconds: a lease end is rounded up and "now" down, each by up to a second."""
+LONGEST_LEASE_SECONDS = FIRST_RETRY_DELAY_SECONDS - CLOCK_SKEW_SECONDS - WHOLE_SECONDS_ROUNDING
+"""No claim outlives this: the holder may die the moment after it claimed, and its retry, a minute later, read on
+a clock up to ``CLOCK_SKEW_SECONDS`` behind and rounded down, must still find the lease over."""
+LONGEST_COVERED_INVOCATION_SECONDS = LONGEST_LEASE_SECONDS - CLOCK_SKEW_SECONDS
+"""A function timeout up to this keeps the whole invocation inside its claim (a copy that arrives while it works
+is a duplicate); with a longer one, a copy arriving after ``LONGEST_LEASE_SECONDS`` may be acted on again."""
 LEASE_WITHOUT_DEADLINE_SECONDS = FIRST_RETRY_DELAY_SECONDS - 10
 """When nothing says how long the holder may run (no Lambda context): end before a retry could come."""
 
@@ -49,24 +61,22 @@ class Claim:
 
 
 def invocation_lease(context: Any) -> Callable[[], float]:
-    """How long a claim made now may hold the event: until this invocation's own timeout (plus clock skew).
+    """How long a claim made now may hold the event: until this invocation's own timeout (plus clock skew), and
+    at most ``LONGEST_LEASE_SECONDS``.
 
     ``context`` is the Lambda context; its ``get_remaining_time_in_millis()`` is
     the time left before Lambda ends the invocation. A copy of the event that
-    arrives while the invocation may still be working is a duplicate; Lambda's
-    retry after a timeout comes a minute after the deadline, when the lease has
-    run out, and does the work. Without a context (a local run), the lease ends
-    before a retry could come.
-
-    Left open: an invocation whose process dies well before its deadline without
-    releasing (out of memory, or the release itself failing; an exception in the
-    work releases) keeps the event until that deadline, and a retry that comes
-    sooner is taken for a duplicate.
+    arrives while the invocation may still be working is a duplicate. Lambda's
+    retry comes a minute after the invocation failed — at its timeout, or
+    earlier when the process died without releasing (out of memory, or the
+    release itself failing; an exception in the work releases) — so the lease
+    never lasts a minute: the retry always finds it over and does the work.
+    Without a context (a local run), the lease ends before a retry could come.
     """
     remaining_millis = getattr(context, "get_remaining_time_in_millis", None)
     if not callable(remaining_millis):
         return lambda: LEASE_WITHOUT_DEADLINE_SECONDS
-    return lambda: max(0, remaining_millis()) / 1000 + CLOCK_SKEW_SECONDS
+    return lambda: min(max(0, remaining_millis()) / 1000 + CLOCK_SKEW_SECONDS, LONGEST_LEASE_SECONDS)
 
 
 class DeliveryLedger:

@@ -10,7 +10,10 @@ Delivery contract: ``post_message`` returns only when Slack answered 2xx. A 429
 waits for ``Retry-After``, a 5xx or a network error backs off exponentially,
 both within a bounded total wait; anything else, or a budget spent, raises
 ``SlackDeliveryError`` so the caller fails its invocation and the event is
-retried by its source or kept in the dead-letter queue — never dropped.
+retried by its source or kept in the dead-letter queue — never dropped. A
+refusal that says the webhook itself is gone (``GONE_WEBHOOK_STATUSES``) also
+drops the URL cached from the secret, and ``post_message_to_secret_webhook``
+posts once to the URL an operator has put in its place.
 
 Safety contract: text from a commit, a build log, an alarm, an approval comment
 or any event is attacker-controlled. Builders pass it through ``escape`` (or
@@ -33,10 +36,20 @@ from typing import Any
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 """Plain http only for a test server on this machine: a webhook URL is a credential and travels over TLS."""
+GONE_WEBHOOK_STATUSES = frozenset({403, 404, 410})
+"""How Slack refuses a webhook that no longer posts (Slack changelog, "Improving error conditions for Incoming
+Webhooks"; "Sending messages using incoming webhooks", Handling errors): 403 ``action_prohibited``/``invalid_token``,
+404 ``channel_not_found``/``no_service`` (the webhook was removed), 410 ``channel_is_archived``. The fix for each is a
+new webhook, which an operator stores in the secret: a URL refused so is forgotten and the secret read again."""
 
 
 class SlackDeliveryError(Exception):
     """Slack did not take the message (rejected it, or kept failing until the retry budget was spent)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        """The HTTP status of Slack's refusal; ``None`` when there was none (a spent budget, a bad URL)."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +103,11 @@ def post_message(
                 problem = f"HTTP {error.code}"
             else:
                 detail = error.read().decode("utf-8", "replace")[:200]
-                raise SlackDeliveryError(f"Slack rejected the message: HTTP {error.code} {detail}") from None
+                if error.code in GONE_WEBHOOK_STATUSES:
+                    _forget_webhook_url(webhook_url)
+                raise SlackDeliveryError(
+                    f"Slack rejected the message: HTTP {error.code} {detail}", status=error.code
+                ) from None
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
             delay = policy.backoff(attempt)
             problem = f"network error: {error}"
@@ -108,7 +125,9 @@ def webhook_url_from_secret(secret_id: str, secrets_client: Any) -> str:
     """The webhook URL stored in Secrets Manager: the plain URL, or JSON ``{"url": ...}``; cached per container.
 
     An empty value raises (and is not cached), so the event is retried and a warm
-    container picks the URL up once an operator has stored it.
+    container picks the URL up once an operator has stored it. A cached URL that
+    Slack refuses as gone (``GONE_WEBHOOK_STATUSES``) is dropped by
+    ``post_message``, so the next read sees the secret as it is now.
     """
     if secret_id not in _webhook_cache:
         value = secrets_client.get_secret_value(SecretId=secret_id).get("SecretString", "").strip()
@@ -118,6 +137,37 @@ def webhook_url_from_secret(secret_id: str, secrets_client: Any) -> str:
             raise SlackDeliveryError(f"secret {secret_id} holds no Slack webhook URL yet")
         _webhook_cache[secret_id] = value
     return _webhook_cache[secret_id]
+
+
+def _forget_webhook_url(url: str) -> None:
+    for secret_id in [secret_id for secret_id, cached in _webhook_cache.items() if cached == url]:
+        del _webhook_cache[secret_id]
+
+
+def post_message_to_secret_webhook(
+    secret_id: str,
+    secrets_client: Any,
+    payload: Mapping[str, Any],
+    *,
+    policy: RetryPolicy = RetryPolicy(),
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """``post_message`` to the webhook in the secret; when Slack refuses that URL as gone and the secret now holds
+    another one (an operator replaced the webhook), the message goes to the new URL, once.
+
+    A refusal of a URL the secret still holds is raised as it is: only a person
+    can fix it, and the dead-letter queue keeps the message meanwhile.
+    """
+    url = webhook_url_from_secret(secret_id, secrets_client)
+    try:
+        return post_message(url, payload, policy=policy, sleep=sleep)
+    except SlackDeliveryError as error:
+        if error.status not in GONE_WEBHOOK_STATUSES:
+            raise
+        replacement = webhook_url_from_secret(secret_id, secrets_client)
+        if replacement == url:
+            raise
+        return post_message(replacement, payload, policy=policy, sleep=sleep)
 
 
 def chatbot_notification(title: str, description: str) -> str:
@@ -177,20 +227,31 @@ def escape(text: object) -> str:
     for markup (``<!channel>``, ``<https://…|label>``, ``<@U…>``); nothing else is
     entity-encoded. ``@channel``/``@here``/``@everyone`` also get a zero-width
     space, because where text is not ``verbatim`` (fallback text, Chatbot) Slack
-    may parse them as broadcasts.
+    may parse them as broadcasts. Runs of backticks are broken the way
+    ``code_block`` breaks them (a zero-width space between two backticks, and
+    outside one at either end, so text placed next to other text forms no run
+    either): three backticks would open a code block that swallows the lines
+    after it — the platform's own links and explanation — wherever messages
+    are joined into one text (Chatbot's description, the fallback).
     """
     escaped = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return BROADCASTS.sub("@" + ZERO_WIDTH_SPACE + r"\1", escaped)
+    escaped = BACKTICK_RUN.sub("`" + ZERO_WIDTH_SPACE, BROADCASTS.sub("@" + ZERO_WIDTH_SPACE + r"\1", escaped))
+    if escaped.startswith("`"):
+        escaped = ZERO_WIDTH_SPACE + escaped
+    if escaped.endswith("`"):
+        escaped += ZERO_WIDTH_SPACE
+    return escaped
 
 
 def code_block(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
     """Untrusted lines (a build log) as one code block of at most ``limit`` characters, keeping their end.
 
     A run of backticks inside would close the block and let the rest be read as
-    markup: a zero-width space between backticks (and between the block's own
-    fences and a backtick at either end) keeps it literal.
+    markup: ``escape`` puts a zero-width space between backticks, and one goes
+    between the block's own fences and a backtick at either end of what is left
+    after clipping, which keeps it literal.
     """
-    body = clip_start(BACKTICK_RUN.sub("`" + ZERO_WIDTH_SPACE, escape(text)), limit - 8)
+    body = clip_start(escape(text), limit - 8)
     if body.startswith("`"):
         body = ZERO_WIDTH_SPACE + body
     if body.endswith("`"):

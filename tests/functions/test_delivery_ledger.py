@@ -59,7 +59,8 @@ def test_a_claim_is_truthy_so_callers_that_only_ask_whether_to_act_keep_working(
 
 
 # --- leases last as long as the invocation, and end before Lambda's retry ------------------------------------------
-# Lambda retries a failed asynchronous invocation (a timeout is a failure) one minute later, then two minutes later.
+# Lambda retries a failed asynchronous invocation (a timeout is a failure, and so is a process that dies out of
+# memory) one minute after it failed, then two minutes later. A process may die the moment after it claimed.
 
 
 def invocation(dynamodb, clock, timeout_seconds):
@@ -69,17 +70,31 @@ def invocation(dynamodb, clock, timeout_seconds):
     return DeliveryLedger("ledger", dynamodb, lease_seconds=lease, clock=clock), context
 
 
+RETRY_HOST_CLOCK_BEHIND_SECONDS = 2
+"""The retry runs on another host, whose clock may be a little behind the holder's."""
+
+
 @pytest.mark.parametrize(
     ("timeout_seconds", "copy_arrives_after", "outcome"),
     [
-        # A copy while the holder may still be working (SNS/EventBridge deliver at least once): a duplicate.
-        (60, 1, "duplicate"),
-        (60, 59, "duplicate"),
-        (120, 119, "duplicate"),
+        # A copy while the holder may still be working (SNS/EventBridge deliver at least once): a duplicate, for the
+        # whole of an invocation of up to 54 s ...
+        (54, 1, "duplicate"),
+        (54, 53, "duplicate"),
+        # ... and for the first 50 s of a longer one.
+        (60, 50, "duplicate"),
+        (120, 50, "duplicate"),
         # Lambda's first retry of an invocation killed at its timeout: the lease has ended, the retry does the work.
+        (54, 54 + FIRST_RETRY_DELAY_SECONDS, "claimed"),
         (60, 60 + FIRST_RETRY_DELAY_SECONDS, "claimed"),
         (120, 120 + FIRST_RETRY_DELAY_SECONDS, "claimed"),
         (900, 900 + FIRST_RETRY_DELAY_SECONDS, "claimed"),
+        # The retry of an invocation that died just after it claimed (out of memory), seen on a clock behind:
+        # whatever the timeout, the lease has ended.
+        (54, FIRST_RETRY_DELAY_SECONDS - RETRY_HOST_CLOCK_BEHIND_SECONDS, "claimed"),
+        (60, FIRST_RETRY_DELAY_SECONDS - RETRY_HOST_CLOCK_BEHIND_SECONDS, "claimed"),
+        (120, FIRST_RETRY_DELAY_SECONDS - RETRY_HOST_CLOCK_BEHIND_SECONDS, "claimed"),
+        (900, FIRST_RETRY_DELAY_SECONDS - RETRY_HOST_CLOCK_BEHIND_SECONDS, "claimed"),
     ],
 )
 def test_a_claim_holds_for_the_invocation_and_ends_before_lambdas_retry(
@@ -103,6 +118,17 @@ def test_the_lease_is_what_is_left_of_the_invocation_when_the_claim_is_made(dyna
     clock.advance(45)  # e.g. a slow cold start: 15 s are left
     ledger.claim("e")
     assert int(item(dynamodb, "e")["lease_until"]["N"]) == NOW + 60 + delivery_ledger.CLOCK_SKEW_SECONDS
+
+
+@pytest.mark.parametrize("claimed_at_fraction", [0.01, 0.5, 0.99])
+def test_a_claim_of_a_long_invocation_ends_before_a_retry_seen_on_a_clock_behind(dynamodb, claimed_at_fraction):
+    """Whole seconds in the table: the lease end is rounded up, the retry's "now" down; neither may cost the event."""
+    clock = Clock(NOW + claimed_at_fraction)
+    holder, _context = invocation(dynamodb, clock, 900)
+    assert holder.claim("e") == Claim({})
+    clock.advance(FIRST_RETRY_DELAY_SECONDS - RETRY_HOST_CLOCK_BEHIND_SECONDS)
+    retry, _ = invocation(dynamodb, clock, 900)
+    assert retry.claim("e") == Claim({})
 
 
 def test_without_an_invocation_deadline_a_claim_still_ends_before_lambdas_first_retry(dynamodb):

@@ -26,6 +26,7 @@ from slack_client import SlackDeliveryError, _webhook_cache, fit_message
 from werkzeug import Response
 
 from components.governance import alarm_definitions
+from components.governance.rollback_reporter import TIMEOUT_SECONDS as REPORTER_TIMEOUT_SECONDS
 from functions.rollback_reporter import handler as reporter_module
 from functions.rollback_reporter import messages
 from functions.rollback_reporter.handler import Reporter, incident_of, pipeline_of_alarm, webhook_delivery
@@ -321,7 +322,11 @@ def test_a_new_transition_of_the_same_alarm_is_a_new_incident(world, slack):
     [
         (deploy_state(status="InProgress"), HISTORY, "a deploy is in progress"),
         (deploy_state(status="Failed"), HISTORY, "the last deploy ended Failed"),
-        (deploy_state(finished=NOW - timedelta(hours=5)), HISTORY, "finished 300 min ago, outside the 60 min window"),
+        (
+            deploy_state(finished=NOW - timedelta(hours=5)),
+            HISTORY,
+            "finished 295 min before the alarm went off, outside the 60 min window",
+        ),
         (deploy_state(), executions(("exec-3", "Succeeded", "STANDARD")), "no earlier successful execution"),
         (
             deploy_state(),
@@ -389,13 +394,32 @@ def test_other_refusals_keep_the_plain_message(world, slack):
     slack.answers(OK)
     world.expect("get_pipeline_state", deploy_state())
     world.expect("list_pipeline_executions", HISTORY)
-    world.expect_error("rollback_stage", "ConflictException", "another rollback is running")
+    world.expect_error("rollback_stage", "PipelineExecutionOutdatedException", "the target execution is outdated")
     world.expect("get_pipeline_execution", REVISION)
 
     outcome = world.handle(alarm_event())["outcome"]
 
     world.done()
-    assert outcome.endswith("(ConflictException: another rollback is running). Act manually.")
+    assert outcome.endswith("(PipelineExecutionOutdatedException: the target execution is outdated). Act manually.")
+
+
+def test_a_rollback_refused_because_the_pipeline_is_busy_is_tried_again_by_lambdas_retry(world, slack):
+    """API reference, ``RollbackStage`` errors: ``ConflictException`` — "the pipeline is busy handling ongoing
+    activities. Try again later." Not a refusal to report: the event fails, and Lambda's retry decides again."""
+    world.expect("get_pipeline_state", deploy_state())
+    world.expect("list_pipeline_executions", HISTORY)
+    world.expect_error("rollback_stage", "ConflictException", "the pipeline is busy")
+    with pytest.raises(ClientError, match="ConflictException"):
+        world.handle(alarm_event())
+    assert slack.posts() == []
+    assert world.item(incident_of(alarm_event()).key)["state"]["S"] == "released"
+
+    slack.answers(OK)
+    expect_alarm_rollback(world)
+    result = world.handle(alarm_event())
+    world.done()
+    assert result["rolledBack"] is True
+    assert "Rolled Deploy back to execution exec-1" in json.dumps(slack.posts()[0])
 
 
 def test_an_unreadable_pipeline_is_reported_without_rollback(world, slack):
@@ -920,12 +944,12 @@ def test_crafted_codedeploy_names_from_an_environment_account_are_literal_text(w
 
 
 def test_a_timeout_after_the_rollback_is_reported_by_lambdas_retry_without_a_second_rollback(aws, slack, monkeypatch):
-    """Killed at its 120 s timeout while Slack throttles: the retry reports once; a copy meanwhile is a duplicate."""
+    """Killed at its timeout while Slack throttles: the retry reports once; a copy meanwhile is a duplicate."""
     entry_point_settings(monkeypatch, WEBHOOK_SECRET_ID=WEBHOOK_SECRET)
     boto3.client("secretsmanager", region_name=REGION).create_secret(Name=WEBHOOK_SECRET, SecretString=slack.url)
     slack.answers(Response("rate_limited", status=429, headers={"Retry-After": "5"}), OK)
     clock = Clock(NOW.timestamp())
-    first = LambdaContext(clock, 120)
+    first = LambdaContext(clock, REPORTER_TIMEOUT_SECONDS)
     copies = []
 
     def reporter(context, sleep):
@@ -937,8 +961,9 @@ def test_a_timeout_after_the_rollback_is_reported_by_lambdas_retry_without_a_sec
         return built
 
     def slack_wait_outlives_the_function(_seconds):
-        clock.advance(60)  # meanwhile the event is delivered again: the first invocation still holds it
-        copies.append(reporter(LambdaContext(clock, 120), sleep=lambda _s: None).handle(alarm_event(event_id="e-2")))
+        clock.advance(REPORTER_TIMEOUT_SECONDS - 2)  # meanwhile the event comes again: the first one still holds it
+        copy = reporter(LambdaContext(clock, REPORTER_TIMEOUT_SECONDS), sleep=lambda _s: None)
+        copies.append(copy.handle(alarm_event(event_id="e-2")))
         time_out(clock, first)
 
     killed = reporter(first, sleep=slack_wait_outlives_the_function)
@@ -952,7 +977,7 @@ def test_a_timeout_after_the_rollback_is_reported_by_lambdas_retry_without_a_sec
         stub.assert_no_pending_responses()
     assert [copy["status"] for copy in copies] == ["duplicate"]
 
-    retry = reporter(lambda_retry_after_timeout(clock, first, 120), sleep=lambda _s: None)
+    retry = reporter(lambda_retry_after_timeout(clock, first, REPORTER_TIMEOUT_SECONDS), sleep=lambda _s: None)
     with Stubber(retry.codepipeline) as stub:
         stub.add_response("get_pipeline_execution", REVISION)  # the commit again; no state, no second rollback
         result = retry.handle(alarm_event())

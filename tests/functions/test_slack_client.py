@@ -92,6 +92,28 @@ def test_an_empty_webhook_secret_is_refused_and_not_remembered():
     _webhook_cache.clear()
 
 
+@pytest.mark.parametrize(("status", "forgotten"), [(404, True), (410, True), (403, True), (400, False)])
+def test_a_webhook_slack_refuses_as_gone_is_read_again_from_the_secret_by_the_next_invocation(
+    httpserver, status, forgotten
+):
+    """Slack answers a removed webhook 404 ``no_service``, an archived channel 410, a revoked token 403
+    ("Sending messages using incoming webhooks", Handling errors): the fix is a new URL in the secret, which the
+    notifier's retry (a new invocation, same warm container) must read instead of the cached one."""
+    _webhook_cache.clear()
+    old = httpserver.url_for("/old")
+    httpserver.expect_request("/old", method="POST").respond_with_data("refused", status=status)
+    with mock_aws():
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        secrets.create_secret(Name="hook", SecretString=old)
+        with pytest.raises(SlackDeliveryError) as refused:
+            post_message(webhook_url_from_secret("hook", secrets), {"text": "hi"})
+        assert refused.value.status == status
+        secrets.put_secret_value(SecretId="hook", SecretString="https://hooks.slack.com/services/T/B/new")
+        expected = "https://hooks.slack.com/services/T/B/new" if forgotten else old
+        assert webhook_url_from_secret("hook", secrets) == expected
+    _webhook_cache.clear()
+
+
 def test_a_chatbot_custom_notification_carries_title_and_description_in_slack_markdown():
     notification = json.loads(chatbot_notification("*Title*", "line 1\nline 2"))
     assert notification == {

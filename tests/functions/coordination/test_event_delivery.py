@@ -211,7 +211,7 @@ def test_an_invocation_killed_at_its_timeout_is_finished_by_lambdas_retry_doing_
         fleet.pipeline_stub.add_response(
             "start_pipeline_execution",
             {"pipelineExecutionId": "m1"},
-            {"name": "mobile-bff-prod", "clientRequestToken": "booking-b1"},
+            {"name": "mobile-bff-prod", "clientRequestToken": "booking-b1-mobile-bff"},
         )
     with pytest.raises(LambdaTimeout):
         Coordinator(aws, now=moment(10)).handle(event)
@@ -227,7 +227,7 @@ def test_an_invocation_killed_at_its_timeout_is_finished_by_lambdas_retry_doing_
             {"build": {"id": "partner-api-integration-tests:1"}},
             {
                 "projectName": "partner-api-integration-tests",
-                "idempotencyToken": "booking-b1",
+                "idempotencyToken": "booking-b1-partner-api",
                 "environmentVariablesOverride": [
                     {"name": "TARGET_ENVIRONMENT", "value": "prod", "type": "PLAINTEXT"},
                     {"name": "UPSTREAM_SERVICE", "value": "booking", "type": "PLAINTEXT"},
@@ -239,7 +239,7 @@ def test_an_invocation_killed_at_its_timeout_is_finished_by_lambdas_retry_doing_
         fleet.pipeline_stub.add_response(
             "start_pipeline_execution",
             {"pipelineExecutionId": "m1"},
-            {"name": "mobile-bff-prod", "clientRequestToken": "booking-b1"},
+            {"name": "mobile-bff-prod", "clientRequestToken": "booking-b1-mobile-bff"},
         )
     assert coordinate(fleet, event, 12)["downstream"] == left
     assert [message["executionId"] for message in received(fleet, inbox)] == ["b1"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from botocore.exceptions import ClientError
 
-from coordinator.handler import Coordinator
+from coordinator.handler import Coordinator, action_token
 from deploy_gate.handler import DeployGate
 from deploy_ledger.store import Ledger
 from tests.functions.coordination.conftest import gate_job, moment, pipeline_event, stage_event
@@ -22,7 +24,7 @@ def expect_downstream_of_booking(fleet, execution="b1"):
         {"build": {"id": "partner-api-integration-tests:1"}},
         {
             "projectName": "partner-api-integration-tests",
-            "idempotencyToken": f"booking-{execution}",
+            "idempotencyToken": f"booking-{execution}-partner-api",
             "environmentVariablesOverride": [
                 {"name": "TARGET_ENVIRONMENT", "value": "prod", "type": "PLAINTEXT"},
                 {"name": "UPSTREAM_SERVICE", "value": "booking", "type": "PLAINTEXT"},
@@ -33,7 +35,7 @@ def expect_downstream_of_booking(fleet, execution="b1"):
     fleet.pipeline_stub.add_response(
         "start_pipeline_execution",
         {"pipelineExecutionId": "m1"},
-        {"name": "mobile-bff-prod", "clientRequestToken": f"booking-{execution}"},
+        {"name": "mobile-bff-prod", "clientRequestToken": f"booking-{execution}-mobile-bff"},
     )
 
 
@@ -140,7 +142,7 @@ def test_a_missing_integration_test_project_is_reported_and_the_other_dependents
     fleet.pipeline_stub.add_response(
         "start_pipeline_execution",
         {"pipelineExecutionId": "m1"},
-        {"name": "mobile-bff-prod", "clientRequestToken": "booking-b1"},
+        {"name": "mobile-bff-prod", "clientRequestToken": "booking-b1-mobile-bff"},
     )
     outcome = coordinate(fleet, pipeline_event("booking-prod", "b1", "SUCCEEDED", 10), 10)
     assert outcome["downstream"] == [
@@ -148,3 +150,15 @@ def test_a_missing_integration_test_project_is_reported_and_the_other_dependents
         "redeploy mobile-bff in prod",
         "no test project for partner-api (partner-api-integration-tests not found)",
     ]
+
+
+def test_action_tokens_differ_per_dependent_and_fit_codepipelines_client_request_token():
+    """``StartPipelineExecution.clientRequestToken``: 1 to 128 characters of ``[a-zA-Z0-9-]``. A long upstream name and
+    a UUID execution id are shortened with a digest, never cut to a prefix that two dependents share."""
+    execution = "3f1c2b9e-8d4a-4f7e-9b6c-0a1d2e3f4a5b"
+    upstream = "customer-identity-verification-service"
+    tokens = {action_token(upstream, execution, dependent) for dependent in ("search", "search-indexer", "partner-api")}
+    assert len(tokens) == 3
+    assert all(re.fullmatch(r"[a-zA-Z0-9-]{1,64}", token) for token in tokens)
+    assert action_token("booking", "b1", "partner-api") == "booking-b1-partner-api"
+    assert action_token("booking", "b1", "partner-api") == action_token("booking", "b1", "partner-api")

@@ -159,8 +159,56 @@ def test_a_restart_cut_short_by_the_function_timeout_is_redone_once_its_lease_en
     assert hold(fleet)["status"] == "HELD"  # never marked restarted: CodePipeline was not asked
     assert tick(fleet, 5.5)["holds"] == []  # the killed invocation's lease still runs: nobody doubles it
 
+    # It may have been killed after CodePipeline accepted: the redo first asks what b1's Deploy stage is doing.
+    expect_deploy_stage_of_b1(fleet, "Failed")  # still as the gate left it: the retry never went through
     expect_retry_of_b1(fleet)
     assert tick(fleet, 7)["holds"] == [RESTARTED_B1]  # the lease ended after 90 s: restarted once
+    assert "restart_pending" not in hold(fleet)
+
+
+def expect_deploy_stage_of_b1(fleet, status):
+    """``GetPipelineState`` (API reference): each stage's ``latestExecution`` names an execution and its status."""
+    state = {
+        "pipelineName": "booking-prod",
+        "stageStates": [
+            {"stageName": "Source", "latestExecution": {"pipelineExecutionId": "b1", "status": "Succeeded"}},
+            {"stageName": "Deploy", "latestExecution": {"pipelineExecutionId": "b1", "status": status}},
+        ],
+    }
+    fleet.pipeline_stub.add_response("get_pipeline_state", state, {"name": "booking-prod"})
+
+
+def test_a_restart_answered_by_a_server_error_is_checked_before_it_is_asked_again(fleet):
+    """A 5xx may come after the request took effect: the next review asks CodePipeline before it retries again."""
+    unhealthy(fleet)
+    hold_booking(fleet, "b1", 0)
+    unhealthy(fleet, "OK")
+    # Failing on AWS's side (botocore's own retries already spent; the backoff retries only throttling).
+    fleet.pipeline_stub.add_client_error(
+        "retry_stage_execution", service_error_code="InternalFailure", http_status_code=500
+    )
+    assert tick(fleet, 5)["holds"] == [
+        "could not restart booking in prod: InternalFailure; it stays held and is tried again"
+    ]
+    assert hold(fleet)["restart_pending"] == "b1"
+
+    expect_deploy_stage_of_b1(fleet, "InProgress")  # one of those requests went through after all
+    assert tick(fleet, 10)["holds"] == [
+        "restarted booking in prod (Deploy of b1 was already retried by an earlier review; not asked again)"
+    ]
+    held = hold(fleet)
+    assert (held["status"], held["restarted_execution"]) == ("RESTARTED", "b1")
+    assert "restart_pending" not in held
+
+
+def test_a_refused_restart_leaves_no_mark_so_the_next_review_simply_asks_again(fleet):
+    unhealthy(fleet)
+    hold_booking(fleet, "b1", 0)
+    unhealthy(fleet, "OK")
+    for _ in range(fleet.world.settings.retry_attempts):
+        fleet.pipeline_stub.add_client_error("retry_stage_execution", service_error_code="ThrottlingException")
+    tick(fleet, 5)
+    assert "restart_pending" not in hold(fleet)  # CodePipeline said no: nothing to check next time
 
 
 def test_a_tick_and_an_event_reviewing_one_hold_at_once_restart_it_once(fleet):
