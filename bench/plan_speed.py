@@ -36,6 +36,14 @@ def synthetic_catalog(size: int) -> dict:
         name = f"svc{index:03d}-{service['name']}"[:28].rstrip("-")
         service["name"] = name
         service["repository"] = f"bookwise/{name}"
+        # Each replica deploys its own workload: the catalog refuses two services naming the same one.
+        aws = service["aws"]
+        for key in ("service", "function", "instance_role", "task_role", "execution_role"):
+            if key in aws:
+                aws[key] = f"{name}-{key.replace('_', '-')}"
+        for key in ("target_groups", "autoscaling_groups"):
+            if key in aws:
+                aws[key] = [f"{name}-{index}" for index, _ in enumerate(aws[key])]
         service["depends_on"] = [services[j]["name"] for j in range(max(0, index - 3), index) if (index + j) % 2 == 0]
         service.pop("environments", None)
         services.append(service)

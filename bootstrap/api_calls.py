@@ -281,6 +281,10 @@ def _topic_policy(inputs: dict[str, Any], _place: Placement) -> list[ApiCall]:
 
 
 def _kms_key(_inputs: dict[str, Any], place: Placement) -> list[ApiCall]:
+    # key.go: CreateKey carries the tags. Tag-on-create is authorised without a key to name (the key does not
+    # exist yet; KMS Developer Guide, "Controlling access to tags": a grant "that isn't restricted to particular
+    # KMS keys"), with the tags as aws:RequestTag and no aws:ResourceTag. Every later call names the key's ARN
+    # and sees the tags it already carries.
     created = _calls("*", ["kms:CreateKey", "kms:TagResource"], _request_tags(place))
     managed = _calls(
         place.arn("kms", "key/key-id"),

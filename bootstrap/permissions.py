@@ -45,6 +45,17 @@ What it may do, and why each statement is there:
   the request tag ``managed-by=cicd-platform`` and every later call on a key
   requires that tag on the key. The key's own policy lets the account (and so
   IAM) administer it, which is what AWS's lockout check on ``CreateKey`` asks.
+  Creating a key with its tags also needs ``kms:TagResource``, granted "in an IAM
+  policy that isn't restricted to particular KMS keys" (KMS Developer Guide,
+  "Controlling access to tags"): the key does not exist yet, so the request names
+  no key, carries the tags as ``aws:RequestTag`` and has no ``aws:ResourceTag``
+  (IAM User Guide: that key is present only for a resource that already has
+  tags). That grant alone would let the role put the platform's tag on any
+  existing key and so adopt it (``PutKeyPolicy``, ``ScheduleKeyDeletion``); an
+  explicit Deny therefore refuses ``kms:TagResource`` on every key ARN of the
+  account, in every region, that does not already carry ``managed-by=cicd-platform``.
+  Tag-on-create names no key ARN, so it is untouched; should KMS ever authorise it
+  against the new key's ARN, ``CreateKey`` fails closed (AccessDenied), it never opens.
 """
 
 from __future__ import annotations
@@ -188,6 +199,8 @@ KEY_MANAGE_ACTIONS = [
     "kms:DeleteAlias",
 ]
 ALIAS_ACTIONS = ["kms:CreateAlias", "kms:DeleteAlias"]
+# Tagging an existing key: allowed only on keys that already carry the platform's tag (see the module docstring).
+KEY_TAG_ACTIONS = ["kms:TagResource"]
 
 
 def _arn(service: str, resource: str, *, regional: bool = True) -> str:
@@ -353,6 +366,15 @@ def bootstrap_policy(boundary_policy_name: str = DEFAULT_BOUNDARY_POLICY_NAME) -
                 "Action": KEY_MANAGE_ACTIONS,
                 "Resource": _arn("kms", "key/*"),
                 "Condition": {"StringEquals": {f"aws:ResourceTag/{managed_by_key}": managed_by}},
+            },
+            {
+                # Tag-on-create (above) names no key; an existing key is named by its ARN and tagged only if it
+                # already is the platform's. StringNotEquals also matches a key with no such tag at all.
+                "Sid": "DenyTaggingKeysThePlatformDidNotCreate",
+                "Effect": "Deny",
+                "Action": KEY_TAG_ACTIONS,
+                "Resource": f"arn:{PARTITION}:kms:*:{ACCOUNT}:key/*",
+                "Condition": {"StringNotEquals": {f"aws:ResourceTag/{managed_by_key}": managed_by}},
             },
             {
                 "Sid": "ManagePlatformKeyAliases",

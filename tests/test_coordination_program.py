@@ -152,7 +152,13 @@ def test_the_coordinator_role_names_only_what_the_coordinator_calls(prod_plan):
         ),
     ]
     pipelines = statements["RestartAndRedeployPlatformPipelines"]
-    assert pipelines["Action"] == ["codepipeline:RetryStageExecution", "codepipeline:StartPipelineExecution"]
+    # A new execution pins the commit an earlier execution built (GetPipelineExecution, ListPipelineExecutions).
+    assert pipelines["Action"] == [
+        "codepipeline:RetryStageExecution",
+        "codepipeline:StartPipelineExecution",
+        "codepipeline:GetPipelineExecution",
+        "codepipeline:ListPipelineExecutions",
+    ]
     assert pipelines["Condition"] == {
         "StringEquals": {"aws:ResourceTag/managed-by": MANAGED_BY, "aws:ResourceTag/platform-stack": "prod"}
     }
@@ -364,3 +370,16 @@ def test_the_coordinator_hears_only_the_tooling_accounts_pipelines_and_the_funct
         )
         # Claims on work last a little longer than the function may run (deploy_ledger.settings).
         assert variables["FUNCTION_TIMEOUT_SECONDS"] == str(int(function["timeout"]))
+
+
+def test_the_coordinator_pins_commits_on_the_source_action_the_pipelines_have(prod_plan):
+    """sourceRevisions names an action; a name the pipelines lack would make every start the coordinator makes fail."""
+    coordinator = next(
+        r
+        for r in prod_plan.resources
+        if r.type == "aws:lambda/function:Function" and r.inputs.get("name") == "cicd-prod-coordinator"
+    )
+    source_action = coordinator.inputs["environment"]["variables"]["SOURCE_ACTION"]
+    pipelines = resources(prod_plan, "aws:codepipeline/pipeline:Pipeline")
+    assert pipelines
+    assert {p.inputs["stages"][0]["actions"][0]["name"] for p in pipelines} == {source_action}

@@ -54,6 +54,15 @@ def deploy_actions(plan, name):
 # --- GCP -------------------------------------------------------------------------------------------------------
 
 
+REF_CONDITIONS = {
+    "dev": "assertion.ref.startsWith('refs/heads/feature/')",
+    "qa": "assertion.ref == 'refs/heads/develop'",
+    "staging": "assertion.ref.startsWith('refs/heads/release/')",
+    "prod": "assertion.ref == 'refs/heads/main'",
+}
+"""GitHub's ``ref`` claim of a branch is ``refs/heads/<branch>`` (GitHub Docs, "OpenID Connect reference")."""
+
+
 @pytest.mark.parametrize("stack", ["dev_plan", "prod_plan"])
 def test_each_gcp_pool_provider_pins_the_repositories_and_the_github_environment_of_its_environment(stack, request):
     """Not only prod: a token from any branch or workflow of a listed repository must not reach dev or staging."""
@@ -63,7 +72,9 @@ def test_each_gcp_pool_provider_pins_the_repositories_and_the_github_environment
     repositories = "assertion.repository in ['bookwise/pricing', 'bookwise/recommendations', 'bookwise/reporting']"
     for environment in ENVIRONMENTS:
         provider = found[f"gcp-{environment}-github"].inputs
-        assert provider["attributeCondition"] == f"{repositories} && assertion.environment == '{environment}'"
+        assert provider["attributeCondition"] == (
+            f"{repositories} && assertion.environment == '{environment}' && {REF_CONDITIONS[environment]}"
+        )
         assert provider["oidc"] == {"issuerUri": "https://token.actions.githubusercontent.com"}
         assert provider["attributeMapping"] == {
             "google.subject": "assertion.sub",
@@ -77,7 +88,7 @@ def test_each_gcp_pool_provider_pins_the_repositories_and_the_github_environment
 def test_no_pool_admits_a_whole_owner(dev_plan):
     for provider in of_type(dev_plan, POOL_PROVIDER):
         condition = provider.inputs["attributeCondition"]
-        assert "repository_owner" not in condition and "startsWith" not in condition
+        assert "repository_owner" not in condition and "assertion.repository.startsWith" not in condition
         assert all("/" in repository for repository in condition.split("[")[1].split("]")[0].split(", "))
 
 
@@ -428,9 +439,15 @@ def test_each_multicloud_repository_gets_its_environments_and_prod_waits_for_rev
     policies = of_type(
         github_plan, "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
     )
+    # Every environment, not only prod: GitHub puts the environment in the token of a job on any branch.
+    # GitHub's wildcards never match '/' (File.fnmatch), so 'x/**' also gets 'x/**/*' for deeper branches.
+    patterns = {"dev": ("feature/**", "feature/**/*"), "qa": ("develop",), "staging": ("release/**", "release/**/*")}
+    patterns["prod"] = ("main",)
     assert {(p.inputs["repository"], p.inputs["environment"], p.inputs["branchPattern"]) for p in policies} == {
-        (s, "prod", "main") for s in GCP_SERVICES + AZURE_SERVICES
+        (s, e, pattern) for s in GCP_SERVICES + AZURE_SERVICES for e in ENVIRONMENTS for pattern in patterns[e]
     }
+    for key, inputs in environments.items():
+        assert inputs["deploymentBranchPolicy"] == {"protectedBranches": False, "customBranchPolicies": True}, key
 
 
 def test_environment_variables_carry_the_stack_outputs(github_plan):

@@ -60,6 +60,9 @@ class AwsDeployTarget(pulumi.ComponentResource):
     deployment_group_name: pulumi.Output[str]
     deploy_role_arn: str
     deployment_config_name: str
+    deploy_role_resources: list[pulumi.Resource]
+    """The deploy role and its policy: a pipeline naming the role waits for both (CreatePipeline checks it can
+    assume every action's role)."""
 
     def __init__(self, name: str, args: DeployTargetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cicd:deploy:AwsDeployTarget", name, None, opts)
@@ -155,7 +158,7 @@ class AwsDeployTarget(pulumi.ComponentResource):
             tags=tags,
             opts=in_account,
         )
-        aws.iam.RolePolicy(
+        deploy_policy = aws.iam.RolePolicy(
             f"{name}-deploy-policy",
             role=role.id,
             policy=pulumi.Output.all(args.bucket_arn, args.key_arn).apply(
@@ -180,6 +183,7 @@ class AwsDeployTarget(pulumi.ComponentResource):
         self.application_name = application.name
         self.deployment_group_name = group.deployment_group_name
         self.deploy_role_arn = args.deploy_role_arn
+        self.deploy_role_resources = [role, deploy_policy]
         self.register_outputs(
             {
                 "applicationName": application.name,

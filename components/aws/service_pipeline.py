@@ -197,8 +197,12 @@ class ServicePipeline(pulumi.ComponentResource):
                     rollback_on_failure=True,
                     extra_deploy_actions=[*dispatches, *self._bake(environment, dispatches)],
                 ),
-                # The gate and the bake read the health alarm from the first run on.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_policy, alarms]),
+                # The gate and the bake read the health alarm from the first run on; CreatePipeline refuses an
+                # action role the pipeline role cannot assume yet (InvalidStructureException), so the deploy role
+                # and its policy come first.
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[pipeline_policy, alarms, *target.deploy_role_resources]
+                ),
             )
         self.register_outputs(
             {

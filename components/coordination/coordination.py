@@ -205,6 +205,7 @@ class Coordination(pulumi.ComponentResource):
             # Read in the dependency's account through the reader role the graph names for it.
             "HEALTH_ALARM_PATTERN": naming.health_alarm_name("{service}", "{environment}"),
             "DEPLOY_STAGE": "Deploy",
+            "SOURCE_ACTION": "Source",
             "HOLD_TIMEOUT_MINUTES": str(args.hold_timeout_minutes),
             # Events and jobs from anywhere else are claims the functions do not act on.
             "TOOLING_ACCOUNT_ID": account,

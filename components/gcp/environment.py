@@ -9,7 +9,10 @@ name, in every environment, as the Azure federated subjects do. Without the
 environment, any branch or workflow of a listed repository (a pull request's
 ``pull_request`` workflow, a scratch branch) could sign in as that
 environment's deploy accounts; with it, only jobs the environment's protection
-rules let run (its reviewers in production, its branch policy) get a token.
+rules let run (its reviewers in production, its branch policy) get a token. The
+environment alone is still not the branch (GitHub names it in the token of any job
+that names it), so the condition also pins the token's ``ref`` to the environment's
+branch pattern (``ref_condition``).
 Bindings on each service account narrow it further to one repository
 (``service_target.py``).
 
@@ -37,6 +40,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from ..model import naming
+from ..model.branch_pattern import is_literal, portable_regex
 from ..model.settings import Environment
 from ..model.tags import standard_tags
 
@@ -54,11 +58,40 @@ ATTRIBUTE_MAPPING = {
 
 
 def attribute_condition(repositories: Sequence[str], environment: Environment) -> str:
-    """The CEL condition a GitHub token must satisfy to be exchanged in this environment's pool."""
+    """The CEL condition a GitHub token must satisfy to be exchanged in this environment's pool.
+
+    The GitHub environment alone does not pin the branch: GitHub names it in the token of any job that names
+    it, whatever its branch or event (GitHub Docs, "OpenID Connect reference"). So the token's ``ref`` must be
+    a branch of the environment's pattern too (``ref_condition``).
+    """
     if not repositories:
         raise ValueError(f"no repository deploys to GCP in {environment.name}; the pool would admit nothing")
     listed = ", ".join(f"'{repository}'" for repository in sorted(repositories))
-    return f"assertion.repository in [{listed}] && assertion.environment == '{environment.name}'"
+    return (
+        f"assertion.repository in [{listed}] && assertion.environment == '{environment.name}'"
+        f" && {ref_condition(environment.branch)}"
+    )
+
+
+def ref_condition(branch_pattern: str) -> str:
+    """CEL admitting exactly the tokens whose ``ref`` is a branch the pattern matches.
+
+    GitHub's ``ref`` claim is ``refs/heads/<branch>`` for a branch (a pull request's is ``refs/pull/<n>/merge``,
+    a tag's ``refs/tags/<tag>``, so neither ever matches). A literal branch is compared exactly; a pattern that
+    is a literal prefix followed by ``**`` (``release/**``) becomes ``startsWith``; any other glob becomes
+    ``matches`` with the pattern as an anchored RE2 regex (CEL's ``matches`` is RE2), same meaning as the
+    pipeline's trigger filter (``branch_pattern.matches``). Quotes in a branch name are escaped for CEL.
+    """
+    if is_literal(branch_pattern):
+        return f"assertion.ref == '{_cel_text('refs/heads/' + branch_pattern)}'"
+    prefix = branch_pattern.removesuffix("**")
+    if prefix != branch_pattern and is_literal(prefix):
+        return f"assertion.ref.startsWith('{_cel_text('refs/heads/' + prefix)}')"
+    return f"assertion.ref.matches('{_cel_text('^refs/heads/' + portable_regex(branch_pattern) + '$')}')"
+
+
+def _cel_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
 class GcpFoothold(Protocol):

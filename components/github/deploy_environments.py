@@ -5,8 +5,18 @@ create the environments and copy the ``cloudDeployTargets`` output by hand
 (``templates/github/README.md``). With it, the platform owns them: each
 environment the service deploys to exists in its repository with the
 variables its workflow reads, and production ones wait for a reviewer team,
-let no one approve their own run, let no admin bypass that, and accept only
-the production branch, so no other branch can mint a production token.
+let no one approve their own run, and let no admin bypass that.
+
+Every one of them, production or not, accepts only the branches its environment
+deploys from: GitHub names the environment in the OIDC token of any job that names
+it, whatever its branch ("OpenID Connect reference"), and Azure's federated subject
+can carry only the environment, so the environment's deployment branch policy is what
+keeps another branch or a pull request (its ``GITHUB_REF`` is ``refs/pull/...``)
+from minting a token. GitHub matches policy patterns with Ruby's ``File.fnmatch``,
+where wildcards do not match ``/`` ("Managing environments for deployment",
+deployment branches): ``release/**`` alone admits ``release/1.2`` but not
+``release/1/2``, so a pattern ending in ``/**`` also gets ``<prefix>/**/*``, whose
+``**/`` spans directories (``github_branch_patterns``).
 """
 
 from __future__ import annotations
@@ -51,17 +61,15 @@ class DeployEnvironments(pulumi.ComponentResource):
                 can_admins_bypass=not production,
                 deployment_branch_policy=github.RepositoryEnvironmentDeploymentBranchPolicyArgs(
                     protected_branches=False, custom_branch_policies=True
-                )
-                if production
-                else None,
+                ),
                 opts=in_github,
             )
-            if production:
+            for index, pattern in enumerate(github_branch_patterns(environment.branch)):
                 github.RepositoryEnvironmentDeploymentPolicy(
-                    f"{name}-{environment.name}-branch",
+                    f"{name}-{environment.name}-branch" + (f"-{index + 1}" if index else ""),
                     repository=repository,
                     environment=github_environment.environment,
-                    branch_pattern=environment.branch,
+                    branch_pattern=pattern,
                     opts=in_github,
                 )
             for variable, value in sorted(args.variables[environment.name].items()):
@@ -74,6 +82,13 @@ class DeployEnvironments(pulumi.ComponentResource):
                     opts=in_github,
                 )
         self.register_outputs({})
+
+
+def github_branch_patterns(pattern: str) -> tuple[str, ...]:
+    """The deployment branch policy patterns that admit the branches of ``pattern`` (see the module docstring)."""
+    if pattern.endswith("/**"):
+        return (pattern, pattern + "/*")
+    return (pattern,)
 
 
 def variables_by_name(

@@ -142,7 +142,13 @@ def coordinator_role_policy(
             # because their ARNs would overflow an inline policy (10,240 characters).
             "Sid": "RestartAndRedeployPlatformPipelines",
             "Effect": "Allow",
-            "Action": ["codepipeline:RetryStageExecution", "codepipeline:StartPipelineExecution"],
+            # A new execution names the commit it builds, read from an earlier execution (sourceRevisions).
+            "Action": [
+                "codepipeline:RetryStageExecution",
+                "codepipeline:StartPipelineExecution",
+                "codepipeline:GetPipelineExecution",
+                "codepipeline:ListPipelineExecutions",
+            ],
             "Resource": f"arn:{scope.partition}:codepipeline:{scope.region}:{scope.account_id}:*",
             "Condition": {
                 "StringEquals": {

@@ -86,3 +86,40 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 def matches(pattern: str, branch: str) -> bool:
     """Whether a push to ``branch`` passes the filter ``pattern``."""
     return _compiled(pattern).fullmatch(branch) is not None
+
+
+_REGEX_PLAIN = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-")
+
+
+def _literal_regex(text: str) -> str:
+    """``text`` as a regex without backslashes: safe to put in a CEL or JSON string unescaped."""
+    return "".join(c if c in _REGEX_PLAIN else f"[{c}]" for c in text)
+
+
+def portable_regex(pattern: str) -> str:
+    """The pattern as an unanchored regex that RE2 (CEL's ``matches``) and Python read alike.
+
+    Same meaning as ``matches``: ``**`` crosses ``/``, ``*`` and ``?`` do not, ``[...]`` / ``[!...]`` are
+    classes and ``{a,b}`` alternatives. Literal characters other than letters, digits, ``/``, ``_`` and ``-``
+    become one-character classes (``.`` → ``[.]``), so the result holds no backslash to escape.
+    """
+    regex, index = "", 0
+    while index < len(pattern):
+        c = pattern[index]
+        if pattern.startswith("**", index):
+            regex, index = regex + ".*", index + 2
+            continue
+        if c == "[":
+            end = pattern.index("]", index)
+            body = pattern[index + 1 : end]
+            regex += "[" + ("^" + body[1:] if body.startswith("!") else body) + "]"
+            index = end + 1
+            continue
+        if c == "{":
+            end = pattern.index("}", index)
+            regex += "(" + "|".join(_literal_regex(alt) for alt in pattern[index + 1 : end].split(",")) + ")"
+            index = end + 1
+            continue
+        regex += {"*": "[^/]*", "?": "[^/]"}.get(c) or _literal_regex(c)
+        index += 1
+    return regex

@@ -26,6 +26,7 @@ from .sharding import (
     resolve_stack_settings,
     services_of,
 )
+from .workload_claims import check_workload_claims
 from .yaml_source import load_yaml_file
 
 
@@ -181,6 +182,7 @@ def load_platform_inputs(
     catalog = load_catalog(catalog_path, display_name)
     check_catalog_against_stack(catalog, settings, display_name)
     check_artifact_prefixes(catalog, settings, display_name)
+    check_workload_claims(catalog, settings, display_name)
     check_shards(catalog, settings, display_name, resolved.file_name)
     check_build_queues(catalog, settings, display_name, resolved.file_name)
     if resolved.role.kind == "core":

@@ -41,6 +41,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from deploy_ledger import source_revisions
 from deploy_ledger.aws import Aws
 from deploy_ledger.events import (
     PIPELINE_EVENT,
@@ -73,7 +74,7 @@ LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
 # RetryStageExecution needs failed actions ("Before a stage can be retried, it must either have all actions
 # failed or some actions failed and some succeeded", API reference); a stage stopped by its entry rule may
-# have none, and a run can be gone or overtaken. A new run then builds the branch's latest commit.
+# have none, and a run can be gone or overtaken. A new run then builds the held run's commit (sourceRevisions).
 NOT_RETRYABLE = frozenset(
     {
         "StageNotRetryableException",
@@ -237,7 +238,17 @@ class Coordinator:
         token = action_token(upstream, execution, dependent)
         if action == "redeploy":
             pipeline = self.settings.pipeline_name_pattern.format(service=dependent, environment=environment)
-            self.aws.call("codepipeline", "start_pipeline_execution", name=pipeline, clientRequestToken=token)
+            deployed = self.ledger.state(dependent, environment).get("last_deployed_execution")
+            revisions = source_revisions.last_deployed(self.aws, pipeline, deployed)
+            if not revisions:  # a start without a commit would build BranchName: the default branch for a glob
+                return f"no redeploy of {dependent} in {environment}: no deployed commit known"
+            self.aws.call(
+                "codepipeline",
+                "start_pipeline_execution",
+                name=pipeline,
+                clientRequestToken=token,
+                sourceRevisions=revisions,
+            )
             return f"redeploy {dependent} in {environment}"
         project = self.settings.test_project_pattern.format(service=dependent, environment=environment)
         try:
@@ -436,7 +447,15 @@ class Coordinator:
             except ClientError as error:
                 if error_code(error) not in NOT_RETRYABLE:
                     raise
-        started = self.aws.call("codepipeline", "start_pipeline_execution", name=pipeline, clientRequestToken=token)
+        # The held execution's commit; unknown only when the hold never learned its execution (see README).
+        revisions = source_revisions.of_execution(self.aws, pipeline, execution) if execution else []
+        started = self.aws.call(
+            "codepipeline",
+            "start_pipeline_execution",
+            name=pipeline,
+            clientRequestToken=token,
+            sourceRevisions=revisions,
+        )
         return f"restarted {service} in {environment} (new execution)", started.get("pipelineExecutionId")
 
 

@@ -24,6 +24,8 @@ class Settings:
     health_alarm_pattern: str = "cicd-{service}-{environment}-health"
     """The composite alarm of a service in an environment, in the account where it runs there."""
     deploy_stage: str = "Deploy"
+    source_action: str = "Source"
+    """The pipelines' source action: where an execution the coordinator starts pins its commit."""
     hold_timeout_minutes: int = 120
     retry_attempts: int = 6
     retry_base_seconds: float = 0.2
@@ -54,6 +56,7 @@ class Settings:
             test_project_pattern=env.get("TEST_PROJECT_PATTERN", cls.test_project_pattern),
             health_alarm_pattern=env.get("HEALTH_ALARM_PATTERN", cls.health_alarm_pattern),
             deploy_stage=env.get("DEPLOY_STAGE", cls.deploy_stage),
+            source_action=env.get("SOURCE_ACTION", cls.source_action),
             hold_timeout_minutes=int(env.get("HOLD_TIMEOUT_MINUTES", cls.hold_timeout_minutes)),
             retry_attempts=int(env.get("RETRY_MAX_ATTEMPTS", cls.retry_attempts)),
             retry_base_seconds=float(env.get("RETRY_BASE_SECONDS", cls.retry_base_seconds)),

@@ -257,6 +257,46 @@ def test_a_key_without_the_platform_tag_cannot_be_changed():
     assert not is_allowed(document, ApiCall("kms:ScheduleKeyDeletion", key, {"aws:ResourceTag/owner": "x"}))
 
 
+def test_a_key_created_with_its_tags_needs_no_tag_on_an_existing_key():
+    """CreateKey with Tags costs kms:TagResource authorised on no particular key (KMS Developer Guide, "Controlling
+    access to tags"), with the request's tags and no aws:ResourceTag: the coverage model's creation calls."""
+    document = render(bootstrap_policy(), partition="aws", account_id="444444444444", region="eu-west-1")
+    place = Placement("aws", "444444444444", "eu-west-1", {"managed-by": "cicd-platform", "service": "booking"})
+    calls = RESOURCE_CALLS["aws:kms/key:Key"]({}, place)
+    created = [c for c in calls if c.resource == "*"]
+    assert {c.action for c in created} == {"kms:CreateKey", "kms:TagResource"}
+    assert all(not any(k.startswith("aws:ResourceTag/") for k in c.context) for c in created)
+    assert all(is_allowed(document, call) for call in calls)
+
+
+FOREIGN_KEY = "arn:aws:kms:eu-west-1:444444444444:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+
+@pytest.mark.parametrize(
+    ("key", "existing_tags"),
+    [
+        (FOREIGN_KEY, {}),
+        (FOREIGN_KEY, {"aws:ResourceTag/managed-by": "payments-team"}),
+        (FOREIGN_KEY, {"aws:ResourceTag/owner": "cardholder-data"}),
+        # Another region of the same account: the role is rolled out per region, the key is not.
+        (FOREIGN_KEY.replace("eu-west-1", "us-east-1"), {}),
+    ],
+    ids=["untagged", "someone-elses-managed-by", "other-tags", "other-region"],
+)
+def test_no_existing_key_can_be_tagged_as_the_platforms(key, existing_tags):
+    document = render(bootstrap_policy(), partition="aws", account_id="444444444444", region="eu-west-1")
+    for request in ({"aws:RequestTag/managed-by": "cicd-platform"}, {"aws:RequestTag/service": "booking"}):
+        assert not is_allowed(document, ApiCall("kms:TagResource", key, {**existing_tags, **request}))
+
+
+def test_the_platforms_own_key_can_still_be_retagged_and_untagged():
+    document = render(bootstrap_policy(), partition="aws", account_id="444444444444", region="eu-west-1")
+    own = {"aws:ResourceTag/managed-by": "cicd-platform"}
+    assert is_allowed(document, ApiCall("kms:TagResource", FOREIGN_KEY, {**own, "aws:RequestTag/service": "x"}))
+    assert is_allowed(document, ApiCall("kms:UntagResource", FOREIGN_KEY, own))
+    assert not is_allowed(document, ApiCall("kms:UntagResource", FOREIGN_KEY, {}))
+
+
 def test_inline_policy_on_a_role_that_is_neither_platform_nor_catalog_instance_role_is_denied(prod_plan):
     provider = prod_account_provider(prod_plan)
     foreign = RecordedResource(

@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.azure.service_target import federated_subject, role_assignment_name
-from components.gcp.environment import attribute_condition
+from components.gcp.environment import attribute_condition, ref_condition
 from components.model import naming
+from components.model.branch_pattern import matches
 from components.model.settings import parse_settings
 from offline_plan import gcp_mocks
 
@@ -48,8 +49,14 @@ def test_condition_lists_repositories_exactly_and_pins_every_environment_to_its_
     dev_settings_raw, name
 ):
     repositories = ("bookwise/b", "bookwise/a")
+    ref = {
+        "dev": "assertion.ref.startsWith('refs/heads/feature/')",
+        "qa": "assertion.ref == 'refs/heads/develop'",
+        "staging": "assertion.ref.startsWith('refs/heads/release/')",
+        "prod": "assertion.ref == 'refs/heads/main'",
+    }[name]
     assert attribute_condition(repositories, environment(dev_settings_raw, name)) == (
-        f"assertion.repository in ['bookwise/a', 'bookwise/b'] && assertion.environment == '{name}'"
+        f"assertion.repository in ['bookwise/a', 'bookwise/b'] && assertion.environment == '{name}' && {ref}"
     )
 
 
@@ -80,3 +87,38 @@ def test_mocked_project_lookup_agrees_with_mocked_pool_names():
     )
     assert pool["name"] == f"projects/{project['number']}/locations/global/workloadIdentityPools/github-actions"
     assert re.match(r"^\d{12}$", project["number"])
+
+
+PATTERNS = ["main", "develop", "feature/**", "release/**", "hotfix/*", "release/v[0-9]*", "{main,master}"]
+PATTERNS += ["team-?/**", "rel.x/*", "[!a]*/fix", "o'brien"]
+BRANCHES = ["main", "master", "develop", "feature/a", "feature/a/b", "feature", "release/1.2", "release/1/2"]
+BRANCHES += ["hotfix/x", "hotfix/x/y", "release/v2", "release/vx", "team-1/a", "team-12/a", "rel.x/y", "relax/y"]
+BRANCHES += ["b/fix", "a/fix", "o'brien", "mainx", "xmain"]
+
+
+def admits(condition: str, ref: str) -> bool:
+    """Evaluate the three shapes ``ref_condition`` writes, the way CEL does (``matches`` is an RE2 search)."""
+    unquote = lambda text: text.replace("\\'", "'").replace("\\\\", "\\")  # noqa: E731
+    if equal := re.fullmatch(r"assertion\.ref == '(.*)'", condition):
+        return ref == unquote(equal[1])
+    if prefix := re.fullmatch(r"assertion\.ref\.startsWith\('(.*)'\)", condition):
+        return ref.startswith(unquote(prefix[1]))
+    regex = re.fullmatch(r"assertion\.ref\.matches\('(.*)'\)", condition)
+    assert regex and "\\" not in regex[1].replace("\\'", ""), condition  # no escape CEL would read first
+    return re.search(unquote(regex[1]), ref) is not None
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_the_pool_admits_exactly_the_branches_the_pipeline_trigger_builds(pattern):
+    """Same meaning as the CodePipeline trigger filter (``branch_pattern.matches``); never a PR or a tag."""
+    condition = ref_condition(pattern)
+    for branch in BRANCHES:
+        assert admits(condition, f"refs/heads/{branch}") == matches(pattern, branch), (pattern, branch, condition)
+    for ref in ("refs/pull/7/merge", f"refs/tags/{pattern}", "refs/tags/main"):
+        assert not admits(condition, ref), (condition, ref)
+
+
+def test_literal_and_prefix_patterns_read_as_equality_and_startswith():
+    assert ref_condition("main") == "assertion.ref == 'refs/heads/main'"
+    assert ref_condition("release/**") == "assertion.ref.startsWith('refs/heads/release/')"
+    assert ref_condition("hotfix/*") == "assertion.ref.matches('^refs/heads/hotfix/[^/]*$')"

@@ -66,6 +66,7 @@ def test_a_non_production_provider_pins_its_github_environment(monitor) -> None:
     (provider,) = [r for r in monitor.recorded if r.name == "gcp-staging-github"]
     assert provider.inputs["attributeCondition"] == (
         "assertion.repository in ['bookwise/pricing'] && assertion.environment == 'staging'"
+        " && assertion.ref.startsWith('refs/heads/release/')"
     )
 
 

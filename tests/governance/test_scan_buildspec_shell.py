@@ -282,7 +282,12 @@ class ScanRun:
 
     def blocking_findings(self) -> list[str]:
         """Ids of the findings that failed the scan: the ASFF the scan wrote, one per failed JUnit case."""
-        written = [f["Id"] for path in sorted(self.scan_dir.glob("asff/*/findings-*.json")) for f in _json(path)]
+        written = [
+            f["Id"]
+            for path in sorted(self.scan_dir.glob("asff/*/findings-*.json"))
+            for f in _json(path)
+            if f["ProductFields"]["cicd-platform/Blocking"] == "true"  # not a suppression the scan set aside
+        ]
         failed_cases = [
             case
             for path in self.scan_dir.glob("junit/*.xml")
@@ -564,6 +569,66 @@ def security_hub_denies_the_call(plan, sandbox):
     return sandbox.run(deployed_scan(plan, "booking", "qa", "Secrets"))
 
 
+REPOSITORY_SUPPRESSIONS = {
+    ".gitleaks.toml": "[allowlist]\npaths = ['.*']\n",
+    ".gitleaksignore": "src/config.py:aws-access-token:3\n",
+    ".checkov.yaml": "skip-check: [CKV_AWS_20]\nsoft-fail: true\n",
+    ".semgrepignore": "src/\n",
+    "lib/.semgrepignore": "*.py\n",
+    "osv-scanner.toml": "[[IgnoredVulns]]\nid = 'GHSA-h452-7996-h45h'\n",
+    "lib/osv-scanner.toml": "[[IgnoredVulns]]\nid = 'GHSA-776f-qx25-q3cc'\n",
+}
+"""What a repository might commit to silence its scans (each tool's documented file and place)."""
+
+
+def with_repository_suppressions(sandbox: Sandbox) -> None:
+    for name, text in REPOSITORY_SUPPRESSIONS.items():
+        (sandbox.root / "src" / name).parent.mkdir(parents=True, exist_ok=True)
+        (sandbox.root / "src" / name).write_text(text)
+
+
+def records_its_run(tool: str, output_flag: str, output: str) -> str:
+    """A stand-in that keeps its arguments and which dot-files of the checkout it could see, then writes output."""
+    return (
+        f'echo "$*" > "$CODEBUILD_SRC_DIR/../calls/{tool}-args"\n'
+        f'find . -name ".*" -type f | sort > "$CODEBUILD_SRC_DIR/../calls/{tool}-saw"\n'
+        f'while [ "$1" != "{output_flag}" ]; do shift; done; echo \'{output}\' > "$2"\n'
+    )
+
+
+@scenario
+def gitleaks_in_a_repository_that_silences_it(plan, sandbox):
+    with_repository_suppressions(sandbox)
+    gitleaks_release(sandbox, records_its_run("gitleaks", "--report-path", "[]"))
+    return sandbox.run(deployed_scan(plan, "booking", "prod", "Secrets"))
+
+
+@scenario
+def checkov_in_a_repository_that_silences_it(plan, sandbox):
+    with_repository_suppressions(sandbox)
+    sandbox.tool(
+        "checkov",
+        'echo "$*" > "$CODEBUILD_SRC_DIR/../calls/checkov-args"\n'
+        'find . -name ".*" -type f | sort > "$CODEBUILD_SRC_DIR/../calls/checkov-saw"\n'
+        f"cat {FIXTURES / 'checkov-skipped.json'}\n",
+    )
+    return sandbox.run(deployed_scan(plan, "booking", "prod", "IaC"))
+
+
+@scenario
+def semgrep_in_a_repository_that_silences_it(plan, sandbox):
+    with_repository_suppressions(sandbox)
+    sandbox.tool("semgrep", records_its_run("semgrep", "--output", '{"results": []}'))
+    return sandbox.run(deployed_scan(plan, "booking", "prod", "SAST"))
+
+
+@scenario
+def osv_in_a_repository_that_silences_it(plan, sandbox):
+    with_repository_suppressions(sandbox)
+    osv_release(sandbox, 'echo "$*" > "$CODEBUILD_SRC_DIR/../calls/osv-args"; echo \'{"results": []}\'\n')
+    return sandbox.run(deployed_scan(plan, "booking", "prod", "Dependencies"))
+
+
 class Runs(dict):
     """Each scenario runs once, on first use, in a sandbox of its own."""
 
@@ -829,3 +894,61 @@ def test_every_line_of_the_buildspec_shell_runs_in_some_scenario(runs, dev_plan)
                     if not span & ran:
                         missing.append(f"{phase_name} line {start}: {text[start - 1].strip()}")
     assert missing == [], "no scenario runs these lines of scan.yml; add one:\n" + "\n".join(missing)
+
+
+# --- the repository does not configure its own scan -------------------------------------------------
+
+
+def reported_suppressions(run: ScanRun) -> list[tuple[str, str]]:
+    return sorted(
+        (f["ProductFields"]["cicd-platform/Location"], f["ProductFields"]["cicd-platform/Blocking"])
+        for f in run.in_security_hub()
+        if f["GeneratorId"].split("/")[2] == "repo-suppression"
+    )
+
+
+def test_gitleaks_runs_on_the_platforms_rules_and_reports_the_repositorys_files(runs):
+    """gitleaks: --config precedes <source>/.gitleaks.toml (v8.2.0 release notes); --gitleaks-ignore-path and
+    --ignore-gitleaks-allow (gitleaks --help) keep .gitleaksignore and gitleaks:allow comments out."""
+    run = runs["gitleaks_in_a_repository_that_silences_it"]
+    assert run.build.succeeded, run.build.log
+    args = run.sandbox.calls_to("gitleaks-args")[0].split()
+    assert (run.scan_dir / "gitleaks.toml").read_text() == "[extend]\nuseDefault = true\n"
+    assert args[args.index("--config") + 1].endswith("/scan/gitleaks.toml")
+    ignore_dir = Path(args[args.index("--gitleaks-ignore-path") + 1])
+    assert ignore_dir.is_dir() and not any(ignore_dir.iterdir())
+    assert "--ignore-gitleaks-allow" in args
+    # Reported, not blocking: the scan itself passed.
+    assert reported_suppressions(run) == [(".gitleaks.toml", "false"), (".gitleaksignore", "false")]
+
+
+def test_checkov_never_sees_the_repositorys_config_and_inline_skips_fail(runs):
+    run = runs["checkov_in_a_repository_that_silences_it"]
+    assert ".checkov.yaml" not in "".join(run.sandbox.calls_to("checkov-saw"))
+    assert "--config-file" in run.sandbox.calls_to("checkov-args")[0].split()
+    assert reported_suppressions(run) == [(".checkov.yaml", "false")]
+    # The fixture's only result is a check the repository skipped inline: it blocks the prod release.
+    assert statuses(run) == FAILED_SCAN, run.build.log
+    blocking = [f for f in run.in_security_hub() if f["ProductFields"]["cicd-platform/Blocking"] == "true"]
+    assert [f["GeneratorId"] for f in blocking] == ["cicd-platform/iac/CKV_AWS_20"]
+    assert blocking_findings_not_in_security_hub(run) == []
+
+
+def test_semgrep_counts_nosemgrep_findings_and_never_sees_a_semgrepignore(runs):
+    """Semgrep honours nosemgrep comments unless --disable-nosem, and .semgrepignore files in any folder
+    (Semgrep docs, "Ignore files, folders, and code"); no flag overrides those, so they are removed first."""
+    run = runs["semgrep_in_a_repository_that_silences_it"]
+    assert run.build.succeeded, run.build.log
+    assert "--disable-nosem" in run.sandbox.calls_to("semgrep-args")[0].split()
+    assert ".semgrepignore" not in "".join(run.sandbox.calls_to("semgrep-saw"))
+    assert reported_suppressions(run) == [(".semgrepignore", "false"), ("lib/.semgrepignore", "false")]
+
+
+def test_osv_scanner_replaces_every_osv_scanner_toml_with_the_platforms(runs):
+    """OSV-Scanner docs, "Configuration": --config applies to all files and ignores osv-scanner.toml everywhere."""
+    run = runs["osv_in_a_repository_that_silences_it"]
+    assert run.build.succeeded, run.build.log
+    args = run.sandbox.calls_to("osv-args")[0].split()
+    assert (run.scan_dir / "osv-scanner.toml").read_text() == ""
+    assert args[args.index("--config") + 1].endswith("/scan/osv-scanner.toml")
+    assert reported_suppressions(run) == [("lib/osv-scanner.toml", "false"), ("osv-scanner.toml", "false")]

@@ -298,3 +298,26 @@ def test_security_hub_gets_exactly_the_findings_that_fail_the_scan(tmp_path, rea
         f"{finding['Severity']['Label']}: {finding['Title']}"[: scan_report.TITLE_LIMIT] for finding in asff
     )
     assert len({finding["Id"] for finding in asff}) == len(asff), "one Security Hub finding per blocking finding"
+
+
+def test_a_repositorys_scanner_files_are_reported_whatever_the_threshold_and_never_fail(tmp_path):
+    checkout = tmp_path / "checkout"
+    (checkout / "lib").mkdir(parents=True)
+    (checkout / ".gitleaks.toml").write_text("[allowlist]\npaths = ['.*']\n")
+    (checkout / "lib" / ".gitleaks.toml").write_text("")  # gitleaks reads only <source>/.gitleaks.toml
+    (checkout / "lib" / "osv-scanner.toml").write_text("")
+    assert [f.path for f in scan_report.read_repo_suppressions(checkout, "secrets")] == [".gitleaks.toml"]
+    assert [f.path for f in scan_report.read_repo_suppressions(checkout, "sca")] == ["lib/osv-scanner.toml"]
+    assert scan_report.read_repo_suppressions(checkout, "licenses") == []
+    code = scan_report.run([*argv(tmp_path, "repo-suppressions", checkout, "LOW"), "--scanner", "secrets"], now=NOW)
+    assert code == 0  # reported at failOn LOW, yet not a failure
+    (sent,) = [f for path in (tmp_path / "asff").glob("*.json") for f in json.loads(path.read_text())]
+    assert sent["GeneratorId"] == "cicd-platform/secrets/repo-suppression/gitleaks.toml"
+    assert sent["ProductFields"]["cicd-platform/Blocking"] == "false"
+    (case,) = ElementTree.parse(tmp_path / "j.xml").getroot().iter("testcase")
+    assert case.find("failure") is None and case.find("skipped") is not None
+
+
+def test_a_check_the_repository_skipped_inline_counts_as_failed():
+    (finding,) = scan_report.read_checkov(fixture("checkov-skipped.json"))
+    assert (finding.rule_id, finding.severity) == ("CKV_AWS_20", "CRITICAL")

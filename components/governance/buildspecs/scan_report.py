@@ -14,6 +14,11 @@ platform's scale (LOW < MEDIUM < HIGH < CRITICAL), then:
 - exits 1 when a finding reaches the threshold (the build fails), 2 when the
   scanner output cannot be read (fail closed), else 0.
 
+The ``repo-suppressions`` reader reads the checkout instead of a scanner's JSON: the files a repository
+committed to configure or silence the scanner about to run. The scan never applies them (the buildspec gives
+each scanner the platform's configuration and sets aside what a flag cannot override); each is reported to
+Security Hub whatever ``--fail-on`` says, and never fails the scan.
+
 Secrets found by gitleaks are never copied into any output: only the rule, the
 file and the line.
 """
@@ -64,6 +69,11 @@ class Finding:
     """What makes this finding the same one next time; defaults to rule + path + occurrence."""
     original_severity: str = ""
     references: tuple[str, ...] = field(default_factory=tuple)
+    informational: bool = False
+    """Reported to Security Hub whatever the threshold, never a failure (a suppression the scan set aside)."""
+
+    def blocks(self, threshold: str) -> bool:
+        return not self.informational and at_or_above(self.severity, threshold)
 
     @property
     def location(self) -> str:
@@ -264,7 +274,10 @@ def read_checkov(doc: Any) -> list[Finding]:
             if "passed" in report and "failed" in report:  # nothing to scan: checkov prints only a summary
                 continue
             raise UnreadableOutputError("checkov report has no 'results'")
-        for check in report["results"].get("failed_checks", []):
+        # An inline ``checkov:skip`` comment moves a failed check to skipped_checks; the repository does not
+        # decide what its mandatory scan skips (the platform's config skips nothing), so it counts as failed.
+        results = report["results"]
+        for check in [*results.get("failed_checks", []), *results.get("skipped_checks", [])]:
             word = check.get("severity")
             path = _relative(check.get("file_path", ""))
             lines = check.get("file_line_range") or [None]
@@ -380,6 +393,50 @@ def read_zap(doc: Any) -> list[Finding]:
     return findings
 
 
+REPO_SUPPRESSIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    # scanner: (glob in the checkout, what it would do, how the scan overrides it)
+    "sast": ((".semgrepignore", "excludes paths from Semgrep", "set aside before the scan"),),
+    "sca": (("osv-scanner.toml", "ignores vulnerabilities or packages in OSV-Scanner", "--config overrides it"),),
+    "iac": (
+        (".checkov.yaml", "configures Checkov (skip-check, soft-fail, skip-path)", "set aside before the scan"),
+        (".checkov.yml", "configures Checkov (skip-check, soft-fail, skip-path)", "set aside before the scan"),
+    ),
+    "secrets": (
+        (".gitleaks.toml", "replaces gitleaks' rules and allowlists", "--config overrides it"),
+        (".gitleaksignore", "ignores gitleaks findings by fingerprint", "--gitleaks-ignore-path overrides it"),
+    ),
+}
+"""Files a repository may commit that would configure or silence its scanner, by scanner (each tool's docs:
+Semgrep "Ignore files, folders, and code", OSV-Scanner "Configuration", Checkov "CLI Command Reference",
+gitleaks v8.2.0 config precedence)."""
+
+
+def read_repo_suppressions(checkout: Path, scanner: str) -> list[Finding]:
+    """One informational finding per committed file that would configure or silence ``scanner``."""
+    findings = []
+    for pattern, effect, override in REPO_SUPPRESSIONS.get(scanner, ()):
+        # Semgrep and OSV-Scanner read theirs in every directory; Checkov and gitleaks at the root only.
+        paths = sorted(checkout.glob(f"**/{pattern}")) if scanner in ("sast", "sca") else [checkout / pattern]
+        for path in (path for path in paths if path.is_file()):
+            relative = path.relative_to(checkout).as_posix()
+            findings.append(
+                Finding(
+                    scanner=scanner,
+                    rule_id=f"repo-suppression/{pattern.lstrip('.')}",
+                    title=f"{relative} {effect}; not applied ({override})",
+                    severity="LOW",
+                    path=relative,
+                    description=(
+                        f"The repository committed {relative}, which {effect}. The platform's scan does not "
+                        f"apply it ({override}); if a finding is a false positive, ask the platform team."
+                    ),
+                    original_severity="suppression",
+                    informational=True,
+                )
+            )
+    return findings
+
+
 READERS: dict[str, Callable[[Any], list[Finding]]] = {
     "semgrep": read_semgrep,
     "sonarqube": read_sonarqube,
@@ -421,7 +478,7 @@ def _in_line_order(findings: Iterable[Finding]) -> list[Finding]:
 
 def junit_report(findings: Sequence[Finding], suite: str, fail_on: str) -> str:
     """One test case per finding: failed at or above ``fail_on``, skipped below; one passing case if clean."""
-    failing = [f for f in findings if at_or_above(f.severity, fail_on)]
+    failing = [f for f in findings if f.blocks(fail_on)]
     suites = ElementTree.Element("testsuites", name="security-findings")
     element = ElementTree.SubElement(
         suites,
@@ -440,11 +497,13 @@ def junit_report(findings: Sequence[Finding], suite: str, fail_on: str) -> str:
             name=f"[{finding.severity}] {finding.rule_id} at {finding.location}",
         )
         text = f"{finding.title}\n{finding.description}\n" + "\n".join(finding.references)
-        if at_or_above(finding.severity, fail_on):
+        if finding.blocks(fail_on):
             failure = ElementTree.SubElement(
                 case, "failure", message=f"{finding.severity}: {finding.title}"[:TITLE_LIMIT], type=finding.severity
             )
             failure.text = text
+        elif finding.informational:
+            ElementTree.SubElement(case, "skipped", message="set aside by the platform; reported to Security Hub")
         else:
             ElementTree.SubElement(case, "skipped", message=f"{finding.severity} is below failOn {fail_on}")
     if not findings:
@@ -473,7 +532,7 @@ def asff_findings(findings: Sequence[Finding], context: Context, fail_on: str, n
     documents = []
     ids = stable_ids(context.service, findings)
     for finding, finding_id in zip(findings, ids):  # noqa: B905 (strict= needs 3.10)
-        if not at_or_above(finding.severity, fail_on):
+        if not (finding.informational or at_or_above(finding.severity, fail_on)):
             continue
         severity = {"Label": finding.severity, "Original": finding.original_severity or finding.severity}
         types = [FINDING_TYPES[finding.scanner]]
@@ -502,6 +561,7 @@ def asff_findings(findings: Sequence[Finding], context: Context, fail_on: str, n
                 "cicd-platform/Scanner": finding.scanner,
                 "cicd-platform/Location": finding.location[:2048],
                 "cicd-platform/Commit": context.commit or "unknown",
+                "cicd-platform/Blocking": "false" if finding.informational else "true",
             },
             "RecordState": "ACTIVE",
         }
@@ -520,7 +580,7 @@ def asff_batches(documents: Sequence[dict[str, Any]]) -> list[list[dict[str, Any
 
 def run(argv: Sequence[str], now: datetime | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("reader", choices=[*READERS, "cyclonedx-licenses"])
+    parser.add_argument("reader", choices=[*READERS, "cyclonedx-licenses", "repo-suppressions"])
     parser.add_argument("scanner_output", type=Path)
     parser.add_argument("--fail-on", choices=SEVERITIES, required=True)
     parser.add_argument("--junit", type=Path, required=True)
@@ -534,17 +594,28 @@ def run(argv: Sequence[str], now: datetime | None = None) -> int:
     parser.add_argument("--partition", default="aws")
     parser.add_argument("--repository", default="")
     parser.add_argument("--commit", default="")
+    parser.add_argument("--scanner", default="", help="repo-suppressions: the scanner about to run")
     args = parser.parse_args(argv)
     try:
-        document = json.loads(args.scanner_output.read_text(encoding="utf-8") or "null")
-        if args.reader == "cyclonedx-licenses":
-            deny = [item.strip() for item in args.deny_licenses.split(",") if item.strip()]
-            findings = read_cyclonedx_licenses(document, deny)
+        if args.reader == "repo-suppressions":
+            findings = read_repo_suppressions(args.scanner_output, args.scanner)
         else:
-            findings = READERS[args.reader](document)
+            findings = _read_scanner_output(args)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         print(f"scan_report: cannot read {args.reader} output {args.scanner_output}: {error}", file=sys.stderr)
         return 2
+    return _report(args, findings, now)
+
+
+def _read_scanner_output(args: argparse.Namespace) -> list[Finding]:
+    document = json.loads(args.scanner_output.read_text(encoding="utf-8") or "null")
+    if args.reader == "cyclonedx-licenses":
+        deny = [item.strip() for item in args.deny_licenses.split(",") if item.strip()]
+        return read_cyclonedx_licenses(document, deny)
+    return READERS[args.reader](document)
+
+
+def _report(args: argparse.Namespace, findings: list[Finding], now: datetime | None) -> int:
     findings = _in_line_order(findings)
     suite = args.suite or f"{args.reader} ({args.environment}, failOn {args.fail_on})"
     args.junit.parent.mkdir(parents=True, exist_ok=True)
@@ -558,9 +629,12 @@ def run(argv: Sequence[str], now: datetime | None = None) -> int:
         stale.unlink()
     for index, batch in enumerate(asff_batches(documents)):
         (args.asff_dir / f"findings-{index:04d}.json").write_text(json.dumps(batch), encoding="utf-8")
-    failing = [f for f in findings if at_or_above(f.severity, args.fail_on)]
+    failing = [f for f in findings if f.blocks(args.fail_on)]
     for finding in failing:
         print(f"  {finding.severity:8} {finding.rule_id} at {finding.location}: {finding.title}")
+    for finding in findings:
+        if finding.informational:
+            print(f"  reported {finding.rule_id} at {finding.location}: {finding.title}")
     print(f"scan_report: {len(findings)} finding(s), {len(failing)} at or above {args.fail_on}")
     return 1 if failing else 0
 

@@ -144,6 +144,66 @@ def gate_job(service: str, environment: str, execution: str | None = None, job_i
     return {"CodePipeline.job": {"id": job_id or str(uuid.uuid4()), "accountId": ACCOUNT, "data": data}}
 
 
+def commit_of(execution: str) -> str:
+    """A 40-hex commit id per execution, as GitHub's are."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, execution).hex + uuid.uuid5(uuid.NAMESPACE_DNS, execution).hex[:8]
+
+
+def pinned(commit: str) -> list[dict]:
+    """The sourceRevisions of a start that builds ``commit`` (API Reference, SourceRevisionOverride)."""
+    return [{"actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": commit}]
+
+
+def last_deployed_answer(execution: str, commit: str) -> dict:
+    """ListPipelineExecutions filtered on succeededInStage, as the API reference shapes a summary."""
+    return {
+        "pipelineExecutionSummaries": [
+            {
+                "pipelineExecutionId": execution,
+                "status": "Succeeded",
+                "sourceRevisions": [
+                    {"actionName": "Source", "revisionId": commit, "revisionSummary": "a commit message"}
+                ],
+                "trigger": {"triggerType": "Webhook"},
+            }
+        ]
+    }
+
+
+def expect_last_deployed_lookup(fleet, pipeline: str, execution: str, commit: str) -> None:
+    fleet.pipeline_stub.add_response(
+        "list_pipeline_executions",
+        last_deployed_answer(execution, commit),
+        {"pipelineName": pipeline, "maxResults": 1, "filter": {"succeededInStage": {"stageName": "Deploy"}}},
+    )
+
+
+def expect_held_execution_lookup(fleet, pipeline: str, execution: str, commit: str) -> None:
+    """GetPipelineExecution as the API reference shapes it: the source artifact's revision is the commit."""
+    fleet.pipeline_stub.add_response(
+        "get_pipeline_execution",
+        {
+            "pipelineExecution": {
+                "pipelineName": pipeline,
+                "pipelineExecutionId": execution,
+                "status": "Failed",
+                "artifactRevisions": [{"name": "source_output", "revisionId": commit}],
+            }
+        },
+        {"pipelineName": pipeline, "pipelineExecutionId": execution},
+    )
+
+
+def expect_redeploy(fleet, pipeline: str, token: str, commit: str, started: str = "m1", deployed: str = "m0") -> None:
+    """A redeploy: the dependent's last deployed commit is looked up, then a new execution pinned to it starts."""
+    expect_last_deployed_lookup(fleet, pipeline, deployed, commit)
+    fleet.pipeline_stub.add_response(
+        "start_pipeline_execution",
+        {"pipelineExecutionId": started},
+        {"name": pipeline, "clientRequestToken": token, "sourceRevisions": pinned(commit)},
+    )
+
+
 @pytest.fixture
 def aws_credentials(monkeypatch):
     for key, value in {

@@ -24,6 +24,9 @@ from tests.functions.coordination.conftest import (
     PROD_ACCOUNT,
     Interrupting,
     LambdaTimeout,
+    commit_of,
+    expect_last_deployed_lookup,
+    expect_redeploy,
     gate_job,
     kill,
     moment,
@@ -208,11 +211,9 @@ def test_an_invocation_killed_at_its_timeout_is_finished_by_lambdas_retry_doing_
     aws = fleet.aws()
     aws.clients[client] = Interrupting(clients[client], killed_at, kill)
     if killed_at == "start_build":  # the redeploy goes out before the test run is killed
-        fleet.pipeline_stub.add_response(
-            "start_pipeline_execution",
-            {"pipelineExecutionId": "m1"},
-            {"name": "mobile-bff-prod", "clientRequestToken": "booking-b1-mobile-bff"},
-        )
+        expect_redeploy(fleet, "mobile-bff-prod", "booking-b1-mobile-bff", commit_of("m0"))
+    if killed_at == "start_pipeline_execution":  # the commit is looked up, then the start is killed
+        expect_last_deployed_lookup(fleet, "mobile-bff-prod", "m0", commit_of("m0"))
     with pytest.raises(LambdaTimeout):
         Coordinator(aws, now=moment(10)).handle(event)
 
@@ -236,11 +237,7 @@ def test_an_invocation_killed_at_its_timeout_is_finished_by_lambdas_retry_doing_
             },
         )
     if "redeploy mobile-bff in prod" in left:
-        fleet.pipeline_stub.add_response(
-            "start_pipeline_execution",
-            {"pipelineExecutionId": "m1"},
-            {"name": "mobile-bff-prod", "clientRequestToken": "booking-b1-mobile-bff"},
-        )
+        expect_redeploy(fleet, "mobile-bff-prod", "booking-b1-mobile-bff", commit_of("m0"))
     assert coordinate(fleet, event, 12)["downstream"] == left
     assert [message["executionId"] for message in received(fleet, inbox)] == ["b1"]
     assert Ledger(fleet.aws()).execution("booking", "prod", "b1")["events"] == [

@@ -10,7 +10,15 @@ from botocore.exceptions import ClientError
 from coordinator.handler import Coordinator, action_token
 from deploy_gate.handler import DeployGate
 from deploy_ledger.store import Ledger
-from tests.functions.coordination.conftest import gate_job, moment, pipeline_event, stage_event
+from tests.functions.coordination.conftest import (
+    commit_of,
+    expect_last_deployed_lookup,
+    expect_redeploy,
+    gate_job,
+    moment,
+    pipeline_event,
+    stage_event,
+)
 from tests.functions.coordination.test_release_scenarios import received, subscribe
 
 
@@ -32,11 +40,8 @@ def expect_downstream_of_booking(fleet, execution="b1"):
             ],
         },
     )
-    fleet.pipeline_stub.add_response(
-        "start_pipeline_execution",
-        {"pipelineExecutionId": "m1"},
-        {"name": "mobile-bff-prod", "clientRequestToken": f"booking-{execution}-mobile-bff"},
-    )
+    # mobile-bff redeploys the commit it runs in prod, not the default branch a start without a revision builds.
+    expect_redeploy(fleet, "mobile-bff-prod", f"booking-{execution}-mobile-bff", commit_of("m0"))
 
 
 def test_booking_deployed_to_prod_tests_partner_api_and_redeploys_mobile_bff(fleet):
@@ -67,6 +72,7 @@ def test_a_duplicated_success_event_starts_nothing_twice(fleet):
 
 def test_a_retry_after_a_failed_action_does_what_is_left_and_publishes_and_records_once(fleet):
     inbox = subscribe(fleet, "booking")
+    expect_last_deployed_lookup(fleet, "mobile-bff-prod", "m0", commit_of("m0"))
     fleet.pipeline_stub.add_client_error("start_pipeline_execution", service_error_code="PipelineNotFoundException")
     event = pipeline_event("booking-prod", "b1", "SUCCEEDED", 10, started=0)
     with pytest.raises(ClientError, match="PipelineNotFoundException"):
@@ -139,11 +145,7 @@ def test_a_run_that_ended_before_its_deploy_stage_reported_still_counts_as_mid_d
 
 def test_a_missing_integration_test_project_is_reported_and_the_other_dependents_still_act(fleet):
     fleet.build_stub.add_client_error("start_build", service_error_code="ResourceNotFoundException")
-    fleet.pipeline_stub.add_response(
-        "start_pipeline_execution",
-        {"pipelineExecutionId": "m1"},
-        {"name": "mobile-bff-prod", "clientRequestToken": "booking-b1-mobile-bff"},
-    )
+    expect_redeploy(fleet, "mobile-bff-prod", "booking-b1-mobile-bff", commit_of("m0"))
     outcome = coordinate(fleet, pipeline_event("booking-prod", "b1", "SUCCEEDED", 10), 10)
     assert outcome["downstream"] == [
         "published booking deployed",

@@ -13,8 +13,11 @@ from deploy_ledger.store import Ledger
 from simulation.moto_world import set_health
 from tests.functions.coordination.conftest import (
     PROD_ACCOUNT,
+    commit_of,
+    expect_held_execution_lookup,
     gate_job,
     moment,
+    pinned,
     pipeline_event,
     stage_event,
     tick_event,
@@ -157,11 +160,17 @@ def test_a_stage_that_cannot_be_retried_gets_a_new_execution(fleet, refusal):
     assert gate(fleet, job, 1)["message"] == "waiting for auth in dev: release in flight (execution a1)"
 
     fleet.pipeline_stub.add_client_error("retry_stage_execution", service_error_code=refusal, http_status_code=400)
+    # dev follows feature/**: the new execution builds the held one's commit, not the default branch.
+    expect_held_execution_lookup(fleet, "booking-dev", "b1", commit_of("b1"))
     fleet.pipeline_stub.add_response(
         "start_pipeline_execution",
         {"pipelineExecutionId": "b2"},
         # One token per restart of this hold: a restart repeated after a crash starts one execution, not two.
-        {"name": "booking-dev", "clientRequestToken": "hold-dev-booking-20261130090100-1"},
+        {
+            "name": "booking-dev",
+            "clientRequestToken": "hold-dev-booking-20261130090100-1",
+            "sourceRevisions": pinned(commit_of("b1")),
+        },
     )
     assert coordinate(fleet, pipeline_event("auth-dev", "a1", "SUCCEEDED", 4), 4)["holds"] == [
         "restarted booking in dev (new execution)"

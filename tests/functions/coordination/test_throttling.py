@@ -9,10 +9,11 @@ from botocore.stub import Stubber
 
 from coordinator.handler import Coordinator
 from deploy_ledger.retry import THROTTLING_CODES, with_backoff
-from tests.functions.coordination.conftest import moment, pipeline_event
+from tests.functions.coordination.conftest import commit_of, expect_last_deployed_lookup, moment, pipeline_event
 
 
 def test_a_throttled_redeploy_is_retried_until_codepipeline_accepts_it(fleet):
+    expect_last_deployed_lookup(fleet, "mobile-bff-prod", "m0", commit_of("m0"))
     for _ in range(2):
         fleet.pipeline_stub.add_client_error("start_pipeline_execution", service_error_code="ThrottlingException")
     fleet.pipeline_stub.add_response("start_pipeline_execution", {"pipelineExecutionId": "m1"}, None)
