@@ -264,8 +264,9 @@ CASES = [
         BOOTSTRAP_LEAST_PRIVILEGE,
         "bootstrap may manage any role",
         [bootstrap({"Sid": "Roles", "Effect": "Allow", "Action": ["iam:CreateRole"], "Resource": "*"})],
-        "bootstrap role cicd-platform-bootstrap statement Roles allows iam:CreateRole without an "
-        "iam:PermissionsBoundary condition: it could create a role without the platform's boundary",
+        "bootstrap role cicd-platform-bootstrap statement Roles allows iam:CreateRole on platform roles without "
+        "requiring the platform's boundary (StringEquals iam:PermissionsBoundary = its ARN, or a Deny unless it): "
+        "it could create or widen a role, itself included, beyond the boundary",
         "bootstrap role cicd-platform-bootstrap statement Roles changes IAM on * "
         "(not cicd-* roles, and no aws:ResourceTag condition)",
     ),
@@ -298,7 +299,8 @@ CASES = [
             )
         ],
         "bootstrap role cicd-platform-bootstrap statement Roles allows iam:CreateRole, iam:PutRolePermissionsBoundary "
-        "without an iam:PermissionsBoundary condition: it could create a role without the platform's boundary",
+        "on platform roles without requiring the platform's boundary (StringEquals iam:PermissionsBoundary = its "
+        "ARN, or a Deny unless it): it could create or widen a role, itself included, beyond the boundary",
     ),
     quiet(
         BOOTSTRAP_LEAST_PRIVILEGE,
