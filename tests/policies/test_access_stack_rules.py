@@ -55,6 +55,14 @@ def approve_policy(role_name, resource):
     )
 
 
+def managed_attachment(role_name, policy_name):
+    return Resource(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        {"role": role_name, "policyArn": f"arn:aws:iam::aws:policy/{policy_name}"},
+        f"{role_name}-{policy_name}",
+    )
+
+
 def assume(role_name, *arns):
     return role_policy(
         role_name, {"Sid": "AssumeDeploy", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": list(arns)}
@@ -198,6 +206,39 @@ CASES = [
             pipeline(environment="dev"),
             approve_policy("dev-lead", f"arn:aws:codepipeline:eu-west-1:{TOOLING}:booking-dev/*"),
         ],
+    ),
+    fires(
+        APPROVAL_RESTRICTED,
+        "PowerUserAccess on an ops role",
+        [pipeline(), managed_attachment("ops", "PowerUserAccess")],
+        "role ops may approve prod releases (booking-prod/Approve/ReleaseApproval) but is not a release manager",
+    ),
+    fires(
+        APPROVAL_RESTRICTED,
+        "every pipeline but the dev one (NotResource)",
+        [
+            pipeline(),
+            role_policy(
+                "ops",
+                {
+                    "Sid": "AllButDev",
+                    "Effect": "Allow",
+                    "Action": "codepipeline:PutApprovalResult",
+                    "NotResource": f"arn:aws:codepipeline:eu-west-1:{TOOLING}:booking-dev/*",
+                },
+            ),
+        ],
+        "role ops may approve prod releases (booking-prod/Approve/ReleaseApproval) but is not a release manager",
+    ),
+    quiet(
+        APPROVAL_RESTRICTED,
+        "the release manager with the AWS-managed approver policy; a read-only one elsewhere",
+        [
+            pipeline(),
+            managed_attachment("release-manager", "AWSCodePipelineApproverAccess"),
+            managed_attachment("cicd-build-booking", "AWSCodePipeline_ReadOnlyAccess"),
+        ],
+        config={"releaseManagerRoles": ["release-manager"]},
     ),
     unknown(APPROVAL_RESTRICTED, "granted resource not known", [pipeline(), approve_policy("ops", UNKNOWN)]),
     # role-separation
