@@ -67,6 +67,7 @@ def _deploy_accounts(pipeline: Pipeline) -> set[str]:
 
 def check_account_isolation(resources: Sequence[PolicyResource], config: Config) -> Findings:
     prod = set(config["prodEnvironments"])
+    prod |= {p.environment for p in pipelines(resources) if p.is_prod(config) and isinstance(p.environment, str)}
     by_environment: dict[str, set[str]] = {}
     tooling: set[str] = set()
     first_urn: dict[tuple[str, str], str | None] = {}

@@ -36,6 +36,7 @@ from .platform_shapes import (
     scan_action,
     scan_stage,
     source_stage,
+    tags,
 )
 from .rule_cases import fires, quiet, unknown
 
@@ -131,6 +132,26 @@ CASES = [
         pipeline(environment="dev", stages=without("Approve", environment="dev")),
     ),
     unknown(PROD_MANUAL_APPROVAL, "stages not known", pipeline(stages=UNKNOWN)),
+    fires(
+        PROD_MANUAL_APPROVAL,
+        "a production environment by its production tag, whatever its name",
+        pipeline(
+            environment="dr",
+            stages=without("Approve", environment="dr"),
+            tags={**tags(environment="dr"), "production": "true"},
+        ),
+        "prod pipeline booking-dr reaches stage Deploy with no manual approval before it",
+    ),
+    quiet(
+        PROD_MANUAL_APPROVAL,
+        "the same environment without the production tag",
+        pipeline(environment="dr", stages=without("Approve", environment="dr")),
+    ),
+    unknown(
+        PROD_MANUAL_APPROVAL,
+        "tags not known",
+        pipeline(environment="dr", stages=without("Approve", environment="dr"), tags=UNKNOWN),
+    ),
     unknown(
         PROD_MANUAL_APPROVAL,
         "an action's category not known",
