@@ -375,6 +375,44 @@ CASES = [
     quiet(PROD_BRANCH_LITERAL, "prod on main", pipeline()),
     quiet(PROD_BRANCH_LITERAL, "dev on a glob", pipeline(environment="dev", branch="feature/**")),
     unknown(PROD_BRANCH_LITERAL, "branch not known", pipeline(branch=UNKNOWN)),
+    fires(
+        PROD_BRANCH_LITERAL,
+        "prod also on pull requests into main",
+        pipeline(
+            triggers=[
+                {
+                    "gitConfiguration": {
+                        "pushes": [{"branches": {"includes": ["main"]}}],
+                        "pullRequests": [{"events": ["OPEN"], "branches": {"includes": ["main"]}}],
+                    }
+                }
+            ]
+        ),
+        "prod pipeline booking-prod also starts on pull requests: commits that never reached its branch would go "
+        "to production",
+    ),
+    quiet(
+        PROD_BRANCH_LITERAL,
+        "dev on pull requests and tags",
+        pipeline(
+            environment="dev",
+            triggers=[
+                {
+                    "gitConfiguration": {
+                        "pushes": [{"tags": {"includes": ["v*"]}}],
+                        "pullRequests": [{"branches": {"includes": ["develop"]}}],
+                    }
+                }
+            ],
+        ),
+    ),
+    unknown(
+        PROD_BRANCH_LITERAL,
+        "pull-request filters not known",
+        pipeline(
+            triggers=[{"gitConfiguration": {"pushes": [{"branches": {"includes": ["main"]}}], "pullRequests": UNKNOWN}}]
+        ),
+    ),
     # prod-queued
     fires(
         PROD_QUEUED,
