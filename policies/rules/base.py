@@ -289,6 +289,18 @@ def aws_principals(statement: Mapping[str, Any]) -> list[str]:
     return []
 
 
+def allows_everyone(statement: Mapping[str, Any]) -> bool:
+    """An ``Allow`` to any principal: ``Principal`` ``"*"`` (or ``{"AWS": "*"}``), or any ``NotPrincipal``.
+
+    IAM User Guide, "AWS JSON policy elements: NotPrincipal": with ``Allow`` it grants every principal but the
+    named ones, anonymous callers included, which AWS advises never to write.
+    """
+    if statement.get("Effect") != "Allow":
+        return False
+    not_principal = statement.get("NotPrincipal")
+    return "*" in aws_principals(statement) or (not_principal is not None and not is_unknown(not_principal))
+
+
 def tags_of(props: Props) -> Mapping[str, Any]:
     return as_mapping(props.get("tags"))
 

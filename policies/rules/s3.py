@@ -15,6 +15,7 @@ from .base import (
     Config,
     PolicyResource,
     Props,
+    allows_everyone,
     as_list,
     as_mapping,
     aws_principals,
@@ -117,15 +118,21 @@ def check_no_public(resource_type: str, props: Props, _: Config) -> Iterator[str
             yield f"public access block leaves {', '.join(off)} off"
     elif resource_type == BUCKET_POLICY:
         for index, statement in enumerate(statements(policy_document(props.get("policy")))):
-            if statement.get("Effect") == "Allow" and "*" in aws_principals(statement):
-                yield f"statement {statement_id(statement, index)} allows any principal ('*')"
+            if allows_everyone(statement):
+                everyone = (
+                    "every principal but those it names (NotPrincipal)"
+                    if "NotPrincipal" in statement
+                    else "any principal ('*')"
+                )
+                yield f"statement {statement_id(statement, index)} allows {everyone}"
     elif resource_type == BUCKET_ACL and props.get("acl") in PUBLIC_ACLS:
         yield f"bucket ACL {props.get('acl')!r} is public"
 
 
 S3_NO_PUBLIC = resource_rule(
     name="s3-no-public",
-    description="Buckets block all public access and never grant access to '*'.",
+    description="Buckets block all public access and never grant access to '*' (nor, with NotPrincipal, to all but "
+    "a few).",
     level="mandatory",
     resource_types={PUBLIC_ACCESS_BLOCK, BUCKET_POLICY, BUCKET_ACL},
     check=check_no_public,
