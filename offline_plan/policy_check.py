@@ -64,7 +64,13 @@ def evaluate(
     custom = [resource for resource in resources if resource.custom]
     views = [
         PolicyResource(
-            type=r.type, urn=r.urn, name=r.name, props=_known(r.policy_inputs), parent=r.parent, provider=r.provider
+            type=r.type,
+            urn=r.urn,
+            name=r.name,
+            props=_known(r.policy_inputs),
+            parent=r.parent,
+            provider=r.provider,
+            dependencies=r.dependencies,  # as the CLI hands them to stack policies
         )
         for r in sorted(custom, key=lambda r: r.urn)  # registration order varies; findings should not
     ]

@@ -70,7 +70,13 @@ class AwsDeployTarget(pulumi.ComponentResource):
         target = service.aws
         in_account = pulumi.ResourceOptions(parent=self, provider=args.account.provider)
         invoke = pulumi.InvokeOptions(parent=self, provider=args.account.provider)
-        tags = standard_tags(args.stack, service=service.name, owner=service.owner, environment=environment.name)
+        tags = standard_tags(
+            args.stack,
+            service=service.name,
+            owner=service.owner,
+            environment=environment.name,
+            production=environment.production,
+        )
         region, account_id = environment.region, environment.account_id
         self.deployment_config_name = DEPLOYMENT_CONFIGS[(target.platform, environment.production)]
 

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 MANAGED_BY = "cicd-platform"
+PRODUCTION_TAG = "production"
+"""Set to ``"true"`` on a production environment's pipelines and deploy targets: the environment's
+``production`` setting, which is how the policy pack knows production whatever the environment is called."""
 
 
 def standard_tags(
-    stack: str, *, service: str | None = None, owner: str | None = None, environment: str | None = None
+    stack: str,
+    *,
+    service: str | None = None,
+    owner: str | None = None,
+    environment: str | None = None,
+    production: bool = False,
 ) -> dict[str, str]:
     tags = {"managed-by": MANAGED_BY, "platform-stack": stack}
     tags["service"] = service or "platform"
     tags["owner"] = owner or "team-platform"
     tags["environment"] = environment or "tooling"
+    if production:
+        tags[PRODUCTION_TAG] = "true"
     return tags

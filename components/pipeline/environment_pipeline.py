@@ -107,7 +107,13 @@ class EnvironmentPipeline(pulumi.ComponentResource):
                 }
             ],
             stages=[stage for stage in layout if stage is not None],
-            tags=standard_tags(args.stack, service=service.name, owner=service.owner, environment=environment.name),
+            tags=standard_tags(
+                args.stack,
+                service=service.name,
+                owner=service.owner,
+                environment=environment.name,
+                production=environment.production,
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.arn = pipeline.arn

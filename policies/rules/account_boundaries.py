@@ -29,7 +29,22 @@ from .base import (
     statements,
 )
 from .iam import ADMIN_POLICY_NAMES, BOUNDARY_POLICY_SCHEMA
-from .iam_policy import Grant, action_covers, condition_keys, covered_actions, grants, grants_by_role
+from .iam_policy import (
+    ALLOW,
+    Grant,
+    Reach,
+    Statement,
+    action_covers,
+    condition_keys,
+    covered_actions,
+    granted,
+    grants,
+    only_negations_of,
+    positive_values,
+    statements_by_role,
+    tag_narrowed,
+    tag_scoped,
+)
 from .pipeline_model import Pipeline, pipelines
 
 Findings = Iterator[tuple[str | None, str]]
@@ -52,6 +67,7 @@ def _deploy_accounts(pipeline: Pipeline) -> set[str]:
 
 def check_account_isolation(resources: Sequence[PolicyResource], config: Config) -> Findings:
     prod = set(config["prodEnvironments"])
+    prod |= {p.environment for p in pipelines(resources) if p.is_prod(config) and isinstance(p.environment, str)}
     by_environment: dict[str, set[str]] = {}
     tooling: set[str] = set()
     first_urn: dict[tuple[str, str], str | None] = {}
@@ -171,19 +187,83 @@ def _writes_iam(grant: Grant) -> bool:
     )
 
 
-def _tag_scoped(grant: Grant) -> bool:
-    """Limited to resources carrying a tag the platform sets (``aws:ResourceTag/...``)."""
-    return any(key.startswith("aws:resourcetag/") for key in condition_keys(grant.condition))
+# What can create a platform role or widen one (a deliberate copy of bootstrap/permissions.py's BOUNDED_ROLE_ACTIONS,
+# plus AttachRolePolicy, which the bootstrap allows only with the boundary too; tests/bootstrap/test_permissions.py
+# keeps them in step).
+# IAM puts iam:PermissionsBoundary in the request context of each (Service Authorization Reference, IAM): for
+# CreateRole and PutRolePermissionsBoundary the boundary requested, for the others the boundary the role carries.
+BOUNDED_ROLE_ACTIONS = (
+    "iam:CreateRole",
+    "iam:PutRolePermissionsBoundary",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:AttachRolePolicy",
+)
+BOUNDARY_KEY = "iam:permissionsboundary"
 
 
-ROLE_CREATION = ("iam:CreateRole", "iam:PutRolePermissionsBoundary")
+def _platform_roles(config: Config) -> list[Reach]:
+    """The roles the bootstrap may create: one unnamed role under each ``iamResourcePatterns`` entry, and the
+    bootstrap role itself (``cicd-platform-bootstrap`` is inside ``role/cicd-*``)."""
+    reaches = [Reach("iam", f"role/{name}") for name in config["bootstrapRoleNames"]]
+    for pattern in config["iamResourcePatterns"]:
+        parts = str(pattern).split(":", 5)
+        if len(parts) == 6 and parts[5].startswith("role/"):
+            reaches.append(Reach("iam", parts[5].replace("*", "#")))
+    return list(dict.fromkeys(reaches))
 
 
-def _creates_roles_without_boundary(grant: Grant) -> list[str]:
-    """Role creation (or boundary replacement) not tied to a boundary by the iam:PermissionsBoundary condition."""
-    if "iam:permissionsboundary" in condition_keys(grant.condition):
-        return []
-    return covered_actions(grant, ROLE_CREATION)
+def _is_boundary_arn(value: str, names: set[str]) -> bool:
+    """An exact customer-policy ARN of one of the boundary policies (no wildcard: ``*`` would admit any)."""
+    parts = value.split(":", 5)
+    return (
+        len(parts) == 6
+        and not set(value) & set("*?")
+        and parts[2] == "iam"
+        and parts[4].isdigit()
+        and parts[5].startswith("policy/")
+        and parts[5].rsplit("/", 1)[-1] in names
+    )
+
+
+def _boundary_required(names: set[str]) -> object:
+    """A ``narrowed`` for ``granted``: the statement holds only for the platform's boundary.
+
+    An Allow needs a positive operator (StringEquals) on iam:PermissionsBoundary whose every value is the
+    boundary's ARN; a Deny needs only negated operators on it (deny unless the boundary), the equivalent AWS's
+    own examples use ("Permissions boundaries for IAM entities"). ``StringLike "*"`` or ``StringNotEquals`` on
+    an Allow admit any boundary, AdministratorAccess included.
+    """
+
+    def narrowed(statement: Statement) -> bool:
+        if statement.effect == ALLOW:
+            pairs = positive_values(statement.condition, lambda key: key == BOUNDARY_KEY)
+        else:
+            pairs = only_negations_of(statement.condition, lambda key: key == BOUNDARY_KEY) or []
+        return bool(pairs) and all(_is_boundary_arn(value, names) for _, value in pairs)
+
+    return narrowed
+
+
+def _unbounded(held: list[Statement], config: Config) -> dict[int, tuple[Statement, list[str]]]:
+    """Allow statements (by identity) that let the role create or widen a platform role without the boundary.
+
+    Narrowed either by the boundary, or, for a role that cannot tag platform roles, by a resource tag (the
+    bootstrap's opt-in for workload instance roles).
+    """
+    names = {str(name) for name in config["boundaryPolicyNames"]}
+    boundary = _boundary_required(names)
+    found: dict[int, tuple[Statement, list[str]]] = {}
+    for reach in _platform_roles(config):
+        tagged = tag_narrowed(held, reach)
+        for action in BOUNDED_ROLE_ACTIONS:
+            for statement in granted(held, action, reach, lambda s, t=tagged: boundary(s) or t(s)):
+                actions = found.setdefault(id(statement), (statement, []))[1]
+                if action not in actions:
+                    actions.append(action)
+    return found
 
 
 def check_bootstrap(resources: Sequence[PolicyResource], config: Config) -> Findings:
@@ -198,12 +278,18 @@ def check_bootstrap(resources: Sequence[PolicyResource], config: Config) -> Find
             if isinstance(arn, str) and arn.rsplit("/", 1)[-1] in ADMIN_POLICY_NAMES:
                 yield resource.urn, f"bootstrap role {resource.props['role']} carries {arn}"
     allowed = list(config["allowedActions"])
-    for role, role_grants in sorted(grants_by_role(resources).items()):
+    for role, role_statements in sorted(statements_by_role(resources).items()):
         if role not in names:
             continue
-        for urn, grant in role_grants:
+        unbounded = _unbounded([statement for _, statement in role_statements], config)
+        for urn, grant in role_statements:
+            if grant.effect != ALLOW:
+                continue
             if grant.not_action:
                 yield urn, f"bootstrap role {role} statement {grant.sid} uses NotAction"
+                continue
+            if grant.not_resource:
+                yield urn, f"bootstrap role {role} statement {grant.sid} uses NotResource"
                 continue
             extra = [a for a in grant.actions if not any(action_covers(pattern, a) for pattern in allowed)]
             if extra:
@@ -212,14 +298,15 @@ def check_bootstrap(resources: Sequence[PolicyResource], config: Config) -> Find
                     f"bootstrap role {role} statement "
                     f"{grant.sid} grants {', '.join(extra)} beyond what the program needs",
                 )
-            unbounded = _creates_roles_without_boundary(grant)
-            if unbounded and grant.resources:
+            if id(grant) in unbounded:
+                actions = ", ".join(unbounded[id(grant)][1])
                 yield (
                     urn,
-                    f"bootstrap role {role} statement {grant.sid} allows {', '.join(unbounded)} without an "
-                    "iam:PermissionsBoundary condition: it could create a role without the platform's boundary",
+                    f"bootstrap role {role} statement {grant.sid} allows {actions} on platform roles without "
+                    "requiring the platform's boundary (StringEquals iam:PermissionsBoundary = its ARN, or a Deny "
+                    "unless it): it could create or widen a role, itself included, beyond the boundary",
                 )
-            if _writes_iam(grant) and not _tag_scoped(grant):
+            if _writes_iam(grant) and not tag_scoped(grant):
                 wide = [r for r in grant.resources if not any(fnmatchcase(r, p) for p in config["iamResourcePatterns"])]
                 if wide:
                     yield (
@@ -232,13 +319,17 @@ def check_bootstrap(resources: Sequence[PolicyResource], config: Config) -> Find
 BOOTSTRAP_LEAST_PRIVILEGE = stack_rule(
     name="bootstrap-least-privilege",
     description="The bootstrap role in an environment account grants no more than the program needs there "
-    "(its actions, IAM writes only on cicd-* roles or tag-scoped, and roles created only with a boundary).",
+    "(its actions, IAM writes only on cicd-* roles or tag-scoped, and platform roles created or widened only "
+    "with the platform's boundary).",
     level="mandatory",
     check=check_bootstrap,
     remediation="Limit the bootstrap role to the actions the program calls (allowedActions), IAM writes to "
-    "role/cicd-* (or roles carrying the platform's tag), iam:CreateRole and iam:PutRolePermissionsBoundary to "
-    "the platform's boundary (condition iam:PermissionsBoundary), and no admin policies.",
+    "role/cicd-* (or roles carrying the platform's tag), and every call that creates or widens a cicd-* role "
+    "(CreateRole, PutRolePermissionsBoundary, UpdateRole, UpdateAssumeRolePolicy, PutRolePolicy, AttachRolePolicy) "
+    "to the platform's boundary: StringEquals iam:PermissionsBoundary = the boundary's ARN, or a Deny of them with "
+    "StringNotEquals on it; no admin policies.",
     config_schema={
+        **BOUNDARY_POLICY_SCHEMA,
         "bootstrapRoleNames": {
             "type": "array",
             "items": {"type": "string"},
@@ -277,19 +368,33 @@ def _forbidden_in_boundary(action: str) -> bool:
     return lowered.startswith(("iam:", "sts:")) or any(action_covers(action, probe) for probe in FORBIDDEN_PROBES)
 
 
+def _tooling_accounts(resources: Sequence[PolicyResource]) -> set[str]:
+    """The accounts pipelines run in (their roles'): the tooling account, as far as the stack shows it."""
+    return {account for account in (account_of_arn(p.props.get("roleArn")) for p in pipelines(resources)) if account}
+
+
 def _environment_accounts(resources: Sequence[PolicyResource]) -> dict[str, str | None]:
-    """Explicit AWS providers that assume a role (the program's way into an environment account), by URN,
-    to the one account they allow (``None`` while not known)."""
+    """Explicit AWS providers into an environment account, by URN, to the one account they allow (``None`` while
+    not known, or when they allow several).
+
+    A provider is one when it assumes a role (the program's way in), or when ``allowedAccountIds`` pins it to
+    accounts none of which is the tooling account, however it authenticates (a profile, static keys: pulumi-aws
+    provider configuration). With no pipeline in the stack the tooling account is not known, and a pinned
+    provider is taken for an environment account's.
+    """
+    tooling = _tooling_accounts(resources)
     accounts: dict[str, str | None] = {}
     for resource in resources:
         if resource.type != PROVIDER:
             continue
         assume = json_value(resource.props.get("assumeRoles"))
-        if is_unknown(assume) or not as_list(assume):
-            continue
         allowed = json_value(resource.props.get("allowedAccountIds"))
         known = [a for a in as_list(allowed) if isinstance(a, str) and not is_unknown(a)]
-        accounts[resource.urn] = known[0] if len(known) == 1 and not is_unknown(allowed) else None
+        pinned = not is_unknown(allowed) and len(known) == len(as_list(allowed))
+        if not is_unknown(assume) and as_list(assume):
+            accounts[resource.urn] = known[0] if len(known) == 1 and pinned else None
+        elif pinned and known and not set(known) & tooling:
+            accounts[resource.urn] = known[0] if len(known) == 1 else None
     return accounts
 
 
@@ -354,8 +459,9 @@ def check_permissions_boundary(resources: Sequence[PolicyResource], config: Conf
 
 PERMISSIONS_BOUNDARY = stack_rule(
     name="permissions-boundary",
-    description="Every role the platform creates in an environment account carries the bootstrap's permissions "
-    "boundary, and that boundary allows no IAM change (but passing a role to a named service) and no STS.",
+    description="Every role the platform creates in an environment account (through a provider that assumes a role, "
+    "or one pinned to an account other than the tooling account) carries the bootstrap's permissions boundary, and "
+    "that boundary allows no IAM change (but passing a role to a named service) and no STS.",
     level="mandatory",
     check=check_permissions_boundary,
     remediation="Give every aws.iam.Role created through an environment account's provider "

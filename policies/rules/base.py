@@ -289,6 +289,18 @@ def aws_principals(statement: Mapping[str, Any]) -> list[str]:
     return []
 
 
+def allows_everyone(statement: Mapping[str, Any]) -> bool:
+    """An ``Allow`` to any principal: ``Principal`` ``"*"`` (or ``{"AWS": "*"}``), or any ``NotPrincipal``.
+
+    IAM User Guide, "AWS JSON policy elements: NotPrincipal": with ``Allow`` it grants every principal but the
+    named ones, anonymous callers included, which AWS advises never to write.
+    """
+    if statement.get("Effect") != "Allow":
+        return False
+    not_principal = statement.get("NotPrincipal")
+    return "*" in aws_principals(statement) or (not_principal is not None and not is_unknown(not_principal))
+
+
 def tags_of(props: Props) -> Mapping[str, Any]:
     return as_mapping(props.get("tags"))
 
@@ -305,12 +317,19 @@ PROD_ENVIRONMENTS_SCHEMA: dict[str, Any] = {
     "type": "array",
     "items": {"type": "string"},
     "default": ["prod"],
-    "description": "Values of the `environment` tag that mark production resources.",
+    "description": "Values of the `environment` tag that mark production resources, besides any resource tagged "
+    "`production=true` (which the program sets from each environment's `production` setting).",
 }
+PRODUCTION_TAG = "production"
+"""The tag the program sets to ``true`` on a production environment's pipelines and deploy targets."""
 
 
 def is_prod(props: Props, config: Config) -> bool:
-    """Production by the ``environment`` tag; an unknown tag is not proof of production."""
+    """Production by the ``production=true`` tag (the environment's own setting, whatever its name) or by the
+    ``environment`` tag being one of ``prodEnvironments``; an unknown tag is not proof of production."""
+    tags = props.get("tags")
+    if not is_unknown(tags) and str(dig(tags, PRODUCTION_TAG)).lower() == "true":
+        return True
     environment = environment_of(props)
     return isinstance(environment, str) and environment in set(config.get("prodEnvironments", ["prod"]))
 

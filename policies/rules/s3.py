@@ -15,6 +15,7 @@ from .base import (
     Config,
     PolicyResource,
     Props,
+    allows_everyone,
     as_list,
     as_mapping,
     aws_principals,
@@ -117,15 +118,21 @@ def check_no_public(resource_type: str, props: Props, _: Config) -> Iterator[str
             yield f"public access block leaves {', '.join(off)} off"
     elif resource_type == BUCKET_POLICY:
         for index, statement in enumerate(statements(policy_document(props.get("policy")))):
-            if statement.get("Effect") == "Allow" and "*" in aws_principals(statement):
-                yield f"statement {statement_id(statement, index)} allows any principal ('*')"
+            if allows_everyone(statement):
+                everyone = (
+                    "every principal but those it names (NotPrincipal)"
+                    if "NotPrincipal" in statement
+                    else "any principal ('*')"
+                )
+                yield f"statement {statement_id(statement, index)} allows {everyone}"
     elif resource_type == BUCKET_ACL and props.get("acl") in PUBLIC_ACLS:
         yield f"bucket ACL {props.get('acl')!r} is public"
 
 
 S3_NO_PUBLIC = resource_rule(
     name="s3-no-public",
-    description="Buckets block all public access and never grant access to '*'.",
+    description="Buckets block all public access and never grant access to '*' (nor, with NotPrincipal, to all but "
+    "a few).",
     level="mandatory",
     resource_types={PUBLIC_ACCESS_BLOCK, BUCKET_POLICY, BUCKET_ACL},
     check=check_no_public,
@@ -213,9 +220,33 @@ def _in_force(companion: str, props: Props) -> bool:
     return status == "Enabled" or is_unknown(status)
 
 
+def _known_name(value: Any) -> str | None:
+    return value if isinstance(value, str) and not is_unknown(value) and value else None
+
+
+def _name_prefix(bucket: PolicyResource) -> str | None:
+    """What the physical name of a bucket without a ``bucket`` input starts with: its ``bucketPrefix``, or, when
+    it has none either, Pulumi's auto-name (the logical name, a dash, random characters)."""
+    if "bucket" in bucket.props:
+        return None  # a name, known or not yet
+    prefix = bucket.props.get("bucketPrefix")
+    if is_unknown(prefix):
+        return ""  # any name
+    return _known_name(prefix) or f"{bucket.name}-"
+
+
 def check_bucket_hardened(resources: Sequence[PolicyResource], _: Config) -> Iterator[tuple[str | None, str]]:
+    """Companions are matched to their bucket by name, or by parent/dependency (a companion built from the
+    bucket's id depends on it: the CLI and the offline plan both hand dependencies over).
+
+    A bucket whose name is not in its inputs (``bucketPrefix``, auto-named, or not known yet) is judged all
+    the same, by its links, by companions whose bucket is not known yet (they may be its own) and by companions
+    of a name no other bucket of the stack has that it could carry (its prefix, or any while its name is unknown).
+    """
     buckets = [r for r in resources if r.type in BUCKET_TYPES]
-    covered: dict[str, set[str]] = {}
+    named = {name for name in (_known_name(b.props.get("bucket")) for b in buckets) if name}
+    by_name: dict[str, set[str]] = {}
+    by_urn: dict[str, set[str]] = {}
     unattributable: set[str] = set()
     for resource in resources:
         for companion, types in REQUIRED_COMPANIONS.items():
@@ -224,19 +255,27 @@ def check_bucket_hardened(resources: Sequence[PolicyResource], _: Config) -> Ite
             bucket = resource.props.get("bucket")
             linked = [b.urn for b in buckets if b.urn in (resource.parent, *resource.dependencies)]
             if isinstance(bucket, str) and not is_unknown(bucket):
-                covered.setdefault(bucket, set()).add(companion)
+                by_name.setdefault(bucket, set()).add(companion)
             for urn in linked:
-                covered.setdefault(urn, set()).add(companion)
+                by_urn.setdefault(urn, set()).add(companion)
             if is_unknown(bucket) and not linked:
                 unattributable.add(companion)  # during preview: cannot tell whose it is
+    orphans = {name: have for name, have in by_name.items() if name not in named}
     for resource in buckets:
-        name = resource.props.get("bucket")
-        if not isinstance(name, str) or is_unknown(name):
-            continue
-        have = covered.get(name, set()) | covered.get(resource.urn, set()) | unattributable
+        name = _known_name(resource.props.get("bucket"))
+        have = by_urn.get(resource.urn, set()) | unattributable
+        if name:
+            have |= by_name.get(name, set())
+            shown_name = name
+        else:
+            prefix = _name_prefix(resource)
+            for orphan, companions in orphans.items():
+                if prefix is None or orphan.startswith(prefix):
+                    have |= companions
+            shown_name = f"{resource.name} (its name not known until AWS or Pulumi names it)"
         missing = sorted(set(REQUIRED_COMPANIONS) - have)
         if missing:
-            yield resource.urn, f"bucket {name} has no {', '.join(missing)}"
+            yield resource.urn, f"bucket {shown_name} has no {', '.join(missing)}"
 
 
 S3_BUCKET_HARDENED = stack_rule(

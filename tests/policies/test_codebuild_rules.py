@@ -82,6 +82,12 @@ def image_build(buildspec=IMAGE_BUILDSPEC, variables=None, docker_server=None, f
     )
 
 
+def image_build_with(**props):
+    """The platform's image build with some props replaced."""
+    build = image_build()
+    return Resource(build.type, {**build.props, **props}, build.name)
+
+
 def trusting(service):
     return document({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
 
@@ -273,6 +279,40 @@ CASES = [
         CODEBUILD_NO_PRIVILEGED, "privileged mode not known", project(environment=environment(privilegedMode=UNKNOWN))
     ),
     unknown(CODEBUILD_NO_PRIVILEGED, "buildspec not known", image_build_stack(image_build(buildspec=UNKNOWN))),
+    fires(
+        CODEBUILD_NO_PRIVILEGED,
+        "a webhook starts the image build",
+        image_build_stack(
+            extra=[Resource("aws:codebuild/webhook:Webhook", {"projectName": "booking-image-build"}, "hook")]
+        ),
+        "privileged project booking-image-build has a webhook: CodeBuild starts it on repository events, no pipeline",
+    ),
+    fires(
+        CODEBUILD_NO_PRIVILEGED,
+        "a build image from a registry",
+        image_build_stack(
+            image_build_with(
+                environment={**image_build().props["environment"], "image": "docker.io/library/docker:dind"}
+            )
+        ),
+        "privileged project booking-image-build runs in the build image docker.io/library/docker:dind, not one "
+        "CodeBuild provides",
+    ),
+    quiet(
+        CODEBUILD_NO_PRIVILEGED,
+        "the image build reading a pipeline's secondary artifact",
+        image_build_stack(image_build(secondarySources=[{"type": "CODEPIPELINE", "sourceIdentifier": "extra"}])),
+    ),
+    unknown(
+        CODEBUILD_NO_PRIVILEGED,
+        "source type and image not known",
+        image_build_stack(
+            image_build_with(
+                source={"type": UNKNOWN, "buildspec": IMAGE_BUILDSPEC},
+                environment={**image_build().props["environment"], "image": UNKNOWN},
+            )
+        ),
+    ),
     unknown(
         CODEBUILD_NO_PRIVILEGED,
         "the role's policy not known yet, but a variable it does not read is",

@@ -110,6 +110,36 @@ CASES = [
     quiet(S3_NO_PUBLIC, "account roots narrowed by PrincipalArn", bucket_policy(DENY_PLAIN_HTTP, NAMED_READERS)),
     unknown(S3_NO_PUBLIC, "a flag not known", access_block(blockPublicPolicy=UNKNOWN)),
     fires(
+        S3_NO_PUBLIC,
+        "everyone but the account reads (NotPrincipal)",
+        bucket_policy(
+            DENY_PLAIN_HTTP,
+            {
+                "Sid": "EveryoneElse",
+                "Effect": "Allow",
+                "NotPrincipal": {"AWS": ROOT},
+                "Action": "s3:GetObject",
+                "Resource": f"{BUCKET_ARN}/*",
+            },
+        ),
+        "statement EveryoneElse allows every principal but those it names (NotPrincipal)",
+    ),
+    quiet(
+        S3_NO_PUBLIC,
+        "a Deny to everyone but the account (NotPrincipal)",
+        bucket_policy(
+            DENY_PLAIN_HTTP,
+            {"Sid": "OnlyUs", "Effect": "Deny", "NotPrincipal": {"AWS": ROOT}, "Action": "s3:*", "Resource": "*"},
+        ),
+    ),
+    unknown(
+        S3_NO_PUBLIC,
+        "NotPrincipal not known",
+        bucket_policy(
+            {"Sid": "Maybe", "Effect": "Allow", "NotPrincipal": UNKNOWN, "Action": "s3:GetObject", "Resource": "*"}
+        ),
+    ),
+    fires(
         S3_TLS_ONLY,
         "no TLS deny",
         bucket_policy(NAMED_READERS),

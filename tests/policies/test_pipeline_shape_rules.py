@@ -36,6 +36,7 @@ from .platform_shapes import (
     scan_action,
     scan_stage,
     source_stage,
+    tags,
 )
 from .rule_cases import fires, quiet, unknown
 
@@ -131,6 +132,26 @@ CASES = [
         pipeline(environment="dev", stages=without("Approve", environment="dev")),
     ),
     unknown(PROD_MANUAL_APPROVAL, "stages not known", pipeline(stages=UNKNOWN)),
+    fires(
+        PROD_MANUAL_APPROVAL,
+        "a production environment by its production tag, whatever its name",
+        pipeline(
+            environment="dr",
+            stages=without("Approve", environment="dr"),
+            tags={**tags(environment="dr"), "production": "true"},
+        ),
+        "prod pipeline booking-dr reaches stage Deploy with no manual approval before it",
+    ),
+    quiet(
+        PROD_MANUAL_APPROVAL,
+        "the same environment without the production tag",
+        pipeline(environment="dr", stages=without("Approve", environment="dr")),
+    ),
+    unknown(
+        PROD_MANUAL_APPROVAL,
+        "tags not known",
+        pipeline(environment="dr", stages=without("Approve", environment="dr"), tags=UNKNOWN),
+    ),
     unknown(
         PROD_MANUAL_APPROVAL,
         "an action's category not known",
@@ -354,6 +375,44 @@ CASES = [
     quiet(PROD_BRANCH_LITERAL, "prod on main", pipeline()),
     quiet(PROD_BRANCH_LITERAL, "dev on a glob", pipeline(environment="dev", branch="feature/**")),
     unknown(PROD_BRANCH_LITERAL, "branch not known", pipeline(branch=UNKNOWN)),
+    fires(
+        PROD_BRANCH_LITERAL,
+        "prod also on pull requests into main",
+        pipeline(
+            triggers=[
+                {
+                    "gitConfiguration": {
+                        "pushes": [{"branches": {"includes": ["main"]}}],
+                        "pullRequests": [{"events": ["OPEN"], "branches": {"includes": ["main"]}}],
+                    }
+                }
+            ]
+        ),
+        "prod pipeline booking-prod also starts on pull requests: commits that never reached its branch would go "
+        "to production",
+    ),
+    quiet(
+        PROD_BRANCH_LITERAL,
+        "dev on pull requests and tags",
+        pipeline(
+            environment="dev",
+            triggers=[
+                {
+                    "gitConfiguration": {
+                        "pushes": [{"tags": {"includes": ["v*"]}}],
+                        "pullRequests": [{"branches": {"includes": ["develop"]}}],
+                    }
+                }
+            ],
+        ),
+    ),
+    unknown(
+        PROD_BRANCH_LITERAL,
+        "pull-request filters not known",
+        pipeline(
+            triggers=[{"gitConfiguration": {"pushes": [{"branches": {"includes": ["main"]}}], "pullRequests": UNKNOWN}}]
+        ),
+    ),
     # prod-queued
     fires(
         PROD_QUEUED,

@@ -93,6 +93,24 @@ CASES = [
     ),
     unknown(SNS_HARDENING, "key not known", topic(kmsMasterKeyId=UNKNOWN)),
     fires(
+        SNS_HARDENING,
+        "everyone but our account may publish (NotPrincipal)",
+        topic_policy({**{k: v for k, v in PUBLISH.items() if k != "Principal"}, "NotPrincipal": {"AWS": TOOLING}}),
+        "topic policy statement EventsPublish allows every principal but those it names (NotPrincipal)",
+    ),
+    quiet(
+        SNS_HARDENING,
+        "a Deny to everyone but our account (NotPrincipal)",
+        topic_policy(
+            {"Sid": "OnlyUs", "Effect": "Deny", "NotPrincipal": {"AWS": TOOLING}, "Action": "sns:*", "Resource": "*"}
+        ),
+    ),
+    unknown(
+        SNS_HARDENING,
+        "NotPrincipal not known",
+        topic_policy({**{k: v for k, v in PUBLISH.items() if k != "Principal"}, "NotPrincipal": UNKNOWN}),
+    ),
+    fires(
         LAMBDA_ACCESS,
         "public invoke",
         permission(principal="*"),

@@ -1,6 +1,6 @@
 import pytest
 
-from policies.rules.base import PolicyResource
+from policies.rules.base import UNKNOWN, PolicyResource
 from policies.rules.s3 import S3_BUCKET_HARDENED as RULE
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -91,8 +91,44 @@ def test_companions_whose_bucket_is_not_known_do_not_count():
 
 
 @pytest.mark.parametrize("props", [{}, {"bucket": None}, {"bucket": 42}, {"bucketPrefix": "artifacts-"}])
-def test_bucket_whose_name_is_not_known_yet_is_skipped(props):
-    assert RULE.violations([resource(BUCKET, "pending", **props)]) == []
+def test_bucket_whose_name_is_not_known_is_still_judged(props):
+    """Review finding 14: a bucket AWS or Pulumi names (bucketPrefix, auto-name) was never judged."""
+    pending = resource(BUCKET, "pending", **props)
+    assert RULE.violations([pending]) == [
+        (
+            pending.urn,
+            "bucket pending (its name not known until AWS or Pulumi names it) has no default encryption, "
+            "public access block, versioning",
+        )
+    ]
+
+
+def test_an_unnamed_bucket_is_hardened_by_companions_that_depend_on_it():
+    pending = resource(BUCKET, "pending", bucketPrefix="scratch-")
+    companions = [
+        PolicyResource(c.type, c.urn, c.name, {**c.props, "bucket": "scratch-20261206"}, dependencies=(pending.urn,))
+        for c in (access_block("x"), encryption("x"), versioning("x"))
+    ]
+    assert RULE.violations([pending, *companions]) == []
+
+
+@pytest.mark.parametrize(
+    ("props", "companion_bucket"), [({"bucketPrefix": "scratch-"}, "scratch-1a2b"), ({}, "pending-9f8e7d6")]
+)
+def test_an_unnamed_bucket_counts_companions_of_a_name_it_could_carry(props, companion_bucket):
+    """Without dependencies (an older engine), companions of a name that no named bucket has and that fits the
+    unnamed bucket's prefix (its bucketPrefix, or Pulumi's auto-name from its logical name) may be its own."""
+    pending = resource(BUCKET, "pending", **props)
+    resources = [pending, access_block(companion_bucket), encryption(companion_bucket), versioning(companion_bucket)]
+    assert RULE.violations(resources) == []
+    elsewhere = [pending, access_block("other-1"), encryption("other-1"), versioning("other-1")]
+    assert RULE.violations(elsewhere) != []
+
+
+def test_an_unnamed_bucket_during_preview_counts_companions_whose_bucket_is_not_known():
+    pending = resource(BUCKET, "pending", bucket=UNKNOWN)
+    companions = [resource(c.type, c.name, **{**c.props, "bucket": UNKNOWN}) for c in hardened("x")[1:]]
+    assert RULE.violations([pending, *companions]) == []
 
 
 def test_stack_without_buckets_passes():
