@@ -44,15 +44,14 @@ class Platform(pulumi.ComponentResource):
         with_approvals = release_approvals.approval_pipelines(inputs)
         # Through Chatbot the rollback reporter has no webhook: it publishes its reports to the topic too.
         reporter_publishes = [reporter_role_arn(inputs)] if settings.slack_workspace_id is not None else []
+        # CodePipeline publishes approval requests as the pipeline roles: named by path and name, one pattern
+        # however many services ask for approvals (each role's own policy says whether it may publish).
+        pipeline_publishes = [inputs.tooling_roles_pattern(naming.pipeline_role_name("*"))] if with_approvals else []
         self.news = ReleaseNews(
             "release-news",
             ReleaseNewsArgs(
                 inputs=inputs,
-                publisher_role_arns=[
-                    naming.role_arn(settings.region, settings.tooling_account_id, naming.pipeline_role_name(service))
-                    for service in sorted(with_approvals)
-                ]
-                + [auditor_role_arn(inputs), *reporter_publishes],
+                publisher_role_arns=[*pipeline_publishes, auditor_role_arn(inputs), *reporter_publishes],
                 store_role_arns=[auditor_role_arn(inputs), reporter_role_arn(inputs)],
             ),
             opts=child,

@@ -5,9 +5,11 @@ modules behind it are split by whose documents they are.
 """
 
 from .approvals import (
+    AUDITOR_PIPELINE_ACTIONS,
     SCP_SIZE_LIMIT,
     approval_auditor_policy,
     approval_guardrail_scp,
+    production_pipelines_statement,
     release_manager_approval_policy,
     scp_text,
 )
@@ -42,6 +44,7 @@ from .rollback import (
 from .tooling import build_role_policy, image_build_role_policy, pipeline_role_policy, release_role_policy
 
 __all__ = [
+    "AUDITOR_PIPELINE_ACTIONS",
     "SCP_SIZE_LIMIT",
     "CoordinationScope",
     "Document",
@@ -73,6 +76,7 @@ __all__ = [
     "notification_key_policy",
     "notification_topic_policy",
     "pipeline_role_policy",
+    "production_pipelines_statement",
     "release_manager_approval_policy",
     "release_role_policy",
     "reporter_key_policy",
