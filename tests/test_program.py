@@ -446,5 +446,6 @@ def test_every_service_environment_has_its_deploy_role_in_the_right_account(stac
             role = roles[naming.deploy_role_name(service.name, environment.name)]
             assert providers[role.provider] == [environment.account_id]
             (statement,) = document(role.inputs["assumeRolePolicy"])["Statement"]
-            assert statement["Principal"] == {"AWS": f"arn:aws:iam::{tooling}:role/cicd-{trusted_role}-{service.name}"}
+            trusted = f"arn:aws:iam::{tooling}:role/cicd/{plan.inputs.stack}/cicd-{trusted_role}-{service.name}"
+            assert statement["Principal"] == {"AWS": trusted}  # the tooling role's ARN carries its path
             assert statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == plan.inputs.settings.organization_id
