@@ -49,6 +49,9 @@ class Platform(pulumi.ComponentResource):
         reporter_publishes = (
             [reporter_role_arn(inputs), watch_role_arn(inputs)] if settings.slack_workspace_id is not None else []
         )
+        # CodePipeline publishes approval requests as the pipeline roles: named by path and name, one pattern
+        # however many services ask for approvals (each role's own policy says whether it may publish).
+        pipeline_publishes = [inputs.tooling_roles_pattern(naming.pipeline_role_name("*"))] if with_approvals else []
         rotated = rotated_secrets(inputs)
         rotation_role = naming.role_arn(
             settings.region, settings.tooling_account_id, naming.function_name(ROTATION_PURPOSE, inputs.stack)
@@ -57,11 +60,7 @@ class Platform(pulumi.ComponentResource):
             "release-news",
             ReleaseNewsArgs(
                 inputs=inputs,
-                publisher_role_arns=[
-                    naming.role_arn(settings.region, settings.tooling_account_id, naming.pipeline_role_name(service))
-                    for service in sorted(with_approvals)
-                ]
-                + [auditor_role_arn(inputs), *reporter_publishes],
+                publisher_role_arns=[*pipeline_publishes, auditor_role_arn(inputs), *reporter_publishes],
                 store_role_arns=[
                     auditor_role_arn(inputs),
                     reporter_role_arn(inputs),

@@ -146,7 +146,8 @@ class AwsMocks(pulumi.runtime.Mocks):
             "aws:kms/externalKey:ExternalKey": f"arn:{p}:kms:{region}:{account}:key/{resource_id}",
             "aws:kms/alias:Alias": f"arn:{p}:kms:{region}:{account}:{name}",
             "aws:s3/bucket:Bucket": f"arn:{p}:s3:::{resource_id}",
-            "aws:iam/role:Role": f"arn:{p}:iam::{account}:role/{name}",
+            # A role's path is part of its ARN (IAM identifiers: "role/division_abc/subdivision_xyz/name").
+            "aws:iam/role:Role": f"arn:{p}:iam::{account}:role{inputs.get('path') or '/'}{name}",
             "aws:codebuild/project:Project": f"arn:{p}:codebuild:{region}:{account}:project/{name}",
             "aws:codepipeline/pipeline:Pipeline": f"arn:{p}:codepipeline:{region}:{account}:{name}",
             "aws:codestarconnections/connection:Connection": (

@@ -228,6 +228,10 @@ def test_the_reporter_reads_where_services_run_from_the_coordination_graph(prod_
     assert statements["ReadPlacements"] == {
         "Sid": "ReadPlacements",
         "Effect": "Allow",
-        "Action": "ssm:GetParameter",
-        "Resource": "arn:aws:ssm:eu-west-1:123456789012:parameter/cicd-platform/prod/coordination/graph",
+        # The graph's index and its parts (functions/deploy_ledger/graph.py: read_graph), and their history.
+        "Action": ["ssm:GetParameterHistory", "ssm:GetParameters"],
+        "Resource": [
+            "arn:aws:ssm:eu-west-1:123456789012:parameter/cicd-platform/prod/coordination/graph",
+            "arn:aws:ssm:eu-west-1:123456789012:parameter/cicd-platform/prod/coordination/graph-part-*",
+        ],
     }

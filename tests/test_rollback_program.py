@@ -336,14 +336,14 @@ def test_through_chatbot_the_reporter_publishes_to_release_news_and_reads_no_sec
     topic_policy = next(r for r in plan.resources if r.type == "aws:sns/topicPolicy:TopicPolicy" and not r.provider)
     publish = {s["Sid"]: s for s in document(topic_policy.inputs["policy"])["Statement"]}["PlatformRolesPublish"]
     key_use = {s["Sid"]: s for s in document(news_key.inputs["policy"])["Statement"]}["PublishersUseKey"]
-    assert reporter_role in publish["Condition"]["ArnEquals"]["aws:PrincipalArn"]
-    assert reporter_role in key_use["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    assert reporter_role in publish["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    assert reporter_role in key_use["Condition"]["ArnLike"]["aws:PrincipalArn"]
 
 
 def test_with_a_webhook_the_reporter_is_no_release_news_publisher(prod_plan):
     key = next(r for r in prod_plan.resources if r.type == KEY and r.name == "release-news-key")
     key_use = {s["Sid"]: s for s in document(key.inputs["policy"])["Statement"]}["PublishersUseKey"]
-    assert not [arn for arn in key_use["Condition"]["ArnEquals"]["aws:PrincipalArn"] if "rollback-reporter" in arn]
+    assert not [arn for arn in key_use["Condition"]["ArnLike"]["aws:PrincipalArn"] if "rollback-reporter" in arn]
 
 
 def test_resources_each_service_adds_for_gates_and_rollback(prod_plan):

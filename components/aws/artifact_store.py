@@ -1,10 +1,11 @@
 """The artifact store: one KMS key and one S3 bucket that every pipeline of the stack shares.
 
 Artifacts cross accounts (built in tooling, deployed from environment
-accounts), so the key and bucket policies name exactly which roles of which
-accounts may read them. Everything else is the hardening a reviewer expects:
-rotation, versioning, SSE-KMS with a bucket key, no public access, TLS only,
-owner-enforced objects and a lifecycle that keeps the bucket from growing forever.
+accounts), so the key and bucket policies say which roles of which accounts may
+read them: by pattern and tag, so their size does not grow with the fleet.
+Everything else is the hardening a reviewer expects: rotation, versioning,
+SSE-KMS with a bucket key, no public access, TLS only, owner-enforced objects and
+a lifecycle that keeps the bucket from growing forever.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class ArtifactStore(pulumi.ComponentResource):
         settings = args.inputs.settings
         tags = standard_tags(args.inputs.stack)
         child = pulumi.ResourceOptions(parent=self)
-        readers = args.inputs.artifact_reader_arns()
+        readers = args.inputs.artifact_reader_accounts()
 
         key = aws.kms.Key(
             f"{name}-key",
@@ -47,7 +48,7 @@ class ArtifactStore(pulumi.ComponentResource):
             deletion_window_in_days=30,
             policy=iam.to_json(
                 iam.artifact_key_policy(
-                    settings.region, settings.tooling_account_id, args.inputs.tooling_role_arns(), readers
+                    settings.region, settings.tooling_account_id, args.inputs.tooling_roles_pattern(), readers
                 )
             ),
             tags=tags,

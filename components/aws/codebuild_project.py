@@ -74,6 +74,8 @@ class CodeBuildProjectArgs:
     privileged: bool = False
     environment_variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     capacity: BuildCapacity = field(default_factory=BuildCapacity)
+    role_path: str = "/"
+    """The role's IAM path: per-service roles live under ``naming.tooling_role_path``, which shared policies match."""
 
 
 class CodeBuildProject(pulumi.ComponentResource):
@@ -97,10 +99,13 @@ class CodeBuildProject(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             name=args.role_name,
+            path=args.role_path,
             description=args.description,
             assume_role_policy=iam.to_json(iam.service_trust("codebuild.amazonaws.com", args.account_id)),
             tags=dict(args.tags),
-            opts=child,
+            # A role's name is unique in its account whatever its path: a new path replaces the role,
+            # and the old one must go first (README: "Upgrading: per-service roles move to a path").
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         policy = aws.iam.RolePolicy(
             f"{name}-policy",

@@ -157,9 +157,7 @@ class ServicePipeline(pulumi.ComponentResource):
                     service=service,
                     account=account,
                     deploy_role_arn=deploy_role_arns[environment.name],
-                    trusted_role_arn=naming.role_arn(
-                        inputs.settings.region, inputs.settings.tooling_account_id, tooling_role
-                    ),
+                    trusted_role_arn=inputs.tooling_role_arn(tooling_role),
                     organization_id=inputs.settings.organization_id,
                     bucket_arn=args.bucket_arn,
                     key_arn=args.key_arn,
@@ -266,6 +264,7 @@ class ServicePipeline(pulumi.ComponentResource):
             CodeBuildProjectArgs(
                 project_name=project_name,
                 role_name=naming.build_role_name(service.name),
+                role_path=naming.tooling_role_path(inputs.stack),
                 log_group_name=naming.build_log_group_name(service.name),
                 description=f"Builds and unit-tests {service.name} ({service.language})",
                 account_id=tooling,
@@ -310,6 +309,7 @@ class ServicePipeline(pulumi.ComponentResource):
             CodeBuildProjectArgs(
                 project_name=naming.image_build_project_name(service.name),
                 role_name=naming.image_build_role_name(service.name),
+                role_path=naming.tooling_role_path(inputs.stack),
                 log_group_name=naming.image_build_log_group_name(service.name),
                 description=f"Builds and pushes the container image of {service.name} (platform-owned buildspec)",
                 account_id=inputs.settings.tooling_account_id,
@@ -341,6 +341,7 @@ class ServicePipeline(pulumi.ComponentResource):
             CodeBuildProjectArgs(
                 project_name=naming.release_project_name(service.name),
                 role_name=naming.release_role_name(service.name),
+                role_path=naming.tooling_role_path(args.inputs.stack),
                 log_group_name=naming.release_log_group_name(service.name),
                 description=f"Publishes {service.name} and shifts its alias with CodeDeploy",
                 account_id=args.inputs.settings.tooling_account_id,
@@ -373,12 +374,14 @@ class ServicePipeline(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-pipeline-role",
             name=naming.pipeline_role_name(service.name),
+            path=naming.tooling_role_path(args.inputs.stack),
             description=f"Runs the pipelines of {service.name}",
             assume_role_policy=iam.to_json(
                 iam.service_trust("codepipeline.amazonaws.com", args.inputs.settings.tooling_account_id)
             ),
             tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            # Names are unique in an account whatever the path: replacing the role means deleting it first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         policy = aws.iam.RolePolicy(
             f"{self._name}-pipeline-policy",

@@ -3,7 +3,8 @@
 - a KMS key of its own (rotated) for the ledger, the topics, the dead-letter queue, the logs and the
   functions' environment;
 - the deployment ledger (DynamoDB, point-in-time recovery, TTL on idempotency markers);
-- the dependency graph as an SSM parameter (rewritten on every ``pulumi up``);
+- the dependency graph as SSM parameters, an index and its parts (rewritten on every ``pulumi up``;
+  ``components/model/coordination_graph.py`` says why and how);
 - one change-freeze switch per environment (SSM, created ``off``; operators flip it, so
   Pulumi ignores later changes of its value: a ``pulumi up`` must never lift a freeze);
 - one "deployed" SNS topic per service, for dependents to subscribe to;
@@ -29,7 +30,11 @@ import pulumi_aws as aws
 
 from .. import iam
 from ..model import naming
-from ..model.coordination_graph import alarm_reader_role_arns, coordination_graph_json, pipeline_event_patterns
+from ..model.coordination_graph import (
+    alarm_reader_role_arns,
+    coordination_graph_parameters,
+    pipeline_event_patterns,
+)
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import standard_tags
 from .gate_rule import DeployGateRule
@@ -125,18 +130,33 @@ class Coordination(pulumi.ComponentResource):
             opts=self._child,
         )
 
-        graph_name = naming.graph_parameter_name(stack)
+        graph = coordination_graph_parameters(inputs)
+        graph_name = graph.index_name
+        parts = [
+            aws.ssm.Parameter(
+                f"{name}-graph-part-{number}",
+                name=part_name,
+                type="String",
+                tier="Standard",
+                # Not a secret (the provider marks ``value`` secret and would hide the graph from plans and diffs).
+                insecure_value=value,
+                description=f"Part {number} of the service dependency graph (its index: {graph_name})",
+                tags=self._tags,
+                opts=self._child,
+            )
+            for number, (part_name, value) in enumerate(graph.parts.items(), 1)
+        ]
         aws.ssm.Parameter(
             f"{name}-graph",
             name=graph_name,
             type="String",
-            # Standard (4 KB) while the graph fits, advanced (8 KB) when a fleet outgrows it.
+            # The index grows by a digest per part only: standard while it fits, advanced past 4 KB.
             tier="Intelligent-Tiering",
-            # Not a secret (the provider marks ``value`` secret and would hide the graph from plans and diffs).
-            insecure_value=coordination_graph_json(inputs),
-            description="Service dependency graph read by the coordinator and the deploy gate (written by pulumi up)",
+            insecure_value=graph.index,
+            description="Index of the service dependency graph read by the platform's functions (written by pulumi up)",
             tags=self._tags,
-            opts=self._child,
+            # Last: the index is the commit point, and readers find the parts it names already written.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=parts),
         )
         for environment in settings.environments:
             aws.ssm.Parameter(
@@ -153,18 +173,16 @@ class Coordination(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue"]),
             )
 
-        topic_arns = []
         for service in inputs.catalog.services:
-            topic_name = naming.deployed_topic_name(stack, service.name)
             aws.sns.Topic(
                 f"{name}-{service.name}-deployed",
-                name=topic_name,
+                name=naming.deployed_topic_name(stack, service.name),
                 kms_master_key_id=key.arn,
                 # The platform owns and publishes to the topic; which service it announces is its own tag.
                 tags={**self._tags, "announces": service.name},
                 opts=self._child,
             )
-            topic_arns.append(f"arn:{partition}:sns:{region}:{account}:{topic_name}")
+        topics_pattern = f"arn:{partition}:sns:{region}:{account}:{naming.deployed_topic_name(stack, '*')}"
 
         scope_inputs = {"region": region, "account_id": account, "stack": stack}
         environments = [environment.name for environment in settings.environments]
@@ -188,11 +206,11 @@ class Coordination(pulumi.ComponentResource):
             tags=self._tags,
             opts=self._child,
         )
-        test_projects = [
-            f"arn:{partition}:codebuild:{region}:{account}:project/{naming.integration_test_project_name(s.name)}"
-            for s in inputs.catalog.services
-            if s.on_upstream_deploy == "test"
-        ]
+        test_projects = (
+            f"arn:{partition}:codebuild:{region}:{account}:project/{naming.integration_test_project_name('*')}"
+            if any(s.on_upstream_deploy == "test" for s in inputs.catalog.services)
+            else None
+        )
         environment_variables = {
             "LEDGER_TABLE": table_name,
             "GRAPH_PARAMETER": graph_name,
@@ -246,7 +264,7 @@ class Coordination(pulumi.ComponentResource):
             "Records pipeline events in the ledger, announces deploys, restarts or aborts held deploys",
             key,
             lambda key_arn, log_arn: iam.coordinator_role_policy(
-                scope(key_arn), log_arn, topic_arns, dlq_arn, test_projects
+                scope(key_arn), log_arn, topics_pattern, dlq_arn, test_projects
             ),
             environment_variables,
             COORDINATOR_CONCURRENCY,
@@ -301,24 +319,25 @@ class Coordination(pulumi.ComponentResource):
                 source_arn=rule.arn,
                 opts=pulumi.ResourceOptions(parent=rule),
             )
+        # The coordinator's rules by their name prefix: a large fleet's pipeline events need further numbered rules,
+        # and an SQS policy holds 8,192 bytes (SQS developer guide, "Amazon SQS policy quotas").
+        rules_pattern = naming.event_rule_arn(region, account, f"{coordinator_name}-*")
         aws.sqs.QueuePolicy(
             f"{name}-coordinator-dlq-policy",
             queue_url=dlq.url,
-            policy=pulumi.Output.all(*[rule.arn for _, rule in rules]).apply(
-                lambda arns: iam.to_json(
-                    iam.document(
-                        {
-                            "Sid": "UndeliverableEventsFromOurRules",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "events.amazonaws.com"},
-                            "Action": "sqs:SendMessage",
-                            "Resource": dlq_arn,
-                            "Condition": {"ArnEquals": {"aws:SourceArn": sorted(arns)}},
-                        }
-                    )
+            policy=iam.to_json(
+                iam.document(
+                    {
+                        "Sid": "UndeliverableEventsFromOurRules",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                        "Resource": dlq_arn,
+                        "Condition": {"ArnLike": {"aws:SourceArn": rules_pattern}},
+                    }
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=dlq),
+            opts=pulumi.ResourceOptions(parent=dlq, depends_on=[rule for _, rule in rules]),
         )
 
         self.gate = DeployGateRule(

@@ -2,8 +2,9 @@
 
 - Each ``releaseManagers`` role (roles the platform does not own, in the tooling
   account) gets an inline policy allowing ``codepipeline:PutApprovalResult`` on
-  exactly the prod approval actions (``<pipeline ARN>/Approve/ReleaseApproval``)
-  and ``GetPipelineState`` on those pipelines. The deployer therefore needs
+  the prod approval actions (``<service>-<prod env>/Approve/ReleaseApproval``, by
+  pattern: the actions the SCP reserves to them) and ``GetPipelineState`` on the
+  stack's prod pipelines (by pattern and tags). The deployer therefore needs
   ``iam:PutRolePolicy``/``iam:DeleteRolePolicy`` on those roles. No role the
   platform creates is granted ``PutApprovalResult``.
 - The guardrail SCP (stack output ``approvalGuardrailScp``; the offline plan
@@ -79,12 +80,7 @@ class ApprovalGovernance(pulumi.ComponentResource):
             else None
         )
         if protected:
-            pipeline_arns = [naming.pipeline_arn(region, account, pipeline) for pipeline in protected]
-            grant = iam.to_json(
-                iam.release_manager_approval_policy(
-                    [naming.approval_action_arn(region, account, pipeline) for pipeline in protected], pipeline_arns
-                )
-            )
+            grant = iam.to_json(iam.release_manager_approval_policy(region, account, stack, production))
             for manager in settings.release_managers:
                 role_name = naming.role_name_of(manager)
                 aws.iam.RolePolicy(
@@ -94,13 +90,16 @@ class ApprovalGovernance(pulumi.ComponentResource):
                     policy=grant,
                     opts=pulumi.ResourceOptions(parent=self),
                 )
-            self._auditor(name, args, pipeline_arns, tags)
+            self._auditor(name, args, production, tags)
         self.register_outputs({"guardrailScp": self.guardrail_scp, "protectedPipelines": protected})
 
-    def _auditor(self, name: str, args: ApprovalGovernanceArgs, pipeline_arns: list[str], tags: dict[str, str]) -> None:
+    def _auditor(self, name: str, args: ApprovalGovernanceArgs, production: list[str], tags: dict[str, str]) -> None:
         inputs, settings = args.inputs, args.inputs.settings
         region, account, stack = settings.region, settings.tooling_account_id, inputs.stack
         suffixes = release_approvals.protected_suffixes(inputs)
+        protected_pipelines = iam.production_pipelines_statement(
+            "InspectAndStopProdRuns", iam.AUDITOR_PIPELINE_ACTIONS, region, account, stack, production
+        )
         auditor = PlatformFunction(
             f"{name}-auditor",
             PlatformFunctionArgs(
@@ -120,7 +119,7 @@ class ApprovalGovernance(pulumi.ComponentResource):
                 },
                 policy_for=lambda resolved: iam.approval_auditor_policy(
                     resolved["log_group_arn"],
-                    pipeline_arns,
+                    protected_pipelines,
                     resolved["topic_arn"],
                     resolved["key_arn"],
                     resolved["ledger_arn"],

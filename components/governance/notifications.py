@@ -79,7 +79,8 @@ def approval_news_pattern(environments: Sequence[str]) -> dict[str, object]:
 class ReleaseNewsArgs:
     inputs: PlatformInputs
     publisher_role_arns: Sequence[str]
-    """Roles that publish to the topic: pipeline roles with approvals, the approval auditor."""
+    """Roles that publish to the topic, as ARNs or ``ArnLike`` patterns: the pipeline roles (by path and name),
+    the approval auditor, the rollback reporter through Chatbot."""
     store_role_arns: Sequence[str] = ()
     """Roles of other components that keep the ledger or send dead letters to the queue (the approval auditor,
     the rollback reporter); the key policy lets them use the key through DynamoDB and SQS."""

@@ -11,7 +11,7 @@ exactly the services the catalog places in it
 for an alarm after a finished deploy, rolls the Deploy stage back
 (``functions/rollback_reporter``); at run time it believes an event only from
 the account and region where the dependency graph (the coordination
-component's SSM parameter, written from the same catalog) says its service
+component's SSM parameters, written from the same catalog) says its service
 runs.
 
 Slack: the stack's one channel, delivered the way release news is. With a
@@ -141,7 +141,10 @@ class RollbackReporter(pulumi.ComponentResource):
             None if uses_chatbot else iam.secret_arn_pattern(region, account_id, settings.slack_webhook_secret_name)
         )
         graph_parameter = naming.graph_parameter_name(stack)
-        graph_parameter_arn = f"arn:{partition}:ssm:{region}:{account_id}:parameter{graph_parameter}"
+        graph_parameter_arns = [
+            f"arn:{partition}:ssm:{region}:{account_id}:parameter{name}"
+            for name in (graph_parameter, naming.graph_parts_pattern(graph_parameter))
+        ]
         function = PlatformFunction(
             name,
             PlatformFunctionArgs(
@@ -173,7 +176,7 @@ class RollbackReporter(pulumi.ComponentResource):
                     alarm_reader_role_arns=alarm_readers,
                     webhook_secret_arn=webhook_secret,
                     topic=(resolved["topic_arn"], resolved["topic_key_arn"]) if uses_chatbot else None,
-                    placements_parameter_arn=graph_parameter_arn,
+                    placements_parameter_arns=graph_parameter_arns,
                     ledger_key_arn=resolved["topic_key_arn"],
                 ),
                 environment={

@@ -236,6 +236,7 @@ class ServiceScans(pulumi.ComponentResource):
             CodeBuildProjectArgs(
                 project_name=project_name,
                 role_name=naming.scan_role_name(service.name),
+                role_path=naming.tooling_role_path(args.inputs.stack),
                 log_group_name=naming.scan_log_group_name(service.name),
                 description=f"Security scans of {service.name}: SAST, dependencies, IaC, secrets, licenses, DAST",
                 account_id=tooling,

@@ -5,9 +5,11 @@ modules behind it are split by whose documents they are.
 """
 
 from .approvals import (
+    AUDITOR_PIPELINE_ACTIONS,
     SCP_SIZE_LIMIT,
     approval_auditor_policy,
     approval_guardrail_scp,
+    production_pipelines_statement,
     release_manager_approval_policy,
     scp_text,
 )
@@ -48,6 +50,7 @@ from .secrets import rotation_function_policy, secret_watch_policy
 from .tooling import build_role_policy, image_build_role_policy, pipeline_role_policy, release_role_policy
 
 __all__ = [
+    "AUDITOR_PIPELINE_ACTIONS",
     "SCP_SIZE_LIMIT",
     "CoordinationScope",
     "Document",
@@ -80,6 +83,7 @@ __all__ = [
     "notification_key_policy",
     "notification_topic_policy",
     "pipeline_role_policy",
+    "production_pipelines_statement",
     "release_manager_approval_policy",
     "release_role_policy",
     "reporter_key_policy",

@@ -13,28 +13,66 @@ import json
 from collections.abc import Sequence
 
 from ..model import naming
+from ..model.tags import MANAGED_BY
 from .documents import PUBLISH_KEY_ACTIONS, Document, document, role_uses_data_store_key
 
 SCP_SIZE_LIMIT = 5120
 """Characters AWS Organizations allows in one service control policy (whitespace counts, so it is minified)."""
 
 
-def release_manager_approval_policy(approval_action_arns: Sequence[str], pipeline_arns: Sequence[str]) -> Document:
-    """Approve or reject exactly the prod approval actions, and see the state of those pipelines."""
+def release_manager_approval_policy(
+    region: str, tooling_account_id: str, stack: str, production_environments: Sequence[str]
+) -> Document:
+    """Approve or reject the prod approval actions, and see the state of the prod pipelines.
+
+    By the naming convention, as the guardrail SCP denies it (``approval_guardrail_resources``), not
+    one ARN per pipeline: a list of every prod pipeline outgrows an inline policy (10,240 characters
+    per role) at about 60 services. ``PutApprovalResult`` is matched by name only: the Service
+    Authorization Reference lists ``aws:ResourceTag`` for CodePipeline's ``action`` resource type, but
+    actions carry no tags of their own and nothing documents which tags CodePipeline evaluates for
+    one, and a condition that never matches would leave prod without anyone to approve it.
+    ``GetPipelineState`` is read on the stack's own prod pipelines, by their tags (the ``pipeline``
+    resource type takes ``aws:ResourceTag``).
+    """
     return document(
         {
             "Sid": "AnswerProdApprovals",
             "Effect": "Allow",
             "Action": "codepipeline:PutApprovalResult",
-            "Resource": sorted(approval_action_arns),
+            "Resource": approval_guardrail_resources(region, tooling_account_id, production_environments),
         },
-        {
-            "Sid": "ReadProdPipelineState",
-            "Effect": "Allow",
-            "Action": "codepipeline:GetPipelineState",
-            "Resource": sorted(pipeline_arns),
-        },
+        production_pipelines_statement(
+            "ReadProdPipelineState",
+            ["codepipeline:GetPipelineState"],
+            region,
+            tooling_account_id,
+            stack,
+            production_environments,
+        ),
     )
+
+
+def production_pipelines_statement(
+    sid: str,
+    actions: Sequence[str],
+    region: str,
+    tooling_account_id: str,
+    stack: str,
+    production_environments: Sequence[str],
+) -> Document:
+    """``actions`` on this stack's prod pipelines: named ``<service>-<env>`` and tagged as the platform's."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": sorted(actions) if len(actions) > 1 else actions[0],
+        "Resource": [
+            naming.pipeline_arn(region, tooling_account_id, f"*-{environment}")
+            for environment in sorted(production_environments)
+        ],
+        "Condition": {
+            "StringEquals": {"aws:ResourceTag/managed-by": MANAGED_BY, "aws:ResourceTag/platform-stack": stack}
+        },
+    }
 
 
 def approval_guardrail_resources(
@@ -77,7 +115,7 @@ def scp_text(scp: Document) -> str:
 
 def approval_auditor_policy(
     log_group_arn: str,
-    protected_pipeline_arns: Sequence[str],
+    protected_pipelines: Document,
     topic_arn: str,
     key_arn: str,
     ledger_table_arn: str,
@@ -87,6 +125,8 @@ def approval_auditor_policy(
 ) -> Document:
     """The auditor reads the state of prod pipelines, stops a wrongly approved run, records and alerts.
 
+    ``protected_pipelines`` is ``production_pipelines_statement`` for the auditor's actions: the prod
+    pipelines by name pattern and tags, so the policy stays the same size however large the fleet.
     ``key_arn`` (the release-news key) also encrypts the ledger and the dead-letter queue.
     """
     return document(
@@ -96,16 +136,7 @@ def approval_auditor_policy(
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": f"{log_group_arn}:*",
         },
-        {
-            "Sid": "InspectAndStopProdRuns",
-            "Effect": "Allow",
-            "Action": [
-                "codepipeline:GetPipelineState",
-                "codepipeline:ListActionExecutions",
-                "codepipeline:StopPipelineExecution",
-            ],
-            "Resource": sorted(protected_pipeline_arns),
-        },
+        protected_pipelines,
         {"Sid": "Alert", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn},
         {"Sid": "EncryptedTopic", "Effect": "Allow", "Action": PUBLISH_KEY_ACTIONS, "Resource": key_arn},
         # The delivery ledger claims, notes, completes and releases with conditional updates only.
@@ -113,3 +144,11 @@ def approval_auditor_policy(
         {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dead_letter_queue_arn},
         role_uses_data_store_key("LedgerAndDeadLetterKey", key_arn, region),
     )
+
+
+AUDITOR_PIPELINE_ACTIONS = [
+    "codepipeline:GetPipelineState",
+    "codepipeline:ListActionExecutions",
+    "codepipeline:StopPipelineExecution",
+]
+"""What the approval auditor does to a prod pipeline: read who approved, stop a run nobody should have let through."""

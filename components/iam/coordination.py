@@ -20,6 +20,7 @@ from .documents import (
     KMS_USE_ACTIONS,
     Document,
     document,
+    graph_reading,
     key_administration,
     logs_may_encrypt,
     services_send_dead_letters,
@@ -51,9 +52,14 @@ class CoordinationScope:
         return f"arn:{self.partition}:ssm:{self.region}:{self.account_id}:parameter{name}"
 
     def read_parameters(self) -> list[str]:
-        names = [naming.graph_parameter_name(self.stack)]
-        names += [naming.freeze_parameter_name(self.stack, environment) for environment in self.environments]
+        """The freeze switches, one per environment (``GetParameter``)."""
+        names = [naming.freeze_parameter_name(self.stack, environment) for environment in self.environments]
         return [self.parameter_arn(name) for name in names]
+
+    def graph_parameters(self) -> list[str]:
+        """The dependency graph: its index and its parts (``naming.graph_part_parameter_name``)."""
+        index = naming.graph_parameter_name(self.stack)
+        return [self.parameter_arn(index), self.parameter_arn(naming.graph_parts_pattern(index))]
 
 
 def _common(scope: CoordinationScope, log_group_arn: str, ledger_actions: list[str]) -> list[Document]:
@@ -66,12 +72,8 @@ def _common(scope: CoordinationScope, log_group_arn: str, ledger_actions: list[s
         },
         {"Sid": "Ledger", "Effect": "Allow", "Action": sorted(ledger_actions), "Resource": scope.table_arn},
         {"Sid": "CoordinationKey", "Effect": "Allow", "Action": KMS_USE_ACTIONS, "Resource": scope.key_arn},
-        {
-            "Sid": "GraphAndFreezeSwitches",
-            "Effect": "Allow",
-            "Action": "ssm:GetParameter",
-            "Resource": scope.read_parameters(),
-        },
+        {"Sid": "FreezeSwitches", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": scope.read_parameters()},
+        graph_reading("DependencyGraph", scope.graph_parameters()),
         # X-Ray cannot scope trace uploads to a resource.
         {"Sid": "Tracing", "Effect": "Allow", "Action": TRACING_ACTIONS, "Resource": "*"},
     ]
@@ -128,14 +130,22 @@ def _platform_pipelines(scope: CoordinationScope, sid: str, actions: list[str]) 
 def coordinator_role_policy(
     scope: CoordinationScope,
     log_group_arn: str,
-    topic_arns: Sequence[str],
+    topics_pattern: str,
     dead_letter_queue_arn: str,
-    test_project_arns: Sequence[str],
+    test_projects_pattern: str | None,
 ) -> Document:
-    """The coordinator keeps the ledger, announces deploys, and restarts or redeploys this stack's pipelines."""
+    """The coordinator keeps the ledger, announces deploys, and restarts or redeploys this stack's pipelines.
+
+    Every resource that exists once per service is named by pattern, never listed: the deployed topics
+    (``naming.deployed_topic_name`` with ``*``: all of them are the platform's, and the coordinator
+    announces any service's deploys), the pipelines (by their tags) and the dependents' integration-test
+    projects (``test_projects_pattern``, ``*-integration-tests``: the teams own those projects, so no tag
+    can be relied on; which dependent is tested is the graph's ``onUpstreamDeploy``). A list would outgrow
+    the role's 10,240 characters of inline policy at about 60 services.
+    """
     statements = _common(scope, log_group_arn, [*LEDGER_READ_ACTIONS, *LEDGER_WRITE_ACTIONS])
     statements += [
-        {"Sid": "AnnounceDeploys", "Effect": "Allow", "Action": "sns:Publish", "Resource": sorted(topic_arns)},
+        {"Sid": "AnnounceDeploys", "Effect": "Allow", "Action": "sns:Publish", "Resource": topics_pattern},
         {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dead_letter_queue_arn},
         {
             # Held deploys can be any pipeline of the stack (96 for 24 services): named by the stack's tags,
@@ -161,13 +171,13 @@ def coordinator_role_policy(
         # recorded it), the coordinator asks what the Deploy stage is doing, so a deploy is never started twice.
         _platform_pipelines(scope, "ReadPlatformPipelineState", ["codepipeline:GetPipelineState"]),
     ]
-    if test_project_arns:
+    if test_projects_pattern:
         statements.append(
             {
                 "Sid": "RunDependentIntegrationTests",
                 "Effect": "Allow",
                 "Action": "codebuild:StartBuild",
-                "Resource": sorted(test_project_arns),
+                "Resource": test_projects_pattern,
             }
         )
     return document(*statements)

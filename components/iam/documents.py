@@ -176,3 +176,15 @@ def services_send_dead_letters(sid: str, queue_arns: Sequence[str], senders: Seq
         "Resource": "*",
         "Condition": {"StringEquals": {"kms:EncryptionContext:aws:sqs:arn": sorted(set(queue_arns))}},
     }
+
+
+def graph_reading(sid: str, parameter_arns: Sequence[str]) -> Document:
+    """Read the graph as ``functions/deploy_ledger/graph.py`` does: the index and the parts it names in batches
+    (``GetParameters``), and a part's earlier versions when it was rewritten after the index was read or
+    written (``GetParameterHistory``), so a reader never mixes two versions of the graph."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["ssm:GetParameterHistory", "ssm:GetParameters"],
+        "Resource": list(parameter_arns),
+    }

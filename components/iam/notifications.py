@@ -2,7 +2,8 @@
 
 The topic carries approval requests (published by the pipeline roles), pipeline
 state changes (published by EventBridge) and the approval auditor's alerts. It is
-encrypted with its own key, so the key policy names exactly those publishers;
+encrypted with its own key, so the key policy names those publishers (the pipeline
+roles by their path and name, ``ArnLike``, so the policy does not grow with the fleet);
 subscribers (Chatbot, the notifier function) receive plaintext from SNS and
 need no key access. The same key encrypts the channel's delivery ledger
 (DynamoDB) and dead-letter queue (SQS): the functions that keep the ledger or
@@ -62,7 +63,7 @@ def notification_key_policy(
             "Principal": {"AWS": root},
             "Action": PUBLISH_KEY_ACTIONS,
             "Resource": "*",
-            "Condition": {"ArnEquals": {"aws:PrincipalArn": sorted(publisher_role_arns)}},
+            "Condition": {"ArnLike": {"aws:PrincipalArn": sorted(publisher_role_arns)}},
         },
         {
             "Sid": "EventBridgePublishes",
@@ -80,7 +81,8 @@ def notification_key_policy(
 def notification_topic_policy(
     region: str, account_id: str, topic_arn: str, publisher_role_arns: Sequence[str], rule_arns: Sequence[str]
 ) -> Document:
-    """Only the named roles and this stack's EventBridge rules publish; nothing is public; TLS only."""
+    """Only the named roles (ARNs or ``ArnLike`` patterns) and this stack's EventBridge rules publish; nothing is
+    public; TLS only."""
     return document(
         {
             "Sid": "PlatformRolesPublish",
@@ -88,7 +90,7 @@ def notification_topic_policy(
             "Principal": {"AWS": naming.account_root_arn(region, account_id)},
             "Action": "sns:Publish",
             "Resource": topic_arn,
-            "Condition": {"ArnEquals": {"aws:PrincipalArn": sorted(publisher_role_arns)}},
+            "Condition": {"ArnLike": {"aws:PrincipalArn": sorted(publisher_role_arns)}},
         },
         {
             "Sid": "PipelineEventsPublish",

@@ -18,6 +18,7 @@ from .documents import (
     PUBLISH_KEY_ACTIONS,
     Document,
     document,
+    graph_reading,
     key_administration,
     logs_may_encrypt,
     role_uses_data_store_key,
@@ -216,7 +217,7 @@ def reporter_role_policy(
     alarm_reader_role_arns: Sequence[str] = (),
     webhook_secret_arn: str | None = None,
     topic: tuple[str, str] | None = None,
-    placements_parameter_arn: str | None = None,
+    placements_parameter_arns: Sequence[str] = (),
     ledger_key_arn: str | None = None,
 ) -> Document:
     """What the reporter does: read what happened, tell Slack, roll back the Deploy stage of our pipelines.
@@ -228,9 +229,9 @@ def reporter_role_policy(
     Pipelines and projects are named by pattern (``<service>-<env>``,
     ``<service>-build``): an inline policy listing 4 ARNs per service would pass
     IAM's 10 KB limit near 50 services. Reads are further narrowed to pipelines
-    tagged ``managed-by`` this platform. ``placements_parameter_arn`` is the
-    dependency graph parameter: where each service runs, which decides whether
-    a forwarded event is believed.
+    tagged ``managed-by`` this platform. ``placements_parameter_arns`` are the
+    dependency graph's parameters (its index and parts): where each service runs,
+    which decides whether a forwarded event is believed.
     """
     partition = naming.partition_of(region)
     pipelines = [naming.pipeline_arn(region, account_id, naming.pipeline_name("*", env)) for env in environments]
@@ -304,15 +305,8 @@ def reporter_role_policy(
             {"Sid": "ReportToReleaseNews", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn},
             {"Sid": "ReleaseNewsKey", "Effect": "Allow", "Action": PUBLISH_KEY_ACTIONS, "Resource": topic_key_arn},
         ]
-    if placements_parameter_arn is not None:
-        statements.append(
-            {
-                "Sid": "ReadPlacements",
-                "Effect": "Allow",
-                "Action": "ssm:GetParameter",
-                "Resource": placements_parameter_arn,
-            }
-        )
+    if placements_parameter_arns:
+        statements.append(graph_reading("ReadPlacements", placements_parameter_arns))
     if alarm_reader_role_arns:
         # To quote the signal alarms (their state reason carries the datapoints) in the Slack report.
         statements.append(

@@ -1,19 +1,29 @@
-"""The dependency graph as the coordination functions read it (an SSM parameter written on ``pulumi up``).
+"""The dependency graph as the coordination functions read it (SSM parameters written on ``pulumi up``).
 
 The format is ``functions/deploy_ledger/graph.py``'s contract; it carries only
-what the functions decide with, so the fleet's graph stays within one parameter:
-per service its dependencies, environments and the accounts it runs in where they
-differ from the environment's (``accounts``), the environment's accounts and
-regions, and the alarm reader role of every (environment, account) whose health
-alarms a gate reads: every account a service runs in, since the gate reads each
-service's own health alarm (and the bake watches it) as well as its dependencies'.
-The rollback reporter reads it too: an alarm or deployment event is believed only
-from the account and region the graph places its service in.
+what the functions decide with: per service its dependencies, environments and
+the accounts it runs in where they differ from the environment's (``accounts``),
+the environment's accounts and regions, and the alarm reader role of every
+(environment, account) whose health alarms a gate reads: every account a service
+runs in, since the gate reads each service's own health alarm (and the bake
+watches it) as well as its dependencies'. The rollback reporter reads it too: an
+alarm or deployment event is believed only from the account and region the graph
+places its service in.
+
+A fleet's graph outgrows one parameter (4 KB standard, 8 KB advanced) at about
+60 services, so it is stored as an index and parts (``graph_parameters``): the
+parts share the services out, each a standard parameter; the index holds the rest
+and each part's digest, and is written last. A reader takes the index, then the
+parts it names, and a part whose current value does not match its digest (an
+update in flight, or one that failed halfway) is read from the part's history:
+the index is the commit point, so no reader ever mixes two versions of the graph.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from . import naming
@@ -22,6 +32,13 @@ from .platform_inputs import PlatformInputs
 from .settings import Environment
 
 GRAPH_FORMAT_VERSION = 1
+"""The whole graph in one document (``coordination_graph``): what the functions read once the parts are joined."""
+PARTITIONED_FORMAT_VERSION = 2
+"""The index of a graph stored in parts (``graph_parameters``)."""
+PART_VALUE_LIMIT = 4000
+"""Bytes of one part: under the 4 KB of a standard-tier parameter (Systems Manager user guide, "Managing parameter
+tiers"), so parts cost nothing and need no advanced tier, with room to spare."""
+DIGEST_LENGTH = 16
 
 
 def checked_placements(inputs: PlatformInputs) -> dict[str, dict[str, Environment]]:
@@ -90,7 +107,55 @@ def coordination_graph(inputs: PlatformInputs) -> dict[str, Any]:
 
 
 def coordination_graph_json(inputs: PlatformInputs) -> str:
-    return json.dumps(coordination_graph(inputs), separators=(",", ":"), sort_keys=True)
+    return _compact(coordination_graph(inputs))
+
+
+def _compact(document: Any) -> str:
+    return json.dumps(document, separators=(",", ":"), sort_keys=True)
+
+
+def part_digest(value: str) -> str:
+    """What the index records of a part: the first hex digits of the SHA-256 of its exact value."""
+    return hashlib.sha256(value.encode()).hexdigest()[:DIGEST_LENGTH]
+
+
+@dataclass(frozen=True)
+class GraphParameters:
+    """The graph as SSM parameters: the index (written last) and the parts, in order, by parameter name."""
+
+    index_name: str
+    index: str
+    parts: dict[str, str]
+
+
+def graph_parameters(graph: dict[str, Any], index_name: str, limit: int = PART_VALUE_LIMIT) -> GraphParameters:
+    """Split a graph (``coordination_graph``) into parts of at most ``limit`` bytes and their index.
+
+    Services are packed in name order, each part a JSON document ``{"services": {...}}``; the index keeps
+    everything else and the digests of the parts, which are found at ``naming.graph_part_parameter_name``.
+    """
+    values: list[str] = []
+    chunk: dict[str, Any] = {}
+    for name, entry in sorted(graph["services"].items()):
+        if chunk and len(_compact({"services": {**chunk, name: entry}}).encode()) > limit:
+            values.append(_compact({"services": chunk}))
+            chunk = {}
+        chunk[name] = entry
+        if len(_compact({"services": chunk}).encode()) > limit:
+            raise ValueError(f"service {name!r} alone takes more than {limit} bytes of the graph")
+    if chunk or not values:
+        values.append(_compact({"services": chunk}))
+    shared = {key: value for key, value in graph.items() if key not in ("services", "formatVersion")}
+    index = _compact(
+        {**shared, "formatVersion": PARTITIONED_FORMAT_VERSION, "parts": [part_digest(value) for value in values]}
+    )
+    parts = {naming.graph_part_parameter_name(index_name, number): value for number, value in enumerate(values, 1)}
+    return GraphParameters(index_name=index_name, index=index, parts=parts)
+
+
+def coordination_graph_parameters(inputs: PlatformInputs) -> GraphParameters:
+    """The stack's graph as the Coordination component writes it."""
+    return graph_parameters(coordination_graph(inputs), naming.graph_parameter_name(inputs.stack))
 
 
 PIPELINE_EVENT_TYPES = (

@@ -69,6 +69,28 @@ def image_build_project_name(service: str) -> str:
     return f"{service}-image-build"
 
 
+def tooling_role_path(stack: str) -> str:
+    """The IAM path of the per-service roles in the tooling account (pipeline, build, image build, release, scan).
+
+    Policies shared by the whole fleet (the artifact key, the release-news key and topic) name these roles
+    by this path, ``role/cicd/<stack>/*``, instead of listing one ARN per role: a list grows with the
+    fleet and outgrows AWS's policy size limits at about 60 services. Only the platform creates roles
+    under this path. A role's path is part of its ARN (``aws:PrincipalArn``) but not of its name, which
+    stays unique in the account whatever the path.
+    """
+    return f"/cicd/{stack.lower()}/"
+
+
+def tooling_role_arn(region: str, account_id: str, stack: str, role_name: str) -> str:
+    """The ARN of a per-service tooling role, path included (``naming.tooling_role_path``)."""
+    return f"arn:{partition_of(region)}:iam::{account_id}:role{tooling_role_path(stack)}{role_name}"
+
+
+def tooling_roles_pattern(region: str, account_id: str, stack: str, name_pattern: str = "*") -> str:
+    """``ArnLike`` pattern of the stack's per-service tooling roles, optionally of one kind (``cicd-pipeline-*``)."""
+    return tooling_role_arn(region, account_id, stack, name_pattern)
+
+
 def pipeline_role_name(service: str) -> str:
     return f"cicd-pipeline-{service}"
 
@@ -85,8 +107,21 @@ def image_build_role_name(service: str) -> str:
     return f"cicd-image-build-{service}"
 
 
+DEPLOY_ROLE_PREFIX = "cicd-deploy-"
+
+
 def deploy_role_name(service: str, environment: str) -> str:
-    return f"cicd-deploy-{service}-{environment}"
+    return f"{DEPLOY_ROLE_PREFIX}{service}-{environment}"
+
+
+def deploy_roles_pattern(region: str, account_id: str) -> str:
+    """Every deploy role of one environment account, as an ``ArnLike`` pattern (``role/cicd-deploy-*``).
+
+    The platform's roles there are named ``cicd-*`` (the bootstrap role may create no others), and each
+    deploy role's own policy scopes it to one pipeline's artifacts; a pattern keeps the shared key and
+    bucket policies the same size however many services deploy to the account.
+    """
+    return role_arn(region, account_id, f"{DEPLOY_ROLE_PREFIX}*")
 
 
 def codedeploy_service_role_name(environment: str) -> str:
@@ -198,7 +233,24 @@ def ledger_table_name(stack: str) -> str:
 
 
 def graph_parameter_name(stack: str) -> str:
+    """The graph's index: format, environments' accounts and regions, alarm readers and its parts' digests."""
     return f"/cicd-platform/{stack}/coordination/graph"
+
+
+def graph_part_parameter_name(index_name: str, number: int) -> str:
+    """Part ``number`` (from 1) of the graph whose index is ``index_name``: a share of the fleet's services.
+
+    ``functions/deploy_ledger/graph.py`` derives the same names from the index; keep the two in step.
+    """
+    return f"{index_name}{GRAPH_PART_SUFFIX}{number}"
+
+
+GRAPH_PART_SUFFIX = "-part-"
+
+
+def graph_parts_pattern(index_name: str) -> str:
+    """Every part of the graph whose index is ``index_name`` (an IAM resource pattern)."""
+    return f"{index_name}{GRAPH_PART_SUFFIX}*"
 
 
 def freeze_parameter_prefix(stack: str) -> str:

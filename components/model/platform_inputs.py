@@ -120,41 +120,35 @@ class PlatformInputs:
             environment.region, environment.account_id, naming.deploy_role_name(service.name, environment.name)
         )
 
-    def artifact_reader_arns(self) -> dict[str, list[str]]:
-        """Per environment account, the roles that read pipeline artifacts there.
+    def artifact_reader_accounts(self) -> dict[str, bool]:
+        """Each environment account that reads pipeline artifacts, and whether instance roles read there too.
 
-        Deploy roles of ECS and Server services read them through CodePipeline;
-        Server instances fetch revisions themselves, so their instance role is a
-        reader too; Lambda deploy roles hand the staged release to ``UpdateFunctionCode``,
-        which reads it with the caller's permissions. Identity policies narrow each
-        reader to its own prefix.
+        Deploy roles of ECS and Server services read artifacts through CodePipeline; Lambda deploy roles
+        hand the staged release to ``UpdateFunctionCode``, which reads it with the caller's permissions;
+        Server instances fetch revisions themselves, with their (opted-in) instance role. The key and
+        bucket policies admit these by pattern and tag, per account; identity policies narrow each reader
+        to its own prefix.
         """
-        readers: dict[str, list[str]] = {}
+        accounts: dict[str, bool] = {}
         for service in self.catalog.services:
             for environment in self.environments_for(service):
-                account = readers.setdefault(environment.account_id, [])
-                account.append(self.deploy_role_arn(service, environment))
-                if service.aws.platform == "Server":
-                    account.append(
-                        naming.role_arn(environment.region, environment.account_id, service.aws.instance_role)
-                    )
-        return {account: sorted(set(arns)) for account, arns in sorted(readers.items())}
+                server = service.aws.platform == "Server"
+                accounts[environment.account_id] = accounts.get(environment.account_id, False) or server
+        return dict(sorted(accounts.items()))
 
     def artifact_prefixes(self, service: Service) -> dict[str, str]:
         """Per environment, the artifact key prefix of the service's pipeline (no two services share one)."""
         return {env.name: naming.artifact_prefix(service.name, env.name) for env in self.environments_for(service)}
 
-    def tooling_role_arns(self) -> list[str]:
-        """Roles in the tooling account that encrypt or decrypt artifacts."""
-        arns: list[str] = []
-        region, account = self.settings.region, self.settings.tooling_account_id
-        for service in self.catalog.services:
-            arns.append(naming.role_arn(region, account, naming.pipeline_role_name(service.name)))
-            arns.append(naming.role_arn(region, account, naming.build_role_name(service.name)))
-            arns.append(naming.role_arn(region, account, naming.scan_role_name(service.name)))
-            if service.aws.platform == "Lambda":
-                arns.append(naming.role_arn(region, account, naming.release_role_name(service.name)))
-        return sorted(arns)
+    def tooling_role_arn(self, role_name: str) -> str:
+        """A per-service role of the tooling account (pipeline, build, image build, release, scan), path included."""
+        settings = self.settings
+        return naming.tooling_role_arn(settings.region, settings.tooling_account_id, self.stack, role_name)
+
+    def tooling_roles_pattern(self, name_pattern: str = "*") -> str:
+        """The per-service roles of the tooling account, as an ``ArnLike`` pattern (``naming.tooling_role_path``)."""
+        settings = self.settings
+        return naming.tooling_roles_pattern(settings.region, settings.tooling_account_id, self.stack, name_pattern)
 
 
 def settings_file_name(stack: str) -> str:

@@ -18,14 +18,43 @@ environment's region (``regions``); ``alarmReaders``
 names, per environment and account, the read-only role through which health
 alarms are read. Readers are listed once per account, service accounts only
 where they differ, and pipeline names are not stored (they follow
-``PIPELINE_NAME_PATTERN``): the graph stays a standard-tier parameter (4 KB).
+``PIPELINE_NAME_PATTERN``).
+
+Even so a fleet's graph outgrows one parameter (4 KB standard, 8 KB advanced:
+Systems Manager user guide, "Managing parameter tiers") at about 60 services, so
+``pulumi up`` writes it in parts (``formatVersion`` 2, ``read_graph``): the
+parameter itself is an index holding everything but the services, and the
+digests of its parts ``<index>-part-1``, ``-part-2``..., each a standard
+parameter ``{"services": {...}}``. Parts are written before the index (the
+commit point); a part whose current value does not match the index's digest was
+rewritten after the index was read, or by an update that failed before the
+index, and is taken from the part's history instead, so a reader never mixes
+two versions of the graph. ``components/model/coordination_graph.py`` writes
+this; a test holds the two in step.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+PARTITIONED_FORMAT_VERSION = 2
+PART_SUFFIX = "-part-"
+DIGEST_LENGTH = 16
+GET_PARAMETERS_BATCH = 10
+"""Names ``GetParameters`` accepts in one call (SSM API reference, GetParameters: "Maximum number of 10 items")."""
+HISTORY_PAGE = 50
+"""The largest ``MaxResults`` of ``GetParameterHistory``."""
+
+SsmCall = Callable[..., dict[str, Any]]
+"""``call(operation, **kwargs)``: an SSM API call by its boto3 method name, with whatever retries the caller uses."""
+
+
+class GraphUnreadableError(RuntimeError):
+    """The graph cannot be read whole: an event or job that needs it is retried rather than decided on half a graph."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +88,10 @@ class Graph:
 
     @classmethod
     def from_json(cls, text: str) -> Graph:
-        document: dict[str, Any] = json.loads(text)
+        return cls.from_document(json.loads(text))
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> Graph:
         return cls(
             {
                 name: ServiceNode(
@@ -124,3 +156,57 @@ class Graph:
                 if pattern.format(service=name, environment=environment) == pipeline:
                     return name, environment
         return None
+
+
+def part_name(index_name: str, number: int) -> str:
+    """Part ``number`` (from 1) of the graph whose index is ``index_name``."""
+    return f"{index_name}{PART_SUFFIX}{number}"
+
+
+def part_digest(value: str) -> str:
+    """What the index records of a part: the first hex digits of the SHA-256 of its exact value."""
+    return hashlib.sha256(value.encode()).hexdigest()[:DIGEST_LENGTH]
+
+
+def read_graph(call: SsmCall, index_name: str) -> Graph:
+    """Read the graph whole: a single document (``formatVersion`` 1), or an index and the parts it names.
+
+    Uses ``GetParameters`` (the index, then the parts in batches) and, for a part whose value does
+    not match the index, ``GetParameterHistory``; a missing index or part, or a part whose matching
+    version is no longer in its history (SSM keeps 100), raises ``GraphUnreadableError``.
+    """
+    document = json.loads(_values(call, [index_name])[index_name])
+    if document.get("formatVersion") != PARTITIONED_FORMAT_VERSION:
+        return Graph.from_document(document)
+    digests: list[str] = list(document["parts"])
+    names = [part_name(index_name, number) for number in range(1, len(digests) + 1)]
+    current = _values(call, names)
+    services: dict[str, Any] = {}
+    for name, digest in zip(names, digests, strict=True):
+        value = current[name] if part_digest(current[name]) == digest else _version_with(call, name, digest)
+        services.update(json.loads(value)["services"])
+    return Graph.from_document({**document, "services": services})
+
+
+def _values(call: SsmCall, names: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for start in range(0, len(names), GET_PARAMETERS_BATCH):
+        response = call("get_parameters", Names=names[start : start + GET_PARAMETERS_BATCH])
+        values.update({parameter["Name"]: parameter["Value"] for parameter in response.get("Parameters", [])})
+    missing = [name for name in names if name not in values]
+    if missing:
+        raise GraphUnreadableError(f"the dependency graph's parameters {missing} do not exist")
+    return values
+
+
+def _version_with(call: SsmCall, name: str, digest: str) -> str:
+    """The value of ``name`` the index was written with: in flight or half-applied updates leave a newer one."""
+    kwargs: dict[str, Any] = {"Name": name, "MaxResults": HISTORY_PAGE}
+    while True:
+        response = call("get_parameter_history", **kwargs)
+        for version in reversed(response.get("Parameters", [])):
+            if part_digest(version["Value"]) == digest:
+                return version["Value"]
+        if not response.get("NextToken"):
+            raise GraphUnreadableError(f"no version of {name} matches the dependency graph's index ({digest})")
+        kwargs["NextToken"] = response["NextToken"]

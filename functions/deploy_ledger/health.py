@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 
 from .aws import Aws
 from .freeze import freeze_reason
-from .graph import AlarmReader, Graph
+from .graph import AlarmReader, Graph, read_graph
 from .retry import THROTTLING_CODES, error_code
 from .store import IN_PROGRESS, Ledger
 
@@ -199,4 +199,5 @@ def blockers_for(
 
 
 def load_graph(aws: Aws) -> Graph:
-    return Graph.from_json(aws.call("ssm", "get_parameter", Name=aws.settings.graph_parameter)["Parameter"]["Value"])
+    """The graph as ``pulumi up`` last wrote it whole (``read_graph``), each call retried as every AWS call is."""
+    return read_graph(lambda operation, **kwargs: aws.call("ssm", operation, **kwargs), aws.settings.graph_parameter)

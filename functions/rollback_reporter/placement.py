@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 try:  # the Lambda package vendors functions/deploy_ledger/graph.py at its root
-    from graph import Graph
+    from graph import Graph, read_graph
 except ImportError:  # tests import the functions as packages of the repository
-    from functions.deploy_ledger.graph import Graph  # type: ignore[no-redef]
+    from functions.deploy_ledger.graph import Graph, read_graph  # type: ignore[no-redef]
 
 
 class Claimed(Protocol):
@@ -73,13 +73,13 @@ class Origins:
 
 
 def graph_reader(ssm: Any, parameter: str) -> Callable[[], Graph]:
-    """Read the graph parameter on each use: it changes on ``pulumi up``, and events are few.
+    """Read the graph (index and parts, ``read_graph``) on each use: it changes on ``pulumi up``; events are few.
 
     An unreadable graph raises (the event is retried, then dead-lettered):
     an event that cannot be placed is neither acted on nor dropped.
     """
 
     def read() -> Graph:
-        return Graph.from_json(ssm.get_parameter(Name=parameter)["Parameter"]["Value"])
+        return read_graph(lambda operation, **kwargs: getattr(ssm, operation)(**kwargs), parameter)
 
     return read

@@ -13,6 +13,7 @@ from . import (
     codedeploy,
     codepipeline,
     data_stores,
+    document_limits,
     federated_environments,
     federation,
     gcp_artifact_registry,
@@ -60,6 +61,7 @@ STACK_RULES: tuple[StackRule, ...] = (
     *secrets.STACK_RULES,
     *lambda_functions.STACK_RULES,
     *data_stores.RULES,
+    *document_limits.RULES,
 )
 ALL_RULES = (*RESOURCE_RULES, *STACK_RULES)
 

@@ -114,11 +114,10 @@ def test_pipeline_roles_may_publish_approval_requests_to_the_encrypted_topic(pro
 def test_only_release_manager_roles_can_approve_prod_and_on_exactly_the_prod_approval_actions(prod_plan):
     created_roles = {r.inputs["name"] for r in prod_plan.resources if r.type == ROLE}
     assert not created_roles & RELEASE_MANAGERS
-    expected = {
-        naming.approval_action_arn("eu-west-1", "123456789012", name)
-        for name in production_approval_pipelines(prod_plan.inputs)
-    }
-    assert len(expected) == len(prod_plan.inputs.catalog.services)
+    assert len(production_approval_pipelines(prod_plan.inputs)) == len(prod_plan.inputs.catalog.services)
+    # Every prod approval action by the name pattern the guardrail SCP reserves to release managers: one ARN
+    # per pipeline passes the role's 10,240 characters of inline policy at about 60 services.
+    expected = {naming.approval_action_arn("eu-west-1", "123456789012", "*-prod")}
     granted_to: dict[str, set[str]] = {}
     for policy in inputs_of(prod_plan, ROLE_POLICY):
         for statement in document(policy["policy"])["Statement"]:
@@ -198,9 +197,9 @@ def test_topic_policy_lets_only_pipeline_roles_the_auditor_and_the_stack_rule_pu
     statements = {
         s["Sid"]: s for s in document(one(prod_plan, "aws:sns/topicPolicy:TopicPolicy").inputs["policy"])["Statement"]
     }
-    publishers = statements["PlatformRolesPublish"]["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    publishers = statements["PlatformRolesPublish"]["Condition"]["ArnLike"]["aws:PrincipalArn"]
     assert "arn:aws:iam::123456789012:role/cicd-approval-auditor-prod" in publishers
-    assert "arn:aws:iam::123456789012:role/cicd-pipeline-booking" in publishers
+    assert "arn:aws:iam::123456789012:role/cicd/prod/cicd-pipeline-*" in publishers  # the pipeline roles by path
     assert statements["PipelineEventsPublish"]["Condition"] == {
         "ArnEquals": {"aws:SourceArn": ["arn:aws:events:eu-west-1:123456789012:rule/cicd-pipeline-news-prod"]}
     }

@@ -152,7 +152,7 @@ def test_scan_role_reports_only_to_its_report_group_and_imports_only_its_own_fin
 
 def test_scan_role_is_not_the_build_role_and_trusts_only_codebuild(prod_plan):
     project = next(p for p in inputs_of(prod_plan, PROJECT) if p["name"] == "booking-scan")
-    assert project["serviceRole"] == "arn:aws:iam::123456789012:role/cicd-scan-booking"
+    assert project["serviceRole"] == "arn:aws:iam::123456789012:role/cicd/prod/cicd-scan-booking"  # under its path
     role = next(r for r in prod_plan.resources if r.type == ROLE and r.inputs["name"] == "cicd-scan-booking")
     (trust,) = document(role.inputs["assumeRolePolicy"])["Statement"]
     assert trust["Principal"] == {"Service": "codebuild.amazonaws.com"}
@@ -180,9 +180,11 @@ def test_artifact_key_lets_every_scan_role_decrypt(prod_plan):
         k for k in inputs_of(prod_plan, "aws:kms/key:Key") if k["description"].startswith("Encrypts CI/CD artifacts")
     )
     statement = next(s for s in document(key["policy"])["Statement"] if s["Sid"] == "PipelineRolesUseKey")
-    allowed = statement["Condition"]["ArnEquals"]["aws:PrincipalArn"]
-    for service in prod_plan.inputs.catalog.services:
-        assert f"arn:aws:iam::123456789012:role/cicd-scan-{service.name}" in allowed
+    # Every per-service tooling role by its path (a list per service outgrows the key policy's 32 KB).
+    assert statement["Condition"] == {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/cicd/prod/*"}}
+    scan_roles = [r for r in prod_plan.resources if r.type == ROLE and r.inputs["name"].startswith("cicd-scan-")]
+    assert len(scan_roles) == len(prod_plan.inputs.catalog.services)
+    assert all(r.inputs["path"] == "/cicd/prod/" for r in scan_roles)
 
 
 def test_scans_add_five_resources_per_service(dev_plan):

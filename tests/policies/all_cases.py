@@ -8,6 +8,7 @@ from . import (
     test_codebuild_rules,
     test_data_rules,
     test_data_stores,
+    test_document_limits,
     test_iam_rules,
     test_lambda_ops,
     test_pipeline_rules,
@@ -26,4 +27,5 @@ ALL_CASES = [
     *test_access_stack_rules.CASES,
     *test_lambda_ops.CASES,
     *test_data_stores.CASES,
+    *test_document_limits.CASES,
 ]

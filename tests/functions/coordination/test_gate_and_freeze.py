@@ -116,6 +116,9 @@ class SwitchUnreadable:
             raise ClientError({"Error": {"Code": self.code, "Message": "denied"}}, "GetParameter")
         return self.ssm.get_parameter(**kwargs)
 
+    def __getattr__(self, operation: str):
+        return getattr(self.ssm, operation)  # the graph: GetParameters (and GetParameterHistory)
+
 
 @pytest.mark.parametrize("code", ["AccessDeniedException", "InternalServerError", "ThrottlingException"])
 def test_a_switch_that_cannot_be_read_holds_the_deploy_naming_the_error(fleet, code):
