@@ -37,7 +37,7 @@ plan: $(VENV)/.runtime-installed
 test: $(VENV)/.dev-installed lint-workflows
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n auto -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto -q --durations=15 $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
@@ -83,4 +83,4 @@ up:
 	pulumi up --stack $(STACK) --policy-pack policies --policy-pack-config policies/policy-config.json
 
 clean:
-	rm -rf out .pytest_cache .ruff_cache .hypothesis $(TOOLS)
+	rm -rf out .pytest_cache .ruff_cache .hypothesis .plan-cache $(TOOLS)

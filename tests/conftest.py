@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from offline_plan.runner import Plan, run_plan
+from offline_plan.runner import Plan
+from tests.shared_plans import shared_plan
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -49,12 +50,14 @@ def service_entry(catalog: dict[str, Any], name: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def dev_plan() -> Plan:
-    return run_plan(PROJECT_DIR, "dev")
+    """The dev stack's plan: computed once for all workers (tests/shared_plans.py); treat it as read-only."""
+    return shared_plan(PROJECT_DIR, "dev")
 
 
 @pytest.fixture(scope="session")
 def prod_plan() -> Plan:
-    return run_plan(PROJECT_DIR, "prod")
+    """The prod stack's plan: computed once for all workers (tests/shared_plans.py); treat it as read-only."""
+    return shared_plan(PROJECT_DIR, "prod")
 
 
 def inputs_of(plan: Plan, resource_type: str) -> list[dict[str, Any]]:
