@@ -5,9 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 import yaml
 
@@ -21,6 +25,33 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 def stack_settings(stack: str) -> dict[str, Any]:
     document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
     return document["config"]["cicd-platform:settings"]
+
+
+_SERVICE_MODELS = botocore.loaders.create_loader()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def service_models_read_once() -> Iterator[None]:
+    """Every default boto3 session of the run shares one loader of botocore's service descriptions.
+
+    ``mock_aws`` drops boto3's default session on every start, so each test's first client built a new one
+    and parsed the same JSON descriptions from disk again (most of a moto test's time). The descriptions
+    are read-only data; sharing them changes no behaviour.
+    """
+    original = boto3.setup_default_session
+
+    def setup_default_session(**kwargs: Any) -> None:
+        if "botocore_session" not in kwargs:
+            core = botocore.session.get_session()
+            core.register_component("data_loader", _SERVICE_MODELS)
+            kwargs["botocore_session"] = core
+        original(**kwargs)
+
+    boto3.setup_default_session = setup_default_session
+    try:
+        yield
+    finally:
+        boto3.setup_default_session = original
 
 
 @pytest.fixture
