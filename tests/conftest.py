@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import botocore.loaders
 import botocore.session
 import pytest
@@ -32,26 +31,24 @@ _SERVICE_MODELS = botocore.loaders.create_loader()
 
 @pytest.fixture(scope="session", autouse=True)
 def service_models_read_once() -> Iterator[None]:
-    """Every default boto3 session of the run shares one loader of botocore's service descriptions.
+    """Every boto3 session of the run shares one loader of botocore's service descriptions.
 
-    ``mock_aws`` drops boto3's default session on every start, so each test's first client built a new one
-    and parsed the same JSON descriptions from disk again (most of a moto test's time). The descriptions
-    are read-only data; sharing them changes no behaviour.
+    ``mock_aws`` drops boto3's default session on every start, and code under test makes a session per
+    assumed role, so each test built new sessions that parsed the same JSON descriptions from disk again
+    (most of a moto test's time). The descriptions are read-only data; sharing them changes no behaviour.
     """
-    original = boto3.setup_default_session
+    original = botocore.session.get_session
 
-    def setup_default_session(**kwargs: Any) -> None:
-        if "botocore_session" not in kwargs:
-            core = botocore.session.get_session()
-            core.register_component("data_loader", _SERVICE_MODELS)
-            kwargs["botocore_session"] = core
-        original(**kwargs)
+    def get_session(env_vars: Any = None) -> botocore.session.Session:
+        session = original(env_vars)
+        session.register_component("data_loader", _SERVICE_MODELS)
+        return session
 
-    boto3.setup_default_session = setup_default_session
+    botocore.session.get_session = get_session
     try:
         yield
     finally:
-        boto3.setup_default_session = original
+        botocore.session.get_session = original
 
 
 @pytest.fixture
