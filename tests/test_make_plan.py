@@ -21,6 +21,9 @@ import yaml
 from offline_plan.report import plan_document, write_plan
 from tests.conftest import PROJECT_DIR, service_entry
 
+# One xdist worker runs this module (make test: --dist loadgroup): the `make plan` two tests share runs once.
+pytestmark = pytest.mark.xdist_group("make-plan")
+
 
 def make(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
