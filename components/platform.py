@@ -10,6 +10,7 @@ import pulumi
 import pulumi_github as github
 
 from .aws.artifact_store import ArtifactStore, ArtifactStoreArgs
+from .aws.build_fleet import build_fleets
 from .aws.environment_account import EnvironmentAccount
 from .aws.github_connection import GitHubConnection
 from .aws.service_pipeline import ServicePipeline, ServicePipelineArgs
@@ -27,6 +28,9 @@ from .governance.rollback_reporter import RollbackReporter, RollbackReporterArgs
 from .model import naming, release_approvals
 from .model.forwarded_events import forwarding_placements
 from .model.platform_inputs import PlatformInputs
+from .secrets.exemption_watch import ExemptionWatch, ExemptionWatchArgs, watch_role_arn
+from .secrets.rotation import PURPOSE as ROTATION_PURPOSE
+from .secrets.rotation import SecretRotation, SecretRotationArgs, rotated_secrets
 
 
 class Platform(pulumi.ComponentResource):
@@ -41,8 +45,14 @@ class Platform(pulumi.ComponentResource):
         self.artifacts = ArtifactStore("artifacts", ArtifactStoreArgs(inputs=inputs), opts=child)
         self.connection = GitHubConnection("github", inputs.stack, settings.github_owner, opts=child)
         with_approvals = release_approvals.approval_pipelines(inputs)
-        # Through Chatbot the rollback reporter has no webhook: it publishes its reports to the topic too.
-        reporter_publishes = [reporter_role_arn(inputs)] if settings.slack_workspace_id is not None else []
+        # Through Chatbot the rollback reporter and the secret watch have no webhook: they publish to the topic too.
+        reporter_publishes = (
+            [reporter_role_arn(inputs), watch_role_arn(inputs)] if settings.slack_workspace_id is not None else []
+        )
+        rotated = rotated_secrets(inputs)
+        rotation_role = naming.role_arn(
+            settings.region, settings.tooling_account_id, naming.function_name(ROTATION_PURPOSE, inputs.stack)
+        )
         self.news = ReleaseNews(
             "release-news",
             ReleaseNewsArgs(
@@ -52,10 +62,16 @@ class Platform(pulumi.ComponentResource):
                     for service in sorted(with_approvals)
                 ]
                 + [auditor_role_arn(inputs), *reporter_publishes],
-                store_role_arns=[auditor_role_arn(inputs), reporter_role_arn(inputs)],
+                store_role_arns=[
+                    auditor_role_arn(inputs),
+                    reporter_role_arn(inputs),
+                    watch_role_arn(inputs),
+                    *([rotation_role] if rotated else []),
+                ],
             ),
             opts=child,
         )
+        self._declare_credentials(inputs, rotated, child)
         # Before the accounts: their forwarding rules target this reporter's bus.
         self.reporter = RollbackReporter(
             "rollback-reporter",
@@ -84,12 +100,10 @@ class Platform(pulumi.ComponentResource):
         default_accounts = {environment.name: environment.account_id for environment in settings.environments}
         placed = {(p.environment.name, p.environment.account_id): p.services for p in forwarding_placements(inputs)}
         for environment, platforms in inputs.environment_accounts():
-            # The stack's own account keeps the short name; service-specific accounts are suffixed.
-            suffix = (
-                "" if default_accounts[environment.name] == environment.account_id else f"-{environment.account_id}"
-            )
             accounts[(environment.name, environment.account_id)] = EnvironmentAccount(
-                f"env-{environment.name}{suffix}",
+                naming.environment_account_name(
+                    environment.name, environment.account_id, default_accounts[environment.name]
+                ),
                 inputs.stack,
                 environment,
                 settings.bootstrap_role_name,
@@ -122,9 +136,12 @@ class Platform(pulumi.ComponentResource):
             if any(service.also_deploy_to for service in inputs.catalog.services)
             else None
         )
+        self.accounts, self.gcp_environments = accounts, gcp_environments
+        # A core stack declares no services: its shards do, reading these shared pieces (components.shards).
+        fleets = build_fleets(inputs, inputs.declared_services, child)
         self.services = {}
-        for service_name in inputs.catalog.deploy_order:
-            service = inputs.catalog.service(service_name)
+        for service in inputs.declared_services:
+            service_name = service.name
             self.services[service_name] = ServicePipeline(
                 service_name,
                 ServicePipelineArgs(
@@ -141,11 +158,12 @@ class Platform(pulumi.ComponentResource):
                     gcp_environments=gcp_environments,
                     azure_environments=azure_environments,
                     dispatch_function_name=self.dispatch.function_name if self.dispatch else None,
+                    build_fleet_arn=fleets.get(service.build_queue),
                 ),
                 opts=child,
             )
         if settings.github_environments and self.dispatch is not None:
-            self._github_environments(inputs)
+            declare_github_environments(inputs, self.services, self)
         # Runtime twins of the policy pack: drift made outside Pulumi shows up in AWS Config.
         self.config_rules = (
             ConfigRuleTwins("config-rules", ConfigRuleTwinsArgs(inputs=inputs), opts=child)
@@ -165,34 +183,70 @@ class Platform(pulumi.ComponentResource):
             }
         )
 
-    def _github_environments(self, inputs: PlatformInputs) -> None:
-        """The optional GitHub side: environments with reviewers and the workflow variables, per service."""
-        # Authenticates as the pulumi-github provider does by default (GITHUB_TOKEN or a GitHub App in the
-        # CI job's environment); the token needs Administration and Variables write on the repositories.
-        provider = github.Provider(
-            "github-provider", owner=inputs.settings.github_owner, opts=pulumi.ResourceOptions(parent=self)
-        )
-        lookups = pulumi.InvokeOutputOptions(parent=self, provider=provider)
-        team_ids = [
-            github.get_team_output(slug=slug, summary_only=True, opts=lookups).id.apply(int)
-            for slug in inputs.settings.github_prod_reviewer_teams
-        ]
-        names = {"gcp": gcp_target.GITHUB_VARIABLES, "azure": azure_target.GITHUB_VARIABLES}
-        for service_name, pipeline in self.services.items():
-            service = inputs.catalog.service(service_name)
-            if not service.also_deploy_to:
-                continue
-            environments = inputs.environments_for(service)
-            DeployEnvironments(
-                f"{service_name}-github-environments",
-                DeployEnvironmentsArgs(
-                    service=service,
-                    environments=environments,
-                    variables={
-                        env.name: variables_by_name(pipeline.cloud_targets[env.name], names) for env in environments
-                    },
-                    reviewer_team_ids=team_ids,
-                    provider=provider,
+    def _declare_credentials(self, inputs: PlatformInputs, rotated: list, child: pulumi.ResourceOptions) -> None:
+        """Rotation for the vendor credentials that can rotate, a daily watch over those that cannot."""
+        self.secret_rotation = (
+            SecretRotation(
+                "secret-rotation",
+                SecretRotationArgs(
+                    inputs=inputs,
+                    secrets=rotated,
+                    key_arn=self.news.key_arn,
+                    dead_letter_queue_arn=self.news.dead_letter_queue_arn,
                 ),
-                opts=pulumi.ResourceOptions(parent=pipeline),
+                opts=child,
             )
+            if rotated
+            else None
+        )
+        self.exemption_watch = ExemptionWatch(
+            "secret-watch",
+            ExemptionWatchArgs(
+                inputs=inputs,
+                ledger_table_name=self.news.ledger_table_name,
+                ledger_table_arn=self.news.ledger_table_arn,
+                topic_arn=self.news.topic_arn,
+                key_arn=self.news.key_arn,
+                dead_letter_queue_arn=self.news.dead_letter_queue_arn,
+            ),
+            opts=child,
+        )
+
+
+def declare_github_environments(
+    inputs: PlatformInputs, services: dict[str, ServicePipeline], parent: pulumi.Resource | None
+) -> None:
+    """The optional GitHub side: environments with reviewers and the workflow variables, per service.
+
+    ``parent`` is the Platform of a whole stack; a shard declares its provider at the stack root, where a
+    resource moved out of a whole stack lands (README: Scaling to a large fleet).
+    """
+    # Authenticates as the pulumi-github provider does by default (GITHUB_TOKEN or a GitHub App in the
+    # CI job's environment); the token needs Administration and Variables write on the repositories.
+    provider = github.Provider(
+        "github-provider", owner=inputs.settings.github_owner, opts=pulumi.ResourceOptions(parent=parent)
+    )
+    lookups = pulumi.InvokeOutputOptions(parent=parent, provider=provider)
+    team_ids = [
+        github.get_team_output(slug=slug, summary_only=True, opts=lookups).id.apply(int)
+        for slug in inputs.settings.github_prod_reviewer_teams
+    ]
+    names = {"gcp": gcp_target.GITHUB_VARIABLES, "azure": azure_target.GITHUB_VARIABLES}
+    for service_name, pipeline in services.items():
+        service = inputs.catalog.service(service_name)
+        if not service.also_deploy_to:
+            continue
+        environments = inputs.environments_for(service)
+        DeployEnvironments(
+            f"{service_name}-github-environments",
+            DeployEnvironmentsArgs(
+                service=service,
+                environments=environments,
+                variables={
+                    env.name: variables_by_name(pipeline.cloud_targets[env.name], names) for env in environments
+                },
+                reviewer_team_ids=team_ids,
+                provider=provider,
+            ),
+            opts=pulumi.ResourceOptions(parent=pipeline),
+        )

@@ -1,6 +1,7 @@
-"""``python -m offline_plan --stack dev``: what ``make plan`` runs.
+"""``python -m offline_plan --stack dev``: what ``make plan`` runs (``--base REF``: what ``make plan-diff`` runs).
 
-Exit codes: 0 plan written, 1 mandatory policy violation, 2 bad catalog, stack config or policy pack config.
+Exit codes: 0 plan written, 1 mandatory policy violation, 2 bad catalog, stack config or policy pack config
+(or, with ``--base``, a base revision that could not be planned).
 """
 
 from __future__ import annotations
@@ -29,22 +30,51 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="policy pack config, as pulumi's --policy-pack-config (default: policies/policy-config.json)",
     )
+    parser.add_argument(
+        "--jobs", default=None, type=int, help="shard stacks planned at once (default: one per CPU core)"
+    )
+    parser.add_argument(
+        "--base",
+        default=None,
+        metavar="REF",
+        help="git revision to review against: plans it too (temporary worktree, cached in .plan-cache/), "
+        "prints what changes instead of the summary and adds it to the report",
+    )
     args = parser.parse_args(argv)
     # `make plan | head` should end quietly, like any Unix tool, not with a BrokenPipeError.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     # pulumi_aws.s3 warns about its deprecated V2 aliases on import; they are not ours to fix.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 
+    if args.base is not None:
+        from .review import run_review
+
+        return run_review(args)
+
     import pulumi
 
     from policies import pack_config
 
+    from .markdown_report import write_report
     from .report import plan_document, render_summary, write_guardrail_scp, write_plan
     from .runner import run_plan
+    from .shards import plan_fleet, render_fleet, write_shard_plans
 
+    out_dir = args.out or args.project_dir / "out"
+    policy_config = args.policy_config or pack_config.DEFAULT_PATH
     try:
-        plan = run_plan(
-            args.project_dir, args.stack, args.catalog, policy_config=args.policy_config or pack_config.DEFAULT_PATH
+        # A sharded core plans its shards in parallel and merges them (offline_plan.shards); None otherwise.
+        fleet = plan_fleet(
+            args.project_dir,
+            args.stack,
+            args.catalog,
+            policy_config=policy_config,
+            out_dir=out_dir,
+            jobs=args.jobs,
+            progress=sys.stdout,
+        )
+        plan = (
+            fleet.merged if fleet else run_plan(args.project_dir, args.stack, args.catalog, policy_config=policy_config)
         )
     except PlatformInputError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -53,9 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     document = plan_document(plan)
-    out_dir = args.out or args.project_dir / "out"
     path = write_plan(document, out_dir)
     print(render_summary(plan, document["summary"], path))
+    if fleet is not None:
+        write_shard_plans(fleet, out_dir)
+        print(render_fleet(fleet, out_dir))
+    print(f"report -> {write_report(document, out_dir)}")
     scp_path = write_guardrail_scp(document, out_dir)
     if scp_path is not None:
         print(f"approval guardrail SCP for the organization admin -> {scp_path}")

@@ -80,6 +80,21 @@ def resource_state(
             uri=f"https://{service}-{number}.{location}.run.app",
         )
         return resource_id, state
+    if typ == "gcp:projects/serviceIdentity:ServiceIdentity":
+        # Service agents are named after the service's short name (IAM docs, "Service agents").
+        agent = str(inputs["service"]).split(".", 1)[0]
+        email = f"service-{number}@gcp-sa-{agent}.iam.gserviceaccount.com"
+        state.update(email=email, member=f"serviceAccount:{email}")
+        return f"projects/{project}/services/{inputs['service']}", state
+    if typ == "gcp:kms/keyRing:KeyRing":
+        location = str(inputs.get("location") or region)
+        resource_id = f"projects/{project}/locations/{location}/keyRings/{inputs['name']}"
+        state.update(location=location)
+        return resource_id, state
+    if typ == "gcp:kms/cryptoKey:CryptoKey":
+        return f"{inputs['keyRing']}/cryptoKeys/{inputs['name']}", state
+    if typ == "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember":
+        return _iam_member(state, f"{inputs['cryptoKeyId']}/{inputs['role']}/{inputs['member']}")
     if typ == "gcp:cloudrunv2/serviceIamMember:ServiceIamMember":
         service = f"projects/{project}/locations/{inputs['location']}/services/{inputs['name']}"
         return _iam_member(state, f"{service}/{inputs['role']}/{inputs['member']}")

@@ -44,6 +44,8 @@ class AwsMocks(pulumi.runtime.Mocks):
     """Every data source call, so the plan can say which calls reach which account."""
     _gcp_providers: dict[str, tuple[str, str]] = field(default_factory=dict)
     _azure_providers: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    stack_outputs: dict[str, Any] = field(default_factory=dict)
+    """Outputs of other stacks by stack name, for ``StackReference`` reads (a shard reads its core's plan)."""
 
     @staticmethod
     def _provider_id(provider_ref: str | None) -> str:
@@ -58,6 +60,8 @@ class AwsMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
+        if args.typ == STACK_REFERENCE:
+            return self._stack_reference(str(args.resource_id or inputs.get("name")))
         if args.typ.startswith("pulumi:providers:"):
             provider_id = stable_uuid(args.typ, args.name)
             if args.typ == gcp_mocks.PROVIDER_TYPE:
@@ -87,6 +91,24 @@ class AwsMocks(pulumi.runtime.Mocks):
         state.update(self._extra_state(args.typ, resource_id, inputs, account, region))
         return resource_id, state
 
+    def _stack_reference(self, qualified_name: str) -> tuple[str, dict[str, Any]]:
+        """The referenced stack's outputs, as the engine's ``StackReference`` read returns them.
+
+        The name may be qualified (``org/project/stack``); stacks are known here by their short name.
+        """
+        stack = qualified_name.rsplit("/", 1)[-1]
+        if stack not in self.stack_outputs:
+            known = ", ".join(sorted(self.stack_outputs)) or "none"
+            raise LookupError(
+                f"offline plan knows no outputs of stack {stack} (known: {known}); plan the core first: "
+                "`make plan STACK=<core>` plans a sharded fleet's core, then its shards"
+            )
+        return qualified_name, {
+            "name": qualified_name,
+            "outputs": self.stack_outputs[stack],
+            "secretOutputNames": [],
+        }
+
     def _other_cloud(
         self, typ: str, name: str, inputs: dict[str, Any], provider_id: str
     ) -> tuple[str, dict[str, Any]] | None:
@@ -106,7 +128,7 @@ class AwsMocks(pulumi.runtime.Mocks):
         return shaped
 
     def _physical_id(self, typ: str, name: str, inputs: dict[str, Any]) -> str:
-        if typ == "aws:kms/key:Key":
+        if typ in ("aws:kms/key:Key", "aws:kms/externalKey:ExternalKey"):
             return stable_uuid(typ, name)
         if typ == "aws:s3/bucket:Bucket":
             return inputs.get("bucket") or f"{name}-{stable_id(name)[:7]}"
@@ -121,6 +143,7 @@ class AwsMocks(pulumi.runtime.Mocks):
         name = inputs.get("name", resource_id)
         arns = {
             "aws:kms/key:Key": f"arn:{p}:kms:{region}:{account}:key/{resource_id}",
+            "aws:kms/externalKey:ExternalKey": f"arn:{p}:kms:{region}:{account}:key/{resource_id}",
             "aws:kms/alias:Alias": f"arn:{p}:kms:{region}:{account}:{name}",
             "aws:s3/bucket:Bucket": f"arn:{p}:s3:::{resource_id}",
             "aws:iam/role:Role": f"arn:{p}:iam::{account}:role/{name}",
@@ -144,6 +167,8 @@ class AwsMocks(pulumi.runtime.Mocks):
                 + str(name)
             ),
             "aws:codebuild/reportGroup:ReportGroup": f"arn:{p}:codebuild:{region}:{account}:report-group/{name}",
+            # A fleet's ARN carries a generated id after its name.
+            "aws:codebuild/fleet:Fleet": f"arn:{p}:codebuild:{region}:{account}:fleet/{name}:{stable_uuid(name)}",
             "aws:lambda/function:Function": f"arn:{p}:lambda:{region}:{account}:function:{name}",
             # Secrets Manager appends six random characters to a secret's name in its ARN.
             "aws:secretsmanager/secret:Secret": (
@@ -265,6 +290,7 @@ def _listener(_p: str, _account: str, _region: str, args: dict[str, Any]) -> dic
 
 
 _CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 _DATA_SOURCES = {
     _CALLER_IDENTITY: _caller_identity,
     "aws:index/getRegion:getRegion": _region,

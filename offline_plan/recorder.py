@@ -62,6 +62,9 @@ class RecordedResource:
         """What the policy pack judges: the inputs as the policy server hands them over (secrets unwrapped)."""
         return self.revealed_inputs if self.revealed_inputs is not None else self.inputs
 
+    ignore_changes: tuple[str, ...] = ()
+    """Input properties (engine names, camelCase) whose changes ``pulumi up`` leaves alone (``ignore_changes``)."""
+
     def as_plan_entry(self) -> dict[str, Any]:
         return {
             "urn": self.urn,
@@ -71,6 +74,7 @@ class RecordedResource:
             "provider": self.provider,
             "inputs": self.inputs,
             "dependencies": list(self.dependencies),
+            "aliases": list(self.aliases),
         }
 
 
@@ -265,6 +269,7 @@ class RecordingMonitor(MockMonitor):
                 aliases=tuple(self._alias_urns(request)),
                 revealed_inputs=engine_view(wire, reveal_secrets=True) if _has_secret(wire) else None,
                 secret_values=secrets,
+                ignore_changes=tuple(request.ignoreChanges),
             )
         )
         return response
@@ -299,3 +304,27 @@ class RecordingMonitor(MockMonitor):
             parent = "" if spec.noParent else (spec.parentUrn or request.parent)
             urns.append(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
         return urns
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        """A read (``StackReference``, ``get`` functions of resources) is kept as the engine keeps it in state.
+
+        The engine records a read as an external resource whose properties are what the read returned, and
+        hands it to stack policies like any other resource; a shard's read of its core is how a rule sees
+        that the stack builds on another stack's resources.
+        """
+        response = super().ReadResource(request)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        state = self.resources[urn].state
+        self.recorded.append(
+            RecordedResource(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
+                custom=True,
+                inputs=dict(state),
+                dependencies=tuple(sorted(set(request.dependencies))),
+            )
+        )
+        return response

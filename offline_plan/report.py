@@ -85,7 +85,10 @@ def summary(plan: Plan) -> dict[str, Any]:
         "resourcesByService": dict(sorted(Counter(owners.get(r.urn, "(shared)") for r in custom).items())),
         "pipelines": pipelines_by_service(plan, owners),
         "deployOrder": plan.inputs.catalog.deploy_order,
+        "dependsOn": {service.name: list(service.depends_on) for service in plan.inputs.catalog.services},
         "deployWaves": plan.inputs.deploy_waves(),
+        # Who shares which CodeBuild capacity (README: Scaling to a large fleet, build queues).
+        "buildQueues": plan.inputs.build_queue_summary(),
         "violations": {"mandatory": levels.get("mandatory", 0), "advisory": levels.get("advisory", 0)},
         "violationsByRule": violations_by_rule(plan),
         "durationSeconds": round(plan.seconds, 3),
@@ -150,10 +153,24 @@ def render_summary(plan: Plan, facts: dict[str, Any], path: Path) -> str:
     for environment, waves in facts["deployWaves"].items():
         rendered = "  ".join(f"{index}) {', '.join(wave)}" for index, wave in enumerate(waves, start=1))
         lines.append(f"  {environment}: {rendered}")
+    lines.append("build queues (CodeBuild capacity and who builds there):")
+    lines += [f"  {queue}: {render_queue(entry)}" for queue, entry in facts["buildQueues"].items()]
     counts = facts["violations"]
     lines.append(f"policy: {counts['mandatory']} mandatory, {counts['advisory']} advisory violation(s)")
     lines += render_violations(plan, facts["violationsByRule"], path)
     return "\n".join(lines)
+
+
+def render_queue(entry: dict[str, Any]) -> str:
+    """One queue of the summary: its capacity, then its services."""
+    fleet = entry.get("fleet")
+    if fleet:
+        capacity = f"fleet of {fleet['baseCapacity']} {fleet['computeType']}, overflow {fleet['overflowBehavior']}"
+    elif "concurrentBuildLimit" in entry:
+        capacity = f"on demand, at most {entry['concurrentBuildLimit']} builds per project"
+    else:
+        capacity = "on demand"
+    return f"{capacity} — {', '.join(entry['services'])}"
 
 
 def render_violations(plan: Plan, by_rule: dict[str, dict[str, int]], path: Path) -> list[str]:

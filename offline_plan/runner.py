@@ -8,7 +8,7 @@ import os
 import runpy
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,12 +116,17 @@ def run_plan(
     *,
     caller_account_id: str | None = None,
     policy_config: Path = pack_config.DEFAULT_PATH,
+    stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+    stack_rules: bool = True,
+    on_monitor: Callable[[RecordingMonitor], None] | None = None,
 ) -> Plan:
     """Validate inputs, run ``__main__.py`` under mocks, record resources and run the rules.
 
     Raises ``PlatformInputError`` for a broken catalog, stack file or policy pack
     configuration (``policy_config``, by default ``policies/policy-config.json``),
-    before any resource is declared.
+    before any resource is declared. A shard stack reads its core through ``stack_references``
+    (stack name → its outputs); ``stack_rules=False`` leaves the stack rules to whoever sees the
+    whole fleet (``offline_plan.shards``); ``on_monitor`` sees the recording monitor (progress).
     """
     started = time.perf_counter()
     project_dir = project_dir.resolve()
@@ -139,8 +144,11 @@ def run_plan(
         tooling_account_id=inputs.settings.tooling_account_id,
         region=inputs.settings.region,
         caller_account_id=caller_account_id,
+        stack_outputs=dict(stack_references or {}),
     )
     monitor = RecordingMonitor(mocks)
+    if on_monitor is not None:
+        on_monitor(monitor)
     logger = logging.getLogger(f"offline-plan.{stack}")
     handler = _CollectingHandler()
     logger.addHandler(handler)
@@ -161,7 +169,7 @@ def run_plan(
         logger.removeHandler(handler)
     program_done = time.perf_counter()
     resources = monitor.recorded
-    violations = evaluate(resources, config=pack_settings)
+    violations = evaluate(resources, config=pack_settings, **({} if stack_rules else {"stack_rules": ()}))
     finished = time.perf_counter()
     return Plan(
         stack=stack,

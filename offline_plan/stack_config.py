@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.model.errors import PlatformInputError
+from components.model.sharding import find_core
 from components.model.yaml_source import load_yaml_file
 
 OFFLINE_SECRET_PLACEHOLDER = "offline-plan-secret"  # noqa: S105 - a placeholder, not a credential
@@ -32,6 +33,9 @@ def _as_config_string(value: object) -> str:
 
 def read_stack_config(project_dir: Path, stack: str, project: str) -> StackConfig:
     name = f"Pulumi.{stack}.yaml"
+    if not (project_dir / name).is_file() and find_core(stack, project_dir, project) is not None:
+        # A shard stack needs no file of its own: it runs with its core's settings.
+        return StackConfig(values={}, secret_keys=[])
     document = load_yaml_file(project_dir / name, name)
     if document is None:
         document = {}

@@ -5,7 +5,7 @@ The file maps a policy name (or ``all``) to either an enforcement level
 with an optional ``enforcementLevel`` and the rule's own properties::
 
     {"all": "mandatory",
-     "codebuild-no-privileged": {"allowedProjects": ["*-image-build"]},
+     "approval-restricted": {"releaseManagerRoles": ["release-manager"]},
      "prod-queued": {"enforcementLevel": "disabled"}}
 
 The offline plan reads ``policy-config.json`` (beside this file) with

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ def settings_for(stack: str = "sim", **overrides: Any) -> Settings:
         "freeze_parameter_prefix": f"/cicd-platform/{stack}/freeze/",
         "deployed_topic_arn_pattern": f"arn:aws:sns:{REGION}:{ACCOUNT}:cicd-{stack}-{{service}}-deployed",
         "retry_base_seconds": 0.0,
+        "account_id": ACCOUNT,
+        "region": REGION,
     }
     values.update(overrides)
     return Settings(**values)
@@ -141,3 +144,18 @@ def provision(settings: Settings, graph_json: str, environments: list[str], serv
     }
     provision_health_alarms(settings, graph_json)
     return World(settings=settings, topics=topics)
+
+
+def scheduled_tick(settings: Settings, moment: datetime, rule: str = "cicd-sim-coordinator-tick") -> dict[str, Any]:
+    """The event EventBridge sends for a scheduled rule (EventBridge user guide, "Scheduled Event")."""
+    return {
+        "version": "0",
+        "id": f"tick-{moment:%Y%m%d%H%M%S}",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": settings.account_id,
+        "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": settings.region,
+        "resources": [f"arn:aws:events:{settings.region}:{settings.account_id}:rule/{rule}"],
+        "detail": {},
+    }

@@ -21,6 +21,11 @@ The day (prod settings, four environments; times UTC):
   own PCI account, read through that account's alarm reader) goes into ALARM;
   loyalty, changed meanwhile, is held until the alarm clears, then restarted.
 - prod: an end-of-day change freeze holds web-frontend until it is lifted.
+- CodePipeline throttles the day's first restart beyond the coordinator's
+  backoff: the deploy stays held, and the next tick restarts it.
+- prod: a pipeline named ``auth-prod`` in the prod environment account (not
+  this platform's) reports SUCCEEDED, and its event reaches the coordinator:
+  it is ignored, and nothing is announced, started or restarted.
 
 It prints the timeline and asserts the invariant the gate exists for: no
 service starts deploying in an environment while a dependency there is
@@ -52,7 +57,7 @@ from components.model.coordination_graph import coordination_graph_json
 from components.model.platform_inputs import PlatformInputs, load_platform_inputs
 from components.model.settings import CONFIG_KEY
 
-from .moto_world import ACCOUNT, REGION, provision, set_health, settings_for
+from .moto_world import ACCOUNT, REGION, provision, scheduled_tick, set_health, settings_for
 
 from coordinator.handler import Coordinator  # isort: skip  (functions/ is on sys.path through moto_world)
 from deploy_gate.handler import DeployGate  # isort: skip
@@ -99,6 +104,10 @@ HEALTH = [
 ]
 """Health alarm state changes: (minute, service, environment, state, reason)."""
 FREEZES = [(420, "prod", "on: end-of-day change freeze"), (460, "prod", "off")]
+FORGED = [(200, "auth", "prod")]
+"""(minute, service, environment): a same-named pipeline in that environment's account reports SUCCEEDED."""
+THROTTLED_RESTART_CALLS = 6
+"""CodePipeline throttles this many restart calls, the first restart of the day: as many as the backoff tries."""
 END_MINUTE = 560
 
 
@@ -109,6 +118,7 @@ class Execution:
     id: str
     deploy_fails: bool
     trigger: str
+    started_at: datetime
     state: str = "InProgress"
     attempt: int = 1
     held_at_entry: bool = False
@@ -139,6 +149,8 @@ class DayResult:
     violations: list[str]
     events_delivered: int
     duplicates_dropped: int
+    ignored: list[str] = field(default_factory=list)
+    restarts_refused: list[str] = field(default_factory=list)
 
 
 def _client_error(code: str, operation: str) -> ClientError:
@@ -189,6 +201,8 @@ class ReleaseDay:
             )
         for minute, environment, value in FREEZES:
             self.at(self.minutes(minute), lambda e=environment, v=value: self.set_freeze(e, v))
+        for minute, service, environment in FORGED:
+            self.at(self.minutes(minute), lambda s=service, e=environment: self.forge(s, e))
         for minute in range(0, END_MINUTE, TICK_MINUTES):
             self.at(self.minutes(minute) + timedelta(seconds=30), self.tick)
         while self.queue:
@@ -229,7 +243,7 @@ class ReleaseDay:
     # -- pipelines ---------------------------------------------------------------------------------------------
     def start(self, service: str, environment: str, deploy_fails: bool = False, trigger: str = "Webhook") -> str:
         execution = f"{service}-{environment}-{next(self.counter):03d}"
-        self.executions[execution] = Execution(service, environment, execution, deploy_fails, trigger)
+        self.executions[execution] = Execution(service, environment, execution, deploy_fails, trigger, self.now)
         self.latest[(service, environment)] = execution
         self.in_flight.add((service, environment))
         self.timeline.add(self.now, f"{service}/{environment}", f"pipeline started ({execution}, {trigger})")
@@ -312,12 +326,14 @@ class ReleaseDay:
         trigger: str | None = None,
     ) -> None:
         pipeline = f"{service}-{environment}"
+        run = self.executions[execution]
         detail: dict[str, Any] = {
             "pipeline": pipeline,
             "execution-id": execution,
+            "start-time": run.started_at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{run.started_at.microsecond // 1000:03d}Z",
             "state": state,
-            "version": 1,
-            "pipeline-execution-attempt": self.executions[execution].attempt,
+            "version": 1.0,
+            "pipeline-execution-attempt": float(run.attempt),
         }
         if stage:
             detail["stage"] = stage
@@ -344,13 +360,40 @@ class ReleaseDay:
         outcome = Coordinator(self.aws().for_invocation(), now=self.now).handle(event)
         if "duplicate" in outcome:
             self.result.duplicates_dropped += 1
+        if "ignored" in outcome:
+            self.result.ignored.append(outcome["ignored"])
+            self.timeline.add(self.now, "coordinator", f"ignored an event: {outcome['ignored']}")
         self.record(outcome)
+
+    def forge(self, service: str, environment: str) -> None:
+        """A CodePipeline event from the environment's account, for a pipeline named like one of ours."""
+        account = next(env.account_id for env in self.inputs.settings.environments if env.name == environment)
+        pipeline = f"{service}-{environment}"
+        self.timeline.add(self.now, f"{service}/{environment}", f"pipeline {pipeline} in account {account} SUCCEEDED")
+        self.deliver(
+            {
+                "version": "0",
+                "id": f"evt-{next(self.counter)}",
+                "detail-type": "CodePipeline Pipeline Execution State Change",
+                "source": "aws.codepipeline",
+                "account": account,
+                "time": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": REGION,
+                "resources": [f"arn:aws:codepipeline:{REGION}:{account}:{pipeline}"],
+                "detail": {
+                    "pipeline": pipeline,
+                    "execution-id": f"forged-{next(self.counter)}",
+                    "start-time": self.now.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                    "state": "SUCCEEDED",
+                    "version": 1.0,
+                    "pipeline-execution-attempt": 1.0,
+                },
+            }
+        )
 
     def tick(self) -> None:
         self.record(
-            Coordinator(self.aws().for_invocation(), now=self.now).handle(
-                {"source": "aws.events", "detail-type": "Tick"}
-            )
+            Coordinator(self.aws().for_invocation(), now=self.now).handle(scheduled_tick(self.settings, self.now))
         )
 
     def record(self, outcome: dict[str, Any]) -> None:
@@ -360,9 +403,14 @@ class ReleaseDay:
             if verb == "aborted":
                 self.result.aborted.append(subject)
                 self.timeline.add(self.now, subject, "ABORTED by coordinator: " + line.split(": ", 1)[1])
-            else:
+            elif verb == "restarted":
                 self.result.restarted.append(subject)
                 self.timeline.add(self.now, subject, "restarted by coordinator: " + line.split("(", 1)[1].rstrip(")"))
+            else:  # "could not restart <service> in <environment>: <code>; ..."
+                _, _, _, service, _, environment = line.split(" ", 5)
+                subject = f"{service}/{environment.split(':')[0]}"
+                self.result.restarts_refused.append(subject)
+                self.timeline.add(self.now, subject, "restart refused by CodePipeline: " + line.split(": ", 1)[1])
         for line in outcome.get("downstream", []):
             if line.startswith(("redeploy", "test")):
                 self.result.actions.append(line)
@@ -399,6 +447,12 @@ class _PipelineApi:
 
     def __init__(self, day: ReleaseDay) -> None:
         self.day = day
+        self.throttled = THROTTLED_RESTART_CALLS
+
+    def throttle_restart(self, operation: str) -> None:
+        if self.throttled:
+            self.throttled -= 1
+            raise _client_error("ThrottlingException", operation)
 
     def put_job_success_result(self, jobId: str) -> dict:  # noqa: N803 - boto3's parameter names
         return {}
@@ -407,10 +461,13 @@ class _PipelineApi:
         return {}
 
     def retry_stage_execution(self, pipelineName: str, pipelineExecutionId: str, **_: str) -> dict:  # noqa: N803
+        self.throttle_restart("RetryStageExecution")
         self.day.retry_deploy(pipelineName, pipelineExecutionId)
         return {"pipelineExecutionId": pipelineExecutionId}
 
     def start_pipeline_execution(self, name: str, clientRequestToken: str | None = None) -> dict:  # noqa: N803
+        if (clientRequestToken or "").startswith("hold-"):  # a restart of a held deploy
+            self.throttle_restart("StartPipelineExecution")
         service, environment = name.rsplit("-", 1)
         trigger = "StartPipelineExecution"
         return {"pipelineExecutionId": self.day.start(service, environment, trigger=trigger)}
@@ -463,7 +520,8 @@ def report(result: DayResult) -> int:
     print(
         f"events delivered {result.events_delivered} (duplicates dropped {result.duplicates_dropped}); "
         f"deployed {len(result.deployed)}, held {len(result.held)}, restarted {len(result.restarted)}, "
-        f"aborted {len(result.aborted)}, downstream actions {len(result.actions)}"
+        f"aborted {len(result.aborted)}, downstream actions {len(result.actions)}, "
+        f"restarts refused {len(result.restarts_refused)}, events ignored {len(result.ignored)}"
     )
     if result.violations:
         print("INVARIANT VIOLATED: a service deployed while a dependency was unhealthy or mid-deploy:")

@@ -59,6 +59,7 @@ def test_every_deploy_stage_asks_the_one_deploy_gate_for_its_service_and_environ
         assert json.loads(rule["configuration"]["UserParameters"]) == {
             "service": tags["service"],
             "environment": tags["environment"],
+            "healthAlarm": naming.health_alarm_name(tags["service"], tags["environment"]),
         }
     assert len([f for f in inputs_of(plan, FUNCTION) if f["name"] == gate]) == 1  # one gate for the fleet
 
@@ -164,7 +165,22 @@ def test_the_gate_role_reads_decides_and_answers_but_starts_nothing(prod_plan):
     statements = function_policy(prod_plan, "cicd-prod-deploy-gate")
     actions = {action for statement in statements.values() for action in as_list(statement["Action"])}
     assert "dynamodb:DeleteItem" not in actions
-    assert not {a for a in actions if a.startswith(("sns:", "codebuild:", "sqs:"))}
+    assert not {a for a in actions if a.startswith(("sns:", "codebuild:"))}
+    # The bake asks whether it runs in a rollback execution, of this stack's pipelines only.
+    assert statements["ReadPlatformPipelineExecutions"]["Action"] == [
+        "codepipeline:GetPipelineState",
+        "codepipeline:ListPipelineExecutions",
+    ]
+    assert statements["ReadPlatformPipelineExecutions"]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/managed-by": MANAGED_BY, "aws:ResourceTag/platform-stack": "prod"}
+    }
+    # Its one queue: the bake deliveries Lambda gave up on.
+    assert statements["DeadLetters"] == {
+        "Sid": "DeadLetters",
+        "Effect": "Allow",
+        "Action": "sqs:SendMessage",
+        "Resource": "arn:aws:sqs:eu-west-1:123456789012:cicd-prod-deploy-gate-dlq",
+    }
     assert not {"codepipeline:StartPipelineExecution", "codepipeline:RetryStageExecution"} & actions
     assert statements["AnswerPipelineJobs"]["Action"] == [
         "codepipeline:PutJobFailureResult",
@@ -187,6 +203,21 @@ def test_function_roles_use_star_only_where_aws_cannot_scope(prod_plan, role):
 def test_functions_are_pinned_traced_bounded_and_the_coordinator_has_a_dead_letter_queue(prod_plan):
     functions = {f["name"]: f for f in coordination_inputs(prod_plan, FUNCTION)}
     assert set(functions) == {"cicd-prod-coordinator", "cicd-prod-deploy-gate"}
+    # CodePipeline invokes the bake action asynchronously: failed deliveries are kept, not lost.
+    assert functions["cicd-prod-deploy-gate"]["deadLetterConfig"]["targetArn"].endswith(":cicd-prod-deploy-gate-dlq")
+    # Claims on work (gate verdicts, bake answers) last exactly the invocation: the functions read the timeout.
+    assert functions["cicd-prod-deploy-gate"]["environment"]["variables"]["FUNCTION_TIMEOUT_SECONDS"] == str(
+        int(functions["cicd-prod-deploy-gate"]["timeout"])
+    )
+    assert int(functions["cicd-prod-deploy-gate"]["timeout"]) <= 60
+    (invoke_config,) = coordination_inputs(prod_plan, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    assert invoke_config == {
+        "functionName": "cicd-prod-deploy-gate",
+        "maximumRetryAttempts": 2,
+        "maximumEventAgeInSeconds": 900,
+    }
+    queues = {q["name"]: q for q in coordination_inputs(prod_plan, "aws:sqs/queue:Queue")}
+    assert queues["cicd-prod-deploy-gate-dlq"]["kmsMasterKeyId"].startswith("arn:aws:kms:")
     for function in functions.values():
         assert function["runtime"] == "python3.12"
         assert function["tracingConfig"] == {"mode": "Active"}
@@ -239,7 +270,7 @@ PROD_READERS = [
     "arn:aws:iam::422222222222:role/cicd-alarm-reader-qa",
     "arn:aws:iam::433333333333:role/cicd-alarm-reader-staging",
     "arn:aws:iam::444444444444:role/cicd-alarm-reader-prod",
-    "arn:aws:iam::455555555555:role/cicd-alarm-reader-prod",  # payments' own PCI account: booking depends on it
+    "arn:aws:iam::455555555555:role/cicd-alarm-reader-prod",  # payments' own PCI account
 ]
 
 
@@ -263,7 +294,7 @@ def test_the_graph_says_where_each_service_runs_and_which_reader_reads_its_healt
 
 
 @pytest.mark.parametrize("role", ["cicd-prod-coordinator", "cicd-prod-deploy-gate"])
-def test_function_roles_may_assume_exactly_the_readers_of_dependency_accounts(prod_plan, role):
+def test_function_roles_may_assume_exactly_the_readers_of_the_accounts_services_run_in(prod_plan, role):
     statements = function_policy(prod_plan, role)
     readers = statements["ReadDependencyAlarmsThroughReaders"]
     assert readers["Action"] == "sts:AssumeRole"
@@ -291,5 +322,41 @@ def test_every_alarm_reader_trusts_the_gate_and_the_coordinator_within_the_organ
         assert {
             "arn:aws:iam::123456789012:role/cicd-prod-coordinator",
             "arn:aws:iam::123456789012:role/cicd-prod-deploy-gate",
-        } <= set(trust["Condition"]["ArnLike"]["aws:PrincipalArn"])
+        } <= set(trust["Condition"]["ArnEquals"]["aws:PrincipalArn"])
         assert trust["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": "o-bkw7prodorg01"}
+
+
+@pytest.mark.parametrize("stack", ["dev_plan", "prod_plan"])
+def test_pulumi_up_never_lifts_a_freeze_an_operator_set(stack, request):
+    """Operators own a freeze switch's value once it exists: ``pulumi up`` must ignore changes to it.
+
+    Without ``ignore_changes`` on the value, every ``pulumi up`` would write ``off``
+    back over ``on: <reason>`` and silently lift the freeze. The graph parameter is
+    the opposite: the program owns it and rewrites it on every ``up``.
+    """
+    plan = request.getfixturevalue(stack)
+    parameters = {r.inputs["name"]: r for r in coordination_resources(plan, "aws:ssm/parameter:Parameter")}
+    switches = [name for name in parameters if name.startswith(naming.freeze_parameter_prefix(plan.stack))]
+    assert len(switches) == len(plan.inputs.settings.environments)
+    for name in switches:
+        assert parameters[name].ignore_changes == ("insecureValue",), name
+        assert parameters[name].inputs["insecureValue"] == "off"
+    assert parameters[naming.graph_parameter_name(plan.stack)].ignore_changes == ()
+
+
+def test_the_coordinator_hears_only_the_tooling_accounts_pipelines_and_the_functions_know_that_account(prod_plan):
+    settings = prod_plan.inputs.settings
+    patterns = [
+        json.loads(r["eventPattern"])
+        for r in coordination_inputs(prod_plan, "aws:cloudwatch/eventRule:EventRule")
+        if "eventPattern" in r
+    ]
+    assert patterns and all(pattern["account"] == [settings.tooling_account_id] for pattern in patterns)
+    for function in coordination_inputs(prod_plan, FUNCTION):
+        variables = function["environment"]["variables"]
+        assert (variables["TOOLING_ACCOUNT_ID"], variables["TOOLING_REGION"]) == (
+            settings.tooling_account_id,
+            settings.region,
+        )
+        # Claims on work last a little longer than the function may run (deploy_ledger.settings).
+        assert variables["FUNCTION_TIMEOUT_SECONDS"] == str(int(function["timeout"]))

@@ -47,7 +47,7 @@ def tooling_role_policies(plan):
         if resource.type != ROLE_POLICY or resource.provider is not None:
             continue
         role = resource.inputs["role"]
-        for kind in ("pipeline", "build", "release", "scan"):
+        for kind in ("pipeline", "build", "image-build", "release", "scan"):
             service = role.removeprefix(f"cicd-{kind}-")
             if role.startswith(f"cicd-{kind}-") and service in names:
                 found.append((service, role, statements_of(resource.inputs["policy"])))

@@ -67,6 +67,21 @@ def test_make_plan_writes_the_dev_plan_with_every_service_in_every_environment(m
     for service, environments in pipelines.items():
         assert {env: p["branchFilter"] for env, p in environments.items()} == expected, service
         assert {p["pipelineType"] for p in environments.values()} == {"V2"}
+    report = path.with_suffix(".md").read_text(encoding="utf-8")
+    assert f"report -> {path.with_suffix('.md')}" in result.stdout
+    assert report.startswith("# Offline plan of stack `dev`") and report.count("```mermaid") == 2
+
+
+def test_make_plan_diff_reviews_the_working_tree_against_a_base_and_caches_the_base_plan(tmp_path):
+    """The base is the commit checked out: the review must run end to end (a clean tree reviews as no change)."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    result = make("plan-diff", "BASE=HEAD", f"OUT={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    assert f"Review of stack 'dev': HEAD ({commit[:12]}) → working tree\n" in result.stdout
+    assert "## What changes against `HEAD (" in (tmp_path / "plan-dev.md").read_text(encoding="utf-8")
+    assert list((PROJECT_DIR / ".plan-cache").glob(f"dev-{commit[:12]}-*.json.gz"))
 
 
 def test_the_command_writes_byte_for_byte_the_plan_made_in_process(made_dev_plan, dev_plan, tmp_path):

@@ -15,6 +15,9 @@ from tests.shared_plans import shared_plan
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+IMAGE_BUILD_BUILDSPEC = (PROJECT_DIR / "components" / "aws" / "buildspecs" / "image_build.yml").read_text(
+    encoding="utf-8"
+)
 # AWS defines no resource type for these: "*" is the only accepted resource. cloudwatch:DescribeAlarms has
 # one, but returns composite alarms only when granted on "*" (Amazon CloudWatch API Reference, DescribeAlarms).
 UNSCOPABLE_ACTIONS = {
@@ -25,6 +28,9 @@ UNSCOPABLE_ACTIONS = {
     "codepipeline:PutJobSuccessResult",
     "xray:PutTelemetryRecords",
     "xray:PutTraceSegments",
+    # Secrets Manager documents no resource type for these two (the secret watch and the rotation function).
+    "secretsmanager:ListSecrets",
+    "secretsmanager:GetRandomPassword",
 }
 
 
@@ -52,9 +58,11 @@ def environment_provider(plan, account_id):
 
 
 def action(pipeline, stage_name):
+    """The stage's one action; a Deploy stage's bake (its last action) watches the alarm and deploys nothing."""
     stage = next(stage for stage in pipeline["stages"] if stage["name"] == stage_name)
-    assert len(stage["actions"]) == 1
-    return stage["actions"][0]
+    actions = [a for a in stage["actions"] if a["name"] != "BakeHealthAlarm"]
+    assert len(actions) == 1
+    return actions[0]
 
 
 def test_every_service_gets_one_v2_pipeline_per_environment(dev_plan):
@@ -227,6 +235,7 @@ def test_pipeline_role_may_assume_only_its_own_deploy_roles(prod_plan):
     )
     assert statements["RunBuilds"]["Resource"] == [
         "arn:aws:codebuild:eu-west-1:123456789012:project/booking-build",
+        "arn:aws:codebuild:eu-west-1:123456789012:project/booking-image-build",
         "arn:aws:codebuild:eu-west-1:123456789012:project/booking-scan",
     ]
     trust = document(role.inputs["assumeRolePolicy"])["Statement"][0]
@@ -240,7 +249,6 @@ def test_build_role_cannot_assume_deploy_roles(prod_plan):
             if statement["Action"] == "sts:AssumeRole":
                 assert statement["Sid"] in (
                     "AssumeDeployRoles",
-                    "AssumeAlarmReaders",
                     "ReadAlarmsThroughReaders",
                     "ReadDependencyAlarmsThroughReaders",
                 )
@@ -269,14 +277,63 @@ def test_roles_are_separate_per_purpose(prod_plan):
     assert "cicd-release-booking" not in role_names
 
 
-def test_only_container_builds_are_privileged(dev_plan):
+def test_only_the_platforms_image_builds_are_privileged(dev_plan):
+    """The team's build runs its own buildspec unprivileged; only the platform's pinned image build gets Docker."""
+    ecs = {s.name for s in dev_plan.inputs.catalog.services if s.aws.platform == "ECS"}
+    privileged = set()
     for project in inputs_of(dev_plan, "aws:codebuild/project:Project"):
-        service = project["name"].removesuffix("-build").removesuffix("-lambda-release").removesuffix("-scan")
-        platform = dev_plan.inputs.catalog.service(service).aws.platform
-        expected = platform == "ECS" and project["name"].endswith("-build")
-        assert project["environment"]["privilegedMode"] is expected, project["name"]
+        if project["environment"]["privilegedMode"]:
+            privileged.add(project["name"])
+            assert project["source"] == {"type": "CODEPIPELINE", "buildspec": IMAGE_BUILD_BUILDSPEC}
+            assert project.get("cache") is None and "dockerServer" not in project["environment"]
         assert project["encryptionKey"] == dev_plan.outputs["artifactKeyArn"]
         assert project["logsConfig"]["cloudwatchLogs"]["status"] == "ENABLED"
+    assert privileged == {f"{name}-image-build" for name in ecs}
+    team_build = resource(dev_plan, "aws:codebuild/project:Project", name="booking-build").inputs
+    assert team_build["environment"]["environmentVariables"] == [
+        {"name": "SERVICE_NAME", "value": "booking", "type": "PLAINTEXT"}
+    ]
+
+
+def test_container_images_are_built_by_the_platform_after_the_unit_tests(prod_plan):
+    build = next(stage for stage in pipelines(prod_plan)["booking-prod"]["stages"] if stage["name"] == "Build")
+    unit_tests, image = build["actions"]
+    assert (unit_tests["name"], unit_tests.get("runOrder", 1)) == ("BuildAndUnitTest", 1)
+    assert json.loads(unit_tests["configuration"]["EnvironmentVariables"]) == [
+        {"name": "TARGET_ENVIRONMENT", "value": "prod", "type": "PLAINTEXT"}
+    ]
+    assert image["name"] == "BuildImage" and image["runOrder"] == 2
+    assert image["configuration"]["ProjectName"] == "booking-image-build"
+    assert image["inputArtifacts"] == ["build_output"] and image["outputArtifacts"] == ["image_output"]
+    assert json.loads(image["configuration"]["EnvironmentVariables"]) == [
+        {
+            "name": "IMAGE_TAG",
+            "value": "#{SourceVariables.CommitId}-prod-#{codepipeline.PipelineExecutionId}",
+            "type": "PLAINTEXT",
+        }
+    ]
+    deploy = action(pipelines(prod_plan)["booking-prod"], "Deploy")
+    assert deploy["inputArtifacts"] == ["build_output", "image_output"]
+    assert deploy["configuration"]["Image1ArtifactName"] == "image_output"
+    assert deploy["configuration"]["TaskDefinitionTemplateArtifact"] == "build_output"
+    # Lambda and Server services build once, with no image.
+    for name in ("invoicing-prod", "ledger-prod"):
+        assert [
+            a["name"] for s in pipelines(prod_plan)[name]["stages"] if s["name"] == "Build" for a in s["actions"]
+        ] == ["BuildAndUnitTest"]
+
+
+def test_only_the_image_build_may_push_and_only_to_its_own_repository(prod_plan):
+    def grants(role_name):
+        role = resource(prod_plan, ROLE, name=role_name)
+        (policy,) = [r for r in prod_plan.resources if r.type == ROLE_POLICY and r.parent == role.urn]
+        return {s["Sid"]: s for s in document(policy.inputs["policy"])["Statement"]}
+
+    assert "ecr:" not in json.dumps(grants("cicd-build-booking"))
+    image = grants("cicd-image-build-booking")
+    assert image["PushImage"]["Resource"] == "arn:aws:ecr:eu-west-1:123456789012:repository/booking"
+    assert "ecr:PutImage" in image["PushImage"]["Action"]
+    assert set(image) == {"Logs", "ArtifactObjects", "ArtifactKey", "RegistryLogin", "PushImage"}
 
 
 def test_artifact_key_rotates_and_lets_exactly_the_deploy_side_roles_decrypt(prod_plan):
@@ -365,7 +422,7 @@ def test_deploy_window_holds_the_stage_before_deploy_where_configured(prod_plan)
     assert all(r["ruleTypeId"]["provider"] != "DeploymentWindow" for r in entry_rules)
     dev_stages = pipelines(prod_plan)["booking-dev"]["stages"]
     assert not any("onSuccess" in stage for stage in dev_stages if stage["name"] != "Deploy")
-    assert [r["name"] for r in entry_rules] == ["NoAlarmBeforeDeploy", "DeployGate"]
+    assert [r["name"] for r in entry_rules] == ["DeployGate"]
 
 
 @pytest.mark.parametrize("stack", ["dev_plan", "prod_plan"])

@@ -41,10 +41,15 @@ def by_name(plan, resource_type, key="name"):
     return {r.inputs[key]: r for r in plan.resources if r.type == resource_type}
 
 
+def stage_rules(stage, phase):
+    return [r for r in (stage.get(phase) or {}).get("condition", {}).get("rules", [])]
+
+
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_prod_deploy_waits_for_the_window_then_checks_the_health_alarm_at_entry(stack, request):
+def test_every_prod_deploy_waits_for_the_window_then_the_gate_checks_the_health_alarm_at_entry(stack, request):
     plan = request.getfixturevalue(stack)
     pipelines = {p["name"]: p for p in inputs_of(plan, PIPELINE)}
+    gate = naming.coordination_function_name(plan.stack, "deploy-gate")
     for service, environment in placements(plan):
         if not environment.production:
             continue
@@ -55,44 +60,52 @@ def test_every_prod_deploy_waits_for_the_window_then_checks_the_health_alarm_at_
         assert window["ruleTypeId"]["provider"] == "DeploymentWindow"
         condition = deploy_stage({"stages": stages})["beforeEntry"]["condition"]
         assert condition["result"] == "FAIL"
-        rules = {rule["name"]: rule for rule in condition["rules"]}
-        alarm = rules["NoAlarmBeforeDeploy"]
-        assert alarm["ruleTypeId"] == {
-            "category": "Rule",
-            "owner": "AWS",
-            "provider": "CloudWatchAlarm",
-            "version": "1",
-        }
-        assert alarm["configuration"] == {
-            "AlarmName": naming.health_alarm_name(service.name, environment.name),
-            "AlarmStates": "ALARM",
-        }
-        assert alarm["roleArn"] == naming.role_arn(
-            environment.region, environment.account_id, naming.alarm_reader_role_name(environment.name)
+        (rule,) = condition["rules"]
+        assert rule["ruleTypeId"] == {"category": "Rule", "owner": "AWS", "provider": "LambdaInvoke", "version": "1"}
+        assert rule["configuration"]["FunctionName"] == gate
+        assert json.loads(rule["configuration"]["UserParameters"])["healthAlarm"] == naming.health_alarm_name(
+            service.name, environment.name
         )
-        assert alarm["region"] == environment.region
-        # Room left in the one entry condition for the freeze switch and the dependency gate.
-        assert len(condition["rules"]) <= 3
+        assert "roleArn" not in rule  # the gate reads the alarm through the reader; the rule assumes nothing
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_prod_bakes_on_success_and_every_environment_rolls_back_a_failed_deploy(stack, request):
+def test_no_pipeline_reads_an_alarm_through_a_cloudwatch_alarm_rule(stack, request):
+    """AWS documents a rule's roleArn as the pipeline role (API reference, RuleDeclaration) and no CloudWatchAlarm
+    rule reading another account's alarm; the platform's alarms live in the environment accounts."""
+    plan = request.getfixturevalue(stack)
+    for pipeline in inputs_of(plan, PIPELINE):
+        for stage in pipeline["stages"]:
+            for phase in ("beforeEntry", "onSuccess", "onFailure"):
+                assert all(r["ruleTypeId"]["provider"] != "CloudWatchAlarm" for r in stage_rules(stage, phase))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_baking_environments_end_deploy_with_the_bake_and_every_environment_rolls_back_a_failed_deploy(stack, request):
     plan = request.getfixturevalue(stack)
     pipelines = {p["name"]: p for p in inputs_of(plan, PIPELINE)}
+    gate = naming.coordination_function_name(plan.stack, "deploy-gate")
+    baked = 0
     for service, environment in placements(plan):
         stage = deploy_stage(pipelines[naming.pipeline_name(service.name, environment.name)])
-        assert stage["onFailure"] == {"result": "ROLLBACK"}
-        assert {r["name"] for r in stage["beforeEntry"]["condition"]["rules"]} >= {"NoAlarmBeforeDeploy"}
-        if environment.production:
-            (bake,) = stage["onSuccess"]["condition"]["rules"]
-            assert stage["onSuccess"]["condition"]["result"] == "ROLLBACK"
-            assert bake["configuration"] == {
-                "AlarmName": naming.health_alarm_name(service.name, environment.name),
-                "AlarmStates": "ALARM",
-                "WaitTime": "10",
-            }
-        else:
-            assert "onSuccess" not in stage
+        assert stage["onFailure"] == {"result": "ROLLBACK"}  # a failed bake fails the stage: it rolls back
+        assert "onSuccess" not in stage
+        bakes = [a for a in stage["actions"] if a["name"] == "BakeHealthAlarm"]
+        if not environment.bake_minutes:
+            assert bakes == []
+            continue
+        (bake,) = bakes
+        baked += 1
+        assert (bake["category"], bake["provider"], bake["configuration"]["FunctionName"]) == ("Invoke", "Lambda", gate)
+        assert json.loads(bake["configuration"]["UserParameters"]) == {
+            "service": service.name,
+            "environment": environment.name,
+            "healthAlarm": naming.health_alarm_name(service.name, environment.name),
+            "bakeMinutes": environment.bake_minutes,
+        }
+        others = [a.get("runOrder", 1) for a in stage["actions"] if a is not bake]
+        assert bake["runOrder"] > max(others)  # after the AWS deploy and any GCP/Azure dispatch
+    assert baked == sum(1 for _, environment in placements(plan) if environment.production)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -157,35 +170,24 @@ def test_ecs_alarms_use_the_alb_and_target_group_arn_suffixes(prod_plan):
     )
 
 
-def test_pipeline_roles_may_assume_the_alarm_readers_of_their_environments_only(prod_plan):
-    role = next(r for r in prod_plan.resources if r.type == ROLE and r.inputs["name"] == "cicd-pipeline-payments")
-    (policy,) = [r for r in prod_plan.resources if r.type == ROLE_POLICY and r.parent == role.urn]
-    statements = {s["Sid"]: s for s in document(policy.inputs["policy"])["Statement"]}
-    assert statements["AssumeAlarmReaders"]["Resource"] == sorted(
-        [
-            "arn:aws:iam::411111111111:role/cicd-alarm-reader-dev",
-            "arn:aws:iam::422222222222:role/cicd-alarm-reader-qa",
-            "arn:aws:iam::433333333333:role/cicd-alarm-reader-staging",
-            "arn:aws:iam::455555555555:role/cicd-alarm-reader-prod",  # payments' own PCI account
-        ]
-    )
-    reader = next(
-        r
-        for r in prod_plan.resources
-        if r.type == ROLE
-        and r.inputs["name"] == "cicd-alarm-reader-prod"
-        and providers(prod_plan)[r.provider] == "455555555555"
-    )
-    (trust,) = document(reader.inputs["assumeRolePolicy"])["Statement"]
-    assert trust["Condition"]["ArnLike"] == {
-        "aws:PrincipalArn": [
-            "arn:aws:iam::123456789012:role/cicd-pipeline-*",
-            "arn:aws:iam::123456789012:role/cicd-prod-rollback-reporter",
-            "arn:aws:iam::123456789012:role/cicd-prod-coordinator",
-            "arn:aws:iam::123456789012:role/cicd-prod-deploy-gate",
-        ]
-    }
-    assert trust["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": "o-bkw7prodorg01"}
+def test_pipeline_roles_assume_no_alarm_reader_and_readers_trust_only_the_platform_functions(prod_plan):
+    for role in [r for r in prod_plan.resources if r.type == ROLE and r.inputs["name"].startswith("cicd-pipeline-")]:
+        (policy,) = [r for r in prod_plan.resources if r.type == ROLE_POLICY and r.parent == role.urn]
+        assert "cicd-alarm-reader-" not in policy.inputs["policy"]
+    readers = [r for r in prod_plan.resources if r.type == ROLE and r.inputs["name"].startswith("cicd-alarm-reader-")]
+    assert len(readers) == 5
+    for reader in readers:
+        (trust,) = document(reader.inputs["assumeRolePolicy"])["Statement"]
+        assert trust["Condition"] == {
+            "StringEquals": {"aws:PrincipalOrgID": "o-bkw7prodorg01"},
+            "ArnEquals": {
+                "aws:PrincipalArn": [
+                    "arn:aws:iam::123456789012:role/cicd-prod-rollback-reporter",
+                    "arn:aws:iam::123456789012:role/cicd-prod-coordinator",
+                    "arn:aws:iam::123456789012:role/cicd-prod-deploy-gate",
+                ]
+            },
+        }
 
 
 def test_environment_accounts_forward_health_alarms_and_failed_deployments_to_the_tooling_bus(prod_plan):

@@ -21,6 +21,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES = sorted((PROJECT_DIR / "templates" / "github").glob("*.yml"))
 OWN_WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+REVIEW_ARTIFACT = "offline-plan-review"
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -127,12 +128,45 @@ def test_pull_requests_from_forks_get_no_secrets_and_no_cloud_credentials() -> N
 def test_deploy_goes_to_dev_before_prod_and_prod_waits_for_its_environment() -> None:
     jobs = load(PROJECT_DIR / ".github" / "workflows" / "deploy.yml")["jobs"]
     assert jobs["up-dev"]["needs"] == "test"
-    assert jobs["up-prod"]["needs"] == "up-dev"
+    # Prod waits for dev and every dev shard; a whole dev has no shard job (skipped), which must not hold prod.
+    assert jobs["up-prod"]["needs"] == ["up-dev", "up-dev-shards"]
+    assert "needs.up-dev-shards.result == 'skipped'" in jobs["up-prod"]["if"]
     assert jobs["up-prod"]["environment"] == "platform-prod"
-    for name in ("up-dev", "up-prod"):
+    for name in ("up-dev", "up-prod", "up-dev-shards", "up-prod-shards"):
         pulumi_step = next(s for s in jobs[name]["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
         assert pulumi_step["with"]["command"] == "up"
         assert pulumi_step["with"]["policyPacks"] == "policies"
+
+
+@pytest.mark.parametrize("platform", ["dev", "prod"])
+def test_a_cores_shards_deploy_after_it_as_a_matrix_one_concurrency_group_per_stack(platform: str) -> None:
+    jobs = load(PROJECT_DIR / ".github" / "workflows" / "deploy.yml")["jobs"]
+    core, shards = jobs[f"up-{platform}"], jobs[f"up-{platform}-shards"]
+    assert f"up-{platform}" in shards["needs"]
+    assert shards["if"] == f"needs.test.outputs.{platform}-shards != '[]'"
+    assert shards["strategy"]["matrix"]["stack"] == f"${{{{ fromJSON(needs.test.outputs.{platform}-shards) }}}}"
+    # A failing shard must not cancel the others' updates half way.
+    assert shards["strategy"]["fail-fast"] is False
+    assert shards["environment"] == core["environment"] == f"platform-{platform}"
+    assert core["concurrency"] == {"group": f"pulumi-{platform}", "cancel-in-progress": False}
+    assert shards["concurrency"] == {"group": "pulumi-${{ matrix.stack }}", "cancel-in-progress": False}
+    pulumi_step = next(s for s in shards["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
+    assert pulumi_step["with"]["stack-name"] == "${{ matrix.stack }}"
+    test_job = jobs["test"]
+    assert test_job["outputs"][f"{platform}-shards"] == f"${{{{ steps.fleet.outputs.{platform} }}}}"
+    fleet = next(s for s in test_job["steps"] if s.get("id") == "fleet")
+    assert "python -m offline_plan.fleet_stacks" in fleet["run"]
+
+
+def test_drift_checks_every_stack_of_each_platform_in_the_deploys_concurrency_group() -> None:
+    workflow = load(PROJECT_DIR / ".github" / "workflows" / "drift.yml")
+    stacks, drift = workflow["jobs"]["stacks"], workflow["jobs"]["drift"]
+    assert "offline_plan.fleet_stacks --all dev prod" in stacks["steps"][-1]["run"]
+    assert drift["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
+    assert drift["concurrency"] == {"group": "pulumi-${{ matrix.stack }}", "cancel-in-progress": False}
+    credentials = next(s for s in drift["steps"] if s.get("uses", "").startswith("aws-actions/"))
+    # A shard lives in its core's tooling account: it is previewed with its core's read-only role.
+    assert credentials["with"]["role-to-assume"] == "${{ vars[format('AWS_PREVIEW_ROLE_ARN_{0}', matrix.core)] }}"
 
 
 def test_drift_check_fails_on_any_change_without_writing_state() -> None:
@@ -142,3 +176,36 @@ def test_drift_check_fails_on_any_change_without_writing_state() -> None:
     assert pulumi_step["with"]["command"] == "preview"
     assert pulumi_step["with"]["refresh"] is True
     assert pulumi_step["with"]["expect-no-changes"] is True
+
+
+def test_the_pr_run_reviews_against_the_base_it_merges_into_and_keeps_the_review_for_the_comment():
+    test_job = load(PROJECT_DIR / ".github" / "workflows" / "pr.yml")["jobs"]["test"]
+    checkout = next(s for s in test_job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 2  # the merge commit and its parents: HEAD^1 is the base
+    plan_step = next(s for s in test_job["steps"] if "make plan-diff" in s.get("run", ""))
+    assert 'make plan-diff STACK="$stack" BASE=HEAD^1' in plan_step["run"]
+    assert "GITHUB_STEP_SUMMARY" in plan_step["run"] and "out/pr-comment.md" in plan_step["run"]
+    upload = next(s for s in test_job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["if"] == "${{ !cancelled() }}"  # a failed plan (mandatory findings) is reviewed too
+    assert upload["with"]["name"] == REVIEW_ARTIFACT
+    assert "out/pr-comment.md" in upload["with"]["path"]
+
+
+def test_the_comment_workflow_never_checks_out_or_runs_pr_code_and_holds_only_what_it_needs():
+    """workflow_run runs with a write token from the default branch: it may read the pr run's data, nothing more."""
+    workflow = load(PROJECT_DIR / ".github" / "workflows" / "pr-comment.yml")
+    assert workflow["on"] == {"workflow_run": {"workflows": ["pr"], "types": ["completed"]}}
+    assert workflow["permissions"] == {}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
+    assert "github.event.workflow_run.event == 'pull_request'" in job["if"]
+    uses = [step.get("uses", "").split("@")[0] for step in job["steps"]]
+    assert uses == ["actions/download-artifact", "actions/github-script"]
+    assert not any("run" in step for step in job["steps"]), "no shell step: the artifact never meets a shell"
+    download, post = job["steps"]
+    assert download["with"]["name"] == REVIEW_ARTIFACT
+    assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+    assert "${{" not in post["with"]["script"], "event and artifact data reach the script through env only"
+    assert "LIMIT = 65000" in post["with"]["script"] and "readSync" in post["with"]["script"]
+    assert post["env"]["HEAD_SHA"] == "${{ github.event.workflow_run.head_sha }}"
+    assert "candidate.head.sha === headSha" in post["with"]["script"], "the PR is found by the run's head commit"

@@ -19,7 +19,7 @@ from .. import iam
 from ..model import naming
 from ..model.catalog import EcsTarget, LambdaTarget, ServerTarget, Service
 from ..model.tags import standard_tags
-from .environment_account import EnvironmentAccount
+from .environment_account import AccountFoothold
 
 # Production shifts traffic gradually; other environments favour fast feedback.
 DEPLOYMENT_CONFIGS = {
@@ -36,7 +36,7 @@ DEPLOYMENT_CONFIGS = {
 class DeployTargetArgs:
     stack: str
     service: Service
-    account: EnvironmentAccount
+    account: AccountFoothold
     deploy_role_arn: str
     trusted_role_arn: str
     organization_id: str

@@ -11,16 +11,17 @@ the account (``permissions_boundary_arn``): the bootstrap role may create a role
 only with it (``bootstrap/permissions.py``).
 
 Shared by every service deployed there: the encrypted topic the platform's
-alarms notify, the read-only role the pipelines' CloudWatchAlarm conditions,
-the rollback reporter and the coordination functions (deploy gate, coordinator)
-read alarms through, and the forwarding of the health alarms and failed deployments of
-the ``services`` placed in this account to the tooling account's deploy-events bus
-(where the rollback reporter listens).
+alarms notify, the read-only role the rollback reporter and the coordination
+functions (deploy gate and its bake, coordinator) read alarms through, and the
+forwarding of the health alarms and failed deployments of the ``services`` placed
+in this account to the tooling account's deploy-events bus (where the rollback
+reporter listens).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -37,6 +38,44 @@ CODEDEPLOY_MANAGED_POLICIES = {
     "Lambda": "arn:{partition}:iam::aws:policy/service-role/AWSCodeDeployRoleForLambda",
     "Server": "arn:{partition}:iam::aws:policy/service-role/AWSCodeDeployRole",
 }
+
+
+class AccountFoothold(Protocol):
+    """What a service's deploy target and pipeline need of an environment account.
+
+    ``EnvironmentAccount`` (whole and core stacks) creates these pieces; a shard stack reads
+    them from its core (``components.shards``) and brings only its own provider.
+    """
+
+    environment: Environment
+    provider: aws.Provider
+    codedeploy_role_arn: pulumi.Input[str]
+    codedeploy_role_attachments: Sequence[pulumi.Resource]
+    alarm_topic_arn: pulumi.Input[str]
+    alarm_reader_role_arn: str
+    alarm_reader: pulumi.Resource | None
+    permissions_boundary_arn: str
+
+
+def environment_provider(
+    name: str, stack: str, environment: Environment, bootstrap_role_name: str, opts: pulumi.ResourceOptions
+) -> aws.Provider:
+    """The provider into an environment account: assumes its bootstrap role, refuses any other account."""
+    return aws.Provider(
+        f"{name}-provider",
+        region=environment.region,
+        allowed_account_ids=[environment.account_id],
+        # Typed args, not dict literals: provider config is JSON-encoded on the wire and
+        # only the typed classes translate keys to the names the provider expects.
+        assume_roles=[
+            aws.ProviderAssumeRoleArgs(
+                role_arn=naming.role_arn(environment.region, environment.account_id, bootstrap_role_name),
+                session_name=f"cicd-platform-{stack}"[:64],
+            )
+        ],
+        default_tags=aws.ProviderDefaultTagsArgs(tags=standard_tags(stack, environment=environment.name)),
+        opts=opts,
+    )
 
 
 class EnvironmentAccount(pulumi.ComponentResource):
@@ -72,20 +111,8 @@ class EnvironmentAccount(pulumi.ComponentResource):
         self.permissions_boundary_arn = naming.permissions_boundary_arn(
             environment.region, environment.account_id, permissions_boundary_name
         )
-        self.provider = aws.Provider(
-            f"{name}-provider",
-            region=environment.region,
-            allowed_account_ids=[environment.account_id],
-            # Typed args, not dict literals: provider config is JSON-encoded on the wire and
-            # only the typed classes translate keys to the names the provider expects.
-            assume_roles=[
-                aws.ProviderAssumeRoleArgs(
-                    role_arn=naming.role_arn(environment.region, environment.account_id, bootstrap_role_name),
-                    session_name=f"cicd-platform-{stack}"[:64],
-                )
-            ],
-            default_tags=aws.ProviderDefaultTagsArgs(tags=standard_tags(stack, environment=environment.name)),
-            opts=pulumi.ResourceOptions(parent=self),
+        self.provider = environment_provider(
+            name, stack, environment, bootstrap_role_name, pulumi.ResourceOptions(parent=self)
         )
         in_account = pulumi.ResourceOptions(parent=self, provider=self.provider)
         role = aws.iam.Role(
@@ -120,7 +147,7 @@ class EnvironmentAccount(pulumi.ComponentResource):
         self.alarm_reader = aws.iam.Role(
             f"{name}-alarm-reader",
             name=naming.alarm_reader_role_name(environment.name),
-            description=f"Pipelines read the platform's {environment.name} alarms to evaluate their deploy gates",
+            description=f"The deploy gate, its bake and the rollback reporter read the {environment.name} alarms",
             assume_role_policy=iam.to_json(
                 iam.alarm_reader_trust(
                     region,

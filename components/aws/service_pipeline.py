@@ -1,10 +1,26 @@
 """Everything one service needs to go from a push to a running release.
 
-Per service: a pipeline role, a build project (plus an image repository for
-containers, or a release project for Lambda functions), a scan project with its
-report group, and per environment a deploy target in that environment's account
-and a V2 pipeline (Source, Build, Scan, Approve, Deploy, Verify). Roles are per
-service so a compromised build of one service cannot deploy another.
+Per service: a pipeline role, a build project (plus, for containers, an image
+repository and the platform's image build, or a release project for Lambda
+functions), a scan project with its report group, and per environment a deploy
+target in that environment's account and a V2 pipeline (Source, Build, Scan,
+Approve, Deploy, Verify). Roles are per service so a compromised build of one
+service cannot deploy another.
+
+Why containers get a second project: building an image needs a Docker daemon,
+which CodeBuild runs only in privileged mode, and the build project runs the
+team's own ``buildspec.yml``. The two documented ways to build images without a
+privileged project of one's own share build state between builds of different
+trust: CodeBuild's Docker server capability keeps one daemon and its images per
+project for up to a month, for every branch's builds ("Docker image build server
+sample"), and the managed compute of CodePipeline's ``ECRBuildAndPublish`` and
+``Commands`` actions "might be reused for another pipeline execution" (Commands
+action reference). Either way a feature branch could leave an image that a prod
+build's ``FROM`` then uses. So the team's build runs unprivileged, and a
+platform-owned project (pinned buildspec, no cache, a role that can push to this
+service's repository only) builds the image after the unit tests. A project has
+one role, so the project is per service: 4 resources (project, role, policy,
+log group) per container service.
 """
 
 from __future__ import annotations
@@ -17,10 +33,10 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
-from ..azure.environment import AzureEnvironment
+from ..azure.environment import AzureFoothold
 from ..azure.service_target import AzureServiceTarget, AzureServiceTargetArgs
 from ..coordination.gate_rule import DeployGateRule
-from ..gcp.environment import GcpEnvironment
+from ..gcp.environment import GcpFoothold
 from ..gcp.service_target import GcpServiceTarget, GcpServiceTargetArgs
 from ..github.dispatch_action import dispatch_action
 from ..governance.alarms import ServiceAlarms, ServiceAlarmsArgs
@@ -30,22 +46,23 @@ from ..model.catalog import Service
 from ..model.platform_inputs import PlatformInputs
 from ..model.settings import Environment
 from ..model.tags import standard_tags
-from ..pipeline.conditions import Rule, alarm_bake_rule, alarm_gate_rule
 from ..pipeline.environment_pipeline import EnvironmentPipeline, EnvironmentPipelineArgs
-from .codebuild_project import CodeBuildProject, CodeBuildProjectArgs
+from .codebuild_project import CodeBuildProject, CodeBuildProjectArgs, build_capacity, image_build_capacity
 from .deploy_target import AwsDeployTarget, DeployTargetArgs
-from .environment_account import EnvironmentAccount
+from .environment_account import AccountFoothold
 from .image_repository import ImageRepository
 
 AFTER_AWS_DEPLOY = 2
-LAMBDA_RELEASE_BUILDSPEC = (Path(__file__).parent / "buildspecs" / "lambda_release.yml").read_text(encoding="utf-8")
+BUILDSPECS = Path(__file__).parent / "buildspecs"
+LAMBDA_RELEASE_BUILDSPEC = (BUILDSPECS / "lambda_release.yml").read_text(encoding="utf-8")
+IMAGE_BUILD_BUILDSPEC = (BUILDSPECS / "image_build.yml").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
 class ServicePipelineArgs:
     inputs: PlatformInputs
     service: Service
-    accounts: Mapping[tuple[str, str], EnvironmentAccount]
+    accounts: Mapping[tuple[str, str], AccountFoothold]
     """Environment accounts by (environment name, account id)."""
     connection_arn: pulumi.Input[str]
     bucket_name: pulumi.Input[str]
@@ -57,12 +74,14 @@ class ServicePipelineArgs:
     """Release-news topic the service's approval actions publish to (when any environment asks for approval)."""
     approval_key_arn: pulumi.Input[str] | None = None
     """The topic's key: CodePipeline publishes as the pipeline role, which must encrypt with it."""
-    gcp_environments: Mapping[str, GcpEnvironment] = field(default_factory=dict)
+    gcp_environments: Mapping[str, GcpFoothold] = field(default_factory=dict)
     """GCP footholds by environment name, where some service deploys to GCP."""
-    azure_environments: Mapping[str, AzureEnvironment] = field(default_factory=dict)
+    azure_environments: Mapping[str, AzureFoothold] = field(default_factory=dict)
     """Azure footholds by environment name, where some service deploys to Azure."""
     dispatch_function_name: pulumi.Input[str] | None = None
     """The stack's GitHub dispatch function; required when the service lists ``also_deploy_to``."""
+    build_fleet_arn: pulumi.Input[str] | None = None
+    """The reserved-capacity fleet of the service's build queue, when that queue is a fleet."""
 
 
 class ServicePipeline(pulumi.ComponentResource):
@@ -86,7 +105,8 @@ class ServicePipeline(pulumi.ComponentResource):
         self._prefixes = inputs.artifact_prefixes(service)
         is_lambda = service.aws.platform == "Lambda"
 
-        build = self._build_project(environments)
+        build = self._build_project()
+        image_build = self._image_build_project(environments) if service.aws.platform == "ECS" else None
         release = self._release_project(list(deploy_role_arns.values())) if is_lambda else None
         accounts = {env.name: args.accounts[(env.name, env.account_id)] for env in environments}
         scans = ServiceScans(
@@ -102,10 +122,9 @@ class ServicePipeline(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         pipeline_role, pipeline_policy = self._pipeline_role(
-            [build.arn, scans.project_arn] + ([release.arn] if release else []),
+            [build.arn, scans.project_arn] + [extra.arn for extra in (image_build, release) if extra],
             # Lambda deploys are handed to the release project; its role, not the pipeline's, assumes deploy roles.
             [] if is_lambda else list(deploy_role_arns.values()),
-            [account.alarm_reader_role_arn for account in accounts.values()],
             naming.github_dispatch_function_arn(
                 inputs.settings.region, inputs.settings.tooling_account_id, inputs.stack
             )
@@ -151,7 +170,7 @@ class ServicePipeline(pulumi.ComponentResource):
                 # IAM rejects a trust policy whose principal does not exist yet; CodeDeploy one naming a missing alarm.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[release or pipeline_role, alarms]),
             )
-            gates = self._deploy_gates(environment, alarms.health_alarm_name, account.alarm_reader_role_arn)
+            dispatches = self._dispatch_actions(environment)
             self.pipelines[environment.name] = EnvironmentPipeline(
                 f"{name}-{environment.name}",
                 EnvironmentPipelineArgs(
@@ -163,22 +182,23 @@ class ServicePipeline(pulumi.ComponentResource):
                     bucket_name=args.bucket_name,
                     key_arn=args.key_arn,
                     build_project_name=build.name,
+                    image_build_project_name=image_build.name if image_build else None,
                     target=target,
                     release_project_name=release.name if release else None,
                     approval_notification_arn=args.approval_topic_arn,
                     scan_actions=scan_actions(service, environment, scans.project_name),
                     verify_actions=verify_actions(service, environment, inputs, scans.project_name),
-                    # The service's own health first, then its dependencies and the freeze switch.
-                    deploy_entry_rules=[
-                        *gates["entry"],
-                        *([args.deploy_gate.for_deploy(service.name, environment.name)] if args.deploy_gate else []),
-                    ],
-                    deploy_success_rules=gates["success"],
+                    # The gate checks the freeze switch, the service's own health and its dependencies'.
+                    deploy_entry_rules=(
+                        [args.deploy_gate.for_deploy(service.name, environment.name)] if args.deploy_gate else []
+                    ),
+                    # Every environment rolls back a failed Deploy stage, a failed bake included: a
+                    # half-deployed dev or qa misleads the next tester as much as prod misleads users.
                     rollback_on_failure=True,
-                    extra_deploy_actions=self._dispatch_actions(environment),
+                    extra_deploy_actions=[*dispatches, *self._bake(environment, dispatches)],
                 ),
-                # The alarm conditions need the alarms and a reader role that exists and trusts the pipeline role.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_policy, alarms, account.alarm_reader]),
+                # The gate and the bake read the health alarm from the first run on.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[pipeline_policy, alarms]),
             )
         self.register_outputs(
             {
@@ -219,39 +239,23 @@ class ServicePipeline(pulumi.ComponentResource):
             ).github_variables
         return targets
 
-    @staticmethod
-    def _deploy_gates(environment: Environment, health_alarm: str, reader_role_arn: str) -> dict[str, list[Rule]]:
-        """No entry while the service is unhealthy there; after success, bake (where configured) or roll back.
+    def _bake(self, environment: Environment, dispatches: list[dict[str, object]]) -> list[dict[str, object]]:
+        """Where the environment bakes, the stage's last action watches the health alarm for ``bakeMinutes``.
 
-        Every environment rolls back a failed Deploy stage (``rollback_on_failure``):
-        a half-deployed dev or qa misleads the next tester as much as prod misleads users.
+        A Lambda invoke action of the deploy gate's function, after the AWS deploy
+        (run order 1) and any GCP/Azure dispatch: ALARM fails the action, so the
+        stage fails and its on-failure ROLLBACK applies.
         """
-        entry = [alarm_gate_rule(health_alarm, reader_role_arn, environment.region)]
-        success = (
-            [alarm_bake_rule(health_alarm, environment.bake_minutes, reader_role_arn, environment.region)]
-            if environment.bake_minutes
-            else []
-        )
-        return {"entry": entry, "success": success}
+        gate = self._args.deploy_gate
+        if gate is None or not environment.bake_minutes:
+            return []
+        run_order = AFTER_AWS_DEPLOY + 1 if dispatches else AFTER_AWS_DEPLOY
+        return [gate.bake_after(self._args.service.name, environment.name, environment.bake_minutes, run_order)]
 
-    def _build_project(self, environments: tuple[Environment, ...]) -> CodeBuildProject:
-        """The service's build + unit-test project, with an image repository for containers."""
+    def _build_project(self) -> CodeBuildProject:
+        """The service's build + unit-test project: the team's own buildspec, unprivileged, no registry rights."""
         service, inputs, args = self._args.service, self._args.inputs, self._args
         region, tooling = inputs.settings.region, inputs.settings.tooling_account_id
-        policy_inputs: dict[str, pulumi.Input[str]] = {"bucket_arn": args.bucket_arn, "key_arn": args.key_arn}
-        variables: dict[str, pulumi.Input[str]] = {"SERVICE_NAME": service.name}
-        if service.aws.platform == "ECS":
-            images = ImageRepository(
-                f"{self._name}-images",
-                stack=inputs.stack,
-                service=service.name,
-                owner=service.owner,
-                region=region,
-                pull_account_ids=[env.account_id for env in environments],
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            policy_inputs["image_repository_arn"] = images.arn
-            variables["IMAGE_REPOSITORY_URI"] = images.url
         project_name = naming.build_project_name(service.name)
         return CodeBuildProject(
             f"{self._name}-build",
@@ -263,7 +267,7 @@ class ServicePipeline(pulumi.ComponentResource):
                 account_id=tooling,
                 buildspec="buildspec.yml",
                 key_arn=args.key_arn,
-                policy_inputs=policy_inputs,
+                policy_inputs={"bucket_arn": args.bucket_arn, "key_arn": args.key_arn},
                 policy_for=lambda resolved: iam.build_role_policy(
                     region,
                     tooling,
@@ -271,14 +275,56 @@ class ServicePipeline(pulumi.ComponentResource):
                     resolved["log_group_arn"],
                     resolved["bucket_arn"],
                     resolved["key_arn"],
-                    resolved.get("image_repository_arn"),
                     list(self._prefixes.values()),
                 ),
                 tags=self._tags,
                 timeout_minutes=inputs.settings.build_timeout_minutes,
-                # Docker builds need the daemon; nothing else gets privileged mode.
-                privileged=service.aws.platform == "ECS",
-                environment_variables=variables,
+                environment_variables={"SERVICE_NAME": service.name},
+                capacity=build_capacity(inputs.build_queue_of(service), args.build_fleet_arn),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _image_build_project(self, environments: tuple[Environment, ...]) -> CodeBuildProject:
+        """The container's image repository and the platform's image build, the only privileged project.
+
+        The buildspec is the platform's file, inline in the project (a service repository cannot
+        change it), and the role may push to this service's repository and no other.
+        """
+        service, inputs, args = self._args.service, self._args.inputs, self._args
+        images = ImageRepository(
+            f"{self._name}-images",
+            stack=inputs.stack,
+            service=service.name,
+            owner=service.owner,
+            region=inputs.settings.region,
+            pull_account_ids=[env.account_id for env in environments],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return CodeBuildProject(
+            f"{self._name}-image-build",
+            CodeBuildProjectArgs(
+                project_name=naming.image_build_project_name(service.name),
+                role_name=naming.image_build_role_name(service.name),
+                log_group_name=naming.image_build_log_group_name(service.name),
+                description=f"Builds and pushes the container image of {service.name} (platform-owned buildspec)",
+                account_id=inputs.settings.tooling_account_id,
+                buildspec=IMAGE_BUILD_BUILDSPEC,
+                key_arn=args.key_arn,
+                policy_inputs={"bucket_arn": args.bucket_arn, "key_arn": args.key_arn, "repository_arn": images.arn},
+                policy_for=lambda resolved: iam.image_build_role_policy(
+                    resolved["log_group_arn"],
+                    resolved["bucket_arn"],
+                    resolved["key_arn"],
+                    resolved["repository_arn"],
+                    list(self._prefixes.values()),
+                ),
+                tags=self._tags,
+                timeout_minutes=inputs.settings.build_timeout_minutes,
+                # The Docker daemon needs it; the pack allows it only on this pinned, single-repository build.
+                privileged=True,
+                environment_variables={"IMAGE_REPOSITORY_URI": images.url},
+                capacity=image_build_capacity(inputs.build_queue_of(service)),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -316,7 +362,6 @@ class ServicePipeline(pulumi.ComponentResource):
         self,
         project_arns: list[pulumi.Output[str]],
         assumable_role_arns: list[str],
-        alarm_reader_arns: list[str],
         dispatch_function_arn: str | None,
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         """The role all of this service's pipelines run as."""
@@ -350,7 +395,6 @@ class ServicePipeline(pulumi.ComponentResource):
                         values[5:],
                         assumable_role_arns,
                         list(self._prefixes.values()),
-                        alarm_reader_arns,
                         invoked_function_arns=[args.deploy_gate.function_arn] if args.deploy_gate else [],
                         approval_topic_arn=values[3] or None,
                         approval_key_arn=values[4] or None,

@@ -32,7 +32,7 @@ from ..model import naming
 from ..model.catalog import Service
 from ..model.settings import Environment
 from ..model.tags import standard_tags
-from .environment import AzureEnvironment
+from .environment import AzureFoothold
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"  # noqa: S105 - an audience URI, not a secret
@@ -73,7 +73,7 @@ class AzureServiceTargetArgs:
     stack: str
     service: Service
     environment: Environment
-    azure_environment: AzureEnvironment
+    azure_environment: AzureFoothold
 
 
 class AzureServiceTarget(pulumi.ComponentResource):

@@ -5,11 +5,14 @@
 - the deployment ledger (DynamoDB, point-in-time recovery, TTL on idempotency markers);
 - the dependency graph as an SSM parameter (rewritten on every ``pulumi up``);
 - one change-freeze switch per environment (SSM, created ``off``; operators flip it, so
-  Pulumi ignores later changes of its value);
+  Pulumi ignores later changes of its value: a ``pulumi up`` must never lift a freeze);
 - one "deployed" SNS topic per service, for dependents to subscribe to;
 - the coordinator (EventBridge rules on this stack's pipelines, a five-minute schedule, a
-  dead-letter queue) and the deploy gate (behind every Deploy stage's ``LambdaInvoke`` rule),
-  each with its own least-privilege role and log group.
+  dead-letter queue) and the deploy gate (behind every Deploy stage's ``LambdaInvoke`` rule,
+  and the bake action at the end of Deploy stages that bake), each with its own
+  least-privilege role and log group. CodePipeline invokes an action's function
+  asynchronously, so the gate has a dead-letter queue too, and Lambda retries a bake
+  delivery at most twice, within CodePipeline's 20-minute reply window.
 
 The runtime logic lives in ``functions/``; this component only wires it.
 """
@@ -39,8 +42,15 @@ TICK_SCHEDULE = "rate(5 minutes)"
 COORDINATOR_CONCURRENCY = 5
 """Conditional writes make parallel events safe; five keeps a release-day burst moving without flooding the ledger."""
 GATE_CONCURRENCY = 20
-"""A throttled gate fails its rule and holds a deploy for nothing: room for a whole wave entering Deploy at once."""
+"""A throttled gate fails its rule and holds a deploy for nothing: room for a whole wave entering Deploy at once.
+Bake invocations share it; each reads one alarm and answers within seconds, and a throttled one is retried by
+Lambda (CodePipeline invokes actions asynchronously)."""
 EVENT_MAX_AGE_SECONDS = 6 * 3600
+FUNCTION_TIMEOUT_SECONDS = 60
+"""The functions read it too: their claims on work last a little longer than this, and end before Lambda retries."""
+BAKE_EVENT_MAX_AGE_SECONDS = 900
+"""An asynchronous bake delivery older than this goes to the dead-letter queue: CodePipeline stops waiting for an
+answer 20 minutes after its last "in progress" reply (CodePipeline quotas, Lambda invoke action)."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +144,10 @@ class Coordination(pulumi.ComponentResource):
                 name=naming.freeze_parameter_name(stack, environment.name),
                 type="String",
                 insecure_value="off",
-                description=f"Change freeze of {environment.name}: 'off', 'on' or 'on: <reason>' (operators flip it)",
+                description=(
+                    f"Change freeze of {environment.name}: only 'off' lets deploys in; 'on' or 'on: <reason>' "
+                    "(or anything else) freezes it. Operators flip it"
+                ),
                 tags=standard_tags(stack, environment=environment.name),
                 # Operators own the value once it exists; pulumi up must not lift a freeze.
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["insecureValue"]),
@@ -164,6 +177,17 @@ class Coordination(pulumi.ComponentResource):
             tags=self._tags,
             opts=self._child,
         )
+        gate_dlq_name = f"{gate_name}-dlq"
+        gate_dlq_arn = f"arn:{partition}:sqs:{region}:{account}:{gate_dlq_name}"
+        # Bake deliveries Lambda could not get answered (the job then times out and the stage fails).
+        gate_dlq = aws.sqs.Queue(
+            f"{name}-deploy-gate-dlq",
+            name=gate_dlq_name,
+            kms_master_key_id=key.arn,
+            message_retention_seconds=14 * 24 * 3600,
+            tags=self._tags,
+            opts=self._child,
+        )
         test_projects = [
             f"arn:{partition}:codebuild:{region}:{account}:project/{naming.integration_test_project_name(s.name)}"
             for s in inputs.catalog.services
@@ -182,6 +206,10 @@ class Coordination(pulumi.ComponentResource):
             "HEALTH_ALARM_PATTERN": naming.health_alarm_name("{service}", "{environment}"),
             "DEPLOY_STAGE": "Deploy",
             "HOLD_TIMEOUT_MINUTES": str(args.hold_timeout_minutes),
+            # Events and jobs from anywhere else are claims the functions do not act on.
+            "TOOLING_ACCOUNT_ID": account,
+            "TOOLING_REGION": region,
+            "FUNCTION_TIMEOUT_SECONDS": str(FUNCTION_TIMEOUT_SECONDS),
         }
 
         def scope(key_arn: str) -> iam.CoordinationScope:
@@ -196,12 +224,20 @@ class Coordination(pulumi.ComponentResource):
         gate = self._function(
             gate_name,
             "deploy_gate",
-            "Deploy gate: a Deploy stage enters only when no change freeze and no unhealthy dependency holds it",
+            "Deploy gate and bake: Deploy is entered only when nothing holds it, and watched after a deploy",
             key,
-            lambda key_arn, log_arn: iam.deploy_gate_role_policy(scope(key_arn), log_arn),
+            lambda key_arn, log_arn: iam.deploy_gate_role_policy(scope(key_arn), log_arn, gate_dlq_arn),
             environment_variables,
             GATE_CONCURRENCY,
+            dead_letter_arn=gate_dlq.arn,
             depends_on=[table],
+        )
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-deploy-gate-async",
+            function_name=gate.name,
+            maximum_retry_attempts=2,
+            maximum_event_age_in_seconds=BAKE_EVENT_MAX_AGE_SECONDS,
+            opts=pulumi.ResourceOptions(parent=gate),
         )
         coordinator = self._function(
             coordinator_name,
@@ -223,7 +259,7 @@ class Coordination(pulumi.ComponentResource):
             for environment in inputs.environments_for(service)
         ]
         rules: list[tuple[str, aws.cloudwatch.EventRule]] = []
-        for index, pattern in enumerate(pipeline_event_patterns(pipeline_names), start=1):
+        for index, pattern in enumerate(pipeline_event_patterns(pipeline_names, account), start=1):
             logical = f"{name}-pipeline-events-{index}"
             rules.append(
                 (
@@ -349,7 +385,7 @@ class Coordination(pulumi.ComponentResource):
             architectures=["arm64"],
             handler="handler.handle",
             code=function_code(code_dir),
-            timeout=60,
+            timeout=FUNCTION_TIMEOUT_SECONDS,
             memory_size=256,
             reserved_concurrent_executions=reserved_concurrency,
             tracing_config={"mode": "Active"},

@@ -38,7 +38,7 @@ from ..model import naming
 from ..model.catalog import Service
 from ..model.settings import Environment
 from ..model.tags import standard_tags
-from .environment import GcpEnvironment
+from .environment import GcpFoothold
 
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
 REPOSITORY_WRITER = "roles/artifactregistry.writer"
@@ -66,7 +66,7 @@ class GcpServiceTargetArgs:
     stack: str
     service: Service
     environment: Environment
-    gcp_environment: GcpEnvironment
+    gcp_environment: GcpFoothold
 
 
 class GcpServiceTarget(pulumi.ComponentResource):
@@ -81,18 +81,25 @@ class GcpServiceTarget(pulumi.ComponentResource):
         in_project = pulumi.ResourceOptions(parent=self, provider=project.provider)
         labels = standard_tags(args.stack, service=service.name, owner=service.owner, environment=environment.name)
 
-        # Encrypted with Google-managed keys. CMEK (kms_key_name) needs a Cloud KMS key per
-        # region and a grant to the Artifact Registry service agent; the platform does not create those yet.
+        # Encrypted with the environment's key (CMEK), which the Artifact Registry service agent may use
+        # only once its grant exists. Artifact Registry cannot change a repository's encryption, so a
+        # change of key replaces the repository; its fixed name means the old one must go first.
         repository = gcp.artifactregistry.Repository(
             f"{name}-images",
             repository_id=naming.gcp_repository_id(service.name, environment.name),
             location=project.region,
             format="DOCKER",
             description=f"Images of {service.name} for {environment.name}",
+            kms_key_name=project.artifact_key_name,
             # Tags stay mutable: images are tagged with the commit SHA, and a retried deploy rebuilds and
             # pushes the same tag again (docker builds are not bit-reproducible), which immutable tags refuse.
             labels=labels,
-            opts=in_project,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=project.provider,
+                depends_on=[project.artifact_key_grant] if project.artifact_key_grant is not None else [],
+                delete_before_replace=True,
+            ),
         )
         deployer = gcp.serviceaccount.Account(
             f"{name}-deployer",

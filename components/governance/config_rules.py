@@ -83,11 +83,33 @@ LOG_GROUP = ("AWS::Logs::LogGroup",)
 IAM_POLICY = ("AWS::IAM::Policy",)
 
 
+INPUT_PARAMETERS_LIMIT = 1024
+"""AWS Config API Reference, ``ConfigRule.InputParameters``: a string of at most 1,024 characters."""
+
+
 def privileged_build_projects(inputs: PlatformInputs) -> list[str]:
-    """The build projects the platform itself runs privileged: Docker builds of ECS services."""
+    """The projects the platform itself runs privileged: the image build of each container service.
+
+    Derived from the catalog, like the projects themselves, so the twin's exemption follows the
+    catalog with no list to keep.
+    """
     return sorted(
-        naming.build_project_name(service.name) for service in inputs.catalog.services if service.aws.platform == "ECS"
+        naming.image_build_project_name(service.name)
+        for service in inputs.catalog.services
+        if service.aws.platform == "ECS"
     )
+
+
+def privileged_exemption(projects: list[str]) -> dict[str, str]:
+    """``exemptedProjects`` for the managed rule, when the names fit its parameters; otherwise none.
+
+    The managed rule takes project names only (no patterns) and AWS Config caps a rule's input
+    parameters at 1,024 characters: about 45 image builds. Past that the twin exempts nothing, so
+    the image builds show NON_COMPLIANT there by design (as the rotation-exempt secrets do), and any
+    other privileged project still shows; a larger exemption would make ``pulumi up`` fail instead.
+    """
+    parameters = {"exemptedProjects": ",".join(projects)} if projects else {}
+    return parameters if len(json.dumps(parameters, sort_keys=True)) <= INPUT_PARAMETERS_LIMIT else {}
 
 
 def runtime_twins(inputs: PlatformInputs) -> tuple[RuntimeTwin, ...]:
@@ -134,9 +156,9 @@ def runtime_twins(inputs: PlatformInputs) -> tuple[RuntimeTwin, ...]:
             "CODEBUILD_PROJECT_ENVIRONMENT_PRIVILEGED_CHECK",
             "codebuild-no-privileged",
             CODEBUILD,
-            "privileged mode only on the platform's Docker build projects",
-            # The same allow-list the platform builds with: ECS services' Docker builds.
-            {"exemptedProjects": ",".join(privileged)} if privileged else {},
+            "privileged mode only on the platform's image builds",
+            # The projects the platform builds images with, derived from the catalog as they are.
+            privileged_exemption(privileged),
         ),
         RuntimeTwin(
             "s3-kms",

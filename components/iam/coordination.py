@@ -4,9 +4,9 @@ Each role names the actions its function calls (``functions/coordinator``,
 ``functions/deploy_gate``, ``functions/deploy_ledger``) on the exact resources.
 ``Resource: "*"`` appears only where AWS cannot scope the action (Service
 Authorization Reference): ``codepipeline:PutJob*Result`` and X-Ray's
-``PutTraceSegments``/``PutTelemetryRecords``. Dependency alarms are not read in
+``PutTraceSegments``/``PutTelemetryRecords``. Health alarms are not read in
 the tooling account: both functions assume the alarm reader roles of the
-environment accounts where dependencies run, and only those.
+environment accounts where services run, and only those.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class CoordinationScope:
     key_arn: str
     environments: Sequence[str]
     alarm_reader_role_arns: Sequence[str] = ()
-    """The readers of the accounts whose dependency health alarms the gate checks."""
+    """The readers of the accounts whose health alarms the gate checks (every account a service runs in)."""
 
     @property
     def partition(self) -> str:
@@ -76,7 +76,7 @@ def _common(scope: CoordinationScope, log_group_arn: str, ledger_actions: list[s
         {"Sid": "Tracing", "Effect": "Allow", "Action": TRACING_ACTIONS, "Resource": "*"},
     ]
     if scope.alarm_reader_role_arns:
-        # Health alarms live in the dependencies' accounts; their readers may DescribeAlarms there, nothing else.
+        # Health alarms live in the services' accounts; their readers may DescribeAlarms there, nothing else.
         statements.append(
             {
                 "Sid": "ReadDependencyAlarmsThroughReaders",
@@ -88,19 +88,41 @@ def _common(scope: CoordinationScope, log_group_arn: str, ledger_actions: list[s
     return statements
 
 
-def deploy_gate_role_policy(scope: CoordinationScope, log_group_arn: str) -> Document:
-    """The gate reads the ledger, the graph, freezes and alarms, records holds and answers the pipeline's job."""
+def deploy_gate_role_policy(scope: CoordinationScope, log_group_arn: str, dead_letter_queue_arn: str) -> Document:
+    """The gate reads the ledger, the graph, freezes and alarms, records holds and bake claims, answers the
+    pipeline's jobs, reads whether a bake runs in a rollback execution, and keeps the bake deliveries Lambda
+    gave up on in its dead-letter queue."""
     statements = _common(scope, log_group_arn, [*LEDGER_READ_ACTIONS, "dynamodb:PutItem", "dynamodb:UpdateItem"])
-    statements.append(
+    statements += [
         # Job results cannot be scoped to a pipeline (Service Authorization Reference: no resource type).
         {
             "Sid": "AnswerPipelineJobs",
             "Effect": "Allow",
             "Action": ["codepipeline:PutJobFailureResult", "codepipeline:PutJobSuccessResult"],
             "Resource": "*",
-        }
-    )
+        },
+        {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dead_letter_queue_arn},
+        # The bake asks whether it runs in a rollback execution; only of this stack's pipelines (by their tags).
+        _platform_pipelines(
+            scope,
+            "ReadPlatformPipelineExecutions",
+            ["codepipeline:GetPipelineState", "codepipeline:ListPipelineExecutions"],
+        ),
+    ]
     return document(*statements)
+
+
+def _platform_pipelines(scope: CoordinationScope, sid: str, actions: list[str]) -> Document:
+    """``actions`` on this stack's pipelines, named by their tags: their ARNs would overflow an inline policy."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": f"arn:{scope.partition}:codepipeline:{scope.region}:{scope.account_id}:*",
+        "Condition": {
+            "StringEquals": {"aws:ResourceTag/managed-by": MANAGED_BY, "aws:ResourceTag/platform-stack": scope.stack}
+        },
+    }
 
 
 def coordinator_role_policy(

@@ -81,29 +81,24 @@ def alarm_reader_trust(
     reporter_role_arn: str,
     coordination_role_arns: Sequence[str] = (),
 ) -> Document:
-    """Pipeline roles assume the reader to evaluate CloudWatchAlarm conditions; the reporter, to quote alarms;
-    the deploy gate and the coordinator, to check a dependency's health alarm before a dependent deploys.
+    """The reporter assumes the reader to quote alarms; the deploy gate (and its bake) and the coordinator, to
+    check a service's and its dependencies' health alarms.
 
-    The principal is the tooling root narrowed by ``aws:PrincipalArn`` to the
-    pipeline roles' name pattern, the reporter's role and the two coordination
-    function roles, so one role per account serves every service without a
-    trust policy that grows with the catalog.
+    No pipeline role: pipelines have no ``CloudWatchAlarm`` rule to evaluate
+    (AWS documents a rule's ``roleArn`` as the pipeline role, not a role to read
+    another account's alarm through), so the
+    readers trust exactly three function roles of the tooling account, from
+    inside the organization, and the trust does not grow with the catalog.
     """
     return document(
         {
-            "Sid": "AssumedByPipelineRoles",
+            "Sid": "AssumedByPlatformFunctions",
             "Effect": "Allow",
             "Principal": {"AWS": naming.account_root_arn(region, tooling_account_id)},
             "Action": "sts:AssumeRole",
             "Condition": {
                 "StringEquals": {"aws:PrincipalOrgID": organization_id},
-                "ArnLike": {
-                    "aws:PrincipalArn": [
-                        naming.role_arn(region, tooling_account_id, naming.pipeline_role_name("*")),
-                        reporter_role_arn,
-                        *sorted(coordination_role_arns),
-                    ]
-                },
+                "ArnEquals": {"aws:PrincipalArn": [reporter_role_arn, *sorted(coordination_role_arns)]},
             },
         }
     )

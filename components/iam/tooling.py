@@ -1,4 +1,4 @@
-"""Policies of the roles in the tooling account: pipeline, build and Lambda release roles.
+"""Policies of the roles in the tooling account: pipeline, build, image build and Lambda release roles.
 
 Every statement names its actions and its resources; the only ``*`` resource is
 ``ecr:GetAuthorizationToken``, which AWS cannot scope.
@@ -28,17 +28,19 @@ def pipeline_role_policy(
     project_arns: Sequence[str],
     assumable_role_arns: Sequence[str],
     artifact_prefixes: Sequence[str],
-    alarm_reader_role_arns: Sequence[str] = (),
     *,
     invoked_function_arns: Sequence[str] = (),
     approval_topic_arn: str | None = None,
     approval_key_arn: str | None = None,
     dispatch_function_arn: str | None = None,
 ) -> Document:
-    """What one service's pipelines do themselves: fetch source, run builds, hand off deploys, read alarms.
+    """What one service's pipelines do themselves: fetch source, run builds, hand off deploys.
 
-    ``invoked_function_arns``: functions behind the pipelines' ``LambdaInvoke`` rules
-    (the deploy gate); CodePipeline invokes them as the pipeline role.
+    ``invoked_function_arns``: the functions behind the pipelines' ``LambdaInvoke`` rules
+    and bake actions (the deploy gate); CodePipeline invokes them as the pipeline role.
+    The pipelines read no alarm themselves: the gate and the bake read health
+    alarms through the environment accounts' alarm readers, so the pipeline role
+    assumes no role there but the deploy roles.
 
     Artifact access is limited to the service's own pipeline prefixes, so one
     service's pipeline can never replace another service's artifact. A manual
@@ -104,16 +106,6 @@ def pipeline_role_policy(
                 "Resource": sorted(assumable_role_arns),
             }
         )
-    if alarm_reader_role_arns:
-        # CloudWatchAlarm stage conditions run as the environment account's read-only alarm reader.
-        statements.append(
-            {
-                "Sid": "AssumeAlarmReaders",
-                "Effect": "Allow",
-                "Action": "sts:AssumeRole",
-                "Resource": sorted(set(alarm_reader_role_arns)),
-            }
-        )
     if dispatch_function_arn:
         statements.append(dispatch_invoke_statement(dispatch_function_arn))
     return document(*statements)
@@ -126,15 +118,16 @@ def build_role_policy(
     log_group_arn: str,
     bucket_arn: str,
     key_arn: str,
-    image_repository_arn: str | None,
     artifact_prefixes: Sequence[str],
 ) -> Document:
-    """A build reads its source, writes its artifact, logs, reports tests and pushes its image.
+    """A build reads its source, writes its artifact, logs and reports tests; it pushes no image.
 
-    Only under its service's artifact prefixes: a compromised build cannot touch another service's artifacts.
+    Only under its service's artifact prefixes: a compromised build cannot touch another service's
+    artifacts. It runs the team's own buildspec, so container images are pushed by the platform's
+    image build (``image_build_role_policy``), never by it.
     """
     partition = naming.partition_of(region)
-    statements: list[Document] = [
+    return document(
         {
             "Sid": "Logs",
             "Effect": "Allow",
@@ -165,27 +158,56 @@ def build_role_policy(
             ],
             "Resource": f"arn:{partition}:codebuild:{region}:{account_id}:report-group/{project_name}-*",
         },
-    ]
-    if image_repository_arn:
-        statements += [
-            # GetAuthorizationToken has no resource type: AWS only accepts "*" here.
-            {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
-            {
-                "Sid": "PushImage",
-                "Effect": "Allow",
-                "Action": [
-                    "ecr:BatchCheckLayerAvailability",
-                    "ecr:BatchGetImage",
-                    "ecr:CompleteLayerUpload",
-                    "ecr:GetDownloadUrlForLayer",
-                    "ecr:InitiateLayerUpload",
-                    "ecr:PutImage",
-                    "ecr:UploadLayerPart",
-                ],
-                "Resource": image_repository_arn,
-            },
-        ]
-    return document(*statements)
+    )
+
+
+IMAGE_PUSH_ACTIONS = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:CompleteLayerUpload",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+]
+"""What ``docker push`` (and ``--pull`` of an image in the same repository) needs on the repository."""
+
+
+def image_build_role_policy(
+    log_group_arn: str,
+    bucket_arn: str,
+    key_arn: str,
+    image_repository_arn: str,
+    artifact_prefixes: Sequence[str],
+) -> Document:
+    """The platform's image build reads the build output, writes ``imageDetail.json`` and pushes to one repository.
+
+    It runs privileged (Docker), so it holds nothing else: no test reports, no other repository, no role
+    to assume. The policy pack checks that a privileged project's role can push to exactly one repository.
+    """
+    return document(
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn}:*",
+        },
+        {
+            "Sid": "ArtifactObjects",
+            "Effect": "Allow",
+            "Action": ARTIFACT_WRITE_ACTIONS,
+            "Resource": artifact_objects(bucket_arn, artifact_prefixes),
+        },
+        {
+            "Sid": "ArtifactKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            "Resource": key_arn,
+        },
+        # GetAuthorizationToken has no resource type: AWS only accepts "*" here.
+        {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        {"Sid": "PushImage", "Effect": "Allow", "Action": IMAGE_PUSH_ACTIONS, "Resource": image_repository_arn},
+    )
 
 
 def release_role_policy(

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from .build_queues import DEFAULT_QUEUE, QueueName
 from .dependency_graph import deploy_order, find_cycle
 from .errors import PlatformInputError, dotted_field, first_problem
 from .yaml_source import load_yaml_file, parse_yaml_text
@@ -152,6 +153,10 @@ class Service(_Frozen):
         default_factory=dict,
         description="Per environment, where the deployed service answers (DAST scans it); "
         "overrides the stack's serviceUrlPattern.",
+    )
+    build_queue: QueueName = Field(
+        default=DEFAULT_QUEUE,
+        description="The build queue (stack setting buildQueues) whose CodeBuild capacity the service's builds use.",
     )
 
     @field_validator("depends_on", "environments", "also_deploy_to")

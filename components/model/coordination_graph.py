@@ -5,8 +5,10 @@ what the functions decide with, so the fleet's graph stays within one parameter:
 per service its dependencies, environments and the accounts it runs in where they
 differ from the environment's (``accounts``), the environment's accounts and
 regions, and the alarm reader role of every (environment, account) whose health
-alarms a gate reads. The rollback reporter reads it too: an alarm or deployment
-event is believed only from the account and region the graph places its service in.
+alarms a gate reads: every account a service runs in, since the gate reads each
+service's own health alarm (and the bake watches it) as well as its dependencies'.
+The rollback reporter reads it too: an alarm or deployment event is believed only
+from the account and region the graph places its service in.
 """
 
 from __future__ import annotations
@@ -23,23 +25,17 @@ GRAPH_FORMAT_VERSION = 1
 
 
 def checked_placements(inputs: PlatformInputs) -> dict[str, dict[str, Environment]]:
-    """Environment name to account id to placement, for every dependency whose health some deploy gate reads.
+    """Environment name to account id to placement, for every account whose health alarms the gate reads.
 
-    A dependency is read in an environment where a dependent deploys and it
-    deploys too (``functions/deploy_ledger/graph.py`` ``dependencies_in``), in
-    the account where the dependency runs there (service account overrides
-    applied).
+    The gate reads a service's own health alarm before its Deploy stage and the
+    bake watches it after, so every placement of every service is read; a
+    dependency's alarm is read where the dependency runs (service account
+    overrides applied), which is one of those placements too.
     """
-    placements = {
-        service.name: {env.name: env for env in inputs.environments_for(service)} for service in inputs.catalog.services
-    }
     checked: dict[str, dict[str, Environment]] = {}
     for service in inputs.catalog.services:
-        for environment in placements[service.name]:
-            for dependency in service.depends_on:
-                placed = placements.get(dependency, {}).get(environment)
-                if placed is not None:
-                    checked.setdefault(environment, {})[placed.account_id] = placed
+        for environment in inputs.environments_for(service):
+            checked.setdefault(environment.name, {})[environment.account_id] = environment
     return checked
 
 
@@ -105,17 +101,22 @@ EVENT_PATTERN_LIMIT = 2048
 """EventBridge quota: an event pattern holds at most 2,048 characters by default."""
 
 
-def pipeline_event_patterns(pipeline_names: list[str], limit: int = EVENT_PATTERN_LIMIT) -> list[dict[str, Any]]:
+def pipeline_event_patterns(
+    pipeline_names: list[str], account_id: str | None = None, limit: int = EVENT_PATTERN_LIMIT
+) -> list[dict[str, Any]]:
     """EventBridge patterns matching exactly these pipelines' execution and stage events, each within ``limit``.
 
     Exact names, not prefixes: another team's ``booking-legacy`` pipeline must
-    not reach the coordinator. A fleet whose names do not fit one pattern gets
+    not reach the coordinator. With ``account_id``, only that account's events:
+    a pipeline of the same name in an environment account is not ours, and its
+    events can reach this bus. A fleet whose names do not fit one pattern gets
     several rules with the same target.
     """
 
     def pattern(names: list[str]) -> dict[str, Any]:
         return {
             "source": ["aws.codepipeline"],
+            **({"account": [account_id]} if account_id else {}),
             "detail-type": list(PIPELINE_EVENT_TYPES),
             "detail": {"pipeline": names},
         }

@@ -40,6 +40,11 @@ class PlatformInputError(Exception):
         parts.append(self.problem)
         return ": ".join(parts)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A shard is planned in a worker process; its mistake must reach the command whole (pickle would
+        # otherwise rebuild the error from its message alone and fail on the missing problem).
+        return (self.__class__, (self.file, self.problem), {"subject": self.subject, "field": self.field})
+
 
 def dotted_field(location: Sequence[str | int]) -> str:
     """Render a pydantic location the way a user reads YAML: ``aws.target_groups[1]``."""

@@ -64,6 +64,11 @@ def release_project_name(service: str) -> str:
     return f"{service}-lambda-release"
 
 
+def image_build_project_name(service: str) -> str:
+    """The platform-owned project that builds and pushes a container service's image (runs privileged)."""
+    return f"{service}-image-build"
+
+
 def pipeline_role_name(service: str) -> str:
     return f"cicd-pipeline-{service}"
 
@@ -74,6 +79,10 @@ def build_role_name(service: str) -> str:
 
 def release_role_name(service: str) -> str:
     return f"cicd-release-{service}"
+
+
+def image_build_role_name(service: str) -> str:
+    return f"cicd-image-build-{service}"
 
 
 def deploy_role_name(service: str, environment: str) -> str:
@@ -102,6 +111,10 @@ def build_log_group_name(service: str) -> str:
 
 def release_log_group_name(service: str) -> str:
     return f"/aws/codebuild/{release_project_name(service)}"
+
+
+def image_build_log_group_name(service: str) -> str:
+    return f"/aws/codebuild/{image_build_project_name(service)}"
 
 
 def codedeploy_arns(region: str, account_id: str, application: str, group: str, config: str) -> list[str]:
@@ -168,7 +181,7 @@ def rollback_reporter_name(stack: str) -> str:
 
 # -- coordination (one coordinator, one gate and one ledger per stack) ---------------------------------------------
 COORDINATION_FUNCTIONS = ("coordinator", "deploy-gate")
-"""The functions of the coordination component; both read dependency health alarms."""
+"""The functions of the coordination component; both read health alarms (the gate also runs the bake)."""
 
 
 def coordination_function_name(stack: str, role: str) -> str:
@@ -270,6 +283,16 @@ def gcp_cloud_run_service(service: str, environment: str) -> str:
     return f"{service}-{environment}"
 
 
+GCP_ARTIFACT_KEY_NAME = "artifact-registry"
+ARTIFACT_REGISTRY_SERVICE = "artifactregistry.googleapis.com"
+
+
+def gcp_key_ring_name(stack: str, environment: str) -> str:
+    """One key ring per stack and environment: a sandbox project holds several environments, and
+    Cloud KMS never deletes a key ring, so the name must never be reused by another stack."""
+    return f"cicd-{stack}-{environment}"
+
+
 def gcp_principal_set(project_number: str, pool_id: str, repository: str) -> str:
     """Every token from one GitHub repository, as workload identity federation names it."""
     return (
@@ -359,3 +382,22 @@ def github_dispatch_secret_name(stack: str) -> str:
 def log_group_arn(region: str, account_id: str, name: str) -> str:
     """A log group's ARN; ``name`` may end in ``*`` to name a family (key policies match it with ArnLike)."""
     return f"arn:{partition_of(region)}:logs:{region}:{account_id}:log-group:{name}"
+
+
+# -- shards and build queues ---------------------------------------------------------------------------------------
+
+
+def environment_account_name(environment: str, account_id: str, stack_account_id: str) -> str:
+    """The logical name of an environment's foothold in an account (``env-prod``, ``env-prod-<account>``).
+
+    The stack's own account for the environment keeps the short name; service-specific accounts are
+    suffixed. Core and shard stacks both name their providers this way, so a resource moved from a
+    whole stack into a shard keeps its provider's URN (``pulumi state move`` matches providers by URN).
+    """
+    suffix = "" if account_id == stack_account_id else f"-{account_id}"
+    return f"env-{environment}{suffix}"
+
+
+def build_fleet_name(stack: str, queue: str) -> str:
+    """A build queue's CodeBuild reserved-capacity fleet (one per queue that is a fleet)."""
+    return f"cicd-{stack.lower()}-{queue}"

@@ -14,19 +14,54 @@ from typing import Any
 
 from . import naming
 from .artifact_prefixes import check_artifact_prefixes
+from .build_queues import BuildQueue, queue_summary, queues_with_default
 from .catalog import Catalog, Service, load_catalog
 from .dependency_graph import deploy_waves
-from .errors import PlatformInputError
 from .settings import Environment, StackSettings, check_catalog_against_stack, parse_settings, placements_of
+from .sharding import (
+    StackRole,
+    check_build_queues,
+    check_shard_stack_files,
+    check_shards,
+    resolve_stack_settings,
+    services_of,
+)
+from .yaml_source import load_yaml_file
 
 
 @dataclass(frozen=True)
 class PlatformInputs:
-    """Settings + catalog of one stack, validated together."""
+    """Settings + catalog of one stack, validated together.
+
+    ``stack`` is the platform instance every name and tag carries: the Pulumi stack itself, or,
+    in a shard stack ``<core>-<shard>``, its core (``role`` says which; README: Scaling to a large fleet).
+    """
 
     stack: str
     settings: StackSettings
     catalog: Catalog
+    role: StackRole | None = None
+    """``None`` reads as a whole stack (everything in one stack), as before sharding existed."""
+
+    @property
+    def stack_role(self) -> StackRole:
+        return self.role or StackRole.whole(self.stack)
+
+    @property
+    def declared_services(self) -> tuple[Service, ...]:
+        """The services whose pipelines this stack declares, in deploy order (none in a core)."""
+        return services_of(self.catalog, self.settings, self.stack_role)
+
+    def build_queues(self) -> dict[str, BuildQueue]:
+        return queues_with_default(self.settings.build_queues)
+
+    def build_queue_of(self, service: Service) -> BuildQueue:
+        return self.build_queues()[service.build_queue]
+
+    def build_queue_summary(self) -> dict[str, dict[str, object]]:
+        """queue → kind, capacity and the services of this stack building there (the plan summary's list)."""
+        members = [(service.name, service.build_queue) for service in self.declared_services]
+        return queue_summary(self.build_queues(), members)
 
     def environments_for(self, service: Service) -> tuple[Environment, ...]:
         """Where the service deploys: stack environments, with the service's account overrides applied."""
@@ -128,14 +163,14 @@ def settings_file_name(stack: str) -> str:
 def load_platform_inputs(
     raw_settings: Any, stack: str, project_dir: Path, catalog_override: str | None = None
 ) -> PlatformInputs:
-    """Validate the stack's ``settings`` object and the catalog it points at."""
-    if raw_settings is None:
-        raise PlatformInputError(
-            settings_file_name(stack),
-            "required but missing (see README: Stack settings)",
-            field="cicd-platform:settings",
-        )
-    settings = parse_settings(raw_settings, settings_file_name(stack))
+    """Validate the stack's ``settings`` object and the catalog it points at.
+
+    A stack without settings of its own is a shard when its name is ``<core>-<shard>`` and the
+    core's stack file lists that shard: it runs with the core's settings (``components.model.sharding``).
+    """
+    project = _project_name(project_dir)
+    resolved = resolve_stack_settings(raw_settings, stack, project_dir, project)
+    settings = parse_settings(resolved.raw, resolved.file_name)
     catalog_path = Path(catalog_override or settings.catalog_path)
     if not catalog_path.is_absolute():
         catalog_path = project_dir / catalog_path
@@ -146,4 +181,14 @@ def load_platform_inputs(
     catalog = load_catalog(catalog_path, display_name)
     check_catalog_against_stack(catalog, settings, display_name)
     check_artifact_prefixes(catalog, settings, display_name)
-    return PlatformInputs(stack=stack, settings=settings, catalog=catalog)
+    check_shards(catalog, settings, display_name, resolved.file_name)
+    check_build_queues(catalog, settings, display_name, resolved.file_name)
+    if resolved.role.kind == "core":
+        check_shard_stack_files(settings, stack, project_dir, project)
+    return PlatformInputs(stack=resolved.role.core, settings=settings, catalog=catalog, role=resolved.role)
+
+
+def _project_name(project_dir: Path) -> str:
+    """The project's name (``Pulumi.yaml``): the namespace of ``<project>:settings`` in stack files."""
+    document = load_yaml_file(project_dir / "Pulumi.yaml", "Pulumi.yaml")
+    return str(document["name"]) if isinstance(document, dict) and "name" in document else "cicd-platform"

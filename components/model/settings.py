@@ -25,8 +25,10 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from .branch_pattern import branch_pattern_problem
-from .catalog import AccountId, Catalog, EnvironmentName, Service
+from .build_queues import BuildQueue, QueueName
+from .catalog import AccountId, Catalog, EnvironmentName, Service, ServiceName
 from .cloud_targets import AzureTarget, GcpTarget
+from .credentials import DEFAULT_GITHUB_CREDENTIALS, MAX_ROTATION_DAYS, GitHubCredentials
 from .deploy_window import cron_problem, timezone_problem
 from .errors import PlatformInputError, dotted_field, first_problem
 from .github_run_timeout import DEFAULT_RUN_TIMEOUT_MINUTES, PRODUCTION_RUN_TIMEOUT_MINUTES, run_timeout_problem
@@ -122,6 +124,42 @@ class Environment(_Frozen):
         return {"gcp": self.gcp, "azure": self.azure}[name]
 
 
+ShardName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$"),
+    Field(description="The shard stack is <stack>-<name>; lower-case letters, digits and '-'."),
+]
+TeamName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,62}$")]
+RESERVED_SHARD_NAMES = frozenset({"core"})
+"""``plan-<stack>.core.json`` holds the core's own plan; a shard of that name would read as the core."""
+
+
+class Shard(_Frozen):
+    """A slice of the catalog planned and deployed as a stack of its own (README: Scaling to a large fleet)."""
+
+    name: ShardName
+    teams: tuple[TeamName, ...] = Field(default=(), description="Catalog owners whose services this shard holds.")
+    services: tuple[ServiceName, ...] = Field(default=(), description="Services this shard holds, by name.")
+    tooling_account_id: AccountId | None = Field(
+        default=None, description="Where the shard's pipelines live; only the stack's own tooling account for now."
+    )
+    region: Region | None = Field(
+        default=None, description="The shard's tooling region; only the stack's own region for now."
+    )
+
+    @model_validator(mode="after")
+    def _names_members(self) -> Shard:
+        if self.name in RESERVED_SHARD_NAMES:
+            raise ValueError(f"'{self.name}' is reserved (the core's own plan is plan-<stack>.core.json)")
+        if not self.teams and not self.services:
+            raise ValueError("name the shard's teams, services or both")
+        for field, values in (("teams", self.teams), ("services", self.services)):
+            repeated = sorted({value for value in values if values.count(value) > 1})
+            if repeated:
+                raise ValueError(f"{field} lists {', '.join(repeated)} more than once")
+        return self
+
+
 class StackSettings(_Frozen):
     """Everything one platform stack needs besides the catalog."""
 
@@ -172,12 +210,33 @@ class StackSettings(_Frozen):
         description="Deploy the AWS Config managed rules that twin the policy pack in the tooling account "
         "(needs a configuration recorder there, which the landing zone owns).",
     )
+    github_credentials: GitHubCredentials = Field(
+        default=DEFAULT_GITHUB_CREDENTIALS,
+        description="How the dispatch function authenticates to GitHub: mode 'app' (recommended: a GitHub App whose "
+        "key lives in KMS) or 'token' (a personal access token in a secret, rotation-exempt and watched).",
+    )
+    rotation_days: int = Field(
+        default=MAX_ROTATION_DAYS,
+        ge=1,
+        le=MAX_ROTATION_DAYS,
+        description="Days between rotations of the secrets the platform rotates (scanner tokens).",
+    )
     sonarqube: SonarQube | None = Field(default=None, description="SAST by this server instead of Semgrep.")
     snyk: Snyk | None = Field(default=None, description="Snyk beside OSV-Scanner for dependencies.")
     service_url_pattern: UrlPattern | None = Field(
         default=None,
         description="Where DAST finds a service, e.g. https://{service}.{environment}.example.com; "
         "a catalog entry's urls override it.",
+    )
+    shards: tuple[Shard, ...] = Field(
+        default=(),
+        description="Split the fleet into shard stacks <stack>-<shard>, each owning its services' pipelines; this "
+        "stack becomes the core that owns the shared pieces (README: Scaling to a large fleet).",
+    )
+    build_queues: dict[QueueName, BuildQueue] = Field(
+        default_factory=dict,
+        description="Build queues services name in the catalog (build_queue); 'standard' is on demand unless "
+        "redefined here.",
     )
 
     @model_validator(mode="before")
@@ -239,6 +298,7 @@ class StackSettings(_Frozen):
                     f"{self.region}; cross-region deploys need a regional artifact store, which the platform "
                     "does not create yet"
                 )
+        self._check_shards()
         if self.github_environments and not self.github_prod_reviewer_teams:
             raise ValueError(
                 "githubEnvironments needs githubProdReviewerTeams: production environments get required reviewers"
@@ -256,6 +316,28 @@ class StackSettings(_Frozen):
             )
         return self
 
+    def _check_shards(self) -> None:
+        names = [shard.name for shard in self.shards]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"shard '{repeated[0]}' is defined more than once")
+        for shard in self.shards:
+            # A shard elsewhere needs location-bound pieces of its own, which the core cannot lend it: a
+            # LambdaInvoke rule names its function in the pipeline's account and region, an artifact store must
+            # be in the pipeline's region, approvals are granted to roles of the pipeline's account, and pipeline
+            # events reach the coordinator only on the bus of the account and region they happen in.
+            for field, own, stack_value in (
+                ("toolingAccountId", shard.tooling_account_id, self.tooling_account_id),
+                ("region", shard.region, self.region),
+            ):
+                if own is not None and own != stack_value:
+                    raise ValueError(
+                        f"shard '{shard.name}' sets {field} {own}, but a shard can only live where the core does "
+                        f"({stack_value}) for now: its pipelines would need their own artifact store, GitHub "
+                        "connection, release managers and a route to the deploy gate and the coordinator there "
+                        "(README: Scaling to a large fleet); remove the key"
+                    )
+
     def environment(self, name: str) -> Environment:
         return next(environment for environment in self.environments if environment.name == name)
 
@@ -268,6 +350,10 @@ class StackSettings(_Frozen):
         return None
 
 
+_LISTED_SUBJECTS = {"environments": "environment", "shards": "shard"}
+"""Settings lists whose entries have a name: an error inside one names it as its subject."""
+
+
 def parse_settings(raw: Any, display_name: str) -> StackSettings:
     """Validate the ``settings`` config object; failures name the environment and field."""
     if not isinstance(raw, dict):
@@ -276,11 +362,18 @@ def parse_settings(raw: Any, display_name: str) -> StackSettings:
         settings = StackSettings.model_validate(raw)
     except ValidationError as error:
         location, message = first_problem(error)
+        if len(location) >= 2 and location[0] == "githubCredentials" and location[1] in ("app", "token"):
+            location = (location[0], *location[2:])  # the union's tag is the ``mode`` the user wrote, not a key
         subject = None
-        if len(location) >= 2 and location[0] == "environments" and isinstance(location[1], int):
-            entry = raw["environments"][location[1]] if location[1] < len(raw.get("environments", [])) else None
+        if len(location) >= 2 and location[0] in _LISTED_SUBJECTS and isinstance(location[1], int):
+            entries = raw.get(location[0])
+            entry = entries[location[1]] if isinstance(entries, list) and location[1] < len(entries) else None
             name = entry.get("name") if isinstance(entry, dict) else None
-            subject = f"environment '{name}'" if isinstance(name, str) else f"environment #{location[1] + 1}"
+            kind = _LISTED_SUBJECTS[location[0]]
+            subject = f"{kind} '{name}'" if isinstance(name, str) else f"{kind} #{location[1] + 1}"
+            location = location[2:]
+        elif len(location) >= 2 and location[0] == "buildQueues" and isinstance(location[1], str):
+            subject = f"build queue '{location[1]}'"
             location = location[2:]
         field = ".".join(filter(None, [f"cicd-platform:{CONFIG_KEY}", dotted_field(location)]))
         raise PlatformInputError(display_name, message, subject=subject, field=field) from None

@@ -39,37 +39,6 @@ def deployment_window_rule(window: DeployWindow) -> dict[str, object]:
     return rule("DeploymentWindow", "DeploymentWindow", {"Cron": window.cron, "TimeZone": window.timezone})
 
 
-def alarm_gate_rule(alarm_name: str, role_arn: str, region: str) -> dict[str, object]:
-    """Entry only while the alarm is not in ALARM.
-
-    ``AlarmStates`` names the state that fails the rule (newer rule references mark
-    it required). The alarm lives in the environment account, so the rule carries
-    that account's alarm reader role and region, the way a cross-account action
-    does; the rule reference does not spell out cross-account use, so the first
-    ``pulumi up`` of the dev stack is where this is proven (README: the real path).
-    """
-    return rule(
-        "NoAlarmBeforeDeploy",
-        "CloudWatchAlarm",
-        {"AlarmName": alarm_name, "AlarmStates": "ALARM"},
-        role_arn=role_arn,
-        region=region,
-    )
-
-
-def alarm_bake_rule(alarm_name: str, minutes: int, role_arn: str, region: str) -> dict[str, object]:
-    """After a successful deploy, watch the alarm for ``minutes``; ALARM in that time fails the rule (→ ROLLBACK)."""
-    if minutes < 1:
-        raise ValueError("a bake watches the alarm for at least one minute")
-    return rule(
-        "AlarmBake",
-        "CloudWatchAlarm",
-        {"AlarmName": alarm_name, "AlarmStates": "ALARM", "WaitTime": str(minutes)},
-        role_arn=role_arn,
-        region=region,
-    )
-
-
 MAX_RULES_PER_CONDITION = 5
 """CodePipeline API: ``Condition.rules`` holds 1 to 5 rules."""
 

@@ -23,7 +23,7 @@ from ..model.settings import Environment
 from ..model.tags import standard_tags
 from . import stages
 from .conditions import Rule, deployment_window_rule
-from .stages import BUILD_ARTIFACT, SOURCE_ACTION, Action
+from .stages import BUILD_ARTIFACT, IMAGE_ARTIFACT, SOURCE_ACTION, Action
 
 
 @dataclass(frozen=True)
@@ -37,19 +37,22 @@ class EnvironmentPipelineArgs:
     key_arn: pulumi.Input[str]
     build_project_name: pulumi.Input[str]
     target: AwsDeployTarget
+    image_build_project_name: pulumi.Input[str] | None = None
+    """The platform's image build (container services): runs after the unit tests, feeds the ECS deploy."""
     release_project_name: pulumi.Input[str] | None = None
     scan_actions: Sequence[Action] = ()
     """Security scans, run in parallel in a Scan stage between Build and any deploy."""
     approval_notification_arn: pulumi.Input[str] | None = None
     """SNS topic the manual approval publishes to (where the environment asks for approval)."""
     deploy_entry_rules: Sequence[Rule] = ()
-    """Gates checked on entry to Deploy (alarms, dependencies); the deployment window is held one stage earlier."""
+    """Gates checked on entry to Deploy (the deploy gate); the deployment window is held one stage earlier."""
     deploy_success_rules: Sequence[Rule] = ()
-    """Checks after a successful deploy (alarm bake time); a failing one rolls the stage back."""
+    """Rules checked after a successful Deploy stage; a failing one rolls the stage back. The platform's bake is
+    an action at the end of the stage instead (``coordination.gate_rule``), so it sets none."""
     rollback_on_failure: bool = False
     """A failed deploy stage rolls back to the last successful execution's artifacts."""
     extra_deploy_actions: Sequence[Action] = ()
-    """More deploy actions beside the AWS one (other clouds through GitHub Actions)."""
+    """More actions after the AWS deploy: other clouds through GitHub Actions, then the bake."""
     verify_actions: Sequence[Action] = ()
     """Checks against the deployed service (DAST, integration tests) in a Verify stage."""
 
@@ -67,7 +70,7 @@ class EnvironmentPipeline(pulumi.ComponentResource):
             stage
             for stage in (
                 stages.source_stage(service, environment, args.connection_arn),
-                stages.build_stage(service, environment, args.build_project_name),
+                stages.build_stage(service, environment, args.build_project_name, args.image_build_project_name),
                 stages.scan_stage(args.scan_actions),
                 stages.approval_stage(service, environment, args.approval_notification_arn),
             )
@@ -151,6 +154,8 @@ class EnvironmentPipeline(pulumi.ComponentResource):
         if platform == "ECS":
             return {
                 **common,
+                # The task definition and AppSpec come from the team's build, the image from the platform's.
+                "input_artifacts": [BUILD_ARTIFACT, IMAGE_ARTIFACT],
                 "name": "BlueGreenDeploy",
                 "provider": "CodeDeployToECS",
                 "configuration": {
@@ -160,7 +165,7 @@ class EnvironmentPipeline(pulumi.ComponentResource):
                     "TaskDefinitionTemplatePath": "taskdef.json",
                     "AppSpecTemplateArtifact": BUILD_ARTIFACT,
                     "AppSpecTemplatePath": "appspec.yaml",
-                    "Image1ArtifactName": BUILD_ARTIFACT,
+                    "Image1ArtifactName": IMAGE_ARTIFACT,
                     "Image1ContainerName": "IMAGE1_NAME",
                 },
             }

@@ -24,6 +24,9 @@ Stage = dict[str, object]
 SOURCE_ACTION = "Source"
 SOURCE_ARTIFACT = "source_output"
 BUILD_ARTIFACT = "build_output"
+IMAGE_ARTIFACT = "image_output"
+"""The platform's image build's output: ``imageDetail.json`` naming the pushed image by digest."""
+AFTER_UNIT_TESTS = 2
 
 
 def source_branch(service: Service, environment: Environment) -> str:
@@ -63,36 +66,63 @@ def source_stage(service: Service, environment: Environment, connection_arn: pul
 
 def image_tag(service: Service, environment: Environment) -> str | None:
     """Container tag of this run: commit, environment and execution, unique even when one commit is
-    rebuilt for another environment (the repository's tags are immutable). None for non-container builds."""
+    rebuilt for another environment (the repository's tags are immutable). None for non-container builds.
+
+    The platform's image build pushes under it; the team's build never sees it (it pushes nothing).
+    """
     if service.aws.platform != "ECS":
         return None
     return f"#{{SourceVariables.CommitId}}-{environment.name}-#{{codepipeline.PipelineExecutionId}}"
 
 
-def build_stage(service: Service, environment: Environment, build_project_name: pulumi.Input[str]) -> Stage:
-    variables: dict[str, pulumi.Input[str]] = {"TARGET_ENVIRONMENT": environment.name}
+def build_stage(
+    service: Service,
+    environment: Environment,
+    build_project_name: pulumi.Input[str],
+    image_build_project_name: pulumi.Input[str] | None = None,
+) -> Stage:
+    """The team's build and unit tests, then (containers) the platform's image build of what they produced.
+
+    The image build runs after the unit tests (a higher run order), so a commit whose tests fail is never
+    imaged, and reads the build's output: the ``Dockerfile`` at its root and the context it copies.
+    """
+    actions: list[Action] = [
+        {
+            "name": "BuildAndUnitTest",
+            "category": "Build",
+            "owner": "AWS",
+            "provider": "CodeBuild",
+            "version": "1",
+            "namespace": "BuildVariables",
+            "input_artifacts": [SOURCE_ARTIFACT],
+            "output_artifacts": [BUILD_ARTIFACT],
+            "configuration": {
+                "ProjectName": build_project_name,
+                "EnvironmentVariables": codebuild_variables({"TARGET_ENVIRONMENT": environment.name}),
+            },
+        }
+    ]
     tag = image_tag(service, environment)
-    if tag:
-        variables["IMAGE_TAG"] = tag
-    return {
-        "name": "Build",
-        "actions": [
+    if tag is not None:
+        if image_build_project_name is None:
+            raise ValueError(f"{service.name} is a container service but has no image build project")
+        actions.append(
             {
-                "name": "BuildAndUnitTest",
+                "name": "BuildImage",
                 "category": "Build",
                 "owner": "AWS",
                 "provider": "CodeBuild",
                 "version": "1",
-                "namespace": "BuildVariables",
-                "input_artifacts": [SOURCE_ARTIFACT],
-                "output_artifacts": [BUILD_ARTIFACT],
+                "run_order": AFTER_UNIT_TESTS,
+                "input_artifacts": [BUILD_ARTIFACT],
+                "output_artifacts": [IMAGE_ARTIFACT],
                 "configuration": {
-                    "ProjectName": build_project_name,
-                    "EnvironmentVariables": codebuild_variables(variables),
+                    "ProjectName": image_build_project_name,
+                    "EnvironmentVariables": codebuild_variables({"IMAGE_TAG": tag}),
                 },
             }
-        ],
-    }
+        )
+    return {"name": "Build", "actions": actions}
 
 
 def scan_stage(actions: Sequence[Action]) -> Stage | None:

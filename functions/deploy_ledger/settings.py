@@ -6,6 +6,10 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+FIRST_RETRY_AFTER_SECONDS = 60
+"""Lambda developer guide, "How Lambda handles errors and retries with asynchronous invocation": one minute
+between the first two attempts (a timeout, a crash or an out-of-memory kill is a function error like any other)."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -24,6 +28,19 @@ class Settings:
     retry_attempts: int = 6
     retry_base_seconds: float = 0.2
     marker_ttl_days: int = 90
+    account_id: str = ""
+    """The tooling account: its pipelines are the only ones whose events and jobs the functions act on."""
+    region: str = ""
+    """The tooling region, where this stack's pipelines run."""
+    function_timeout_seconds: int = 60
+    """The functions' timeout; claims on work last exactly as long (``lease_seconds``)."""
+
+    @property
+    def lease_seconds(self) -> int:
+        """How long a claim on work holds: the whole invocation that made it, and not a second past the earliest
+        moment Lambda's retry of that invocation can arrive (the attempt may die at any point, an out-of-memory
+        kill included, and the retry comes a minute after). Only a timeout of at most a minute has both."""
+        return min(self.function_timeout_seconds, FIRST_RETRY_AFTER_SECONDS)
 
     @classmethod
     def from_environ(cls, environ: Any = None) -> Settings:
@@ -40,4 +57,8 @@ class Settings:
             hold_timeout_minutes=int(env.get("HOLD_TIMEOUT_MINUTES", cls.hold_timeout_minutes)),
             retry_attempts=int(env.get("RETRY_MAX_ATTEMPTS", cls.retry_attempts)),
             retry_base_seconds=float(env.get("RETRY_BASE_SECONDS", cls.retry_base_seconds)),
+            # Required: without them no event could be trusted, so a missing one fails the cold start loudly.
+            account_id=env["TOOLING_ACCOUNT_ID"],
+            region=env["TOOLING_REGION"],
+            function_timeout_seconds=int(env.get("FUNCTION_TIMEOUT_SECONDS", cls.function_timeout_seconds)),
         )

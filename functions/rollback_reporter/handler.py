@@ -57,11 +57,11 @@ from slack_client import RetryPolicy, chatbot_notification, post_message, webhoo
 try:  # imported as a package in tests, as top-level modules in Lambda
     from . import messages
     from .placement import Origins, graph_reader
-    from .rollback import DEPLOY_STAGE, Decision, decide
+    from .rollback import DEPLOY_STAGE, Decision, decide, refusal_explanation
 except ImportError:  # pragma: no cover - the Lambda runtime path
     import messages  # type: ignore[no-redef]
     from placement import Origins, graph_reader  # type: ignore[no-redef]
-    from rollback import DEPLOY_STAGE, Decision, decide  # type: ignore[no-redef]
+    from rollback import DEPLOY_STAGE, Decision, decide, refusal_explanation  # type: ignore[no-redef]
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
@@ -288,9 +288,12 @@ class Reporter:
         except ClientError as error:
             # Deterministic refusals (a conflicting execution, an outdated target) do not improve with retries:
             # say so loudly and let a human decide.
+            explanation = refusal_explanation(_code(error))
             outcome = (
                 f"Rollback of {DEPLOY_STAGE} to execution {decision.target_execution} was REFUSED "
-                f"({_code(error)}: {error.response.get('Error', {}).get('Message', '')}). Act manually."
+                f"({_code(error)}: {error.response.get('Error', {}).get('Message', '')}). "
+                + (f"{explanation}. " if explanation else "")
+                + "Act manually."
             )
             self.ledger.note(key, outcome=outcome, current_execution=decision.current_execution or "")
             return outcome, decision.current_execution, False

@@ -2,7 +2,7 @@
 
 Only an alarm that fires *after* a deploy finished is this function's to act
 on: while the Deploy stage runs, CodeDeploy stops the deployment on the same
-alarms and the stage's bake condition rolls it back; after a failed deploy,
+alarms, or the stage's bake action fails it, and the stage rolls back; after a failed deploy,
 the stage's ``on_failure`` rollback already ran. And only a recent deploy is
 blamed: an alarm hours later is more likely traffic or a dependency, where
 rolling back would hide the real cause. Nor is a deploy blamed for an alarm
@@ -48,7 +48,9 @@ def decide(
         return Decision(False, "a rollback is already under way", current)
     if status == "InProgress":
         return Decision(
-            False, "a deploy is in progress: CodeDeploy stops it on this alarm and the stage rolls back", current
+            False,
+            "a deploy is in progress: CodeDeploy stops it on this alarm or the bake fails it, and the stage rolls back",
+            current,
         )
     if status != "Succeeded":
         return Decision(False, f"the last deploy ended {status}; the stage's on-failure rollback handles it", current)
@@ -101,3 +103,19 @@ def _clock(moment: datetime) -> str:
 
 def _minutes(window: timedelta) -> int:
     return int(window.total_seconds() // 60)
+
+
+REFUSALS = {
+    "UnableToRollbackStageException": (
+        "CodePipeline rolls a stage back only to an execution started in the pipeline's current structure version "
+        '(CodePipeline user guide, "Considerations for rollbacks"): a change to the pipeline since that execution '
+        "(a pulumi up that changed its stages or actions) makes it an impossible target; it also refuses while the "
+        'stage is still running. Redeploy the last good commit ("Release change" on it) or roll forward with a fix'
+    ),
+}
+"""What a person should know about a refusal, by error code (API reference, ``RollbackStage`` errors)."""
+
+
+def refusal_explanation(code: str) -> str:
+    """Why CodePipeline refused a rollback and what to do instead; empty for codes with nothing to add."""
+    return REFUSALS.get(code, "")

@@ -51,6 +51,7 @@ STACK_RULES: tuple[StackRule, ...] = (
     *pipeline_shape.RULES,
     *release_safety.RULES,
     *pipeline_access.RULES,
+    *codebuild.STACK_RULES,
     *account_boundaries.RULES,
     *federation.RULES,
     *federated_environments.RULES,

@@ -11,9 +11,12 @@ that give actions a purpose (documented in ``policies/README.md``):
   ``SCANNER`` value, else the first of sast/sca/iac/secrets/licenses/dast found in
   the action name (``SastSemgrep`` → sast).
 - **approval**: category ``Approval``.
+- **bake**: a Lambda invoke action (category ``Invoke``, provider ``Lambda``)
+  whose ``UserParameters`` are a JSON object with ``bakeMinutes``: it watches a
+  health alarm (``healthAlarm``) after the deploys of its stage and deploys nothing.
 - **deploy**: category ``Deploy``, or a CodeBuild/Lambda-invoke action (not a
-  scanner) in a stage whose name starts with ``Deploy`` (the platform's Lambda
-  release project).
+  scanner, not a bake) in a stage whose name starts with ``Deploy`` (the
+  platform's Lambda release project, GitHub Actions dispatches).
 """
 
 from __future__ import annotations
@@ -58,6 +61,20 @@ class Action:
             str(dig(item, "name")): dig(item, "value") for item in as_list(parsed) if isinstance(dig(item, "name"), str)
         }
 
+    def user_parameters(self) -> Any:
+        """A Lambda invoke action's ``UserParameters`` parsed as JSON: ``UNKNOWN`` before it is known, else None
+        when it is not JSON."""
+        return json_value(self.configuration("UserParameters"))
+
+    @property
+    def is_lambda_invoke(self) -> bool:
+        return self.category == "Invoke" and self.provider == "Lambda"
+
+    @property
+    def is_bake(self) -> bool:
+        parameters = self.user_parameters()
+        return self.is_lambda_invoke and isinstance(parameters, dict) and "bakeMinutes" in parameters
+
     @property
     def is_approval(self) -> bool:
         return self.category == "Approval"
@@ -68,6 +85,8 @@ class Action:
             return True
         if "SCANNER" in self.environment_variables():
             return False  # a scanner placed in the deploy stage is still a scan
+        if self.is_bake:
+            return False  # a bake watches what the stage deployed
         return self.stage.lower().startswith("deploy") and self.provider in ("CodeBuild", "Lambda")
 
     @property

@@ -4,7 +4,12 @@ Across resources: the alarms prod deployment groups watch are declared in the
 stack and notify an encrypted SNS topic; prod deploy stages roll back when
 they fail. (A group's own rollback settings are ``codedeploy-auto-rollback``.) An alarm or topic that is
 named but declared elsewhere (another stack) is reported, because this stack
-cannot show that it exists.
+cannot show that it exists, unless this stack reads it from that stack: a topic whose
+ARN a ``StackReference`` of this stack returns is declared there, and that stack's own
+policy run judges its encryption (``sns-hardening``). That is how a shard's alarms
+notify the topic its core owns (README: Scaling to a large fleet); the engine hands
+a ``StackReference`` read to stack policies as a resource whose ``outputs`` are the
+referenced stack's outputs.
 """
 
 from __future__ import annotations
@@ -38,8 +43,35 @@ def _name(resource: PolicyResource) -> str:
     return UNNAMED if is_unknown(name) else str(name)
 
 
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+UNKNOWN_READ = "\0unknown"
+"""Stands for a read value not known yet, which may be any ARN."""
+
+
+def _strings(value: object) -> Iterator[str]:
+    """Every string leaf; an unknown leaf yields ``UNKNOWN_READ`` (it may be any string)."""
+    if is_unknown(value):
+        yield UNKNOWN_READ
+    elif isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
+def _read_from_other_stacks(resources: Sequence[PolicyResource]) -> frozenset[str]:
+    """Every string the stack's ``StackReference`` reads return: what other stacks declare and this one uses."""
+    return frozenset(s for r in resources if r.type == STACK_REFERENCE for s in _strings(r.props.get("outputs")))
+
+
 def _group_findings(
-    group: PolicyResource, alarms: dict[str, PolicyResource], topics: dict[str, PolicyResource]
+    group: PolicyResource,
+    alarms: dict[str, PolicyResource],
+    topics: dict[str, PolicyResource],
+    elsewhere: frozenset[str] = frozenset(),
 ) -> Iterator[str]:
     """The wiring beyond the group itself (its rollback settings are codedeploy-auto-rollback's concern)."""
     name = dig(group.props, "deploymentGroupName")
@@ -60,18 +92,28 @@ def _group_findings(
             continue
         if UNNAMED in topics:
             continue  # a topic whose name is not known yet may be the one
-        topic_names = [str(a).rsplit(":", 1)[-1] for a in as_list(actions) if ":sns:" in str(a)]
-        encrypted = [t for t in topic_names if t in topics and present(topics[t].props.get("kmsMasterKeyId"))]
-        if not encrypted:
+        topic_arns = [str(a) for a in as_list(actions) if ":sns:" in str(a)]
+        encrypted = [
+            arn
+            for arn in topic_arns
+            if (topic := topics.get(arn.rsplit(":", 1)[-1])) is not None and present(topic.props.get("kmsMasterKeyId"))
+        ]
+        judged_elsewhere = [
+            arn
+            for arn in topic_arns
+            if arn.rsplit(":", 1)[-1] not in topics and (arn in elsewhere or UNKNOWN_READ in elsewhere)
+        ]
+        if not encrypted and not judged_elsewhere:
             yield f"alarm {alarm_name} of prod deployment group {name} notifies no encrypted SNS topic of this stack"
 
 
 def check_prod_rollback(resources: Sequence[PolicyResource], config: Config) -> Iterator[tuple[str | None, str]]:
     alarms = {_name(r): r for r in resources if r.type in (METRIC_ALARM, COMPOSITE_ALARM)}
     topics = {_name(r): r for r in resources if r.type == TOPIC}
+    elsewhere = _read_from_other_stacks(resources)
     for group in resources:
         if group.type == DEPLOYMENT_GROUP and is_prod(group.props, config):
-            for message in _group_findings(group, alarms, topics):
+            for message in _group_findings(group, alarms, topics, elsewhere):
                 yield group.urn, message
     for pipeline in prod_pipelines(resources, config):
         if not pipeline.shape_known():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from components.coordination.gate_rule import DeployGateRule
 from components.model.settings import DeployWindow
 from components.pipeline import conditions, stages
 
@@ -28,7 +31,7 @@ def test_a_condition_holds_one_to_five_rules_as_the_api_requires(count):
 
 def test_deploy_stage_folds_gates_into_one_entry_condition_and_rolls_back():
     gate = conditions.rule("Gate", "LambdaInvoke", {"FunctionName": "gate"})
-    bake = conditions.rule("Bake", "CloudWatchAlarm", {"AlarmName": "a", "WaitTime": "10"})
+    bake = conditions.rule("Check", "VariableCheck", {"Variable": "#{v.x}", "Value": "1", "Operator": "EQ"})
     stage = stages.deploy_stage(
         [{"name": "Deploy"}], entry_rules=[gate], success_rules=[bake], rollback_on_failure=True
     )
@@ -47,15 +50,48 @@ def test_optional_stages_are_absent_when_nothing_contributes_to_them():
     assert stages.scan_stage([{"name": "Sast"}]) == {"name": "Scan", "actions": [{"name": "Sast"}]}
 
 
-def test_alarm_gate_fails_entry_only_on_alarm_and_reads_it_in_the_environment_account():
-    rule = conditions.alarm_gate_rule("cicd-booking-prod-health", "arn:aws:iam::444444444444:role/r", "eu-west-1")
-    assert rule["rule_type_id"]["provider"] == "CloudWatchAlarm"
-    assert rule["configuration"] == {"AlarmName": "cicd-booking-prod-health", "AlarmStates": "ALARM"}
-    assert (rule["role_arn"], rule["region"]) == ("arn:aws:iam::444444444444:role/r", "eu-west-1")
+def test_the_gate_rule_names_the_service_its_environment_and_the_health_alarm_it_reads():
+    rule = DeployGateRule("cicd-prod-deploy-gate", "arn").for_deploy("booking", "prod")
+    assert rule["rule_type_id"]["provider"] == "LambdaInvoke"
+    assert "role_arn" not in rule  # no role in another account: the function reads the alarm through the reader
+    assert json.loads(rule["configuration"]["UserParameters"]) == {
+        "service": "booking",
+        "environment": "prod",
+        "healthAlarm": "cicd-booking-prod-health",
+    }
 
 
-def test_alarm_bake_watches_for_the_configured_minutes_and_needs_at_least_one():
-    rule = conditions.alarm_bake_rule("cicd-booking-prod-health", 10, "arn:aws:iam::1:role/r", "eu-west-1")
-    assert rule["configuration"]["WaitTime"] == "10"
+def test_the_bake_is_a_lambda_invoke_action_of_the_gate_that_needs_at_least_one_minute():
+    action = DeployGateRule("cicd-prod-deploy-gate", "arn").bake_after("booking", "prod", 10, run_order=3)
+    assert {k: action[k] for k in ("category", "owner", "provider", "version", "run_order")} == {
+        "category": "Invoke",
+        "owner": "AWS",
+        "provider": "Lambda",
+        "version": "1",
+        "run_order": 3,
+    }
+    assert action["configuration"]["FunctionName"] == "cicd-prod-deploy-gate"
+    assert json.loads(action["configuration"]["UserParameters"])["bakeMinutes"] == 10
     with pytest.raises(ValueError, match="at least one minute"):
-        conditions.alarm_bake_rule("cicd-booking-prod-health", 0, "arn:aws:iam::1:role/r", "eu-west-1")
+        DeployGateRule("cicd-prod-deploy-gate", "arn").bake_after("booking", "prod", 0, run_order=2)
+
+
+def test_no_cloudwatch_alarm_rule_helper_is_left_for_alarms_in_other_accounts():
+    # AWS documents a rule's roleArn as the pipeline role (RuleDeclaration), not as a way into another account.
+    assert not [name for name in dir(conditions) if "alarm" in name.lower()]
+
+
+def test_a_container_service_cannot_get_a_build_stage_without_the_platforms_image_build():
+    from components.model.platform_inputs import load_platform_inputs
+    from tests.conftest import PROJECT_DIR, stack_settings
+
+    inputs = load_platform_inputs(stack_settings("prod"), "prod", PROJECT_DIR)
+    booking, prod = inputs.catalog.service("booking"), inputs.settings.environment("prod")
+    with pytest.raises(ValueError, match="booking is a container service but has no image build project"):
+        stages.build_stage(booking, prod, "booking-build")
+    built = stages.build_stage(booking, prod, "booking-build", "booking-image-build")
+    assert [a["name"] for a in built["actions"]] == ["BuildAndUnitTest", "BuildImage"]
+    invoicing = inputs.catalog.service("invoicing")
+    assert [a["name"] for a in stages.build_stage(invoicing, prod, "invoicing-build")["actions"]] == [
+        "BuildAndUnitTest"
+    ]

@@ -365,6 +365,39 @@ def test_a_refused_rollback_is_reported_loudly_and_not_retried(world, slack):
     assert world.item(result["key"])["state"]["S"] == "done"
 
 
+def test_a_rollback_refused_for_an_older_pipeline_structure_says_why_and_what_to_do(world, slack):
+    # CodePipeline rolls back only to an execution started in the current pipeline structure version
+    # ("Considerations for rollbacks"); a pulumi up that changed the pipeline makes older executions impossible targets.
+    slack.answers(OK)
+    world.expect("get_pipeline_state", deploy_state())
+    world.expect("list_pipeline_executions", HISTORY)
+    world.expect_error("rollback_stage", "UnableToRollbackStageException", "Unable to roll back the stage")
+    world.expect("get_pipeline_execution", REVISION)
+
+    result = world.handle(alarm_event())
+
+    world.done()
+    assert result["rolledBack"] is False
+    outcome = result["outcome"]
+    assert "was REFUSED (UnableToRollbackStageException: Unable to roll back the stage)" in outcome
+    assert "only to an execution started in the pipeline's current structure version" in outcome
+    assert "Release change" in outcome and outcome.endswith("Act manually.")
+    assert "current structure version" in json.dumps(slack.posts()[0])
+
+
+def test_other_refusals_keep_the_plain_message(world, slack):
+    slack.answers(OK)
+    world.expect("get_pipeline_state", deploy_state())
+    world.expect("list_pipeline_executions", HISTORY)
+    world.expect_error("rollback_stage", "ConflictException", "another rollback is running")
+    world.expect("get_pipeline_execution", REVISION)
+
+    outcome = world.handle(alarm_event())["outcome"]
+
+    world.done()
+    assert outcome.endswith("(ConflictException: another rollback is running). Act manually.")
+
+
 def test_an_unreadable_pipeline_is_reported_without_rollback(world, slack):
     slack.answers(OK)
     world.expect_error("get_pipeline_state", "AccessDeniedException")

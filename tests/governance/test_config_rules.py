@@ -13,6 +13,7 @@ from components.governance.config_rules import (
     LOG_RETENTION_DAYS,
     SECRET_ROTATION_DAYS,
     privileged_build_projects,
+    privileged_exemption,
     runtime_twins,
 )
 from tests.conftest import PROJECT_DIR, inputs_of
@@ -166,7 +167,16 @@ def test_twins_carry_the_platforms_own_parameters(twins_plan):
         p["name"] for p in inputs_of(twins_plan, "aws:codebuild/project:Project") if p["environment"]["privilegedMode"]
     )
     assert exempted == privileged == privileged_build_projects(twins_plan.inputs)
-    assert privileged  # the catalog has Docker builds, so the allow-list is not vacuous
+    assert privileged  # the catalog has container services, so the exemption is not vacuous
+    assert all(name.endswith("-image-build") for name in exempted)
+
+
+def test_the_privileged_twin_exempts_nothing_rather_than_exceed_aws_configs_parameter_limit():
+    """AWS Config API Reference, ConfigRule.InputParameters: at most 1,024 characters."""
+    fits = [f"service-{index:02d}-image-build" for index in range(40)]
+    assert privileged_exemption(fits) == {"exemptedProjects": ",".join(fits)}
+    assert privileged_exemption([*fits, *(f"other-{index:02d}-image-build" for index in range(20))]) == {}
+    assert privileged_exemption([]) == {}
 
 
 def test_the_platforms_own_tooling_resources_satisfy_the_periodic_and_encryption_twins(twins_plan):

@@ -87,6 +87,39 @@ def rule(provider: str, **configuration: Any) -> dict[str, Any]:
 
 WINDOW = rule("DeploymentWindow", Cron="* * 9-15 ? * MON-THU", TimeZone="Europe/Dublin")
 ALARM_GATE = rule("CloudWatchAlarm", AlarmName="booking-prod-5xx")
+"""A native alarm check in the pipeline's own account (no role of another account): the documented form."""
+
+
+def gate_parameters(service: str = "booking", environment: str = "prod", **extra: Any) -> str:
+    alarm = f"cicd-{service}-{environment}-health"
+    return json.dumps({"service": service, "environment": environment, "healthAlarm": alarm, **extra})
+
+
+def health_gate(service: str = "booking", environment: str = "prod") -> dict[str, Any]:
+    """The platform's deploy gate: a LambdaInvoke rule whose parameters name the health alarm it reads."""
+    return {
+        **rule(
+            "LambdaInvoke", FunctionName="cicd-prod-deploy-gate", UserParameters=gate_parameters(service, environment)
+        ),
+        "name": "DeployGate",
+    }
+
+
+HEALTH_GATE = health_gate()
+
+
+def bake_action(service: str = "booking", environment: str = "prod", minutes: Any = 10, run_order: int = 2):
+    """The platform's bake: the gate's function as the stage's last action, watching the health alarm."""
+    return action(
+        "BakeHealthAlarm",
+        "Invoke",
+        "Lambda",
+        runOrder=run_order,
+        configuration={
+            "FunctionName": "cicd-prod-deploy-gate",
+            "UserParameters": gate_parameters(service, environment, bakeMinutes=minutes),
+        },
+    )
 
 
 def approval_stage(service: str = "booking", environment: str = "prod", window: bool = True) -> dict[str, Any]:
@@ -102,7 +135,11 @@ def deploy_role_arn(service: str = "booking", environment: str = "prod") -> str:
     return f"arn:aws:iam::{ACCOUNTS.get(environment, PROD_ACCOUNT)}:role/cicd-deploy-{service}-{environment}"
 
 
-def deploy_stage(service: str = "booking", environment: str = "prod", gates=(ALARM_GATE,), rollback=True):
+def deploy_stage(
+    service: str = "booking", environment: str = "prod", gates=None, rollback=True, bake=True
+) -> dict[str, Any]:
+    """The AWS deploy, then (``bake``) the bake action; entry through ``gates`` (default: the health gate)."""
+    gates = (health_gate(service, environment),) if gates is None else gates
     deploy = action(
         "BlueGreenDeploy",
         "Deploy",
@@ -115,7 +152,10 @@ def deploy_stage(service: str = "booking", environment: str = "prod", gates=(ALA
             "DeploymentGroupName": f"{service}-{environment}",
         },
     )
-    stage: dict[str, Any] = {"name": "Deploy", "actions": [deploy]}
+    stage: dict[str, Any] = {
+        "name": "Deploy",
+        "actions": [deploy, *([bake_action(service, environment)] if bake else [])],
+    }
     if gates:
         stage["beforeEntry"] = {"condition": {"result": "FAIL", "rules": list(gates)}}
     if rollback:
@@ -138,7 +178,7 @@ def lambda_release_stage(service: str = "image-resizer", environment: str = "pro
 
 
 def governed_stages(service: str = "booking", environment: str = "prod") -> list[dict[str, Any]]:
-    """Source → Build → Scan (sast, sca, iac) → Approve → gated Deploy that rolls back."""
+    """Source → Build → Scan (sast, sca, iac) → Approve → gated Deploy that bakes and rolls back."""
     return [
         source_stage(service),
         build_stage(service, environment),

@@ -38,6 +38,12 @@ TOPIC = Resource("aws:sns/topic:Topic", {"name": "booking-prod-alarms", "kmsMast
 RELEASE_WIRING = [pipeline(), deployment_group(), ALARM, TOPIC]
 
 
+def core_reference(outputs):
+    """A shard's read of its core, as the engine keeps a StackReference: the core's outputs under ``outputs``."""
+    name = "organization/cicd-platform/prod"
+    return Resource("pulumi:pulumi:StackReference", {"name": name, "outputs": outputs, "secretOutputNames": []}, "core")
+
+
 def without_rollback_stage():
     return pipeline(stages=[*governed_stages()[:-1], deploy_stage(rollback=False)])
 
@@ -121,6 +127,31 @@ CASES = [
         "alarm booking-prod-5xx of prod deployment group booking-prod notifies no encrypted SNS topic of this stack",
     ),
     quiet(PROD_ROLLBACK, "the whole wiring", RELEASE_WIRING),
+    # A shard stack's alarms notify the topic its core declares; the shard reads the core through a
+    # StackReference, which the engine hands to stack policies with the core's outputs.
+    quiet(
+        PROD_ROLLBACK,
+        "a shard's alarm notifies the topic its core declares and exports",
+        [pipeline(), deployment_group(), ALARM, core_reference({"environmentAccounts": {"prod": TOPIC_ARN}})],
+    ),
+    fires(
+        PROD_ROLLBACK,
+        "a shard's alarm notifies a topic its core does not export",
+        [pipeline(), deployment_group(), ALARM, core_reference({"environmentAccounts": {}})],
+        "alarm booking-prod-5xx of prod deployment group booking-prod notifies no encrypted SNS topic of this stack",
+    ),
+    fires(
+        PROD_ROLLBACK,
+        "a topic of this stack is judged here even when another stack exports its ARN",
+        [
+            pipeline(),
+            deployment_group(),
+            ALARM,
+            Resource(TOPIC.type, {"name": "booking-prod-alarms"}, "alarms-topic"),
+            core_reference({"topic": TOPIC_ARN}),
+        ],
+        "alarm booking-prod-5xx of prod deployment group booking-prod notifies no encrypted SNS topic of this stack",
+    ),
     quiet(
         PROD_ROLLBACK,
         "dev may differ",

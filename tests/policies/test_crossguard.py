@@ -17,7 +17,7 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from policies.crossguard import policies, resource_policy, stack_policy
 from policies.rules import RESOURCE_RULES, STACK_RULES, UNKNOWN, PolicyResource
-from policies.rules.codebuild import CODEBUILD_NO_PRIVILEGED
+from policies.rules.cloudwatch import LOG_RETENTION
 from policies.rules.kms import KMS_ROTATION
 from policies.rules.pipeline_shape import PROD_MANUAL_APPROVAL
 from policies.rules.s3 import S3_BUCKET_HARDENED
@@ -27,22 +27,25 @@ from policies.testing import Provider, Resource, check, run_stack_policy, secret
 from .platform_shapes import governed_stages, pipeline
 
 KEY = "aws:kms/key:Key"
-PROJECT = "aws:codebuild/project:Project"
-PRIVILEGED = Resource(PROJECT, {"name": "booking-build", "environment": {"privilegedMode": True}}, "booking-build")
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+SHORT_LIVED = Resource(LOG_GROUP, {"name": "/aws/codebuild/booking-build", "retentionInDays": 7}, "booking-logs")
 
 
 # construction
 
 
 def test_resource_rule_becomes_a_resource_validation_policy_with_its_metadata():
-    policy = resource_policy(CODEBUILD_NO_PRIVILEGED)
+    policy = resource_policy(LOG_RETENTION)
     assert isinstance(policy, ResourceValidationPolicy)
-    assert policy.name == "codebuild-no-privileged"
-    assert policy.description == CODEBUILD_NO_PRIVILEGED.description
+    assert policy.name == "log-retention"
+    assert policy.description == LOG_RETENTION.description
     assert policy.enforcement_level is EnforcementLevel.MANDATORY
-    assert policy.remediation_steps == CODEBUILD_NO_PRIVILEGED.remediation
-    assert policy.config_schema.properties["allowedProjects"]["default"] == []
-    assert policy.tags == ["CKV_AWS_316"]
+    assert policy.remediation_steps == LOG_RETENTION.remediation
+    assert (
+        policy.config_schema.properties["minimumDays"]["default"]
+        == LOG_RETENTION.config_schema["minimumDays"]["default"]
+    )
+    assert policy.tags == list(LOG_RETENTION.anchors)
 
 
 def test_stack_rule_becomes_a_stack_validation_policy():
@@ -100,8 +103,8 @@ def test_secrets_reach_the_rule_as_their_plain_value():
 
 
 def test_configuration_from_the_pack_config_reaches_the_rule():
-    assert check(CODEBUILD_NO_PRIVILEGED, PRIVILEGED).messages != []
-    assert check(CODEBUILD_NO_PRIVILEGED, PRIVILEGED, config={"allowedProjects": ["booking-*"]}).messages == []
+    assert check(LOG_RETENTION, SHORT_LIVED).messages != []
+    assert check(LOG_RETENTION, SHORT_LIVED, config={"minimumDays": 7}).messages == []
 
 
 def test_stack_rules_see_parent_provider_and_dependencies():
@@ -157,15 +160,15 @@ def served_messages(response, policy):
 @pytest.mark.parametrize(
     ("props", "config"),
     [
-        ({"name": "booking-build", "environment": {"privilegedMode": True}}, None),
-        ({"name": "booking-build", "environment": {"privilegedMode": True}}, {"allowedProjects": ["booking-build"]}),
-        ({"name": "booking-build", "environment": {"privilegedMode": WIRE_UNKNOWN}}, None),
-        ({"name": "booking-build", "environment": {"privilegedMode": secret(True)}}, None),
+        ({"name": "/aws/codebuild/booking-build", "retentionInDays": 7}, None),
+        ({"name": "/aws/codebuild/booking-build", "retentionInDays": 7}, {"minimumDays": 7}),
+        ({"name": "/aws/codebuild/booking-build", "retentionInDays": WIRE_UNKNOWN}, None),
+        ({"name": "/aws/codebuild/booking-build", "retentionInDays": secret(7)}, None),
     ],
 )
 def test_harness_reports_what_the_servicer_reports_for_a_resource(props, config):
-    policy = resource_policy(CODEBUILD_NO_PRIVILEGED)
-    resource = Resource(PROJECT, props, "booking-build")
+    policy = resource_policy(LOG_RETENTION)
+    resource = Resource(LOG_GROUP, props, "booking-logs")
     response = servicer(policy, config).Analyze(analyzer_pb2.AnalyzeRequest(**wire(resource)), None)
     assert check(policy, resource, config=config).messages == served_messages(response, policy)
 

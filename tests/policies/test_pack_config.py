@@ -14,14 +14,14 @@ def test_levels_and_properties_are_read_from_both_forms():
         {
             "all": "advisory",
             "prod-queued": "disabled",
-            "codebuild-no-privileged": {"enforcementLevel": "mandatory", "allowedProjects": ["a-build"]},
+            "approval-restricted": {"enforcementLevel": "mandatory", "releaseManagerRoles": ["release-manager"]},
             "log-retention": {"minimumDays": 90},
         }
     )
     assert config.level_of("prod-queued", "advisory") == "disabled"
-    assert config.level_of("codebuild-no-privileged", "advisory") == "mandatory"
+    assert config.level_of("approval-restricted", "advisory") == "mandatory"
     assert config.level_of("kms-rotation", "mandatory") == "advisory"  # from "all"
-    assert config.properties_of("codebuild-no-privileged") == {"allowedProjects": ["a-build"]}
+    assert config.properties_of("approval-restricted") == {"releaseManagerRoles": ["release-manager"]}
     assert config.properties_of("log-retention") == {"minimumDays": 90}
     assert config.properties_of("kms-rotation") == {}
 
@@ -80,12 +80,17 @@ def write(tmp_path, text: str):
             "policy 'log-retention': field 'minimumDays': 0 is less than the minimum of 1",
         ),
         (
-            '{"codebuild-no-privileged": {"allowedProjects": "booking-build"}}',
-            "policy 'codebuild-no-privileged': field 'allowedProjects': 'booking-build' is not of type 'array'",
+            '{"approval-restricted": {"releaseManagerRoles": "release-manager"}}',
+            "policy 'approval-restricted': field 'releaseManagerRoles': 'release-manager' is not of type 'array'",
         ),
         (
-            '{"codebuild-no-privileged": {"allowedProjects": ["booking-build", 7]}}',
-            "policy 'codebuild-no-privileged': field 'allowedProjects[1]': 7 is not of type 'string'",
+            '{"approval-restricted": {"releaseManagerRoles": ["release-manager", 7]}}',
+            "policy 'approval-restricted': field 'releaseManagerRoles[1]': 7 is not of type 'string'",
+        ),
+        # The hand-kept list of privileged projects is gone: the rule judges what a project is.
+        (
+            '{"codebuild-no-privileged": {"allowedProjects": ["booking-build"]}}',
+            "policy 'codebuild-no-privileged': field 'allowedProjects': unknown property (this policy reads nothing)",
         ),
         # Stricter than the CLI, which silently ignores both: a typo would leave the setting unapplied.
         (

@@ -69,11 +69,34 @@ def without_tls_deny(inputs: Inputs) -> None:
     inputs["policy"] = json.dumps(document)
 
 
-def without_alarm_gate(inputs: Inputs) -> None:
-    entry = stage(inputs, "Deploy")["beforeEntry"]["condition"]
-    entry["rules"] = [r for r in entry["rules"] if r["ruleTypeId"]["provider"] != "CloudWatchAlarm"]
-    if not entry["rules"]:
-        del stage(inputs, "Deploy")["beforeEntry"]
+def gate_parameters_without_health(inputs: Inputs) -> None:
+    """The gate rule as before this issue: it names the service and environment, not the alarm it reads."""
+    (gate,) = stage(inputs, "Deploy")["beforeEntry"]["condition"]["rules"]
+    parameters = json.loads(gate["configuration"]["UserParameters"])
+    del parameters["healthAlarm"]
+    gate["configuration"]["UserParameters"] = json.dumps(parameters)
+
+
+def cross_account_alarm_rule_instead_of_the_gate(inputs: Inputs) -> None:
+    """What the platform did before this issue: a CloudWatchAlarm rule reading the alarm through the reader."""
+    stage(inputs, "Deploy")["beforeEntry"]["condition"]["rules"] = [
+        {
+            "name": "NoAlarmBeforeDeploy",
+            "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1"},
+            "configuration": {"AlarmName": "cicd-booking-prod-health", "AlarmStates": "ALARM"},
+            "roleArn": "arn:aws:iam::444444444444:role/cicd-alarm-reader-prod",
+            "region": "eu-west-1",
+        }
+    ]
+
+
+def bake(inputs: Inputs) -> dict[str, Any]:
+    return next(a for a in stage(inputs, "Deploy")["actions"] if a["name"] == "BakeHealthAlarm")
+
+
+def without_bake(inputs: Inputs) -> None:
+    deploy = stage(inputs, "Deploy")
+    deploy["actions"] = [a for a in deploy["actions"] if a["name"] != "BakeHealthAlarm"]
 
 
 def set_path(*path: Any, value: Any) -> Callable[[Inputs], None]:
@@ -108,7 +131,20 @@ MUTATIONS: list[tuple[str, str, Callable[[Inputs], None], set[str]]] = [
         set_path("executionMode", value="SUPERSEDED"),
         {"prod-queued"},
     ),
-    ("drop the alarm gate", "booking-prod-pipeline", without_alarm_gate, {"deploy-gates"}),
+    (
+        "stop declaring the health alarm the gate reads",
+        "booking-prod-pipeline",
+        gate_parameters_without_health,
+        {"deploy-gates"},
+    ),
+    (
+        "read the health alarm through another account's role again",
+        "booking-prod-pipeline",
+        cross_account_alarm_rule_instead_of_the_gate,
+        {"deploy-gates"},
+    ),
+    ("drop the prod bake", "booking-prod-pipeline", without_bake, {"deploy-gates"}),
+    ("bake alongside the deploy", "booking-prod-pipeline", lambda i: bake(i).update(runOrder=1), {"deploy-gates"}),
     (
         "stop rolling back a failed prod deploy",
         "booking-prod-pipeline",
@@ -137,6 +173,45 @@ MUTATIONS: list[tuple[str, str, Callable[[Inputs], None], set[str]]] = [
         "enable privileged mode on the scan project",
         "booking-security-scan-project",
         set_path("environment", "privilegedMode", value=True),
+        {"codebuild-no-privileged"},
+    ),
+    (
+        "run the team's own buildspec privileged",
+        "booking-build-project",
+        set_path("environment", "privilegedMode", value=True),
+        {"codebuild-no-privileged"},
+    ),
+    (
+        "add a command to the pinned image build",
+        "booking-image-build-project",
+        lambda i: i["source"].update(buildspec=i["source"]["buildspec"] + "      - env | sort\n"),
+        {"codebuild-no-privileged"},
+    ),
+    (
+        "let the image build push to another service's repository",
+        "booking-image-build-policy",
+        add_statement(
+            {
+                "Sid": "PushElsewhere",
+                "Effect": "Allow",
+                "Action": ["ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload"],
+                "Resource": "arn:aws:ecr:eu-west-1:123456789012:repository/payments",
+            }
+        ),
+        {"codebuild-no-privileged"},
+    ),
+    (
+        "put a GCP image registry back on a Google-managed key",
+        "pricing-prod-gcp-images",
+        set_path("kmsKeyName", value=DELETE),
+        {"gcp-artifact-registry-cmek"},
+    ),
+    (
+        "hand the image build a BASH_ENV",
+        "booking-image-build-project",
+        lambda i: i["environment"]["environmentVariables"].append(
+            {"name": "BASH_ENV", "value": "./prelude.sh", "type": "PLAINTEXT"}
+        ),
         {"codebuild-no-privileged"},
     ),
     (
@@ -298,20 +373,10 @@ MUTATIONS: list[tuple[str, str, Callable[[Inputs], None], set[str]]] = [
         {"lambda-ops"},
     ),
     (
-        # CodePipeline invokes an action's function asynchronously: a DLQ matters now, the entry rule alone needed none.
-        "let the deploy gate also serve a bake action, without a dead-letter queue",
-        "booking-prod-pipeline",
-        lambda i: stage(i, "Deploy")["actions"].append(
-            {
-                "name": "Bake",
-                "category": "Invoke",
-                "owner": "AWS",
-                "provider": "Lambda",
-                "version": "1",
-                "runOrder": 2,
-                "configuration": {"FunctionName": "cicd-prod-deploy-gate"},
-            }
-        ),
+        # CodePipeline invokes the bake action asynchronously: its deliveries need the queue.
+        "drop the deploy gate's dead-letter queue",
+        "coordination-deploy_gate",
+        set_path("deadLetterConfig", value=DELETE),
         {"lambda-ops"},
     ),
     (

@@ -78,3 +78,18 @@ def test_held_deploys_also_resume_where_codepipeline_retries_a_stage_its_entry_r
     day = simulate(strict_retry=False)
     assert day.violations == []
     assert "booking/prod" in day.restarted and "booking/prod" in day.deployed
+
+
+def test_a_throttled_restart_stays_held_and_the_next_tick_restarts_it(day):
+    (refused,) = day.restarts_refused
+    lines = [line for line in day.timeline.render().splitlines() if refused in line]
+    at = next(i for i, line in enumerate(lines) if "restart refused by CodePipeline: ThrottlingException" in line)
+    assert any("restarted by coordinator" in line for line in lines[at:])
+    assert refused in day.restarted and refused in day.deployed
+
+
+def test_an_event_of_a_same_named_pipeline_in_an_environment_account_is_ignored(day):
+    assert day.ignored == ["event from account 444444444444, not the tooling account 123456789012"]
+    forged = next(line for line in day.timeline.render().splitlines() if "in account 444444444444 SUCCEEDED" in line)
+    same_moment = [line for line in day.timeline.render().splitlines() if line[:8] == forged[:8]]
+    assert len(same_moment) == 2  # the forged success and its rejection: nothing announced, started or restarted

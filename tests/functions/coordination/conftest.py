@@ -17,7 +17,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from simulation.moto_world import ACCOUNT, REGION, World, provision, settings_for
+from simulation.moto_world import ACCOUNT, REGION, World, provision, scheduled_tick, settings_for
 
 from deploy_ledger.aws import Aws  # isort: skip  (functions/ is on sys.path through simulation.moto_world)
 
@@ -74,8 +74,25 @@ def moment(minutes: float) -> datetime:
     return START + timedelta(minutes=minutes)
 
 
-def pipeline_event(pipeline: str, execution: str, state: str, minutes: float, trigger: str = "Webhook") -> dict:
-    return {
+def started_at(minutes: float) -> str:
+    """An execution's ``start-time`` as events carry it: milliseconds, UTC."""
+    return (START + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def pipeline_event(
+    pipeline: str,
+    execution: str,
+    state: str,
+    minutes: float,
+    trigger: str = "Webhook",
+    started: float | None = None,
+) -> dict:
+    """A pipeline execution state change as the CodePipeline user guide shows it ("Monitoring CodePipeline events").
+
+    ``started`` (minutes) gives the execution's ``start-time``; without it the
+    event has none, as some events do not.
+    """
+    event = {
         "version": "0",
         "id": str(uuid.uuid4()),
         "detail-type": "CodePipeline Pipeline Execution State Change",
@@ -89,18 +106,27 @@ def pipeline_event(pipeline: str, execution: str, state: str, minutes: float, tr
             "execution-id": execution,
             "execution-trigger": {"trigger-type": trigger, "trigger-detail": "arn:aws:codestar-connections:…"},
             "state": state,
-            "version": 3,
-            "pipeline-execution-attempt": 1,
+            "version": 3.0,
+            "pipeline-execution-attempt": 1.0,
         },
     }
+    if started is not None:
+        event["detail"]["start-time"] = started_at(started)
+    return event
 
 
-def stage_event(pipeline: str, execution: str, stage: str, state: str, minutes: float) -> dict:
-    event = pipeline_event(pipeline, execution, state, minutes)
+def stage_event(
+    pipeline: str, execution: str, stage: str, state: str, minutes: float, started: float | None = None
+) -> dict:
+    event = pipeline_event(pipeline, execution, state, minutes, started=started)
     event["detail-type"] = "CodePipeline Stage Execution State Change"
     event["detail"]["stage"] = stage
     del event["detail"]["execution-trigger"]
     return event
+
+
+def tick_event(minutes: float) -> dict:
+    return scheduled_tick(settings_for("sim"), moment(minutes))
 
 
 def gate_job(service: str, environment: str, execution: str | None = None, job_id: str | None = None) -> dict:
@@ -169,3 +195,39 @@ def fleet(world) -> Iterator[Fleet]:
     fleet = Fleet(world)
     yield fleet
     fleet.verify()
+
+
+class LambdaTimeout(BaseException):
+    """What the Lambda runtime does at the function's timeout: the invocation stops where it is.
+
+    A ``BaseException``, so no ``except Exception`` of the function runs: nothing
+    is given back, exactly as when the runtime kills the process.
+    """
+
+
+class Interrupting:
+    """An AWS client that delegates every call, except that the ``at``-th call of ``operation`` first runs ``before``.
+
+    ``before`` raising ``LambdaTimeout`` kills the invocation at that call;
+    ``before`` running another invocation makes the two overlap there.
+    """
+
+    def __init__(self, client, operation: str, before, at: int = 1) -> None:
+        self._client, self._operation, self._before, self._remaining = client, operation, before, at
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._client, name)
+        if name != self._operation:
+            return attribute
+
+        def call(**kwargs):
+            self._remaining -= 1
+            if self._remaining == 0:
+                self._before()
+            return attribute(**kwargs)
+
+        return call
+
+
+def kill(*_: object) -> None:
+    raise LambdaTimeout("Task timed out after 60.00 seconds")

@@ -28,6 +28,7 @@ from tests.functions.coordination.conftest import (
     gate_job,
     moment,
     reader_arn,
+    tick_event,
 )
 from tests.functions.coordination.test_release_scenarios import expect_job_failure, gate
 
@@ -138,15 +139,17 @@ def test_a_throttled_assume_role_is_retried_with_backoff(fleet):
 def test_a_reader_that_cannot_be_assumed_fails_the_gate_closed_naming_account_and_role(fleet, code):
     sts = boto3.client("sts", region_name=REGION)
     with Stubber(sts) as stub:
-        for _ in range(4):  # auth's and payments' readers, for the gate and then the coordinator's review
+        for _ in range(6):  # booking's own, auth's and payments' readers, for the gate and the coordinator's review
             stub.add_client_error("assume_role", service_error_code=code, http_status_code=403)
         job = gate_job("booking", "prod", execution="b1")
         expect_job_failure(fleet, job)
         verdict = DeployGate(aws_with_sts(fleet, sts), now=moment(0)).handle(job)
-        review = Coordinator(aws_with_sts(fleet, sts), now=moment(5)).handle({"detail-type": "Scheduled Event"})
+        review = Coordinator(aws_with_sts(fleet, sts), now=moment(5)).handle(tick_event(5))
 
     assert verdict["allowed"] is False
     assert verdict["message"] == (
+        "booking's own health in prod: health unknown: cannot read alarm cicd-booking-prod-health "
+        f"in account {PROD_ACCOUNT} through role {reader_arn(PROD_ACCOUNT, 'prod')}: {code}; "
         "waiting for auth in prod: health unknown: cannot read alarm cicd-auth-prod-health "
         f"in account {PROD_ACCOUNT} through role {reader_arn(PROD_ACCOUNT, 'prod')}: {code}; "
         "waiting for payments in prod: health unknown: cannot read alarm cicd-payments-prod-health "
@@ -176,7 +179,12 @@ def test_a_graph_without_the_dependency_placement_holds_the_deploy(fleet):
     job = gate_job("booking", "prod", execution="b1")
     expect_job_failure(fleet, job)
 
-    assert gate(fleet, job, 0)["message"].startswith(
+    message = gate(fleet, job, 0)["message"]
+    assert message.startswith(
+        "booking's own health in prod: health unknown: "
+        "the dependency graph names no account and alarm reader for alarm cicd-booking-prod-health; "
+    )
+    assert (
         "waiting for auth in prod: health unknown: "
         "the dependency graph names no account and alarm reader for alarm cicd-auth-prod-health"
-    )
+    ) in message

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+from botocore.exceptions import ClientError
+
 from coordinator.handler import Coordinator
 from deploy_gate.handler import DeployGate
 from deploy_ledger.store import Ledger
 from tests.functions.coordination.conftest import gate_job, moment, pipeline_event, stage_event
+from tests.functions.coordination.test_release_scenarios import received, subscribe
 
 
 def coordinate(fleet, event, minutes=0):
@@ -59,23 +63,21 @@ def test_a_duplicated_success_event_starts_nothing_twice(fleet):
     # The stubs hold exactly one start_build and one start_pipeline_execution: a second call would fail here.
 
 
-def test_a_failed_action_is_retried_with_the_event_not_skipped_as_a_duplicate(fleet):
+def test_a_retry_after_a_failed_action_does_what_is_left_and_publishes_and_records_once(fleet):
+    inbox = subscribe(fleet, "booking")
     fleet.pipeline_stub.add_client_error("start_pipeline_execution", service_error_code="PipelineNotFoundException")
-    event = pipeline_event("booking-prod", "b1", "SUCCEEDED", 10)
-    try:
-        coordinate(fleet, event, 10)
-    except Exception as error:  # Lambda's async retry redelivers the event
-        assert "PipelineNotFoundException" in str(error)
-    else:
-        raise AssertionError("the failure must surface so the event is retried")
-    # On redelivery both actions go out: the redeploy failed, and the test run had not started yet.
+    event = pipeline_event("booking-prod", "b1", "SUCCEEDED", 10, started=0)
+    with pytest.raises(ClientError, match="PipelineNotFoundException"):
+        coordinate(fleet, event, 10)  # published, then the redeploy failed: Lambda retries the event
+    # On redelivery the actions that did not happen go out; the announcement does not go out again.
     expect_downstream_of_booking(fleet)
     outcome = coordinate(fleet, event, 11)
-    assert outcome["downstream"] == [
-        "published booking deployed",
-        "redeploy mobile-bff in prod",
-        "test partner-api in prod",
+    assert outcome["downstream"] == ["redeploy mobile-bff in prod", "test partner-api in prod"]
+    assert [message["executionId"] for message in received(fleet, inbox)] == ["b1"]
+    assert Ledger(fleet.aws()).execution("booking", "prod", "b1")["events"] == [
+        "2026-11-30T09:10:00Z PIPELINE SUCCEEDED"
     ]
+    assert coordinate(fleet, event, 12)["duplicate"] == "SEEN#b1#1#PIPELINE#SUCCEEDED"
 
 
 def test_late_and_reordered_events_never_move_the_picture_back(fleet):

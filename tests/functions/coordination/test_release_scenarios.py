@@ -11,7 +11,14 @@ from coordinator.handler import Coordinator
 from deploy_gate.handler import DeployGate
 from deploy_ledger.store import Ledger
 from simulation.moto_world import set_health
-from tests.functions.coordination.conftest import PROD_ACCOUNT, gate_job, moment, pipeline_event, stage_event
+from tests.functions.coordination.conftest import (
+    PROD_ACCOUNT,
+    gate_job,
+    moment,
+    pipeline_event,
+    stage_event,
+    tick_event,
+)
 
 RETRY_BOOKING_PROD_B1 = {
     "pipelineName": "booking-prod",
@@ -26,7 +33,7 @@ def coordinate(fleet, event, minutes):
 
 
 def tick(fleet, minutes):
-    return coordinate(fleet, {"source": "aws.events", "detail-type": "Scheduled Event"}, minutes)
+    return coordinate(fleet, tick_event(minutes), minutes)
 
 
 def gate(fleet, job, minutes):
@@ -150,7 +157,12 @@ def test_a_stage_that_cannot_be_retried_gets_a_new_execution(fleet, refusal):
     assert gate(fleet, job, 1)["message"] == "waiting for auth in dev: release in flight (execution a1)"
 
     fleet.pipeline_stub.add_client_error("retry_stage_execution", service_error_code=refusal, http_status_code=400)
-    fleet.pipeline_stub.add_response("start_pipeline_execution", {"pipelineExecutionId": "b2"}, {"name": "booking-dev"})
+    fleet.pipeline_stub.add_response(
+        "start_pipeline_execution",
+        {"pipelineExecutionId": "b2"},
+        # One token per restart of this hold: a restart repeated after a crash starts one execution, not two.
+        {"name": "booking-dev", "clientRequestToken": "hold-dev-booking-20261130090100-1"},
+    )
     assert coordinate(fleet, pipeline_event("auth-dev", "a1", "SUCCEEDED", 4), 4)["holds"] == [
         "restarted booking in dev (new execution)"
     ]

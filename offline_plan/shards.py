@@ -1,0 +1,281 @@
+"""Plan a sharded fleet: the core, then every shard in parallel processes, merged into one plan.
+
+``make plan STACK=prod`` on a core (a stack whose settings list ``shards``) plans the core in
+this process and writes its plan (``plan-prod.core.json``); then each shard stack
+``prod-<shard>`` runs in a fresh process of its own (one per core by default, ``--jobs``),
+answering its ``StackReference`` to the core from that plan's outputs. Each stack's resources
+meet the resource rules where they are planned; the stack rules run once, over the union,
+because quotas, dependencies and account boundaries are properties of the fleet, not of one
+shard. The merged plan (``plan-prod.json``, same shape as an unsharded plan) and one plan per
+shard (``plan-prod-<shard>.json``, resource findings only) are written side by side.
+
+Processes, not threads: the Pulumi runtime keeps per-process state, and each shard's program
+is CPU-bound Python. ``spawn`` with one task per process gives every shard a clean runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import queue
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from components.model.errors import PlatformInputError
+from components.model.platform_inputs import PlatformInputs, load_platform_inputs
+from components.model.settings import CONFIG_KEY
+from components.model.sharding import StackRole, settings_file_name, shard_stack_name
+from policies import pack_config
+from policies.rules import RESOURCE_RULES
+
+from .policy_check import Violation, evaluate
+from .recorder import RecordingMonitor
+from .report import plan_document
+from .runner import Plan, load_policy_config, project_name, run_plan
+from .stack_config import read_stack_config
+
+PROGRESS_INTERVAL_SECONDS = 0.5
+MERGED_OUTPUTS = ("pipelines", "cloudDeployTargets")
+"""Outputs every stack of a fleet exports for its own services; the merged plan joins them."""
+
+
+@dataclass
+class FleetPlan:
+    """A sharded fleet's plans: the merged one (what ``plan-<core>.json`` holds), the core's and each shard's."""
+
+    merged: Plan
+    core: Plan
+    shards: dict[str, Plan]
+    """Pulumi stack name → its plan, in the order the core's settings list the shards."""
+
+
+def stack_inputs(project_dir: Path, stack: str, catalog: str | None) -> PlatformInputs:
+    """The validated inputs of ``stack``, as the program will load them (role included)."""
+    project_dir = project_dir.resolve()
+    project = project_name(project_dir)
+    config = read_stack_config(project_dir, stack, project)
+    raw = config.values.get(f"{project}:{CONFIG_KEY}")
+    return load_platform_inputs(json.loads(raw) if raw is not None else None, stack, project_dir, catalog)
+
+
+def plan_fleet(
+    project_dir: Path,
+    stack: str,
+    catalog: str | None,
+    *,
+    policy_config: Path,
+    out_dir: Path,
+    jobs: int | None = None,
+    progress: TextIO | None = None,
+) -> FleetPlan | None:
+    """Plan ``stack`` and its shards when it is a sharded core; ``None`` for a whole stack (plan it as usual).
+
+    Raises ``PlatformInputError`` for bad inputs and for a shard named directly (its core plans it).
+    """
+    started = time.perf_counter()
+    inputs = stack_inputs(project_dir, stack, catalog)
+    role = inputs.stack_role
+    if role.kind == "shard":
+        raise PlatformInputError(
+            settings_file_name(stack),
+            f"is shard '{role.shard}' of stack {role.core}: `make plan STACK={role.core}` plans the core and every "
+            f"shard, and writes this one's plan to plan-{stack}.json",
+        )
+    if role.kind != "core":
+        return None
+    pack_settings = load_policy_config(policy_config.resolve(), project_dir.resolve())
+    core = run_plan(project_dir, stack, catalog, policy_config=policy_config, stack_rules=False)
+    core_path = write_stack_plan(core, out_dir, core_plan_name(stack))
+    shard_stacks = [shard_stack_name(stack, shard.name) for shard in inputs.settings.shards]
+    shards = _plan_shards(
+        project_dir, shard_stacks, catalog, policy_config, core_path, jobs or os.cpu_count() or 1, progress
+    )
+    merged = merge(core, [shards[name] for name in shard_stacks], pack_settings, time.perf_counter() - started)
+    return FleetPlan(merged=merged, core=core, shards=shards)
+
+
+def core_plan_name(stack: str) -> str:
+    return f"plan-{stack}.core.json"
+
+
+def write_stack_plan(plan: Plan, out_dir: Path, file_name: str | None = None) -> Path:
+    """One stack's own plan file (``plan-<stack>.json``, or the core's ``plan-<stack>.core.json``)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / (file_name or f"plan-{plan.stack}.json")
+    path.write_text(json.dumps(plan_document(plan), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def write_shard_plans(fleet: FleetPlan, out_dir: Path) -> list[Path]:
+    """Each shard's plan beside the merged one (the core's was written before the shards ran)."""
+    return [write_stack_plan(plan, out_dir) for plan in fleet.shards.values()]
+
+
+def merge(core: Plan, shards: Sequence[Plan], pack_settings: pack_config.PackConfig, seconds: float) -> Plan:
+    """One plan of the fleet: every stack's resources, its outputs joined, stack rules over the union.
+
+    The merged plan describes the fleet as a whole stack would: its inputs read as ``whole``
+    (every service, every queue), so the summary lists pipelines, waves and queues of all services.
+    """
+    resources = sorted([*core.resources, *(r for plan in shards for r in plan.resources)], key=lambda r: r.urn)
+    rule_order = {rule.name: index for index, rule in enumerate(RESOURCE_RULES)}
+    resource_findings = sorted(
+        [*core.violations, *(v for plan in shards for v in plan.violations)],
+        key=lambda v: (rule_order.get(v.policy, len(rule_order)), v.urn or ""),
+    )
+    stack_findings: list[Violation] = evaluate(resources, resource_rules=(), config=pack_settings)
+    return Plan(
+        stack=core.stack,
+        project=core.project,
+        inputs=replace(core.inputs, role=StackRole.whole(core.inputs.stack)),
+        resources=resources,
+        outputs=merged_outputs(core, shards),
+        violations=[*resource_findings, *stack_findings],
+        seconds=seconds,
+        warnings=[*core.warnings, *(warning for plan in shards for warning in plan.warnings)],
+        invokes=[*core.invokes, *(invoke for plan in shards for invoke in plan.invokes)],
+    )
+
+
+def merged_outputs(core: Plan, shards: Sequence[Plan]) -> dict[str, Any]:
+    """The core's outputs, with each per-service output joined over the shards, in deploy order."""
+    outputs = dict(core.outputs)
+    order = {name: index for index, name in enumerate(core.inputs.catalog.deploy_order)}
+    for key in MERGED_OUTPUTS:
+        joined: dict[str, Any] = dict(core.outputs.get(key) or {})
+        for plan in shards:
+            joined.update(plan.outputs.get(key) or {})
+        outputs[key] = dict(sorted(joined.items(), key=lambda item: order.get(item[0], len(order))))
+    return outputs
+
+
+# -- shards in parallel processes -------------------------------------------------------------------------------
+
+
+def _plan_shards(
+    project_dir: Path,
+    stacks: Sequence[str],
+    catalog: str | None,
+    policy_config: Path,
+    core_path: Path,
+    jobs: int,
+    progress: TextIO | None,
+) -> dict[str, Plan]:
+    context = multiprocessing.get_context("spawn")
+    updates: Any = context.Queue()
+    counts = dict.fromkeys(stacks, 0)
+    with ProcessPoolExecutor(
+        max_workers=max(1, min(jobs, len(stacks))),
+        mp_context=context,
+        max_tasks_per_child=1,
+        initializer=_start_worker,
+        initargs=(updates,),
+    ) as pool:
+        futures: dict[str, Future[Plan]] = {
+            stack: pool.submit(plan_shard, project_dir, stack, catalog, policy_config, core_path) for stack in stacks
+        }
+        line = ProgressLine(progress, len(stacks))
+        while not all(future.done() for future in futures.values()):
+            _drain(updates, counts, timeout=PROGRESS_INTERVAL_SECONDS)
+            line.show(sum(future.done() for future in futures.values()), sum(counts.values()))
+        line.clear()
+        # result() re-raises a shard's PlatformInputError or RunError here, as if it had been planned in-process.
+        return {stack: futures[stack].result() for stack in stacks}
+
+
+def plan_shard(project_dir: Path, stack: str, catalog: str | None, policy_config: Path, core_path: Path) -> Plan:
+    """One shard, in a worker process: its core's outputs come from the core plan written before."""
+    core_document = json.loads(core_path.read_text(encoding="utf-8"))
+    references = {core_document["stack"]: core_document["outputs"]}
+    return run_plan(
+        project_dir,
+        stack,
+        catalog,
+        policy_config=policy_config,
+        stack_references=references,
+        stack_rules=False,
+        on_monitor=_report_progress_of(stack),
+    )
+
+
+_updates: Any = None
+
+
+def _start_worker(updates: Any) -> None:
+    global _updates  # one queue per worker process, set once when it starts
+    _updates = updates
+    # As in the command: pulumi_aws.s3 warns about its deprecated V2 aliases on import.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def _report_progress_of(stack: str) -> Callable[[RecordingMonitor], None]:
+    """Every half second, how many resources the shard has registered so far (a daemon thread; dies with the worker)."""
+
+    def watch(monitor: RecordingMonitor) -> None:
+        if _updates is None:
+            return
+
+        def report() -> None:
+            while True:
+                _updates.put((stack, len(monitor.recorded)))
+                time.sleep(PROGRESS_INTERVAL_SECONDS)
+
+        threading.Thread(target=report, name=f"progress-{stack}", daemon=True).start()
+
+    return watch
+
+
+def _drain(updates: Any, counts: dict[str, int], timeout: float) -> None:
+    try:
+        stack, count = updates.get(timeout=timeout)
+        counts[stack] = max(counts[stack], count)
+        while True:
+            stack, count = updates.get_nowait()
+            counts[stack] = max(counts[stack], count)
+    except queue.Empty:
+        return
+
+
+class ProgressLine:
+    """``shards 2/3 planned, 1,234 resources`` rewritten in place, only on a terminal (never into a log or pipe)."""
+
+    def __init__(self, stream: TextIO | None, total: int) -> None:
+        self._stream = stream if stream is not None and stream.isatty() else None
+        self._total = total
+        self._width = 0
+
+    def show(self, done: int, resources: int) -> None:
+        if self._stream is None:
+            return
+        text = f"planning shards: {done}/{self._total} done, {resources:,} resources"
+        self._stream.write("\r" + text.ljust(self._width))
+        self._stream.flush()
+        self._width = len(text)
+
+    def clear(self) -> None:
+        if self._stream is None or not self._width:
+            return
+        self._stream.write("\r" + " " * self._width + "\r")
+        self._stream.flush()
+
+
+def render_fleet(fleet: FleetPlan, out_dir: Path) -> str:
+    """The lines printed after the merged summary: each stack of the fleet, its size and its plan file."""
+    lines = [f"stacks of the fleet ({len(fleet.shards)} shards, planned in parallel):"]
+    core = fleet.core
+    lines.append(
+        f"  {core.stack} (core): {sum(r.custom for r in core.resources)} resources -> "
+        f"{out_dir / core_plan_name(core.stack)}"
+    )
+    for stack, plan in fleet.shards.items():
+        services = ", ".join(service.name for service in plan.inputs.declared_services)
+        count = sum(r.custom for r in plan.resources)
+        lines.append(f"  {stack}: {count} resources ({services}) -> {out_dir / f'plan-{stack}.json'}")
+    return "\n".join(lines)
