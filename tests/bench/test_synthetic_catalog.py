@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+import bench.synthetic_catalog as synthetic_catalog_module
 from bench.synthetic_catalog import (
     REFERENCE_POLICY_CONFIG,
     dependency_depths,
@@ -47,15 +48,21 @@ def test_a_replica_depends_only_on_services_of_its_own_replica():
             assert upstream.endswith(f"-{suffix}") if suffix else not upstream[-1].isdigit()
 
 
-def test_the_policy_config_allows_every_replica_of_an_allowed_docker_build(tmp_path):
-    services = synthetic_catalog(72)["services"]
-    config = synthetic_policy_config(services)
-    allowed = set(config["codebuild-no-privileged"]["allowedProjects"])
-    reference = set(json.loads(REFERENCE_POLICY_CONFIG.read_text())["codebuild-no-privileged"]["allowedProjects"])
-    assert reference <= allowed
-    assert {"auth-1-build", "auth-2-build", "booking-2-build"} <= allowed
-    assert "currency-rates-1-build" not in allowed, "a Lambda build stays unprivileged"
-    assert len(allowed) == 3 * len(reference)
+def test_the_policy_config_is_the_platforms_and_valid_for_the_pack(tmp_path):
+    """``codebuild-no-privileged`` judges what a project is, so the reference configuration serves every size."""
+    config = synthetic_policy_config(synthetic_catalog(72)["services"])
+    assert config == json.loads(REFERENCE_POLICY_CONFIG.read_text())
     path = tmp_path / "policy-config.json"
     path.write_text(json.dumps(config))
     pack_config.load(path)  # valid for the pack's schemas
+
+
+def test_a_name_list_in_the_policy_config_names_every_replica_of_a_listed_build(tmp_path, monkeypatch):
+    reference = tmp_path / "reference.json"
+    reference.write_text(json.dumps({"codebuild-no-privileged": {"allowedProjects": ["auth-build", "booking-build"]}}))
+    monkeypatch.setattr(synthetic_catalog_module, "REFERENCE_POLICY_CONFIG", reference)
+    config = synthetic_policy_config(synthetic_catalog(72)["services"])
+    allowed = set(config["codebuild-no-privileged"]["allowedProjects"])
+    assert {"auth-build", "auth-1-build", "auth-2-build", "booking-2-build"} <= allowed
+    assert "currency-rates-1-build" not in allowed
+    assert len(allowed) == 6
