@@ -24,6 +24,9 @@ def project(tmp_path, monkeypatch) -> Path:
         "catalog/services.yaml": "services: []\n",
         "policies/policy-config.json": "{}\n",
         "functions/gate/handler.py": "def handler(event, context): ...\n",
+        "components/buildspecs/image_build.yml": "version: 0.2\n",
+        "policies/rules/log_retention.py": "DAYS = 90\n",
+        "templates/github/README.md": "# what the platform writes into repositories\n",
         "tests/test_something.py": "def test(): ...\n",
         "docs/BENCHMARKS.md": "# figures\n",
         "README.md": "# readme\n",
@@ -32,7 +35,7 @@ def project(tmp_path, monkeypatch) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     monkeypatch.setattr(shared_plans, "PROJECT_DIR", root)
-    monkeypatch.setattr(shared_plans, "CACHE_DIR", root / ".plan-cache")
+    monkeypatch.setattr(shared_plans, "CACHE_DIR", root / ".plan-cache" / "suite")
     monkeypatch.delenv(shared_plans.SWITCH_VARIABLE, raising=False)
     return root
 
@@ -47,12 +50,41 @@ def project(tmp_path, monkeypatch) -> Path:
         "Pulumi.dev.yaml",
         "Pulumi.yaml",
         "__main__.py",
+        "components/buildspecs/image_build.yml",
+        "policies/rules/log_retention.py",
+        "templates/github/README.md",
     ],
 )
 def test_any_change_of_an_input_is_another_plan(project, changed):
     before = shared_plans.fingerprint("dev", project)
     (project / changed).write_text((project / changed).read_text() + "# edited\n")
     assert shared_plans.fingerprint("dev", project) != before
+
+
+@pytest.mark.parametrize("added", ["policies/rules/new_rule.py", "components/aws/new_component.py"])
+def test_a_new_or_removed_source_file_is_another_plan(project, added):
+    before = shared_plans.fingerprint("dev", project)
+    (project / added).parent.mkdir(parents=True, exist_ok=True)
+    (project / added).write_text("X = 1\n")
+    with_file = shared_plans.fingerprint("dev", project)
+    assert with_file != before
+    (project / added).unlink()
+    assert shared_plans.fingerprint("dev", project) == before
+
+
+def test_the_stack_files_a_shard_or_a_core_is_read_with_are_inputs(project):
+    """A shard ``prod-payments`` reads its core's settings; a core checks its shards' files (sharding.py)."""
+    shard_before = shared_plans.fingerprint("prod-payments", project)
+    core_before = shared_plans.fingerprint("prod", project)
+    (project / "Pulumi.prod.yaml").write_text("config: {shards: [payments]}\n")
+    assert shared_plans.fingerprint("prod-payments", project) != shard_before, "the core's settings changed"
+    core_after = shared_plans.fingerprint("prod", project)
+    (project / "Pulumi.prod-payments.yaml").write_text("config: {aws:region: eu-west-1}\n")
+    assert shared_plans.fingerprint("prod", project) != core_after, "a shard's file is checked by its core"
+    assert shared_plans.fingerprint("prod", project) != core_before
+    for stack in ("prod", "prod-payments", "prod-pay"):
+        assert shared_plans.stack_file_is_input(f"Pulumi.{stack}.yaml", "prod-payments") == (stack != "prod-pay")
+    assert not shared_plans.stack_file_is_input("Pulumi.production.yaml", "prod")
 
 
 @pytest.mark.parametrize(
@@ -75,6 +107,10 @@ def test_a_copy_of_the_project_and_another_catalog_are_inputs_by_content(project
     assert shared_plans.fingerprint("dev", copy, str(catalog)) == same
     (copy / "Pulumi.dev.yaml").write_text("config: {configRules: true}\n")
     assert shared_plans.fingerprint("dev", copy, str(catalog)) != same
+    edited = shared_plans.fingerprint("dev", copy, str(catalog))
+    (copy / "catalog").mkdir()
+    (copy / "catalog" / "services.yaml").write_text("services: [c]\n")
+    assert shared_plans.fingerprint("dev", copy, str(catalog)) != edited, "any file of the copy counts"
     other = shared_plans.fingerprint("dev", copy, str(catalog))
     catalog.write_text("services: [b]\n")
     assert shared_plans.fingerprint("dev", copy, str(catalog)) != other
