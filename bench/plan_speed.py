@@ -215,9 +215,11 @@ def render(runs: list[Run], features: dict[str, Any], profiled: dict[str, Any] |
         "## Machine",
         "",
         *[f"- {key}: {value}" for key, value in info.items() if key != "commit"],
-        "- load: the machine is shared; each row gives the 1/5/15-minute load average before and after its run. "
+        "- load: the machine is shared with other engineers, whose tests and plans run at the same time as the "
+        "benchmark; each row gives the 1/5/15-minute load average before and after its run. "
         f"On {info['cores']} cores a load above {info['cores']} means the plan waited for the CPU, "
-        "so its wall time is longer than on an idle machine.",
+        "so its wall time is longer than on an idle machine: read the wall times as upper bounds, and "
+        "compare sizes by the program phase per registration rather than by wall time.",
         "",
         f"## Figures (stack `{stack}`, one `make plan` process per row)",
         "",
@@ -394,10 +396,13 @@ def main() -> None:
             flush=True,
         )
     features = every_feature_plan()
-    profile_size = max(args.sizes) if args.profile_size is None else args.profile_size
-    profiled = profile(profile_size, args.stack, args.top) if profile_size else None
     args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(render(runs, features, profiled, args.stack), encoding="utf-8")
+    # Written before the profile too: the profiled run is the longest, and the figures above stand without it.
+    args.report.write_text(render(runs, features, None, args.stack), encoding="utf-8")
+    profile_size = max(args.sizes) if args.profile_size is None else args.profile_size
+    if profile_size:
+        profiled = profile(profile_size, args.stack, args.top)
+        args.report.write_text(render(runs, features, profiled, args.stack), encoding="utf-8")
     print(f"-> {args.report}")
 
 
