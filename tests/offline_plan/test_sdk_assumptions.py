@@ -152,6 +152,8 @@ class DifferentialMonitor(RecordingMonitor):
     checked: list[str] = []  # noqa: RUF012 - the test reads it after the run
 
     def RegisterResource(self, request):  # noqa: N802
+        # As MockMonitor does before it deserialises: a resource reference is read on this thread's loop.
+        sdk_mocks._ensure_event_loop()
         expected = rpc.deserialize_properties(request.object)
         actual = sdk_inputs(json_format.MessageToDict(request.object))
         assert _comparable(actual) == _comparable(expected), f"{SDK}: {request.type} {request.name}"
