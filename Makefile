@@ -79,7 +79,7 @@ format: $(VENV)/.dev-installed
 schema: $(VENV)/.runtime-installed
 	$(BIN)/python -m components.model.catalog_schema catalog/services.schema.json
 
-## bench: make plan on synthetic fleets of 24, 200 and 1,000 services, profiled -> docs/BENCHMARKS.md (~30 min)
+## bench: make plan on synthetic fleets of 24, 200 and 1,000 services, profiled -> docs/BENCHMARKS.md (over an hour on 2 busy cores)
 bench: $(VENV)/.runtime-installed
 	$(BIN)/python bench/plan_speed.py $(BENCH_ARGS)
 
