@@ -75,7 +75,8 @@ def check_secret_rotation(resource_type: str, props: Props, config: Config) -> I
 
 SECRET_ROTATION_RULE = resource_rule(
     name="secret-rotation",
-    description="Secrets use a customer key and rotate at least every maximumDays (exempt only with a reason).",
+    description="Secrets use a customer key and rotate at least every maximumDays (exempt only with a reason "
+    f"and a `{MAX_AGE_TAG}` tag the daily watch enforces).",
     level="mandatory",
     resource_types={SECRET, SECRET_ROTATION},
     check=check_secret_rotation,

@@ -484,6 +484,7 @@ RULE_KINDS: tuple[RuleKind, ...] = (
         shares_duty=True,
     ),
     RuleKind("coordinator: tick", "cicd-{stack}-coordinator-tick", scheduled=True),
+    RuleKind("secrets: daily exemption watch", "cicd-secret-watch-{stack}", scheduled=True),
     RuleKind(
         "forwarding: health alarms",
         "cicd-forward-health-alarms-{environment}{-n}",
