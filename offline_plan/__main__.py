@@ -101,4 +101,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .lean import exit_now, no_cyclic_gc
+
+    # Writing the plan allocates as much again as planning it: keep the collector off to the end,
+    # then leave without tearing down a heap the size of the fleet (lean.py).
+    with no_cyclic_gc():
+        code = main()
+    exit_now(code)

@@ -10,6 +10,11 @@ plain value (the CLI hands policies secrets unwrapped, so a secret-valued trust
 policy is judged by what it says); everything written or printed shows
 ``"[secret]"`` instead, and any finding message that would quote a secret is
 masked the way the CLI masks its output (``mask_secrets``).
+
+Each registration is converted from protobuf once (``json_format.MessageToDict``,
+the engine's JSON view); what the mocks receive is derived from that view
+(``sdk_inputs``) instead of having ``MockMonitor`` deserialise the message again.
+``tests/offline_plan/test_sdk_assumptions.py`` holds both against the SDK's own path.
 """
 
 from __future__ import annotations
@@ -19,10 +24,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.protobuf import json_format
-from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
+from google.protobuf import json_format, struct_pb2
+from pulumi.output import Unknown
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, _ensure_event_loop, _resolve_callbacks
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import get_project, get_stack
+from pulumi.runtime.sync_await import _sync_await
 
 REDACTED = "[secret]"
 UNKNOWN = "[unknown]"
@@ -183,6 +191,47 @@ def _has_secret(value: Any) -> bool:
     return any(True for _ in _secret_payloads(value))
 
 
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def sdk_inputs(wire: dict[str, Any]) -> Any:
+    """What ``rpc.deserialize_properties`` makes of the message ``wire`` was converted from, read off ``wire``.
+
+    The same rules as the SDK: unknowns become ``None`` outside a preview (and ``None`` entries are
+    dropped from objects), secrets stay wrapped and a secret inside an object or a list marks the
+    whole object or list secret. Assets, archives, resource references and output values are rare
+    and need the SDK's registries: those are handed to the SDK itself.
+    """
+    signature = wire.get(rpc._special_sig_key)
+    if rpc._special_sig_key in wire:
+        if signature == rpc._special_secret_sig:
+            return rpc.wrap_rpc_secret(_sdk_value(wire["value"]))
+        return rpc.deserialize_properties(json_format.ParseDict(wire, struct_pb2.Struct()))
+    output = {}
+    for key, item in wire.items():
+        value = _sdk_value(item)
+        if value is not None:
+            output[key] = value
+    return output
+
+
+def _sdk_value(value: Any) -> Any:
+    """``rpc.deserialize_property`` over the JSON view (lists for ``ListValue``, dicts for ``Struct``)."""
+    if isinstance(value, dict):
+        properties = sdk_inputs(value)
+        if isinstance(properties, dict) and any(rpc.is_rpc_secret(item) for item in properties.values()):
+            return rpc.wrap_rpc_secret({key: rpc.unwrap_rpc_secret(item) for key, item in properties.items()})
+        return properties
+    if isinstance(value, list):
+        values = [_sdk_value(item) for item in value]
+        if any(rpc.is_rpc_secret(item) for item in values):
+            return rpc.wrap_rpc_secret([rpc.unwrap_rpc_secret(item) for item in values])
+        return values
+    if value == rpc.UNKNOWN:
+        return Unknown() if settings.is_dry_run() else None
+    return value
+
+
 class RecordingMonitor(MockMonitor):
     """MockMonitor that records every registration and computes engine-exact URNs."""
 
@@ -201,11 +250,11 @@ class RecordingMonitor(MockMonitor):
         return "urn:pulumi:" + "::".join([get_stack(), get_project(), qualified, name])
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
         urn = self.make_urn(request.parent, request.type, request.name)
+        wire = json_format.MessageToDict(request.object)  # the registration's one conversion
+        response = self._register_with_mocks(request, urn, wire)
         # A provider reference is "<urn>::<id>"; the plan records the URN.
         provider = request.provider.rsplit("::", 1)[0] if request.provider else None
-        wire = json_format.MessageToDict(request.object)
         secrets = secret_values(wire)
         self.recorded.append(
             RecordedResource(
@@ -224,6 +273,26 @@ class RecordingMonitor(MockMonitor):
             )
         )
         return response
+
+    def _register_with_mocks(self, request: Any, urn: str, wire: dict[str, Any]) -> Any:
+        """``MockMonitor.RegisterResource`` from the already converted inputs (same mocks call, same answer)."""
+        if request.type == STACK_TYPE:
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        # Reading a resource reference (or serialising one back) needs an event loop on this worker thread.
+        _ensure_event_loop()
+        args = MockResourceArgs(
+            typ=request.type,
+            name=request.name,
+            inputs=sdk_inputs(wire),
+            provider=request.provider,
+            resource_id=request.importId,
+            custom=request.custom or False,
+            transforms=_resolve_callbacks(request.transforms),
+        )
+        resource_id, state = self.mocks.new_resource(args)
+        state_proto = _sync_await(rpc.serialize_properties(state, {}))
+        self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, state)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=state_proto)
 
     def _alias_urns(self, request: Any) -> list[str]:
         urns = []

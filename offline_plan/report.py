@@ -92,6 +92,8 @@ def summary(plan: Plan) -> dict[str, Any]:
         "violations": {"mandatory": levels.get("mandatory", 0), "advisory": levels.get("advisory", 0)},
         "violationsByRule": violations_by_rule(plan),
         "durationSeconds": round(plan.seconds, 3),
+        # Where the time went (bench/ reads it): reading inputs, running the program, judging it with the pack.
+        "phaseSeconds": {phase: round(seconds, 3) for phase, seconds in plan.phase_seconds.items()},
     }
 
 

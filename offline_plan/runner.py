@@ -24,6 +24,7 @@ from components.model.settings import CONFIG_KEY, PROJECT_CONFIG_KEYS
 from components.model.yaml_source import load_yaml_file
 from policies import pack_config
 
+from .lean import no_cyclic_gc, no_stack_traces
 from .mocks import AwsMocks
 from .policy_check import Violation, evaluate
 from .recorder import RecordedInvoke, RecordedResource, RecordingMonitor
@@ -44,6 +45,8 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     invokes: list[RecordedInvoke] = field(default_factory=list)
     """Data source calls with their explicit provider (not written to the plan file)."""
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+    """How long each phase took: ``inputs`` (read and validate), ``program`` (run under mocks), ``policy``."""
 
     @property
     def mandatory_violations(self) -> list[Violation]:
@@ -102,6 +105,10 @@ def load_policy_config(path: Path, project_dir: Path) -> pack_config.PackConfig:
         raise PlatformInputError(str(shown), error.problem, subject=subject, field=error.field) from None
 
 
+# The program and the pack allocate for the whole fleet and free little; nothing reads the SDK's
+# per-resource stack traces here (lean.py).
+@no_cyclic_gc()
+@no_stack_traces()
 def run_plan(
     project_dir: Path,
     stack: str,
@@ -131,6 +138,7 @@ def run_plan(
     inputs = load_platform_inputs(
         json.loads(raw_settings) if raw_settings is not None else None, stack, project_dir, catalog
     )
+    inputs_done = time.perf_counter()
 
     mocks = AwsMocks(
         tooling_account_id=inputs.settings.tooling_account_id,
@@ -159,8 +167,10 @@ def run_plan(
     finally:
         # A failed run must not leave its collector on the logger for the next plan in this process.
         logger.removeHandler(handler)
+    program_done = time.perf_counter()
     resources = monitor.recorded
     violations = evaluate(resources, config=pack_settings, **({} if stack_rules else {"stack_rules": ()}))
+    finished = time.perf_counter()
     return Plan(
         stack=stack,
         project=project,
@@ -168,9 +178,14 @@ def run_plan(
         resources=resources,
         outputs=outputs,
         violations=violations,
-        seconds=time.perf_counter() - started,
+        seconds=finished - started,
         warnings=handler.messages,
         invokes=list(mocks.invokes),
+        phase_seconds={
+            "inputs": inputs_done - started,
+            "program": program_done - inputs_done,
+            "policy": finished - program_done,
+        },
     )
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 if str(FUNCTIONS_DIR) not in sys.path:
@@ -51,12 +53,20 @@ def settings_for(stack: str = "sim", **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+_SERVICE_MODELS = botocore.loaders.create_loader()
+"""One loader of botocore's service descriptions for every account session: each new session would
+otherwise read and parse them from disk again, which was most of the cost of building a world."""
+
+
 def account_session(account_id: str) -> boto3.Session:
     """A session in another (moto) account: moto files what it creates under the assumed role's account."""
     credentials = boto3.client("sts", region_name=REGION).assume_role(
         RoleArn=f"arn:aws:iam::{account_id}:role/moto-world-admin", RoleSessionName="moto-world"
     )["Credentials"]
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _SERVICE_MODELS)
     return boto3.Session(
+        botocore_session=core,
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
@@ -67,9 +77,13 @@ def health_alarm_client(account_id: str, region: str = REGION) -> Any:
     return account_session(account_id).client("cloudwatch", region_name=region)
 
 
-def put_health_alarm(settings: Settings, service: str, environment: str, account_id: str, region: str = REGION) -> str:
+def put_health_alarm(
+    settings: Settings, service: str, environment: str, account_id: str, region: str = REGION, client: Any = None
+) -> str:
+    """The alarm, in OK; ``client`` is a CloudWatch client in that account and region, made here if not given."""
     name = settings.health_alarm_pattern.format(service=service, environment=environment)
-    health_alarm_client(account_id, region).put_metric_alarm(
+    client = client or health_alarm_client(account_id, region)
+    client.put_metric_alarm(
         AlarmName=name,
         MetricName="HealthyHostCount",
         Namespace="AWS/ApplicationELB",
@@ -79,7 +93,7 @@ def put_health_alarm(settings: Settings, service: str, environment: str, account
         Threshold=1,
         ComparisonOperator="LessThanThreshold",
     )
-    health_alarm_client(account_id, region).set_alarm_state(AlarmName=name, StateValue="OK", StateReason="healthy")
+    client.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="healthy")
     return name
 
 
@@ -94,12 +108,16 @@ def provision_health_alarms(settings: Settings, graph_json: str) -> None:
     """Each service's health alarm, in OK, wherever the graph says a gate reads it."""
     graph = json.loads(graph_json)
     readers = graph.get("alarmReaders", {})
+    clients: dict[tuple[str, str], Any] = {}  # one per account and region: a session per alarm is slow
     for service, entry in graph["services"].items():
         for environment in entry.get("environments", []):
             account = entry.get("accounts", {}).get(environment) or graph.get("accounts", {}).get(environment)
             reader = readers.get(environment, {}).get(account)
             if reader:
-                put_health_alarm(settings, service, environment, account, reader["region"])
+                where = (account, reader["region"])
+                if where not in clients:
+                    clients[where] = health_alarm_client(*where)
+                put_health_alarm(settings, service, environment, account, reader["region"], clients[where])
 
 
 def provision(settings: Settings, graph_json: str, environments: list[str], services: list[str]) -> World:

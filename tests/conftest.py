@@ -5,13 +5,17 @@ from __future__ import annotations
 import copy
 import json
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore.loaders
+import botocore.session
 import pytest
 import yaml
 
-from offline_plan.runner import Plan, run_plan
+from offline_plan.runner import Plan
+from tests.shared_plans import shared_plan
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -20,6 +24,31 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 def stack_settings(stack: str) -> dict[str, Any]:
     document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
     return document["config"]["cicd-platform:settings"]
+
+
+_SERVICE_MODELS = botocore.loaders.create_loader()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def service_models_read_once() -> Iterator[None]:
+    """Every boto3 session of the run shares one loader of botocore's service descriptions.
+
+    ``mock_aws`` drops boto3's default session on every start, and code under test makes a session per
+    assumed role, so each test built new sessions that parsed the same JSON descriptions from disk again
+    (most of a moto test's time). The descriptions are read-only data; sharing them changes no behaviour.
+    """
+    original = botocore.session.get_session
+
+    def get_session(env_vars: Any = None) -> botocore.session.Session:
+        session = original(env_vars)
+        session.register_component("data_loader", _SERVICE_MODELS)
+        return session
+
+    botocore.session.get_session = get_session
+    try:
+        yield
+    finally:
+        botocore.session.get_session = original
 
 
 @pytest.fixture
@@ -49,12 +78,14 @@ def service_entry(catalog: dict[str, Any], name: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def dev_plan() -> Plan:
-    return run_plan(PROJECT_DIR, "dev")
+    """The dev stack's plan: computed once for all workers (tests/shared_plans.py); treat it as read-only."""
+    return shared_plan(PROJECT_DIR, "dev")
 
 
 @pytest.fixture(scope="session")
 def prod_plan() -> Plan:
-    return run_plan(PROJECT_DIR, "prod")
+    """The prod stack's plan: computed once for all workers (tests/shared_plans.py); treat it as read-only."""
+    return shared_plan(PROJECT_DIR, "prod")
 
 
 def inputs_of(plan: Plan, resource_type: str) -> list[dict[str, Any]]:

@@ -10,8 +10,8 @@ import yaml
 from components.model import naming
 from offline_plan.azure_mocks import stable_guid
 from offline_plan.gcp_mocks import project_number
-from offline_plan.runner import run_plan
 from tests.conftest import PROJECT_DIR, document, service_entry
+from tests.shared_plans import shared_plan
 
 GCP_SERVICES = ("pricing", "recommendations", "reporting")
 AZURE_SERVICES = ("customer-support", "partner-api")
@@ -385,7 +385,7 @@ def test_clouds_no_service_uses_get_no_provider(catalog_raw, tmp_path):
     service_entry(catalog_raw, "recommendations")["environments"] = ["dev", "prod"]
     catalog = tmp_path / "services.yaml"
     catalog.write_text(yaml.safe_dump(catalog_raw))
-    plan = run_plan(PROJECT_DIR, "dev", str(catalog))
+    plan = shared_plan(PROJECT_DIR, "dev", str(catalog))
     assert not [r for r in plan.resources if r.type.startswith(("azure-native", "pulumi:providers:azure"))]
     assert sorted(r.name for r in plan.resources if r.type == "pulumi:providers:gcp") == [
         "gcp-dev-provider",
@@ -407,7 +407,7 @@ def github_plan(tmp_path_factory):
     settings = stack["config"]["cicd-platform:settings"]
     settings.update(githubEnvironments=True, githubProdReviewerTeams=["release-managers"])
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
-    return run_plan(project, "dev", str(PROJECT_DIR / "catalog" / "services.yaml"))
+    return shared_plan(project, "dev", str(PROJECT_DIR / "catalog" / "services.yaml"))
 
 
 def test_github_environments_are_off_by_default(dev_plan, prod_plan):

@@ -9,8 +9,8 @@ import yaml
 
 from components.model import naming
 from components.model.branch_pattern import matches
-from offline_plan.runner import run_plan
 from tests.conftest import PROJECT_DIR, document, inputs_of, service_entry
+from tests.shared_plans import shared_plan
 
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 ROLE = "aws:iam/role:Role"
@@ -82,7 +82,7 @@ def test_a_service_gets_only_the_environments_it_asks_for(catalog_raw, tmp_path)
     service_entry(catalog_raw, "reporting")["environments"] = ["dev", "staging", "prod"]
     catalog = tmp_path / "services.yaml"
     catalog.write_text(yaml.safe_dump(catalog_raw))
-    names = set(pipelines(run_plan(PROJECT_DIR, "dev", str(catalog))))
+    names = set(pipelines(shared_plan(PROJECT_DIR, "dev", str(catalog))))
     assert {"reporting-dev", "reporting-staging", "reporting-prod"} <= names
     assert "reporting-qa" not in names
     assert "booking-qa" in names

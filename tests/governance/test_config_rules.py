@@ -16,8 +16,8 @@ from components.governance.config_rules import (
     privileged_exemption,
     runtime_twins,
 )
-from offline_plan.runner import run_plan
 from tests.conftest import PROJECT_DIR, inputs_of
+from tests.shared_plans import shared_plan
 
 RULE = "aws:cfg/rule:Rule"
 # The resource rules of the policy catalogue (shared POLICIES.md), which the pack is growing to match.
@@ -104,7 +104,7 @@ def twins_plan(tmp_path_factory):
     stack = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
     stack["config"]["cicd-platform:settings"]["configRules"] = True
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
-    return run_plan(project, "dev", str(PROJECT_DIR / "catalog" / "services.yaml"))
+    return shared_plan(project, "dev", str(PROJECT_DIR / "catalog" / "services.yaml"))
 
 
 def rules_by_identifier(plan) -> dict[str, list[dict]]:

@@ -13,8 +13,8 @@ from components import iam
 from components.model import naming
 from components.model.release_approvals import production_approval_pipelines
 from offline_plan.report import plan_document, write_guardrail_scp
-from offline_plan.runner import run_plan
 from tests.conftest import PROJECT_DIR, document, inputs_of
+from tests.shared_plans import shared_plan
 
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 ROLE = "aws:iam/role:Role"
@@ -282,7 +282,7 @@ def chatbot_plan(tmp_path: Path):
     stack = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
     stack["config"]["cicd-platform:settings"].update({"slackWorkspaceId": "T01ABCDEF", "slackChannelId": "C0123ABCD"})
     (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
-    return run_plan(tmp_path, "dev", str(PROJECT_DIR / "catalog" / "services.yaml"))
+    return shared_plan(tmp_path, "dev", str(PROJECT_DIR / "catalog" / "services.yaml"))
 
 
 def test_with_a_workspace_id_chatbot_delivers_and_nobody_can_act_through_it(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from components.model.errors import PlatformInputError
-from offline_plan.report import plan_document, render_summary
+from offline_plan.report import plan_document, render_summary, write_guardrail_scp, write_plan
 from offline_plan.runner import run_plan
 from offline_plan.stack_config import OFFLINE_SECRET_PLACEHOLDER, read_stack_config
 from tests.conftest import PROJECT_DIR, service_entry
@@ -52,11 +52,7 @@ def test_plan_document_keeps_the_contract_shape(dev_plan):
     json.dumps(plan)
 
 
-def test_plans_are_deterministic(dev_plan):
-    again = run_plan(PROJECT_DIR, "dev")
-    first, second = plan_document(dev_plan), plan_document(again)
-    assert first["resources"] == second["resources"]
-    assert first["outputs"] == second["outputs"]
+# Determinism (same input, same bytes) is proven across processes in tests/test_make_plan.py.
 
 
 def test_summary_lists_pipelines_per_service_and_environment(dev_plan, tmp_path):
@@ -64,6 +60,20 @@ def test_summary_lists_pipelines_per_service_and_environment(dev_plan, tmp_path)
     assert "booking: dev (feature/**), qa (develop), staging (release/**), prod (main)" in text
     advisory = len(dev_plan.violations)
     assert f"policy: 0 mandatory, {advisory} advisory violation(s)" in text
+
+
+def test_the_prod_plan_is_written_and_summarised_as_the_command_does(prod_plan, tmp_path):
+    """What `make plan STACK=prod` does after planning, on the full prod plan (the command itself is
+    run end to end on a small catalog in tests/test_make_plan.py)."""
+    document = plan_document(prod_plan)
+    path = write_plan(document, tmp_path)
+    assert json.loads(path.read_text())["stack"] == "prod"
+    text = render_summary(prod_plan, document["summary"], path)
+    assert text.startswith(f"offline plan of stack 'prod': {document['summary']['resourceCount']} resources")
+    assert "\n  booking: " in text
+    assert "policy: 0 mandatory" in text
+    scp = write_guardrail_scp(document, tmp_path)
+    assert scp is not None and json.loads(scp.read_text())["Statement"]
 
 
 @pytest.mark.parametrize(

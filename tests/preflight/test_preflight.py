@@ -84,6 +84,9 @@ def aws(monkeypatch):
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION,
+        # moto would otherwise build ~85,000 sample AMIs per region and account; the launch templates
+        # here name their image, and nothing reads AMIs.
+        "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
     }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():

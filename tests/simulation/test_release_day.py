@@ -6,6 +6,9 @@ import pytest
 
 from simulation.release_day import report, simulate
 
+# One xdist worker runs this module (make test: --dist loadgroup): each simulated day is computed once.
+pytestmark = pytest.mark.xdist_group("release-day")
+
 
 @pytest.fixture(scope="module")
 def day():

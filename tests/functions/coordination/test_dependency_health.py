@@ -103,6 +103,29 @@ def test_each_reader_is_assumed_once_per_invocation_and_afresh_for_the_next(flee
     assert sts.assumed == [reader_arn("111111111111", "dev")] * 2
 
 
+def test_reading_through_assumed_roles_loads_no_service_description_again(fleet, monkeypatch):
+    """A new boto3 session per assumed role re-read botocore's JSON descriptions every invocation (~0.1 s each).
+
+    Clients for an assumed role now come from the container's session, credentials passed as parameters.
+    """
+    from botocore.loaders import JSONFileLoader
+
+    sts = CountingSts()
+    aws = aws_with_sts(fleet, sts)
+    warm = gate_job("booking", "prod", job_id="warm", execution="w1")
+    fleet.pipeline_stub.add_response("put_job_success_result", {}, {"jobId": "warm"})
+    DeployGate(aws.for_invocation(), now=moment(0)).handle(warm)  # the container's first (cold) invocation
+    loaded: list[str] = []
+    original = JSONFileLoader.load_file
+    monkeypatch.setattr(JSONFileLoader, "load_file", lambda self, path: loaded.append(path) or original(self, path))
+    job = gate_job("booking", "prod", job_id="j1", execution="b1")
+    fleet.pipeline_stub.add_response("put_job_success_result", {}, {"jobId": "j1"})
+
+    assert DeployGate(aws.for_invocation(), now=moment(1)).handle(job)["allowed"] is True
+    assert sorted(sts.assumed[-2:]) == sorted([reader_arn(PROD_ACCOUNT, "prod"), reader_arn(PCI_PROD_ACCOUNT, "prod")])
+    assert loaded == []
+
+
 def test_a_throttled_assume_role_is_retried_with_backoff(fleet):
     sts = CountingSts(throttle=2)
     job = gate_job("booking", "dev", job_id="j1")
