@@ -28,7 +28,12 @@ from .notifications import (
     secret_arn_pattern,
     slack_notifier_policy,
 )
-from .resource_policies import artifact_bucket_policy, artifact_key_policy, image_repository_policy
+from .resource_policies import (
+    access_log_bucket_policy,
+    artifact_bucket_policy,
+    artifact_key_policy,
+    image_repository_policy,
+)
 from .rollback import (
     alarm_reader_policy,
     alarm_reader_trust,
@@ -45,6 +50,7 @@ __all__ = [
     "SCP_SIZE_LIMIT",
     "CoordinationScope",
     "Document",
+    "access_log_bucket_policy",
     "alarm_reader_policy",
     "alarm_reader_trust",
     "alarm_topic_key_policy",
