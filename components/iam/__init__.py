@@ -21,6 +21,7 @@ from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_dep
 from .documents import Document, cross_account_trust, document, service_trust, to_json
 from .github_dispatch import dispatch_function_policy, dispatch_invoke_statement, dispatch_key_policy
 from .governance import scan_role_policy
+from .metrics import dora_key_policy, dora_role_policy
 from .notifications import (
     dead_letter_queue_policy,
     notification_key_policy,
@@ -70,6 +71,8 @@ __all__ = [
     "dispatch_invoke_statement",
     "dispatch_key_policy",
     "document",
+    "dora_key_policy",
+    "dora_role_policy",
     "ecs_deploy_policy",
     "event_forwarder_policy",
     "image_build_role_policy",

@@ -419,3 +419,18 @@ def environment_account_name(environment: str, account_id: str, stack_account_id
 def build_fleet_name(stack: str, queue: str) -> str:
     """A build queue's CodeBuild reserved-capacity fleet (one per queue that is a fleet)."""
     return f"cicd-{stack.lower()}-{queue}"
+
+
+# -- DORA metrics (one recorder and one dashboard per stack) --------------------------------------------------------
+DORA_PURPOSE = "dora-metrics"
+"""The function's purpose: ``cicd-dora-metrics-<stack>`` (``function_name``)."""
+
+
+def dora_table_name(stack: str) -> str:
+    """The deployments the DORA function recorded, one item per Deploy stage that ended."""
+    return f"cicd-dora-deployments-{stack.lower()}"
+
+
+def dora_dashboard_name(stack: str) -> str:
+    """CloudWatch dashboards are global in an account: the stack's name keeps two stacks' apart."""
+    return f"cicd-dora-{stack.lower()}"
