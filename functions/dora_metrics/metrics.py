@@ -5,8 +5,9 @@ running counter, so a duplicated or reordered event, or one recorded twice, chan
 window ``[start, end)``:
 
 - **deployment frequency**: successful deployments per day (``DeploymentFrequency``, count/day);
-- **lead time for changes**: the median time from a deployed commit's time to its successful
-  deployment (``LeadTimeForChanges``, seconds);
+- **lead time for changes**: the median time from a deployed commit's time to its first successful
+  deployment there (``LeadTimeForChanges``, seconds); deploying the same commit again (a redeploy, a
+  restart) is a deployment but no new change;
 - **change failure rate**: the share of deployments that failed (``ChangeFailureRate``, percent).
   A deployment failed when its Deploy stage failed after its actions ran, or when, within
   ``failure_window`` and before anything else was deployed, it was followed by a rollback of the
@@ -59,6 +60,7 @@ class DeployFact:
     deployed: bool = True
     committed_at: datetime | None = None
     remediation: bool = False
+    commit: str | None = None
 
     @property
     def key(self) -> tuple[str, int, str]:
@@ -148,6 +150,20 @@ def restore_times(
     return episodes
 
 
+def first_deployments(deployments: list[DeployFact], successes: list[DeployFact]) -> list[DeployFact]:
+    """The successes that first brought their commit to the environment (and have a commit time)."""
+    deployed_before: set[str] = set()
+    firsts = {}
+    for deployment in deployments:
+        if deployment.state != SUCCEEDED:
+            continue
+        if deployment.commit is None or deployment.commit not in deployed_before:
+            firsts[deployment.key] = deployment
+        if deployment.commit is not None:
+            deployed_before.add(deployment.commit)
+    return [d for d in successes if d.key in firsts and d.committed_at is not None]
+
+
 def compute(facts: Iterable[DeployFact], start: datetime, end: datetime, failure_window: timedelta) -> DoraNumbers:
     """The four numbers over ``[start, end)`` from ``facts`` (give those from ``start - failure_window`` on)."""
     unique = {fact.key: fact for fact in facts if fact.at < end}
@@ -158,7 +174,7 @@ def compute(facts: Iterable[DeployFact], start: datetime, end: datetime, failure
     successes = [d for d in in_window if d.state == SUCCEEDED]
     failed = failed_changes(deployments, restorations, failure_window)
     failed_here = [d for d in in_window if d.key in failed]
-    lead_times = [max(0.0, (d.at - d.committed_at).total_seconds()) for d in successes if d.committed_at is not None]
+    lead_times = [max(0.0, (d.at - d.committed_at).total_seconds()) for d in first_deployments(deployments, successes)]
     restored = [
         seconds for opened, seconds in restore_times(deployments, restorations, failure_window) if start <= opened < end
     ]

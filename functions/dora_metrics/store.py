@@ -126,4 +126,5 @@ class FactStore:
             deployed=item["deployed"]["BOOL"],
             committed_at=_parse(text("committed_at")),
             remediation=item["remediation"]["BOOL"],
+            commit=text("commit"),
         )

@@ -8,6 +8,7 @@ calls an event should cause, so a duplicate or an ignored event that calls CodeP
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -56,10 +57,16 @@ class Run:
     deployed: bool = True
     message: str = "Show seat maps on the booking page"
     attempt: int = 1
+    commit: str | None = None
+    """The commit the execution built; by default one of its own."""
 
     @property
     def execution_id(self) -> str:
         return f"{self.execution:0>8}-1111-2222-3333-444455556666"
+
+    @property
+    def revision(self) -> str:
+        return self.commit or hashlib.sha1(self.execution.encode(), usedforsecurity=False).hexdigest()
 
     def event(self, **overrides) -> dict:
         values = {
@@ -87,6 +94,7 @@ class Run:
             deployed=self.deployed,
             committed_at=at(self.committed) if self.committed else None,
             remediation=metrics_remediation(self.message),
+            commit=self.revision if self.kind == "STANDARD" else None,
         )
 
 
@@ -200,6 +208,16 @@ def test_a_failed_retry_then_a_successful_retry_of_one_execution_are_two_attempt
     assert numbers.lead_time_seconds == 50 * 60
 
 
+def test_deploying_the_same_commit_again_is_a_deployment_but_not_a_new_change():
+    runs = [
+        Run("a", "SUCCEEDED", "09:00", "09:10", committed="08:50", commit="c0ffee"),
+        Run("b", "SUCCEEDED", "15:00", "15:10", committed="08:50", commit="c0ffee"),  # a redeploy
+    ]
+    numbers = numbers_of(runs)
+    assert numbers.deployment_frequency == 2.0
+    assert numbers.lead_time_seconds == 20 * 60  # once, the first time: not 20 min and 6 h 20 min
+
+
 def test_an_unrestored_failure_has_no_time_to_restore_yet_and_nothing_deployed_has_no_rate():
     numbers = numbers_of([Run("a", "FAILED", "09:00", "09:20", committed="08:50")])
     assert numbers.time_to_restore_seconds is None and numbers.change_failure_rate == 100.0
@@ -227,7 +245,7 @@ class Pipelines:
         self.stubber.activate()
 
     def expect(self, run: Run) -> None:
-        revision = f"{run.execution:0<40}"[:40].replace("d", "a").replace("r", "b").replace("h", "c")
+        revision = run.revision
         self.stubber.add_response(
             "get_pipeline_execution",
             {
