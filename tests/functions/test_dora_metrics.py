@@ -390,6 +390,13 @@ FOREIGN_ARN = "arn:aws:codepipeline:eu-west-1:444444444444:booking-prod"
         ("no execution id", {}, {"detail.execution-id": None}),
         ("an attempt that is not a number", {}, {"detail.pipeline-execution-attempt": "2"}),
         ("no time", {}, {"time": None}),
+        ("a time that is not one", {}, {"time": "yesterday"}),
+        ("a time without a zone", {}, {"time": "2026-12-01T09:10:00"}),
+        ("a start time that is not one", {}, {"detail.start-time": 1764580200}),
+        ("no detail", {}, {"detail": None}),
+        ("no pipeline", {}, {"detail.pipeline": None}),
+        ("an attempt out of range", {}, {"detail.pipeline-execution-attempt": 1e9}),
+        ("an execution id with the key separator", {}, {"detail.execution-id": "d1#2#SUCCEEDED"}),
     ],
 )
 def test_crafted_or_malformed_events_are_ignored_without_asking_codepipeline(aws, label, overrides, changes):
@@ -499,3 +506,156 @@ def test_settings_come_from_the_functions_environment():
     )
     assert (settings.window, settings.failure_window) == (timedelta(days=7), timedelta(hours=12))
     assert settings.keep_for == timedelta(days=8, hours=12)
+
+
+# --- the remaining paths: what CodePipeline may leave out, pagination, races, the Lambda entry point ----------
+
+
+class Answers:
+    """CodePipeline answering one execution with the given revisions and action pages (Stubber-validated)."""
+
+    def __init__(self, run: Run, revisions: list[dict], pages: list[list[dict]]) -> None:
+        self.client = boto3.client("codepipeline", region_name=REGION)
+        self.stubber = Stubber(self.client)
+        execution = {
+            "pipelineName": PIPELINE,
+            "pipelineExecutionId": run.execution_id,
+            "status": "Succeeded",
+            "executionType": "STANDARD",
+            "trigger": {"triggerType": "WebhookV2"},
+            "artifactRevisions": revisions,
+        }
+        self.stubber.add_response("get_pipeline_execution", {"pipelineExecution": execution})
+        for number, actions in enumerate(pages):
+            page: dict = {"actionExecutionDetails": actions}
+            if number < len(pages) - 1:
+                page["nextToken"] = f"page-{number + 1}"
+            expected = {"pipelineName": PIPELINE, "filter": {"pipelineExecutionId": run.execution_id}}
+            if number:
+                expected["nextToken"] = f"page-{number}"
+            self.stubber.add_response("list_action_executions", page, expected)
+        self.stubber.activate()
+
+
+def source_action(run: Run, variables: dict) -> dict:
+    return Pipelines._action(run, "Source", "Source", "Succeeded", variables)
+
+
+def test_without_an_author_date_the_source_revisions_creation_time_gives_the_lead_time(aws):
+    """CodePipeline API reference, ArtifactRevision.created: when the revision was created (a datetime in boto3)."""
+    run = Run("d1", "SUCCEEDED", "08:00", "08:30")
+    revisions = [{"name": "SourceArtifact", "revisionId": run.revision, "created": at("07:30")}]
+    # An AuthorDate that is no timestamp is no commit time either: the revision's stands in.
+    source = source_action(run, {"CommitId": run.revision, "AuthorDate": "last Tuesday"})
+    deploy = Pipelines._action(run, "Deploy", "BlueGreenDeploy", "Succeeded", {})
+    answers = Answers(run, revisions, [[source], [deploy]])  # the Deploy action is on the second page
+    result = function(aws, answers, DAY + timedelta(days=1)).handle(run.event())
+    answers.stubber.assert_no_pending_responses()
+    assert result["numbers"][metrics.LEAD_TIME] == 60 * 60
+    assert result["numbers"][metrics.DEPLOYMENT_FREQUENCY] == 1.0  # deployed: the second page was read
+
+
+def test_a_deploy_without_any_commit_time_or_id_counts_without_a_lead_time(aws):
+    run = Run("d1", "SUCCEEDED", "08:00", "08:30")
+    answers = Answers(run, [], [[Pipelines._action(run, "Deploy", "BlueGreenDeploy", "Succeeded", {})]])
+    result = function(aws, answers, DAY + timedelta(days=1)).handle(run.event())
+    assert result["numbers"] == {metrics.DEPLOYMENT_FREQUENCY: 1.0, metrics.CHANGE_FAILURE_RATE: 0.0}
+    (item,) = aws["dynamodb"].scan(TableName=TABLE)["Items"]
+    assert "commit" not in item and "committed_at" not in item
+
+
+class RacingDynamoDB:
+    """Two invocations with one outcome at once: both find it absent, the other one puts it first."""
+
+    def __init__(self, dynamodb, first: dict) -> None:
+        self.dynamodb, self.first = dynamodb, first
+
+    def __getattr__(self, name):
+        return getattr(self.dynamodb, name)
+
+    def put_item(self, **request):
+        if self.first:
+            self.dynamodb.put_item(TableName=request["TableName"], Item=self.first)
+            self.first = {}
+        return self.dynamodb.put_item(**request)
+
+
+def test_two_concurrent_deliveries_of_one_outcome_record_it_once(aws):
+    run, end = KNOWN_DAY[0], DAY + timedelta(days=1)
+    pipelines = Pipelines([run])
+    pipelines.expect(run)
+    function(aws, pipelines, end).handle(run.event())  # the other invocation's item
+    (item,) = aws["dynamodb"].scan(TableName=TABLE)["Items"]
+    aws["dynamodb"].delete_item(TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]})
+    pipelines.expect(run)
+    racing = DoraMetrics(
+        settings=ONE_DAY,
+        codepipeline=pipelines.client,
+        dynamodb=RacingDynamoDB(aws["dynamodb"], item),
+        cloudwatch=aws["cloudwatch"],
+        graph=graph_reader(aws["ssm"], GRAPH_PARAMETER),
+        now=lambda: end,
+    )
+    result = racing.handle(run.event())
+    assert "duplicate" in result and result["numbers"][metrics.DEPLOYMENT_FREQUENCY] == 1.0
+    assert len(aws["dynamodb"].scan(TableName=TABLE)["Items"]) == 1
+
+
+class ThrottledWrites(RacingDynamoDB):
+    def put_item(self, **_):
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "PutItem")
+
+
+def test_a_write_dynamodb_refuses_raises_so_lambda_retries(aws):
+    run = KNOWN_DAY[0]
+    pipelines = Pipelines([run])
+    pipelines.expect(run)
+    throttled = DoraMetrics(
+        settings=ONE_DAY,
+        codepipeline=pipelines.client,
+        dynamodb=ThrottledWrites(aws["dynamodb"], {}),
+        cloudwatch=aws["cloudwatch"],
+        graph=graph_reader(aws["ssm"], GRAPH_PARAMETER),
+        now=lambda: DAY + timedelta(days=1),
+    )
+    with pytest.raises(ClientError, match="ProvisionedThroughputExceededException"):
+        throttled.handle(run.event())
+    assert aws["cloudwatch"].list_metrics(Namespace=metrics.NAMESPACE)["Metrics"] == []
+
+
+class SmallPages(RacingDynamoDB):
+    """DynamoDB pages a query at 1 MB; two items a page makes every window span pages."""
+
+    def query(self, **request):
+        return self.dynamodb.query(Limit=2, **request)
+
+
+def test_a_window_spanning_several_query_pages_gives_the_same_numbers(aws):
+    pipelines, end = Pipelines(KNOWN_DAY), DAY + timedelta(days=1)
+    deliver(aws, pipelines, KNOWN_DAY, set(), end)
+    paged = DoraMetrics(
+        settings=ONE_DAY,
+        codepipeline=pipelines.client,
+        dynamodb=SmallPages(aws["dynamodb"], {}),
+        cloudwatch=aws["cloudwatch"],
+        graph=graph_reader(aws["ssm"], GRAPH_PARAMETER),
+        now=lambda: end,
+    )
+    assert paged.numbers("booking", "prod").values() == KNOWN_NUMBERS
+
+
+def test_the_lambda_entry_point_reads_its_settings_and_publishes_on_the_tick(aws, monkeypatch):
+    from functions.dora_metrics import handler as entry
+
+    for name, value in {
+        "FACTS_TABLE": TABLE,
+        "GRAPH_PARAMETER": GRAPH_PARAMETER,
+        "TOOLING_ACCOUNT_ID": TOOLING,
+        "TOOLING_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = entry.handler(scheduled_tick(), None)
+    assert result["published"] > 0  # every service's frequency (0 without deployments), wherever it deploys
+    names = {m["MetricName"] for m in aws["cloudwatch"].list_metrics(Namespace=metrics.NAMESPACE)["Metrics"]}
+    assert names == {metrics.DEPLOYMENT_FREQUENCY}
