@@ -137,6 +137,12 @@ def test_the_role_publishes_only_to_the_dora_namespace_and_reads_only_this_stack
     reads = statements["ReadPlatformPipelineExecutions"]
     assert sorted(reads["Action"]) == ["codepipeline:GetPipelineExecution", "codepipeline:ListActionExecutions"]
     assert reads["Condition"]["StringEquals"]["aws:ResourceTag/platform-stack"] == "prod"
+    # By name too: only pipelines named like the stack's, one pattern per environment, not the account's every one.
+    environments = [environment.name for environment in prod_plan.inputs.settings.environments]
+    settings = prod_plan.inputs.settings
+    assert reads["Resource"] == [
+        f"arn:aws:codepipeline:{settings.region}:{settings.tooling_account_id}:*-{env}" for env in environments
+    ]
     assert set(statements["RecordedDeployments"]["Action"]) == {
         "dynamodb:GetItem",
         "dynamodb:PutItem",

@@ -1,10 +1,11 @@
 """Policies of the DORA metrics function: its role and its key.
 
-The function reads what CodePipeline knows of the executions of this stack's pipelines (by their
-tags: 96 pipeline ARNs would crowd an inline policy), the dependency graph, and its own table; it
-publishes to its one CloudWatch namespace. ``cloudwatch:PutMetricData`` has no resource type
-(Service Authorization Reference), so it is granted on ``*`` and narrowed by the documented
-``cloudwatch:namespace`` condition key.
+The function reads what CodePipeline knows of the executions of this stack's pipelines, by their
+names (one ``*-<environment>`` pattern per environment: 96 pipeline ARNs would crowd an inline
+policy) and by their tags (so a same-patterned pipeline someone else created stays unreadable);
+the dependency graph, and its own table; it publishes to its one CloudWatch namespace.
+``cloudwatch:PutMetricData`` has no resource type (Service Authorization Reference), so it is
+granted on ``*`` and narrowed by the documented ``cloudwatch:namespace`` condition key.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def dora_role_policy(
     key_arn: str,
     dead_letter_arn: str,
     namespace: str,
+    environments: list[str],
 ) -> Document:
     """Record deployments, read their executions and the graph, publish the four metrics."""
     partition = naming.partition_of(region)
@@ -57,7 +59,10 @@ def dora_role_policy(
             "Sid": "ReadPlatformPipelineExecutions",
             "Effect": "Allow",
             "Action": ["codepipeline:GetPipelineExecution", "codepipeline:ListActionExecutions"],
-            "Resource": f"arn:{partition}:codepipeline:{region}:{account_id}:*",
+            "Resource": [
+                f"arn:{partition}:codepipeline:{region}:{account_id}:{naming.pipeline_name('*', environment)}"
+                for environment in environments
+            ],
             "Condition": {
                 "StringEquals": {"aws:ResourceTag/managed-by": MANAGED_BY, "aws:ResourceTag/platform-stack": stack}
             },

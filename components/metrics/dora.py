@@ -145,6 +145,7 @@ class DoraMetrics(pulumi.ComponentResource):
                     key_arn=resolved["key_arn"],
                     dead_letter_arn=resolved["queue_arn"],
                     namespace=NAMESPACE,
+                    environments=environments,
                 ),
                 environment={
                     "FACTS_TABLE": table_name,
