@@ -21,6 +21,9 @@ IMAGE_BUILD_BUILDSPEC = (PROJECT_DIR / "components" / "aws" / "buildspecs" / "im
 # AWS defines no resource type for these: "*" is the only accepted resource. cloudwatch:DescribeAlarms has
 # one, but returns composite alarms only when granted on "*" (Amazon CloudWatch API Reference, DescribeAlarms).
 UNSCOPABLE_ACTIONS = {
+    # No resource type either (Service Authorization Reference, CloudWatch); the DORA function's grant is narrowed
+    # by the cloudwatch:namespace condition key instead (checked below).
+    "cloudwatch:PutMetricData",
     "cloudwatch:DescribeAlarms",
     "ecr:GetAuthorizationToken",
     "ecs:RegisterTaskDefinition",
@@ -263,6 +266,8 @@ def test_iam_statements_name_actions_and_resources(stack, request):
             assert not any(a in ("*", "*:*") or a.endswith(":*") for a in actions), statement
             if statement.get("Resource") == "*":
                 assert set(actions) <= UNSCOPABLE_ACTIONS, statement
+            if "cloudwatch:PutMetricData" in actions:
+                assert "cloudwatch:namespace" in statement["Condition"]["StringEquals"], statement
 
 
 def test_roles_are_separate_per_purpose(prod_plan):
