@@ -55,6 +55,7 @@ else:
     pulumi.export("deployOrder", inputs.catalog.deploy_order)
     pulumi.export("deployWaves", inputs.deploy_waves())
     pulumi.export("deploymentLedgerTable", platform.coordination.table_name)
+    pulumi.export("doraDashboard", platform.dora.dashboard_name)
 pulumi.export(
     "pipelines",
     {name: {env: pipeline.name for env, pipeline in service.pipelines.items()} for name, service in services.items()},

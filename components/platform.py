@@ -25,6 +25,7 @@ from .governance.approvals import ApprovalGovernance, ApprovalGovernanceArgs, au
 from .governance.config_rules import ConfigRuleTwins, ConfigRuleTwinsArgs
 from .governance.notifications import ReleaseNews, ReleaseNewsArgs
 from .governance.rollback_reporter import RollbackReporter, RollbackReporterArgs, reporter_role_arn
+from .metrics import DoraMetrics, DoraMetricsArgs
 from .model import naming, release_approvals
 from .model.forwarded_events import forwarding_placements
 from .model.platform_inputs import PlatformInputs
@@ -163,6 +164,8 @@ class Platform(pulumi.ComponentResource):
             )
         if settings.github_environments and self.dispatch is not None:
             declare_github_environments(inputs, self.services, self)
+        # DORA metrics of every service and environment (README: DORA metrics); reads the coordination graph.
+        self.dora = DoraMetrics("dora", DoraMetricsArgs(inputs=inputs), opts=child)
         # Runtime twins of the policy pack: drift made outside Pulumi shows up in AWS Config.
         self.config_rules = (
             ConfigRuleTwins("config-rules", ConfigRuleTwinsArgs(inputs=inputs), opts=child)
@@ -174,6 +177,7 @@ class Platform(pulumi.ComponentResource):
                 "artifactBucket": self.artifacts.bucket_name,
                 "githubConnectionArn": self.connection.arn,
                 "releaseNewsTopicArn": self.news.topic_arn,
+                "doraDashboard": self.dora.dashboard_name,
                 "approvalGuardrailScp": self.approvals.guardrail_scp,
                 "pipelines": {
                     name: {env: pipeline.name for env, pipeline in service.pipelines.items()}

@@ -51,6 +51,7 @@ _AZURE_LOCATION = {"location": "Azure Resource Manager cannot move a resource to
 RULES: dict[str, ReplacementRules] = {
     # terraform-provider-aws, internal/service/cloudwatch and internal/service/logs
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": _rules("alarmName"),
+    "aws:cloudwatch/dashboard:Dashboard": _rules("dashboardName"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": _rules("name"),
     "aws:cloudwatch/logGroup:LogGroup": _rules("name", "namePrefix", "logGroupClass"),
     # internal/service/events
@@ -97,6 +98,7 @@ RULES: dict[str, ReplacementRules] = {
     # internal/service/s3: every bucket configuration resource belongs to one bucket for life
     "aws:s3/bucket:Bucket": _rules("bucket", "bucketPrefix", "objectLockEnabled"),
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _BUCKET_CHILD,
+    "aws:s3/bucketLogging:BucketLogging": _BUCKET_CHILD,
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _rules("bucket"),
     "aws:s3/bucketPolicy:BucketPolicy": _rules("bucket"),
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _rules("bucket"),

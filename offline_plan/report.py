@@ -10,6 +10,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from components.model.artifact_retention import render_retention, retention_summary
+
 from .runner import Plan
 
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
@@ -89,6 +91,8 @@ def summary(plan: Plan) -> dict[str, Any]:
         "deployWaves": plan.inputs.deploy_waves(),
         # Who shares which CodeBuild capacity (README: Scaling to a large fleet, build queues).
         "buildQueues": plan.inputs.build_queue_summary(),
+        # What lives how long (README: Artifact retention): the bucket's kinds of objects, logs and images.
+        "artifactRetention": retention_summary(plan.inputs.catalog, plan.inputs.settings, plan.inputs.stack),
         "violations": {"mandatory": levels.get("mandatory", 0), "advisory": levels.get("advisory", 0)},
         "violationsByRule": violations_by_rule(plan),
         "durationSeconds": round(plan.seconds, 3),
@@ -155,6 +159,7 @@ def render_summary(plan: Plan, facts: dict[str, Any], path: Path) -> str:
         lines.append(f"  {environment}: {rendered}")
     lines.append("build queues (CodeBuild capacity and who builds there):")
     lines += [f"  {queue}: {render_queue(entry)}" for queue, entry in facts["buildQueues"].items()]
+    lines.append(f"artifact retention: {render_retention(facts['artifactRetention'])}")
     counts = facts["violations"]
     lines.append(f"policy: {counts['mandatory']} mandatory, {counts['advisory']} advisory violation(s)")
     lines += render_violations(plan, facts["violationsByRule"], path)

@@ -27,6 +27,10 @@ The day (prod settings, four environments; times UTC):
   this platform's) reports SUCCEEDED, and its event reaches the coordinator:
   it is ignored, and nothing is announced, started or restarted.
 
+The day's Deploy stage outcomes also reach the real DORA metrics function (``dora_day``), which
+records them and computes each service's four numbers: ``make simulate`` prints them per
+environment and writes the dashboard's data as ``out/dora-<stack>.md``.
+
 It prints the timeline and asserts the invariant the gate exists for: no
 service starts deploying in an environment while a dependency there is
 mid-deploy (its release in flight), its last deploy failed or its health alarm
@@ -36,6 +40,7 @@ event delays stay below build times (seconds in AWS, minutes here).
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 import json
@@ -57,6 +62,7 @@ from components.model.coordination_graph import coordination_graph_json
 from components.model.platform_inputs import PlatformInputs, load_platform_inputs
 from components.model.settings import CONFIG_KEY
 
+from .dora_day import DoraDay, DoraRecorder, markdown_table, summary_lines
 from .moto_world import ACCOUNT, REGION, provision, scheduled_tick, set_health, settings_for
 
 from coordinator.handler import Coordinator  # isort: skip  (functions/ is on sys.path through moto_world)
@@ -69,6 +75,8 @@ BUILD_MINUTES = 8
 DEPLOY_MINUTES = 6
 TICK_MINUTES = 5
 HOLD_TIMEOUT_MINUTES = 60
+COMMIT_BEFORE_PUSH_MINUTES = 25
+"""How long before a push its commit was written (the Source action's AuthorDate): lead time starts there."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,10 @@ class Execution:
     state: str = "InProgress"
     attempt: int = 1
     held_at_entry: bool = False
+    committed_at: datetime | None = None
+    """When the commit the execution builds was written."""
+    deployed: bool = False
+    """Its Deploy stage's actions ran (an execution the gate holds runs none)."""
 
 
 @dataclass
@@ -151,6 +163,7 @@ class DayResult:
     duplicates_dropped: int
     ignored: list[str] = field(default_factory=list)
     restarts_refused: list[str] = field(default_factory=list)
+    dora: DoraDay | None = None
 
 
 def _client_error(code: str, operation: str) -> ClientError:
@@ -161,6 +174,11 @@ class ReleaseDay:
     """The model of CodePipeline and EventBridge around the real functions."""
 
     settings = settings_for("release-day", hold_timeout_minutes=HOLD_TIMEOUT_MINUTES)
+
+    @staticmethod
+    def inputs_of(stack: str) -> PlatformInputs:
+        stack_file = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
+        return load_platform_inputs(stack_file["config"][f"cicd-platform:{CONFIG_KEY}"], stack, PROJECT_DIR)
 
     def __init__(
         self, inputs: PlatformInputs, seed: int = 7, honour_gate: bool = True, strict_retry: bool = True
@@ -183,6 +201,9 @@ class ReleaseDay:
         self.result = DayResult(self.timeline, [], [], [], [], [], [], 0, 0)
         self.counter = itertools.count(1)
         self.dependencies = {service.name: service.depends_on for service in inputs.catalog.services}
+        self.commits: dict[tuple[str, str], datetime] = {}
+        """The latest commit of each service's branch for an environment: what a restart builds."""
+        self.dora: DoraRecorder | None = None
 
     # -- scheduling --------------------------------------------------------------------------------------------
     def at(self, when: datetime, action: Callable[[], None]) -> None:
@@ -211,6 +232,13 @@ class ReleaseDay:
                 break
             self.now = when
             action()
+        if self.dora is not None:
+            placements = [
+                (service.name, environment.name)
+                for service in self.inputs.catalog.services
+                for environment in self.inputs.environments_for(service)
+            ]
+            self.result.dora = self.dora.finish(placements, DAY, DAY + timedelta(days=1))
         return self.result
 
     # -- the AWS side the functions call -----------------------------------------------------------------------
@@ -243,7 +271,12 @@ class ReleaseDay:
     # -- pipelines ---------------------------------------------------------------------------------------------
     def start(self, service: str, environment: str, deploy_fails: bool = False, trigger: str = "Webhook") -> str:
         execution = f"{service}-{environment}-{next(self.counter):03d}"
-        self.executions[execution] = Execution(service, environment, execution, deploy_fails, trigger, self.now)
+        if trigger == "Webhook":  # a push: its commit was written a while before
+            self.commits[(service, environment)] = self.now - timedelta(minutes=COMMIT_BEFORE_PUSH_MINUTES)
+        committed = self.commits.get((service, environment))
+        self.executions[execution] = Execution(
+            service, environment, execution, deploy_fails, trigger, self.now, committed_at=committed
+        )
         self.latest[(service, environment)] = execution
         self.in_flight.add((service, environment))
         self.timeline.add(self.now, f"{service}/{environment}", f"pipeline started ({execution}, {trigger})")
@@ -280,6 +313,7 @@ class ReleaseDay:
             return
         self.check_invariant(key)
         self.deploying.add(key)
+        execution.deployed = True
         self.timeline.add(self.now, f"{key[0]}/{key[1]}", f"deploying ({execution_id})")
         self.emit(*key, execution_id, "STARTED", stage="Deploy")
         self.at(self.now + timedelta(minutes=DEPLOY_MINUTES), lambda: self.finish_deploy(execution_id))
@@ -357,6 +391,8 @@ class ReleaseDay:
 
     def deliver(self, event: dict[str, Any]) -> None:
         self.result.events_delivered += 1
+        if self.dora is not None:
+            self.dora.deliver(event, self.now)
         outcome = Coordinator(self.aws().for_invocation(), now=self.now).handle(event)
         if "duplicate" in outcome:
             self.result.duplicates_dropped += 1
@@ -457,6 +493,31 @@ class _PipelineApi:
     def put_job_success_result(self, jobId: str) -> dict:  # noqa: N803 - boto3's parameter names
         return {}
 
+    def get_pipeline_execution(self, pipelineName: str, pipelineExecutionId: str) -> dict:  # noqa: N803
+        run = self.day.executions[pipelineExecutionId]
+        trigger = {"Webhook": "WebhookV2"}.get(run.trigger, run.trigger)
+        return {
+            "pipelineExecution": {
+                "pipelineName": pipelineName,
+                "pipelineExecutionId": pipelineExecutionId,
+                "status": run.state,
+                "executionType": "STANDARD",
+                "trigger": {"triggerType": trigger},
+            }
+        }
+
+    def list_action_executions(self, pipelineName: str, filter: dict, **_: Any) -> dict:  # noqa: N803
+        """The Source action's output variables (the commit), and Deploy actions where the stage ran them."""
+        run = self.day.executions[filter["pipelineExecutionId"]]
+        commit = hashlib.sha1(f"{run.service}@{run.committed_at}".encode(), usedforsecurity=False).hexdigest()
+        variables = {"CommitId": commit, "CommitMessage": f"Release {run.service}"}
+        if run.committed_at is not None:
+            variables["AuthorDate"] = run.committed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        actions = [{"stageName": "Source", "actionName": "Source", "output": {"outputVariables": variables}}]
+        if run.deployed:
+            actions.append({"stageName": "Deploy", "actionName": "Deploy", "status": run.state})
+        return {"actionExecutionDetails": actions}
+
     def put_job_failure_result(self, jobId: str, failureDetails: dict) -> dict:  # noqa: N803
         return {}
 
@@ -489,8 +550,7 @@ def simulate(stack: str = "prod", seed: int = 7, honour_gate: bool = True, stric
     ``strict_retry=False`` lets CodePipeline retry a stage its entry rule stopped
     (the API reference says it needs failed actions; the default follows it).
     """
-    stack_file = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
-    inputs = load_platform_inputs(stack_file["config"][f"cicd-platform:{CONFIG_KEY}"], stack, PROJECT_DIR)
+    inputs = ReleaseDay.inputs_of(stack)
     # Fake credentials for moto, restored afterwards; nothing leaves the process.
     fake = {"AWS_ACCESS_KEY_ID": "simulation", "AWS_SECRET_ACCESS_KEY": "simulation", "AWS_DEFAULT_REGION": REGION}
     saved = {key: os.environ.get(key) for key in fake}
@@ -504,6 +564,7 @@ def simulate(stack: str = "prod", seed: int = 7, honour_gate: bool = True, stric
                 [environment.name for environment in inputs.settings.environments],
                 [service.name for service in inputs.catalog.services],
             )
+            day.dora = DoraRecorder(ACCOUNT, REGION, day.settings.graph_parameter, _PipelineApi(day), "release-day")
             return day.run()
     finally:
         for key, value in saved.items():
@@ -528,11 +589,34 @@ def report(result: DayResult) -> int:
         print("\n".join(f"  {violation}" for violation in result.violations))
         return 1
     print("invariant held: no service started deploying while a dependency was unhealthy or mid-deploy")
+    if result.dora is not None:
+        dora = result.dora
+        print(
+            f"DORA metrics of the day (Deploy stage outcomes recorded {dora.recorded}, duplicates {dora.duplicates}, "
+            f"ignored {len(dora.ignored)}):"
+        )
+        print("\n".join(summary_lines(dora)))
     return 0
 
 
-def main() -> int:
-    return report(simulate())
+def write_dora_table(result: DayResult, stack: str, out_dir: Path) -> Path | None:
+    """``out/dora-<stack>.md``: the dashboard's data for the day, per service and environment."""
+    if result.dora is None:
+        return None
+    order = [environment.name for environment in ReleaseDay.inputs_of(stack).settings.environments]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"dora-{stack}.md"
+    path.write_text(markdown_table(result.dora, stack, DAY, order.index), encoding="utf-8")
+    return path
+
+
+def main(stack: str = "prod") -> int:
+    result = simulate(stack)
+    status = report(result)
+    path = write_dora_table(result, stack, PROJECT_DIR / "out")
+    if path is not None:
+        print(f"DORA dashboard data -> {path.relative_to(PROJECT_DIR)}")
+    return status
 
 
 if __name__ == "__main__":

@@ -161,7 +161,7 @@ def test_lambda_release_stages_code_in_s3_instead_of_zip_upload(prod_plan):
     release = {role: st for svc, role, st in tooling_role_policies(prod_plan) if role == f"cicd-release-{service}"}
     (statements,) = release.values()
     staged = next(s for s in statements if s["Sid"] == "StageReleases")
-    assert staged["Action"] == "s3:PutObject"
+    assert staged["Action"] == ["s3:PutObject", "s3:PutObjectTagging"]  # the package is tagged with its kind
     assert all("/lambda-releases/*" in r for r in staged["Resource"])
     deploy = next(
         r

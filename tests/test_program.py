@@ -21,6 +21,9 @@ IMAGE_BUILD_BUILDSPEC = (PROJECT_DIR / "components" / "aws" / "buildspecs" / "im
 # AWS defines no resource type for these: "*" is the only accepted resource. cloudwatch:DescribeAlarms has
 # one, but returns composite alarms only when granted on "*" (Amazon CloudWatch API Reference, DescribeAlarms).
 UNSCOPABLE_ACTIONS = {
+    # No resource type either (Service Authorization Reference, CloudWatch); the DORA function's grant is narrowed
+    # by the cloudwatch:namespace condition key instead (checked below).
+    "cloudwatch:PutMetricData",
     "cloudwatch:DescribeAlarms",
     "ecr:GetAuthorizationToken",
     "ecs:RegisterTaskDefinition",
@@ -267,6 +270,8 @@ def test_iam_statements_name_actions_and_resources(stack, request):
             assert not any(a in ("*", "*:*") or a.endswith(":*") for a in actions), statement
             if statement.get("Resource") == "*":
                 assert set(actions) <= UNSCOPABLE_ACTIONS, statement
+            if "cloudwatch:PutMetricData" in actions:
+                assert "cloudwatch:namespace" in statement["Condition"]["StringEquals"], statement
 
 
 def test_roles_are_separate_per_purpose(prod_plan):
@@ -364,37 +369,44 @@ def test_artifact_key_rotates_and_lets_exactly_the_deploy_side_roles_decrypt(pro
 
 
 def test_artifact_bucket_is_hardened(prod_plan):
-    bucket = resource(prod_plan, "aws:s3/bucket:Bucket")
-    name = bucket.inputs["bucket"]
-    assert name == "cicd-artifacts-prod-123456789012-eu-west-1"
-    versioning = resource(prod_plan, "aws:s3/bucketVersioning:BucketVersioning").inputs
+    name = "cicd-artifacts-prod-123456789012-eu-west-1"
+    resource(prod_plan, "aws:s3/bucket:Bucket", bucket=name)
+    versioning = resource(prod_plan, "aws:s3/bucketVersioning:BucketVersioning", bucket=name).inputs
     assert versioning["versioningConfiguration"] == {"status": "Enabled"}
     (rule,) = resource(
-        prod_plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+        prod_plan,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        bucket=name,
     ).inputs["rules"]
     assert rule["bucketKeyEnabled"] is True
     assert rule["applyServerSideEncryptionByDefault"] == {
         "sseAlgorithm": "aws:kms",
         "kmsMasterKeyId": prod_plan.outputs["artifactKeyArn"],
     }
-    block = resource(prod_plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    block = resource(prod_plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", bucket=name).inputs
     assert all(
         block[flag] is True
         for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     )
-    ownership = resource(prod_plan, "aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
+    ownership = resource(prod_plan, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", bucket=name).inputs
     assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
     statements = {
         s["Sid"]: s
-        for s in document(resource(prod_plan, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"]
+        for s in document(resource(prod_plan, "aws:s3/bucketPolicy:BucketPolicy", bucket=name).inputs["policy"])[
+            "Statement"
+        ]
     }
     tls = statements["DenyInsecureTransport"]
     assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    lifecycle = resource(prod_plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs
+    lifecycle = resource(
+        prod_plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", bucket=name
+    ).inputs
+    # One rule per kind of object (tests/test_artifact_retention_program.py); every object ages out.
     rules = {r["id"]: r for r in lifecycle["rules"]}
-    assert rules["expire-old-artifacts"]["expiration"] == {"days": 90}
-    assert rules["expire-old-artifacts"]["noncurrentVersionExpiration"] == {"noncurrentDays": 7}
-    assert rules["expire-old-artifacts"]["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1}
+    assert rules["everything-else"]["expiration"] == {"days": 400}
+    assert rules["everything-else"]["noncurrentVersionExpiration"] == {"noncurrentDays": 7}
+    assert rules["everything-else"]["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1}
+    assert rules["pipeline-artifacts-a"]["expiration"] == {"days": 90}
 
 
 def test_pipelines_encrypt_artifacts_with_the_platform_key(dev_plan):

@@ -4,8 +4,9 @@ Artifacts cross accounts (built in tooling, deployed from environment
 accounts), so the key and bucket policies say which roles of which accounts may
 read them: by pattern and tag, so their size does not grow with the fleet.
 Everything else is the hardening a reviewer expects: rotation, versioning,
-SSE-KMS with a bucket key, no public access, TLS only, owner-enforced objects and
-a lifecycle that keeps the bucket from growing forever.
+SSE-KMS with a bucket key, no public access, TLS only, owner-enforced objects,
+a lifecycle per kind of object from the stack settings (``model.artifact_retention``)
+and server access logs in a bucket of their own (``access_log_bucket``; CKV_AWS_18).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import pulumi_aws as aws
 
 from .. import iam
 from ..model import naming
+from ..model.artifact_retention import artifact_lifecycle
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import standard_tags
+from .access_log_bucket import AccessLogBucket, AccessLogBucketArgs
 
 
 @dataclass(frozen=True)
@@ -93,23 +96,20 @@ class ArtifactStore(pulumi.ComponentResource):
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=bucket.id,
-            rules=[
-                {
-                    "id": "expire-old-artifacts",
-                    "status": "Enabled",
-                    "filter": {},
-                    "expiration": {"days": settings.artifact_retention_days},
-                    "noncurrent_version_expiration": {"noncurrent_days": 7},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                },
-                {
-                    "id": "remove-expired-object-delete-markers",
-                    "status": "Enabled",
-                    "filter": {},
-                    "expiration": {"expired_object_delete_marker": True},
-                },
-            ],
+            rules=[rule.as_args() for rule in artifact_lifecycle(args.inputs.catalog, settings)],
             opts=bucket_child,
+        )
+        logs = AccessLogBucket(
+            f"{name}-access-logs", AccessLogBucketArgs(inputs=args.inputs, source_bucket_arn=bucket.arn), opts=child
+        )
+        aws.s3.BucketLogging(
+            f"{name}-logging",
+            bucket=bucket.id,
+            target_bucket=logs.bucket_name,
+            target_prefix=naming.ARTIFACT_ACCESS_LOG_PREFIX,
+            # Date-partitioned keys (by when the request happened), the layout Athena reads by partition.
+            target_object_key_format={"partitioned_prefix": {"partition_date_source": "EventTime"}},
+            opts=pulumi.ResourceOptions(parent=bucket, depends_on=logs.ready),
         )
         aws.s3.BucketPolicy(
             f"{name}-policy",
@@ -122,4 +122,12 @@ class ArtifactStore(pulumi.ComponentResource):
         self.key_arn = key.arn
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
-        self.register_outputs({"keyArn": key.arn, "bucketName": bucket.bucket, "bucketArn": bucket.arn})
+        self.access_log_bucket_name = logs.bucket_name
+        self.register_outputs(
+            {
+                "keyArn": key.arn,
+                "bucketName": bucket.bucket,
+                "bucketArn": bucket.arn,
+                "accessLogBucketName": logs.bucket_name,
+            }
+        )

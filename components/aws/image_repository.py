@@ -5,8 +5,10 @@ commit of its own branch) and pulled by the environment accounts, so the
 repository policy names those accounts and no one else. Tags are immutable (a
 tag always means the image that was tested); builds tag with commit,
 environment and pipeline execution (``IMAGE_TAG``), so rebuilding one commit
-for another environment never collides. Untagged layers are pruned so the
-registry does not grow without bound.
+for another environment never collides. The repository keeps the newest
+``releaseImagesPerEnvironment`` images of each environment and expires untagged
+images a day after their push (``model.artifact_retention``), so the registry
+does not grow without bound and a rollback still finds its image.
 """
 
 from __future__ import annotations
@@ -18,10 +20,8 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
+from ..model.artifact_retention import image_lifecycle_policy
 from ..model.tags import standard_tags
-
-UNTAGGED_IMAGE_DAYS = 14
-KEPT_RELEASE_IMAGES = 200
 
 
 class ImageRepository(pulumi.ComponentResource):
@@ -38,6 +38,8 @@ class ImageRepository(pulumi.ComponentResource):
         owner: str,
         region: str,
         pull_account_ids: Sequence[str],
+        environments: Sequence[str],
+        kept_per_environment: int,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("cicd:build:ImageRepository", name, None, opts)
@@ -55,31 +57,7 @@ class ImageRepository(pulumi.ComponentResource):
             f"{name}-lifecycle",
             repository=repository.name,
             policy=json.dumps(
-                {
-                    "rules": [
-                        {
-                            "rulePriority": 1,
-                            "description": "Prune untagged layers",
-                            "selection": {
-                                "tagStatus": "untagged",
-                                "countType": "sinceImagePushed",
-                                "countUnit": "days",
-                                "countNumber": UNTAGGED_IMAGE_DAYS,
-                            },
-                            "action": {"type": "expire"},
-                        },
-                        {
-                            "rulePriority": 2,
-                            "description": "Keep the most recent release images",
-                            "selection": {
-                                "tagStatus": "any",
-                                "countType": "imageCountMoreThan",
-                                "countNumber": KEPT_RELEASE_IMAGES,
-                            },
-                            "action": {"type": "expire"},
-                        },
-                    ]
-                },
+                image_lifecycle_policy(environments, kept_per_environment),
                 sort_keys=True,
             ),
             opts=in_repository,

@@ -302,6 +302,8 @@ class ServicePipeline(pulumi.ComponentResource):
             owner=service.owner,
             region=inputs.settings.region,
             pull_account_ids=[env.account_id for env in environments],
+            environments=[env.name for env in environments],
+            kept_per_environment=inputs.settings.release_images_per_environment,
             opts=pulumi.ResourceOptions(parent=self),
         )
         return CodeBuildProject(

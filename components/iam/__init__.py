@@ -28,6 +28,7 @@ from .github_dispatch import (
     github_app_key_policy,
 )
 from .governance import scan_role_policy
+from .metrics import dora_key_policy, dora_role_policy
 from .notifications import (
     dead_letter_queue_policy,
     notification_key_policy,
@@ -35,7 +36,12 @@ from .notifications import (
     secret_arn_pattern,
     slack_notifier_policy,
 )
-from .resource_policies import artifact_bucket_policy, artifact_key_policy, image_repository_policy
+from .resource_policies import (
+    access_log_bucket_policy,
+    artifact_bucket_policy,
+    artifact_key_policy,
+    image_repository_policy,
+)
 from .rollback import (
     alarm_reader_policy,
     alarm_reader_trust,
@@ -54,6 +60,7 @@ __all__ = [
     "SCP_SIZE_LIMIT",
     "CoordinationScope",
     "Document",
+    "access_log_bucket_policy",
     "alarm_reader_policy",
     "alarm_reader_trust",
     "alarm_topic_key_policy",
@@ -73,6 +80,8 @@ __all__ = [
     "dispatch_invoke_statement",
     "dispatch_key_policy",
     "document",
+    "dora_key_policy",
+    "dora_role_policy",
     "ecs_deploy_policy",
     "event_forwarder_policy",
     "github_app_key_policy",

@@ -1,4 +1,4 @@
-"""Resource policies: the artifact key, the artifact bucket and the image registries.
+"""Resource policies: the artifact key, the artifact bucket, its access log bucket and the image registries.
 
 Artifacts cross accounts, so these policies say which roles of which accounts may read them. They
 are shared by the whole fleet, so they name roles by pattern and tag, never one ARN per role: a list
@@ -115,6 +115,37 @@ def artifact_bucket_policy(region: str, bucket_arn: str, reader_accounts: Mappin
     ]
     statements += _readers(region, reader_accounts, "ReadsArtifacts", ARTIFACT_READ_ACTIONS, f"{bucket_arn}/*")
     return document(*statements)
+
+
+def access_log_bucket_policy(log_bucket_arn: str, prefix: str, source_bucket_arn: str, source_account: str) -> Document:
+    """TLS only, and S3's log delivery may write the source bucket's logs under ``prefix``, for that bucket only.
+
+    A bucket with ``BucketOwnerEnforced`` ownership takes no ACL grants, so S3 server access logging is
+    granted by bucket policy to the ``logging.s3.amazonaws.com`` principal, narrowed by ``aws:SourceArn``
+    (the source bucket) and ``aws:SourceAccount`` against a confused deputy (S3 User Guide, "Permissions
+    for log delivery").
+    """
+    return document(
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [log_bucket_arn, f"{log_bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        {
+            "Sid": "ServerAccessLogDelivery",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": f"{log_bucket_arn}/{prefix}*",
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": source_bucket_arn},
+                "StringEquals": {"aws:SourceAccount": source_account},
+            },
+        },
+    )
 
 
 def image_repository_policy(region: str, pull_account_ids: Sequence[str]) -> Document:

@@ -237,9 +237,11 @@ def release_role_policy(
             "Resource": artifact_objects(bucket_arn, artifact_prefixes),
         },
         {
+            # A PutObject that tags its object (the package's kind, which its lifecycle rule finds) also needs
+            # s3:PutObjectTagging (S3 API reference, PutObject: permissions).
             "Sid": "StageReleases",
             "Effect": "Allow",
-            "Action": "s3:PutObject",
+            "Action": ["s3:PutObject", "s3:PutObjectTagging"],
             "Resource": artifact_objects(bucket_arn, release_prefixes),
         },
         {

@@ -46,6 +46,12 @@ def lambda_release_prefix(service: str, environment: str) -> str:
     return f"{artifact_prefix(service, environment)}/lambda-releases"
 
 
+ARTIFACT_KIND_TAG = "cicd-artifact-kind"
+"""Object tag the platform's own writers put on what they upload, so a lifecycle rule can find it by kind."""
+LAMBDA_RELEASE_KIND = "lambda-release"
+"""``ARTIFACT_KIND_TAG`` of a Lambda release package (the release buildspec tags every upload with it)."""
+
+
 def connection_arns(connection_arn: str) -> list[str]:
     """A connection's ARN in both service prefixes: AWS renamed CodeStar Connections to CodeConnections,
     and new connections may carry either prefix while both IAM action prefixes stay valid."""
@@ -138,6 +144,15 @@ def deployment_group_name(service: str, environment: str) -> str:
 
 def artifact_bucket_name(stack: str, account_id: str, region: str) -> str:
     return f"cicd-artifacts-{stack.lower()}-{account_id}-{region}"[:63]
+
+
+def access_log_bucket_name(stack: str, account_id: str, region: str) -> str:
+    """Where S3 delivers the artifact bucket's server access logs (same account and region, as S3 requires)."""
+    return f"cicd-access-logs-{stack.lower()}-{account_id}-{region}"[:63]
+
+
+ARTIFACT_ACCESS_LOG_PREFIX = "artifacts/"
+"""Key prefix of the artifact bucket's access logs in the log bucket (room for other sources beside it)."""
 
 
 def build_log_group_name(service: str) -> str:
@@ -397,13 +412,16 @@ def report_group_arn(region: str, account_id: str, name: str) -> str:
     return f"arn:{partition_of(region)}:codebuild:{region}:{account_id}:report-group/{name}"
 
 
+SECURITY_REPORTS_ROOT = "security_reports"
+
+
 def security_reports_prefix(service: str) -> str:
     """Where a service's scan reports and SBOMs live in the artifact bucket.
 
     The underscore keeps it apart from pipeline artifacts, which CodePipeline
     stores under the pipeline's name (``<service>-<env>``, never an underscore).
     """
-    return f"security_reports/{service}"
+    return f"{SECURITY_REPORTS_ROOT}/{service}"
 
 
 def security_hub_product_arn(region: str, account_id: str) -> str:
@@ -453,3 +471,18 @@ def environment_account_name(environment: str, account_id: str, stack_account_id
 def build_fleet_name(stack: str, queue: str) -> str:
     """A build queue's CodeBuild reserved-capacity fleet (one per queue that is a fleet)."""
     return f"cicd-{stack.lower()}-{queue}"
+
+
+# -- DORA metrics (one recorder and one dashboard per stack) --------------------------------------------------------
+DORA_PURPOSE = "dora-metrics"
+"""The function's purpose: ``cicd-dora-metrics-<stack>`` (``function_name``)."""
+
+
+def dora_table_name(stack: str) -> str:
+    """The deployments the DORA function recorded, one item per Deploy stage that ended."""
+    return f"cicd-dora-deployments-{stack.lower()}"
+
+
+def dora_dashboard_name(stack: str) -> str:
+    """CloudWatch dashboards are global in an account: the stack's name keeps two stacks' apart."""
+    return f"cicd-dora-{stack.lower()}"

@@ -196,7 +196,36 @@ class StackSettings(_Frozen):
         default=True,
         description="Honour the catalog's per-service accounts; a sandbox stack turns this off.",
     )
-    artifact_retention_days: int = Field(default=90, ge=7, le=3650)
+    artifact_retention_days: int = Field(
+        default=90,
+        ge=7,
+        le=3650,
+        description="Days pipeline artifacts (sources, build outputs) live in the artifact bucket "
+        "(README: Artifact retention).",
+    )
+    security_report_retention_days: int = Field(
+        default=400,
+        ge=30,
+        le=3650,
+        description="Days scan reports and SBOMs (security_reports/) live: audit evidence, kept past a year's audit.",
+    )
+    lambda_release_retention_days: int = Field(
+        default=7,
+        ge=1,
+        le=3650,
+        description="Days a Lambda release package lives; at most artifactRetentionDays (it sits in the pipeline's "
+        "artifacts, whose rule S3 would apply first).",
+    )
+    access_log_retention_days: int = Field(
+        default=365, ge=30, le=3650, description="Days the artifact bucket's server access logs live."
+    )
+    release_images_per_environment: int = Field(
+        default=20,
+        ge=2,
+        le=1000,
+        description="Release images each ECR repository keeps per environment (every build counts, deployed or "
+        "not); a rollback needs the last deployed one.",
+    )
     github_environments: bool = Field(
         default=False,
         description="Create the GitHub environments of services that deploy to GCP/Azure and write their variables.",
@@ -313,6 +342,17 @@ class StackSettings(_Frozen):
                 f"GCP workload identity pool '{pool}' in project '{project}' is named by two environments; "
                 "each environment needs its own pool (its provider pins that environment's repositories), "
                 "so give one a different workloadIdentityPoolId"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _retention_consistent(self) -> StackSettings:
+        if self.lambda_release_retention_days > self.artifact_retention_days:
+            raise ValueError(
+                f"lambdaReleaseRetentionDays ({self.lambda_release_retention_days}) exceeds artifactRetentionDays "
+                f"({self.artifact_retention_days}): release packages sit among the pipeline's artifacts, and S3 "
+                "applies the shorter of two overlapping expirations, so they could not live longer; lower it or "
+                "raise artifactRetentionDays"
             )
         return self
 

@@ -3,7 +3,11 @@
 In pulumi-aws 7 every bucket setting is its own resource (encryption,
 versioning, public access block, policy, lifecycle), so the resource rules
 judge each setting and the stack rule ``s3-bucket-hardened`` checks that a
-bucket has them at all.
+bucket has them at all. ``s3-kms`` is a stack rule too: S3 server access logs
+can only be delivered to a bucket encrypted with S3-managed keys (S3 User Guide,
+"Enabling Amazon S3 server access logging"; S3 API reference, ``LoggingEnabled``),
+so SSE-S3 is accepted on a bucket that a ``BucketLogging`` names as its target,
+and on no other.
 """
 
 from __future__ import annotations
@@ -54,10 +58,19 @@ PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls
 PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
 
 
-# s3-kms
+# s3-kms (stack: whether a bucket may use SSE-S3 depends on what writes into it)
+
+LOGGING_TYPES = frozenset({"aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2"})
+SSE_S3 = "AES256"
 
 
-def check_kms(_: str, props: Props, __: Config) -> Iterator[str]:
+def _encryption_problems(props: Props, may_use_sse_s3: bool | None) -> Iterator[str]:
+    """The configuration's rules that are not SSE-KMS with a customer key.
+
+    ``may_use_sse_s3``: the bucket receives S3 server access logs (True), does not (False), or it
+    cannot be told yet (None: its name or a logging target is not known), in which case SSE-S3 is
+    not reported.
+    """
     if is_unknown(props.get("rules")):
         return
     rules = as_list(props.get("rules"))
@@ -70,20 +83,59 @@ def check_kms(_: str, props: Props, __: Config) -> Iterator[str]:
         if is_unknown(default) or is_unknown(algorithm):
             continue
         key = dig(default, "kmsMasterKeyId")
+        if algorithm == SSE_S3 and may_use_sse_s3 is not False:
+            continue
         if algorithm not in KMS_ALGORITHMS:
             yield f"rule {index}: default encryption is {algorithm!r}, not SSE-KMS"
         elif not key and not is_unknown(key):
             yield f"rule {index}: SSE-KMS without kms_master_key_id uses the AWS-managed key, not a customer key"
 
 
-S3_KMS = resource_rule(
+def _known_name(value: Any) -> str | None:
+    return value if isinstance(value, str) and not is_unknown(value) else None
+
+
+def _bucket_name(resource: PolicyResource, buckets: Mapping[str, PolicyResource]) -> str | None:
+    """The name of the bucket a companion configures: its ``bucket`` prop, else the bucket it hangs off."""
+    own = _known_name(resource.props.get("bucket"))
+    if own is not None:
+        return own
+    for urn in (resource.parent, *resource.dependencies):
+        if urn in buckets:
+            linked = _known_name(buckets[urn].props.get("bucket"))
+            if linked is not None:
+                return linked
+    return None
+
+
+def check_kms(resources: Sequence[PolicyResource], _: Config) -> Iterator[tuple[str | None, str]]:
+    buckets = {r.urn: r for r in resources if r.type in BUCKET_TYPES}
+    targets = [r.props.get("targetBucket") for r in resources if r.type in LOGGING_TYPES]
+    known_targets = {name for name in map(_known_name, targets) if name is not None}
+    every_target_known = not any(is_unknown(target) for target in targets)
+    for resource in resources:
+        if resource.type not in ENCRYPTION_TYPES:
+            continue
+        name = _bucket_name(resource, buckets)
+        if name is not None and name in known_targets:
+            may_use_sse_s3: bool | None = True
+        elif name is None or not every_target_known:
+            may_use_sse_s3 = None
+        else:
+            may_use_sse_s3 = False
+        for problem in _encryption_problems(resource.props, may_use_sse_s3):
+            yield resource.urn, problem
+
+
+S3_KMS = stack_rule(
     name="s3-kms",
-    description="S3 default encryption uses SSE-KMS with a customer-managed key.",
+    description="S3 default encryption uses SSE-KMS with a customer-managed key (SSE-S3 only on a bucket that "
+    "receives S3 server access logs, which AWS requires there).",
     level="mandatory",
-    resource_types=ENCRYPTION_TYPES,
     check=check_kms,
     remediation="Set apply_server_side_encryption_by_default to sse_algorithm='aws:kms' with kms_master_key_id "
-    "naming your customer-managed key.",
+    "naming your customer-managed key; a server access log destination uses 'AES256' (S3 delivers no access logs "
+    "to an SSE-KMS bucket) and is named as target_bucket by a BucketLogging.",
     anchors=("CKV_AWS_145", "CKV_AWS_19"),
 )
 
@@ -288,5 +340,5 @@ S3_BUCKET_HARDENED = stack_rule(
     anchors=("CKV2_AWS_6", "CKV_AWS_145", "CKV_AWS_21"),
 )
 
-RESOURCE_RULES = (S3_KMS, S3_VERSIONING, S3_NO_PUBLIC, S3_TLS_ONLY, S3_LIFECYCLE)
-STACK_RULES = (S3_BUCKET_HARDENED,)
+RESOURCE_RULES = (S3_VERSIONING, S3_NO_PUBLIC, S3_TLS_ONLY, S3_LIFECYCLE)
+STACK_RULES = (S3_KMS, S3_BUCKET_HARDENED)

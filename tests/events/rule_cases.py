@@ -356,6 +356,50 @@ def dispatch_halting_ignores(subject: Subject) -> list[Case]:
     return cases
 
 
+DEPLOY_OUTCOMES = ("SUCCEEDED", "FAILED")
+"""How a Deploy stage ends: the outcomes the DORA function records (a deploy, a failed deploy, a rollback's end)."""
+QUIET_STAGE_STATES = ("STARTED", "RESUMED", "CANCELED", "STOPPING", "STOPPED")
+
+
+def dora_outcomes_delivers(subject: Subject) -> list[Case]:
+    world = subject.world
+    return [
+        Case(f"{p.pipeline} Deploy stage {state}", stage_execution(world, p.pipeline, state))
+        for p in world.placements
+        for state in DEPLOY_OUTCOMES
+    ]
+
+
+def dora_outcomes_ignores(subject: Subject) -> list[Case]:
+    world = subject.world
+    cases = []
+    for p in world.first_in_each_environment():
+        cases += [
+            Case(f"{p.pipeline} Deploy stage {s}", stage_execution(world, p.pipeline, s)) for s in QUIET_STAGE_STATES
+        ]
+        cases.append(
+            Case(f"{p.pipeline} Build stage SUCCEEDED", stage_execution(world, p.pipeline, "SUCCEEDED", "Build"))
+        )
+        cases.append(Case(f"{p.pipeline} SUCCEEDED", pipeline_execution(world, p.pipeline, "SUCCEEDED")))
+        cases.append(Case(f"{p.pipeline} Deploy action SUCCEEDED", action_execution(world, p.pipeline, "SUCCEEDED")))
+        cases.append(
+            Case(f"forged {p.pipeline} Deploy stage SUCCEEDED", forged(stage_execution(world, p.pipeline, "SUCCEEDED")))
+        )
+        same_name_elsewhere = aws_event(
+            "codepipeline-stage-execution-state-change",
+            account=p.account,
+            region=p.region,
+            pipeline=p.pipeline,
+            state="SUCCEEDED",
+            stage="Deploy",
+        )
+        cases.append(Case(f"{p.pipeline} Deploy stage SUCCEEDED in account {p.account}", same_name_elsewhere))
+    cases.append(
+        Case(f"{FOREIGN_PIPELINE} Deploy stage SUCCEEDED", stage_execution(world, FOREIGN_PIPELINE, "SUCCEEDED"))
+    )
+    return cases
+
+
 def forwarded_delivers(subject: Subject) -> list[Case]:
     """What the environment accounts' forwarding rules put on the deploy-events bus (account and source kept)."""
     cases = []
@@ -527,6 +571,12 @@ RULE_KINDS: tuple[RuleKind, ...] = (
         dispatch_halting_ignores,
         shares_duty=True,
     ),
+        "DORA metrics: deploy outcomes",
+        "cicd-dora-deploy-outcomes-{stack}",
+        dora_outcomes_delivers,
+        dora_outcomes_ignores,
+    ),
+    RuleKind("DORA metrics: hourly publication", "cicd-dora-publish-{stack}", scheduled=True),
     RuleKind(
         "forwarding: health alarms",
         "cicd-forward-health-alarms-{environment}{-n}",

@@ -12,6 +12,7 @@ from .platform_shapes import KEY_ARN, TOOLING
 from .rule_cases import document, fires, quiet, unknown
 
 BUCKET = "cicd-artifacts-prod-123456789012-eu-west-1"
+LOG_BUCKET = "cicd-access-logs-prod-123456789012-eu-west-1"
 BUCKET_ARN = f"arn:aws:s3:::{BUCKET}"
 ROOT = f"arn:aws:iam::{TOOLING}:root"
 DENY_PLAIN_HTTP = {
@@ -96,6 +97,18 @@ def companions_of(bucket, *resources):
 CASES = [
     fires(S3_KMS, "SSE-S3", encryption("AES256", None), "rule 0: default encryption is 'AES256', not SSE-KMS"),
     quiet(S3_KMS, "SSE-KMS with the artifact key", encryption()),
+    quiet(
+        S3_KMS,
+        "SSE-S3 on the bucket S3 delivers the artifact bucket's access logs to",
+        [
+            Resource(
+                "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+                {"bucket": LOG_BUCKET, "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]},
+                "access-logs-encryption",
+            ),
+            s3("BucketLogging", "artifacts-logging", targetBucket=LOG_BUCKET, targetPrefix="artifacts/"),
+        ],
+    ),
     unknown(S3_KMS, "key ARN not known yet", encryption(key=UNKNOWN)),
     fires(S3_VERSIONING, "suspended", versioning("Suspended"), "bucket versioning is 'Suspended', not 'Enabled'"),
     quiet(S3_VERSIONING, "enabled", versioning()),

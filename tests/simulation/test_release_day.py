@@ -93,3 +93,53 @@ def test_an_event_of_a_same_named_pipeline_in_an_environment_account_is_ignored(
     forged = next(line for line in day.timeline.render().splitlines() if "in account 444444444444 SUCCEEDED" in line)
     same_moment = [line for line in day.timeline.render().splitlines() if line[:8] == forged[:8]]
     assert len(same_moment) == 2  # the forged success and its rejection: nothing announced, started or restarted
+
+
+# --- DORA metrics of the day, through the real DORA function ---------------------------------------------
+
+
+def test_the_dora_function_records_every_deploy_outcome_of_the_day_once(day):
+    dora = day.dora
+    assert dora.ignored == []
+    assert dora.duplicates > 0  # EventBridge delivered some outcomes twice: recorded once
+    deployments = sum(numbers.deployments for numbers in dora.by_placement.values())
+    assert deployments == sum(numbers.deployments for numbers in dora.by_environment.values())
+    assert sum(numbers.successes for numbers in dora.by_placement.values()) == len(day.deployed)
+
+
+def test_a_failed_deploy_fixed_later_is_a_change_failure_restored_when_the_fix_deployed(day):
+    from simulation.release_day import CHANGES
+
+    payments = day.dora.by_placement[("payments", "prod")]
+    assert (payments.deployments, payments.failed_changes, payments.change_failure_rate) == (2, 1, 50.0)
+    failed, fix = (c.minute for c in CHANGES if (c.service, c.environment) == ("payments", "prod"))
+    # Both runs build and deploy for as long: the fix lands as much later as it was pushed.
+    assert payments.time_to_restore_seconds == (fix - failed) * 60
+
+
+def test_lead_time_runs_from_the_commit_to_its_deployment(day):
+    from simulation.release_day import BUILD_MINUTES, COMMIT_BEFORE_PUSH_MINUTES, DEPLOY_MINUTES
+
+    auth = day.dora.by_placement[("auth", "prod")]  # pushed, built and deployed without a hold
+    assert auth.lead_time_seconds == (COMMIT_BEFORE_PUSH_MINUTES + BUILD_MINUTES + DEPLOY_MINUTES) * 60
+
+
+def test_a_deploy_that_never_succeeded_is_a_failure_not_yet_restored(day):
+    ledger = day.dora.by_placement[("ledger", "staging")]
+    assert (ledger.change_failure_rate, ledger.time_to_restore_seconds) == (100.0, None)
+    # Its dependents were held at the gate and aborted: they never deployed, so they count for nothing.
+    assert day.dora.by_placement[("invoicing", "staging")].deployments == 0
+
+
+def test_make_simulate_prints_the_four_numbers_and_writes_the_dashboards_data(day, capsys, tmp_path):
+    from simulation.release_day import write_dora_table
+
+    report(day)
+    out = capsys.readouterr().out
+    assert "DORA metrics of the day" in out
+    prod = next(line for line in out.splitlines() if line.startswith("  prod: deployments per day"))
+    assert all(name in prod for name in ("lead time for changes", "change failure rate", "time to restore"))
+    path = write_dora_table(day, "prod", tmp_path)
+    table = path.read_text(encoding="utf-8")
+    assert path.name == "dora-prod.md"
+    assert "| payments | prod | 2 | 1 | " in table and "| 50 % | 30 min |" in table
