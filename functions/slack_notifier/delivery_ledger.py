@@ -69,6 +69,11 @@ def invocation_lease(context: Any) -> Callable[[], float]:
     return lambda: max(0, remaining_millis()) / 1000 + CLOCK_SKEW_SECONDS
 
 
+def news_thread_key(pipeline: str, execution: str) -> str:
+    """Where release news keeps the Slack message an execution's later messages (its failure digest) reply to."""
+    return f"news-thread#{pipeline}#{execution}"
+
+
 class DeliveryLedger:
     def __init__(
         self,

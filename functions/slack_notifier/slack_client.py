@@ -235,6 +235,11 @@ def bot_token_from_secret(secret_id: str, secrets_client: Any) -> str:
     return _bot_token_cache[secret_id]
 
 
+def forget_bot_token(secret_id: str) -> None:
+    """Drop a cached token Slack refused (``invalid_auth`` after a rotation): the next attempt reads the secret."""
+    _bot_token_cache.pop(secret_id, None)
+
+
 def chatbot_notification(title: str, description: str) -> str:
     """An AWS Chatbot custom notification (SNS message body); the webhook notifier renders the same shape.
 
