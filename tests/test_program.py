@@ -22,6 +22,8 @@ IMAGE_BUILD_BUILDSPEC = (PROJECT_DIR / "components" / "aws" / "buildspecs" / "im
 # one, but returns composite alarms only when granted on "*" (Amazon CloudWatch API Reference, DescribeAlarms).
 UNSCOPABLE_ACTIONS = {
     "cloudwatch:DescribeAlarms",
+    "codedeploy:GetDeploymentTarget",
+    "codedeploy:ListDeploymentTargets",
     "ecr:GetAuthorizationToken",
     "ecs:RegisterTaskDefinition",
     "codepipeline:PutJobFailureResult",

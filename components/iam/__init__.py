@@ -19,6 +19,7 @@ from .coordination import (
 )
 from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
+from .failure_digest import failure_digest_policy
 from .github_dispatch import dispatch_function_policy, dispatch_invoke_statement, dispatch_key_policy
 from .governance import scan_role_policy
 from .notifications import (
@@ -66,6 +67,7 @@ __all__ = [
     "document",
     "ecs_deploy_policy",
     "event_forwarder_policy",
+    "failure_digest_policy",
     "image_build_role_policy",
     "image_repository_policy",
     "instance_artifact_read_policy",
