@@ -31,6 +31,8 @@ STRANGER_ACCOUNT = "777766665555"
 """An account of the organization that is no environment of this stack (a sandbox, the security account)."""
 FOREIGN_PIPELINE = "data-lake-nightly"
 """A pipeline in the tooling account that the platform does not own."""
+OTHER_REGION = "ap-southeast-2"
+"""A region where the stack runs no pipeline."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,14 @@ def failed_actions_ignores(subject: Subject) -> list[Case]:
             cases.append(Case(f"{p.pipeline} action {state}", action_execution(world, p.pipeline, state)))
         cases.append(Case(f"{p.pipeline} Deploy stage FAILED", stage_execution(world, p.pipeline, "FAILED")))
         cases.append(Case(f"forged {p.pipeline} action FAILED", forged(action_execution(world, p.pipeline, "FAILED"))))
+        # The digest reads the failed pipeline in the tooling account and region: the same event from
+        # another account (PutEvents on a bus that accepts it) or region names a pipeline it cannot read.
+        elsewhere = action_execution(world, p.pipeline, "FAILED")
+        elsewhere["account"] = STRANGER_ACCOUNT
+        cases.append(Case(f"{p.pipeline} action FAILED from account {STRANGER_ACCOUNT}", elsewhere))
+        other_region = action_execution(world, p.pipeline, "FAILED")
+        other_region["region"] = OTHER_REGION if world.region != OTHER_REGION else "eu-central-1"
+        cases.append(Case(f"{p.pipeline} action FAILED in {other_region['region']}", other_region))
     cases.append(Case(f"{FOREIGN_PIPELINE} action FAILED", action_execution(world, FOREIGN_PIPELINE, "FAILED")))
     return cases
 
@@ -353,8 +363,8 @@ CLOUDTRAIL_DETAIL_TYPE = (
 RULE_KINDS: tuple[RuleKind, ...] = (
     RuleKind("release news", "cicd-pipeline-news-{stack}", release_news_delivers, release_news_ignores),
     RuleKind(
-        "rollback reporter: failed actions",
-        "cicd-{stack}-rollback-reporter-failed-actions",
+        "failure digest: failed actions",
+        "cicd-failure-digest-{stack}-failed-actions",
         failed_actions_delivers,
         failed_actions_ignores,
     ),
