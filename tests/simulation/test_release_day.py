@@ -90,3 +90,23 @@ def test_an_event_of_a_same_named_pipeline_in_an_environment_account_is_ignored(
     forged = next(line for line in day.timeline.render().splitlines() if "in account 444444444444 SUCCEEDED" in line)
     same_moment = [line for line in day.timeline.render().splitlines() if line[:8] == forged[:8]]
     assert len(same_moment) == 2  # the forged success and its rejection: nothing announced, started or restarted
+
+
+def test_a_failed_build_gets_one_digest_naming_the_failing_test_and_the_repeat_says_so(day):
+    """The issue's "done when": the real failure digest, fed by the day's failed build of recommendations in dev."""
+    first, second = day.digests
+    for digest in (first, second):
+        assert digest.startswith("recommendations-dev: Build / BuildAndUnitTest failed")
+        assert "tests.test_ranking.test_recently_viewed_items_rank_first" in digest
+        assert "BUILD, exit code 1" in digest and "owner team-discovery" in digest
+    assert "Same failure as the last one" not in first
+    assert "Same failure as the last one" in second
+    statuses = [outcome["status"] for outcome in day.digest_outcomes]
+    assert statuses == ["posted", "duplicate", "posted"], "the event delivered twice is posted once"
+
+
+def test_make_simulate_prints_the_digest(day, capsys):
+    report(day)
+    out = capsys.readouterr().out
+    assert "Failure digest posted to Slack:" in out
+    assert "failure digest posted to Slack: tests.test_ranking.test_recently_viewed_items_rank_first" in out
