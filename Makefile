@@ -21,7 +21,8 @@ NPM_STAMP := $(TOOLS)/.installed-$(shell printf '%s' '$(NPM_TOOLS)' | cksum | cu
 WORKFLOWS = $(wildcard templates/github/*.yml .github/workflows/*.yml)
 BASE ?= HEAD
 
-.PHONY: plan plan-diff test lint lint-workflows format schema bench bootstrap-template preflight simulate preview up clean
+.PHONY: plan plan-diff test lint lint-workflows format schema bench bootstrap-template preflight simulate preview up clean \
+	import-github-app-key
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +87,11 @@ bootstrap-template: $(VENV)/.runtime-installed
 ## preflight: with tooling-account credentials, check every environment account before the first up
 preflight: $(VENV)/.runtime-installed
 	$(BIN)/python -m preflight --stack $(STACK)
+## import-github-app-key: once per stack in the GitHub App mode, with tooling-account credentials that may
+## administer the key: PEM=path/to/app.private-key.pem (delete the file afterwards; the key lives only in KMS)
+import-github-app-key: $(VENV)/.dev-installed
+	$(BIN)/python tools/import_github_app_key.py --stack $(STACK) --pem "$(PEM)"
+
 ## simulate: a release day of the catalog through the real coordinator and deploy gate (in-process, moto)
 simulate: $(VENV)/.dev-installed
 	$(BIN)/python -m simulation.release_day

@@ -29,6 +29,9 @@ from .governance.rollback_reporter import RollbackReporter, RollbackReporterArgs
 from .model import naming, release_approvals
 from .model.forwarded_events import forwarding_placements
 from .model.platform_inputs import PlatformInputs
+from .secrets.exemption_watch import ExemptionWatch, ExemptionWatchArgs, watch_role_arn
+from .secrets.rotation import PURPOSE as ROTATION_PURPOSE
+from .secrets.rotation import SecretRotation, SecretRotationArgs, rotated_secrets
 
 
 class Platform(pulumi.ComponentResource):
@@ -43,9 +46,16 @@ class Platform(pulumi.ComponentResource):
         self.artifacts = ArtifactStore("artifacts", ArtifactStoreArgs(inputs=inputs), opts=child)
         self.connection = GitHubConnection("github", inputs.stack, settings.github_owner, opts=child)
         with_approvals = release_approvals.approval_pipelines(inputs)
-        # Through Chatbot the rollback reporter and the failure digest have no webhook: they publish to the topic too.
+        # Through Chatbot the rollback reporter, the failure digest and the secret watch have no webhook: they
+        # publish to the topic too.
         uses_chatbot = settings.slack_workspace_id is not None
-        chatbot_publishers = [reporter_role_arn(inputs), failure_digest_role_arn(inputs)] if uses_chatbot else []
+        chatbot_publishers = (
+            [reporter_role_arn(inputs), failure_digest_role_arn(inputs), watch_role_arn(inputs)] if uses_chatbot else []
+        )
+        rotated = rotated_secrets(inputs)
+        rotation_role = naming.role_arn(
+            settings.region, settings.tooling_account_id, naming.function_name(ROTATION_PURPOSE, inputs.stack)
+        )
         self.news = ReleaseNews(
             "release-news",
             ReleaseNewsArgs(
@@ -55,10 +65,17 @@ class Platform(pulumi.ComponentResource):
                     for service in sorted(with_approvals)
                 ]
                 + [auditor_role_arn(inputs), *chatbot_publishers],
-                store_role_arns=[auditor_role_arn(inputs), reporter_role_arn(inputs), failure_digest_role_arn(inputs)],
+                store_role_arns=[
+                    auditor_role_arn(inputs),
+                    reporter_role_arn(inputs),
+                    failure_digest_role_arn(inputs),
+                    watch_role_arn(inputs),
+                    *([rotation_role] if rotated else []),
+                ],
             ),
             opts=child,
         )
+        self._declare_credentials(inputs, rotated, child)
         # Before the accounts: their forwarding rules target this reporter's bus.
         self.reporter = RollbackReporter(
             "rollback-reporter",
@@ -181,6 +198,35 @@ class Platform(pulumi.ComponentResource):
                     for name, service in self.services.items()
                 },
             }
+        )
+
+    def _declare_credentials(self, inputs: PlatformInputs, rotated: list, child: pulumi.ResourceOptions) -> None:
+        """Rotation for the vendor credentials that can rotate, a daily watch over those that cannot."""
+        self.secret_rotation = (
+            SecretRotation(
+                "secret-rotation",
+                SecretRotationArgs(
+                    inputs=inputs,
+                    secrets=rotated,
+                    key_arn=self.news.key_arn,
+                    dead_letter_queue_arn=self.news.dead_letter_queue_arn,
+                ),
+                opts=child,
+            )
+            if rotated
+            else None
+        )
+        self.exemption_watch = ExemptionWatch(
+            "secret-watch",
+            ExemptionWatchArgs(
+                inputs=inputs,
+                ledger_table_name=self.news.ledger_table_name,
+                ledger_table_arn=self.news.ledger_table_arn,
+                topic_arn=self.news.topic_arn,
+                key_arn=self.news.key_arn,
+                dead_letter_queue_arn=self.news.dead_letter_queue_arn,
+            ),
+            opts=child,
         )
 
 

@@ -128,7 +128,7 @@ class AwsMocks(pulumi.runtime.Mocks):
         return shaped
 
     def _physical_id(self, typ: str, name: str, inputs: dict[str, Any]) -> str:
-        if typ == "aws:kms/key:Key":
+        if typ in ("aws:kms/key:Key", "aws:kms/externalKey:ExternalKey"):
             return stable_uuid(typ, name)
         if typ == "aws:s3/bucket:Bucket":
             return inputs.get("bucket") or f"{name}-{stable_id(name)[:7]}"
@@ -143,6 +143,7 @@ class AwsMocks(pulumi.runtime.Mocks):
         name = inputs.get("name", resource_id)
         arns = {
             "aws:kms/key:Key": f"arn:{p}:kms:{region}:{account}:key/{resource_id}",
+            "aws:kms/externalKey:ExternalKey": f"arn:{p}:kms:{region}:{account}:key/{resource_id}",
             "aws:kms/alias:Alias": f"arn:{p}:kms:{region}:{account}:{name}",
             "aws:s3/bucket:Bucket": f"arn:{p}:s3:::{resource_id}",
             "aws:iam/role:Role": f"arn:{p}:iam::{account}:role/{name}",

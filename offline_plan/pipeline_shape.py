@@ -3,12 +3,16 @@
 Read from the CodePipeline V2 inputs in the plan: a stage's ``beforeEntry`` rules are its gates, its
 ``onSuccess`` rules run after its actions (a rule whose result is ``ROLLBACK`` is a bake: the stage
 watches it and rolls back), ``onFailure.result`` says what a failure does, and an action of category
-``Approval`` is a manual approval. The shapes of two plans are compared here, so a removed approval or
+``Approval`` is a manual approval. The platform bakes a deploy with a Lambda ``Invoke`` action after the
+deploy (its deploy gate called with ``bakeMinutes``; a failed action fails the stage, which rolls back),
+because a ``CloudWatchAlarm`` rule cannot read an alarm in another account; that action is a bake too.
+The shapes of two plans are compared here, so a removed approval or
 rollback is called out before any property diff.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +32,7 @@ class StageShape:
     exit_gates: tuple[str, ...] = ()
     """Rules checked after the actions succeed; failing one fails the stage."""
     bakes: tuple[str, ...] = ()
-    """Rules checked after the actions succeed; failing one rolls the stage back."""
+    """Rules checked after the actions succeed, or bake actions after the deploy; failing one rolls back."""
     on_failure: str | None = None
     """What a failed stage does (``ROLLBACK``, ``RETRY``, ``FAIL``), when the pipeline says."""
 
@@ -77,19 +81,36 @@ def _condition(block: Mapping[str, Any] | None) -> tuple[str | None, tuple[str, 
     return condition.get("result"), tuple(_rule_label(rule) for rule in condition.get("rules") or [])
 
 
+def _is_bake_action(action: Mapping[str, Any]) -> bool:
+    """A Lambda ``Invoke`` whose parameters ask the function to watch the deploy for ``bakeMinutes``."""
+    if action.get("category") != "Invoke" or action.get("provider") != "Lambda":
+        return False
+    parameters = (action.get("configuration") or {}).get("UserParameters")
+    try:
+        decoded = json.loads(parameters) if isinstance(parameters, str) else None
+    except ValueError:
+        return False
+    return isinstance(decoded, dict) and "bakeMinutes" in decoded
+
+
+def _action_label(action: Mapping[str, Any]) -> str:
+    return f"{action.get('name', '?')} ({action.get('provider', '?')})"
+
+
 def stage_shape(stage: Mapping[str, Any]) -> StageShape:
     actions = stage.get("actions") or []
     _, gates = _condition(stage.get("beforeEntry"))
     success_result, success_rules = _condition(stage.get("onSuccess"))
-    bakes = success_rules if success_result == ROLLBACK else ()
+    bake_actions = tuple(_action_label(action) for action in actions if _is_bake_action(action))
+    bakes = (success_rules if success_result == ROLLBACK else ()) + bake_actions
     exit_gates = () if success_result == ROLLBACK else success_rules
     on_failure = (stage.get("onFailure") or {}).get("result")
     return StageShape(
         name=str(stage.get("name", "?")),
         actions=tuple(
-            f"{action.get('name', '?')} ({action.get('provider', '?')})"
+            _action_label(action)
             for action in actions
-            if action.get("category") != APPROVAL_CATEGORY
+            if action.get("category") != APPROVAL_CATEGORY and not _is_bake_action(action)
         ),
         approvals=tuple(
             str(action.get("name", "?")) for action in actions if action.get("category") == APPROVAL_CATEGORY

@@ -59,6 +59,7 @@ RULES: dict[str, ReplacementRules] = {
     "aws:cloudwatch/eventRule:EventRule": _rules("name", "namePrefix", "eventBusName"),
     "aws:cloudwatch/eventTarget:EventTarget": _rules("rule", "targetId", "eventBusName"),
     # internal/service/codebuild, codedeploy (deploy), codepipeline, codestarconnections
+    "aws:codebuild/fleet:Fleet": _rules("name"),
     "aws:codebuild/project:Project": _rules("name"),
     "aws:codebuild/reportGroup:ReportGroup": _rules("name", "type"),
     "aws:codedeploy/application:Application": _rules("computePlatform"),
@@ -75,6 +76,7 @@ RULES: dict[str, ReplacementRules] = {
     "aws:iam/rolePolicy:RolePolicy": _rules("name", "namePrefix", "role"),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _rules("role", "policyArn"),
     "aws:kms/alias:Alias": _rules("name", "namePrefix"),
+    "aws:kms/externalKey:ExternalKey": _rules("keyMaterialBase64", "keySpec", "keyUsage", "multiRegion", "validTo"),
     "aws:kms/key:Key": _rules("customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId", "xksKeyId"),
     # internal/service/lambda: a permission has no update, every argument replaces it
     "aws:lambda/function:Function": _rules("name", "packageType"),
@@ -102,6 +104,7 @@ RULES: dict[str, ReplacementRules] = {
     "aws:s3/bucketVersioning:BucketVersioning": _BUCKET_CHILD,
     # internal/service/secretsmanager, sns, sqs, ssm
     "aws:secretsmanager/secret:Secret": _rules("name", "namePrefix"),
+    "aws:secretsmanager/secretRotation:SecretRotation": _rules("secretId"),
     "aws:sns/topic:Topic": _rules("name", "namePrefix", "fifoTopic"),
     "aws:sns/topicPolicy:TopicPolicy": _rules("arn"),
     "aws:sns/topicSubscription:TopicSubscription": _rules("topic", "protocol", "endpoint"),
@@ -126,6 +129,12 @@ RULES: dict[str, ReplacementRules] = {
     "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": _rules(
         "project", "location", "name", "role", "member", "condition"
     ),
+    "gcp:kms/keyRing:KeyRing": _rules("name", "location", "project"),
+    "gcp:kms/cryptoKey:CryptoKey": _rules(
+        "name", "keyRing", "purpose", "importOnly", "skipInitialVersionCreation", "cryptoKeyBackend"
+    ),
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": _rules("cryptoKeyId", "role", "member", "condition"),
+    "gcp:projects/serviceIdentity:ServiceIdentity": _rules("project", "service"),
     "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": _rules("workloadIdentityPoolId", "project"),
     "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": _rules(
         "workloadIdentityPoolId", "workloadIdentityPoolProviderId", "project"

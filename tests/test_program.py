@@ -30,6 +30,9 @@ UNSCOPABLE_ACTIONS = {
     "codepipeline:PutJobSuccessResult",
     "xray:PutTelemetryRecords",
     "xray:PutTraceSegments",
+    # Secrets Manager documents no resource type for these two (the secret watch and the rotation function).
+    "secretsmanager:ListSecrets",
+    "secretsmanager:GetRandomPassword",
 }
 
 

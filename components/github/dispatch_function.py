@@ -6,10 +6,16 @@ DynamoDB table in which each job is claimed once (duplicate deliveries never
 dispatch twice; a delivery that died is redone by Lambda's retry), an encrypted
 log group and a dead-letter queue for deliveries that failed every retry.
 
-The secret is created empty: Pulumi never holds the token. An operator puts
-``{"token": "..."}`` once (README, "Deploying to GCP and Azure"): a fine-grained
-token with Actions read/write on the service repositories, or a GitHub App
-installation token that a rotation function refreshes in the same shape.
+How it authenticates to GitHub is the stack's ``githubCredentials`` (``components/model/credentials.py``):
+
+- ``app`` (recommended): no secret. An asymmetric KMS key (``RSA_2048``, ``SIGN_VERIFY``, origin
+  ``EXTERNAL``) receives the App's private key once (``make import-github-app-key``); its policy lets only
+  this function's role sign, and the function trades the signed App JWT for short-lived installation tokens.
+  Automatic rotation does not apply to such a key (KMS rotates neither asymmetric keys nor imported
+  material); GitHub's own answer is to add a new App key and delete the old one, which is a new import.
+- ``token``: the secret is created empty (Pulumi never holds the token) and an operator puts
+  ``{"token": "..."}`` (README, "Deploying to GCP and Azure"). GitHub has no API to rotate a personal
+  access token, so the secret is tagged rotation-exempt with a maximum age the daily watch enforces.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import pulumi_aws as aws
 
 from .. import iam
 from ..model import naming
+from ..model.credentials import GitHubApp, exemption_tags
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import standard_tags
 
@@ -40,8 +47,8 @@ CLAIM_LEASE_SECONDS = 45
 """A job's claim outlives no delivery's retry: a delivery that died is redone by Lambda's first retry (never
 skipped as a "duplicate"), and the claim's conditional writes keep a slow delivery that lost it from dispatching."""
 ROTATION_EXEMPTION = (
-    "holds a GitHub token: fine-grained tokens are rotated by an operator before expiry; "
-    "GitHub App installation tokens by a rotation function that writes the same secret"
+    "holds a GitHub personal access token, which GitHub offers no API to rotate: an operator replaces it "
+    "before it expires (the GitHub App mode needs no secret)"
 )
 
 
@@ -66,12 +73,15 @@ class GitHubDispatchArgs:
 
 
 class GitHubDispatch(pulumi.ComponentResource):
-    """Function + role + key + token secret + claims table + logs + dead-letter queue."""
+    """Function + role + key + (token secret | App signing key) + claims table + logs + dead-letter queue."""
 
     function_name: pulumi.Output[str]
     function_arn: pulumi.Output[str]
     role_arn: pulumi.Output[str]
-    secret_arn: pulumi.Output[str]
+    secret_arn: pulumi.Output[str] | None
+    """The personal-token mode's secret; ``None`` in the App mode."""
+    app_key_arn: pulumi.Output[str] | None
+    """The App mode's signing key; ``None`` in the personal-token mode."""
     key_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: GitHubDispatchArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -95,16 +105,23 @@ class GitHubDispatch(pulumi.ComponentResource):
         )
         aws.kms.Alias(f"{name}-key-alias", name=f"alias/{function_name}", target_key_id=key.key_id, opts=child)
 
-        secret = aws.secretsmanager.Secret(
-            f"{name}-token",
-            name=naming.github_dispatch_secret_name(stack),
-            description=(
-                'GitHub token for the dispatch function, as {"token": "..."}; put by an operator, never by Pulumi'
-            ),
-            kms_key_id=key.arn,
-            recovery_window_in_days=7,
-            tags={**tags, "rotation-exempt": ROTATION_EXEMPTION},
-            opts=child,
+        credentials = args.inputs.settings.github_credentials
+        app = credentials if isinstance(credentials, GitHubApp) else None
+        role_arn = naming.role_arn(region, account, function_name)
+        secret = (
+            None
+            if app is not None
+            else aws.secretsmanager.Secret(
+                f"{name}-token",
+                name=naming.github_dispatch_secret_name(stack),
+                description=(
+                    'GitHub token for the dispatch function, as {"token": "..."}; put by an operator, never by Pulumi'
+                ),
+                kms_key_id=key.arn,
+                recovery_window_in_days=7,
+                tags={**tags, **exemption_tags(ROTATION_EXEMPTION, credentials.max_age_days)},
+                opts=child,
+            )
         )
         claims = aws.dynamodb.Table(
             f"{name}-claims",
@@ -143,19 +160,58 @@ class GitHubDispatch(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        app_key = (
+            aws.kms.ExternalKey(
+                f"{name}-app-key",
+                description=f"The GitHub App's private key (imported once); only {function_name} signs with it",
+                key_spec="RSA_2048",
+                key_usage="SIGN_VERIFY",
+                deletion_window_in_days=30,
+                policy=iam.to_json(iam.github_app_key_policy(region, account, role_arn)),
+                tags=tags,
+                # KMS refuses a key policy that names a role that does not exist yet.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+            )
+            if app is not None
+            else None
+        )
+        if app_key is not None:
+            aws.kms.Alias(
+                f"{name}-app-key-alias",
+                name=f"alias/cicd-github-app-{stack.lower()}",
+                target_key_id=app_key.id,
+                opts=pulumi.ResourceOptions(parent=app_key),
+            )
+        credential_arn = app_key.arn if app_key is not None else secret.arn  # one of the two always exists
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
             policy=pulumi.Output.all(
-                secret=secret.arn, key=key.arn, table=claims.arn, logs=log_group.arn, dlq=dead_letters.arn
+                credential=credential_arn, key=key.arn, table=claims.arn, logs=log_group.arn, dlq=dead_letters.arn
             ).apply(
                 lambda arns: iam.to_json(
                     iam.dispatch_function_policy(
-                        region, arns["secret"], arns["key"], arns["table"], arns["logs"], arns["dlq"]
+                        region,
+                        None if app is not None else arns["credential"],
+                        arns["key"],
+                        arns["table"],
+                        arns["logs"],
+                        arns["dlq"],
+                        app_key_arn=arns["credential"] if app is not None else None,
                     )
                 )
             ),
             opts=pulumi.ResourceOptions(parent=role),
+        )
+        credential_settings: dict[str, pulumi.Input[str]] = (
+            {
+                "GITHUB_AUTH_MODE": "app",
+                "GITHUB_APP_ID": str(app.app_id),
+                "GITHUB_APP_KEY_ARN": credential_arn,
+                **({"GITHUB_APP_INSTALLATION_ID": str(app.installation_id)} if app.installation_id else {}),
+            }
+            if app is not None
+            else {"GITHUB_TOKEN_SECRET_ARN": credential_arn}
         )
         function = aws.lambda_.Function(
             f"{name}-function",
@@ -174,7 +230,7 @@ class GitHubDispatch(pulumi.ComponentResource):
             logging_config={"log_format": "Text", "log_group": log_group.name},
             environment={
                 "variables": {
-                    "GITHUB_TOKEN_SECRET_ARN": secret.arn,
+                    **credential_settings,
                     "CLAIMS_TABLE": claims.name,
                     "GITHUB_API_URL": args.api_url,
                     "POLL_WAIT_SECONDS": str(args.poll_wait_seconds),
@@ -198,14 +254,16 @@ class GitHubDispatch(pulumi.ComponentResource):
         self.function_name = function.name
         self.function_arn = function.arn
         self.role_arn = role.arn
-        self.secret_arn = secret.arn
+        self.secret_arn = secret.arn if secret is not None else None
+        self.app_key_arn = app_key.arn if app_key is not None else None
         self.key_arn = key.arn
         self.register_outputs(
             {
                 "functionName": function.name,
                 "functionArn": function.arn,
                 "roleArn": role.arn,
-                "secretArn": secret.arn,
+                "secretArn": self.secret_arn,
+                "appKeyArn": self.app_key_arn,
                 "keyArn": key.arn,
             }
         )

@@ -97,9 +97,15 @@ def scan_buildspec(service: Service, inputs: PlatformInputs) -> str:
         **LANGUAGE_RUNTIMES[service.language],
     }
     secrets: dict[str, str] = {}
+    # A rotated secret holds JSON (the rotation function's shape): CodeBuild reads one key with ``name:key``.
     if settings.sonarqube:
-        secrets["SONAR_TOKEN"] = settings.sonarqube.token_secret_name
-    if settings.snyk:
+        sonar = settings.sonarqube
+        secrets["SONAR_TOKEN"] = f"{sonar.token_secret_name}:token" if sonar.rotated else sonar.token_secret_name
+    if settings.snyk and settings.snyk.rotated:
+        secrets["SNYK_CLIENT_ID"] = f"{settings.snyk.token_secret_name}:client_id"
+        secrets["SNYK_CLIENT_SECRET"] = f"{settings.snyk.token_secret_name}:client_secret"
+        spec["env"]["variables"]["SNYK_API_URL"] = settings.snyk.api_url
+    elif settings.snyk:
         secrets["SNYK_TOKEN"] = settings.snyk.token_secret_name
     if secrets:
         spec["env"]["secrets-manager"] = secrets

@@ -20,7 +20,12 @@ from .coordination import (
 from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
 from .failure_digest import failure_digest_policy
-from .github_dispatch import dispatch_function_policy, dispatch_invoke_statement, dispatch_key_policy
+from .github_dispatch import (
+    dispatch_function_policy,
+    dispatch_invoke_statement,
+    dispatch_key_policy,
+    github_app_key_policy,
+)
 from .governance import scan_role_policy
 from .notifications import (
     dead_letter_queue_policy,
@@ -40,6 +45,7 @@ from .rollback import (
     reporter_key_policy,
     reporter_role_policy,
 )
+from .secrets import rotation_function_policy, secret_watch_policy
 from .tooling import build_role_policy, image_build_role_policy, pipeline_role_policy, release_role_policy
 
 __all__ = [
@@ -68,6 +74,7 @@ __all__ = [
     "ecs_deploy_policy",
     "event_forwarder_policy",
     "failure_digest_policy",
+    "github_app_key_policy",
     "image_build_role_policy",
     "image_repository_policy",
     "instance_artifact_read_policy",
@@ -79,9 +86,11 @@ __all__ = [
     "release_role_policy",
     "reporter_key_policy",
     "reporter_role_policy",
+    "rotation_function_policy",
     "scan_role_policy",
     "scp_text",
     "secret_arn_pattern",
+    "secret_watch_policy",
     "server_deploy_policy",
     "service_trust",
     "slack_notifier_policy",

@@ -22,9 +22,36 @@ def _via_services(region: str) -> list[str]:
     return [f"{service}.{region}.amazonaws.com" for service in KEY_SERVICES]
 
 
+GITHUB_APP_SIGNING = {"kms:SigningAlgorithm": "RSASSA_PKCS1_V1_5_SHA_256", "kms:MessageType": "DIGEST"}
+"""The one way the dispatch function signs: RS256 over a digest it computed (``app_credentials``)."""
+
+
 def dispatch_function_policy(
-    region: str, secret_arn: str, key_arn: str, table_arn: str, log_group_arn: str, dead_letter_arn: str
+    region: str,
+    secret_arn: str | None,
+    key_arn: str,
+    table_arn: str,
+    log_group_arn: str,
+    dead_letter_arn: str,
+    app_key_arn: str | None = None,
 ) -> Document:
+    """The function's role: its GitHub credential is the token secret, or (App mode) signing with the App key."""
+    credential: Document = (
+        {
+            "Sid": "SignGitHubAppJwt",
+            "Effect": "Allow",
+            "Action": "kms:Sign",
+            "Resource": app_key_arn,
+            "Condition": {"StringEquals": GITHUB_APP_SIGNING},
+        }
+        if app_key_arn is not None
+        else {
+            "Sid": "ReadGitHubToken",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": secret_arn,
+        }
+    )
     return document(
         {
             # CodePipeline's job actions support no resource-level permissions (AWS permissions reference).
@@ -33,12 +60,7 @@ def dispatch_function_policy(
             "Action": JOB_RESULT_ACTIONS,
             "Resource": "*",
         },
-        {
-            "Sid": "ReadGitHubToken",
-            "Effect": "Allow",
-            "Action": "secretsmanager:GetSecretValue",
-            "Resource": secret_arn,
-        },
+        credential,
         {"Sid": "ClaimJobs", "Effect": "Allow", "Action": CLAIM_ACTIONS, "Resource": table_arn},
         {
             "Sid": "UseKeyThroughItsServices",
@@ -88,6 +110,37 @@ def dispatch_key_policy(region: str, account_id: str, log_group_name: str) -> Do
             naming.log_group_arn(region, account_id, log_group_name),
             operator="ArnEquals",
         ),
+    )
+
+
+def github_app_key_policy(region: str, account_id: str, function_role_arn: str) -> Document:
+    """The GitHub App key: the account administers it and imports its material; only the function signs.
+
+    Administration is the platform's usual set (``key_administration``), which holds no ``kms:Sign``: the
+    account root is never granted signing, so no IAM policy in the account can grant it to anyone else
+    (a key policy must allow the account before IAM can delegate). ``kms:ImportKeyMaterial`` is granted for
+    ``make import-github-app-key``; ``GetParametersForImport`` and ``GetPublicKey`` are in the ``kms:Get*`` of
+    administration. An administrator who can rewrite the key policy could still grant themselves signing:
+    CloudTrail records ``PutKeyPolicy``, and the policy pack judges the policy Pulumi declares.
+    """
+    root = naming.account_root_arn(region, account_id)
+    return document(
+        key_administration(root),
+        {
+            "Sid": "ImportGitHubAppKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": "kms:ImportKeyMaterial",
+            "Resource": "*",
+        },
+        {
+            "Sid": "OnlyTheDispatchFunctionSigns",
+            "Effect": "Allow",
+            "Principal": {"AWS": function_role_arn},
+            "Action": "kms:Sign",
+            "Resource": "*",
+            "Condition": {"StringEquals": GITHUB_APP_SIGNING},
+        },
     )
 
 

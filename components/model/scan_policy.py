@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.alias_generators import to_camel
+
+from .credentials import SnykOrgId, SnykTokenKind, SonarQubeTokenKind
 
 SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 Severity = Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"]
@@ -104,9 +106,41 @@ class SonarQube(_Frozen):
 
     url: HttpsUrl
     token_secret_name: TokenSecretName
+    token_kind: SonarQubeTokenKind = Field(
+        default="static",
+        description='user-token: the platform rotates it (secret {"token", "name"}); static: never rotated.',
+    )
+
+    @property
+    def rotated(self) -> bool:
+        return self.token_kind == "user-token"  # noqa: S105 - a kind, not a token
+
+
+SNYK_API_URL = "https://api.snyk.io"
 
 
 class Snyk(_Frozen):
     """Snyk Open Source, run beside OSV-Scanner for dependency vulnerabilities."""
 
     token_secret_name: TokenSecretName
+    token_kind: SnykTokenKind = Field(
+        default="api-token",
+        description="service-account-client-secret: an OAuth client-credentials service account whose secret the "
+        'platform rotates (secret {"client_id", "client_secret"}); api-token: never rotated.',
+    )
+    org_id: SnykOrgId | None = Field(default=None, description="The Snyk organization owning the service account.")
+    service_account_id: SnykOrgId | None = Field(default=None, description="The service account's id.")
+    api_url: HttpsUrl = Field(default=SNYK_API_URL, description="Snyk's API host for the tenant's region.")
+
+    @property
+    def rotated(self) -> bool:
+        return self.token_kind == "service-account-client-secret"  # noqa: S105 - a kind
+
+    @model_validator(mode="after")
+    def _rotation_needs_the_account(self) -> Snyk:
+        if self.rotated and (self.org_id is None or self.service_account_id is None):
+            raise ValueError(
+                "tokenKind service-account-client-secret needs orgId and serviceAccountId: the rotation function "
+                "manages that service account's client secrets"
+            )
+        return self

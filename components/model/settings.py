@@ -28,6 +28,7 @@ from .branch_pattern import branch_pattern_problem
 from .build_queues import BuildQueue, QueueName
 from .catalog import AccountId, Catalog, EnvironmentName, Service, ServiceName
 from .cloud_targets import AzureTarget, GcpTarget
+from .credentials import DEFAULT_GITHUB_CREDENTIALS, MAX_ROTATION_DAYS, GitHubCredentials
 from .deploy_window import cron_problem, timezone_problem
 from .errors import PlatformInputError, dotted_field, first_problem
 from .failure_digest import FailureDigestSettings
@@ -222,6 +223,17 @@ class StackSettings(_Frozen):
         description="Deploy the AWS Config managed rules that twin the policy pack in the tooling account "
         "(needs a configuration recorder there, which the landing zone owns).",
     )
+    github_credentials: GitHubCredentials = Field(
+        default=DEFAULT_GITHUB_CREDENTIALS,
+        description="How the dispatch function authenticates to GitHub: mode 'app' (recommended: a GitHub App whose "
+        "key lives in KMS) or 'token' (a personal access token in a secret, rotation-exempt and watched).",
+    )
+    rotation_days: int = Field(
+        default=MAX_ROTATION_DAYS,
+        ge=1,
+        le=MAX_ROTATION_DAYS,
+        description="Days between rotations of the secrets the platform rotates (scanner tokens).",
+    )
     sonarqube: SonarQube | None = Field(default=None, description="SAST by this server instead of Semgrep.")
     snyk: Snyk | None = Field(default=None, description="Snyk beside OSV-Scanner for dependencies.")
     service_url_pattern: UrlPattern | None = Field(
@@ -389,6 +401,8 @@ def parse_settings(raw: Any, display_name: str) -> StackSettings:
         settings = StackSettings.model_validate(raw)
     except ValidationError as error:
         location, message = first_problem(error)
+        if len(location) >= 2 and location[0] == "githubCredentials" and location[1] in ("app", "token"):
+            location = (location[0], *location[2:])  # the union's tag is the ``mode`` the user wrote, not a key
         subject = None
         if len(location) >= 2 and location[0] in _LISTED_SUBJECTS and isinstance(location[1], int):
             entries = raw.get(location[0])

@@ -24,9 +24,10 @@ never dispatch twice, and a delivery that dies is redone by Lambda's retry
 the action: the run is followed through the continuation token.
 
 Settings come from environment variables (see ``Settings.from_environment``);
-the GitHub token from Secrets Manager as ``{"token": "..."}``. For a GitHub
-App, a separate rotation function keeps a fresh installation token in the same
-secret (``{"token": ..., "expires_at": ...}``): this function only reads it.
+the GitHub credential either from Secrets Manager as ``{"token": "..."}`` (the
+personal-token mode) or, in the GitHub App mode, as an installation token for
+the job's one repository that the function obtains itself with a JWT signed by
+KMS and keeps only in memory (``app_credentials``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from . import cancellation, claims
-from .github_api import GitHub, read_token
+from .app_credentials import token_for
+from .github_api import GitHub
 from .outcomes import (
     TOKEN_VERSION,
     Continue,
@@ -68,13 +70,24 @@ def run_job(job: dict[str, Any], deps: Dependencies) -> Outcome:
     """Decide this invocation's answer; raises JobFailure/GitHubUnavailable for the caller to report."""
     request = DeployRequest.from_job(job)
     raw_token = job.get("data", {}).get("continuationToken")
-    github = GitHub(deps.settings.api_url, read_token(deps), deps.settings, deps.sleep, deps.clock)
     if not raw_token:
-        return _start(job["id"], request, github, deps)
+        return _start(job["id"], request, _github(request, deps), deps)
     state = json.loads(raw_token)
     if state.get("v") != TOKEN_VERSION:
         raise JobFailure(f"continuation token of unknown version {state.get('v')!r}")
     state.setdefault("deadline", _deadline(state["dispatched_at"], timeout_seconds(request, deps)))
+    try:
+        github = _github(request, deps)
+    except GitHubUnavailable as error:
+        # The run goes on without us: a GitHub that cannot issue a token now is asked again at the next poll.
+        unavailable = state.get("unavailable", 0) + 1
+        if unavailable <= deps.settings.max_unavailable_polls:
+            return Continue({**state, "unavailable": unavailable}, f"GitHub unavailable ({error}); will ask again")
+        raise JobFailure(
+            f"GitHub issued no token for {unavailable} polls in a row ({error}); if the run of {request.label} "
+            f"is still going, cancel it by hand: {state.get('run_url', '')}",
+            "SystemUnavailable",
+        ) from error
     try:
         if state["phase"] == "find":
             return _find(request, state, github, deps)
@@ -98,6 +111,11 @@ def run_job(job: dict[str, Any], deps: Dependencies) -> Outcome:
                 "SystemUnavailable",
             ) from error
         return cancellation.give_up(request, state, why, github, deps, failure_type="SystemUnavailable")
+
+
+def _github(request: DeployRequest, deps: Dependencies) -> GitHub:
+    """A client with this job's credential: the stored token, or an App token for the job's one repository."""
+    return GitHub(deps.settings.api_url, token_for(deps, request.repository), deps.settings, deps.sleep, deps.clock)
 
 
 def timeout_seconds(request: DeployRequest, deps: Dependencies) -> int:

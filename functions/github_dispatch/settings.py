@@ -16,7 +16,14 @@ class Settings:
     """What the function needs to know about its surroundings, from its environment variables."""
 
     token_secret_arn: str
+    """The personal-token mode's secret; empty in the App mode, where no secret holds a GitHub credential."""
     claims_table: str
+    credential_mode: str = "token"
+    """``token`` (a secret) or ``app`` (a GitHub App whose key is in KMS: ``app_credentials``)."""
+    app_id: int | None = None
+    installation_id: int | None = None
+    """``None``: looked up per repository."""
+    app_key_arn: str = ""
     api_url: str = "https://api.github.com"
     find_run_max_polls: int = 20
     default_run_timeout_minutes: int = 120
@@ -39,9 +46,15 @@ class Settings:
         def number(name: str, default: float) -> float:
             return float(env[name]) if env.get(name) else default
 
+        mode = env.get("GITHUB_AUTH_MODE") or cls.credential_mode
+        app = mode == "app"  # each mode's own settings are required (a KeyError names the missing one)
         return cls(
-            token_secret_arn=env["GITHUB_TOKEN_SECRET_ARN"],
+            token_secret_arn="" if app else env["GITHUB_TOKEN_SECRET_ARN"],
             claims_table=env["CLAIMS_TABLE"],
+            credential_mode=mode,
+            app_id=int(env["GITHUB_APP_ID"]) if app else None,
+            installation_id=int(env["GITHUB_APP_INSTALLATION_ID"]) if env.get("GITHUB_APP_INSTALLATION_ID") else None,
+            app_key_arn=env["GITHUB_APP_KEY_ARN"] if app else "",
             api_url=env.get("GITHUB_API_URL") or cls.api_url,
             find_run_max_polls=int(number("FIND_RUN_MAX_POLLS", cls.find_run_max_polls)),
             default_run_timeout_minutes=int(number("DEFAULT_RUN_TIMEOUT_MINUTES", cls.default_run_timeout_minutes)),
@@ -66,12 +79,16 @@ class Dependencies:
     dynamodb: Any
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
+    kms: Any = None
+    """Signs the GitHub App JWT; only the App mode has it."""
 
     @classmethod
     def from_environment(cls, codepipeline: Any) -> Dependencies:
+        settings = Settings.from_environment()
         return cls(
-            settings=Settings.from_environment(),
+            settings=settings,
             codepipeline=codepipeline,
             secrets=boto3.client("secretsmanager"),
             dynamodb=boto3.client("dynamodb"),
+            kms=boto3.client("kms") if settings.credential_mode == "app" else None,
         )

@@ -23,6 +23,9 @@ from .base import (
 )
 
 KEY = "aws:kms/key:Key"
+EXTERNAL_KEY = "aws:kms/externalKey:ExternalKey"
+"""A key whose material is imported (the GitHub App's signing key): its policy is judged like any key's; it has
+no automatic rotation to judge (KMS rotates neither imported material nor asymmetric keys)."""
 ROTATABLE_SPECS = {None, "SYMMETRIC_DEFAULT"}
 
 
@@ -70,7 +73,7 @@ KMS_KEY_POLICY = resource_rule(
     name="kms-key-policy",
     description="KMS keys have an explicit key policy with no unconditioned '*' principal and no lockout bypass.",
     level="mandatory",
-    resource_types={KEY},
+    resource_types={KEY, EXTERNAL_KEY},
     check=check_key_policy,
     remediation="Give the key a policy naming its administrators and users (the account root narrowed by "
     "aws:PrincipalArn is fine); never set bypass_policy_lockout_safety_check.",

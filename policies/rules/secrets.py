@@ -1,7 +1,10 @@
 """Secrets Manager: customer-key encryption, and rotation at least every ``maximumDays``.
 
 A secret opts out of rotation only with a ``rotation-exempt`` tag whose value
-says why (e.g. a webhook token the vendor cannot rotate).
+says why (e.g. a webhook token the vendor cannot rotate) and a
+``rotation-exempt-max-age-days`` tag: the age in days (a positive whole number)
+past which the platform's daily watch alerts that the credential must be
+replaced. An exemption without a limit is a credential nobody will ever replace.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from .base import (
 SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 - type tokens
 SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"  # noqa: S105
 EXEMPT_TAG = "rotation-exempt"
+MAX_AGE_TAG = "rotation-exempt-max-age-days"
 RATE_EXPRESSION = re.compile(r"^rate\((\d+)\s+(day|days|hour|hours)\)$")
 
 
@@ -47,9 +51,19 @@ def check_secret_rotation(resource_type: str, props: Props, config: Config) -> I
         key = props.get("kmsKeyId")
         if not present(key):
             yield f"secret {name} is encrypted with the AWS-managed key, not a customer key (kms_key_id)"
-        exempt = tags_of(props).get(EXEMPT_TAG)
+        tags = tags_of(props)
+        exempt = tags.get(EXEMPT_TAG)
         if isinstance(exempt, str) and not exempt.strip():
             yield f"secret {name} is tagged {EXEMPT_TAG} without a reason"
+        if EXEMPT_TAG in tags and not is_unknown(exempt):
+            max_age = tags.get(MAX_AGE_TAG)
+            if not is_unknown(max_age) and not (
+                isinstance(max_age, str) and max_age.strip().isdigit() and int(max_age) > 0
+            ):
+                yield (
+                    f"secret {name} is tagged {EXEMPT_TAG} without {MAX_AGE_TAG}=<days>: the daily watch needs the age "
+                    "past which its credential must be replaced"
+                )
         return
     rules = props.get("rotationRules")
     if is_unknown(rules):
@@ -61,12 +75,13 @@ def check_secret_rotation(resource_type: str, props: Props, config: Config) -> I
 
 SECRET_ROTATION_RULE = resource_rule(
     name="secret-rotation",
-    description="Secrets use a customer key and rotate at least every maximumDays (exempt only with a reason).",
+    description="Secrets use a customer key and rotate at least every maximumDays (exempt only with a reason "
+    f"and a `{MAX_AGE_TAG}` tag the daily watch enforces).",
     level="mandatory",
     resource_types={SECRET, SECRET_ROTATION},
     check=check_secret_rotation,
     remediation="Set kms_key_id on the secret and a SecretRotation with rotation_rules.automatically_after_days "
-    f"≤ maximumDays; or tag the secret {EXEMPT_TAG}=<why it cannot rotate>.",
+    f"≤ maximumDays; or tag the secret {EXEMPT_TAG}=<why it cannot rotate> and {MAX_AGE_TAG}=<days>.",
     anchors=("CKV2_AWS_57", "CKV_AWS_304", "CKV_AWS_149"),
     config_schema={
         "maximumDays": {

@@ -96,9 +96,12 @@ def test_the_image_is_built_from_the_build_output_pushed_under_the_run_tag_and_h
     build, calls, detail, repository = run(deployed, tmp_path)
     assert build.succeeded, build.log
     tag = f"{repository}:0a1b2c3-{ENVIRONMENT}-4d5e-6f70"
-    assert calls == [
+    # `aws ecr get-login-password | docker login …` is a pipe: both start at once, so they log in either order.
+    assert sorted(calls[:2]) == [
         "aws ecr get-login-password --region eu-west-1",
         f"docker login --username AWS --password-stdin {repository.split('/')[0]}",
+    ]
+    assert calls[2:] == [
         f"docker build --pull --tag {tag} .",
         f"docker push {tag}",
         f"docker inspect --format {{{{index .RepoDigests 0}}}} {tag}",

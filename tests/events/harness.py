@@ -66,13 +66,28 @@ def judge(plan: Any, kinds: tuple[RuleKind, ...] = RULE_KINDS, rules: list[Plann
         claimed.setdefault(kind.name, []).append((rule, match.groupdict().get("environment")))
     groups = []
     for kind in kinds:
-        members = claimed.get(kind.name, [])
-        batches = [members] if kind.shares_duty and members else [[member] for member in members]
-        for batch in batches:
+        for batch in _batches(kind, claimed.get(kind.name, [])):
             subject = Subject(batch[0][0], world, batch[0][1])
             members_of_batch = tuple(rule for rule, _ in batch)
             groups.append(Group(kind, members_of_batch, tuple(kind.delivers(subject)), tuple(kind.ignores(subject))))
     return Judgement(world, tuple(rules), tuple(groups), tuple(problems))
+
+
+def _batches(
+    kind: RuleKind, members: list[tuple[PlannedRule, str | None]]
+) -> list[list[tuple[PlannedRule, str | None]]]:
+    """One batch per rule; for a kind whose rules share a duty, one per bus (account, region) and environment.
+
+    The rules that split a duty are those one component cut from one list of names: a
+    forwarding account's rules for one environment, the coordinator's or the reporter's rules
+    on one bus. Rules of another account or environment have a duty of their own.
+    """
+    if not kind.shares_duty:
+        return [[member] for member in members]
+    batches: dict[tuple[str, str, str, str | None], list[tuple[PlannedRule, str | None]]] = {}
+    for rule, environment in members:
+        batches.setdefault((rule.account, rule.region, rule.bus, environment), []).append((rule, environment))
+    return list(batches.values())
 
 
 def undocumented_filters(judgement: Judgement) -> list[str]:

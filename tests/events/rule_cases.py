@@ -9,10 +9,17 @@ ignored event would pass without it.
 
 To extend (a neighbour restricting a pattern, a new rule):
 - a new rule: add a ``RuleKind`` to ``RULE_KINDS``: the rule's name (``{stack}``,
-  ``{environment}`` and ``{n}`` stand for the variable parts), what it delivers, what it ignores;
-- a pattern that gains a value (an ``account``, an alarm-name list): the harness fails naming
-  the rule and the value until an ignored event needs it, e.g. for the forwarding rules
-  ``impostors(subject)``: the same events from an account the service does not run in;
+  ``{environment}`` and ``{n}`` stand for the variable parts, ``{-n}`` for the optional ``-2``,
+  ``-3``, … of the further rules a component numbers when one pattern cannot hold a fleet),
+  what it delivers, what it ignores. Rules cut from one list of names share their duty
+  (``shares_duty``): an event must reach one of the rules on the same bus for the same
+  environment, and cases must then cover every name, not the first few, so each part's values
+  are needed by some event;
+- a pattern that gains a value (an ``account``, a ``region``, an alarm-name list): the harness
+  fails naming the rule and the value until an ignored event needs it: for the platform's
+  alarms and deployments ``impostors(subject)`` (the same events raised where the catalog does
+  not run the service), for the tooling account's pipeline events the same events from an
+  environment account or another region (``elsewhere_than_tooling``);
 - a value kept without an event that needs it (defence in depth): ``redundant``, with why.
 """
 
@@ -31,8 +38,6 @@ STRANGER_ACCOUNT = "777766665555"
 """An account of the organization that is no environment of this stack (a sandbox, the security account)."""
 FOREIGN_PIPELINE = "data-lake-nightly"
 """A pipeline in the tooling account that the platform does not own."""
-OTHER_REGION = "ap-southeast-2"
-"""A region where the stack runs no pipeline."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,8 @@ class RuleKind:
     delivers: EventsFor = _none
     ignores: EventsFor = _none
     shares_duty: bool = False
-    """Its rules split one duty (patterns cut in chunks): an event must reach one of them."""
+    """Its rules split one duty (patterns cut in chunks): an event must reach one of the kind's rules on
+    the same bus (account, region) for the same environment."""
     redundant: Mapping[str, str] = field(default_factory=dict)
     """``"<path> = <json value>"`` → why the value stays although no event needs it."""
     scheduled: bool = False
@@ -74,8 +80,11 @@ class RuleKind:
         expression = re.escape(self.rule_name)
         for placeholder, group in {
             "stack": re.escape(stack),
-            "environment": "(?P<environment>[a-z0-9-]+)",
+            # Environment names have no '-' (catalog ``EnvironmentName``), so a numbered rule's
+            # ``-2`` is never read as part of its environment.
+            "environment": "(?P<environment>[a-z][a-z0-9]*)",
             "n": "[0-9]+",
+            "-n": "(?:-[0-9]+)?",
         }.items():
             expression = expression.replace(re.escape("{" + placeholder + "}"), group)
         return re.fullmatch(expression, rule.name)
@@ -84,11 +93,16 @@ class RuleKind:
 # --- events of the platform's sources ---------------------------------------------------------
 
 
-def pipeline_execution(world: World, pipeline: str, state: str) -> dict[str, Any]:
+Origin = tuple[str, str]
+"""Where an event is raised: (account, region)."""
+
+
+def pipeline_execution(world: World, pipeline: str, state: str, origin: Origin | None = None) -> dict[str, Any]:
+    account, region = origin or (world.tooling_account, world.region)
     return aws_event(
         "codepipeline-pipeline-execution-state-change",
-        account=world.tooling_account,
-        region=world.region,
+        account=account,
+        region=region,
         pipeline=pipeline,
         state=state,
     )
@@ -105,36 +119,64 @@ def stage_execution(world: World, pipeline: str, state: str, stage: str = "Deplo
     )
 
 
-def action_execution(world: World, pipeline: str, state: str) -> dict[str, Any]:
+def action_execution(world: World, pipeline: str, state: str, origin: Origin | None = None) -> dict[str, Any]:
+    account, region = origin or (world.tooling_account, world.region)
     return aws_event(
         "codepipeline-action-execution-state-change",
-        account=world.tooling_account,
-        region=world.region,
+        account=account,
+        region=region,
         pipeline=pipeline,
         state=state,
     )
 
 
-def health_alarm(placement: Placement, state: str, *, account: str | None = None, name: str = "") -> dict[str, Any]:
+def health_alarm(
+    placement: Placement, state: str, *, account: str | None = None, region: str | None = None, name: str = ""
+) -> dict[str, Any]:
     previous = "OK" if state == "ALARM" else "ALARM"
     return aws_event(
         "cloudwatch-alarm-state-change",
         account=account or placement.account,
-        region=placement.region,
+        region=region or placement.region,
         alarm_name=name or placement.health_alarm,
         state=state,
         previous_state=previous,
     )
 
 
-def deployment(placement: Placement, state: str, *, account: str | None = None, application: str = "") -> dict:
+def deployment(
+    placement: Placement, state: str, *, account: str | None = None, region: str | None = None, application: str = ""
+) -> dict[str, Any]:
     return aws_event(
         "codedeploy-deployment-state-change",
         account=account or placement.account,
-        region=placement.region,
+        region=region or placement.region,
         application=application or placement.application,
         deployment_group=placement.deployment_group,
         state=state,
+    )
+
+
+def alarm_configuration_change(placement: Placement) -> dict[str, Any]:
+    """The health alarm updated while in ALARM: same source and name, another detail type."""
+    return aws_event(
+        "cloudwatch-alarm-configuration-change",
+        account=placement.account,
+        region=placement.region,
+        alarm_name=placement.health_alarm,
+        state="ALARM",
+    )
+
+
+def instance_failure(placement: Placement) -> dict[str, Any]:
+    """One instance of a deployment failing: same source and application, another detail type."""
+    return aws_event(
+        "codedeploy-instance-state-change",
+        account=placement.account,
+        region=placement.region,
+        application=placement.application,
+        deployment_group=placement.deployment_group,
+        state="FAILURE",
     )
 
 
@@ -153,6 +195,31 @@ def forged(event: dict[str, Any], source: str = "bookwise.release-tools") -> dic
     copied = copy.deepcopy(event)
     copied["source"] = source
     return copied
+
+
+def another_region(region: str) -> str:
+    """A region other than ``region``: an event raised there is not the one the catalog placed in ``region``."""
+    return "us-east-1" if region != "us-east-1" else "eu-west-1"
+
+
+def elsewhere(world: World, placement: Placement) -> list[Origin]:
+    """Where the catalog does not run ``placement``: the stack's other accounts, its own account in another region.
+
+    Any team with CloudWatch or CodeDeploy there can raise an alarm, or deploy an
+    application, of the same name.
+    """
+    origins = {(p.account, p.region) for p in world.placements}
+    origins.add((placement.account, another_region(placement.region)))
+    origins.discard((placement.account, placement.region))
+    return sorted(origins)
+
+
+def elsewhere_than_tooling(world: World) -> list[Origin]:
+    """Where the platform's pipelines do not run: an environment account (a team's pipeline of the same name), or
+    the tooling account in another region."""
+    origins = {(p.account, p.region) for p in world.placements if p.account != world.tooling_account}
+    origins.add((world.tooling_account, another_region(world.region)))
+    return sorted(origins)
 
 
 # --- what each rule is for --------------------------------------------------------------------
@@ -197,14 +264,9 @@ def failed_actions_ignores(subject: Subject) -> list[Case]:
             cases.append(Case(f"{p.pipeline} action {state}", action_execution(world, p.pipeline, state)))
         cases.append(Case(f"{p.pipeline} Deploy stage FAILED", stage_execution(world, p.pipeline, "FAILED")))
         cases.append(Case(f"forged {p.pipeline} action FAILED", forged(action_execution(world, p.pipeline, "FAILED"))))
-        # The digest reads the failed pipeline in the tooling account and region: the same event from
-        # another account (PutEvents on a bus that accepts it) or region names a pipeline it cannot read.
-        elsewhere = action_execution(world, p.pipeline, "FAILED")
-        elsewhere["account"] = STRANGER_ACCOUNT
-        cases.append(Case(f"{p.pipeline} action FAILED from account {STRANGER_ACCOUNT}", elsewhere))
-        other_region = action_execution(world, p.pipeline, "FAILED")
-        other_region["region"] = OTHER_REGION if world.region != OTHER_REGION else "eu-central-1"
-        cases.append(Case(f"{p.pipeline} action FAILED in {other_region['region']}", other_region))
+        for account, region in elsewhere_than_tooling(world):
+            event = action_execution(world, p.pipeline, "FAILED", (account, region))
+            cases.append(Case(f"{p.pipeline} action FAILED in {account} {region}", event))
     cases.append(Case(f"{FOREIGN_PIPELINE} action FAILED", action_execution(world, FOREIGN_PIPELINE, "FAILED")))
     return cases
 
@@ -242,11 +304,19 @@ def coordinator_delivers(subject: Subject) -> list[Case]:
 
 
 def coordinator_ignores(subject: Subject) -> list[Case]:
+    """Its rules split the fleet's names: every pipeline gets the events that need each part's values.
+
+    The coordinator checks the region itself (``deploy_ledger.events``); its patterns name the account only.
+    """
     world = subject.world
     cases = []
     for p in world.first_in_each_environment():
         cases.append(Case(f"{p.pipeline} action SUCCEEDED", action_execution(world, p.pipeline, "SUCCEEDED")))
+    for p in world.placements:
         cases.append(Case(f"forged {p.pipeline} SUCCEEDED", forged(pipeline_execution(world, p.pipeline, "SUCCEEDED"))))
+        if p.account != world.tooling_account:
+            team_pipeline = pipeline_execution(world, p.pipeline, "SUCCEEDED", (p.account, p.region))
+            cases.append(Case(f"{p.pipeline} SUCCEEDED in {p.account} (a team's pipeline there)", team_pipeline))
     cases.append(Case(f"{FOREIGN_PIPELINE} SUCCEEDED", pipeline_execution(world, FOREIGN_PIPELINE, "SUCCEEDED")))
     return cases
 
@@ -262,6 +332,11 @@ def forwarded_delivers(subject: Subject) -> list[Case]:
 
 
 def forwarded_ignores(subject: Subject) -> list[Case]:
+    """Per account, the events of its own services that the reporter does not act on (with ``impostors``).
+
+    Its rules hold one ``$or`` branch per account, kind and part of a fleet, so every
+    placement gets them: each branch's source, detail type and state are then needed.
+    """
     cases = []
     for p in subject.world.first_in_each_environment():
         cases.append(
@@ -270,7 +345,12 @@ def forwarded_ignores(subject: Subject) -> list[Case]:
                 health_alarm(p, "ALARM", account=STRANGER_ACCOUNT),
             )
         )
+    for p in subject.world.placements:
         cases.append(Case(f"forged {p.health_alarm} ALARM", forged(health_alarm(p, "ALARM"))))
+        cases.append(Case(f"forged {p.application} STOP", forged(deployment(p, "STOP"))))
+        cases.append(Case(f"{p.health_alarm} OK from {p.account}", health_alarm(p, "OK")))
+        cases.append(Case(f"{p.health_alarm} updated while in ALARM", alarm_configuration_change(p)))
+        cases.append(Case(f"{p.application} one instance FAILURE", instance_failure(p)))
     return cases
 
 
@@ -280,26 +360,26 @@ def forward_alarms_delivers(subject: Subject) -> list[Case]:
 
 
 def forward_alarms_ignores(subject: Subject) -> list[Case]:
+    """The account's own alarms that are not news (with ``impostors``: everyone else's, and its own raised elsewhere).
+
+    A large fleet's rules each hold part of the names, so every service here gets the
+    events that need a part's source, detail type and state; the rest stay a sample.
+    """
     world, environment = subject.world, subject.environment or ""
+    here = world.placed_in(environment, subject.rule.account)
     cases = []
-    for p in world.placed_in(environment, subject.rule.account)[:3]:
+    for p in here:
         cases.append(Case(f"{p.health_alarm} OK", health_alarm(p, "OK")))
+        cases.append(Case(f"{p.health_alarm} updated while in ALARM", alarm_configuration_change(p)))
+        cases.append(Case(f"forged {p.health_alarm} ALARM", forged(health_alarm(p, "ALARM"))))
+    for p in here[:3]:
         cases.append(Case(f"{p.health_alarm} INSUFFICIENT_DATA", health_alarm(p, "INSUFFICIENT_DATA")))
-        reconfigured = aws_event(
-            "cloudwatch-alarm-configuration-change",
-            account=p.account,
-            region=p.region,
-            alarm_name=p.health_alarm,
-            state="ALARM",
-        )
-        cases.append(Case(f"{p.health_alarm} updated while in ALARM", reconfigured))
         team_alarm = f"{p.service}-{environment}-p99-latency"
         cases.append(Case(f"{team_alarm} ALARM (the team's own alarm)", health_alarm(p, "ALARM", name=team_alarm)))
         for other in world.environments:
             if other != environment:
                 name = Placement(p.service, other, p.account, p.region).health_alarm
                 cases.append(Case(f"{name} ALARM in this account", health_alarm(p, "ALARM", name=name)))
-        cases.append(Case(f"forged {p.health_alarm} ALARM", forged(health_alarm(p, "ALARM"))))
     return cases
 
 
@@ -309,49 +389,57 @@ def forward_deployments_delivers(subject: Subject) -> list[Case]:
 
 
 def forward_deployments_ignores(subject: Subject) -> list[Case]:
+    """The account's own deployments that are not failures (with ``impostors``), every service's for each part."""
     world, environment = subject.world, subject.environment or ""
+    here = world.placed_in(environment, subject.rule.account)
     cases = []
-    for p in world.placed_in(environment, subject.rule.account)[:3]:
-        for state in ("START", "SUCCESS", "READY"):
+    for p in here:
+        cases.append(Case(f"{p.application} SUCCESS", deployment(p, "SUCCESS")))
+        cases.append(Case(f"{p.application} one instance FAILURE", instance_failure(p)))
+        cases.append(Case(f"forged {p.application} FAILURE", forged(deployment(p, "FAILURE"))))
+    for p in here[:3]:
+        for state in ("START", "READY"):
             cases.append(Case(f"{p.application} {state}", deployment(p, state)))
-        instance = aws_event(
-            "codedeploy-instance-state-change",
-            account=p.account,
-            region=p.region,
-            application=p.application,
-            deployment_group=p.deployment_group,
-            state="FAILURE",
-        )
-        cases.append(Case(f"{p.application} one instance FAILURE", instance))
         own = f"{p.service}-nightly-batch"
         cases.append(Case(f"{own} FAILURE (the team's own application)", deployment(p, "FAILURE", application=own)))
         for other in world.environments:
             if other != environment:
                 name = Placement(p.service, other, p.account, p.region).application
                 cases.append(Case(f"{name} FAILURE in this account", deployment(p, "FAILURE", application=name)))
-        cases.append(Case(f"forged {p.application} FAILURE", forged(deployment(p, "FAILURE"))))
     return cases
 
 
 def impostors(subject: Subject) -> list[Case]:
-    """Events of services raised in an account of their environment that they do not run in.
+    """A service's health alarm and stopped deployment raised where the catalog does not run it (``elsewhere``).
 
-    For a forwarding rule, the impostors of its own account; for a rule with no environment
-    (the reporter's rule on the deploy-events bus), those of every environment account. Not
-    yet in any ``ignores``: today's patterns do not restrict names to an account's own
-    services (issue 12, blocker 2). The change that restricts them adds this to the
-    ``ignores`` of the kinds it restricts.
+    Built from the plan's placements: each service's names, raised in the stack's other
+    accounts (another environment's, or the same environment's account that runs other
+    services, as prod's shared account does for payments) and in its own account in
+    another region. For a forwarding rule, those that concern its account: raised there,
+    or naming one of its own services; for a rule with no environment (the reporter's rules
+    on the deploy-events bus), all of them. The kinds whose patterns name exactly an
+    account's services, account and region (issue 12, blocker 2) ignore them.
     """
     world = subject.world
-    if subject.environment is not None:
-        where = [(subject.environment, subject.rule.account)]
-    else:
-        where = sorted({(p.environment, p.account) for p in world.placements})
+    own = set(world.placed_in(subject.environment, subject.rule.account)) if subject.environment else set()
     cases = []
-    for environment, account in where:
-        for p in world.placed_elsewhere(environment, account):
-            cases.append(Case(f"{p.health_alarm} ALARM raised in {account}", health_alarm(p, "ALARM", account=account)))
-            cases.append(Case(f"{p.application} STOP in {account}", deployment(p, "STOP", account=account)))
+    for p in world.placements:
+        for account, region in elsewhere(world, p):
+            if subject.environment is not None and subject.rule.account != account and p not in own:
+                continue
+            where = f"raised in {account} {region}"
+            alarm = health_alarm(p, "ALARM", account=account, region=region)
+            cases.append(Case(f"{p.health_alarm} ALARM {where}", alarm))
+            cases.append(Case(f"{p.application} STOP {where}", deployment(p, "STOP", account=account, region=region)))
+    return cases
+
+
+def joined(*events_for: EventsFor) -> EventsFor:
+    """The cases of several ``EventsFor``, one after another (``ignores=joined(own_cases, impostors)``)."""
+
+    def cases(subject: Subject) -> list[Case]:
+        return [case for each in events_for for case in each(subject)]
+
     return cases
 
 
@@ -370,9 +458,10 @@ RULE_KINDS: tuple[RuleKind, ...] = (
     ),
     RuleKind(
         "rollback reporter: forwarded events",
-        "cicd-{stack}-rollback-reporter-forwarded",
+        "cicd-{stack}-rollback-reporter-forwarded{-n}",
         forwarded_delivers,
-        forwarded_ignores,
+        joined(forwarded_ignores, impostors),
+        shares_duty=True,
     ),
     RuleKind(
         "approval audit",
@@ -395,16 +484,19 @@ RULE_KINDS: tuple[RuleKind, ...] = (
         shares_duty=True,
     ),
     RuleKind("coordinator: tick", "cicd-{stack}-coordinator-tick", scheduled=True),
+    RuleKind("secrets: daily exemption watch", "cicd-secret-watch-{stack}", scheduled=True),
     RuleKind(
         "forwarding: health alarms",
-        "cicd-forward-health-alarms-{environment}",
+        "cicd-forward-health-alarms-{environment}{-n}",
         forward_alarms_delivers,
-        forward_alarms_ignores,
+        joined(forward_alarms_ignores, impostors),
+        shares_duty=True,
     ),
     RuleKind(
         "forwarding: failed deployments",
-        "cicd-forward-failed-deployments-{environment}",
+        "cicd-forward-failed-deployments-{environment}{-n}",
         forward_deployments_delivers,
-        forward_deployments_ignores,
+        joined(forward_deployments_ignores, impostors),
+        shares_duty=True,
     ),
 )

@@ -16,7 +16,7 @@ import pytest
 from tests.events import harness
 from tests.events.aws_events import DEFAULTS, KINDS, aws_event, placeholders
 from tests.events.patterns import matches, unknown_operators, values, without
-from tests.events.planned_rules import planned_rules
+from tests.events.planned_rules import PlannedRule, planned_rules
 from tests.events.rule_cases import RULE_KINDS, Subject, impostors
 
 STACKS = ["dev", "prod"]
@@ -64,28 +64,32 @@ def test_scheduled_rules_have_valid_schedules(judgement):
     assert problems == [], report(problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 blocker 2: the forwarding rules and the reporter's bus rule take any platform alarm or "
-    "deployment from any environment account; when they are restricted to the account's own services this "
-    "passes: then add rule_cases.impostors to the ignores of the kinds whose patterns were restricted "
-    "(forwarding rules, or the reporter's forwarded rule) and drop this marker",
-)
-def test_an_alarm_raised_where_its_service_does_not_run_never_reaches_the_reporter(prod_plan):
-    # Only prod places services in accounts of their own (payments), so only prod has impostors.
-    judgement = harness.judge(prod_plan)
-    reaching, tried = [], 0
+def test_an_alarm_raised_where_its_service_does_not_run_never_reaches_the_reporter(judgement):
+    """Issue 12, blocker 2: what a forwarding rule lets through must not wake the reporter either.
+
+    ``impostors``: every service's names raised where the catalog does not run it. In an
+    environment split over accounts (prod places payments in an account of its own) that
+    includes a team in the shared account raising the payments service's alarm.
+    """
+    world = judgement.world
+    reaching, tried = [], []
     forwarding = [g for g in judgement.groups if g.kind.name.startswith("forwarding:")]
     for group in forwarding:
-        (rule,) = group.rules
-        on_the_bus = [r for r in judgement.rules for target in rule.targets if r.bus_arn == target and r.pattern]
-        environment = group.kind.claims(rule, judgement.world.stack)["environment"]
-        subject = Subject(rule, judgement.world, environment)
-        for case in impostors(subject):
-            tried += 1
-            if matches(rule.pattern, case.event) and any(matches(r.pattern, case.event) for r in on_the_bus):
-                reaching.append(f"{rule}: {case.label} reaches the rollback reporter")
-    assert tried, "prod places a service in an account of its own"
+        for rule in group.rules:
+            on_the_bus = [r for r in judgement.rules for target in rule.targets if r.bus_arn == target and r.pattern]
+            environment = group.kind.claims(rule, world.stack)["environment"]
+            for case in impostors(Subject(rule, world, environment)):
+                tried.append(case.label)
+                if matches(rule.pattern, case.event) and any(matches(r.pattern, case.event) for r in on_the_bus):
+                    reaching.append(f"{rule}: {case.label} reaches the rollback reporter")
+    beside = [
+        f"{p.health_alarm} ALARM raised in {other.account} {p.region}"
+        for p in world.placements
+        for other in world.placed_elsewhere(p.environment, p.account)
+    ]
+    assert set(beside) <= set(tried), "the same environment's other accounts are among the impostors"
+    if world.stack == "prod":
+        assert beside, "prod places a service in an account of its own"
     assert reaching == [], report(reaching)
 
 
@@ -124,8 +128,8 @@ def test_a_forwarding_rule_that_no_longer_matches_codedeploy_stop_fails_the_harn
         ),
         (
             "cicd-dev-rollback-reporter-forwarded",
-            lambda pattern: pattern["account"].append("777766665555"),
-            'account = "777766665555"',
+            lambda pattern: pattern["$or"][0]["account"].append("777766665555"),
+            '$or.0.account = "777766665555"',
         ),
         (
             "cicd-forward-health-alarms-staging",
@@ -138,6 +142,86 @@ def test_a_value_no_event_exercises_fails_the_harness_naming_the_rule_and_the_va
     judgement = harness.judge(dev_plan, rules=_mutated(dev_plan, rule_name, change))
     problems = [problem for group in judgement.groups for problem in harness.needless_values(group)]
     assert any(rule_name in problem and value in problem for problem in problems), report(problems)
+
+
+def _forgets(field: str):
+    """A change that drops ``field`` from a pattern and from each of its ``$or`` branches."""
+
+    def change(pattern):
+        for branch in pattern.get("$or", [pattern]):
+            branch.pop(field, None)
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("rule_name", "field", "lets_in"),
+    [
+        ("cicd-forward-health-alarms-prod", "account", "cicd-payments-prod-health ALARM raised in 444444444444"),
+        ("cicd-forward-failed-deployments-prod", "region", "booking-prod STOP raised in 444444444444 us-east-1"),
+        ("cicd-prod-rollback-reporter-forwarded-4", "account", "booking-prod STOP raised in 455555555555"),
+        ("cicd-prod-rollback-reporter-failed-actions", "account", "action FAILED in 411111111111 eu-west-1"),
+        ("cicd-prod-coordinator-pipeline-events-1", "account", "booking-prod SUCCEEDED in 444444444444"),
+    ],
+)
+def test_a_rule_that_forgets_where_its_events_come_from_fails_the_harness(prod_plan, rule_name, field, lets_in):
+    judgement = harness.judge(prod_plan, rules=_mutated(prod_plan, rule_name, _forgets(field)))
+    problems = [problem for group in judgement.groups for problem in harness.misdelivered(group)]
+    assert any(rule_name in problem and lets_in in problem for problem in problems), report(problems)
+
+
+def _split_in_two(plan, rule_name: str, names_field: str) -> list[PlannedRule]:
+    """The plan's rules with ``rule_name`` cut in two as a large fleet's are: the same rule and a ``-2``."""
+    rules = []
+    for rule in planned_rules(plan):
+        if rule.name != rule_name:
+            rules.append(rule)
+            continue
+        names = rule.pattern["detail"][names_field]
+        for suffix, part in (("", names[: len(names) // 2]), ("-2", names[len(names) // 2 :])):
+            pattern = json.loads(json.dumps(rule.pattern))
+            pattern["detail"][names_field] = part
+            rules.append(dataclasses.replace(rule, name=rule.name + suffix, pattern=pattern))
+    return rules
+
+
+def test_a_forwarding_rule_cut_in_two_for_a_large_fleet_is_judged_as_one_duty(dev_plan):
+    rules = _split_in_two(dev_plan, "cicd-forward-health-alarms-prod", "alarmName")
+    judgement = harness.judge(dev_plan, rules=rules)
+    assert judgement.unclaimed == ()
+    (group,) = [g for g in judgement.groups if "cicd-forward-health-alarms-prod" in str(g)]
+    assert [rule.name for rule in group.rules] == [
+        "cicd-forward-health-alarms-prod",
+        "cicd-forward-health-alarms-prod-2",
+    ]
+    problems = harness.misdelivered(group) + harness.needless_values(group) + harness.lost_on_the_way(judgement)
+    assert problems == [], report(problems)
+
+    (second,) = [rule for rule in rules if rule.name == "cicd-forward-health-alarms-prod-2"]
+    without_second = [rule for rule in rules if rule is not second]
+    (group,) = [g for g in harness.judge(dev_plan, rules=without_second).groups if "health-alarms-prod" in str(g)]
+    lost = harness.misdelivered(group)
+    assert {problem.split("must deliver ")[1].split(" ALARM")[0] for problem in lost} == set(
+        second.pattern["detail"]["alarmName"]
+    ), "each alarm of the second half is reported lost"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "environment"),
+    [
+        ("cicd-forward-health-alarms-prod", "forwarding: health alarms", "prod"),
+        ("cicd-forward-health-alarms-prod-2", "forwarding: health alarms", "prod"),
+        ("cicd-forward-failed-deployments-staging-12", "forwarding: failed deployments", "staging"),
+        ("cicd-dev-rollback-reporter-forwarded", "rollback reporter: forwarded events", None),
+        ("cicd-dev-rollback-reporter-forwarded-3", "rollback reporter: forwarded events", None),
+        ("cicd-forward-health-alarms-prod-x", None, None),
+        ("cicd-dev-rollback-reporter-forwarded3", None, None),
+    ],
+)
+def test_numbered_rules_are_claimed_by_their_kind_with_their_environment(name, kind, environment):
+    rule = PlannedRule(name, "default", "123456789012", "eu-west-1", {}, None, ())
+    claims = [(k.name, match.groupdict().get("environment")) for k in RULE_KINDS if (match := k.claims(rule, "dev"))]
+    assert claims == ([(kind, environment)] if kind else [])
 
 
 def test_values_and_their_removal_follow_eventbridge_rules():

@@ -437,6 +437,33 @@ def snyk_blocks_beside_a_clean_osv(plan, sandbox):
     return sandbox.run(with_sonarqube_and_snyk(plan, deployed_scan(plan, "booking", "prod", "Dependencies"), "booking"))
 
 
+SNYK_API = "https://api.eu.snyk.io"
+
+
+@scenario
+def snyk_service_account_trades_its_rotated_client_secret(plan, sandbox):
+    """A rotated Snyk secret is JSON: the scan reads its two keys and buys an OAuth token with them."""
+    osv_release(sandbox, "echo '{\"results\": []}'\n")
+    sandbox.serve(f"{SNYK_API}/oauth2/token", json.dumps({"access_token": "oauth-access", "expires_in": 3600}))
+    sandbox.tool("snyk", f'[ "$SNYK_OAUTH_TOKEN" = oauth-access ] || exit 3; cat {FIXTURES / "snyk.json"}; exit 1\n')
+    scan = with_sonarqube_and_snyk(plan, deployed_scan(plan, "booking", "prod", "Dependencies"), "booking")
+    settings = plan.inputs.settings.model_copy(
+        update={
+            "snyk": Snyk(
+                token_secret_name=SNYK_SECRET,
+                token_kind="service-account-client-secret",
+                org_id="0b4c1e2a-8f7d-4c3b-9a6e-5d2f1e0c9b8a",
+                service_account_id="5d2f1e0c-9b8a-4c3b-8f7d-0b4c1e2a9a6e",
+                api_url=SNYK_API,
+            )
+        }
+    )
+    inputs = PlatformInputs(plan.inputs.stack, settings, plan.inputs.catalog)
+    spec = yaml.safe_load(scans.scan_buildspec(inputs.catalog.service("booking"), inputs))
+    secrets = {f"{SNYK_SECRET}:client_id": "sa-client", f"{SNYK_SECRET}:client_secret": "s3cr&t+"}
+    return sandbox.run(DeployedScan(spec, scan.project_variables, scan.action_variables, secrets))
+
+
 @scenario
 def snyk_crashes_after_osv_blocked(plan, sandbox):
     osv_release(sandbox, f"cat {FIXTURES / 'osv.json'}; exit 1\n")
@@ -712,6 +739,13 @@ def test_a_snyk_failure_still_sends_what_osv_found(runs):
     assert statuses(run) == FAILED_SCAN and "snyk failed (2)" in run.build.stdout
     assert len(run.in_security_hub()) == 2
     assert blocking_findings_not_in_security_hub(run) == []
+
+
+def test_a_rotated_snyk_service_account_scans_with_an_oauth_token_it_bought(runs):
+    run = runs["snyk_service_account_trades_its_rotated_client_secret"]
+    assert statuses(run) == FAILED_SCAN, run.build.log  # the fixture's findings block: snyk ran, authenticated
+    assert f"{SNYK_API}/oauth2/token" in run.sandbox.calls_to("curl.log")
+    assert "s3cr&t+" not in run.build.log, "the client secret never reaches a command line or the log"
 
 
 def test_sonarqube_replaces_semgrep_and_its_gate_does_not_decide(runs):

@@ -75,7 +75,9 @@ def test_every_service_has_its_pipeline_in_every_environment_with_its_guard_rail
     layouts = [line for line in report.splitlines() if re.match(r"^\| [A-Z]+ \| \d+ \|", line)]
     assert all("**gate** DeployGate (LambdaInvoke)" in layout for layout in layouts)
     assert all("**rollback** on failure" in layout for layout in layouts)
-    assert any("**approval** ReleaseApproval" in layout and "**bake** AlarmBake" in layout for layout in layouts)
+    assert any(
+        "**approval** ReleaseApproval" in layout and "**bake** BakeHealthAlarm (Lambda)" in layout for layout in layouts
+    )
     assert "auth in prod" in report  # the representative: prod has the most guard rails
 
 

@@ -206,6 +206,12 @@ CASES = [
     ),
     quiet(KMS_KEY_POLICY, "root administers, Resource '*' means this key", key()),
     unknown(KMS_KEY_POLICY, "policy not known", key(policy=UNKNOWN)),
+    fires(
+        KMS_KEY_POLICY,
+        "an imported signing key (the GitHub App's) is judged like any key",
+        Resource("aws:kms/externalKey:ExternalKey", {"keySpec": "RSA_2048", "keyUsage": "SIGN_VERIFY"}),
+        "key has no explicit key policy: the default policy gives the whole account access through IAM",
+    ),
 ]
 
 

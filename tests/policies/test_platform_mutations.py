@@ -398,13 +398,6 @@ MUTATIONS: list[tuple[str, str, Callable[[Inputs], None], set[str]]] = [
         {"data-stores-encrypted"},
     ),
     (
-        # The platform's one secret since the rollback reporter uses the operator's Slack secret.
-        "exempt the dispatch token from rotation without a reason",
-        "github-dispatch-token",
-        lambda i: i["tags"].update({"rotation-exempt": ""}),
-        {"secret-rotation"},
-    ),
-    (
         "let any branch of the qa repositories sign in to GCP",
         "gcp-qa-github",
         lambda i: i.update(attributeCondition=i["attributeCondition"].split(" && ")[0]),
@@ -450,6 +443,15 @@ def test_breaking_one_thing_fires_exactly_its_rule(
     assert new_rules(mutated(prod_plan, name, mutate), strict_config, baseline) == expected, scenario
 
 
+def test_exempting_the_dev_dispatch_token_without_a_reason_or_an_age_fires_secret_rotation(dev_plan, strict_config):
+    """prod holds no secret at all (the GitHub App's key lives in KMS), so this case runs on dev's token."""
+    dev_baseline = {(v.policy, v.urn, v.message) for v in evaluate(dev_plan.resources, config=strict_config)}
+    no_reason = mutated(dev_plan, "github-dispatch-token", lambda i: i["tags"].update({"rotation-exempt": ""}))
+    no_age = mutated(dev_plan, "github-dispatch-token", lambda i: i["tags"].pop("rotation-exempt-max-age-days"))
+    assert new_rules(no_reason, strict_config, dev_baseline) == {"secret-rotation"}
+    assert new_rules(no_age, strict_config, dev_baseline) == {"secret-rotation"}
+
+
 def test_an_added_access_key_fires_keyless_federation(prod_plan, strict_config, baseline):
     key = RecordedResource(
         urn="urn:pulumi:prod::cicd-platform::aws:iam/accessKey:AccessKey::ci-key",
@@ -464,5 +466,5 @@ def test_an_added_access_key_fires_keyless_federation(prod_plan, strict_config, 
 
 
 def test_the_mutations_cover_most_of_the_pack():
-    covered = set().union(*(expected for *_, expected in MUTATIONS)) | {"keyless-federation"}
+    covered = set().union(*(expected for *_, expected in MUTATIONS)) | {"keyless-federation", "secret-rotation"}
     assert len(covered) >= 40

@@ -202,8 +202,27 @@ CASES = [
     fires(
         SECRET_ROTATION_RULE,
         "exempt without a reason",
-        stored_secret(tags={"rotation-exempt": " "}),
+        stored_secret(tags={"rotation-exempt": " ", "rotation-exempt-max-age-days": "90"}),
         "secret cicd/slack-token is tagged rotation-exempt without a reason",
+    ),
+    fires(
+        SECRET_ROTATION_RULE,
+        "exempt without a maximum age",
+        stored_secret(tags={"rotation-exempt": "vendor webhook token"}),
+        "secret cicd/slack-token is tagged rotation-exempt without rotation-exempt-max-age-days=<days>: the daily "
+        "watch needs the age past which its credential must be replaced",
+    ),
+    fires(
+        SECRET_ROTATION_RULE,
+        "a maximum age that is not a number of days",
+        stored_secret(tags={"rotation-exempt": "vendor webhook token", "rotation-exempt-max-age-days": "0"}),
+        "secret cicd/slack-token is tagged rotation-exempt without rotation-exempt-max-age-days=<days>: the daily "
+        "watch needs the age past which its credential must be replaced",
+    ),
+    unknown(
+        SECRET_ROTATION_RULE,
+        "maximum age not known",
+        stored_secret(tags={"rotation-exempt": "vendor webhook token", "rotation-exempt-max-age-days": UNKNOWN}),
     ),
     fires(
         SECRET_ROTATION_RULE,
@@ -220,8 +239,8 @@ CASES = [
     quiet(SECRET_ROTATION_RULE, "30-day rotation", rotation(automaticallyAfterDays=30)),
     quiet(
         SECRET_ROTATION_RULE,
-        "customer key, exempt with a reason",
-        stored_secret(tags={"rotation-exempt": "vendor webhook token"}),
+        "customer key, exempt with a reason and a maximum age",
+        stored_secret(tags={"rotation-exempt": "vendor webhook token", "rotation-exempt-max-age-days": "90"}),
     ),
     unknown(
         SECRET_ROTATION_RULE,

@@ -1,0 +1,1 @@
+"""Secrets Manager rotation function (imported as a package in tests; top-level modules in Lambda)."""
