@@ -10,7 +10,8 @@ the boundary (IAM User Guide, "Permissions boundaries for IAM entities").
 The boundary is derived, not listed by hand. It is the union of
 
 - the identity policies the program gives the roles it creates there (the deploy
-  roles of each compute platform, the alarm reader, the event forwarder), built by
+  roles of each compute platform, the alarm reader — alarms and failed
+  deployments —, the event forwarder), built by
   the same functions in ``components/iam``, with every service, environment and
   stack name wildcarded and the tooling account left as a parameter; and
 - the AWS-managed policies the CodeDeploy service role carries
@@ -172,7 +173,7 @@ def platform_role_policies(tooling_account_id: str) -> list[Document]:
         iam.ecs_deploy_policy(codedeploy, passed_roles, bucket, tooling_keys, "*", _arn("ecs", "task-definition/*")),
         iam.lambda_deploy_policy(functions, codedeploy, bucket, tooling_keys, "*"),
         iam.server_deploy_policy(codedeploy, bucket, tooling_keys, "*"),
-        iam.alarm_reader_policy(),
+        iam.alarm_reader_policy(PARTITION, REGION, ACCOUNT, "*"),
         iam.event_forwarder_policy(bus),
     ]
 

@@ -23,6 +23,7 @@ from .github.deploy_environments import DeployEnvironments, DeployEnvironmentsAr
 from .github.dispatch_function import GitHubDispatch, GitHubDispatchArgs
 from .governance.approvals import ApprovalGovernance, ApprovalGovernanceArgs, auditor_role_arn
 from .governance.config_rules import ConfigRuleTwins, ConfigRuleTwinsArgs
+from .governance.failure_digest import FailureDigest, FailureDigestArgs, failure_digest_role_arn
 from .governance.notifications import ReleaseNews, ReleaseNewsArgs
 from .governance.rollback_reporter import RollbackReporter, RollbackReporterArgs, reporter_role_arn
 from .metrics import DoraMetrics, DoraMetricsArgs
@@ -46,9 +47,11 @@ class Platform(pulumi.ComponentResource):
         self.artifacts = ArtifactStore("artifacts", ArtifactStoreArgs(inputs=inputs), opts=child)
         self.connection = GitHubConnection("github", inputs.stack, settings.github_owner, opts=child)
         with_approvals = release_approvals.approval_pipelines(inputs)
-        # Through Chatbot the rollback reporter and the secret watch have no webhook: they publish to the topic too.
-        reporter_publishes = (
-            [reporter_role_arn(inputs), watch_role_arn(inputs)] if settings.slack_workspace_id is not None else []
+        # Through Chatbot the rollback reporter, the failure digest and the secret watch have no webhook: they
+        # publish to the topic too.
+        uses_chatbot = settings.slack_workspace_id is not None
+        chatbot_publishers = (
+            [reporter_role_arn(inputs), failure_digest_role_arn(inputs), watch_role_arn(inputs)] if uses_chatbot else []
         )
         # CodePipeline publishes approval requests as the pipeline roles: named by path and name, one pattern
         # however many services ask for approvals (each role's own policy says whether it may publish).
@@ -61,10 +64,11 @@ class Platform(pulumi.ComponentResource):
             "release-news",
             ReleaseNewsArgs(
                 inputs=inputs,
-                publisher_role_arns=[*pipeline_publishes, auditor_role_arn(inputs), *reporter_publishes],
+                publisher_role_arns=[*pipeline_publishes, auditor_role_arn(inputs), *chatbot_publishers],
                 store_role_arns=[
                     auditor_role_arn(inputs),
                     reporter_role_arn(inputs),
+                    failure_digest_role_arn(inputs),
                     watch_role_arn(inputs),
                     *([rotation_role] if rotated else []),
                 ],
@@ -81,6 +85,19 @@ class Platform(pulumi.ComponentResource):
                 ledger_table_arn=self.news.ledger_table_arn,
                 topic_arn=self.news.topic_arn,
                 topic_key_arn=self.news.key_arn,
+            ),
+            opts=child,
+        )
+        # Why a pipeline action failed, for the team that owns it: one message per failure.
+        self.digest = FailureDigest(
+            "failure-digest",
+            FailureDigestArgs(
+                inputs=inputs,
+                ledger_table_name=self.news.ledger_table_name,
+                ledger_table_arn=self.news.ledger_table_arn,
+                key_arn=self.news.key_arn,
+                dead_letter_queue_arn=self.news.dead_letter_queue_arn,
+                topic_arn=self.news.topic_arn,
             ),
             opts=child,
         )

@@ -26,6 +26,11 @@ The day (prod settings, four environments; times UTC):
 - prod: a pipeline named ``auth-prod`` in the prod environment account (not
   this platform's) reports SUCCEEDED, and its event reaches the coordinator:
   it is ignored, and nothing is announced, started or restarted.
+- dev: recommendations' unit tests fail in its build, twice in the day; the
+  real failure digest (``functions/failure_digest``) reads the build, its log
+  and its test report and posts one Slack message per failure naming the
+  failing test, the second saying it is the same failure as last time
+  (``failed_build``). Its action event arrives twice for one of them: one post.
 
 The day's Deploy stage outcomes also reach the real DORA metrics function (``dora_day``), which
 records them and computes each service's four numbers: ``make simulate`` prints them per
@@ -63,6 +68,7 @@ from components.model.platform_inputs import PlatformInputs, load_platform_input
 from components.model.settings import CONFIG_KEY
 
 from .dora_day import DoraDay, DoraRecorder, markdown_table, summary_lines
+from .failed_build import BuildWorld, action_failed_event
 from .moto_world import ACCOUNT, REGION, provision, scheduled_tick, set_health, settings_for
 
 from coordinator.handler import Coordinator  # isort: skip  (functions/ is on sys.path through moto_world)
@@ -87,12 +93,15 @@ class Change:
     service: str
     environment: str
     deploy_fails: bool = False
+    build_fails: bool = False
 
 
 CHANGES = [
     Change(0, "auth", "dev"),
     Change(1, "pricing", "dev"),
     Change(2, "booking", "dev"),
+    Change(10, "recommendations", "dev", build_fails=True),
+    Change(75, "recommendations", "dev", build_fails=True),  # pushed again without the fix
     Change(30, "ledger", "staging", deploy_fails=True),
     Change(40, "invoicing", "staging"),
     Change(45, "payments", "staging"),
@@ -134,6 +143,7 @@ class Execution:
     """When the commit the execution builds was written."""
     deployed: bool = False
     """Its Deploy stage's actions ran (an execution the gate holds runs none)."""
+    build_fails: bool = False
 
 
 @dataclass
@@ -164,6 +174,9 @@ class DayResult:
     ignored: list[str] = field(default_factory=list)
     restarts_refused: list[str] = field(default_factory=list)
     dora: DoraDay | None = None
+    digests: list[str] = field(default_factory=list)
+    """The failure digests posted to Slack, as Slack's plain-text rendering shows them."""
+    digest_outcomes: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _client_error(code: str, operation: str) -> ClientError:
@@ -204,6 +217,11 @@ class ReleaseDay:
         self.commits: dict[tuple[str, str], datetime] = {}
         """The latest commit of each service's branch for an environment: what a restart builds."""
         self.dora: DoraRecorder | None = None
+        self.builds = BuildWorld(
+            inputs.stack,
+            {service.name: service.owner for service in inputs.catalog.services},
+            coordination_graph_json(inputs),
+        )
 
     # -- scheduling --------------------------------------------------------------------------------------------
     def at(self, when: datetime, action: Callable[[], None]) -> None:
@@ -214,7 +232,10 @@ class ReleaseDay:
 
     def run(self) -> DayResult:
         for change in CHANGES:
-            self.at(self.minutes(change.minute), lambda c=change: self.start(c.service, c.environment, c.deploy_fails))
+            self.at(
+                self.minutes(change.minute),
+                lambda c=change: self.start(c.service, c.environment, c.deploy_fails, build_fails=c.build_fails),
+            )
         for minute, service, environment, state, reason in HEALTH:
             self.at(
                 self.minutes(minute),
@@ -269,20 +290,66 @@ class ReleaseDay:
         self.timeline.add(self.now, f"{service}/{environment}", f"{alarm} (account {placed.account_id}) -> {state}")
 
     # -- pipelines ---------------------------------------------------------------------------------------------
-    def start(self, service: str, environment: str, deploy_fails: bool = False, trigger: str = "Webhook") -> str:
+    def start(
+        self,
+        service: str,
+        environment: str,
+        deploy_fails: bool = False,
+        trigger: str = "Webhook",
+        *,
+        build_fails: bool = False,
+    ) -> str:
         execution = f"{service}-{environment}-{next(self.counter):03d}"
         if trigger == "Webhook":  # a push: its commit was written a while before
             self.commits[(service, environment)] = self.now - timedelta(minutes=COMMIT_BEFORE_PUSH_MINUTES)
         committed = self.commits.get((service, environment))
         self.executions[execution] = Execution(
-            service, environment, execution, deploy_fails, trigger, self.now, committed_at=committed
+            service,
+            environment,
+            execution,
+            deploy_fails,
+            trigger,
+            self.now,
+            committed_at=committed,
+            build_fails=build_fails,
         )
         self.latest[(service, environment)] = execution
         self.in_flight.add((service, environment))
         self.timeline.add(self.now, f"{service}/{environment}", f"pipeline started ({execution}, {trigger})")
         self.emit(service, environment, execution, "STARTED", trigger=trigger)
-        self.at(self.now + timedelta(minutes=BUILD_MINUTES), lambda: self.enter_deploy(execution))
+        after_build = self.fail_build if build_fails else self.enter_deploy
+        self.at(self.now + timedelta(minutes=BUILD_MINUTES), lambda: after_build(execution))
         return execution
+
+    def fail_build(self, execution_id: str) -> None:
+        """The Build stage's CodeBuild action fails: the pipeline fails, the failure digest hears of the action."""
+        execution = self.executions[execution_id]
+        key = (execution.service, execution.environment)
+        started = self.now - timedelta(minutes=BUILD_MINUTES)
+        build = self.builds.fail(*key, execution_id, started, next(self.counter))
+        execution.state = "Failed"
+        self.in_flight.discard(key)
+        self.timeline.add(self.now, f"{key[0]}/{key[1]}", f"build FAILED ({build.build_id}): unit tests failed")
+        event = action_failed_event(build, f"evt-{next(self.counter)}", self.now, execution.attempt)
+        copies = 2 if not any(o.get("status") == "duplicate" for o in self.result.digest_outcomes) else 1
+        for _ in range(copies):  # EventBridge delivers at least once: the first failure's event arrives twice
+            delay = timedelta(seconds=self.random.randint(1, 60))
+            self.at(self.now + delay, lambda e=event: self.deliver_to_digest(e))
+        self.emit(*key, execution_id, "FAILED", stage="Build")
+        self.emit(*key, execution_id, "FAILED")
+
+    def deliver_to_digest(self, event: dict[str, Any]) -> None:
+        outcome = self.builds.digest(self.now).handle(event)
+        self.result.digest_outcomes.append(outcome)
+        pipeline = event["detail"]["pipeline"]
+        subject = "/".join(pipeline.rsplit("-", 1))
+        if outcome.get("status") == "posted":
+            self.result.digests.append(self.builds.slack.rendered()[-1])
+            tests = ", ".join(outcome.get("failedTests", [])) or "no failed test named"
+            again = "; same failure as last time" if outcome.get("sameAsLastTime") else ""
+            self.timeline.add(self.now, subject, f"failure digest posted to Slack: {tests}{again}")
+        elif outcome.get("status") == "duplicate":
+            self.timeline.add(self.now, subject, "failure digest: a duplicate delivery of the event, not posted")
 
     def enter_deploy(self, execution_id: str) -> None:
         execution = self.executions[execution_id]
@@ -582,8 +649,13 @@ def report(result: DayResult) -> int:
         f"events delivered {result.events_delivered} (duplicates dropped {result.duplicates_dropped}); "
         f"deployed {len(result.deployed)}, held {len(result.held)}, restarted {len(result.restarted)}, "
         f"aborted {len(result.aborted)}, downstream actions {len(result.actions)}, "
-        f"restarts refused {len(result.restarts_refused)}, events ignored {len(result.ignored)}"
+        f"restarts refused {len(result.restarts_refused)}, events ignored {len(result.ignored)}, "
+        f"failure digests {len(result.digests)}"
     )
+    for digest in result.digests:
+        print()
+        print("Failure digest posted to Slack:")
+        print("\n".join(f"  | {line}" for line in digest.splitlines()))
     if result.violations:
         print("INVARIANT VIOLATED: a service deployed while a dependency was unhealthy or mid-deploy:")
         print("\n".join(f"  {violation}" for violation in result.violations))

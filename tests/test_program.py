@@ -25,6 +25,8 @@ UNSCOPABLE_ACTIONS = {
     # by the cloudwatch:namespace condition key instead (checked below).
     "cloudwatch:PutMetricData",
     "cloudwatch:DescribeAlarms",
+    "codedeploy:GetDeploymentTarget",
+    "codedeploy:ListDeploymentTargets",
     "ecr:GetAuthorizationToken",
     "ecs:RegisterTaskDefinition",
     "codepipeline:PutJobFailureResult",

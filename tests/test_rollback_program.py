@@ -185,6 +185,8 @@ def test_pipeline_roles_assume_no_alarm_reader_and_readers_trust_only_the_platfo
                     "arn:aws:iam::123456789012:role/cicd-prod-rollback-reporter",
                     "arn:aws:iam::123456789012:role/cicd-prod-coordinator",
                     "arn:aws:iam::123456789012:role/cicd-prod-deploy-gate",
+                    # Reads a failed deployment's lifecycle events for its digest.
+                    "arn:aws:iam::123456789012:role/cicd-failure-digest-prod",
                 ]
             },
         }

@@ -12,7 +12,8 @@ only with it (``bootstrap/permissions.py``).
 
 Shared by every service deployed there: the encrypted topic the platform's
 alarms notify, the read-only role the rollback reporter and the coordination
-functions (deploy gate and its bake, coordinator) read alarms through, and the
+functions (deploy gate and its bake, coordinator) read alarms through (and the
+failure digest a failed deployment's lifecycle events), and the
 forwarding of the health alarms and failed deployments of the ``services`` placed
 in this account to the tooling account's deploy-events bus (where the rollback
 reporter listens).
@@ -147,7 +148,8 @@ class EnvironmentAccount(pulumi.ComponentResource):
         self.alarm_reader = aws.iam.Role(
             f"{name}-alarm-reader",
             name=naming.alarm_reader_role_name(environment.name),
-            description=f"The deploy gate, its bake and the rollback reporter read the {environment.name} alarms",
+            description=f"The deploy gate, its bake and the rollback reporter read the {environment.name} alarms; "
+            "the failure digest reads failed deployments",
             assume_role_policy=iam.to_json(
                 iam.alarm_reader_trust(
                     region,
@@ -158,6 +160,9 @@ class EnvironmentAccount(pulumi.ComponentResource):
                         naming.role_arn(region, tooling_account_id, naming.coordination_function_name(stack, function))
                         for function in naming.COORDINATION_FUNCTIONS
                     ],
+                    failure_digest_role_arn=naming.role_arn(
+                        region, tooling_account_id, naming.failure_digest_name(stack)
+                    ),
                 )
             ),
             max_session_duration=3600,
@@ -168,7 +173,9 @@ class EnvironmentAccount(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-alarm-reader-policy",
             role=self.alarm_reader.id,
-            policy=iam.to_json(iam.alarm_reader_policy()),
+            policy=iam.to_json(
+                iam.alarm_reader_policy(naming.partition_of(region), region, account_id, environment.name)
+            ),
             opts=pulumi.ResourceOptions(parent=self.alarm_reader, provider=self.provider),
         )
         EventForwarding(

@@ -19,7 +19,9 @@ Chatbot renders EventBridge events but not CodePipeline's own approval JSON, so
 in that mode a second rule forwards the approval action's ``STARTED`` event.
 Without Chatbot, the ``slack_notifier`` function posts Block Kit messages to the
 webhook whose URL it reads from Secrets Manager, with links to the commit, the
-diff and the execution.
+diff and the execution; or, with ``slackBotTokenSecretName``, through the Web API
+with that bot token to ``slackChannelId``, keeping each execution's first message
+in the ledger so the failure digest can reply in its thread.
 
 Shared with the approval auditor: the key, the ledger table (act once per
 event) and the dead-letter queue (EventBridge targets, subscriptions, functions).
@@ -293,7 +295,13 @@ class ReleaseNews(pulumi.ComponentResource):
     ) -> None:
         settings, stack = self._inputs.settings, self._inputs.stack
         region, account = settings.region, settings.tooling_account_id
-        secret = iam.secret_arn_pattern(region, account, settings.slack_webhook_secret_name)
+        bot_secret = settings.slack_bot_token_secret_name
+        secret = iam.secret_arn_pattern(region, account, bot_secret or settings.slack_webhook_secret_name)
+        slack: dict[str, str] = (
+            {"BOT_TOKEN_SECRET_ID": bot_secret, "SLACK_CHANNEL_ID": settings.slack_channel_id or ""}
+            if bot_secret
+            else {"WEBHOOK_SECRET_ID": settings.slack_webhook_secret_name}
+        )
         notifier = PlatformFunction(
             f"{name}-notifier",
             PlatformFunctionArgs(
@@ -313,8 +321,9 @@ class ReleaseNews(pulumi.ComponentResource):
                     resolved["queue_arn"],
                     region=region,
                     key_arn=resolved["key_arn"],
+                    bot_token=bot_secret is not None,
                 ),
-                environment={"LEDGER_TABLE": ledger.name, "WEBHOOK_SECRET_ID": settings.slack_webhook_secret_name},
+                environment={"LEDGER_TABLE": ledger.name, **slack},
                 vendored=[SLACK_CLIENT, DELIVERY_LEDGER],
                 tags=tags,
                 tracing=True,

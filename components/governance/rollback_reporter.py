@@ -1,10 +1,9 @@
 """The rollback reporter in the tooling account: the function, what it may touch, and what wakes it.
 
-One per stack. It wakes on (a) any failed action of the platform's pipelines
-(default bus, ``aws.codepipeline``, events of the tooling account and region
-only) and (b) the events the environment accounts forward to the stack's
-deploy-events bus: a service's health alarm entering ALARM, or a CodeDeploy
-deployment failing or stopping. The bus admits each environment account only
+One per stack. It wakes on the events the environment accounts forward to the
+stack's deploy-events bus: a service's health alarm entering ALARM, or a
+CodeDeploy deployment failing or stopping. (A failed pipeline action is the
+failure digest's, ``failure_digest.py``: one message per failure.) The bus admits each environment account only
 for those kinds of events, and the reporter's rules there match, per account,
 exactly the services the catalog places in it
 (``components/model/forwarded_events.py``). It reports each once to Slack and,
@@ -66,23 +65,6 @@ class RollbackReporterArgs:
 def reporter_role_arn(inputs: PlatformInputs) -> str:
     settings = inputs.settings
     return naming.role_arn(settings.region, settings.tooling_account_id, naming.rollback_reporter_name(inputs.stack))
-
-
-def failed_action_pattern(environments: list[str], account_id: str, region: str) -> dict[str, object]:
-    """Failed actions of pipelines named ``<service>-<env>`` in the tooling account and region, where pipelines run.
-
-    The function ignores pipelines it may not read (not tagged as the platform's).
-    """
-    return {
-        "source": ["aws.codepipeline"],
-        "detail-type": ["CodePipeline Action Execution State Change"],
-        "account": [account_id],
-        "region": [region],
-        "detail": {
-            "state": ["FAILED"],
-            "pipeline": [{"wildcard": naming.pipeline_name("*", env)} for env in environments],
-        },
-    }
 
 
 class RollbackReporter(pulumi.ComponentResource):
@@ -185,10 +167,8 @@ class RollbackReporter(pulumi.ComponentResource):
                     "SLACK_CHANNEL": settings.slack_channel,
                     "ROLLBACK_WINDOW_MINUTES": str(ROLLBACK_WINDOW_MINUTES),
                     "ALARM_READER_ROLE_PREFIX": naming.alarm_reader_role_name(""),
-                    # Where events may come from: the pipelines' account and region, and the graph that says
-                    # where each service runs (the coordination component writes it from the same catalog).
-                    "TOOLING_ACCOUNT_ID": account_id,
-                    "TOOLING_REGION": region,
+                    # Where events may come from: the graph that says where each service runs (the coordination
+                    # component writes it from the same catalog).
                     "GRAPH_PARAMETER": graph_parameter,
                 },
                 vendored=[SLACK_CLIENT, DELIVERY_LEDGER, DEPENDENCY_GRAPH],
@@ -222,9 +202,7 @@ class RollbackReporter(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self.bus),
         )
-        rules: dict[str, tuple[pulumi.Input[str] | None, dict[str, object]]] = {
-            "failed-actions": (None, failed_action_pattern(environments, account_id, region)),
-        }
+        rules: dict[str, tuple[pulumi.Input[str] | None, dict[str, object]]] = {}
         # Per account exactly what its forwarding rules send; a large fleet's further rules are numbered.
         for index, pattern in enumerate(forwarded_patterns(placements)):
             rules["forwarded" if index == 0 else f"forwarded-{index + 1}"] = (self.bus.name, pattern)

@@ -21,6 +21,7 @@ from .coordination import (
 )
 from .deploy import ecs_deploy_policy, instance_artifact_read_policy, lambda_deploy_policy, server_deploy_policy
 from .documents import Document, cross_account_trust, document, service_trust, to_json
+from .failure_digest import failure_digest_policy
 from .github_dispatch import (
     dispatch_function_policy,
     dispatch_invoke_statement,
@@ -84,6 +85,7 @@ __all__ = [
     "dora_role_policy",
     "ecs_deploy_policy",
     "event_forwarder_policy",
+    "failure_digest_policy",
     "github_app_key_policy",
     "image_build_role_policy",
     "image_repository_policy",

@@ -119,8 +119,10 @@ def slack_notifier_policy(
     *,
     region: str,
     key_arn: str,
+    bot_token: bool = False,
 ) -> Document:
-    """Read the webhook URL, post once per message (ledger), keep what could not be delivered (both encrypted)."""
+    """Read the webhook URL (or the bot token), post once per message (ledger), keep what could not be delivered
+    (both encrypted). With a bot token the ledger also keeps each execution's first message (an UpdateItem)."""
     return document(
         {
             "Sid": "Logs",
@@ -129,7 +131,7 @@ def slack_notifier_policy(
             "Resource": f"{log_group_arn}:*",
         },
         {
-            "Sid": "WebhookUrl",
+            "Sid": "BotToken" if bot_token else "WebhookUrl",
             "Effect": "Allow",
             "Action": "secretsmanager:GetSecretValue",
             "Resource": webhook_secret_arn_pattern,

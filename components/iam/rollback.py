@@ -25,6 +25,8 @@ from .documents import (
 )
 
 ALARM_READ_ACTIONS = ["cloudwatch:DescribeAlarms"]
+DEPLOYMENT_TARGET_READ_ACTIONS = ["codedeploy:GetDeploymentTarget", "codedeploy:ListDeploymentTargets"]
+"""No resource-level permissions (Service Authorization Reference, AWS CodeDeploy): ``*`` is the only scope."""
 COMPOSITE_ALARM_READ_SCOPE = "*"
 """Amazon CloudWatch API Reference, DescribeAlarms: to return composite alarms the caller needs
 ``cloudwatch:DescribeAlarms`` scoped to ``*``; with a narrower scope composite alarms are not returned at all.
@@ -81,16 +83,20 @@ def alarm_reader_trust(
     organization_id: str,
     reporter_role_arn: str,
     coordination_role_arns: Sequence[str] = (),
+    failure_digest_role_arn: str | None = None,
 ) -> Document:
     """The reporter assumes the reader to quote alarms; the deploy gate (and its bake) and the coordinator, to
-    check a service's and its dependencies' health alarms.
+    check a service's and its dependencies' health alarms; the failure digest, to read a failed deployment.
 
     No pipeline role: pipelines have no ``CloudWatchAlarm`` rule to evaluate
     (AWS documents a rule's ``roleArn`` as the pipeline role, not a role to read
     another account's alarm through), so the
-    readers trust exactly three function roles of the tooling account, from
+    readers trust exactly four function roles of the tooling account, from
     inside the organization, and the trust does not grow with the catalog.
     """
+    readers = [reporter_role_arn, *sorted(coordination_role_arns)]
+    if failure_digest_role_arn is not None:
+        readers.append(failure_digest_role_arn)
     return document(
         {
             "Sid": "AssumedByPlatformFunctions",
@@ -99,25 +105,40 @@ def alarm_reader_trust(
             "Action": "sts:AssumeRole",
             "Condition": {
                 "StringEquals": {"aws:PrincipalOrgID": organization_id},
-                "ArnEquals": {"aws:PrincipalArn": [reporter_role_arn, *sorted(coordination_role_arns)]},
+                "ArnEquals": {"aws:PrincipalArn": readers},
             },
         }
     )
 
 
-def alarm_reader_policy() -> Document:
-    """Read alarm state, nothing else: the one read action, on the only scope that returns composite alarms.
+def alarm_reader_policy(partition: str, region: str, account_id: str, environment: str) -> Document:
+    """Read alarm state and why a platform deployment failed; nothing else, and never a change.
 
-    The reader sees every alarm of its account (names, states, reasons), never changes one; the health alarms
-    it exists to read are composite, which a reader scoped to ``alarm:cicd-*`` would not see at all.
+    Alarms: the one read action, on the only scope that returns composite alarms. The reader sees every alarm of
+    its account (names, states, reasons), never changes one; the health alarms it exists to read are composite,
+    which a reader scoped to ``alarm:cicd-*`` would not see at all.
+
+    Deployments (for the failure digest): ``GetDeployment`` on the platform's deployment groups of this
+    environment (``<service>-<env>``, application and group alike), and the two target reads that say which
+    lifecycle event failed and why. IAM knows no resource type for ``ListDeploymentTargets`` and
+    ``GetDeploymentTarget`` (Service Authorization Reference, AWS CodeDeploy), so they can only be granted on
+    ``*``; both need a deployment id, and the digest reads only the one a platform pipeline's action names.
     """
+    groups = f"arn:{partition}:codedeploy:{region}:{account_id}:deploymentgroup:*-{environment}/*-{environment}"
     return document(
         {
             "Sid": "ReadAlarmsIncludingComposite",
             "Effect": "Allow",
             "Action": ALARM_READ_ACTIONS,
             "Resource": COMPOSITE_ALARM_READ_SCOPE,
-        }
+        },
+        {"Sid": "ReadPlatformDeployments", "Effect": "Allow", "Action": "codedeploy:GetDeployment", "Resource": groups},
+        {
+            "Sid": "ReadDeploymentTargets",
+            "Effect": "Allow",
+            "Action": DEPLOYMENT_TARGET_READ_ACTIONS,
+            "Resource": "*",
+        },
     )
 
 
@@ -222,22 +243,21 @@ def reporter_role_policy(
 ) -> Document:
     """What the reporter does: read what happened, tell Slack, roll back the Deploy stage of our pipelines.
 
+    Why a build failed is the failure digest's to read (``failure_digest_policy``): the reporter reads no build
+    and no build log.
+
     Slack is reached one of two ways, as the stack delivers release news: the
     webhook secret (``webhook_secret_arn``, a name pattern: the operator creates
     the secret) or, with AWS Chatbot, the release-news topic and its key (``topic``).
 
-    Pipelines and projects are named by pattern (``<service>-<env>``,
-    ``<service>-build``): an inline policy listing 4 ARNs per service would pass
-    IAM's 10 KB limit near 50 services. Reads are further narrowed to pipelines
-    tagged ``managed-by`` this platform. ``placements_parameter_arns`` are the
-    dependency graph's parameters (its index and parts): where each service runs,
-    which decides whether a forwarded event is believed.
+    Pipelines are named by pattern (``<service>-<env>``): an inline policy
+    listing 4 ARNs per service would pass IAM's 10 KB limit near 50 services.
+    Reads are further narrowed to pipelines tagged ``managed-by`` this platform.
+    ``placements_parameter_arns`` are the dependency graph's parameters (its
+    index and parts): where each service runs, which decides whether a forwarded
+    event is believed.
     """
-    partition = naming.partition_of(region)
     pipelines = [naming.pipeline_arn(region, account_id, naming.pipeline_name("*", env)) for env in environments]
-    codebuild = f"arn:{partition}:codebuild:{region}:{account_id}:project"
-    build_logs = naming.log_group_arn(region, account_id, "/aws/codebuild")
-    project_patterns = [naming.build_project_name("*"), naming.release_project_name("*")]
     statements: list[Document] = [
         {
             "Sid": "OwnLogs",
@@ -260,7 +280,6 @@ def reporter_role_policy(
             "Action": [
                 "codepipeline:GetPipelineExecution",
                 "codepipeline:GetPipelineState",
-                "codepipeline:ListActionExecutions",
                 "codepipeline:ListPipelineExecutions",
             ],
             "Resource": pipelines,
@@ -273,18 +292,6 @@ def reporter_role_policy(
             "Effect": "Allow",
             "Action": "codepipeline:RollbackStage",
             "Resource": [f"{arn}/Deploy" for arn in pipelines],
-        },
-        {
-            "Sid": "ReadFailedBuilds",
-            "Effect": "Allow",
-            "Action": "codebuild:BatchGetBuilds",
-            "Resource": [f"{codebuild}/{pattern}" for pattern in project_patterns],
-        },
-        {
-            "Sid": "ReadBuildLogTails",
-            "Effect": "Allow",
-            "Action": "logs:GetLogEvents",
-            "Resource": [f"{build_logs}/{pattern}:log-stream:*" for pattern in project_patterns],
         },
     ]
     if ledger_key_arn is not None:

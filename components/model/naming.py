@@ -229,6 +229,14 @@ def rollback_reporter_name(stack: str) -> str:
     return f"cicd-{stack.lower()}-rollback-reporter"
 
 
+FAILURE_DIGEST = "failure-digest"
+
+
+def failure_digest_name(stack: str) -> str:
+    """The failure digest's function, role and log group name (one per stack)."""
+    return function_name(FAILURE_DIGEST, stack)
+
+
 # -- coordination (one coordinator, one gate and one ledger per stack) ---------------------------------------------
 COORDINATION_FUNCTIONS = ("coordinator", "deploy-gate")
 """The functions of the coordination component; both read health alarms (the gate also runs the bake)."""

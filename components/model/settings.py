@@ -31,6 +31,7 @@ from .cloud_targets import AzureTarget, GcpTarget
 from .credentials import DEFAULT_GITHUB_CREDENTIALS, MAX_ROTATION_DAYS, GitHubCredentials
 from .deploy_window import cron_problem, timezone_problem
 from .errors import PlatformInputError, dotted_field, first_problem
+from .failure_digest import FailureDigestSettings
 from .github_run_timeout import DEFAULT_RUN_TIMEOUT_MINUTES, PRODUCTION_RUN_TIMEOUT_MINUTES, run_timeout_problem
 from .scan_policy import ScanPolicy, Snyk, SonarQube, UrlPattern, default_scan_policy, expand_url_pattern
 
@@ -177,11 +178,23 @@ class StackSettings(_Frozen):
         description="Slack workspace (team) id: release news goes through an AWS Chatbot channel configuration.",
     )
     slack_channel_id: SlackChannelId | None = Field(
-        default=None, description="Chatbot needs the channel id (C...), not its #name; required with the workspace."
+        default=None,
+        description="The stack channel's id (C...), not its #name: required with the workspace (Chatbot) and with "
+        "a bot token (Web API).",
     )
     slack_webhook_secret_name: SecretName = Field(
         default="cicd-platform/slack-webhook",
         description="Secrets Manager secret holding the Slack incoming-webhook URL (used without Chatbot).",
+    )
+    slack_bot_token_secret_name: SecretName | None = Field(
+        default=None,
+        description="Secrets Manager secret holding a Slack bot token (xoxb-..., scope chat:write): release news and "
+        "failure digests then go through the Web API, so digests can reply in the execution's thread and reach "
+        "the teams' own channels. Not with Chatbot.",
+    )
+    failure_digest: FailureDigestSettings = Field(
+        default_factory=FailureDigestSettings,
+        description="Teams' own channels for failure digests, and the optional Bedrock summary.",
     )
     catalog_path: str = "catalog/services.yaml"
     bootstrap_role_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")] = (
@@ -309,11 +322,7 @@ class StackSettings(_Frozen):
         shared = sorted({branch for branch in branches if branches.count(branch) > 1})
         if shared:
             raise ValueError(f"branch pattern {shared[0]!r} is used by two environments; a push must reach one")
-        if (self.slack_workspace_id is None) != (self.slack_channel_id is None):
-            raise ValueError(
-                "slackWorkspaceId and slackChannelId go together: AWS Chatbot needs both the workspace and the "
-                "channel id (the C... id from the channel's details, not its #name)"
-            )
+        self._check_slack()
         foreign = [arn for arn in self.release_managers if arn.split(":")[4] != self.tooling_account_id]
         if foreign:
             raise ValueError(
@@ -355,6 +364,36 @@ class StackSettings(_Frozen):
                 "raise artifactRetentionDays"
             )
         return self
+
+    def _check_slack(self) -> None:
+        """One way to Slack per stack: the webhook (default), AWS Chatbot, or the Web API with a bot token."""
+        chatbot, bot = self.slack_workspace_id is not None, self.slack_bot_token_secret_name is not None
+        if chatbot and bot:
+            raise ValueError(
+                "slackWorkspaceId (AWS Chatbot) and slackBotTokenSecretName (the Web API) are two ways to deliver "
+                "release news; choose one"
+            )
+        if chatbot and self.slack_channel_id is None:
+            raise ValueError(
+                "slackWorkspaceId and slackChannelId go together: AWS Chatbot needs both the workspace and the "
+                "channel id (the C... id from the channel's details, not its #name)"
+            )
+        if bot and self.slack_channel_id is None:
+            raise ValueError(
+                "slackBotTokenSecretName needs slackChannelId: the Web API posts to a channel id (the C... id from "
+                "the channel's details, not its #name)"
+            )
+        if self.slack_channel_id is not None and not (chatbot or bot):
+            raise ValueError(
+                "slackWorkspaceId and slackChannelId go together for AWS Chatbot, or slackChannelId goes with "
+                "slackBotTokenSecretName for the Web API; an incoming webhook posts to the channel it was made for "
+                "(slackChannelId is the C... id, not its #name)"
+            )
+        if self.failure_digest.team_channels and not bot:
+            raise ValueError(
+                "failureDigest.teamChannels needs slackBotTokenSecretName: only the Web API posts to a channel of "
+                "its choosing (a webhook posts to its one channel, Chatbot to its configuration's)"
+            )
 
     def _check_shards(self) -> None:
         names = [shard.name for shard in self.shards]
@@ -429,7 +468,17 @@ def parse_settings(raw: Any, display_name: str) -> StackSettings:
 
 
 def check_catalog_against_stack(catalog: Catalog, settings: StackSettings, catalog_name: str) -> None:
-    """Cross-checks that need both inputs: environments exist, repositories are reachable."""
+    """Cross-checks that need both inputs: environments exist, repositories are reachable, teams are owners."""
+    owners = {service.owner for service in catalog.services}
+    for team in settings.failure_digest.team_channels:
+        if team not in owners:
+            raise PlatformInputError(
+                catalog_name,
+                f"failureDigest.teamChannels names '{team}', but no service here is owned by it "
+                f"(owners: {', '.join(sorted(owners))})",
+                subject=f"team '{team}'",
+                field=f"cicd-platform:{CONFIG_KEY}.failureDigest.teamChannels",
+            )
     defined_in_order = [environment.name for environment in settings.environments]
     defined = set(defined_in_order)
     for service in catalog.services:

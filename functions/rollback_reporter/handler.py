@@ -1,13 +1,14 @@
 """Rollback reporter: tell the team what broke, once, and roll back when an alarm follows a deploy.
 
-Woken by EventBridge for three kinds of events:
+Woken by EventBridge for two kinds of events, forwarded from the environment
+accounts (why a pipeline action failed is the failure digest's to say,
+``functions/failure_digest``: one message per failure):
 
-- a failed action of a platform pipeline (``aws.codepipeline``): reports the
-  action, its summary, the commit and, for CodeBuild actions, the end of the
-  build log;
-- a CodeDeploy deployment that failed or was stopped (``aws.codedeploy``,
-  forwarded from the environment account): reports it; CodeDeploy rolls back
-  itself;
+- a CodeDeploy deployment that failed or was stopped (``aws.codedeploy``):
+  reports it, unless a platform pipeline started it — the pipeline's deploy
+  action then fails too, and the failure digest reports that with the failed
+  lifecycle event (the deployment's ``creator``, read through the reader role,
+  says which); CodeDeploy rolls back itself;
 - a service's composite health alarm entering ALARM (``aws.cloudwatch``,
   forwarded): when it follows a finished, successful deploy within the window
   and no rollback is under way, rolls the pipeline's Deploy stage back to the
@@ -15,9 +16,8 @@ Woken by EventBridge for three kinds of events:
 
 An event is a claim, not a fact (``placement``): an alarm or a deployment is
 believed only from the account and region where the dependency graph says its
-service runs in that environment, a failed action only from the tooling
-account and region; anything else, or a malformed event, is ignored with the
-reason logged. An alarm stamped before the current deploy finished is about an
+service runs in that environment; anything else, or a malformed event, is
+ignored with the reason logged. An alarm stamped before the current deploy finished is about an
 earlier version and rolls nothing back.
 
 Every event is handled once: its key is claimed in the stack's delivery ledger
@@ -37,8 +37,8 @@ through the incoming webhook whose URL is in the secret ``WEBHOOK_SECRET_ID``
 AWS Chatbot and has no webhook, as a Chatbot custom notification published to
 the release-news topic ``TOPIC_ARN`` (the same text, without Block Kit). Other
 settings: ``LEDGER_TABLE``, ``ROLLBACK_WINDOW_MINUTES``, ``SLACK_CHANNEL``,
-``ALARM_READER_ROLE_PREFIX``, ``TOOLING_ACCOUNT_ID``, ``TOOLING_REGION`` and
-``GRAPH_PARAMETER`` (where events may come from).
+``ALARM_READER_ROLE_PREFIX`` (the reader roles: alarms, and a deployment's creator)
+and ``GRAPH_PARAMETER`` (where events may come from).
 """
 
 from __future__ import annotations
@@ -72,8 +72,10 @@ LOG.setLevel(logging.INFO)
 HEALTH_ALARM_PREFIX, HEALTH_ALARM_SUFFIX = "cicd-", "-health"
 SIGNALS = ("http-5xx", "cpu", "login-failures", "p99-latency")
 """The signal alarms behind a health alarm (``components/governance/alarm_definitions.py`` names the same)."""
-LOG_TAIL_LINES = 25
-NOT_OURS = frozenset({"AccessDeniedException", "PipelineNotFoundException", "PipelineExecutionNotFoundException"})
+PIPELINE_STARTED = "user"
+"""CodeDeploy's ``creator`` of a deployment a caller created (API reference, DeploymentInfo): in the platform's
+accounts only the pipelines' deploy roles may create deployments; CodeDeploy's own rollbacks are
+``codeDeployRollback``."""
 Deliver = Callable[[dict[str, Any]], None]
 """Sends one Block Kit message to the stack's Slack channel, or raises so the event is retried."""
 
@@ -81,7 +83,7 @@ Deliver = Callable[[dict[str, Any]], None]
 @dataclass(frozen=True)
 class Incident:
     kind: str
-    """``alarm``, ``action`` or ``deployment``."""
+    """``alarm`` or ``deployment``."""
     key: str
     """What makes two deliveries the same event (the ledger key)."""
     detail: dict[str, Any]
@@ -89,7 +91,7 @@ class Incident:
     region: str
     service: str = ""
     environment: str = ""
-    """Whose alarm or deployment it claims to be (from its name); empty for pipeline actions."""
+    """Whose alarm or deployment it claims to be (from its name)."""
     at: datetime | None = None
     """When the alarm entered ALARM, by its own state timestamp (not when the event arrived)."""
 
@@ -110,8 +112,6 @@ def incident_of(event: Any) -> Incident | None:
         return _alarm_incident(detail, account, region)
     if source == "aws.codedeploy":
         return _deployment_incident(detail, account, region)
-    if source == "aws.codepipeline":
-        return _action_incident(detail, account, region)
     return None
 
 
@@ -139,18 +139,6 @@ def _deployment_incident(detail: dict[str, Any], account: str, region: str) -> I
     if subject is None or group != application or detail.get("region", region) != region:
         return None
     return Incident("deployment", f"deployment#{deployment}#{state}", detail, account, region, *subject)
-
-
-def _action_incident(detail: dict[str, Any], account: str, region: str) -> Incident | None:
-    """CodePipeline "Action Execution State Change" FAILED; a stage retry is a new attempt, reported again."""
-    fields = [detail.get(name) for name in ("pipeline", "execution-id", "stage", "action")]
-    if detail.get("state") != "FAILED" or not all(isinstance(field, str) and field for field in fields):
-        return None
-    attempt = detail.get("pipeline-execution-attempt", 1)
-    if not isinstance(attempt, int | float) or isinstance(attempt, bool):
-        return None
-    _pipeline, execution, stage, action = fields
-    return Incident("action", f"action#{execution}#{stage}#{action}#{int(attempt)}", detail, account, region)
 
 
 def _subject(name: str, prefix: str, suffix: str) -> tuple[str, str] | None:
@@ -187,8 +175,6 @@ class Reporter:
         self,
         *,
         codepipeline: Any,
-        codebuild: Any,
-        logs: Any,
         ledger: DeliveryLedger,
         deliver: Deliver,
         rollback_window: timedelta,
@@ -196,10 +182,9 @@ class Reporter:
         origins: Origins,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         alarm_reader: Callable[[str, str, str], Any] | None = None,
+        deployment_reader: Callable[[str, str, str], Any] | None = None,
     ) -> None:
         self.codepipeline = codepipeline
-        self.codebuild = codebuild
-        self.logs = logs
         self.ledger = ledger
         self.deliver = deliver
         self.rollback_window = rollback_window
@@ -209,6 +194,8 @@ class Reporter:
         self.now = now
         self.alarm_reader = alarm_reader
         """(account, region, environment) → a CloudWatch client in that account, through its alarm reader role."""
+        self.deployment_reader = deployment_reader
+        """(account, region, environment) → a CodeDeploy client in that account, through the same reader role."""
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         incident = incident_of(event)
@@ -234,8 +221,6 @@ class Reporter:
     def _handle(self, incident: Incident, earlier: dict[str, str]) -> dict[str, Any]:
         if incident.kind == "alarm":
             return self._alarm(incident, earlier)
-        if incident.kind == "action":
-            return self._failed_action(incident)
         return self._failed_deployment(incident)
 
     # --- alarms -------------------------------------------------------------------------------------------
@@ -332,73 +317,13 @@ class Reporter:
             return []
         return [(a["AlarmName"], a.get("StateReason", "")) for a in alarms if a.get("StateValue") == "ALARM"]
 
-    # --- pipeline action failures -------------------------------------------------------------------------
-
-    def _failed_action(self, incident: Incident) -> dict[str, Any]:
-        detail = incident.detail
-        pipeline, execution = detail["pipeline"], detail["execution-id"]
-        stage, action = detail.get("stage", ""), detail["action"]
-        try:
-            commit = self._commit(pipeline, execution, strict=True)
-        except ClientError as error:
-            if _code(error) in NOT_OURS:
-                return {"status": "ignored", "reason": f"not a platform pipeline ({_code(error)})"}
-            raise
-        summary, details_url, log_tail = self._action_details(pipeline, execution, stage, action)
-        self.deliver(
-            messages.action_failure_message(
-                pipeline=pipeline,
-                stage=stage,
-                action=action,
-                execution=execution,
-                region=incident.region,
-                summary=summary,
-                commit=commit,
-                log_tail=log_tail,
-                details_url=details_url,
-            )
-        )
-        return {"status": "reported", "pipeline": pipeline, "rolledBack": False}
-
-    def _action_details(self, pipeline: str, execution: str, stage: str, action: str) -> tuple[str, str, list[str]]:
-        details = self.codepipeline.list_action_executions(
-            pipelineName=pipeline, filter={"pipelineExecutionId": execution}
-        ).get("actionExecutionDetails", [])
-        failed = next(
-            (d for d in details if d.get("stageName") == stage and d.get("actionName") == action),
-            {},
-        )
-        result = (failed.get("output") or {}).get("executionResult") or {}
-        summary = result.get("externalExecutionSummary", "")
-        url = result.get("externalExecutionUrl", "")
-        provider = ((failed.get("input") or {}).get("actionTypeId") or {}).get("provider")
-        log_tail: list[str] = []
-        if provider == "CodeBuild" and result.get("externalExecutionId"):
-            log_tail = self._build_log_tail(result["externalExecutionId"])
-        return summary, url, log_tail
-
-    def _build_log_tail(self, build_id: str) -> list[str]:
-        """The last lines of the build's CloudWatch log; empty (not an error) when it cannot be read."""
-        try:
-            builds = self.codebuild.batch_get_builds(ids=[build_id]).get("builds", [])
-            log = (builds[0].get("logs") or {}) if builds else {}
-            if not log.get("groupName") or not log.get("streamName"):
-                return []
-            events = self.logs.get_log_events(
-                logGroupName=log["groupName"],
-                logStreamName=log["streamName"],
-                limit=LOG_TAIL_LINES,
-                startFromHead=False,
-            )["events"]
-        except ClientError as error:
-            LOG.warning("no build log for %s: %s", build_id, _code(error))
-            return []
-        return [e["message"].rstrip() for e in events]
-
     # --- CodeDeploy -----------------------------------------------------------------------------------------
 
     def _failed_deployment(self, incident: Incident) -> dict[str, Any]:
         detail = incident.detail
+        if self._started_by_a_pipeline(incident):
+            LOG.info("%s: a pipeline's deploy action failed with it; the failure digest reports it", incident.key)
+            return {"status": "left to the failure digest", "rolledBack": False}
         self.deliver(
             messages.deployment_message(
                 application=str(detail.get("application", "")),
@@ -411,15 +336,25 @@ class Reporter:
         )
         return {"status": "reported", "rolledBack": False}
 
+    def _started_by_a_pipeline(self, incident: Incident) -> bool:
+        """Whether a pipeline created the deployment; when that cannot be read, report (say it twice, not never)."""
+        if self.deployment_reader is None:
+            return False
+        try:
+            codedeploy = self.deployment_reader(incident.account, incident.region, incident.environment)
+            info = codedeploy.get_deployment(deploymentId=incident.detail["deploymentId"])["deploymentInfo"]
+        except (ClientError, KeyError) as error:
+            LOG.warning("cannot read who created %s: %s", incident.key, type(error).__name__)
+            return False
+        return info.get("creator") == PIPELINE_STARTED
+
     # --- shared -----------------------------------------------------------------------------------------------
 
-    def _commit(self, pipeline: str, execution: str, strict: bool = False) -> dict[str, str] | None:
+    def _commit(self, pipeline: str, execution: str) -> dict[str, str] | None:
         """The source revision of an execution. CodePipeline carries no author; the commit link leads to it."""
         try:
             found = self.codepipeline.get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution)
         except ClientError:
-            if strict:
-                raise
             return None
         revisions = found.get("pipelineExecution", {}).get("artifactRevisions", [])
         if not revisions:
@@ -482,8 +417,8 @@ def _partition(region: str) -> str:
     return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
-def _alarm_reader(sts: Any, role_prefix: str) -> Callable[[str, str, str], Any]:
-    """CloudWatch in an environment account, as that account's read-only alarm reader role."""
+def _alarm_reader(sts: Any, role_prefix: str, service: str = "cloudwatch") -> Callable[[str, str, str], Any]:
+    """CloudWatch (or CodeDeploy) in an environment account, as that account's read-only reader role."""
 
     def reader(account: str, region: str, environment: str) -> Any:
         role_arn = f"arn:{_partition(region)}:iam::{account}:role/{role_prefix}{environment}"
@@ -491,7 +426,7 @@ def _alarm_reader(sts: Any, role_prefix: str) -> Callable[[str, str, str], Any]:
             "Credentials"
         ]
         return boto3.client(
-            "cloudwatch",
+            service,
             region_name=region,
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
@@ -515,21 +450,17 @@ def reporter_from_environment(context: object = None, *, clock: Callable[[], flo
     ledger = DeliveryLedger(
         os.environ["LEDGER_TABLE"], boto3.client("dynamodb"), lease_seconds=invocation_lease(context), clock=clock
     )
-    origins = Origins(
-        tooling_account=os.environ["TOOLING_ACCOUNT_ID"],
-        tooling_region=os.environ["TOOLING_REGION"],
-        graph=graph_reader(boto3.client("ssm"), os.environ["GRAPH_PARAMETER"]),
-    )
+    origins = Origins(graph=graph_reader(boto3.client("ssm"), os.environ["GRAPH_PARAMETER"]))
+    sts = boto3.client("sts")
     return Reporter(
         codepipeline=boto3.client("codepipeline"),
-        codebuild=boto3.client("codebuild"),
-        logs=boto3.client("logs"),
         ledger=ledger,
         deliver=delivery_from_environment(),
         rollback_window=timedelta(minutes=int(os.environ.get("ROLLBACK_WINDOW_MINUTES", "60"))),
         channel=os.environ.get("SLACK_CHANNEL", ""),
         origins=origins,
-        alarm_reader=_alarm_reader(boto3.client("sts"), reader_prefix) if reader_prefix else None,
+        alarm_reader=_alarm_reader(sts, reader_prefix) if reader_prefix else None,
+        deployment_reader=_alarm_reader(sts, reader_prefix, "codedeploy") if reader_prefix else None,
     )
 
 

@@ -1,7 +1,7 @@
 """Block Kit messages: what happened, to what, from which commit, and what the platform did about it.
 
 Almost everything a report quotes was written by someone else: the commit
-message, the build log, the alarm's name and reason, CodeDeploy's names, the
+message, the alarm's name and reason, CodeDeploy's names, the
 error AWS returned. All of it goes through the vendored ``slack_client``
 (``escape``, ``code_block``); only the console and commit links built here are
 links. ``post_message`` (webhook) and ``chatbot_notification`` (Chatbot) fit the
@@ -14,11 +14,10 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from slack_client import MESSAGE_TEXT_LIMIT, SECTION_TEXT_LIMIT, clip, code_block, escape, link
+from slack_client import MESSAGE_TEXT_LIMIT, SECTION_TEXT_LIMIT, clip, escape, link
 
 TEXT_LIMIT = MESSAGE_TEXT_LIMIT
 """Where there is no Block Kit (Chatbot), one readable message; the console links hold the rest."""
-LOG_PREFIX = "*End of the build log:*\n"
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 
 
@@ -98,38 +97,6 @@ def alarm_message(
             _context(f"rollback reporter · {escape(channel_hint)}"),
         ],
     )
-
-
-def action_failure_message(
-    *,
-    pipeline: str,
-    stage: str,
-    action: str,
-    execution: str,
-    region: str,
-    summary: str,
-    commit: dict[str, str] | None,
-    log_tail: list[str],
-    details_url: str,
-) -> dict[str, Any]:
-    header = f"{pipeline}: {stage} / {action} failed"
-    blocks: list[dict[str, Any]] = [
-        _header(header),
-        _fields(
-            [
-                ("Commit", _commit_line(commit)),
-                ("Execution", _link_or_text(_console(region, pipeline, execution), execution[:8])),
-                ("Details", link(details_url, "open") if details_url else ""),
-            ]
-        ),
-    ]
-    if summary:
-        blocks.append(_section(f"*What failed:* {escape(summary)}"))
-    if log_tail:
-        blocks.append(_section(LOG_PREFIX + code_block("\n".join(log_tail), SECTION_TEXT_LIMIT - len(LOG_PREFIX))))
-    if stage == "Deploy":
-        blocks.append(_section("The Deploy stage rolls back to the last successful execution (on-failure ROLLBACK)."))
-    return _message(escape(header), blocks)
 
 
 def deployment_message(

@@ -8,13 +8,13 @@ alarm named ``cicd-payments-prod-health`` and set it to ALARM, and anyone with
 CodeDeploy access can stop a deployment of an application they named. So the
 reporter believes
 
-- a health alarm or a CodeDeploy deployment only from the account and region
-  where the dependency graph says that service runs in that environment (the
-  SSM parameter the coordination functions read, written from the catalog on
-  every ``pulumi up``: the catalog's per-service accounts, e.g. a PCI account,
-  applied); a service or environment the graph does not know is not ours;
-- a failed pipeline action only from the tooling account and region, where the
-  platform's pipelines run.
+a health alarm or a CodeDeploy deployment only from the account and region
+where the dependency graph says that service runs in that environment (the
+SSM parameter the coordination functions read, written from the catalog on
+every ``pulumi up``: the catalog's per-service accounts, e.g. a PCI account,
+applied); a service or environment the graph does not know is not ours. (A
+failed pipeline action is the failure digest's, believed only from the tooling
+account and region where the platform's pipelines run.)
 
 Anything else is ignored with the reason logged: never acted on, never reported.
 """
@@ -43,23 +43,14 @@ class Claimed(Protocol):
 
 @dataclass(frozen=True)
 class Origins:
-    """The places events are believed from: the tooling account and region, and the graph's placements."""
+    """The places events are believed from: the graph's placements."""
 
-    tooling_account: str
-    tooling_region: str
     graph: Callable[[], Graph]
-    """Reads the graph when an alarm or deployment needs placing (not for pipeline actions)."""
+    """Reads the graph when an alarm or deployment needs placing."""
 
     def refusal(self, incident: Claimed) -> str | None:
         """Why the incident is not believed, or None when it comes from where its subject runs."""
         origin = f"{incident.account or '?'}/{incident.region or '?'}"
-        if incident.kind == "action":
-            if (incident.account, incident.region) != (self.tooling_account, self.tooling_region):
-                return (
-                    f"a pipeline action event from {origin}, but the platform's pipelines run in "
-                    f"{self.tooling_account}/{self.tooling_region}"
-                )
-            return None
         placed = self.graph().placement(incident.service, incident.environment)
         if placed is None:
             return f"{incident.service!r} does not deploy to {incident.environment!r} on this platform"

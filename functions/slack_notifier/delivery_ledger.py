@@ -79,6 +79,11 @@ def invocation_lease(context: Any) -> Callable[[], float]:
     return lambda: min(max(0, remaining_millis()) / 1000 + CLOCK_SKEW_SECONDS, LONGEST_LEASE_SECONDS)
 
 
+def news_thread_key(pipeline: str, execution: str) -> str:
+    """Where release news keeps the Slack message an execution's later messages (its failure digest) reply to."""
+    return f"news-thread#{pipeline}#{execution}"
+
+
 class DeliveryLedger:
     def __init__(
         self,
@@ -136,6 +141,36 @@ class DeliveryLedger:
     def release(self, event_key: str) -> None:
         """Give up a claim whose action failed, so the retry acts again (and finds the notes)."""
         self._set_state(event_key, RELEASED)
+
+    def remember(self, key: str, **facts: str) -> bool:
+        """Keep ``facts`` under ``key`` unless something is kept there already; True when these were kept.
+
+        For facts another function looks up later, where the first writer wins: the
+        release-news message an execution's later messages thread under. Kept as
+        long as a claim, through the same TTL.
+        """
+        now = int(self._clock())
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": key}},
+                UpdateExpression="SET facts = :facts, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(pk)",
+                ExpressionAttributeValues={
+                    ":facts": {"M": {name: {"S": value} for name, value in facts.items()}},
+                    ":expires": {"N": str(now + self._keep)},
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def recall(self, key: str) -> dict[str, str]:
+        """What ``remember`` kept under ``key``; empty when nothing was (or it expired and TTL has not swept it yet)."""
+        item = self._client.get_item(TableName=self._table, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
+        if not item or int(item.get("expires_at", {}).get("N", "0")) < int(self._clock()):
+            return {}
+        return {name: value["S"] for name, value in item.get("facts", {}).get("M", {}).items() if "S" in value}
 
     def _set_state(self, event_key: str, state: str) -> None:
         self._client.update_item(

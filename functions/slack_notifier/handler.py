@@ -25,8 +25,16 @@ links. A custom notification is already Slack markdown (its publisher escaped
 what it quotes, see ``slack_client.chatbot_notification``) and is rendered as
 AWS Chatbot would render it.
 
-Environment: ``WEBHOOK_SECRET_ID`` (Secrets Manager secret with the webhook URL),
-``LEDGER_TABLE`` (DynamoDB table name).
+With a bot token (the stack's ``slackBotTokenSecretName``) the notifier posts
+through the Web API (``chat.postMessage``) to the stack's channel instead of the
+webhook, and keeps the ``ts`` of each execution's first message in the ledger
+(``news_thread_key``): the failure digest of that execution replies in its
+thread. An incoming webhook answers no ``ts``, so without a bot token there is
+no thread to reply to.
+
+Environment: ``WEBHOOK_SECRET_ID`` (Secrets Manager secret with the webhook URL)
+or ``BOT_TOKEN_SECRET_ID`` and ``SLACK_CHANNEL_ID`` (the bot token's secret and
+the stack's channel), ``LEDGER_TABLE`` (DynamoDB table name).
 """
 
 from __future__ import annotations
@@ -42,8 +50,18 @@ from typing import Any
 from urllib.parse import quote
 
 import boto3
-from delivery_ledger import DeliveryLedger, invocation_lease
-from slack_client import RetryPolicy, clip, escape, link, post_message, webhook_url_from_secret
+from delivery_ledger import DeliveryLedger, invocation_lease, news_thread_key
+from slack_client import (
+    SLACK_API_URL,
+    RetryPolicy,
+    bot_token_from_secret,
+    clip,
+    escape,
+    link,
+    post_message,
+    post_to_channel,
+    webhook_url_from_secret,
+)
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
@@ -219,12 +237,33 @@ def render(sns: Mapping[str, Any]) -> dict[str, Any]:
     return plain_message(sns.get("Subject"), raw)
 
 
+@dataclass(frozen=True)
+class BotChannel:
+    """The Web API way in: a bot token and the stack's channel id."""
+
+    token: str
+    channel: str
+    api_url: str = SLACK_API_URL
+
+
+def execution_of(sns: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(pipeline, execution id) of a pipeline execution state change, the news a failure digest replies under."""
+    body = _json_object(sns.get("Message", ""))
+    detail = body.get("detail") if isinstance(body.get("detail"), dict) else {}
+    pipeline, execution = detail.get("pipeline"), detail.get("execution-id")
+    if body.get("detail-type") != PIPELINE_STATE_CHANGE or not (_usable(pipeline) and _usable(execution)):
+        return None
+    return str(pipeline), str(execution)
+
+
 @dataclass
 class Notifier:
     ledger: DeliveryLedger
-    webhook_url: str
+    webhook_url: str = ""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], None] = time.sleep
+    bot: BotChannel | None = None
+    """When set, post through the Web API and keep each execution's first message for its replies."""
 
     def deliver(self, sns: Mapping[str, Any]) -> str:
         """Post one SNS message once; returns ``posted`` or ``duplicate``; raises when Slack cannot take it."""
@@ -233,7 +272,17 @@ class Notifier:
             LOG.info("message %s (%s) was already posted (or is being posted); skipping", sns["MessageId"], key)
             return "duplicate"
         try:
-            post_message(self.webhook_url, render(sns), policy=self.retry, sleep=self.sleep)
+            if self.bot is None:
+                post_message(self.webhook_url, render(sns), policy=self.retry, sleep=self.sleep)
+            else:
+                bot = self.bot
+                posted = post_to_channel(
+                    bot.token, bot.channel, render(sns), api_url=bot.api_url, policy=self.retry, sleep=self.sleep
+                )
+                execution = execution_of(sns)
+                if execution is not None and posted.ts:
+                    # The first message of an execution (usually STARTED) is the one its digest replies under.
+                    self.ledger.remember(news_thread_key(*execution), channel=posted.channel, ts=posted.ts)
         except Exception:
             self.ledger.release(key)
             raise
@@ -246,7 +295,12 @@ def notifier_from_environment(context: Any = None, *, clock: Callable[[], float]
     ledger = DeliveryLedger(
         os.environ["LEDGER_TABLE"], boto3.client("dynamodb"), lease_seconds=invocation_lease(context), clock=clock
     )
-    url = webhook_url_from_secret(os.environ["WEBHOOK_SECRET_ID"], boto3.client("secretsmanager"))
+    secrets = boto3.client("secretsmanager")
+    if os.environ.get("BOT_TOKEN_SECRET_ID"):
+        token = bot_token_from_secret(os.environ["BOT_TOKEN_SECRET_ID"], secrets)
+        channel = BotChannel(token, os.environ["SLACK_CHANNEL_ID"], os.environ.get("SLACK_API_URL", SLACK_API_URL))
+        return Notifier(ledger=ledger, bot=channel)
+    url = webhook_url_from_secret(os.environ["WEBHOOK_SECRET_ID"], secrets)
     return Notifier(ledger=ledger, webhook_url=url)
 
 

@@ -1,12 +1,17 @@
-"""Post one Slack message through an incoming webhook, retrying what Slack says to retry.
+"""Post one Slack message, through an incoming webhook or the Web API, retrying what Slack says to retry.
 
 Shared by every function that talks to Slack (the release-news notifier, the
-rollback reporter, the approval auditor). Standard library only. A function that needs it vendors this
-file next to its ``handler.py`` in its package (see
+rollback reporter, the approval auditor, the failure digest). Standard library
+only. A function that needs it vendors this file next to its ``handler.py`` in its package (see
 ``components/governance/lambda_function.py``: ``vendored=[SLACK_CLIENT]``) and
 imports it as ``import slack_client``.
 
-Delivery contract: ``post_message`` returns only when Slack answered 2xx. A 429
+Two ways in: ``post_message`` to the stack's incoming webhook (one channel, fixed
+when the webhook was created; Slack answers a bare ``ok``), and ``post_to_channel``
+with a bot token (``chat.postMessage``: any channel the bot is in, and Slack
+answers the message's ``ts``, which a reply needs as ``thread_ts``).
+
+Delivery contract: both return only when Slack took the message. A 429
 waits for ``Retry-After``, a 5xx or a network error backs off exponentially,
 both within a bounded total wait; anything else, or a budget spent, raises
 ``SlackDeliveryError`` so the caller fails its invocation and the event is
@@ -80,20 +85,106 @@ def post_message(
     timeout_seconds: float = 5.0,
 ) -> int:
     """POST ``payload`` (Block Kit JSON, fitted to Slack's limits) to the webhook; returns the attempts it took."""
-    parsed = urllib.parse.urlparse(webhook_url)
-    # urlopen also speaks file:// and ftp://; a webhook is https (plain http only for a local test server).
+    body = json.dumps(fit_message(payload)).encode("utf-8")
+    attempts, _ = _post(webhook_url, body, {"Content-Type": "application/json"}, policy, sleep, timeout_seconds)
+    return attempts
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    """Where the Web API put a message: its channel id and ``ts``, the id a reply names as ``thread_ts``."""
+
+    channel: str
+    ts: str
+
+
+SLACK_API_URL = "https://slack.com/api"
+RETRYABLE_API_ERRORS = frozenset(
+    {"ratelimited", "rate_limited", "internal_error", "service_unavailable", "request_timeout"}
+)
+"""Web API errors (HTTP 200, ``"ok": false``) worth another attempt; any other error is an answer (a wrong channel,
+a revoked token) that a retry would only repeat. ``fatal_error`` is not among them: Slack documents that the
+operation may have partly succeeded, and a second attempt could post twice."""
+
+
+def post_to_channel(
+    token: str,
+    channel: str,
+    payload: Mapping[str, Any],
+    *,
+    thread_ts: str | None = None,
+    api_url: str = SLACK_API_URL,
+    policy: RetryPolicy = RetryPolicy(),
+    sleep: Callable[[float], None] = time.sleep,
+    timeout_seconds: float = 5.0,
+) -> PostedMessage:
+    """Post with the Web API's ``chat.postMessage`` as the bot whose token this is; returns where it landed.
+
+    Unlike an incoming webhook, which posts to the one channel it was created for
+    and answers a bare ``ok``, the Web API takes a ``channel`` per message and
+    answers the message's ``ts``: the only way to learn the id a later reply
+    needs as ``thread_ts`` (chat.postMessage reference). Slack answers most errors
+    with HTTP 200 and ``"ok": false``; those in ``RETRYABLE_API_ERRORS`` are retried
+    like a 5xx, the others raise at once.
+    """
+    message: dict[str, Any] = {**fit_message(payload), "channel": channel}
+    if thread_ts:
+        message["thread_ts"] = thread_ts
+    headers = {"Content-Type": "application/json; charset=utf-8", "Authorization": f"Bearer {token}"}
+    url = api_url.rstrip("/") + "/chat.postMessage"
+
+    def answered(raw: bytes) -> str | None:
+        try:
+            answer = json.loads(raw.decode("utf-8", "replace"))
+        except ValueError:
+            return "an answer that is not JSON"
+        if not isinstance(answer, dict):
+            return "an answer that is not a JSON object"
+        if answer.get("ok") is True:
+            return None
+        error = str(answer.get("error", "unknown_error"))[:100]
+        if error in RETRYABLE_API_ERRORS:
+            raise _RetryableAnswerError(f"Slack Web API error {error}")
+        raise SlackDeliveryError(f"Slack refused the message: {error}")
+
+    _, raw = _post(url, json.dumps(message).encode("utf-8"), headers, policy, sleep, timeout_seconds, answered)
+    answer = json.loads(raw.decode("utf-8"))
+    return PostedMessage(channel=str(answer.get("channel") or channel), ts=str(answer.get("ts", "")))
+
+
+class _RetryableAnswerError(Exception):
+    """An answer that asks for another attempt (an ``ok: false`` error Slack may not repeat)."""
+
+
+def _post(
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    policy: RetryPolicy,
+    sleep: Callable[[float], None],
+    timeout_seconds: float,
+    problem_in: Callable[[bytes], str | None] = lambda _raw: None,
+) -> tuple[int, bytes]:
+    """POST ``body`` until Slack takes it (2xx, and ``problem_in`` finds nothing wrong with the answer), within
+    the retry budget; returns the attempts it took and Slack's answer."""
+    parsed = urllib.parse.urlparse(url)
+    # urlopen also speaks file:// and ftp://; Slack is https (plain http only for a local test server).
     if parsed.scheme != "https" and not (parsed.scheme == "http" and parsed.hostname in LOCAL_HOSTS):
         raise SlackDeliveryError("the Slack webhook URL must be an https:// URL")
-    body = json.dumps(fit_message(payload)).encode("utf-8")
     waited = 0.0
     problem = "no attempt made"
     for attempt in range(1, policy.attempts + 1):
-        request = urllib.request.Request(  # noqa: S310 (https only, checked above)
-            webhook_url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-        )
+        request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
         try:
-            with urllib.request.urlopen(request, timeout=timeout_seconds):  # noqa: S310 (scheme checked above)
-                return attempt
+            with urllib.request.urlopen(request, timeout=timeout_seconds) as response:  # noqa: S310 (scheme checked)
+                raw = response.read(ANSWER_LIMIT)
+            wrong = problem_in(raw)
+            if wrong is None:
+                return attempt, raw
+            raise SlackDeliveryError(f"Slack answered with {wrong}")
+        except _RetryableAnswerError as retryable:
+            delay = policy.backoff(attempt)
+            problem = str(retryable)
         except urllib.error.HTTPError as error:
             if error.code == 429:
                 delay = _retry_after(error.headers.get("Retry-After"), policy.backoff(attempt))
@@ -104,7 +195,7 @@ def post_message(
             else:
                 detail = error.read().decode("utf-8", "replace")[:200]
                 if error.code in GONE_WEBHOOK_STATUSES:
-                    _forget_webhook_url(webhook_url)
+                    _forget_webhook_url(url)  # a no-op for the Web API: only webhooks are cached
                 raise SlackDeliveryError(
                     f"Slack rejected the message: HTTP {error.code} {detail}", status=error.code
                 ) from None
@@ -116,6 +207,10 @@ def post_message(
         sleep(delay)
         waited += delay
     raise SlackDeliveryError(f"Slack did not take the message after {attempt} attempt(s), last: {problem}")
+
+
+ANSWER_LIMIT = 64 * 1024
+"""Slack's answer to a post is a few hundred bytes; reading more would only let a broken peer hold the function."""
 
 
 _webhook_cache: dict[str, str] = {}
@@ -168,6 +263,31 @@ def post_message_to_secret_webhook(
         if replacement == url:
             raise
         return post_message(replacement, payload, policy=policy, sleep=sleep)
+
+
+BOT_TOKEN_PREFIX = "xoxb-"  # noqa: S105 (the shape of a bot token, not one)
+_bot_token_cache: dict[str, str] = {}
+
+
+def bot_token_from_secret(secret_id: str, secrets_client: Any) -> str:
+    """A Slack bot token (``xoxb-…``) stored in Secrets Manager, plain or JSON ``{"token": ...}``; cached per container.
+
+    Only a bot token: a user token (``xoxp-``) would post as a person. Anything else raises, uncached, like an
+    empty webhook secret, so the event is retried once an operator has stored the right value.
+    """
+    if secret_id not in _bot_token_cache:
+        value = secrets_client.get_secret_value(SecretId=secret_id).get("SecretString", "").strip()
+        if value.startswith("{"):
+            value = str(json.loads(value).get("token", "")).strip()
+        if not value.startswith(BOT_TOKEN_PREFIX):
+            raise SlackDeliveryError(f"secret {secret_id} holds no Slack bot token (xoxb-...) yet")
+        _bot_token_cache[secret_id] = value
+    return _bot_token_cache[secret_id]
+
+
+def forget_bot_token(secret_id: str) -> None:
+    """Drop a cached token Slack refused (``invalid_auth`` after a rotation): the next attempt reads the secret."""
+    _bot_token_cache.pop(secret_id, None)
 
 
 def chatbot_notification(title: str, description: str) -> str:

@@ -81,6 +81,8 @@ UNSCOPABLE_ACTIONS = (
     "codepipeline:GetJobDetails",
     "codepipeline:PutJobSuccessResult",
     "codepipeline:PutJobFailureResult",
+    "codedeploy:GetDeploymentTarget",
+    "codedeploy:ListDeploymentTargets",
     "ec2:Describe*",
     "kms:CreateKey",
     "kms:ListAliases",

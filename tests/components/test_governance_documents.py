@@ -68,10 +68,26 @@ def test_only_cloudwatch_of_the_account_may_use_the_alarm_topic_key_and_publish(
 
 def test_the_alarm_reader_reads_alarm_state_and_nothing_else_on_the_scope_composite_alarms_need():
     """Amazon CloudWatch API Reference, DescribeAlarms: composite alarms are returned only on ``*``."""
-    (statement,) = iam.alarm_reader_policy()["Statement"]
+    statement = iam.alarm_reader_policy("aws", REGION, ENV_ACCOUNT, "prod")["Statement"][0]
     assert statement["Action"] == ["cloudwatch:DescribeAlarms"]
     assert statement["Resource"] == "*"
     assert "Condition" not in statement
+
+
+def test_the_reader_reads_the_platforms_deployments_of_its_environment_and_the_targets_iam_cannot_scope():
+    """For the failure digest: GetDeployment on ``<service>-<env>`` groups only; ListDeploymentTargets and
+    GetDeploymentTarget have no resource type in IAM (Service Authorization Reference, AWS CodeDeploy)."""
+    _, deployments, targets = iam.alarm_reader_policy("aws", REGION, ENV_ACCOUNT, "prod")["Statement"]
+    assert deployments["Action"] == "codedeploy:GetDeployment"
+    assert deployments["Resource"] == f"arn:aws:codedeploy:{REGION}:{ENV_ACCOUNT}:deploymentgroup:*-prod/*-prod"
+    assert targets["Action"] == ["codedeploy:GetDeploymentTarget", "codedeploy:ListDeploymentTargets"]
+    assert targets["Resource"] == "*"
+    everything = [
+        a
+        for s in iam.alarm_reader_policy("aws", REGION, ENV_ACCOUNT, "prod")["Statement"]
+        for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    ]
+    assert all(action.split(":")[1].startswith(("Describe", "Get", "List")) for action in everything)
 
 
 def test_forwarders_may_only_put_events_on_the_tooling_bus():

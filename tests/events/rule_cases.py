@@ -530,8 +530,8 @@ CLOUDTRAIL_DETAIL_TYPE = (
 RULE_KINDS: tuple[RuleKind, ...] = (
     RuleKind("release news", "cicd-pipeline-news-{stack}", release_news_delivers, release_news_ignores),
     RuleKind(
-        "rollback reporter: failed actions",
-        "cicd-{stack}-rollback-reporter-failed-actions",
+        "failure digest: failed actions",
+        "cicd-failure-digest-{stack}-failed-actions",
         failed_actions_delivers,
         failed_actions_ignores,
     ),
@@ -571,6 +571,7 @@ RULE_KINDS: tuple[RuleKind, ...] = (
         dispatch_halting_ignores,
         shares_duty=True,
     ),
+    RuleKind(
         "DORA metrics: deploy outcomes",
         "cicd-dora-deploy-outcomes-{stack}",
         dora_outcomes_delivers,

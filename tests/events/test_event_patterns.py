@@ -160,7 +160,7 @@ def _forgets(field: str):
         ("cicd-forward-health-alarms-prod", "account", "cicd-payments-prod-health ALARM raised in 444444444444"),
         ("cicd-forward-failed-deployments-prod", "region", "booking-prod STOP raised in 444444444444 us-east-1"),
         ("cicd-prod-rollback-reporter-forwarded-4", "account", "booking-prod STOP raised in 455555555555"),
-        ("cicd-prod-rollback-reporter-failed-actions", "account", "action FAILED in 411111111111 eu-west-1"),
+        ("cicd-failure-digest-prod-failed-actions", "account", "action FAILED in 411111111111 eu-west-1"),
         ("cicd-prod-coordinator-pipeline-events-1", "account", "booking-prod SUCCEEDED in 444444444444"),
     ],
 )

@@ -25,4 +25,4 @@ def put_prod_graph(ssm) -> None:
 
 
 def prod_origins(ssm) -> Origins:
-    return Origins(tooling_account=TOOLING, tooling_region=REGION, graph=graph_reader(ssm, GRAPH_PARAMETER))
+    return Origins(graph=graph_reader(ssm, GRAPH_PARAMETER))

@@ -137,3 +137,14 @@ def test_without_an_invocation_deadline_a_claim_still_ends_before_lambdas_first_
     retry = DeliveryLedger("ledger", dynamodb, clock=lambda: NOW + FIRST_RETRY_DELAY_SECONDS)
     assert retry.claim("e") == Claim({})
     assert delivery_ledger.invocation_lease(None)() < FIRST_RETRY_DELAY_SECONDS
+
+
+def test_the_first_fact_kept_under_a_key_wins_and_reads_back_until_it_expires(dynamodb):
+    """Release news keeps the first message of an execution; a reordered later message must not replace it."""
+    first, later = ledger(dynamodb), ledger(dynamodb, now=NOW + 30)
+    assert first.remember("news-thread#booking-prod#exec-1", channel="C0DEPLOYS", ts="1733051281.000100")
+    assert not later.remember("news-thread#booking-prod#exec-1", channel="C0DEPLOYS", ts="1733051999.000900")
+    assert later.recall("news-thread#booking-prod#exec-1") == {"channel": "C0DEPLOYS", "ts": "1733051281.000100"}
+    assert later.recall("news-thread#booking-prod#exec-2") == {}
+    # DynamoDB's TTL deletes expired items within days, not at once: an expired fact reads as none.
+    assert ledger(dynamodb, now=NOW + 8 * 24 * 3600).recall("news-thread#booking-prod#exec-1") == {}

@@ -39,7 +39,7 @@ from tests.functions.lambda_runtime import (
     time_out,
 )
 from tests.functions.prod_placements import GRAPH_PARAMETER, TOOLING, prod_origins, put_prod_graph
-from tests.functions.slack_limits import assert_inert, assert_within_slack_limits, code_fences
+from tests.functions.slack_limits import assert_inert, assert_within_slack_limits
 
 REGION = "eu-west-1"
 TABLE = "cicd-delivery-ledger-prod"
@@ -202,14 +202,11 @@ DOWN = Response("down", status=500)
 
 
 class World:
-    """The reporter with stubbed CodePipeline/CodeBuild, moto DynamoDB, logs and secret, and the local Slack."""
+    """The reporter with stubbed CodePipeline, moto DynamoDB and secret, and the local Slack."""
 
     def __init__(self, dynamodb, slack_url):
         self.codepipeline = boto3.client("codepipeline", region_name=REGION)
-        self.codebuild = boto3.client("codebuild", region_name=REGION)
-        self.logs = boto3.client("logs", region_name=REGION)
         self.pipeline_stub = Stubber(self.codepipeline)
-        self.build_stub = Stubber(self.codebuild)
         self.sleeps: list[float] = []
         self.ledger = DeliveryLedger(TABLE, dynamodb, clock=lambda: NOW.timestamp())
         self.dynamodb = dynamodb
@@ -217,8 +214,6 @@ class World:
         secrets.create_secret(Name=WEBHOOK_SECRET, SecretString=slack_url)
         self.reporter = Reporter(
             codepipeline=self.codepipeline,
-            codebuild=self.codebuild,
-            logs=self.logs,
             ledger=self.ledger,
             deliver=webhook_delivery(secrets, WEBHOOK_SECRET, sleep=self.sleeps.append),
             rollback_window=timedelta(minutes=60),
@@ -235,7 +230,7 @@ class World:
         return self.reader(account, region, environment)
 
     def handle(self, event):
-        with self.pipeline_stub, self.build_stub:
+        with self.pipeline_stub:
             return self.reporter.handle(event)
 
     def expect(self, operation, response, params=None):
@@ -249,7 +244,6 @@ class World:
 
     def done(self):
         self.pipeline_stub.assert_no_pending_responses()
-        self.build_stub.assert_no_pending_responses()
 
 
 @pytest.fixture
@@ -508,110 +502,6 @@ def test_the_reporter_knows_the_signals_the_platform_alarms_on():
     assert reporter_module.SIGNALS == alarm_definitions.SIGNALS
 
 
-# --- pipeline action failures ---------------------------------------------------------------------------------
-
-
-def test_failed_build_reports_commit_summary_and_the_end_of_the_build_log(world, slack):
-    slack.answers(OK)
-    world.logs.create_log_group(logGroupName="/aws/codebuild/booking-build")
-    world.logs.create_log_stream(logGroupName="/aws/codebuild/booking-build", logStreamName="1234")
-    world.logs.put_log_events(
-        logGroupName="/aws/codebuild/booking-build",
-        logStreamName="1234",
-        logEvents=[{"timestamp": int(NOW.timestamp() * 1000) + i, "message": f"line {i}\n"} for i in range(40)]
-        + [{"timestamp": int(NOW.timestamp() * 1000) + 99, "message": "FAILED: PriceCacheTest > expires"}],
-    )
-    world.expect("get_pipeline_execution", REVISION, {"pipelineName": PIPELINE, "pipelineExecutionId": "exec-9"})
-    world.expect(
-        "list_action_executions",
-        {
-            "actionExecutionDetails": [
-                {
-                    "pipelineExecutionId": "exec-9",
-                    "stageName": "Build",
-                    "actionName": "BuildAndUnitTest",
-                    "status": "Failed",
-                    "input": {
-                        "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"}
-                    },
-                    "output": {
-                        "executionResult": {
-                            "externalExecutionId": "booking-build:1234",
-                            "externalExecutionSummary": "Build terminated with state: FAILED",
-                            "externalExecutionUrl": "https://console.aws.amazon.com/codebuild/booking-build:1234",
-                        }
-                    },
-                }
-            ]
-        },
-        {"pipelineName": PIPELINE, "filter": {"pipelineExecutionId": "exec-9"}},
-    )
-    world.build_stub.add_response(
-        "batch_get_builds",
-        {
-            "builds": [
-                {
-                    "id": "booking-build:1234",
-                    "logs": {"groupName": "/aws/codebuild/booking-build", "streamName": "1234"},
-                }
-            ]
-        },
-        {"ids": ["booking-build:1234"]},
-    )
-    result = world.handle(action_event())
-    world.done()
-    assert result == {
-        "key": "action#exec-9#Build#BuildAndUnitTest#1",
-        "status": "reported",
-        "pipeline": PIPELINE,
-        "rolledBack": False,
-    }
-    text = json.dumps(slack.posts()[0])
-    assert "booking-prod: Build / BuildAndUnitTest failed" in text
-    assert "Build terminated with state: FAILED" in text
-    assert "FAILED: PriceCacheTest &gt; expires" in text  # Slack's escaping: a log's ">" is literal text
-    assert "line 39" in text and "line 0\\n" not in text  # only the tail
-    assert "0123456789" in text and "Cache prices" in text
-
-
-def test_failed_deploy_action_says_the_stage_rolls_back(world, slack):
-    slack.answers(OK)
-    world.expect("get_pipeline_execution", REVISION)
-    world.expect(
-        "list_action_executions",
-        {
-            "actionExecutionDetails": [
-                {
-                    "stageName": "Deploy",
-                    "actionName": "BlueGreenDeploy",
-                    "input": {
-                        "actionTypeId": {
-                            "category": "Deploy",
-                            "owner": "AWS",
-                            "provider": "CodeDeployToECS",
-                            "version": "1",
-                        }
-                    },
-                    "output": {"executionResult": {"externalExecutionSummary": "Deployment d-ABC failed"}},
-                }
-            ]
-        },
-        None,
-    )
-    world.handle(action_event(stage="Deploy", action="BlueGreenDeploy"))
-    world.done()  # no CodeBuild lookup for a CodeDeploy action
-    text = json.dumps(slack.posts()[0])
-    assert "Deployment d-ABC failed" in text and "rolls back to the last successful execution" in text
-
-
-def test_failed_action_of_a_pipeline_the_platform_does_not_own_is_ignored(world, slack):
-    world.expect_error("get_pipeline_execution", "AccessDeniedException")
-    result = world.handle(action_event(pipeline="someone-elses-prod"))
-    world.done()
-    assert result["status"] == "ignored"
-    assert slack.posts() == []
-
-
 # --- CodeDeploy -------------------------------------------------------------------------------------------------
 
 
@@ -626,6 +516,41 @@ def test_failed_or_stopped_deployment_is_reported_once(world, slack, state, word
     assert "d-ABCDEF123" in json.dumps(post)
 
 
+def deployment_created_by(creator):
+    """CodeDeploy in the environment account, as the reader role sees it: GetDeployment names the ``creator``."""
+    client = boto3.client("codedeploy", region_name=REGION)
+    stub = Stubber(client)
+    if creator is None:
+        stub.add_client_error("get_deployment", "AccessDeniedException")
+    else:
+        info = {"deploymentId": "d-ABCDEF123", "status": "Failed", "creator": creator}
+        stub.add_response("get_deployment", {"deploymentInfo": info}, {"deploymentId": "d-ABCDEF123"})
+    stub.activate()
+    return client, stub
+
+
+def test_a_deployment_a_pipeline_started_is_left_to_the_failure_digest(world, slack):
+    """The pipeline's deploy action fails with it, and the digest reports that with the lifecycle event:
+    one message per failure, not two."""
+    client, stub = deployment_created_by("user")
+    readers = []
+    world.reporter.deployment_reader = lambda *where: readers.append(where) or client
+    result = world.handle(deployment_event("FAILURE"))
+    stub.assert_no_pending_responses()
+    assert result["status"] == "left to the failure digest" and slack.posts() == []
+    assert readers == [("444444444444", REGION, "prod")]
+
+
+@pytest.mark.parametrize("creator", ["codeDeployRollback", "autoscaling", None], ids=["rollback", "scaling", "unread"])
+def test_a_deployment_no_pipeline_stands_for_is_reported(world, slack, creator):
+    """CodeDeploy's own rollback failing, a scale-out's deployment, or a creator that cannot be read: say it."""
+    client, _ = deployment_created_by(creator)
+    world.reporter.deployment_reader = lambda *_where: client
+    slack.answers(OK)
+    assert world.handle(deployment_event("FAILURE"))["status"] == "reported"
+    assert len(slack.posts()) == 1
+
+
 # --- what is not ours ---------------------------------------------------------------------------------------------
 
 
@@ -635,7 +560,7 @@ def test_failed_or_stopped_deployment_is_reported_once(world, slack, state, word
         alarm_event(state="OK"),
         alarm_event(name="cicd-booking-prod-http-5xx"),
         alarm_event(name="someone-elses-alarm"),
-        action_event(state="SUCCEEDED"),
+        action_event(),  # a failed pipeline action is the failure digest's to report
         deployment_event(state="SUCCESS"),
         {"source": "aws.s3", "detail": {}},
     ],
@@ -761,7 +686,7 @@ def test_a_long_report_is_clipped_for_chat():
     assert len(description) == reporter_module.messages.TEXT_LIMIT and description.endswith("…")
 
 
-# --- attacker text in reports: commit subjects, build logs, alarm reasons, CodeDeploy names --------------------------
+# --- attacker text in reports: commit subjects, alarm reasons, CodeDeploy names --------------------------------------
 
 CRAFTED = "<!channel> <https://evil.example|Re-approve here>"
 
@@ -772,104 +697,6 @@ def revision(message: str) -> dict:
     summary = json.dumps({"ProviderType": "GitHub", "CommitMessage": message + "\n\nbody"})
     answer["pipelineExecution"]["artifactRevisions"][0]["revisionSummary"] = summary
     return answer
-
-
-def expect_failed_build(world, log_lines, commit_message="Cache prices", summary="Build terminated with state: FAILED"):
-    world.logs.create_log_group(logGroupName="/aws/codebuild/booking-build")
-    world.logs.create_log_stream(logGroupName="/aws/codebuild/booking-build", logStreamName="1234")
-    start = int(NOW.timestamp() * 1000)
-    world.logs.put_log_events(
-        logGroupName="/aws/codebuild/booking-build",
-        logStreamName="1234",
-        logEvents=[{"timestamp": start + i, "message": line} for i, line in enumerate(log_lines)],
-    )
-    world.expect("get_pipeline_execution", revision(commit_message))
-    world.expect(
-        "list_action_executions",
-        {
-            "actionExecutionDetails": [
-                {
-                    "pipelineExecutionId": "exec-9",
-                    "stageName": "Build",
-                    "actionName": "BuildAndUnitTest",
-                    "status": "Failed",
-                    "input": {
-                        "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"}
-                    },
-                    "output": {
-                        "executionResult": {
-                            "externalExecutionId": "booking-build:1234",
-                            "externalExecutionSummary": summary,
-                            "externalExecutionUrl": "https://console.aws.amazon.com/codebuild/booking-build:1234",
-                        }
-                    },
-                }
-            ]
-        },
-    )
-    world.build_stub.add_response(
-        "batch_get_builds",
-        {
-            "builds": [
-                {
-                    "id": "booking-build:1234",
-                    "logs": {"groupName": "/aws/codebuild/booking-build", "streamName": "1234"},
-                }
-            ]
-        },
-    )
-
-
-def test_a_crafted_commit_subject_and_log_cannot_ping_link_or_leave_the_code_block(world, slack):
-    slack.answers(OK)
-    expect_failed_build(
-        world,
-        ["Step 4/9 : RUN make test", "```", f"{CRAFTED} @here", "```", "FAILED: PriceCacheTest > expires"],
-        commit_message=CRAFTED,
-        summary="<!here> summary",
-    )
-    world.handle(action_event())
-    world.done()
-    (post,) = slack.posts()
-    fields = post["blocks"][1]["fields"]
-    assert fields[0] == {
-        "type": "mrkdwn",
-        "text": "*Commit*\n<https://github.com/bookwise/booking/commit/0123456789abcdef0123|0123456789> "
-        "&lt;!channel&gt; &lt;https://evil.example|Re-approve here&gt;",
-        "verbatim": True,
-    }
-    assert post["blocks"][2]["text"]["text"] == "*What failed:* &lt;!here&gt; summary"
-    assert post["blocks"][3]["text"] == {
-        "type": "mrkdwn",
-        "text": "*End of the build log:*\n```Step 4/9 : RUN make test\n`\u200b`\u200b`\n"
-        "&lt;!channel&gt; &lt;https://evil.example|Re-approve here&gt; @\u200bhere\n`\u200b`\u200b`\n"
-        "FAILED: PriceCacheTest &gt; expires```",
-        "verbatim": True,
-    }
-    assert_inert(post)
-
-
-@pytest.mark.parametrize(
-    ("what", "commit_message", "log_lines"),
-    [
-        ("a 2,000-character commit subject", "s" * 2000, ["FAILED"]),
-        ("a 10,000-character log tail", "Cache prices", ["l" * 400] * 24 + ["```" * 500 + "FAILED at the end"]),
-        ("both, made of escapes", "<" * 2000, [">" * 400] * 25),
-    ],
-)
-def test_an_oversized_report_fits_slacks_limits_instead_of_being_rejected(
-    world, slack, what, commit_message, log_lines
-):
-    slack.answers(OK)
-    expect_failed_build(world, log_lines, commit_message=commit_message)
-    world.handle(action_event())
-    world.done()
-    (post,) = slack.posts()
-    assert_within_slack_limits(post)
-    log_section = post["blocks"][-1]["text"]["text"]
-    assert code_fences(log_section) == 2 and log_section.endswith("```")
-    if "FAILED at the end" in log_lines[-1]:
-        assert log_section.endswith("FAILED at the end```")  # the end of the log is what is kept
 
 
 def crafted_alarm(world, stamp):

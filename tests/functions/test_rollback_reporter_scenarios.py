@@ -99,8 +99,6 @@ class World:
         ledger = DeliveryLedger(TABLE, self.dynamodb, lease_seconds=self.lease_seconds, clock=lambda: self.clock)
         settings = {
             "codepipeline": self.codepipeline,
-            "codebuild": boto3.client("codebuild", region_name=REGION),
-            "logs": boto3.client("logs", region_name=REGION),
             "ledger": ledger,
             "deliver": webhook_delivery(self.secrets, WEBHOOK_SECRET, sleep=self.sleeps.append),
             "rollback_window": timedelta(minutes=60),
@@ -171,14 +169,6 @@ def expect_rollback(world, pipeline, finished=DEPLOY_FINISHED):
         {"pipelineName": pipeline, "stageName": "Deploy", "targetPipelineExecutionId": "exec-2"},
     )
     world.expect("get_pipeline_execution", revision(pipeline))
-
-
-def expect_action_report(world, pipeline):
-    world.expect("get_pipeline_execution", revision(pipeline))
-    world.expect(
-        "list_action_executions",
-        {"actionExecutionDetails": [{"stageName": "Build", "actionName": "BuildAndUnitTest", "output": {}}]},
-    )
 
 
 # --- who may make the reporter act ---------------------------------------------------------------------------
@@ -282,23 +272,6 @@ TRUST = [
         False,
         "'ghost' does not deploy to 'prod'",
     ),
-    Scenario(
-        "failed pipeline action in the tooling account",
-        action_failed("booking-prod", account=TOOLING, region=REGION),
-        True,
-    ),
-    Scenario(
-        "pipeline action event from an environment account",
-        action_failed("booking-prod", account=PROD, region=REGION),
-        False,
-        "the platform's pipelines run in 123456789012/eu-west-1",
-    ),
-    Scenario(
-        "pipeline action event from the tooling account in another region",
-        action_failed("booking-prod", account=TOOLING, region=OTHER_REGION),
-        False,
-        "from 123456789012/us-east-1",
-    ),
 ]
 
 
@@ -310,8 +283,6 @@ def test_only_events_from_where_their_service_runs_are_acted_on(world, slack, sc
         if kind == "aws.cloudwatch":
             service_env = event["detail"]["alarmName"].removeprefix("cicd-").removesuffix("-health")
             expect_rollback(world, service_env)
-        elif kind == "aws.codepipeline":
-            expect_action_report(world, event["detail"]["pipeline"])
     result = world.handle(event)
     world.done()  # every queued call was made, and the stub refused any other
     if scenario.acts:
@@ -358,12 +329,7 @@ MALFORMED = {
     "deployment detail in another region than the event": deployment_state_change(
         "booking-prod", account=PROD, region=REGION, detail_region=OTHER_REGION
     ),
-    "action attempt is not a number": (lambda e: (e["detail"].update({"pipeline-execution-attempt": "2"}), e)[1])(
-        action_failed("booking-prod", account=TOOLING, region=REGION)
-    ),
-    "action without an execution id": (lambda e: (e["detail"].pop("execution-id"), e)[1])(
-        action_failed("booking-prod", account=TOOLING, region=REGION)
-    ),
+    "a failed pipeline action (the failure digest's)": action_failed("booking-prod", account=TOOLING, region=REGION),
     "not an object at all": ["aws.cloudwatch"],
 }
 
@@ -415,35 +381,13 @@ def test_the_same_event_delivered_twice_rolls_back_once_and_posts_once(world, sl
     assert len(slack.posts()) == 1
 
 
-@pytest.mark.parametrize(
-    "event",
-    [
-        deployment_state_change("booking-prod", account=PROD, region=REGION, event_id="d-same"),
-        action_failed("booking-prod", account=TOOLING, region=REGION, event_id="a-same"),
-    ],
-    ids=["deployment", "action"],
-)
-def test_a_duplicated_report_posts_once(world, slack, event):
+def test_a_duplicated_report_posts_once(world, slack):
     slack.answers(OK)
-    if event["source"] == "aws.codepipeline":
-        expect_action_report(world, "booking-prod")
+    event = deployment_state_change("booking-prod", account=PROD, region=REGION, event_id="d-same")
     assert world.handle(event)["status"] == "reported"
     assert world.handle(event)["status"] == "duplicate"
     world.done()
     assert len(slack.posts()) == 1
-
-
-def test_a_retried_stage_that_fails_again_is_reported_again(world, slack):
-    slack.answers(OK, OK)
-    first = action_failed("booking-prod", account=TOOLING, region=REGION, attempt=1.0)
-    retried = action_failed("booking-prod", account=TOOLING, region=REGION, attempt=2.0)
-    expect_action_report(world, "booking-prod")
-    expect_action_report(world, "booking-prod")
-    results = [world.handle(first), world.handle(retried), world.handle(retried)]
-    world.done()
-    assert [r["status"] for r in results] == ["reported", "reported", "duplicate"]
-    assert results[0]["key"].endswith("#1") and results[1]["key"].endswith("#2")
-    assert len(slack.posts()) == 2
 
 
 def test_an_alarm_stamped_before_the_latest_deploy_finished_does_not_roll_that_deploy_back(world, slack):

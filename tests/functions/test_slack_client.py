@@ -220,3 +220,70 @@ def test_a_chatbot_notification_is_clipped_like_a_message():
     assert len(notification["content"]["title"]) == 150
     assert len(notification["content"]["description"]) == 4000
     assert notification["content"]["description"].endswith("…")
+
+
+# --- the Web API (bot token): a channel per message, and the ts a reply needs ------------------------------------
+
+TOKEN = "xoxb-1111-2222-abcdefghijkl"
+
+
+def test_a_bot_post_names_its_channel_and_thread_and_returns_where_it_landed(httpserver):
+    """chat.postMessage reference: the token as a Bearer header, ``channel`` and ``thread_ts`` in the JSON body,
+    and the answer's ``channel`` and ``ts`` (the id a reply names as ``thread_ts``)."""
+    httpserver.expect_request(
+        "/api/chat.postMessage",
+        method="POST",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        json={"text": "hi", "channel": "C0TEAM", "thread_ts": "1733051281.000100"},
+    ).respond_with_json({"ok": True, "channel": "C0TEAM", "ts": "1733051400.000200"})
+    posted = slack_client.post_to_channel(
+        TOKEN, "C0TEAM", {"text": "hi"}, thread_ts="1733051281.000100", api_url=httpserver.url_for("/api")
+    )
+    assert posted == slack_client.PostedMessage(channel="C0TEAM", ts="1733051400.000200")
+
+
+def test_a_web_api_error_that_slack_may_not_repeat_is_retried_and_one_that_it_will_is_not(httpserver):
+    sleeps: list[float] = []
+    httpserver.expect_ordered_request("/api/chat.postMessage").respond_with_json({"ok": False, "error": "ratelimited"})
+    httpserver.expect_ordered_request("/api/chat.postMessage").respond_with_data("", status=503)
+    httpserver.expect_ordered_request("/api/chat.postMessage").respond_with_json({"ok": True, "ts": "1.2"})
+    posted = slack_client.post_to_channel(
+        TOKEN, "C0", {"text": "hi"}, api_url=httpserver.url_for("/api"), policy=POLICY, sleep=sleeps.append
+    )
+    assert (posted.ts, posted.channel, sleeps) == ("1.2", "C0", [1, 2])
+
+    httpserver.clear()
+    httpserver.expect_ordered_request("/api/chat.postMessage").respond_with_json(
+        {"ok": False, "error": "not_in_channel"}
+    )
+    with pytest.raises(SlackDeliveryError, match="not_in_channel"):
+        slack_client.post_to_channel(TOKEN, "C0", {"text": "hi"}, api_url=httpserver.url_for("/api"), policy=POLICY)
+    assert len(httpserver.log) == 1
+
+
+def test_a_bot_post_is_fitted_and_inert_like_a_webhook_post(httpserver):
+    httpserver.expect_request("/api/chat.postMessage").respond_with_json({"ok": True, "ts": "1.2"})
+    crafted = slack_client.escape("<!channel> @here <https://evil.example|click>") * 200
+    slack_client.post_to_channel(
+        TOKEN,
+        "C0",
+        {"text": crafted, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": crafted}}]},
+        api_url=httpserver.url_for("/api"),
+    )
+    (sent,) = [json.loads(request.get_data()) for request, _ in httpserver.log]
+    assert_within_slack_limits(sent)
+    assert_inert(sent)
+
+
+def test_a_bot_token_is_read_from_its_secret_once_and_only_if_it_is_a_bot_token():
+    slack_client._bot_token_cache.clear()
+    with mock_aws():
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        secrets.create_secret(Name="bot", SecretString="xoxp-a-user-token")
+        with pytest.raises(SlackDeliveryError, match="no Slack bot token"):
+            slack_client.bot_token_from_secret("bot", secrets)
+        secrets.put_secret_value(SecretId="bot", SecretString=json.dumps({"token": TOKEN}))
+        assert slack_client.bot_token_from_secret("bot", secrets) == TOKEN
+        secrets.put_secret_value(SecretId="bot", SecretString="xoxb-rotated")
+        assert slack_client.bot_token_from_secret("bot", secrets) == TOKEN
+    slack_client._bot_token_cache.clear()

@@ -436,3 +436,58 @@ def test_the_entry_point_holds_a_message_only_as_long_as_the_invocation_may_run(
     (item,) = deployed.scan(TableName=os.environ["LEDGER_TABLE"])["Items"]
     assert item["state"]["S"] == "released"
     assert int(item["lease_until"]["N"]) - time.time() <= 60 + 3
+
+
+# --- with a bot token: the Web API, and the message each execution's digest replies under --------------------------
+
+BOT_TOKEN = "xoxb-2087654321-5098765432109-TeStToKeNfOrThEnOtIfIeR"
+
+
+def test_with_a_bot_token_release_news_keeps_each_executions_first_message_for_its_replies(ledger, httpserver):
+    for ts in ("1764579000.000100", "1764579900.000300"):
+        httpserver.expect_ordered_request("/api/chat.postMessage", method="POST").respond_with_json(
+            {"ok": True, "channel": "C0DEPLOYS1", "ts": ts}
+        )
+    bot = notifier_module.BotChannel(BOT_TOKEN, "C0DEPLOYS1", httpserver.url_for("/api"))
+    notifier = notifier_module.Notifier(ledger=ledger, retry=FAST, bot=bot)
+    assert notifier.deliver(state_record("STARTED", "m-1")) == "posted"
+    assert notifier.deliver(state_record("FAILED", "m-2")) == "posted"
+    requests = [request for request, _ in httpserver.log]
+    assert [json.loads(r.get_data())["channel"] for r in requests] == ["C0DEPLOYS1", "C0DEPLOYS1"]
+    assert requests[0].headers["Authorization"] == f"Bearer {BOT_TOKEN}"
+    # The STARTED message, not the later FAILED one, is the thread a failure digest of this execution replies in.
+    assert ledger.recall(f"news-thread#booking-prod#{EXECUTION}") == {
+        "channel": "C0DEPLOYS1",
+        "ts": "1764579000.000100",
+    }
+
+
+def test_an_approval_request_through_the_bot_keeps_no_thread(ledger, httpserver):
+    httpserver.expect_request("/api/chat.postMessage").respond_with_json({"ok": True, "channel": "C0D", "ts": "1.2"})
+    bot = notifier_module.BotChannel(BOT_TOKEN, "C0D", httpserver.url_for("/api"))
+    notifier_module.Notifier(ledger=ledger, retry=FAST, bot=bot).deliver(approval_record())
+    assert ledger.recall(f"news-thread#booking-prod#{EXECUTION}") == {}
+
+
+def test_the_entry_point_uses_the_bot_token_when_the_stack_has_one(httpserver, monkeypatch):
+    import slack_client
+
+    httpserver.expect_request("/api/chat.postMessage").respond_with_json({"ok": True, "channel": "C0D", "ts": "1.2"})
+    slack_client._bot_token_cache.clear()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        table = create_ledger_table(dynamodb)
+        boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name="cicd-platform/slack-bot-token", SecretString=BOT_TOKEN
+        )
+        for name, value in {
+            "LEDGER_TABLE": table,
+            "BOT_TOKEN_SECRET_ID": "cicd-platform/slack-bot-token",
+            "SLACK_CHANNEL_ID": "C0D",
+            "SLACK_API_URL": httpserver.url_for("/api"),
+        }.items():
+            monkeypatch.setenv(name, value)
+        assert notifier_module.handler({"Records": [{"Sns": state_record("STARTED")}]}, None) == {"results": ["posted"]}
+        kept = DeliveryLedger(table, dynamodb).recall(f"news-thread#booking-prod#{EXECUTION}")
+    slack_client._bot_token_cache.clear()
+    assert kept == {"channel": "C0D", "ts": "1.2"}

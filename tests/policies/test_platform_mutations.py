@@ -361,8 +361,8 @@ MUTATIONS: list[tuple[str, str, Callable[[Inputs], None], set[str]]] = [
         {"lambda-env-secrets"},
     ),
     (
-        "let any account's rule invoke the reporter",
-        "rollback-reporter-failed-actions-invoke",
+        "let any account's rule invoke the failure digest",
+        "failure-digest-failed-actions-invoke",
         lambda i: [i.pop("sourceArn"), i.pop("sourceAccount")],
         {"lambda-access"},
     ),

@@ -143,3 +143,23 @@ def test_make_simulate_prints_the_four_numbers_and_writes_the_dashboards_data(da
     table = path.read_text(encoding="utf-8")
     assert path.name == "dora-prod.md"
     assert "| payments | prod | 2 | 1 | " in table and "| 50 % | 30 min |" in table
+
+
+def test_a_failed_build_gets_one_digest_naming_the_failing_test_and_the_repeat_says_so(day):
+    """The issue's "done when": the real failure digest, fed by the day's failed build of recommendations in dev."""
+    first, second = day.digests
+    for digest in (first, second):
+        assert digest.startswith("recommendations-dev: Build / BuildAndUnitTest failed")
+        assert "tests.test_ranking.test_recently_viewed_items_rank_first" in digest
+        assert "BUILD, exit code 1" in digest and "owner team-discovery" in digest
+    assert "Same failure as the last one" not in first
+    assert "Same failure as the last one" in second
+    statuses = [outcome["status"] for outcome in day.digest_outcomes]
+    assert statuses == ["posted", "duplicate", "posted"], "the event delivered twice is posted once"
+
+
+def test_make_simulate_prints_the_digest(day, capsys):
+    report(day)
+    out = capsys.readouterr().out
+    assert "Failure digest posted to Slack:" in out
+    assert "failure digest posted to Slack: tests.test_ranking.test_recently_viewed_items_rank_first" in out
