@@ -32,8 +32,12 @@ from .lambda_function import DELIVERY_LEDGER, DEPENDENCY_GRAPH, SLACK_CLIENT, Pl
 
 RESERVED_CONCURRENCY = 5
 """A broken main branch fails many pipelines at once: bound the burst on Slack's rate limits and on Bedrock."""
-TIMEOUT_SECONDS = 120
-"""Reads (bounded), Bedrock's read timeout and Slack's retry budget, with room to spare."""
+TIMEOUT_SECONDS = 54
+"""The longest invocation its delivery-ledger claim covers whole (``delivery_ledger``'s
+``LONGEST_COVERED_INVOCATION_SECONDS``), as for the rollback reporter: a claim ends before Lambda's retry a minute
+after a crash, so a longer timeout would let a copy of the event post while the first invocation still works. The
+reads are bounded, Bedrock's call is cut at 12 s and Slack's retries at 20 s of waiting; an invocation that still
+times out is retried, and finds the summary it already had noted on its claim."""
 FAILED_ACTIONS = "failed-actions"
 
 
@@ -118,7 +122,10 @@ class FailureDigest(pulumi.ComponentResource):
                     dead_letter_arn=resolved["queue_arn"],
                     environments=environments,
                     managed_by=MANAGED_BY,
-                    graph_parameter_arn=f"arn:{partition}:ssm:{region}:{account_id}:parameter{graph_parameter}",
+                    graph_parameter_arns=[
+                        f"arn:{partition}:ssm:{region}:{account_id}:parameter{name}"
+                        for name in (graph_parameter, naming.graph_parts_pattern(graph_parameter))
+                    ],
                     reader_role_arns=readers,
                     topic=(resolved["topic_arn"], resolved["key_arn"]) if "TOPIC_ARN" in delivery else None,
                     model_id=summary.model_id if summary else None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..model import naming
-from .documents import PUBLISH_KEY_ACTIONS, Document, document, role_uses_data_store_key
+from .documents import PUBLISH_KEY_ACTIONS, Document, document, graph_reading, role_uses_data_store_key
 
 PROJECT_PATTERNS = ("*-build", "*-lambda-release", "*-scan")
 """``naming.build_project_name``, ``image_build_project_name`` (``*-image-build`` ends in ``-build``),
@@ -40,7 +40,7 @@ def failure_digest_policy(
     dead_letter_arn: str,
     environments: Sequence[str],
     managed_by: str,
-    graph_parameter_arn: str,
+    graph_parameter_arns: Sequence[str],
     reader_role_arns: Sequence[str],
     webhook_secret_arn: str | None = None,
     bot_token_secret_arn: str | None = None,
@@ -102,7 +102,8 @@ def failure_digest_policy(
             "Action": ["logs:FilterLogEvents", "logs:GetLogEvents"],
             "Resource": [*build_logs, *[f"{group}:*" for group in build_logs]],
         },
-        {"Sid": "ReadPlacements", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": graph_parameter_arn},
+        # The graph is an index and its parts (``deploy_ledger.graph.read_graph``), read as the reporter reads it.
+        graph_reading("ReadPlacements", graph_parameter_arns),
     ]
     if reader_role_arns:
         statements.append(

@@ -16,6 +16,7 @@ from .documents import (
     KMS_USE_ACTIONS,
     Document,
     document,
+    graph_reading,
     key_administration,
     logs_may_encrypt,
     services_send_dead_letters,
@@ -38,6 +39,7 @@ def dora_role_policy(
     """Record deployments, read their executions and the graph, publish the four metrics."""
     partition = naming.partition_of(region)
     graph = f"arn:{partition}:ssm:{region}:{account_id}:parameter{naming.graph_parameter_name(stack)}"
+    parts = naming.graph_parts_pattern(naming.graph_parameter_name(stack))
     return document(
         {
             "Sid": "OwnLogs",
@@ -54,7 +56,8 @@ def dora_role_policy(
         # DynamoDB and SQS use the key for the role; Lambda decrypts the function's settings with it as the role.
         {"Sid": "FunctionKey", "Effect": "Allow", "Action": KMS_USE_ACTIONS, "Resource": key_arn},
         {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dead_letter_arn},
-        {"Sid": "ReadPlacements", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": graph},
+        # The graph is an index and its parts (``deploy_ledger.graph.read_graph``).
+        graph_reading("ReadPlacements", [graph, f"arn:{partition}:ssm:{region}:{account_id}:parameter{parts}"]),
         {
             "Sid": "ReadPlatformPipelineExecutions",
             "Effect": "Allow",

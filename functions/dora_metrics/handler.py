@@ -36,9 +36,9 @@ from typing import Any
 import boto3
 
 try:  # the Lambda package vendors functions/deploy_ledger/graph.py at its root
-    from graph import Graph
+    from graph import Graph, read_graph
 except ImportError:  # tests import the functions as packages of the repository
-    from functions.deploy_ledger.graph import Graph  # type: ignore[no-redef]
+    from functions.deploy_ledger.graph import Graph, read_graph  # type: ignore[no-redef]
 
 try:  # imported as a package in tests, as top-level modules in Lambda
     from .deployments import IgnoredEventError, Origin, is_scheduled_tick, read_outcome
@@ -170,10 +170,11 @@ class DoraMetrics:
 
 
 def graph_reader(ssm: Any, parameter: str) -> Callable[[], Graph]:
-    """The graph, read on each use: ``pulumi up`` rewrites it. Unreadable, it raises and the event is retried."""
+    """The graph (index and parts, ``read_graph``), read on each use: ``pulumi up`` rewrites it. Unreadable, it
+    raises and the event is retried."""
 
     def read() -> Graph:
-        return Graph.from_json(ssm.get_parameter(Name=parameter)["Parameter"]["Value"])
+        return read_graph(lambda operation, **kwargs: getattr(ssm, operation)(**kwargs), parameter)
 
     return read
 

@@ -100,9 +100,9 @@ except ImportError:  # pragma: no cover - the Lambda runtime path
     from toolchains import excerpt  # type: ignore[no-redef]
 
 try:  # the Lambda package vendors functions/deploy_ledger/graph.py at its root
-    from graph import Graph
+    from graph import Graph, read_graph
 except ImportError:  # tests import the functions as packages of the repository
-    from functions.deploy_ledger.graph import Graph  # type: ignore[no-redef]
+    from functions.deploy_ledger.graph import Graph, read_graph  # type: ignore[no-redef]
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
@@ -473,10 +473,11 @@ def deployment_reader(sts: Any) -> DeploymentReader:
 
 
 def graph_reader(ssm: Any, parameter: str) -> Callable[[], Graph]:
-    """Read the dependency graph (where each service runs, and its reader role) when a digest needs it."""
+    """Read the dependency graph (where each service runs, and its reader role) when a digest needs it: the
+    index and the parts it names (``read_graph``), since one SSM value cannot hold a large fleet's graph."""
 
     def read() -> Graph:
-        return Graph.from_json(ssm.get_parameter(Name=parameter)["Parameter"]["Value"])
+        return read_graph(lambda operation, **kwargs: getattr(ssm, operation)(**kwargs), parameter)
 
     return read
 

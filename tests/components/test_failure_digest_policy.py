@@ -21,7 +21,10 @@ def policy(**changes):
         "dead_letter_arn": f"arn:aws:sqs:{REGION}:{TOOLING}:cicd-release-news-dead-letters-prod",
         "environments": ["dev", "prod"],
         "managed_by": "cicd-platform",
-        "graph_parameter_arn": f"arn:aws:ssm:{REGION}:{TOOLING}:parameter/cicd/prod/graph",
+        "graph_parameter_arns": [
+            f"arn:aws:ssm:{REGION}:{TOOLING}:parameter/cicd/prod/graph",
+            f"arn:aws:ssm:{REGION}:{TOOLING}:parameter/cicd/prod/graph-part-*",
+        ],
         "reader_role_arns": ["arn:aws:iam::444444444444:role/cicd-alarm-reader-prod"],
         "webhook_secret_arn": f"arn:aws:secretsmanager:{REGION}:{TOOLING}:secret:cicd-platform/slack-webhook-??????",
         **changes,
