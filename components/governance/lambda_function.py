@@ -26,6 +26,10 @@ FUNCTIONS_DIR = Path("functions")
 SLACK_CLIENT = FUNCTIONS_DIR / "slack_notifier" / "slack_client.py"
 """Bounded-retry Slack webhook client; any function that posts to Slack vendors it."""
 DELIVERY_LEDGER = FUNCTIONS_DIR / "slack_notifier" / "delivery_ledger.py"
+LEDGER_COVERED_TIMEOUT_SECONDS = 54
+"""The longest timeout of a function that claims its events in the delivery ledger (``delivery_ledger``'s
+``LONGEST_COVERED_INVOCATION_SECONDS``; a test keeps the two equal): its claim must end before Lambda's retry a
+minute after a crash, and cover the whole invocation, so a copy of the event that arrives meanwhile is a duplicate."""
 """Act-once claims in DynamoDB; any function that must not repeat itself on duplicate events vendors it."""
 DEPENDENCY_GRAPH = FUNCTIONS_DIR / "deploy_ledger" / "graph.py"
 """The one reader of the dependency graph parameter (where each service runs); vendored as ``graph``."""
@@ -63,7 +67,9 @@ class PlatformFunctionArgs:
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     vendored: Sequence[Path] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
-    timeout_seconds: int = 60
+    timeout_seconds: int | None = None
+    """Default 60 s, or ``LEDGER_COVERED_TIMEOUT_SECONDS`` for a function that vendors the delivery ledger (more
+    is refused for one)."""
     function_name: str | None = None
     """Default ``cicd-<purpose>-<stack>``; a function named before that convention keeps its name."""
     architecture: str | None = None
@@ -143,7 +149,7 @@ class PlatformFunction(pulumi.ComponentResource):
             handler="handler.handler",
             code=function_package(args.folder, args.vendored),
             role=role.arn,
-            timeout=args.timeout_seconds,
+            timeout=function_timeout(args),
             memory_size=256,
             environment={"variables": dict(args.environment)},
             dead_letter_config={"target_arn": args.dead_letter_queue_arn},
@@ -156,3 +162,16 @@ class PlatformFunction(pulumi.ComponentResource):
         self.arn = function.arn
         self.name = function.name
         self.register_outputs({"arn": function.arn, "name": function.name})
+
+
+def function_timeout(args: PlatformFunctionArgs) -> int:
+    """The function's timeout; a delivery-ledger function's stays within what its claims cover."""
+    claims_in_ledger = DELIVERY_LEDGER in args.vendored
+    if args.timeout_seconds is None:
+        return LEDGER_COVERED_TIMEOUT_SECONDS if claims_in_ledger else 60
+    if claims_in_ledger and args.timeout_seconds > LEDGER_COVERED_TIMEOUT_SECONDS:
+        raise ValueError(
+            f"function {args.folder}: a timeout of {args.timeout_seconds} s outlives its delivery-ledger claim "
+            f"(at most {LEDGER_COVERED_TIMEOUT_SECONDS} s), so a copy of an event could be acted on twice"
+        )
+    return args.timeout_seconds

@@ -100,7 +100,6 @@ class ExemptionWatch(pulumi.ComponentResource):
                 },
                 vendored=[SLACK_CLIENT, DELIVERY_LEDGER],
                 tags=standard_tags(stack),
-                timeout_seconds=120,
                 architecture="arm64",
                 tracing=True,
                 reserved_concurrency=1,
