@@ -20,7 +20,7 @@ from tests.functions.lambda_runtime import (
     lambda_retry_after_timeout,
     time_out,
 )
-from tests.functions.slack_limits import assert_inert, assert_within_slack_limits
+from tests.functions.slack_limits import assert_inert, assert_within_slack_limits, code_fences
 
 auditor_module = load_handler("approval_auditor")
 notifier_module = load_handler("slack_notifier")
@@ -272,7 +272,9 @@ def test_a_crafted_caller_and_comment_are_quoted_as_literal_text(world):
         [
             f"*arn:aws:iam::{ACCOUNT}:user/@\u200bchannel* answered `Rejected` on `booking-prod` "
             "(Approve/ReleaseApproval) but is not a release manager.",
-            "Their comment: &lt;!channel&gt; &lt;https://evil.example|Re-approve here&gt; ```",
+            # The fence is broken (a zero-width space after each backtick): in Chatbot's one-text description it
+            # would open a code block swallowing the lines after it (slack_client.escape, review finding 11).
+            "Their comment: &lt;!channel&gt; &lt;https://evil.example|Re-approve here&gt; `\u200b`\u200b`\u200b",
             "Run: no run to stop (rejected).",
             "When: 2026-12-01T10:00:00Z · from 203.0.113.7",
             "CloudTrail event: ev-1",
@@ -280,6 +282,7 @@ def test_a_crafted_caller_and_comment_are_quoted_as_literal_text(world):
     )
     assert_inert(alert["content"]["title"])
     assert_inert(alert["content"]["description"])
+    assert code_fences(alert["content"]["description"]) == 0
 
 
 def test_the_alert_stays_inert_when_the_webhook_notifier_posts_it(world, httpserver):

@@ -19,13 +19,13 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from delivery_ledger import DeliveryLedger
 from moto import mock_aws
 from slack_client import SlackDeliveryError, _webhook_cache
 from werkzeug import Response
 
+from functions.deploy_ledger.graph import GraphUnreadableError
 from functions.rollback_reporter import handler as reporter_module
 from functions.rollback_reporter.handler import Reporter, webhook_delivery
 from tests.functions.aws_events import action_failed, alarm_state_change, deployment_state_change
@@ -342,8 +342,10 @@ def test_a_malformed_event_is_neither_acted_on_nor_reported(world, slack, event)
 
 
 def test_an_unreadable_graph_fails_the_event_so_it_is_retried_not_dropped(world, slack):
+    """``read_graph`` asks ``GetParameters`` for the index, which names a missing one rather than raising
+    ``ParameterNotFound``; the reader raises ``GraphUnreadableError`` instead, and the event still fails."""
     world.ssm.delete_parameter(Name=GRAPH_PARAMETER)
-    with pytest.raises(ClientError, match="ParameterNotFound"):
+    with pytest.raises(GraphUnreadableError, match=r"parameters .* do not exist"):
         world.handle(alarm_state_change(health("booking"), account=PROD, region=REGION))
     assert slack.posts() == [] and world.ledger_items() == []
 
