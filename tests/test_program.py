@@ -257,6 +257,7 @@ def test_build_role_cannot_assume_deploy_roles(prod_plan):
                     "AssumeDeployRoles",
                     "ReadAlarmsThroughReaders",
                     "ReadDependencyAlarmsThroughReaders",
+                    "ReadDeploymentsThroughReaders",  # the failure digest reads a failed deployment's cause
                 )
     build_role = resource(prod_plan, ROLE, name="cicd-build-booking")
     (policy,) = [r for r in prod_plan.resources if r.type == ROLE_POLICY and r.parent == build_role.urn]

@@ -29,8 +29,10 @@ def pack_counts() -> dict[str, int]:
     }
 
 
-FENCED = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
-"""Code blocks quote program output ("policy: 0 mandatory, 0 advisory violation(s)"), not claims about the pack."""
+FENCED = re.compile(r"^(`{3,})[^\n]*\n.*?^\1`*[ \t]*$", re.MULTILINE | re.DOTALL)
+"""Code blocks quote program output ("policy: 0 mandatory, 0 advisory violation(s)"), not claims about the pack.
+A block closes only on a line of nothing but at least as many backticks (CommonMark): a quoted Slack message's
+line starting "```E …" does not end it."""
 
 
 def stated_counts(path: Path) -> list[tuple[str, int]]:

@@ -71,7 +71,16 @@ def test_each_dependent_gets_its_tests_even_when_two_ask_after_one_deploy(two_te
     codebuild = DocumentedCodeBuild()
 
     class NoRedeploys:
-        def start_pipeline_execution(self, **_: Any) -> dict[str, Any]:  # mobile-bff redeploys; not under review
+        """mobile-bff redeploys; not under review. Its last deployed commit is looked up first."""
+
+        def list_pipeline_executions(self, **_: Any) -> dict[str, Any]:
+            summary = {"pipelineExecutionId": "m0", "sourceRevisions": [{"actionName": "Source", "revisionId": "c0"}]}
+            return {"pipelineExecutionSummaries": [summary]}
+
+        def get_pipeline_execution(self, **_: Any) -> dict[str, Any]:
+            return {"pipelineExecution": {"pipelineExecutionId": "m0", "sourceRevisions": []}}
+
+        def start_pipeline_execution(self, **_: Any) -> dict[str, Any]:
             return {"pipelineExecutionId": "m1"}
 
     aws = Aws(two_test_dependents.settings, clients={"codebuild": codebuild, "codepipeline": NoRedeploys()})

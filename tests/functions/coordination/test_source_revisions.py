@@ -36,7 +36,11 @@ def test_a_redeploy_builds_the_commit_the_ledger_saw_the_dependent_deploy(fleet)
     fleet.pipeline_stub.add_response(
         "start_pipeline_execution",
         {"pipelineExecutionId": "m8"},
-        {"name": "mobile-bff-prod", "clientRequestToken": "booking-b1", "sourceRevisions": pinned(commit_of("m7"))},
+        {
+            "name": "mobile-bff-prod",
+            "clientRequestToken": "booking-b1-mobile-bff",
+            "sourceRevisions": pinned(commit_of("m7")),
+        },
     )
     expect_partner_api_tests(fleet)
     outcome = coordinate(fleet, pipeline_event("booking-prod", "b1", "SUCCEEDED", 10), 10)
@@ -52,7 +56,11 @@ def test_a_recorded_execution_codepipeline_no_longer_has_falls_back_to_the_newes
     fleet.pipeline_stub.add_response(
         "start_pipeline_execution",
         {"pipelineExecutionId": "m8"},
-        {"name": "mobile-bff-prod", "clientRequestToken": "booking-b1", "sourceRevisions": pinned(commit_of("m5"))},
+        {
+            "name": "mobile-bff-prod",
+            "clientRequestToken": "booking-b1-mobile-bff",
+            "sourceRevisions": pinned(commit_of("m5")),
+        },
     )
     expect_partner_api_tests(fleet)
     outcome = coordinate(fleet, pipeline_event("booking-prod", "b1", "SUCCEEDED", 10), 10)
