@@ -8,6 +8,11 @@ EventBridge promises: every event arrives up to a minute late, some twice, some
 after events emitted later. The coordinator also gets a scheduled tick every
 five minutes.
 
+CodePipeline's history is modelled as far as the coordinator reads it: every placement deployed once the
+day before, every execution builds one commit of its repository (a push's, the commit a ``COMMIT_ID``
+source override names, or else the head of the Source action's ``BranchName``), and ``GetPipelineExecution``
+and ``ListPipelineExecutions`` (``succeededInStage``, ``nextToken``) answer from that history.
+
 The day (prod settings, four environments; times UTC):
 
 - dev: auth, pricing and booking change together; booking waits for both.
@@ -45,12 +50,15 @@ event delays stay below build times (seconds in AWS, minutes here).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import heapq
 import itertools
 import json
 import os
 import random
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,9 +71,11 @@ import yaml
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from components.model import branch_pattern
 from components.model.coordination_graph import coordination_graph_json
 from components.model.platform_inputs import PlatformInputs, load_platform_inputs
 from components.model.settings import CONFIG_KEY
+from components.pipeline.stages import SOURCE_ACTION, SOURCE_ARTIFACT, source_branch
 
 from .dora_day import DoraDay, DoraRecorder, markdown_table, summary_lines
 from .failed_build import BuildWorld, action_failed_event
@@ -83,6 +93,9 @@ TICK_MINUTES = 5
 HOLD_TIMEOUT_MINUTES = 60
 COMMIT_BEFORE_PUSH_MINUTES = 25
 """How long before a push its commit was written (the Source action's AuthorDate): lead time starts there."""
+HISTORY_DAYS = 365
+"""CodePipeline keeps an execution's history 12 months from its start (API reference, ListPipelineExecutions)."""
+CONNECTION_ARN = f"arn:aws:codeconnections:{REGION}:{ACCOUNT}:connection/5b0c1f2e-release-day"
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,18 @@ THROTTLED_RESTART_CALLS = 6
 END_MINUTE = 560
 
 
+@dataclass(frozen=True)
+class Commit:
+    """A commit of a service's repository, on the branch it was pushed to."""
+
+    id: str
+    repository: str
+    branch: str
+    written: datetime
+    """Its AuthorDate: lead time starts there."""
+    message: str
+
+
 @dataclass
 class Execution:
     service: str
@@ -139,11 +164,19 @@ class Execution:
     state: str = "InProgress"
     attempt: int = 1
     held_at_entry: bool = False
-    committed_at: datetime | None = None
-    """When the commit the execution builds was written."""
+    commit: Commit | None = None
+    """What its Source action fetched: None when the Source action failed (no such commit)."""
     deployed: bool = False
     """Its Deploy stage's actions ran (an execution the gate holds runs none)."""
     build_fails: bool = False
+    succeeded_stages: set[str] = field(default_factory=set)
+    """The stages that succeeded in it (``ListPipelineExecutions``' ``succeededInStage`` filter)."""
+    updated_at: datetime | None = None
+    """The last change of its state (``lastUpdateTime``)."""
+
+    @property
+    def pipeline(self) -> str:
+        return f"{self.service}-{self.environment}"
 
 
 @dataclass
@@ -214,8 +247,21 @@ class ReleaseDay:
         self.result = DayResult(self.timeline, [], [], [], [], [], [], 0, 0)
         self.counter = itertools.count(1)
         self.dependencies = {service.name: service.depends_on for service in inputs.catalog.services}
-        self.commits: dict[tuple[str, str], datetime] = {}
-        """The latest commit of each service's branch for an environment: what a restart builds."""
+        self.services = {service.name: service for service in inputs.catalog.services}
+        self.placements = {
+            (service.name, environment.name): environment
+            for service in inputs.catalog.services
+            for environment in inputs.environments_for(service)
+        }
+        self.commits: dict[str, Commit] = {}
+        """Every commit of the services' repositories, by id: a ``COMMIT_ID`` source override names one."""
+        self.heads: dict[tuple[str, str], Commit] = {}
+        """(repository, branch) -> the branch's newest commit: what a start without an override builds."""
+        self.history: dict[str, list[str]] = {}
+        """Each pipeline's executions, oldest first."""
+        self.tokens: dict[tuple[str, str], str] = {}
+        """(pipeline, clientRequestToken) -> the execution that request started."""
+        self.previous_day()
         self.dora: DoraRecorder | None = None
         self.builds = BuildWorld(
             inputs.stack,
@@ -290,6 +336,57 @@ class ReleaseDay:
         self.timeline.add(self.now, f"{service}/{environment}", f"{alarm} (account {placed.account_id}) -> {state}")
 
     # -- pipelines ---------------------------------------------------------------------------------------------
+    # -- commits ---------------------------------------------------------------------------------------------
+    def push_branch(self, service: str, environment: str) -> str:
+        """The branch a push that reaches ``environment`` goes to: its branch filter, or a branch the glob matches."""
+        pattern = self.placements[(service, environment)].branch
+        if branch_pattern.is_literal(pattern):
+            return pattern
+        branch = re.sub(r"\*\*|\*|\?", service, pattern)
+        branch = re.sub(r"\[!?([^\]])[^\]]*\]", r"\1", branch)
+        branch = re.sub(r"\{([^,}]*)[^}]*\}", r"\1", branch)
+        if not branch_pattern.matches(pattern, branch):
+            raise ValueError(f"no branch of {service} reaches {environment} (filter {pattern!r})")
+        return branch
+
+    def commit(self, service: str, branch: str, written: datetime, message: str) -> Commit:
+        repository = self.services[service].repository
+        digest = hashlib.sha1(f"{repository}@{branch}@{written}".encode(), usedforsecurity=False).hexdigest()
+        commit = Commit(digest, repository, branch, written, message)
+        self.commits[commit.id] = commit
+        self.heads[(repository, branch)] = commit
+        return commit
+
+    def branch_head(self, service: str, environment: str) -> Commit | None:
+        """What a start without a source override builds: the Source action's ``BranchName`` (``source_branch``)."""
+        branch = source_branch(self.services[service], self.placements[(service, environment)])
+        return self.heads.get((self.services[service].repository, branch))
+
+    def previous_day(self) -> None:
+        """Before the day, every service's default branch has a commit and every placement deployed once.
+
+        CodePipeline keeps that history: ``ListPipelineExecutions`` finds the execution that last got through
+        the Deploy stage, which a redeploy of a dependent nobody changed today builds again.
+        """
+        eve = DAY - timedelta(days=1)
+        for name, service in self.services.items():
+            self.commit(name, service.default_branch, eve - timedelta(days=1), f"Release {name}")
+        for index, (service, environment) in enumerate(sorted(self.placements)):
+            branch = self.push_branch(service, environment)
+            head = self.heads.get((self.services[service].repository, branch))
+            if head is None:
+                head = self.commit(service, branch, eve, f"Release {service}")
+            started = eve + timedelta(minutes=30 + index)
+            execution = Execution(
+                service, environment, f"{service}-{environment}-000", False, "Webhook", started, commit=head
+            )
+            execution.state, execution.deployed = "Succeeded", True
+            execution.succeeded_stages.update(("Source", "Build", "Deploy"))
+            execution.updated_at = started + timedelta(minutes=BUILD_MINUTES + DEPLOY_MINUTES)
+            self.executions[execution.id] = execution
+            self.history.setdefault(execution.pipeline, []).append(execution.id)
+            self.latest[(service, environment)] = execution.id
+
     def start(
         self,
         service: str,
@@ -298,28 +395,46 @@ class ReleaseDay:
         trigger: str = "Webhook",
         *,
         build_fails: bool = False,
+        override: str | None = None,
     ) -> str:
+        """A new execution: of a push (``Webhook``), of ``override`` (a commit id, if given) or of ``BranchName``."""
         execution = f"{service}-{environment}-{next(self.counter):03d}"
         if trigger == "Webhook":  # a push: its commit was written a while before
-            self.commits[(service, environment)] = self.now - timedelta(minutes=COMMIT_BEFORE_PUSH_MINUTES)
-        committed = self.commits.get((service, environment))
-        self.executions[execution] = Execution(
-            service,
-            environment,
-            execution,
-            deploy_fails,
-            trigger,
-            self.now,
-            committed_at=committed,
-            build_fails=build_fails,
+            branch = self.push_branch(service, environment)
+            written = self.now - timedelta(minutes=COMMIT_BEFORE_PUSH_MINUTES)
+            commit: Commit | None = self.commit(service, branch, written, f"Release {service}")
+        elif override is not None:
+            commit = self.commits.get(override)
+            if commit is not None and commit.repository != self.services[service].repository:
+                commit = None
+        else:
+            commit = self.branch_head(service, environment)
+        run = Execution(
+            service, environment, execution, deploy_fails, trigger, self.now, commit=commit, build_fails=build_fails
         )
+        self.executions[execution] = run
+        self.history.setdefault(run.pipeline, []).append(execution)
         self.latest[(service, environment)] = execution
         self.in_flight.add((service, environment))
-        self.timeline.add(self.now, f"{service}/{environment}", f"pipeline started ({execution}, {trigger})")
+        built = f", {commit.id[:7]}" if commit else ""
+        self.timeline.add(self.now, f"{service}/{environment}", f"pipeline started ({execution}, {trigger}{built})")
         self.emit(service, environment, execution, "STARTED", trigger=trigger)
+        if commit is None:  # the Source action finds no such commit in the repository
+            self.at(self.now + timedelta(seconds=30), lambda: self.fail_source(execution))
+            return execution
+        run.succeeded_stages.add("Source")
         after_build = self.fail_build if build_fails else self.enter_deploy
         self.at(self.now + timedelta(minutes=BUILD_MINUTES), lambda: after_build(execution))
         return execution
+
+    def fail_source(self, execution_id: str) -> None:
+        execution = self.executions[execution_id]
+        key = (execution.service, execution.environment)
+        execution.state = "Failed"
+        self.in_flight.discard(key)
+        self.timeline.add(self.now, f"{key[0]}/{key[1]}", f"source FAILED ({execution_id}): no such commit")
+        self.emit(*key, execution_id, "FAILED", stage="Source")
+        self.emit(*key, execution_id, "FAILED")
 
     def fail_build(self, execution_id: str) -> None:
         """The Build stage's CodeBuild action fails: the pipeline fails, the failure digest hears of the action."""
@@ -354,6 +469,7 @@ class ReleaseDay:
     def enter_deploy(self, execution_id: str) -> None:
         execution = self.executions[execution_id]
         key = (execution.service, execution.environment)
+        execution.succeeded_stages.add("Build")
         job = {
             "CodePipeline.job": {
                 "id": f"job-{next(self.counter)}",
@@ -396,6 +512,7 @@ class ReleaseDay:
             self.last_deploy_failed.add(key)
             self.timeline.add(self.now, f"{key[0]}/{key[1]}", f"deploy FAILED ({execution_id})")
         else:
+            execution.succeeded_stages.add("Deploy")
             self.last_deploy_failed.discard(key)
             self.result.deployed.append(f"{key[0]}/{key[1]}")
             self.timeline.add(self.now, f"{key[0]}/{key[1]}", f"deployed ({execution_id})")
@@ -428,6 +545,7 @@ class ReleaseDay:
     ) -> None:
         pipeline = f"{service}-{environment}"
         run = self.executions[execution]
+        run.updated_at = self.now
         detail: dict[str, Any] = {
             "pipeline": pipeline,
             "execution-id": execution,
@@ -546,7 +664,7 @@ class ReleaseDay:
 
 
 class _PipelineApi:
-    """The CodePipeline calls the functions make, answered by the model."""
+    """The CodePipeline calls the functions make, answered by the model as the API reference describes them."""
 
     def __init__(self, day: ReleaseDay) -> None:
         self.day = day
@@ -560,27 +678,157 @@ class _PipelineApi:
     def put_job_success_result(self, jobId: str) -> dict:  # noqa: N803 - boto3's parameter names
         return {}
 
+    def _placement(self, pipeline: str, operation: str) -> tuple[str, str]:
+        service, _, environment = pipeline.rpartition("-")
+        if (service, environment) not in self.day.placements:
+            raise _client_error("PipelineNotFoundException", operation)
+        return service, environment
+
+    def _execution(self, pipeline: str, execution: str, operation: str) -> Execution:
+        self._placement(pipeline, operation)
+        run = self.day.executions.get(execution)
+        if run is None or run.pipeline != pipeline or not self._kept(run):
+            raise _client_error("PipelineExecutionNotFoundException", operation)
+        return run
+
+    def _kept(self, run: Execution) -> bool:
+        return run.started_at >= self.day.now - timedelta(days=HISTORY_DAYS)
+
+    @staticmethod
+    def _trigger(run: Execution) -> dict[str, str]:
+        return {"triggerType": {"Webhook": "WebhookV2"}.get(run.trigger, run.trigger)}
+
+    def _execution_mode(self, run: Execution) -> str:
+        return self.day.placements[(run.service, run.environment)].execution_mode
+
+    @staticmethod
+    def _revision_summary(commit: Commit) -> str:
+        """A ``CodeStarSourceConnection`` revision's summary: the provider and the commit message, as JSON."""
+        return json.dumps({"ProviderType": "GitHub", "CommitMessage": commit.message})
+
+    @staticmethod
+    def _revision_url(commit: Commit) -> str:
+        return (
+            f"https://{REGION}.console.aws.amazon.com/codesuite/settings/connections/redirect?connectionArn="
+            f"{CONNECTION_ARN}&referenceType=COMMIT&FullRepositoryId={commit.repository}&Commit={commit.id}"
+        )
+
     def get_pipeline_execution(self, pipelineName: str, pipelineExecutionId: str) -> dict:  # noqa: N803
-        run = self.day.executions[pipelineExecutionId]
-        trigger = {"Webhook": "WebhookV2"}.get(run.trigger, run.trigger)
-        return {
-            "pipelineExecution": {
-                "pipelineName": pipelineName,
-                "pipelineExecutionId": pipelineExecutionId,
-                "status": run.state,
-                "executionType": "STANDARD",
-                "trigger": {"triggerType": trigger},
-            }
+        """``pipelineExecution``: its ``artifactRevisions`` are the source artifact's revision, once fetched.
+
+        The API's ``PipelineExecution`` has no ``sourceRevisions``: those are in ``ListPipelineExecutions``.
+        """
+        run = self._execution(pipelineName, pipelineExecutionId, "GetPipelineExecution")
+        execution: dict[str, Any] = {
+            "pipelineName": pipelineName,
+            "pipelineVersion": 1,
+            "pipelineExecutionId": pipelineExecutionId,
+            "status": run.state,
+            "artifactRevisions": [],
+            "trigger": self._trigger(run),
+            "executionMode": self._execution_mode(run),
+            "executionType": "STANDARD",
         }
+        if run.commit is not None:
+            execution["artifactRevisions"] = [
+                {
+                    "name": SOURCE_ARTIFACT,
+                    "revisionId": run.commit.id,
+                    "revisionSummary": self._revision_summary(run.commit),
+                    "created": run.commit.written,
+                    "revisionUrl": self._revision_url(run.commit),
+                }
+            ]
+        return {"pipelineExecution": execution}
+
+    def _summary(self, run: Execution) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            "pipelineExecutionId": run.id,
+            "status": run.state,
+            "startTime": run.started_at,
+            "lastUpdateTime": run.updated_at or run.started_at,
+            "sourceRevisions": [],
+            "trigger": self._trigger(run),
+            "executionMode": self._execution_mode(run),
+            "executionType": "STANDARD",
+        }
+        if run.commit is not None:
+            summary["sourceRevisions"] = [
+                {
+                    "actionName": SOURCE_ACTION,
+                    "revisionId": run.commit.id,
+                    "revisionSummary": self._revision_summary(run.commit),
+                    "revisionUrl": self._revision_url(run.commit),
+                }
+            ]
+        return summary
+
+    def list_pipeline_executions(
+        self,
+        pipelineName: str,  # noqa: N803
+        maxResults: int = 100,  # noqa: N803
+        filter: dict | None = None,
+        nextToken: str | None = None,  # noqa: N803
+    ) -> dict:
+        """Newest first, of the last 12 months; ``succeededInStage`` keeps those whose stage succeeded; paged."""
+        operation = "ListPipelineExecutions"
+        self._placement(pipelineName, operation)
+        if not 1 <= maxResults <= 100:
+            raise _client_error("ValidationException", operation)
+        stage = ((filter or {}).get("succeededInStage") or {}).get("stageName")
+        if filter is not None and not stage:
+            raise _client_error("ValidationException", operation)
+        runs = [self.day.executions[e] for e in reversed(self.day.history.get(pipelineName, []))]
+        runs = [run for run in runs if self._kept(run) and (stage is None or stage in run.succeeded_stages)]
+        start = 0
+        if nextToken is not None:
+            start = self._resume(nextToken, pipelineName, stage, [run.id for run in runs])
+        page = runs[start : start + maxResults]
+        answer: dict[str, Any] = {"pipelineExecutionSummaries": [self._summary(run) for run in page]}
+        if start + maxResults < len(runs):
+            cursor = {"pipeline": pipelineName, "stage": stage, "after": page[-1].id}
+            answer["nextToken"] = base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
+        return answer
+
+    @staticmethod
+    def _resume(token: str, pipeline: str, stage: str | None, ids: list[str]) -> int:
+        """Where the page after ``token`` starts: after the execution it ended with, whatever started since."""
+        try:
+            cursor = json.loads(base64.urlsafe_b64decode(token.encode()))
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            cursor = None
+        if (
+            not isinstance(cursor, dict)
+            or cursor.get("pipeline") != pipeline
+            or cursor.get("stage") != stage
+            or cursor.get("after") not in ids
+        ):
+            raise _client_error("InvalidNextTokenException", "ListPipelineExecutions")
+        return ids.index(cursor["after"]) + 1
 
     def list_action_executions(self, pipelineName: str, filter: dict, **_: Any) -> dict:  # noqa: N803
         """The Source action's output variables (the commit), and Deploy actions where the stage ran them."""
-        run = self.day.executions[filter["pipelineExecutionId"]]
-        commit = hashlib.sha1(f"{run.service}@{run.committed_at}".encode(), usedforsecurity=False).hexdigest()
-        variables = {"CommitId": commit, "CommitMessage": f"Release {run.service}"}
-        if run.committed_at is not None:
-            variables["AuthorDate"] = run.committed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        actions = [{"stageName": "Source", "actionName": "Source", "output": {"outputVariables": variables}}]
+        run = self._execution(pipelineName, filter["pipelineExecutionId"], "ListActionExecutions")
+        if run.commit is None:
+            return {
+                "actionExecutionDetails": [{"stageName": "Source", "actionName": SOURCE_ACTION, "status": "Failed"}]
+            }
+        variables = {
+            "CommitId": run.commit.id,
+            "CommitMessage": run.commit.message,
+            "AuthorDate": run.commit.written.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "BranchName": run.commit.branch,
+            "FullRepositoryId": run.commit.repository,
+            "ConnectionArn": CONNECTION_ARN,
+        }
+        actions: list[dict[str, Any]] = [
+            {
+                "stageName": "Source",
+                "actionName": SOURCE_ACTION,
+                "status": "Succeeded",
+                "output": {"outputVariables": variables},
+            }
+        ]
         if run.deployed:
             actions.append({"stageName": "Deploy", "actionName": "Deploy", "status": run.state})
         return {"actionExecutionDetails": actions}
@@ -593,12 +841,33 @@ class _PipelineApi:
         self.day.retry_deploy(pipelineName, pipelineExecutionId)
         return {"pipelineExecutionId": pipelineExecutionId}
 
-    def start_pipeline_execution(self, name: str, clientRequestToken: str | None = None) -> dict:  # noqa: N803
+    def start_pipeline_execution(
+        self,
+        name: str,
+        clientRequestToken: str | None = None,  # noqa: N803
+        sourceRevisions: list[dict[str, str]] | None = None,  # noqa: N803
+    ) -> dict:
+        """A new execution; ``sourceRevisions`` may name the Source action's commit (``COMMIT_ID``).
+
+        A repeated ``clientRequestToken`` is the same request: its execution, not a new one.
+        """
+        operation = "StartPipelineExecution"
+        service, environment = self._placement(name, operation)
+        overrides = sourceRevisions or []
+        if len(overrides) > 50 or any(
+            o.get("actionName") != SOURCE_ACTION or o.get("revisionType") != "COMMIT_ID" or not o.get("revisionValue")
+            for o in overrides
+        ):  # one source action, a CodeStarSourceConnection: a commit id is the revision it takes
+            raise _client_error("ValidationException", operation)
+        if clientRequestToken and (name, clientRequestToken) in self.day.tokens:
+            return {"pipelineExecutionId": self.day.tokens[(name, clientRequestToken)]}
         if (clientRequestToken or "").startswith("hold-"):  # a restart of a held deploy
-            self.throttle_restart("StartPipelineExecution")
-        service, environment = name.rsplit("-", 1)
-        trigger = "StartPipelineExecution"
-        return {"pipelineExecutionId": self.day.start(service, environment, trigger=trigger)}
+            self.throttle_restart(operation)
+        override = overrides[0]["revisionValue"] if overrides else None
+        started = self.day.start(service, environment, trigger=operation, override=override)
+        if clientRequestToken:
+            self.day.tokens[(name, clientRequestToken)] = started
+        return {"pipelineExecutionId": started}
 
 
 class _BuildApi:
