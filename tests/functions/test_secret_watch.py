@@ -101,11 +101,12 @@ def exempt(secrets: Any, name: str, max_age: str | None = "90", reason: str = "G
 
 def test_a_secret_older_than_its_limit_is_reported_once_a_day(aws, slack) -> None:
     exempt(aws[0], "cicd/dev/github-dispatch-token", max_age="30")
-    assert watch(aws, slack, 31).run(scheduled_event())["reported"] == ["cicd/dev/github-dispatch-token"]
+    # Half a day past: moto stamps a version's CreatedDate to the whole second, which may be just after "now".
+    assert watch(aws, slack, 31.5).run(scheduled_event())["reported"] == ["cicd/dev/github-dispatch-token"]
     (text,) = slack.texts()
     assert "31 days old" in text and "limit is 30 days" in text
-    assert watch(aws, slack, 31.2).run(scheduled_event())["reported"] == [], "a duplicate delivery says nothing new"
-    assert watch(aws, slack, 32).run(scheduled_event())["reported"] == ["cicd/dev/github-dispatch-token"]
+    assert watch(aws, slack, 31.7).run(scheduled_event())["reported"] == [], "a duplicate delivery says nothing new"
+    assert watch(aws, slack, 32.5).run(scheduled_event())["reported"] == ["cicd/dev/github-dispatch-token"]
 
 
 def test_a_secret_within_its_limit_and_unexempt_secrets_are_quiet(aws, slack) -> None:
@@ -141,8 +142,8 @@ def test_a_slack_failure_raises_so_the_retry_reports_it(aws, slack) -> None:
     exempt(aws[0], "cicd/dev/github-dispatch-token", max_age="30")
     slack.failures.extend([400])
     with pytest.raises(RuntimeError, match="could not report 1 overdue secret"):
-        watch(aws, slack, 31).run(scheduled_event())
-    assert watch(aws, slack, 31.01).run(scheduled_event())["reported"] == ["cicd/dev/github-dispatch-token"]
+        watch(aws, slack, 31.5).run(scheduled_event())
+    assert watch(aws, slack, 31.51).run(scheduled_event())["reported"] == ["cicd/dev/github-dispatch-token"]
 
 
 @pytest.mark.parametrize(
