@@ -122,6 +122,7 @@ class FailureDigest(pulumi.ComponentResource):
                     dead_letter_arn=resolved["queue_arn"],
                     environments=environments,
                     managed_by=MANAGED_BY,
+                    stack=stack,
                     graph_parameter_arns=[
                         f"arn:{partition}:ssm:{region}:{account_id}:parameter{name}"
                         for name in (graph_parameter, naming.graph_parts_pattern(graph_parameter))
@@ -164,13 +165,13 @@ class FailureDigest(pulumi.ComponentResource):
         )
         rule = aws.cloudwatch.EventRule(
             f"{name}-{FAILED_ACTIONS}",
-            name=f"{naming.failure_digest_name(stack)}-{FAILED_ACTIONS}",
+            name=naming.failure_digest_rule_name(stack),
             description="Wake the failure digest: a failed action of this platform's pipelines",
             event_pattern=json.dumps(failed_action_pattern(environments, account_id, region), sort_keys=True),
             tags=tags,
             opts=child,
         )
-        aws.lambda_.Permission(
+        permission = aws.lambda_.Permission(
             f"{name}-{FAILED_ACTIONS}-invoke",
             action="lambda:InvokeFunction",
             function=function.name,
@@ -184,7 +185,10 @@ class FailureDigest(pulumi.ComponentResource):
             rule=rule.name,
             arn=function.arn,
             retry_policy={"maximum_retry_attempts": 10, "maximum_event_age_in_seconds": 3600},
-            opts=pulumi.ResourceOptions(parent=rule),
+            # An event EventBridge cannot deliver within the hour waits in the release-news dead-letter queue,
+            # whose policy admits this rule, instead of being dropped.
+            dead_letter_config={"arn": args.dead_letter_queue_arn},
+            opts=pulumi.ResourceOptions(parent=rule, depends_on=[permission]),
         )
         self.function_arn = function.arn
         self.register_outputs({"functionArn": function.arn})

@@ -149,6 +149,7 @@ class ReleaseNews(pulumi.ComponentResource):
         all_rule_arns = [
             *publishing_rule_arns,
             naming.event_rule_arn(region, account, naming.event_rule_name(APPROVAL_AUDIT_RULE, stack)),
+            naming.event_rule_arn(region, account, naming.failure_digest_rule_name(stack)),
         ]
         topic_policy = aws.sns.TopicPolicy(
             f"{name}-topic-policy",

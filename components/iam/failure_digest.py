@@ -40,6 +40,7 @@ def failure_digest_policy(
     dead_letter_arn: str,
     environments: Sequence[str],
     managed_by: str,
+    stack: str,
     graph_parameter_arns: Sequence[str],
     reader_role_arns: Sequence[str],
     webhook_secret_arn: str | None = None,
@@ -80,7 +81,11 @@ def failure_digest_policy(
                 "codepipeline:ListTagsForResource",
             ],
             "Resource": pipelines,
-            "Condition": {"StringEquals": {"aws:ResourceTag/managed-by": managed_by}},
+            # This stack's pipelines only (a shard's carry its core's name): another stack's digest in the same
+            # tooling account must not read these executions, their commits and approval comments.
+            "Condition": {
+                "StringEquals": {"aws:ResourceTag/managed-by": managed_by, "aws:ResourceTag/platform-stack": stack}
+            },
         },
         {
             "Sid": "ReadFailedBuilds",

@@ -237,6 +237,11 @@ def failure_digest_name(stack: str) -> str:
     return function_name(FAILURE_DIGEST, stack)
 
 
+def failure_digest_rule_name(stack: str) -> str:
+    """The rule that sends failed actions to the digest (the release-news dead-letter queue admits it)."""
+    return f"{failure_digest_name(stack)}-failed-actions"
+
+
 # -- coordination (one coordinator, one gate and one ledger per stack) ---------------------------------------------
 COORDINATION_FUNCTIONS = ("coordinator", "deploy-gate")
 """The functions of the coordination component; both read health alarms (the gate also runs the bake)."""

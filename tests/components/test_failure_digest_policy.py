@@ -21,6 +21,7 @@ def policy(**changes):
         "dead_letter_arn": f"arn:aws:sqs:{REGION}:{TOOLING}:cicd-release-news-dead-letters-prod",
         "environments": ["dev", "prod"],
         "managed_by": "cicd-platform",
+        "stack": "prod",
         "graph_parameter_arns": [
             f"arn:aws:ssm:{REGION}:{TOOLING}:parameter/cicd/prod/graph",
             f"arn:aws:ssm:{REGION}:{TOOLING}:parameter/cicd/prod/graph-part-*",
@@ -68,3 +69,11 @@ def test_it_only_reads_pipelines_builds_and_their_logs_and_nothing_on_every_reso
     assert "*" not in granted
     reads = [action for action in actions(document) if action.split(":")[0] in ("codepipeline", "codebuild")]
     assert reads and all(action.split(":")[1].startswith(("Get", "List", "BatchGet", "Describe")) for action in reads)
+
+
+def test_it_reads_only_its_own_stacks_pipelines():
+    """A dev and a prod stack may share a tooling account: the dev digest must not read prod's executions."""
+    (statement,) = [s for s in policy()["Statement"] if s["Sid"] == "ReadPlatformPipelines"]
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/managed-by": "cicd-platform", "aws:ResourceTag/platform-stack": "prod"}
+    }

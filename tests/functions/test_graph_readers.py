@@ -48,6 +48,7 @@ def test_the_digest_role_reads_the_index_and_its_parts_as_read_graph_does():
         dead_letter_arn="arn:aws:sqs:eu-west-1:123456789012:cicd-release-news-dead-letters-prod",
         environments=["dev", "prod"],
         managed_by="cicd-platform",
+        stack="prod",
         graph_parameter_arns=[index_arn, parts_arn],
         reader_role_arns=[],
     )
