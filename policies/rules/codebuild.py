@@ -249,7 +249,7 @@ def _docker_state(name: str, props: Props) -> Iterator[str]:
         yield f"privileged project {name} builds on a reserved-capacity fleet, whose machines are kept between builds"
 
 
-def _input_and_image(project: PolicyResource, resources: Sequence[PolicyResource]) -> Iterator[str]:
+def _input_and_image(project: PolicyResource, webhooks: Sequence[PolicyResource]) -> Iterator[str]:
     """Where the pinned spec's input and container come from: the pipeline, and an image CodeBuild provides."""
     props, name = project.props, shown(project.props.get("name"))
     source = dig(props, "source", "type")
@@ -259,8 +259,8 @@ def _input_and_image(project: PolicyResource, resources: Sequence[PolicyResource
         kind = dig(secondary, "type")
         if kind is not None and not is_unknown(kind) and kind != "CODEPIPELINE":
             yield f"privileged project {name} also reads a {kind} secondary source"
-    for webhook in resources:
-        if webhook.type == WEBHOOK and webhook.props.get("projectName") == props.get("name"):
+    for webhook in webhooks:
+        if webhook.props.get("projectName") == props.get("name"):
             yield f"privileged project {name} has a webhook: CodeBuild starts it on repository events, no pipeline"
     image = dig(props, "environment", "image")
     if isinstance(image, str) and not is_unknown(image) and not CODEBUILD_IMAGE.match(image):
@@ -270,7 +270,19 @@ def _input_and_image(project: PolicyResource, resources: Sequence[PolicyResource
         yield f"privileged project {name} pulls its build image with {credentials} credentials, not CodeBuild's"
 
 
-def _unread_variables(project: PolicyResource, reads: frozenset[str], resources: Sequence[PolicyResource]) -> Findings:
+def _codebuild_actions(resources: Sequence[PolicyResource]) -> dict[Any, list[tuple[Any, Any]]]:
+    """Project name → the (pipeline, action) pairs that run it: read once per stack, not once per project."""
+    by_project: dict[Any, list[tuple[Any, Any]]] = {}
+    for pipeline in pipelines(resources):
+        for action in pipeline.actions():
+            if action.provider == "CodeBuild":
+                project = action.configuration("ProjectName")
+                if isinstance(project, str):
+                    by_project.setdefault(project, []).append((pipeline, action))
+    return by_project
+
+
+def _unread_variables(project: PolicyResource, reads: frozenset[str], runs: Sequence[tuple[Any, Any]]) -> Findings:
     name = shown(project.props.get("name"))
     for variable in as_list(dig(project.props, "environment", "environmentVariables")):
         variable_name = dig(variable, "name")
@@ -279,18 +291,15 @@ def _unread_variables(project: PolicyResource, reads: frozenset[str], resources:
                 project.urn,
                 f"privileged project {name} sets {variable_name}, which its pinned buildspec does not read",
             )
-    for pipeline in pipelines(resources):
-        for action in pipeline.actions():
-            if action.provider != "CodeBuild" or action.configuration("ProjectName") != project.props.get("name"):
-                continue
-            for variable_name in sorted(set(action.environment_variables()) - reads):
-                yield (
-                    pipeline.urn,
-                    (
-                        f"pipeline {pipeline.name}: {action.stage}/{action.name} passes {variable_name} to privileged "
-                        f"project {name}, which its pinned buildspec does not read"
-                    ),
-                )
+    for pipeline, action in runs:
+        for variable_name in sorted(set(action.environment_variables()) - reads):
+            yield (
+                pipeline.urn,
+                (
+                    f"pipeline {pipeline.name}: {action.stage}/{action.name} passes {variable_name} to privileged "
+                    f"project {name}, which its pinned buildspec does not read"
+                ),
+            )
 
 
 def _push_scope(name: str, role: str, roles: _Roles) -> Iterator[str]:
@@ -319,25 +328,48 @@ def _push_scope(name: str, role: str, roles: _Roles) -> Iterator[str]:
         yield f"privileged project {name}: role {role} can push to no image repository, so it is no image build"
 
 
-def _who_may_change(project: PolicyResource, roles: _Roles) -> Findings:
-    """Roles other than a pipeline's that may start the project (with another buildspec) or rewrite it."""
-    name = project.props.get("name")
-    if not isinstance(name, str) or is_unknown(name):
-        return
+@dataclass(frozen=True)
+class _ProjectChanger:
+    """A grant of a role no pipeline assumes to start or rewrite CodeBuild projects (found once per stack)."""
+
+    role: str
+    urn: str | None
+    action: str
+    resources: tuple[str, ...]
+
+
+def _project_changers(roles: _Roles) -> list[_ProjectChanger]:
+    """Every grant of a project-changing action to a role other than a pipeline's, in role order.
+
+    Found once, then matched against each privileged project: a pass over every role's grants per
+    project made the rule quadratic in the fleet (docs/BENCHMARKS.md, profile of the 200-service plan).
+    """
+    changers: list[_ProjectChanger] = []
     for role, role_grants in sorted(roles.grants.items()):
         view = roles.view(role)
         if not view.declared or _only_pipelines_assume(view.trust) is not False:
             continue
         for urn, grant in role_grants:
             for action in PROJECT_CHANGING_ACTIONS:
-                if grant_covers(grant, action) and any(_names_project(r, name) for r in grant.resources):
-                    yield (
-                        urn,
-                        (
-                            f"role {role} may {action.split(':', 1)[1]} privileged project {name} but is no "
-                            "pipeline's role: it could run another buildspec there"
-                        ),
-                    )
+                if grant_covers(grant, action):
+                    changers.append(_ProjectChanger(role, urn, action, tuple(grant.resources)))
+    return changers
+
+
+def _who_may_change(project: PolicyResource, changers: Sequence[_ProjectChanger]) -> Findings:
+    """Roles other than a pipeline's that may start the project (with another buildspec) or rewrite it."""
+    name = project.props.get("name")
+    if not isinstance(name, str) or is_unknown(name):
+        return
+    for changer in changers:
+        if any(_names_project(r, name) for r in changer.resources):
+            yield (
+                changer.urn,
+                (
+                    f"role {changer.role} may {changer.action.split(':', 1)[1]} privileged project {name} but is no "
+                    "pipeline's role: it could run another buildspec there"
+                ),
+            )
 
 
 def check_no_privileged(resources: Sequence[PolicyResource], _: Config) -> Findings:
@@ -345,6 +377,10 @@ def check_no_privileged(resources: Sequence[PolicyResource], _: Config) -> Findi
     if not privileged:
         return
     roles = _roles(resources)
+    # Read once for all privileged projects: per project, these passes over the stack made the rule quadratic.
+    changers = _project_changers(roles)
+    runs_of = _codebuild_actions(resources)
+    webhooks = [r for r in resources if r.type == WEBHOOK]
     for project in privileged:
         props, name = project.props, shown(project.props.get("name"))
         buildspec = dig(props, "source", "buildspec")
@@ -355,12 +391,15 @@ def check_no_privileged(resources: Sequence[PolicyResource], _: Config) -> Findi
             yield project.urn, f"project {name} runs in privileged mode, but its buildspec is not a pinned image build"
             continue
         yield from ((project.urn, message) for message in _docker_state(name, props))
-        yield from ((project.urn, message) for message in _input_and_image(project, resources))
-        yield from _unread_variables(project, reads, resources)
+        yield from ((project.urn, message) for message in _input_and_image(project, webhooks))
+        project_name = props.get("name")
+        yield from _unread_variables(
+            project, reads, runs_of.get(project_name, []) if isinstance(project_name, str) else []
+        )
         role = _role_name(props.get("serviceRole"))
         if role is not None:
             yield from ((project.urn, message) for message in _push_scope(name, role, roles))
-        yield from _who_may_change(project, roles)
+        yield from _who_may_change(project, changers)
 
 
 CODEBUILD_NO_PRIVILEGED = stack_rule(
