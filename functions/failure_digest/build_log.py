@@ -16,13 +16,16 @@ through a log. It makes at most ``LogBudget.filter_calls + 1`` calls:
 
 ``GetLogEvents`` answers at most 1 MB or 10,000 events per call (CloudWatch Logs
 API reference); everything kept is further held to ``max_bytes`` (a quarter for the
-first errors, the rest for the end), each line to ``LINE_LIMIT`` characters. An
+first errors, the rest for the end), each line to ``LINE_LIMIT`` characters (less
+the word the limit cuts, which may be part of a secret). An
 unreadable log (deleted, no permission) is no lines, not an error: the digest
-goes out without them.
+goes out without them. A refused filter call (throttling, a rejected pattern)
+ends the first-error search only: the end of the log is read all the same.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +37,7 @@ ERROR_WORDS = (
 )
 LINE_LIMIT = 2000
 """Characters kept of one log event: a CloudWatch event may hold 256 KB on one line."""
+CUT_WORD = re.compile(r"\S+$")
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ def read_failure_lines(logs: Any, group: str, stream: str, budget: LogBudget = L
     calls, size = 0, 0
     early: list[tuple[int, str]] = []
     tail: list[tuple[int, str]] = []
-    try:
+    try:  # a refused filter (throttled: FilterLogEvents has the lowest quota of the Logs read APIs) keeps the tail
         token: str | None = None
         # The first errors may use a quarter of the budget; the end of the log, where summaries are, the rest.
         early_bytes = budget.max_bytes // 4
@@ -70,17 +74,20 @@ def read_failure_lines(logs: Any, group: str, stream: str, budget: LogBudget = L
             }
             if token:
                 request["nextToken"] = token
+            calls += 1  # a refused call is a call spent too
             page = logs.filter_log_events(**request)
-            calls += 1
             for event in page.get("events", []):
                 size = _take(early, event, size)
             token = page.get("nextToken")
             if not token:
                 break
+    except ClientError:
+        pass  # the first errors read so far still help, and the end of the log is read all the same
+    try:
+        calls += 1
         answer = logs.get_log_events(
             logGroupName=group, logStreamName=stream, startFromHead=False, limit=budget.tail_events
         )
-        calls += 1
         # Newest first, so a spent budget leaves out the oldest of the end, never the last lines.
         for event in reversed(answer.get("events", [])):
             if size >= budget.max_bytes:
@@ -96,6 +103,14 @@ def read_failure_lines(logs: Any, group: str, stream: str, budget: LogBudget = L
 
 
 def _take(into: list[tuple[int, str]], event: dict[str, Any], size: int) -> int:
-    message = str(event.get("message", ""))[:LINE_LIMIT].rstrip("\n")
+    message = _clipped(str(event.get("message", ""))).rstrip("\n")
     into.append((int(event.get("timestamp", 0)), message))
     return size + len(message.encode("utf-8"))
+
+
+def _clipped(message: str) -> str:
+    """At most ``LINE_LIMIT`` characters, without the word the limit cuts: lines are redacted after they are read,
+    and a secret cut in two no longer has the shape the redaction knows it by."""
+    if len(message) <= LINE_LIMIT:
+        return message
+    return CUT_WORD.sub("", message[:LINE_LIMIT])

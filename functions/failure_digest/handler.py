@@ -135,6 +135,8 @@ class FailedAction:
     category: str = ""
     external_id: str = ""
     summary: str = ""
+    action_execution_id: str = ""
+    """The run of the action this event is about: a retried stage runs the action again in the same execution."""
 
     @property
     def key(self) -> str:
@@ -179,6 +181,7 @@ def failed_action_of(event: Any) -> FailedAction | None:
         category=str(kind.get("category", "")),
         external_id=str(result.get("external-execution-id", "")),
         summary=str(result.get("external-execution-summary", "")),
+        action_execution_id=str(detail.get("action-execution-id") or ""),
     )
 
 
@@ -276,7 +279,8 @@ class FailureDigest:
         )
         run = self._action_run(failed)
         digest = _with_run(digest, run)
-        external_id = (run.external_id if run else "") or failed.external_id
+        # The event's own external id first: the build or deployment of the attempt that failed, not a later one.
+        external_id = failed.external_id or (run.external_id if run else "")
         digest = self._with_commit(digest)
         if digest.provider == "CodeBuild" and external_id:
             digest, redactor = self._with_build(digest, external_id, redactor)
@@ -303,7 +307,15 @@ class FailureDigest:
 
     def _action_run(self, failed: FailedAction) -> ActionRun | None:
         try:
-            return failed_run(self.codepipeline, failed.pipeline, failed.execution, failed.stage, failed.action)
+            return failed_run(
+                self.codepipeline,
+                failed.pipeline,
+                failed.execution,
+                failed.stage,
+                failed.action,
+                action_execution_id=failed.action_execution_id,
+                external_id=failed.external_id,
+            )
         except ClientError as error:
             LOG.warning("no action details for %s: %s", failed.key, _code(error))
             return None
@@ -329,6 +341,9 @@ class FailureDigest:
         lines: tuple[str, ...] = ()
         if facts.log_group and facts.log_stream:
             lines = read_failure_lines(self.logs, facts.log_group, facts.log_stream, self.log_budget).lines
+        # Redacted before the excerpt clips each line: a secret cut at the limit no longer has the shape it is
+        # known by. ``_redacted`` redacts the excerpt again (it is cheap, and covers the names it parsed).
+        lines = redactor.lines(lines)
         return replace(
             digest,
             build=replace(facts, environment=()),
@@ -417,13 +432,21 @@ def _redacted(digest: Digest, redactor: Redactor) -> Digest:
     """Every text quoted from the build, the deployment, the commit or a reviewer, with secrets taken out."""
     text = redactor.text
     reports = digest.reports
+    excerpt_ = digest.excerpt
     return replace(
         digest,
         summary=text(digest.summary),
         commit=replace(digest.commit, subject=text(digest.commit.subject)) if digest.commit else None,
-        excerpt=replace(digest.excerpt, lines=redactor.lines(digest.excerpt.lines)) if digest.excerpt else None,
+        # Test names too: a parametrised test's id carries its parameters (``test_connect[postgres://u:pw@db]``).
+        excerpt=replace(
+            excerpt_, lines=redactor.lines(excerpt_.lines), failed_tests=tuple(map(text, excerpt_.failed_tests))
+        )
+        if excerpt_
+        else None,
         reports=ReportFindings(
-            reports.failed_tests, reports.scan_findings, {name: text(said) for name, said in reports.details.items()}
+            tuple(map(text, reports.failed_tests)),
+            tuple(map(text, reports.scan_findings)),
+            {text(name): text(said) for name, said in reports.details.items()},
         ),
         approval=replace(digest.approval, comment=text(digest.approval.comment)) if digest.approval else None,
         deployment=replace(

@@ -10,11 +10,15 @@
   ``revisionUrl`` the commit page; CodePipeline records no author, so the digest
   names none (the commit link leads to it; asking GitHub would need a token this
   function does not hold).
-- **What the action said**: its ``ListActionExecutions`` record, the latest
-  attempt of that stage and action in the execution: the provider, its
-  configuration (the CodeBuild project, the CodeDeploy application), the
-  external id (the build, the deployment), the summary (for a manual approval,
-  the reviewer's comment) and ``updatedBy`` (who approved or rejected).
+- **What the action said**: its ``ListActionExecutions`` record of the run the
+  event names (``actionExecutionId`` = the event's ``action-execution-id``, else
+  the event's external id; the latest run only when the event names neither):
+  the provider, its configuration (the CodeBuild project, the CodeDeploy
+  application), the external id (the build, the deployment), the summary (for a
+  manual approval, the reviewer's comment) and ``updatedBy`` (who approved or
+  rejected). A retried stage runs its actions again in the same execution, so the
+  latest run may be a later attempt (still running, or failing otherwise) than
+  the one a late or retried event is about.
 """
 
 from __future__ import annotations
@@ -81,8 +85,19 @@ def _subject(summary: str) -> str:
     return message.strip().splitlines()[0] if message.strip() else ""
 
 
-def failed_run(codepipeline: Any, pipeline: str, execution: str, stage: str, action: str) -> ActionRun | None:
-    """The latest run of ``stage``/``action`` in the execution (a retried stage runs its actions again)."""
+def failed_run(
+    codepipeline: Any,
+    pipeline: str,
+    execution: str,
+    stage: str,
+    action: str,
+    *,
+    action_execution_id: str = "",
+    external_id: str = "",
+) -> ActionRun | None:
+    """The run of ``stage``/``action`` in the execution that the event names: the one with its action execution
+    id, else its external id (the build, the deployment). A run named but not listed is None, never another
+    attempt's run (a retried stage runs its actions again); only an event naming neither takes the latest."""
     runs: list[dict[str, Any]] = []
     request: dict[str, Any] = {"pipelineName": pipeline, "filter": {"pipelineExecutionId": execution}}
     for _ in range(5):  # 100 per page; an execution of this platform's pipelines runs a few dozen actions
@@ -95,12 +110,12 @@ def failed_run(codepipeline: Any, pipeline: str, execution: str, stage: str, act
         if not page.get("nextToken"):
             break
         request["nextToken"] = page["nextToken"]
-    if not runs:
+    chosen = _named(runs, action_execution_id, external_id)
+    if chosen is None:
         return None
-    latest = max(runs, key=lambda run: _time(run.get("startTime")))
-    given = latest.get("input") or {}
+    given = chosen.get("input") or {}
     kind = given.get("actionTypeId") or {}
-    result = (latest.get("output") or {}).get("executionResult") or {}
+    result = (chosen.get("output") or {}).get("executionResult") or {}
     error = result.get("errorDetails") or {}
     return ActionRun(
         provider=str(kind.get("provider", "")),
@@ -109,9 +124,23 @@ def failed_run(codepipeline: Any, pipeline: str, execution: str, stage: str, act
         external_url=str(result.get("externalExecutionUrl", "")),
         summary=str(result.get("externalExecutionSummary", "")),
         error=str(error.get("message", "")),
-        updated_by=str(latest.get("updatedBy", "")),
+        updated_by=str(chosen.get("updatedBy", "")),
         configuration={str(k): str(v) for k, v in (given.get("configuration") or {}).items()},
     )
+
+
+def _named(runs: list[dict[str, Any]], action_execution_id: str, external_id: str) -> dict[str, Any] | None:
+    if action_execution_id:
+        for run in runs:
+            if run.get("actionExecutionId") == action_execution_id:
+                return run
+    if external_id:
+        for run in runs:
+            if ((run.get("output") or {}).get("executionResult") or {}).get("externalExecutionId") == external_id:
+                return run
+    if action_execution_id or external_id or not runs:
+        return None
+    return max(runs, key=lambda run: _time(run.get("startTime")))
 
 
 def _time(value: Any) -> float:

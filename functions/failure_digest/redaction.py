@@ -12,8 +12,13 @@ a private key a test fixture loaded. Two kinds of redaction, in this order:
 - **shapes**: AWS access key ids and secret keys in ``key = value`` form, GitHub
   tokens (``ghp_``, ``gho_``, ``ghu_``, ``ghs_``, ``ghr_``, ``github_pat_``), Slack
   tokens (``xox…-``, ``xapp-``) and webhook URLs, JSON Web Tokens, ``Bearer``
-  values, PEM private keys, credentials in URLs (``scheme://user:password@``) and
-  the value of any ``password=``/``secret:``/``token=``/``api_key=`` pair.
+  values, ``Basic`` credentials (``Authorization: Basic <base64>``), ``curl``'s
+  ``-u``/``--user user:password``, PEM private keys, credentials in URLs
+  (``scheme://user:password@``, a password holding ``@`` included) and the value
+  of any ``password=``/``secret:``/``token=``/``api_key=`` pair.
+
+Lines are redacted before they are clipped to a quotable length, so a secret
+cut at the limit cannot slip through as a fragment its shape no longer matches.
 
 The limit, stated plainly: the function does not read the secrets it does not
 need (the scanners' SonarQube and Snyk tokens, the GitHub App key, any secret a
@@ -51,7 +56,24 @@ SHAPES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("slack webhook", re.compile(r"https://hooks\.slack\.com/(services|workflows|triggers)/[^\s\"'<>]+"), REDACTED),
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), REDACTED),
     ("bearer", re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9._~+/-]{16,}=*"), r"\1 " + REDACTED),
-    ("url credentials", re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,20}://)[^/\s:@]+:[^/\s@]+@"), r"\1" + REDACTED + "@"),
+    (
+        # ``curl -v``: ``> Authorization: Basic <base64 of user:password>``; a bare ``Basic`` value only when it
+        # looks like base64 (a digit, ``+``, ``/`` or padding), so "basic authentication" stays as written.
+        "basic auth",
+        re.compile(
+            r"(?i)(\b(?:proxy-)?authorization\W{0,3}basic\s+|\bbasic\s+(?=[A-Za-z0-9+/]{0,512}[0-9+/=]))"
+            r"[A-Za-z0-9+/]{8,}={0,2}"
+        ),
+        r"\1" + REDACTED,
+    ),
+    (
+        # ``set -x`` prints ``curl -u user:password`` / ``--user user:password`` (also ``-uuser:password``).
+        "user option",
+        re.compile(r"(?<![\w-])(-u\s*|--(?:proxy-)?user[ =]\s*)([\"']?)[^\s:\"']+:[^\s\"']+"),
+        r"\1\2" + REDACTED,
+    ),
+    # Up to the last ``@`` before the path: a password may hold an ``@`` (printed raw, not as ``%40``).
+    ("url credentials", re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,20}://)[^/\s:@]+:[^/\s]+@"), r"\1" + REDACTED + "@"),
     (
         "secret assignment",
         re.compile(

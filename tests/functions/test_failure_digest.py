@@ -85,12 +85,17 @@ COMMIT = {
 }
 
 
+ACTION_EXECUTION_ID = "5d0b3a1c-8e2f-4a6b-9c7d-1e2f3a4b5c6d"
+"""The failed run: the event's ``action-execution-id`` is its ListActionExecutions record's ``actionExecutionId``."""
+
+
 def failed_event(*, stage="Build", action="BuildAndUnitTest", provider="CodeBuild", external=BUILD_ID, **kwargs):
     event = action_failed(
         PIPELINE, account=TOOLING, region=REGION, execution=EXECUTION, stage=stage, action=action, **kwargs
     )
     event["detail"]["type"]["provider"] = provider
     event["detail"]["execution-result"]["external-execution-id"] = external
+    event["detail"]["action-execution-id"] = ACTION_EXECUTION_ID
     event["time"] = "2026-12-01T09:02:40Z"
     return event
 
@@ -100,7 +105,7 @@ def action_run(
 ):
     run = {
         "pipelineExecutionId": EXECUTION,
-        "actionExecutionId": "5d0b3a1c-8e2f-4a6b-9c7d-1e2f3a4b5c6d",
+        "actionExecutionId": ACTION_EXECUTION_ID,
         "pipelineVersion": 7,
         "stageName": extra.pop("stage", "Build"),
         "actionName": extra.pop("action", "BuildAndUnitTest"),
@@ -726,6 +731,8 @@ def test_a_failed_deploy_names_the_lifecycle_event_and_the_task_error_read_in_th
         pipeline, account=TOOLING, region=REGION, execution=EXECUTION, stage="Deploy", action="BlueGreenDeploy"
     )
     event["detail"]["type"]["provider"] = "CodeDeployToECS"
+    event["detail"]["execution-result"]["external-execution-id"] = "d-4F2T9X1QB"
+    event["detail"]["action-execution-id"] = ACTION_EXECUTION_ID
     with stub:
         result = world.handle(event)
         stub.assert_no_pending_responses()
