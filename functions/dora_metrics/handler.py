@@ -151,7 +151,11 @@ class DoraMetrics:
         end = end or self.now()
         start = end - self.settings.window
         facts = self.store.since(service, environment, start - self.settings.failure_window)
-        return compute(facts, start, end, self.settings.failure_window)
+
+        def first_deployed(commit: str) -> datetime | None:
+            return self.store.first_deployed(service, environment, commit)
+
+        return compute(facts, start, end, self.settings.failure_window, first_deployed)
 
     def publish_all(self) -> dict[str, Any]:
         graph, moment = self.graph(), self.now()

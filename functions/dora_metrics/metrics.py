@@ -7,7 +7,8 @@ window ``[start, end)``:
 - **deployment frequency**: successful deployments per day (``DeploymentFrequency``, count/day);
 - **lead time for changes**: the median time from a deployed commit's time to its first successful
   deployment there (``LeadTimeForChanges``, seconds); deploying the same commit again (a redeploy, a
-  restart) is a deployment but no new change;
+  restart) is a deployment but no new change, also when the first deployment is older than the facts
+  (``first_deployed``: when the commit first went out there, as recorded);
 - **change failure rate**: the share of deployments that failed (``ChangeFailureRate``, percent).
   A deployment failed when its Deploy stage failed after its actions ran, or when, within
   ``failure_window`` and before anything else was deployed, it was followed by a rollback of the
@@ -24,7 +25,7 @@ ran none). Rollbacks restore; they are not deployments.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -150,8 +151,17 @@ def restore_times(
     return episodes
 
 
-def first_deployments(deployments: list[DeployFact], successes: list[DeployFact]) -> list[DeployFact]:
-    """The successes that first brought their commit to the environment (and have a commit time)."""
+def first_deployments(
+    deployments: list[DeployFact],
+    successes: list[DeployFact],
+    first_deployed: Callable[[str], datetime | None] | None = None,
+    authored_before: datetime | None = None,
+) -> list[DeployFact]:
+    """The successes that first brought their commit to the environment (and have a commit time).
+
+    ``deployments`` are those read; a commit authored before ``authored_before`` may have gone out before
+    them, so ``first_deployed`` (when the commit first went out there, if recorded) is asked about it too.
+    """
     deployed_before: set[str] = set()
     firsts = {}
     for deployment in deployments:
@@ -161,11 +171,33 @@ def first_deployments(deployments: list[DeployFact], successes: list[DeployFact]
             firsts[deployment.key] = deployment
         if deployment.commit is not None:
             deployed_before.add(deployment.commit)
-    return [d for d in successes if d.key in firsts and d.committed_at is not None]
+    found = [d for d in successes if d.key in firsts and d.committed_at is not None]
+    if first_deployed is None or authored_before is None:
+        return found
+    return [d for d in found if not _went_out_earlier(d, first_deployed, authored_before)]
 
 
-def compute(facts: Iterable[DeployFact], start: datetime, end: datetime, failure_window: timedelta) -> DoraNumbers:
-    """The four numbers over ``[start, end)`` from ``facts`` (give those from ``start - failure_window`` on)."""
+def _went_out_earlier(
+    deployment: DeployFact, first_deployed: Callable[[str], datetime | None], authored_before: datetime
+) -> bool:
+    if deployment.commit is None or deployment.committed_at is None or deployment.committed_at >= authored_before:
+        return False
+    first = first_deployed(deployment.commit)
+    return first is not None and first < deployment.at
+
+
+def compute(
+    facts: Iterable[DeployFact],
+    start: datetime,
+    end: datetime,
+    failure_window: timedelta,
+    first_deployed: Callable[[str], datetime | None] | None = None,
+) -> DoraNumbers:
+    """The four numbers over ``[start, end)`` from ``facts`` (give those from ``start - failure_window`` on).
+
+    ``first_deployed(commit)``, when given, is asked only for the commits authored before ``start``: a later
+    one cannot have gone out before the facts (even with a commit clock a failure window fast).
+    """
     unique = {fact.key: fact for fact in facts if fact.at < end}
     ordered = sorted(unique.values(), key=lambda fact: (fact.at, fact.execution, fact.attempt, fact.state))
     deployments = [fact for fact in ordered if fact.is_deployment]
@@ -174,7 +206,8 @@ def compute(facts: Iterable[DeployFact], start: datetime, end: datetime, failure
     successes = [d for d in in_window if d.state == SUCCEEDED]
     failed = failed_changes(deployments, restorations, failure_window)
     failed_here = [d for d in in_window if d.key in failed]
-    lead_times = [max(0.0, (d.at - d.committed_at).total_seconds()) for d in first_deployments(deployments, successes)]
+    firsts = first_deployments(deployments, successes, first_deployed, start)
+    lead_times = [max(0.0, (d.at - d.committed_at).total_seconds()) for d in firsts]
     restored = [
         seconds for opened, seconds in restore_times(deployments, restorations, failure_window) if start <= opened < end
     ]

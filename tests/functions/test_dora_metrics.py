@@ -347,6 +347,17 @@ def published(aws, name: str, service: str = "booking", environment: str = "prod
     return [point["Maximum"] for point in sorted(found["Datapoints"], key=lambda p: p["Timestamp"])]
 
 
+def outcomes(aws) -> list[dict]:
+    """The recorded outcomes (booking's in prod), without the commits' first deployments."""
+    return [item for item in aws["dynamodb"].scan(TableName=TABLE)["Items"] if item["pk"]["S"] == "booking#prod"]
+
+
+def first_deployments(aws) -> dict[str, str]:
+    """Each commit's recorded first deployment in prod (the sort key of its outcome)."""
+    items = aws["dynamodb"].scan(TableName=TABLE)["Items"]
+    return {item["sk"]["S"]: item["deployment"]["S"] for item in items if item["pk"]["S"] == "commit#booking#prod"}
+
+
 def test_the_function_records_a_known_day_and_publishes_exactly_the_known_numbers(aws):
     pipelines, end = Pipelines(KNOWN_DAY), DAY + timedelta(days=1)
     results = deliver(aws, pipelines, KNOWN_DAY, set(), end)
@@ -355,7 +366,9 @@ def test_the_function_records_a_known_day_and_publishes_exactly_the_known_number
     for name, value in KNOWN_NUMBERS.items():
         assert published(aws, name)[-1] == value, name
     items = aws["dynamodb"].scan(TableName=TABLE)["Items"]
-    assert len(items) == len(KNOWN_DAY) and {item["pk"]["S"] for item in items} == {"booking#prod"}
+    assert len(outcomes(aws)) == len(KNOWN_DAY)
+    # And each successfully deployed commit's first deployment (d1, d2, d3, d5), for the redeploys to come.
+    assert len(first_deployments(aws)) == 4 and len(items) == len(KNOWN_DAY) + 4
     assert all(int(item["expires_at"]["N"]) > int(end.timestamp()) for item in items)
 
 
@@ -367,7 +380,7 @@ def test_duplicated_and_reordered_deliveries_record_each_outcome_once_and_publis
     results = deliver(aws, pipelines, deliveries, set(), DAY + timedelta(days=1))
     assert sum("duplicate" in result for result in results) == 4
     assert results[-1]["numbers"] == KNOWN_NUMBERS
-    assert len(aws["dynamodb"].scan(TableName=TABLE)["Items"]) == len(KNOWN_DAY)
+    assert len(outcomes(aws)) == len(KNOWN_DAY) and len(first_deployments(aws)) == 4
 
 
 FOREIGN_ARN = "arn:aws:codepipeline:eu-west-1:444444444444:booking-prod"
@@ -452,13 +465,13 @@ def test_a_timeout_after_recording_is_finished_by_lambdas_retry_without_recordin
     pipelines.expect(run)
     with pytest.raises(InvocationTimedOut):
         function(aws, pipelines, end, cloudwatch=TimesOutPublishing()).handle(run.event())
-    assert len(aws["dynamodb"].scan(TableName=TABLE)["Items"]) == 1
+    assert len(outcomes(aws)) == 1
     assert published(aws, metrics.DEPLOYMENT_FREQUENCY) == []
     # Lambda's retry, a minute later: the outcome is there, so no CodePipeline call; it publishes.
     result = function(aws, pipelines, end + timedelta(minutes=1)).handle(run.event())
     assert "duplicate" in result
     assert published(aws, metrics.DEPLOYMENT_FREQUENCY) == [1.0]
-    assert len(aws["dynamodb"].scan(TableName=TABLE)["Items"]) == 1
+    assert len(outcomes(aws)) == 1
 
 
 def scheduled_tick(account: str = TOOLING, region: str = REGION) -> dict:
@@ -585,7 +598,7 @@ def test_two_concurrent_deliveries_of_one_outcome_record_it_once(aws):
     pipelines = Pipelines([run])
     pipelines.expect(run)
     function(aws, pipelines, end).handle(run.event())  # the other invocation's item
-    (item,) = aws["dynamodb"].scan(TableName=TABLE)["Items"]
+    (item,) = outcomes(aws)
     aws["dynamodb"].delete_item(TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]})
     pipelines.expect(run)
     racing = DoraMetrics(
@@ -598,7 +611,7 @@ def test_two_concurrent_deliveries_of_one_outcome_record_it_once(aws):
     )
     result = racing.handle(run.event())
     assert "duplicate" in result and result["numbers"][metrics.DEPLOYMENT_FREQUENCY] == 1.0
-    assert len(aws["dynamodb"].scan(TableName=TABLE)["Items"]) == 1
+    assert len(outcomes(aws)) == 1
 
 
 class ThrottledWrites(RacingDynamoDB):
