@@ -2,7 +2,7 @@
 
 - a KMS key of its own (rotated) for the table, the dead letters, the function's settings and logs;
 - the deployments table (DynamoDB, customer-managed key, point-in-time recovery, TTL): one item
-  per Deploy stage that ended (``functions/dora_metrics/store.py``);
+  per Deploy stage that ended, and per commit its first deployment (``functions/dora_metrics/store.py``);
 - the function (``PlatformFunction``: role, policy, encrypted log group, dead-letter queue; X-Ray,
   reserved concurrency, encrypted settings), woken by two EventBridge rules on the default bus: the
   Deploy stage outcomes (``SUCCEEDED``/``FAILED``) of the stack's pipelines, from the tooling account,
