@@ -273,7 +273,9 @@ def render_targets(runs: list[Run], features: dict[str, Any]) -> list[str]:
     if 24 in by_size and len(by_size) > 1:
         small, large = by_size[24], by_size[max(by_size)]
         drift = large.ms_per_resource / small.ms_per_resource - 1
-        verdict = "met" if abs(drift) <= TARGET_PER_RESOURCE_DRIFT else "not met"
+        # The target is linearity: a resource must not cost more in a larger fleet. Cheaper is met too (the
+        # process's fixed costs, imports and inputs, spread over more resources).
+        verdict = "met" if drift <= TARGET_PER_RESOURCE_DRIFT else "not met"
         program_drift = (large.phases["program"] / large.registrations) / (
             small.phases["program"] / small.registrations
         ) - 1
