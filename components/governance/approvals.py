@@ -34,9 +34,12 @@ from .notifications import APPROVAL_AUDIT_RULE, AUDITOR
 APPROVAL_POLICY_NAME = "cicd-platform-approve-prod"
 
 
-def approval_audit_pattern(suffixes: list[str]) -> dict[str, object]:
+def approval_audit_pattern(suffixes: list[str], account: str, region: str) -> dict[str, object]:
+    """CloudTrail's record of an approval given in the tooling account and region, where the prod pipelines run."""
     return {
         "source": ["aws.codepipeline"],
+        "account": [account],
+        "region": [region],
         "detail-type": ["AWS API Call via CloudTrail"],
         "detail": {
             "eventSource": ["codepipeline.amazonaws.com"],
@@ -144,7 +147,7 @@ class ApprovalGovernance(pulumi.ComponentResource):
             f"{name}-audit-rule",
             name=naming.event_rule_name(APPROVAL_AUDIT_RULE, stack),
             description="CloudTrail PutApprovalResult on prod pipelines → approval auditor",
-            event_pattern=json.dumps(approval_audit_pattern(suffixes)),
+            event_pattern=json.dumps(approval_audit_pattern(suffixes, settings.tooling_account_id, settings.region)),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -57,17 +57,22 @@ NEWS_STATES = ["STARTED", "SUCCEEDED", "FAILED", "STOPPED"]
 CHATBOT_GUARDRAIL = "arn:aws:iam::aws:policy/AWSDenyAll"
 
 
-def pipeline_news_pattern(environments: Sequence[str]) -> dict[str, object]:
+def pipeline_news_pattern(environments: Sequence[str], account: str, region: str) -> dict[str, object]:
+    """This stack's pipelines run in the tooling account and region: a same-named pipeline elsewhere is not news."""
     return {
         "source": ["aws.codepipeline"],
+        "account": [account],
+        "region": [region],
         "detail-type": ["CodePipeline Pipeline Execution State Change"],
         "detail": {"state": NEWS_STATES, "pipeline": [{"suffix": f"-{env}"} for env in environments]},
     }
 
 
-def approval_news_pattern(environments: Sequence[str]) -> dict[str, object]:
+def approval_news_pattern(environments: Sequence[str], account: str, region: str) -> dict[str, object]:
     return {
         "source": ["aws.codepipeline"],
+        "account": [account],
+        "region": [region],
         "detail-type": ["CodePipeline Action Execution State Change"],
         "detail": {
             "state": ["STARTED"],
@@ -194,7 +199,7 @@ class ReleaseNews(pulumi.ComponentResource):
         self._route(
             f"{name}-pipeline-news",
             PIPELINE_NEWS_RULE,
-            pipeline_news_pattern(environments),
+            pipeline_news_pattern(environments, account, region),
             topic,
             dead_letters,
             topic_policy,
@@ -205,7 +210,7 @@ class ReleaseNews(pulumi.ComponentResource):
             self._route(
                 f"{name}-approval-news",
                 APPROVAL_NEWS_RULE,
-                approval_news_pattern(environments),
+                approval_news_pattern(environments, account, region),
                 topic,
                 dead_letters,
                 topic_policy,

@@ -180,11 +180,12 @@ def instance_failure(placement: Placement) -> dict[str, Any]:
     )
 
 
-def approval(world: World, pipeline: str, status: str = "Approved") -> dict[str, Any]:
+def approval(world: World, pipeline: str, status: str = "Approved", origin: Origin | None = None) -> dict[str, Any]:
+    account, region = origin or (world.tooling_account, world.region)
     return aws_event(
         "cloudtrail-put-approval-result",
-        account=world.tooling_account,
-        region=world.region,
+        account=account,
+        region=region,
         pipeline=pipeline,
         status=status,
     )
@@ -245,6 +246,9 @@ def release_news_ignores(subject: Subject) -> list[Case]:
         cases += [Case(f"{p.pipeline} {s}", pipeline_execution(world, p.pipeline, s)) for s in QUIET_PIPELINE_STATES]
         cases.append(Case(f"{p.pipeline} Deploy stage STARTED", stage_execution(world, p.pipeline, "STARTED")))
         cases.append(Case(f"forged {p.pipeline} STARTED", forged(pipeline_execution(world, p.pipeline, "STARTED"))))
+        for origin in elsewhere_than_tooling(world):  # a same-named pipeline where this stack runs none
+            elsewhere = pipeline_execution(world, p.pipeline, "STARTED", origin)
+            cases.append(Case(f"{p.pipeline} STARTED in {origin[0]} {origin[1]}", elsewhere))
     cases.append(Case(f"{FOREIGN_PIPELINE} STARTED", pipeline_execution(world, FOREIGN_PIPELINE, "STARTED")))
     return cases
 
@@ -291,6 +295,13 @@ def approval_audit_ignores(subject: Subject) -> list[Case]:
         )
         cases.append(Case(f"StopPipelineExecution on {pipeline}", stop))
         cases.append(Case(f"forged PutApprovalResult on {pipeline}", forged(approval(world, pipeline))))
+        for origin in elsewhere_than_tooling(world):  # a same-named pipeline approved where this stack runs none
+            cases.append(
+                Case(
+                    f"PutApprovalResult on {pipeline} in {origin[0]} {origin[1]}",
+                    approval(world, pipeline, "Approved", origin),
+                )
+            )
     return cases
 
 
