@@ -29,6 +29,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
+from ..governance.lambda_function import invoke_from_rule
 from ..model import naming
 from ..model.coordination_graph import (
     alarm_reader_role_arns,
@@ -303,21 +304,12 @@ class Coordination(pulumi.ComponentResource):
         )
         rules.append((f"{name}-tick", tick))
         for logical, rule in rules:
-            aws.cloudwatch.EventTarget(
-                f"{logical}-target",
-                rule=rule.name,
-                arn=coordinator.arn,
+            invoke_from_rule(
+                logical,
+                rule,
+                coordinator,
                 retry_policy={"maximum_event_age_in_seconds": EVENT_MAX_AGE_SECONDS, "maximum_retry_attempts": 185},
-                dead_letter_config={"arn": dlq.arn},
-                opts=pulumi.ResourceOptions(parent=rule),
-            )
-            aws.lambda_.Permission(
-                f"{logical}-invoke",
-                action="lambda:InvokeFunction",
-                function=coordinator.name,
-                principal="events.amazonaws.com",
-                source_arn=rule.arn,
-                opts=pulumi.ResourceOptions(parent=rule),
+                dead_letter_arn=dlq.arn,
             )
         # The coordinator's rules by their name prefix: a large fleet's pipeline events need further numbered rules,
         # and an SQS policy holds 8,192 bytes (SQS developer guide, "Amazon SQS policy quotas").

@@ -31,6 +31,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
+from ..governance.lambda_function import invoke_from_rule
 from ..model import naming
 from ..model.credentials import GitHubApp, exemption_tags
 from ..model.platform_inputs import PlatformInputs
@@ -291,21 +292,7 @@ class GitHubDispatch(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            aws.lambda_.Permission(
-                f"{name}-ended-executions-{index}-invoke",
-                action="lambda:InvokeFunction",
-                function=function.name,
-                principal="events.amazonaws.com",
-                source_arn=rule.arn,
-                source_account=account,
-                opts=pulumi.ResourceOptions(parent=rule),
-            )
-            aws.cloudwatch.EventTarget(
-                f"{name}-ended-executions-{index}-target",
-                rule=rule.name,
-                arn=function.arn,
-                opts=pulumi.ResourceOptions(parent=rule),
-            )
+            invoke_from_rule(f"{name}-ended-executions-{index}", rule, function, source_account=account)
 
         self.function_name = function.name
         self.function_arn = function.arn

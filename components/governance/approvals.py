@@ -28,7 +28,7 @@ from .. import iam
 from ..model import naming, release_approvals
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import standard_tags
-from .lambda_function import DELIVERY_LEDGER, SLACK_CLIENT, PlatformFunction, PlatformFunctionArgs
+from .lambda_function import DELIVERY_LEDGER, SLACK_CLIENT, PlatformFunction, PlatformFunctionArgs, invoke_from_rule
 from .notifications import APPROVAL_AUDIT_RULE, AUDITOR
 
 APPROVAL_POLICY_NAME = "cicd-platform-approve-prod"
@@ -151,19 +151,10 @@ class ApprovalGovernance(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        permission = aws.lambda_.Permission(
-            f"{name}-audit-invoke",
-            action="lambda:InvokeFunction",
-            function=auditor.name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
-            opts=pulumi.ResourceOptions(parent=rule),
-        )
-        aws.cloudwatch.EventTarget(
-            f"{name}-audit-target",
-            rule=rule.name,
-            arn=auditor.arn,
-            dead_letter_config={"arn": args.dead_letter_queue_arn},
+        invoke_from_rule(
+            f"{name}-audit",
+            rule,
+            auditor,
             retry_policy={"maximum_event_age_in_seconds": 24 * 3600, "maximum_retry_attempts": 50},
-            opts=pulumi.ResourceOptions(parent=rule, depends_on=[permission]),
+            dead_letter_arn=args.dead_letter_queue_arn,
         )

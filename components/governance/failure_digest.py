@@ -28,7 +28,14 @@ from .. import iam
 from ..model import naming
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import MANAGED_BY, standard_tags
-from .lambda_function import DELIVERY_LEDGER, DEPENDENCY_GRAPH, SLACK_CLIENT, PlatformFunction, PlatformFunctionArgs
+from .lambda_function import (
+    DELIVERY_LEDGER,
+    DEPENDENCY_GRAPH,
+    SLACK_CLIENT,
+    PlatformFunction,
+    PlatformFunctionArgs,
+    invoke_from_rule,
+)
 
 RESERVED_CONCURRENCY = 5
 """A broken main branch fails many pipelines at once: bound the burst on Slack's rate limits and on Bedrock."""
@@ -171,24 +178,15 @@ class FailureDigest(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        permission = aws.lambda_.Permission(
-            f"{name}-{FAILED_ACTIONS}-invoke",
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
+        # An event EventBridge cannot deliver within the hour waits in the release-news dead-letter queue, whose
+        # policy admits this rule, instead of being dropped.
+        invoke_from_rule(
+            f"{name}-{FAILED_ACTIONS}",
+            rule,
+            function,
             source_account=account_id,
-            opts=pulumi.ResourceOptions(parent=rule),
-        )
-        aws.cloudwatch.EventTarget(
-            f"{name}-{FAILED_ACTIONS}-target",
-            rule=rule.name,
-            arn=function.arn,
             retry_policy={"maximum_retry_attempts": 10, "maximum_event_age_in_seconds": 3600},
-            # An event EventBridge cannot deliver within the hour waits in the release-news dead-letter queue,
-            # whose policy admits this rule, instead of being dropped.
-            dead_letter_config={"arn": args.dead_letter_queue_arn},
-            opts=pulumi.ResourceOptions(parent=rule, depends_on=[permission]),
+            dead_letter_arn=args.dead_letter_queue_arn,
         )
         self.function_arn = function.arn
         self.register_outputs({"functionArn": function.arn})

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -175,3 +176,53 @@ def function_timeout(args: PlatformFunctionArgs) -> int:
             f"(at most {LEDGER_COVERED_TIMEOUT_SECONDS} s), so a copy of an event could be acted on twice"
         )
     return args.timeout_seconds
+
+
+class InvocableFunction(Protocol):
+    """A Lambda function as the rule wiring needs it: a ``PlatformFunction`` or an ``aws.lambda_.Function``."""
+
+    @property
+    def name(self) -> pulumi.Output[str]: ...
+
+    @property
+    def arn(self) -> pulumi.Output[str]: ...
+
+
+def invoke_from_rule(
+    name: str,
+    rule: aws.cloudwatch.EventRule,
+    function: InvocableFunction,
+    *,
+    source_account: str | None = None,
+    event_bus_name: pulumi.Input[str] | None = None,
+    retry_policy: Mapping[str, int] | None = None,
+    dead_letter_arn: pulumi.Input[str] | None = None,
+) -> None:
+    """Let ``rule`` invoke ``function``: the Lambda permission (``<name>-invoke``) and the target (``<name>-target``).
+
+    The target waits for the permission, so EventBridge never delivers to a function that would still refuse it;
+    ``dead_letter_arn`` keeps what EventBridge cannot deliver within ``retry_policy`` instead of dropping it.
+    """
+    permission = aws.lambda_.Permission(
+        f"{name}-invoke",
+        action="lambda:InvokeFunction",
+        function=function.name,
+        principal="events.amazonaws.com",
+        source_arn=rule.arn,
+        **({"source_account": source_account} if source_account is not None else {}),
+        opts=pulumi.ResourceOptions(parent=rule),
+    )
+    optional: dict[str, object] = {}
+    if event_bus_name is not None:
+        optional["event_bus_name"] = event_bus_name
+    if retry_policy is not None:
+        optional["retry_policy"] = dict(retry_policy)
+    if dead_letter_arn is not None:
+        optional["dead_letter_config"] = {"arn": dead_letter_arn}
+    aws.cloudwatch.EventTarget(
+        f"{name}-target",
+        rule=rule.name,
+        arn=function.arn,
+        **optional,
+        opts=pulumi.ResourceOptions(parent=rule, depends_on=[permission]),
+    )

@@ -36,7 +36,14 @@ from ..model import naming
 from ..model.forwarded_events import forwarded_patterns, forwarding_patterns, forwarding_placements
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import MANAGED_BY, standard_tags
-from .lambda_function import DELIVERY_LEDGER, DEPENDENCY_GRAPH, SLACK_CLIENT, PlatformFunction, PlatformFunctionArgs
+from .lambda_function import (
+    DELIVERY_LEDGER,
+    DEPENDENCY_GRAPH,
+    SLACK_CLIENT,
+    PlatformFunction,
+    PlatformFunctionArgs,
+    invoke_from_rule,
+)
 
 RESERVED_CONCURRENCY = 5
 """Alarm storms should not starve the account's Lambda concurrency; the ledger makes retries harmless."""
@@ -216,22 +223,13 @@ class RollbackReporter(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            aws.lambda_.Permission(
-                f"{name}-{purpose}-invoke",
-                action="lambda:InvokeFunction",
-                function=function.name,
-                principal="events.amazonaws.com",
-                source_arn=rule.arn,
+            invoke_from_rule(
+                f"{name}-{purpose}",
+                rule,
+                function,
                 source_account=account_id,
-                opts=pulumi.ResourceOptions(parent=rule),
-            )
-            aws.cloudwatch.EventTarget(
-                f"{name}-{purpose}-target",
-                rule=rule.name,
                 event_bus_name=bus,
-                arn=function.arn,
                 retry_policy={"maximum_retry_attempts": 10, "maximum_event_age_in_seconds": 3600},
-                opts=pulumi.ResourceOptions(parent=rule),
             )
         self.function_arn = function.arn
         self.register_outputs({"functionArn": function.arn, "busArn": self.bus_arn})

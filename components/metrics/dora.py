@@ -27,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
-from ..governance.lambda_function import DEPENDENCY_GRAPH, PlatformFunction, PlatformFunctionArgs
+from ..governance.lambda_function import DEPENDENCY_GRAPH, PlatformFunction, PlatformFunctionArgs, invoke_from_rule
 from ..model import naming
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import standard_tags
@@ -196,22 +196,13 @@ class DoraMetrics(pulumi.ComponentResource):
             ),
         }
         for purpose, rule in rules.items():
-            permission = aws.lambda_.Permission(
-                f"{name}-{purpose}-invoke",
-                action="lambda:InvokeFunction",
-                function=function.name,
-                principal="events.amazonaws.com",
-                source_arn=rule.arn,
+            invoke_from_rule(
+                f"{name}-{purpose}",
+                rule,
+                function,
                 source_account=account,
-                opts=pulumi.ResourceOptions(parent=rule),
-            )
-            aws.cloudwatch.EventTarget(
-                f"{name}-{purpose}-target",
-                rule=rule.name,
-                arn=function.arn,
                 retry_policy={"maximum_event_age_in_seconds": EVENT_MAX_AGE_SECONDS, "maximum_retry_attempts": 20},
-                dead_letter_config={"arn": dead_letters.arn},
-                opts=pulumi.ResourceOptions(parent=rule, depends_on=[permission]),
+                dead_letter_arn=dead_letters.arn,
             )
         self.dashboard_name = naming.dora_dashboard_name(stack)
         aws.cloudwatch.Dashboard(

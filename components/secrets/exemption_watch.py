@@ -18,7 +18,13 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
-from ..governance.lambda_function import DELIVERY_LEDGER, SLACK_CLIENT, PlatformFunction, PlatformFunctionArgs
+from ..governance.lambda_function import (
+    DELIVERY_LEDGER,
+    SLACK_CLIENT,
+    PlatformFunction,
+    PlatformFunctionArgs,
+    invoke_from_rule,
+)
 from ..model import naming
 from ..model.credentials import EXEMPT_TAG
 from ..model.platform_inputs import PlatformInputs
@@ -114,19 +120,5 @@ class ExemptionWatch(pulumi.ComponentResource):
             tags=standard_tags(stack),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        aws.cloudwatch.EventTarget(
-            f"{name}-daily-target",
-            rule=rule.name,
-            arn=function.arn,
-            opts=pulumi.ResourceOptions(parent=rule),
-        )
-        aws.lambda_.Permission(
-            f"{name}-daily-invoke",
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="events.amazonaws.com",
-            source_account=account,
-            source_arn=rule.arn,
-            opts=pulumi.ResourceOptions(parent=rule),
-        )
+        invoke_from_rule(f"{name}-daily", rule, function, source_account=account)
         self.register_outputs({"functionArn": function.arn, "ruleArn": rule.arn})
