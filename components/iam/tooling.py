@@ -111,23 +111,11 @@ def pipeline_role_policy(
     return document(*statements)
 
 
-def build_role_policy(
-    region: str,
-    account_id: str,
-    project_name: str,
-    log_group_arn: str,
-    bucket_arn: str,
-    key_arn: str,
-    artifact_prefixes: Sequence[str],
-) -> Document:
-    """A build reads its source, writes its artifact, logs and reports tests; it pushes no image.
-
-    Only under its service's artifact prefixes: a compromised build cannot touch another service's
-    artifacts. It runs the team's own buildspec, so container images are pushed by the platform's
-    image build (``image_build_role_policy``), never by it.
-    """
-    partition = naming.partition_of(region)
-    return document(
+def _build_statements(
+    log_group_arn: str, bucket_arn: str, key_arn: str, artifact_prefixes: Sequence[str]
+) -> list[Document]:
+    """What every CodeBuild role of a service needs: its own logs, and its artifacts under its prefixes."""
+    return [
         {
             "Sid": "Logs",
             "Effect": "Allow",
@@ -146,6 +134,27 @@ def build_role_policy(
             "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
             "Resource": key_arn,
         },
+    ]
+
+
+def build_role_policy(
+    region: str,
+    account_id: str,
+    project_name: str,
+    log_group_arn: str,
+    bucket_arn: str,
+    key_arn: str,
+    artifact_prefixes: Sequence[str],
+) -> Document:
+    """A build reads its source, writes its artifact, logs and reports tests; it pushes no image.
+
+    Only under its service's artifact prefixes: a compromised build cannot touch another service's
+    artifacts. It runs the team's own buildspec, so container images are pushed by the platform's
+    image build (``image_build_role_policy``), never by it.
+    """
+    partition = naming.partition_of(region)
+    return document(
+        *_build_statements(log_group_arn, bucket_arn, key_arn, artifact_prefixes),
         {
             "Sid": "TestReports",
             "Effect": "Allow",
@@ -186,24 +195,7 @@ def image_build_role_policy(
     to assume. The policy pack checks that a privileged project's role can push to exactly one repository.
     """
     return document(
-        {
-            "Sid": "Logs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{log_group_arn}:*",
-        },
-        {
-            "Sid": "ArtifactObjects",
-            "Effect": "Allow",
-            "Action": ARTIFACT_WRITE_ACTIONS,
-            "Resource": artifact_objects(bucket_arn, artifact_prefixes),
-        },
-        {
-            "Sid": "ArtifactKey",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
-            "Resource": key_arn,
-        },
+        *_build_statements(log_group_arn, bucket_arn, key_arn, artifact_prefixes),
         # GetAuthorizationToken has no resource type: AWS only accepts "*" here.
         {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
         {"Sid": "PushImage", "Effect": "Allow", "Action": IMAGE_PUSH_ACTIONS, "Resource": image_repository_arn},
