@@ -9,6 +9,9 @@ thread runs. (The main thread, which runs the program and the pack, is the one t
 a CPU clock there would cost a system call per profiler event and distort more than it corrects.)
 
     .venv/bin/python bench/profile_plan.py --catalog .bench/services-1000.yaml --top 15
+    # one shard of a sharded fleet (after `make bench` planned it):
+    .venv/bin/python bench/profile_plan.py --project-dir .bench/sharded-1000 --stack dev-s1 \
+        --catalog .bench/services-1000.yaml --core-plan .bench/out-1000-sharded/plan-dev.core.json
 """
 
 from __future__ import annotations
@@ -61,13 +64,25 @@ def _profiled(method: Any) -> Any:
     return call
 
 
-def profile_plan(stack: str, catalog: str | None, policy_config: Path | None, out: Path) -> pstats.Stats:
+def profile_plan(
+    stack: str,
+    catalog: str | None,
+    policy_config: Path | None,
+    out: Path,
+    project_dir: Path = PROJECT_DIR,
+    core_plan: Path | None = None,
+) -> pstats.Stats:
+    """Profile one stack's plan; a shard's (``core_plan``: its core's plan file) as its worker process runs it."""
     for name in MONITOR_CALLS:
         setattr(RecordingMonitor, name, _profiled(getattr(RecordingMonitor, name)))
+    options: dict[str, Any] = {"policy_config": policy_config} if policy_config else {}
+    if core_plan is not None:
+        core = json.loads(core_plan.read_text(encoding="utf-8"))
+        options.update(stack_references={core["stack"]: core["outputs"]}, stack_rules=False)
     main = cProfile.Profile()
     with no_cyclic_gc():  # as python -m offline_plan runs
         main.enable()
-        plan = run_plan(PROJECT_DIR, stack, catalog, **({"policy_config": policy_config} if policy_config else {}))
+        plan = run_plan(project_dir, stack, catalog, **options)
         write_plan(plan_document(plan), out)
         main.disable()
     stats = pstats.Stats(main)
@@ -114,8 +129,10 @@ def main() -> None:
     parser.add_argument("--out", default=PROJECT_DIR / ".bench" / "profile", type=Path)
     parser.add_argument("--top", default=15, type=int)
     parser.add_argument("--json", default=None, type=Path, help="write the top entries here as JSON")
+    parser.add_argument("--project-dir", default=PROJECT_DIR, type=Path)
+    parser.add_argument("--core-plan", default=None, type=Path, help="profile a shard: its core's plan file")
     args = parser.parse_args()
-    stats = profile_plan(args.stack, args.catalog, args.policy_config, args.out)
+    stats = profile_plan(args.stack, args.catalog, args.policy_config, args.out, args.project_dir, args.core_plan)
     total = stats.total_tt  # type: ignore[attr-defined]
     tops = {key: top_entries(stats, key, args.top) for key in ("cumulative", "tottime")}
     if args.json:

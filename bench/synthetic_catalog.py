@@ -124,3 +124,26 @@ def mix(services: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         "other cloud": shares(Counter(cloud for service in services for cloud in service.get("also_deploy_to", []))),
         "depth": shares(Counter(dependency_depths(services).values())),
     }
+
+
+def team_shards(services: list[dict[str, Any]], services_per_shard: int) -> list[dict[str, Any]]:
+    """Shards by team (the stack setting ``shards``), whole teams in catalog order, about ``services_per_shard`` each.
+
+    Teams are never split (a shard holds a team's every service, as a platform team would cut a
+    fleet), so a shard closes at the first team that brings it to ``services_per_shard`` or more.
+    """
+    if services_per_shard < 1:
+        raise ValueError("a shard holds at least one service")
+    sizes = Counter(service["owner"] for service in services)
+    shards: list[dict[str, Any]] = []
+    teams: list[str] = []
+    count = 0
+    for team in dict.fromkeys(service["owner"] for service in services):
+        teams.append(team)
+        count += sizes[team]
+        if count >= services_per_shard:
+            shards.append({"name": f"s{len(shards) + 1}", "teams": teams})
+            teams, count = [], 0
+    if teams:
+        shards.append({"name": f"s{len(shards) + 1}", "teams": teams})
+    return shards

@@ -46,7 +46,8 @@ class Plan:
     invokes: list[RecordedInvoke] = field(default_factory=list)
     """Data source calls with their explicit provider (not written to the plan file)."""
     phase_seconds: dict[str, float] = field(default_factory=dict)
-    """How long each phase took: ``inputs`` (read and validate), ``program`` (run under mocks), ``policy``."""
+    """How long each phase took: ``inputs`` (read and validate), ``program`` (run under mocks), ``policy``;
+    for a sharded fleet's merged plan ``core``, ``shards`` (all, in parallel) and ``merge`` (stack rules included)."""
 
     @property
     def mandatory_violations(self) -> list[Violation]:

@@ -93,11 +93,20 @@ def plan_fleet(
     pack_settings = load_policy_config(policy_config.resolve(), project_dir.resolve())
     core = run_plan(project_dir, stack, catalog, policy_config=policy_config, stack_rules=False)
     core_path = write_stack_plan(core, out_dir, core_plan_name(stack))
+    core_done = time.perf_counter()
     shard_stacks = [shard_stack_name(stack, shard.name) for shard in inputs.settings.shards]
     shards = _plan_shards(
         project_dir, shard_stacks, catalog, policy_config, core_path, jobs or os.cpu_count() or 1, progress
     )
-    merged = merge(core, [shards[name] for name in shard_stacks], pack_settings, time.perf_counter() - started)
+    shards_done = time.perf_counter()
+    merged = merge(core, [shards[name] for name in shard_stacks], pack_settings, 0.0)
+    finished = time.perf_counter()
+    # The fleet's own phases (the core's and each shard's are in their own plans): where its wall time went.
+    merged = replace(
+        merged,
+        seconds=finished - started,
+        phase_seconds={"core": core_done - started, "shards": shards_done - core_done, "merge": finished - shards_done},
+    )
     return FleetPlan(merged=merged, core=core, shards=shards)
 
 

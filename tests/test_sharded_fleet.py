@@ -123,6 +123,16 @@ def test_make_plan_of_a_sharded_prod_writes_the_merged_plan_and_one_per_stack(fl
     assert "stacks of the fleet (3 shards, planned in parallel):" in fleet_run["stdout"]
 
 
+def test_the_merged_plan_says_where_a_sharded_plans_time_went(fleet_run):
+    summary = plan_file(fleet_run, "plan-prod.json")["summary"]
+    phases = summary["phaseSeconds"]
+    assert set(phases) == {"core", "shards", "merge"}, "make bench reads these to show a fleet's wall time"
+    assert all(seconds > 0 for seconds in phases.values())
+    assert sum(phases.values()) <= summary["durationSeconds"] + 0.01
+    core = plan_file(fleet_run, "plan-prod.core.json")["summary"]["phaseSeconds"]
+    assert set(core) == {"inputs", "program", "policy"}, "each stack's own plan keeps its own phases"
+
+
 def test_merged_plan_keeps_the_unsharded_shape(fleet_run, whole_document):
     merged = plan_file(fleet_run, "plan-prod.json")
     assert list(merged) == list(whole_document)

@@ -8,14 +8,19 @@ import pytest
 
 import bench.synthetic_catalog as synthetic_catalog_module
 from bench.synthetic_catalog import (
+    PROJECT_DIR,
     REFERENCE_POLICY_CONFIG,
     dependency_depths,
     mix,
     reference_services,
     synthetic_catalog,
     synthetic_policy_config,
+    team_shards,
 )
 from components.model.catalog import parse_catalog
+from components.model.settings import parse_settings
+from components.model.sharding import check_shards, shard_members
+from offline_plan.stack_config import read_stack_config
 from policies import pack_config
 
 
@@ -66,3 +71,24 @@ def test_a_name_list_in_the_policy_config_names_every_replica_of_a_listed_build(
     assert {"auth-build", "auth-1-build", "auth-2-build", "booking-2-build"} <= allowed
     assert "currency-rates-1-build" not in allowed
     assert len(allowed) == 6
+
+
+@pytest.mark.parametrize(("size", "per_shard"), [(200, 100), (1000, 100), (30, 1000)])
+def test_team_shards_hold_whole_teams_and_every_service_once(size, per_shard):
+    raw = synthetic_catalog(size)
+    shards = team_shards(raw["services"], per_shard)
+    catalog = parse_catalog(raw, "synthetic")
+    config = read_stack_config(PROJECT_DIR, "dev", "cicd-platform")
+    settings = json.loads(config.values["cicd-platform:settings"]) | {"shards": shards}
+    check_shards(catalog, parse_settings(settings, "Pulumi.dev.yaml"), "synthetic", "Pulumi.dev.yaml")
+    owner = shard_members(catalog, parse_settings(settings, "Pulumi.dev.yaml").shards)
+    assert sorted(owner) == sorted(service.name for service in catalog.services)
+    sizes = [sum(1 for shard in owner.values() if shard == s["name"]) for s in shards]
+    assert all(n >= per_shard for n in sizes[:-1]), "a shard closes only once it holds enough services"
+    teams = [team for shard in shards for team in shard["teams"]]
+    assert len(teams) == len(set(teams)), "a team is never split over two shards"
+
+
+def test_team_shards_refuse_an_empty_shard_size():
+    with pytest.raises(ValueError, match="at least one service"):
+        team_shards(reference_services(), 0)
