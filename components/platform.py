@@ -14,12 +14,10 @@ from .aws.build_fleet import build_fleets
 from .aws.environment_account import EnvironmentAccount
 from .aws.github_connection import GitHubConnection
 from .aws.service_pipeline import ServicePipeline, ServicePipelineArgs
-from .azure import service_target as azure_target
 from .azure.environment import AzureEnvironment, AzureEnvironmentArgs
 from .coordination import Coordination, CoordinationArgs
-from .gcp import service_target as gcp_target
 from .gcp.environment import GcpEnvironment, GcpEnvironmentArgs
-from .github.deploy_environments import DeployEnvironments, DeployEnvironmentsArgs, variables_by_name
+from .github.deploy_environments import DeployEnvironments, DeployEnvironmentsArgs, deploy_target_json
 from .github.dispatch_function import GitHubDispatch, GitHubDispatchArgs
 from .governance.approvals import ApprovalGovernance, ApprovalGovernanceArgs, auditor_role_arn
 from .governance.config_rules import ConfigRuleTwins, ConfigRuleTwinsArgs
@@ -236,7 +234,7 @@ class Platform(pulumi.ComponentResource):
 def declare_github_environments(
     inputs: PlatformInputs, services: dict[str, ServicePipeline], parent: pulumi.Resource | None
 ) -> None:
-    """The optional GitHub side: environments with reviewers and the workflow variables, per service.
+    """The optional GitHub side: environments with reviewers and the workflows' deploy-target variable, per service.
 
     ``parent`` is the Platform of a whole stack; a shard declares its provider at the stack root, where a
     resource moved out of a whole stack lands (README: Scaling to a large fleet).
@@ -251,7 +249,6 @@ def declare_github_environments(
         github.get_team_output(slug=slug, summary_only=True, opts=lookups).id.apply(int)
         for slug in inputs.settings.github_prod_reviewer_teams
     ]
-    names = {"gcp": gcp_target.GITHUB_VARIABLES, "azure": azure_target.GITHUB_VARIABLES}
     for service_name, pipeline in services.items():
         service = inputs.catalog.service(service_name)
         if not service.also_deploy_to:
@@ -262,9 +259,7 @@ def declare_github_environments(
             DeployEnvironmentsArgs(
                 service=service,
                 environments=environments,
-                variables={
-                    env.name: variables_by_name(pipeline.cloud_targets[env.name], names) for env in environments
-                },
+                deploy_targets={env.name: deploy_target_json(pipeline.cloud_targets[env.name]) for env in environments},
                 reviewer_team_ids=team_ids,
                 provider=provider,
             ),

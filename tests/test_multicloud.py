@@ -12,6 +12,7 @@ from offline_plan.azure_mocks import stable_guid
 from offline_plan.gcp_mocks import project_number
 from tests.conftest import PROJECT_DIR, document, service_entry
 from tests.shared_plans import shared_plan
+from tests.test_workflows import TEMPLATES_DIR, deploy_target_keys
 
 GCP_SERVICES = ("pricing", "recommendations", "reporting")
 AZURE_SERVICES = ("customer-support", "partner-api")
@@ -397,9 +398,13 @@ def test_clouds_no_service_uses_get_no_provider(catalog_raw, tmp_path):
 # --- optional: GitHub environments ------------------------------------------------------------------------------
 
 
+TWO_CLOUDS = "pricing"
+"""In ``github_plan`` this GCP service deploys to Azure too: the reference catalog has no two-cloud service."""
+
+
 @pytest.fixture(scope="module")
 def github_plan(tmp_path_factory):
-    """The dev stack with githubEnvironments on, planned from a copy of the project files."""
+    """The dev stack with githubEnvironments on, planned from a copy of the project files (``TWO_CLOUDS``: both)."""
     project = tmp_path_factory.mktemp("project")
     for name in ("Pulumi.yaml", "__main__.py"):
         (project / name).write_text((PROJECT_DIR / name).read_text())
@@ -407,7 +412,10 @@ def github_plan(tmp_path_factory):
     settings = stack["config"]["cicd-platform:settings"]
     settings.update(githubEnvironments=True, githubProdReviewerTeams=["release-managers"])
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
-    return shared_plan(project, "dev", str(PROJECT_DIR / "catalog" / "services.yaml"))
+    catalog = yaml.safe_load((PROJECT_DIR / "catalog" / "services.yaml").read_text())
+    service_entry(catalog, TWO_CLOUDS)["also_deploy_to"] = ["gcp", "azure"]
+    (project / "services.yaml").write_text(yaml.safe_dump(catalog))
+    return shared_plan(project, "dev", str(project / "services.yaml"))
 
 
 def test_github_environments_are_off_by_default(dev_plan, prod_plan):
@@ -450,16 +458,39 @@ def test_each_multicloud_repository_gets_its_environments_and_prod_waits_for_rev
         assert inputs["deploymentBranchPolicy"] == {"protectedBranches": False, "customBranchPolicies": True}, key
 
 
-def test_environment_variables_carry_the_stack_outputs(github_plan):
-    variables = {
-        (r.inputs["repository"], r.inputs["environment"], r.inputs["variableName"]): r.inputs["value"]
-        for r in of_type(github_plan, "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")
-    }
+def test_each_environment_gets_one_deploy_target_holding_its_clouds_stack_outputs(github_plan):
+    """One ``CICD_DEPLOY_TARGET`` per repository environment (not one variable per key: 32 for a two-cloud service),
+    whose JSON is the union of that environment's ``cloudDeployTargets`` over the service's clouds."""
+    variables: dict[tuple[str, str], str] = {}
+    for resource in of_type(github_plan, "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"):
+        key = (resource.inputs["repository"], resource.inputs["environment"])
+        assert key not in variables, f"{key} has more than one variable"
+        assert resource.inputs["variableName"] == "CICD_DEPLOY_TARGET"
+        variables[key] = resource.inputs["value"]
+    assert set(variables) == {(s, e) for s in GCP_SERVICES + AZURE_SERVICES for e in ENVIRONMENTS}
     outputs = github_plan.outputs["cloudDeployTargets"]
-    for service in GCP_SERVICES + AZURE_SERVICES:
-        for environment in ENVIRONMENTS:
-            for values in outputs[service][environment].values():
-                for name, value in values.items():
-                    assert variables[(service, environment, name)] == value
-    assert len(variables) == (len(GCP_SERVICES) * 8 + len(AZURE_SERVICES) * 8) * len(ENVIRONMENTS)
+    for (service, environment), text in variables.items():
+        merged: dict[str, str] = {}
+        for values in outputs[service][environment].values():
+            merged.update(values)
+        assert json.loads(text) == merged, (service, environment)
     assert [v for v in github_plan.violations if v.level == "mandatory"] == []
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_a_two_cloud_service_gets_every_key_both_workflows_read_in_one_variable(github_plan, environment):
+    (text,) = [
+        r.inputs["value"]
+        for r in of_type(github_plan, "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")
+        if (r.inputs["repository"], r.inputs["environment"]) == (TWO_CLOUDS, environment)
+    ]
+    clouds = github_plan.outputs["cloudDeployTargets"][TWO_CLOUDS][environment]
+    assert sorted(clouds) == ["azure", "gcp"]
+    target = json.loads(text)
+    assert set(target) == set(clouds["gcp"]) | set(clouds["azure"])
+    assert target["SERVICE_NAME"] == clouds["gcp"]["SERVICE_NAME"] == clouds["azure"]["SERVICE_NAME"] == TWO_CLOUDS
+    assert deploy_target_keys(TEMPLATES_DIR / "deploy-gcp.yml") | deploy_target_keys(
+        TEMPLATES_DIR / "deploy-azure.yml"
+    ) <= set(target)
+    # Sorted and compact: the bytes jq -cS prints for the manual path, and the same bytes on every up.
+    assert text == json.dumps(target, sort_keys=True, separators=(",", ":"))

@@ -7,7 +7,12 @@ permission rules.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +23,8 @@ from functions.github_dispatch import request
 from functions.github_dispatch.github_api import run_matches
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-TEMPLATES = sorted((PROJECT_DIR / "templates" / "github").glob("*.yml"))
+TEMPLATES_DIR = PROJECT_DIR / "templates" / "github"
+TEMPLATES = sorted(TEMPLATES_DIR.glob("*.yml"))
 OWN_WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 REVIEW_ARTIFACT = "offline-plan-review"
@@ -33,6 +39,31 @@ def load(path: Path) -> dict[str, Any]:
 
 def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
     return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def strings(node: Any) -> Iterator[str]:
+    """Every string value in a parsed workflow, however deep."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from strings(value)
+
+
+DEPLOY_TARGET_KEY = re.compile(r"fromJSON\(vars\.CICD_DEPLOY_TARGET\)\.([A-Za-z0-9_]+)")
+VARIABLE = re.compile(r"\bvars\.([A-Za-z0-9_]+)")
+
+
+def deploy_target_keys(path: Path) -> set[str]:
+    """The keys of ``CICD_DEPLOY_TARGET`` a template reads (``fromJSON(vars.CICD_DEPLOY_TARGET).KEY``)."""
+    return {key for text in strings(load(path)) for key in DEPLOY_TARGET_KEY.findall(text)}
+
+
+def deploy_target_check(path: Path) -> dict[str, Any]:
+    return load(path)["jobs"]["deploy"]["steps"][0]
 
 
 def test_both_clouds_have_a_template() -> None:
@@ -209,3 +240,64 @@ def test_the_comment_workflow_never_checks_out_or_runs_pr_code_and_holds_only_wh
     assert "LIMIT = 65000" in post["with"]["script"] and "readSync" in post["with"]["script"]
     assert post["env"]["HEAD_SHA"] == "${{ github.event.workflow_run.head_sha }}"
     assert "candidate.head.sha === headSha" in post["with"]["script"], "the PR is found by the run's head commit"
+
+
+# --- the deploy target: one JSON variable per GitHub environment -------------------------------------------------
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_template_reads_every_setting_from_the_deploy_target_and_no_per_key_variable(path: Path) -> None:
+    """The platform writes one ``CICD_DEPLOY_TARGET`` per environment and no per-key variable any more: a template
+    still reading ``vars.GCP_PROJECT_ID`` would sign in with an empty string."""
+    texts = list(strings(load(path)))
+    assert {name for text in texts for name in VARIABLE.findall(text)} == {"CICD_DEPLOY_TARGET"}
+    keys = deploy_target_keys(path)
+    assert "SERVICE_NAME" in keys and len(keys) >= 7
+    # Values reach scripts only through env: (zizmor template-injection), as every other expression does.
+    scripts = [step["run"] for step in steps(load(path)) if "run" in step]
+    assert not [s for s in scripts if "fromJSON" in s or "vars." in s]
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_deploy_job_checks_the_deploy_target_first_for_exactly_the_keys_it_reads(path: Path) -> None:
+    workflow = load(path)
+    check = deploy_target_check(path)
+    assert check["env"]["CICD_DEPLOY_TARGET"] == "${{ vars.CICD_DEPLOY_TARGET }}"
+    assert check["env"]["REQUIRED_KEYS"].split() == sorted(deploy_target_keys(path))
+    assert "fromJSON" not in json.dumps(check), "the check must not parse what it has not checked yet"
+    # Job- and workflow-level env are evaluated before the first step: fromJSON('') there fails obscurely.
+    for scope in (workflow, *workflow["jobs"].values()):
+        assert "fromJSON" not in json.dumps(scope.get("env", {}))
+    # Every later step runs only after the check passed (no `if: always()` that would read it regardless).
+    assert not [step for step in workflow["jobs"]["deploy"]["steps"] if "if" in step]
+
+
+def run_check(path: Path, value: str) -> subprocess.CompletedProcess[str]:
+    check = deploy_target_check(path)
+    env = {"PATH": os.environ["PATH"], "TARGET_ENVIRONMENT": "prod", "CICD_DEPLOY_TARGET": value}
+    env["REQUIRED_KEYS"] = check["env"]["REQUIRED_KEYS"]
+    return subprocess.run(["bash", "-c", check["run"]], env=env, capture_output=True, text=True, check=False)
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the check uses jq, as GitHub's hosted runners have it")
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_deploy_target_check_says_what_is_missing_before_any_sign_in(path: Path) -> None:
+    keys = sorted(deploy_target_keys(path))
+    complete = {key: f"value-of-{key.lower()}" for key in keys} | {"AN_EXTRA_KEY": "ignored"}
+    assert run_check(path, json.dumps(complete, sort_keys=True, separators=(",", ":"))).returncode == 0
+
+    missing = run_check(path, "")
+    assert missing.returncode == 1
+    assert "::error::the GitHub environment 'prod' has no variable CICD_DEPLOY_TARGET" in missing.stdout
+
+    for broken in ("GCP_PROJECT_ID=x", "[1, 2]", '"text"', "{"):
+        answer = run_check(path, broken)
+        assert answer.returncode == 1 and "is not a JSON object" in answer.stdout, broken
+
+    lacking = dict(complete)
+    del lacking[keys[0]]
+    lacking[keys[-1]] = ""
+    answer = run_check(path, json.dumps(lacking))
+    assert answer.returncode == 1
+    assert f"lacks {keys[0]} {keys[-1]}:" in answer.stdout
+    assert "cloudDeployTargets" in answer.stdout

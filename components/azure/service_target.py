@@ -50,7 +50,7 @@ GITHUB_VARIABLES = (
     "AZURE_CONTAINER_APP",
     "SERVICE_NAME",
 )
-"""The names ``github_variables`` holds (known before deploy, so variables can be declared from them)."""
+"""The keys ``github_variables`` holds: the deploy target's keys for this cloud (``CICD_DEPLOY_TARGET``, README)."""
 ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("4b0f3a57-8a0c-4a3e-9a65-6f1e0f3c2d11")
 
 

@@ -58,7 +58,7 @@ GITHUB_VARIABLES = (
     "CLOUD_RUN_SERVICE",
     "SERVICE_NAME",
 )
-"""The names ``github_variables`` holds (known before deploy, so variables can be declared from them)."""
+"""The keys ``github_variables`` holds: the deploy target's keys for this cloud (``CICD_DEPLOY_TARGET``, README)."""
 
 
 @dataclass(frozen=True)

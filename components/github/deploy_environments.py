@@ -1,11 +1,27 @@
-"""The GitHub environments a service's GCP/Azure deploy workflows run in, with their variables filled in.
+"""The GitHub environments a service's GCP/Azure deploy workflows run in, with their deploy target filled in.
 
 Optional (stack setting ``githubEnvironments``): without it, service teams
-create the environments and copy the ``cloudDeployTargets`` output by hand
-(``templates/github/README.md``). With it, the platform owns them: each
-environment the service deploys to exists in its repository with the
-variables its workflow reads, and production ones wait for a reviewer team,
-let no one approve their own run, and let no admin bypass that.
+create the environments and set the variable from the ``cloudDeployTargets``
+output by hand (``templates/github/README.md``). With it, the platform owns
+them: each environment the service deploys to exists in its repository with
+the one variable its workflows read, and production ones wait for a reviewer
+team, let no one approve their own run, and let no admin bypass that.
+
+The variable, ``CICD_DEPLOY_TARGET`` (``DEPLOY_TARGET_VARIABLE``), holds every
+value of the environment's ``cloudDeployTargets`` entry, merged over the
+service's clouds, as one compact JSON object with sorted keys; the templates
+read it with ``fromJSON(vars.CICD_DEPLOY_TARGET).KEY`` ("About expressions"
+and "Contexts reference", ``vars``). It used to be one variable per key
+(``GCP_PROJECT_ID``, ``SERVICE_NAME``…): 32 resources for a two-cloud service
+in four environments, and one GitHub API write each on every ``up``, against a
+REST budget of 5,000 requests an hour. One variable per environment costs
+four. The ``up`` that brought this in deleted the per-key variables, so the
+templates of this release must be on the service's branches by then (README:
+"Upgrading to one deploy-target variable"). A JSON object of a dozen short
+names is far below GitHub's 48 KB per variable ("Variables reference",
+limits for configuration variables). Sorted keys and no whitespace make the
+value byte-stable, so a no-op ``up`` plans no change to it, and a team that
+sets it by hand gets the same bytes from ``jq -cS``.
 
 Every one of them, production or not, accepts only the branches its environment
 deploys from: GitHub names the environment in the OIDC token of any job that names
@@ -21,6 +37,7 @@ deployment branches): ``release/**`` alone admits ``release/1.2`` but not
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -30,19 +47,22 @@ import pulumi_github as github
 from ..model.catalog import Service
 from ..model.settings import Environment
 
+DEPLOY_TARGET_VARIABLE = "CICD_DEPLOY_TARGET"
+"""The one Actions environment variable per environment; ``CICD_`` marks it as the platform's, not the team's."""
+
 
 @dataclass(frozen=True)
 class DeployEnvironmentsArgs:
     service: Service
     environments: tuple[Environment, ...]
-    variables: Mapping[str, Mapping[str, pulumi.Output[str]]]
-    """environment → variable name → value (the union over the service's clouds)."""
+    deploy_targets: Mapping[str, pulumi.Input[str]]
+    """environment → the ``CICD_DEPLOY_TARGET`` JSON (``deploy_target_json``: the union over the service's clouds)."""
     reviewer_team_ids: Sequence[pulumi.Input[int]]
     provider: github.Provider
 
 
 class DeployEnvironments(pulumi.ComponentResource):
-    """Repository environments and environment variables for one service."""
+    """Repository environments, their branch policies and their one deploy-target variable, for one service."""
 
     def __init__(self, name: str, args: DeployEnvironmentsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cicd:github:DeployEnvironments", name, None, opts)
@@ -72,15 +92,14 @@ class DeployEnvironments(pulumi.ComponentResource):
                     branch_pattern=pattern,
                     opts=in_github,
                 )
-            for variable, value in sorted(args.variables[environment.name].items()):
-                github.ActionsEnvironmentVariable(
-                    f"{name}-{environment.name}-{variable.lower().replace('_', '-')}",
-                    repository=repository,
-                    environment=github_environment.environment,
-                    variable_name=variable,
-                    value=value,
-                    opts=in_github,
-                )
+            github.ActionsEnvironmentVariable(
+                f"{name}-{environment.name}-deploy-target",
+                repository=repository,
+                environment=github_environment.environment,
+                variable_name=DEPLOY_TARGET_VARIABLE,
+                value=args.deploy_targets[environment.name],
+                opts=in_github,
+            )
         self.register_outputs({})
 
 
@@ -91,12 +110,23 @@ def github_branch_patterns(pattern: str) -> tuple[str, ...]:
     return (pattern,)
 
 
-def variables_by_name(
-    targets: Mapping[str, pulumi.Output[dict[str, str]]], names: Mapping[str, Sequence[str]]
-) -> dict[str, pulumi.Output[str]]:
-    """One Output per variable from each cloud's dict Output; a name two clouds share (SERVICE_NAME) appears once."""
-    merged: dict[str, pulumi.Output[str]] = {}
-    for cloud, values in targets.items():
-        for variable in names[cloud]:
-            merged.setdefault(variable, values.apply(lambda resolved, key=variable: resolved[key]))
-    return merged
+def deploy_target_json(targets: Mapping[str, pulumi.Output[dict[str, str]]]) -> pulumi.Output[str]:
+    """One environment's ``CICD_DEPLOY_TARGET``: its clouds' values merged into one sorted, compact JSON object.
+
+    A key two clouds share (``SERVICE_NAME``) appears once; were their values ever to differ, a workflow would
+    read the wrong one, so that is an error rather than a silent pick.
+    """
+    clouds = sorted(targets)
+    return pulumi.Output.all(*(targets[cloud] for cloud in clouds)).apply(
+        lambda resolved: merged_deploy_target(dict(zip(clouds, resolved, strict=True)))
+    )
+
+
+def merged_deploy_target(values_by_cloud: Mapping[str, Mapping[str, str]]) -> str:
+    """The JSON text ``jq -cS '."SERVICE".ENV | add'`` prints for the same ``cloudDeployTargets`` entry."""
+    merged: dict[str, str] = {}
+    for cloud, values in sorted(values_by_cloud.items()):
+        for key, value in values.items():
+            if merged.setdefault(key, value) != value:
+                raise ValueError(f"{key} differs between clouds ({cloud}: {value!r}, before: {merged[key]!r})")
+    return json.dumps(merged, sort_keys=True, separators=(",", ":"))
