@@ -22,12 +22,15 @@ from offline_plan import __main__ as offline_plan_command
 from offline_plan.policy_check import evaluate
 from offline_plan.recorder import RecordedResource
 from offline_plan.report import plan_document
-from offline_plan.runner import run_plan
 from offline_plan.shards import ProgressLine
 from policies import pack_config
 from policies.rules.pipeline_shape import QUOTAS
 from tests.conftest import PROJECT_DIR, service_entry
 from tests.sharded_fleet import THREE_SHARDS, fleet_project
+from tests.shared_plans import shared_plan
+
+pytestmark = pytest.mark.xdist_group("sharded-fleet")
+"""One worker runs the module, so its session fixtures (a sharded fleet's plan, ~40 s of CPU) run once a session."""
 
 SHARD_STACKS = [f"prod-{shard['name']}" for shard in THREE_SHARDS]
 QUEUES = {
@@ -63,9 +66,13 @@ def fleet_run(tmp_path_factory) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def whole_document(tmp_path_factory, fleet_run) -> dict[str, Any]:
-    """The same fleet (settings, queues, catalog) as one whole stack, as today's users run it."""
+    """The same fleet (settings, queues, catalog) as one whole stack, as today's users run it.
+
+    Shared by every session with the same inputs (``tests/shared_plans.py``): the project and the catalog are
+    written with the same bytes each time, and the fingerprint reads content, not paths.
+    """
     project = fleet_project(tmp_path_factory.mktemp("whole") / "project", settings={"buildQueues": QUEUES})
-    return plan_document(run_plan(project, "prod", str(fleet_run["catalog"])))
+    return plan_document(shared_plan(project, "prod", str(fleet_run["catalog"])))
 
 
 def plan_file(fleet_run: dict[str, Any], name: str) -> dict[str, Any]:
