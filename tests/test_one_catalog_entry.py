@@ -22,7 +22,8 @@ import yaml
 
 from components.governance.config_rules import privileged_build_projects
 from offline_plan.report import service_of
-from offline_plan.runner import Plan, run_plan
+from offline_plan.runner import Plan
+from tests import shared_plans
 from tests.conftest import PROJECT_DIR
 
 PLATFORMS = ("ECS", "Lambda", "Server")
@@ -84,7 +85,14 @@ def repository_state() -> dict[str, str]:
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
 def changed(request, tmp_path_factory) -> tuple[Plan, Plan]:
-    """(the changed catalog's plan, the reference catalog's plan) for one stack."""
+    """(the changed catalog's plan, the reference catalog's plan) for one stack.
+
+    Planned once for every worker and session (``tests/shared_plans.py``): the catalog's bytes depend only on
+    the reference catalog and ``GENERATED``, and the fingerprint reads content, not the temporary path. The
+    repository is compared around the plan in whichever process computes it; should planning change a file,
+    the plan is dropped from the cache as well as failing here, so a later session plans (and checks) again
+    instead of reading it.
+    """
     stack = request.param
     reference: Plan = request.getfixturevalue(f"{stack}_plan")
     raw = yaml.safe_load((PROJECT_DIR / "catalog" / "services.yaml").read_text(encoding="utf-8"))
@@ -93,9 +101,14 @@ def changed(request, tmp_path_factory) -> tuple[Plan, Plan]:
     raw["services"] = [entry for entry in raw["services"] if entry["name"] not in REMOVED] + GENERATED
     catalog = tmp_path_factory.mktemp(f"catalog-{stack}") / "services.yaml"
     catalog.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    key = shared_plans.fingerprint(stack, PROJECT_DIR, str(catalog))
     before = repository_state()
-    plan = run_plan(PROJECT_DIR, stack, catalog=str(catalog))
-    assert repository_state() == before, "planning a catalog change changed a file of the repository"
+    plan = shared_plans.shared_plan(PROJECT_DIR, stack, catalog=str(catalog))
+    after = repository_state()
+    if after != before:
+        for cached in shared_plans.CACHE_DIR.glob(f"plan-{stack}-{key}.*"):
+            cached.unlink(missing_ok=True)
+    assert after == before, "planning a catalog change changed a file of the repository"
     return plan, reference
 
 
