@@ -25,8 +25,10 @@ ROLE = "aws:iam/role:Role"
 
 
 @pytest.fixture(params=["dev", "prod"])
-def plan(request, dev_plan, prod_plan):
-    return {"dev": dev_plan, "prod": prod_plan}[request.param]
+def plan(request):
+    """The session's shared plan of the stack (no plan of its own). Only that one: asking for both made
+    the first worker here wait for dev and prod in turn while another worker could plan the other."""
+    return request.getfixturevalue(f"{request.param}_plan")
 
 
 def _list(value: Any) -> list[Any]:
