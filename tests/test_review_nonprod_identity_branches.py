@@ -19,8 +19,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from offline_plan.runner import run_plan
 from tests.conftest import PROJECT_DIR
+from tests.shared_plans import shared_plan
 
 PROVIDER = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"
 
@@ -46,14 +46,17 @@ def test_every_pool_condition_pins_the_branch_its_environment_deploys_from(plan)
 
 @pytest.fixture(scope="module")
 def github_plan(tmp_path_factory):
-    """The dev stack with githubEnvironments on (the platform owns the GitHub environments)."""
+    """The dev stack with githubEnvironments on (the platform owns the GitHub environments).
+
+    Written with the same bytes each time, so planned once for every worker and session (``tests/shared_plans.py``).
+    """
     project = tmp_path_factory.mktemp("project")
     for name in ("Pulumi.yaml", "__main__.py"):
         (project / name).write_text((PROJECT_DIR / name).read_text())
     stack = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
     stack["config"]["cicd-platform:settings"].update(githubEnvironments=True, githubProdReviewerTeams=["release"])
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
-    return run_plan(project, "dev", str(PROJECT_DIR / "catalog" / "services.yaml"))
+    return shared_plan(project, "dev", str(PROJECT_DIR / "catalog" / "services.yaml"))
 
 
 def test_every_platform_owned_github_environment_accepts_only_its_branch(github_plan):

@@ -16,12 +16,15 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from offline_plan.runner import Plan, run_plan
+from offline_plan.runner import Plan
 from tests.conftest import PROJECT_DIR
+from tests.shared_plans import shared_plan
 
 
 @pytest.fixture(scope="module")
 def dr_plan(tmp_path_factory) -> Plan:
+    """The dev stack with a ``dr`` production environment; its files are written with the same bytes each time,
+    so the plan is computed once for every worker and session (``tests/shared_plans.py``)."""
     project = tmp_path_factory.mktemp("project")
     for name in ("Pulumi.yaml", "__main__.py"):
         (project / name).write_text((PROJECT_DIR / name).read_text())
@@ -32,7 +35,7 @@ def dr_plan(tmp_path_factory) -> Plan:
     dr["gcp"] = {**prod["gcp"], "workloadIdentityPoolId": "github-dr"}
     settings["environments"].append(dr)
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
-    return run_plan(project, "dev", str(PROJECT_DIR / "catalog" / "services.yaml"))
+    return shared_plan(project, "dev", str(PROJECT_DIR / "catalog" / "services.yaml"))
 
 
 def test_a_production_environment_without_approval_is_a_mandatory_finding(dr_plan):
