@@ -350,8 +350,9 @@ def test_deploy_target_check_rejects_a_value_whose_first_json_object_is_incomple
 def test_deploy_target_check_rejects_keys_that_differ_only_by_case(path: Path) -> None:
     """GitHub's expression objects look keys up ignoring case (actions/runner ``DictionaryContextData``:
     ``StringComparer.OrdinalIgnoreCase``), and a later case-twin overwrites the earlier value while jq, which is
-    case-sensitive, would check the other one. .NET folds some non-ASCII letters onto ASCII ones too (``ſ``,
-    ``ı``), which jq's ``ascii_upcase`` cannot see, so keys must be ASCII."""
+    case-sensitive, would check the other one. jq's ``ascii_upcase`` sees only ASCII case, while Unicode's simple
+    upper-case mapping, which .NET's comparison may apply, sends U+017F and U+0131 to ``S`` and ``I``: keys must be
+    ASCII."""
     keys = sorted(deploy_target_keys(path))
     complete = {key: f"value-of-{key.lower()}" for key in keys}
     twin = keys[0].lower()
@@ -367,4 +368,3 @@ def test_deploy_target_check_rejects_keys_that_differ_only_by_case(path: Path) -
     # The same key twice is one key to both readers (the last value wins in jq and in Newtonsoft's JObject).
     assert run_check(path, json.dumps(complete)[:-1] + f', "{keys[0]}": "again"}}').returncode == 0
     assert run_check(path, json.dumps(complete)[:-1] + f', "{keys[0]}": ""}}').returncode == 1
-
