@@ -10,7 +10,7 @@ team, let no one approve their own run, and let no admin bypass that.
 The variable, ``CICD_DEPLOY_TARGET`` (``DEPLOY_TARGET_VARIABLE``), holds every
 value of the environment's ``cloudDeployTargets`` entry, merged over the
 service's clouds, as one compact JSON object with sorted keys; the templates
-read it with ``fromJSON(vars.CICD_DEPLOY_TARGET).KEY`` ("About expressions"
+read it with ``fromJSON(vars.CICD_DEPLOY_TARGET || '{}').KEY`` ("About expressions"
 and "Contexts reference", ``vars``). It used to be one variable per key
 (``GCP_PROJECT_ID``, ``SERVICE_NAME``…): 32 resources for a two-cloud service
 in four environments, and one GitHub API write each on every ``up``, against a
