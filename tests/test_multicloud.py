@@ -514,8 +514,16 @@ PER_KEY_URN_PREFIX = (
     "urn:pulumi:dev::cicd-platform::cicd:platform:Platform$cicd:service:ServicePipeline$cicd:github:DeployEnvironments"
     "$github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable::"
 )
-PRE_CHANGE_URN = PER_KEY_URN_PREFIX + "pricing-github-environments-prod-gcp-project-id"
-"""Copied from a plan of 9274640 (the last commit with per-key variables only) with githubEnvironments on."""
+PRE_CHANGE = {
+    PER_KEY_URN_PREFIX + "pricing-github-environments-prod-gcp-project-id": ("GCP_PROJECT_ID", "bkw-platform-sandbox"),
+    PER_KEY_URN_PREFIX + "pricing-github-environments-prod-azure-client-id": (
+        "AZURE_CLIENT_ID",
+        "5b86bb1c-f28d-4ae3-1a1d-45513d211474",
+    ),
+}
+"""URN → (variable, value), copied from a plan of 9274640 (the last commit with per-key variables only) of this same
+stack and catalog (``github_plan``'s); all 188 of that plan's variables recur in ``github_per_key_plan`` with the
+same URNs and inputs."""
 
 
 def variables_by_environment(plan):
@@ -578,7 +586,8 @@ def test_per_key_variables_keep_the_urns_they_had_before_the_deploy_target_so_no
     """A stack that had the per-key variables keeps them as they are when it turns the setting on in the ``up`` that
     brings this release (a changed name is a new URN: a create and a delete); the setting only adds resources."""
     per_key = {r.urn: r.inputs for r in of_type(github_per_key_plan, ENVIRONMENT_VARIABLE)}
-    assert PRE_CHANGE_URN in per_key and per_key[PRE_CHANGE_URN]["variableName"] == "GCP_PROJECT_ID"
+    for urn, (variable, value) in PRE_CHANGE.items():
+        assert (per_key[urn]["variableName"], per_key[urn]["value"]) == (variable, value), urn
     expected = {
         PER_KEY_URN_PREFIX + f"{service}-github-environments-{environment}-{variable.lower().replace('_', '-')}"
         for (service, environment), names in variables_by_environment(github_per_key_plan).items()
