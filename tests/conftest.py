@@ -26,6 +26,27 @@ def stack_settings(stack: str) -> dict[str, Any]:
     return document["config"]["cicd-platform:settings"]
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make ``--dist loadgroup`` honour ``xdist_group`` again: without this, every group is silently ignored.
+
+    On each worker pytest-xdist 3.8 names a test's group by appending ``@<group>`` to ``item._nodeid``, and
+    the scheduler groups by that suffix. pytest 9.2 keeps a node's id in ``item._id`` (a ``NodeId``) and no
+    longer reads ``_nodeid``, so the suffix is lost and grouped tests are spread like any others, each worker
+    paying for the group's module and session fixtures (pytest-xdist issue #1386 "--dist=loadgroup silently
+    stops grouping on pytest main"; fix proposed in PR #1388). This runs after xdist's hook and copies the
+    suffixed id across; it does nothing where the two already agree (no xdist, no group, a fixed xdist).
+    """
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # a pytest that still reads ``_nodeid``
+        return
+    for item in items:
+        legacy = getattr(item, "_nodeid", None)
+        if isinstance(legacy, str) and legacy != item.nodeid:
+            item._id = NodeId.parse(legacy)
+
+
 _SERVICE_MODELS = botocore.loaders.create_loader()
 
 
