@@ -30,7 +30,7 @@ from tests.sharded_fleet import THREE_SHARDS, fleet_project
 from tests.shared_plans import shared_plan
 
 pytestmark = pytest.mark.xdist_group("sharded-fleet")
-"""One worker runs the module, so its session fixtures (a sharded fleet's plan, ~40 s of CPU) run once a session."""
+"""One worker runs the module, so its session fixtures (the command planning a core and three shards) run once."""
 
 SHARD_STACKS = [f"prod-{shard['name']}" for shard in THREE_SHARDS]
 QUEUES = {
