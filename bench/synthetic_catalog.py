@@ -80,9 +80,21 @@ def synthetic_catalog(size: int) -> dict[str, Any]:
     return {"services": services}
 
 
-def synthetic_policy_config(services: list[dict[str, Any]]) -> dict[str, Any]:
-    """The platform's pack configuration, with every replica of a Docker build allowed by name named too."""
+DEFAULT_PIPELINE_QUOTA = 1000
+"""CodePipeline's default pipelines per account and region ("Quotas in AWS CodePipeline": adjustable)."""
+
+
+def synthetic_policy_config(services: list[dict[str, Any]], pipelines: int = 0) -> dict[str, Any]:
+    """The platform's pack configuration, with every replica of a Docker build allowed by name named too.
+
+    A fleet of ``pipelines`` (one per service and environment) above CodePipeline's default quota
+    gets the quota its operators would have asked AWS for (the next thousand): the quota is
+    adjustable, and shards in their own tooling accounts are not built yet (README: Scaling to a
+    large fleet), so that is what a fleet of that size runs with. The ``quotas`` rule still counts.
+    """
     config = json.loads(REFERENCE_POLICY_CONFIG.read_text(encoding="utf-8"))
+    if pipelines > DEFAULT_PIPELINE_QUOTA:
+        config.setdefault("quotas", {})["maxPipelinesPerRegion"] = -(-pipelines // 1000) * 1000
     names = config.get("codebuild-no-privileged", {}).get("allowedProjects")
     if names is None:
         return config  # the rule judges what a project is: nothing names a replica

@@ -14,10 +14,17 @@ from .aws.build_fleet import build_fleets
 from .aws.environment_account import EnvironmentAccount
 from .aws.github_connection import GitHubConnection
 from .aws.service_pipeline import ServicePipeline, ServicePipelineArgs
+from .azure import service_target as azure_target
 from .azure.environment import AzureEnvironment, AzureEnvironmentArgs
 from .coordination import Coordination, CoordinationArgs
+from .gcp import service_target as gcp_target
 from .gcp.environment import GcpEnvironment, GcpEnvironmentArgs
-from .github.deploy_environments import DeployEnvironments, DeployEnvironmentsArgs, deploy_target_json
+from .github.deploy_environments import (
+    DeployEnvironments,
+    DeployEnvironmentsArgs,
+    deploy_target_json,
+    per_key_variables,
+)
 from .github.dispatch_function import GitHubDispatch, GitHubDispatchArgs
 from .governance.approvals import ApprovalGovernance, ApprovalGovernanceArgs, auditor_role_arn
 from .governance.config_rules import ConfigRuleTwins, ConfigRuleTwinsArgs
@@ -249,6 +256,10 @@ def declare_github_environments(
         github.get_team_output(slug=slug, summary_only=True, opts=lookups).id.apply(int)
         for slug in inputs.settings.github_prod_reviewer_teams
     ]
+    # The keys each cloud's per-key variables had, known before deploy (githubPerKeyVariables: README,
+    # "Upgrading to one deploy-target variable").
+    names = {"gcp": gcp_target.GITHUB_VARIABLES, "azure": azure_target.GITHUB_VARIABLES}
+    per_key = inputs.settings.github_per_key_variables
     for service_name, pipeline in services.items():
         service = inputs.catalog.service(service_name)
         if not service.also_deploy_to:
@@ -262,6 +273,11 @@ def declare_github_environments(
                 deploy_targets={env.name: deploy_target_json(pipeline.cloud_targets[env.name]) for env in environments},
                 reviewer_team_ids=team_ids,
                 provider=provider,
+                per_key_variables={
+                    env.name: per_key_variables(pipeline.cloud_targets[env.name], names) for env in environments
+                }
+                if per_key
+                else None,
             ),
             opts=pulumi.ResourceOptions(parent=pipeline),
         )

@@ -402,20 +402,31 @@ TWO_CLOUDS = "pricing"
 """In ``github_plan`` this GCP service deploys to Azure too: the reference catalog has no two-cloud service."""
 
 
-@pytest.fixture(scope="module")
-def github_plan(tmp_path_factory):
-    """The dev stack with githubEnvironments on, planned from a copy of the project files (``TWO_CLOUDS``: both)."""
-    project = tmp_path_factory.mktemp("project")
+def plan_with_github_environments(project, **settings_changes):
+    """The dev stack with githubEnvironments on (and ``settings_changes``), planned from a copy of the project files
+    in ``project`` (``TWO_CLOUDS``: both clouds)."""
     for name in ("Pulumi.yaml", "__main__.py"):
         (project / name).write_text((PROJECT_DIR / name).read_text())
     stack = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
     settings = stack["config"]["cicd-platform:settings"]
-    settings.update(githubEnvironments=True, githubProdReviewerTeams=["release-managers"])
+    settings.update(githubEnvironments=True, githubProdReviewerTeams=["release-managers"], **settings_changes)
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
     catalog = yaml.safe_load((PROJECT_DIR / "catalog" / "services.yaml").read_text())
     service_entry(catalog, TWO_CLOUDS)["also_deploy_to"] = ["gcp", "azure"]
     (project / "services.yaml").write_text(yaml.safe_dump(catalog))
     return shared_plan(project, "dev", str(project / "services.yaml"))
+
+
+@pytest.fixture(scope="module")
+def github_plan(tmp_path_factory):
+    """The dev stack with githubEnvironments on (``githubPerKeyVariables`` off, its default)."""
+    return plan_with_github_environments(tmp_path_factory.mktemp("project"))
+
+
+@pytest.fixture(scope="module")
+def github_per_key_plan(tmp_path_factory):
+    """The same stack during a rollout of the templates: ``githubPerKeyVariables: true``."""
+    return plan_with_github_environments(tmp_path_factory.mktemp("project"), githubPerKeyVariables=True)
 
 
 def test_github_environments_are_off_by_default(dev_plan, prod_plan):
@@ -494,3 +505,97 @@ def test_a_two_cloud_service_gets_every_key_both_workflows_read_in_one_variable(
     ) <= set(target)
     # Sorted and compact: the bytes jq -cS prints for the manual path, and the same bytes on every up.
     assert text == json.dumps(target, sort_keys=True, separators=(",", ":"))
+
+
+# --- the rollout: githubPerKeyVariables keeps the variables templates from before CICD_DEPLOY_TARGET read ----------
+
+ENVIRONMENT_VARIABLE = "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
+PER_KEY_URN_PREFIX = (
+    "urn:pulumi:dev::cicd-platform::cicd:platform:Platform$cicd:service:ServicePipeline$cicd:github:DeployEnvironments"
+    "$github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable::"
+)
+PRE_CHANGE = {
+    PER_KEY_URN_PREFIX + "pricing-github-environments-prod-gcp-project-id": ("GCP_PROJECT_ID", "bkw-platform-sandbox"),
+    PER_KEY_URN_PREFIX + "pricing-github-environments-prod-azure-client-id": (
+        "AZURE_CLIENT_ID",
+        "5b86bb1c-f28d-4ae3-1a1d-45513d211474",
+    ),
+}
+"""URN → (variable, value), copied from a plan of 9274640 (the last commit with per-key variables only) of this same
+stack and catalog (``github_plan``'s); all 188 of that plan's variables recur in ``github_per_key_plan`` with the
+same URNs and inputs."""
+
+
+def variables_by_environment(plan):
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for resource in of_type(plan, ENVIRONMENT_VARIABLE):
+        names = found.setdefault((resource.inputs["repository"], resource.inputs["environment"]), {})
+        assert resource.inputs["variableName"] not in names, resource.urn
+        names[resource.inputs["variableName"]] = resource.inputs["value"]
+    return found
+
+
+def test_per_key_variables_are_off_by_default(dev_settings_raw):
+    from components.model.settings import parse_settings
+
+    dev_settings_raw.update(githubEnvironments=True, githubProdReviewerTeams=["release-managers"])
+    assert parse_settings(dev_settings_raw, "Pulumi.dev.yaml").github_per_key_variables is False
+
+
+def test_per_key_variables_need_github_environments(dev_settings_raw):
+    from components.model.errors import PlatformInputError
+    from components.model.settings import parse_settings
+
+    dev_settings_raw["githubPerKeyVariables"] = True
+    with pytest.raises(PlatformInputError, match="githubPerKeyVariables needs githubEnvironments"):
+        parse_settings(dev_settings_raw, "Pulumi.dev.yaml")
+
+
+def test_without_the_setting_each_environment_holds_only_the_deploy_target(github_plan):
+    variables = variables_by_environment(github_plan)
+    assert set(variables) == {(s, e) for s in GCP_SERVICES + AZURE_SERVICES for e in ENVIRONMENTS}
+    assert {name for names in variables.values() for name in names} == {"CICD_DEPLOY_TARGET"}
+
+
+def test_with_the_setting_old_templates_find_their_per_key_variables_and_new_ones_the_deploy_target(
+    github_per_key_plan,
+):
+    """Both templates work during the rollout: the per-key variables under their old names with their old values
+    (each key of the environment's ``cloudDeployTargets``, ``SERVICE_NAME`` once), and ``CICD_DEPLOY_TARGET``."""
+    outputs = github_per_key_plan.outputs["cloudDeployTargets"]
+    variables = variables_by_environment(github_per_key_plan)
+    assert set(variables) == {(s, e) for s in GCP_SERVICES + AZURE_SERVICES for e in ENVIRONMENTS}
+    for (service, environment), names in variables.items():
+        merged: dict[str, str] = {}
+        for values in outputs[service][environment].values():
+            merged.update(values)
+        assert json.loads(names.pop("CICD_DEPLOY_TARGET")) == merged, (service, environment)
+        assert names == merged, (service, environment)
+    # What 9274640's test asserted: 8 per cloud and environment (the two-cloud service shares SERVICE_NAME).
+    per_key = sum(len(names) for names in variables.values())  # CICD_DEPLOY_TARGET popped above
+    assert per_key == (len(GCP_SERVICES) * 8 + len(AZURE_SERVICES) * 8 + 7) * len(ENVIRONMENTS)
+    old_template_reads = {"GCP_PROJECT_ID", "GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_SERVICE_ACCOUNT", "SERVICE_NAME"}
+    assert old_template_reads <= set(variables[(TWO_CLOUDS, "prod")])
+    assert {"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID"} <= set(variables[(TWO_CLOUDS, "prod")])
+    assert [v for v in github_per_key_plan.violations if v.level == "mandatory"] == []
+
+
+def test_per_key_variables_keep_the_urns_they_had_before_the_deploy_target_so_nothing_is_replaced(
+    github_per_key_plan, github_plan
+):
+    """A stack that had the per-key variables keeps them as they are when it turns the setting on in the ``up`` that
+    brings this release (a changed name is a new URN: a create and a delete); the setting only adds resources."""
+    per_key = {r.urn: r.inputs for r in of_type(github_per_key_plan, ENVIRONMENT_VARIABLE)}
+    for urn, (variable, value) in PRE_CHANGE.items():
+        assert (per_key[urn]["variableName"], per_key[urn]["value"]) == (variable, value), urn
+    expected = {
+        PER_KEY_URN_PREFIX + f"{service}-github-environments-{environment}-{variable.lower().replace('_', '-')}"
+        for (service, environment), names in variables_by_environment(github_per_key_plan).items()
+        for variable in names
+        if variable != "CICD_DEPLOY_TARGET"
+    }
+    without = {r.urn: r.inputs for r in of_type(github_plan, ENVIRONMENT_VARIABLE)}
+    assert set(per_key) - set(without) == expected
+    assert {urn: per_key[urn] for urn in without} == without, "the setting changes nothing else"
+    everything_else = {r.urn for r in github_plan.resources}
+    assert {r.urn for r in github_per_key_plan.resources} == everything_else | expected

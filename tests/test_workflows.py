@@ -53,12 +53,15 @@ def strings(node: Any) -> Iterator[str]:
             yield from strings(value)
 
 
-DEPLOY_TARGET_KEY = re.compile(r"fromJSON\(vars\.CICD_DEPLOY_TARGET\)\.([A-Za-z0-9_]+)")
+DEPLOY_TARGET_READ = "fromJSON(vars.CICD_DEPLOY_TARGET || '{}')"
+"""How every step after the check reads the variable: ``''`` (no variable) parses as ``{}`` instead of failing."""
+DEPLOY_TARGET_KEY = re.compile(re.escape(DEPLOY_TARGET_READ) + r"\.([A-Za-z0-9_]+)")
+FROM_JSON = re.compile(r"fromJSON\(([^)]*)\)")
 VARIABLE = re.compile(r"\bvars\.([A-Za-z0-9_]+)")
 
 
 def deploy_target_keys(path: Path) -> set[str]:
-    """The keys of ``CICD_DEPLOY_TARGET`` a template reads (``fromJSON(vars.CICD_DEPLOY_TARGET).KEY``)."""
+    """The keys of ``CICD_DEPLOY_TARGET`` a template reads (``fromJSON(vars.CICD_DEPLOY_TARGET || '{}').KEY``)."""
     return {key for text in strings(load(path)) for key in DEPLOY_TARGET_KEY.findall(text)}
 
 
@@ -247,8 +250,9 @@ def test_the_comment_workflow_never_checks_out_or_runs_pr_code_and_holds_only_wh
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
 def test_template_reads_every_setting_from_the_deploy_target_and_no_per_key_variable(path: Path) -> None:
-    """The platform writes one ``CICD_DEPLOY_TARGET`` per environment and no per-key variable any more: a template
-    still reading ``vars.GCP_PROJECT_ID`` would sign in with an empty string."""
+    """The platform writes one ``CICD_DEPLOY_TARGET`` per environment (the per-key variables only while
+    ``githubPerKeyVariables`` is on): a template reading ``vars.GCP_PROJECT_ID`` would sign in with an empty
+    string, or with a repository or organization variable of that name."""
     texts = list(strings(load(path)))
     assert {name for text in texts for name in VARIABLE.findall(text)} == {"CICD_DEPLOY_TARGET"}
     keys = deploy_target_keys(path)
@@ -272,6 +276,27 @@ def test_deploy_job_checks_the_deploy_target_first_for_exactly_the_keys_it_reads
     assert not [step for step in workflow["jobs"]["deploy"]["steps"] if "if" in step]
 
 
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_no_step_after_the_check_fails_on_a_missing_variable_while_being_skipped(path: Path) -> None:
+    """The runner evaluates a step's ``env:`` before its ``if:`` (actions/runner ``StepsRunner.cs``: the step's env
+    block is merged before "Evaluate condition", and an exception there fails the step), and ``fromJSON('')``
+    throws (``FromJson.cs``: ``JToken.ReadFrom``). So after a failed check the steps that are skipped would still
+    fail with a JSON reader error unless every read falls back to ``'{}'`` (a nonexistent property is ``''``,
+    "Contexts reference")."""
+    later = load(path)["jobs"]["deploy"]["steps"][1:]
+    parsed = [argument for text in strings(later) for argument in FROM_JSON.findall(text)]
+    assert parsed, "the steps after the check read the deploy target"
+    assert set(parsed) == {"vars.CICD_DEPLOY_TARGET || '{}'"}
+    reads = [text for text in strings(later) if "fromJSON" in text]
+    assert all(DEPLOY_TARGET_KEY.fullmatch(text.removeprefix("${{ ").removesuffix(" }}")) for text in reads), reads
+    in_env = [
+        step.get("name")
+        for step in later
+        if any("fromJSON(vars.CICD_DEPLOY_TARGET)" in str(value) for value in (step.get("env") or {}).values())
+    ]
+    assert not in_env, f"env: of {in_env} is evaluated even when the step is skipped; an empty variable fails it"
+
+
 def run_check(path: Path, value: str) -> subprocess.CompletedProcess[str]:
     check = deploy_target_check(path)
     env = {"PATH": os.environ["PATH"], "TARGET_ENVIRONMENT": "prod", "CICD_DEPLOY_TARGET": value}
@@ -290,9 +315,9 @@ def test_deploy_target_check_says_what_is_missing_before_any_sign_in(path: Path)
     assert missing.returncode == 1
     assert "::error::the GitHub environment 'prod' has no variable CICD_DEPLOY_TARGET" in missing.stdout
 
-    for broken in ("GCP_PROJECT_ID=x", "[1, 2]", '"text"', "{"):
+    for broken in ("GCP_PROJECT_ID=x", "[1, 2]", '"text"', "{", "null", "{} {}"):
         answer = run_check(path, broken)
-        assert answer.returncode == 1 and "is not a JSON object" in answer.stdout, broken
+        assert answer.returncode == 1 and "is not one JSON object" in answer.stdout, broken
 
     lacking = dict(complete)
     del lacking[keys[0]]
@@ -301,3 +326,45 @@ def test_deploy_target_check_says_what_is_missing_before_any_sign_in(path: Path)
     assert answer.returncode == 1
     assert f"lacks {keys[0]} {keys[-1]}:" in answer.stdout
     assert "cloudDeployTargets" in answer.stdout
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the check uses jq, as GitHub's hosted runners have it")
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_deploy_target_check_rejects_a_value_whose_first_json_object_is_incomplete(path: Path) -> None:
+    """jq reads every JSON value of its input (``-e`` judges the last); GitHub's ``fromJSON`` reads the first and
+    ignores the rest (actions/runner ``FromJson.cs``: one ``JToken.ReadFrom``). A complete object after an
+    incomplete one must not pass: the sign-in would get the first one's empty strings."""
+    keys = sorted(deploy_target_keys(path))
+    complete = {key: f"value-of-{key.lower()}" for key in keys}
+    for value in (
+        json.dumps({keys[0]: "value"}) + " " + json.dumps(complete),
+        json.dumps(complete) + "\n" + json.dumps(complete),
+        json.dumps(complete) + " trailing",
+    ):
+        answer = run_check(path, value)
+        assert answer.returncode == 1 and "is not one JSON object" in answer.stdout, value
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the check uses jq, as GitHub's hosted runners have it")
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_deploy_target_check_rejects_keys_that_differ_only_by_case(path: Path) -> None:
+    """GitHub's expression objects look keys up ignoring case (actions/runner ``DictionaryContextData``:
+    ``StringComparer.OrdinalIgnoreCase``), and a later case-twin overwrites the earlier value while jq, which is
+    case-sensitive, would check the other one. jq's ``ascii_upcase`` sees only ASCII case, while Unicode's simple
+    upper-case mapping, which .NET's comparison may apply, sends U+017F and U+0131 to ``S`` and ``I``: keys must be
+    ASCII."""
+    keys = sorted(deploy_target_keys(path))
+    complete = {key: f"value-of-{key.lower()}" for key in keys}
+    twin = keys[0].lower()
+    for text in (
+        json.dumps(complete)[:-1] + f', "{twin}": ""}}',
+        json.dumps({twin: ""} | complete),
+        json.dumps(complete | {"Service_Name": "other"}),
+        json.dumps(complete | {"\u017fERVICE_NAME": "other"}),
+    ):
+        answer = run_check(path, text)
+        assert answer.returncode == 1, text
+        assert "has keys that differ only by case or are not ASCII" in answer.stdout, text
+    # The same key twice is one key to both readers (the last value wins in jq and in Newtonsoft's JObject).
+    assert run_check(path, json.dumps(complete)[:-1] + f', "{keys[0]}": "again"}}').returncode == 0
+    assert run_check(path, json.dumps(complete)[:-1] + f', "{keys[0]}": ""}}').returncode == 1

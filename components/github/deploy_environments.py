@@ -10,14 +10,18 @@ team, let no one approve their own run, and let no admin bypass that.
 The variable, ``CICD_DEPLOY_TARGET`` (``DEPLOY_TARGET_VARIABLE``), holds every
 value of the environment's ``cloudDeployTargets`` entry, merged over the
 service's clouds, as one compact JSON object with sorted keys; the templates
-read it with ``fromJSON(vars.CICD_DEPLOY_TARGET).KEY`` ("About expressions"
+read it with ``fromJSON(vars.CICD_DEPLOY_TARGET || '{}').KEY`` ("About expressions"
 and "Contexts reference", ``vars``). It used to be one variable per key
 (``GCP_PROJECT_ID``, ``SERVICE_NAME``…): 32 resources for a two-cloud service
 in four environments, and one GitHub API write each on every ``up``, against a
 REST budget of 5,000 requests an hour. One variable per environment costs
-four. The ``up`` that brought this in deleted the per-key variables, so the
-templates of this release must be on the service's branches by then (README:
-"Upgrading to one deploy-target variable"). A JSON object of a dozen short
+four. Templates from before read only the per-key variables, and a deploy
+branch changes template when its team merges it, so for the rollout the stack
+setting ``githubPerKeyVariables`` writes them too, under their former resource
+names and values (``per_key_variables``): an existing stack keeps them as they
+are, without replacement, old and new templates both work meanwhile, and the
+``up`` that turns the setting off deletes them (README: "Upgrading to one
+deploy-target variable"). A JSON object of a dozen short
 names is far below GitHub's 48 KB per variable ("Variables reference",
 limits for configuration variables). Sorted keys and no whitespace make the
 value byte-stable, so a no-op ``up`` plans no change to it, and a team that
@@ -59,6 +63,9 @@ class DeployEnvironmentsArgs:
     """environment → the ``CICD_DEPLOY_TARGET`` JSON (``deploy_target_json``: the union over the service's clouds)."""
     reviewer_team_ids: Sequence[pulumi.Input[int]]
     provider: github.Provider
+    per_key_variables: Mapping[str, Mapping[str, pulumi.Input[str]]] | None = None
+    """environment → variable → value: the per-key variables templates from before ``CICD_DEPLOY_TARGET`` read,
+    written beside it while ``githubPerKeyVariables`` is on (``per_key_variables``); ``None`` writes none."""
 
 
 class DeployEnvironments(pulumi.ComponentResource):
@@ -100,7 +107,27 @@ class DeployEnvironments(pulumi.ComponentResource):
                 value=args.deploy_targets[environment.name],
                 opts=in_github,
             )
+            per_key = args.per_key_variables[environment.name] if args.per_key_variables is not None else {}
+            for variable, value in sorted(per_key.items()):
+                github.ActionsEnvironmentVariable(
+                    per_key_resource_name(name, environment.name, variable),
+                    repository=repository,
+                    environment=github_environment.environment,
+                    variable_name=variable,
+                    value=value,
+                    opts=in_github,
+                )
         self.register_outputs({})
+
+
+def per_key_resource_name(component: str, environment: str, variable: str) -> str:
+    """The resource name a per-key variable had before ``CICD_DEPLOY_TARGET``; keeping it keeps its URN.
+
+    A different name would be a different URN: Pulumi would create the variable anew and delete the old one
+    at the end of the same ``up`` (create before delete), a needless write and, were the create to fail
+    midway, a window without it. ``-deploy-target`` cannot collide: no key is called ``DEPLOY_TARGET``.
+    """
+    return f"{component}-{environment}-{variable.lower().replace('_', '-')}"
 
 
 def github_branch_patterns(pattern: str) -> tuple[str, ...]:
@@ -130,3 +157,15 @@ def merged_deploy_target(values_by_cloud: Mapping[str, Mapping[str, str]]) -> st
             if merged.setdefault(key, value) != value:
                 raise ValueError(f"{key} differs between clouds ({cloud}: {value!r}, before: {merged[key]!r})")
     return json.dumps(merged, sort_keys=True, separators=(",", ":"))
+
+
+def per_key_variables(
+    targets: Mapping[str, pulumi.Output[dict[str, str]]], names: Mapping[str, Sequence[str]]
+) -> dict[str, pulumi.Output[str]]:
+    """One environment's per-key variables, one Output each from its clouds' dict Outputs (``names``: each cloud's
+    keys, known before deploy); a key two clouds share (``SERVICE_NAME``) appears once, as it always did."""
+    merged: dict[str, pulumi.Output[str]] = {}
+    for cloud, values in targets.items():
+        for variable in names[cloud]:
+            merged.setdefault(variable, values.apply(lambda resolved, key=variable: resolved[key]))
+    return merged

@@ -243,6 +243,12 @@ class StackSettings(_Frozen):
         default=False,
         description="Create the GitHub environments of services that deploy to GCP/Azure and write their variables.",
     )
+    github_per_key_variables: bool = Field(
+        default=False,
+        description="With githubEnvironments, also write the per-key variables (GCP_PROJECT_ID, SERVICE_NAME, ...) "
+        "that templates from before CICD_DEPLOY_TARGET read, under their former resource names: on during the "
+        "rollout of the new templates, then off (README: Upgrading to one deploy-target variable).",
+    )
     github_prod_reviewer_teams: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")], ...] = (
         Field(default=(), description="Team slugs whose approval production deploys on GCP/Azure wait for.")
     )
@@ -340,6 +346,11 @@ class StackSettings(_Frozen):
         if self.github_environments and not self.github_prod_reviewer_teams:
             raise ValueError(
                 "githubEnvironments needs githubProdReviewerTeams: production environments get required reviewers"
+            )
+        if self.github_per_key_variables and not self.github_environments:
+            raise ValueError(
+                "githubPerKeyVariables needs githubEnvironments: without it the platform writes no variable at all, "
+                "so there are no per-key variables to keep (on the manual path the team keeps or deletes its own)"
             )
         pools = [
             (env.gcp.project_id, env.gcp.workload_identity_pool_id) for env in self.environments if env.gcp is not None

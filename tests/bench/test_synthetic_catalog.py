@@ -92,3 +92,14 @@ def test_team_shards_hold_whole_teams_and_every_service_once(size, per_shard):
 def test_team_shards_refuse_an_empty_shard_size():
     with pytest.raises(ValueError, match="at least one service"):
         team_shards(reference_services(), 0)
+
+
+def test_a_fleet_over_codepipelines_default_quota_runs_with_the_quota_it_asked_for(tmp_path):
+    services = synthetic_catalog(1000)["services"]
+    assert "maxPipelinesPerRegion" not in synthetic_policy_config(services, 1000).get("quotas", {})
+    config = synthetic_policy_config(services, 4000)
+    assert config["quotas"]["maxPipelinesPerRegion"] == 4000
+    assert synthetic_policy_config(services, 4001)["quotas"]["maxPipelinesPerRegion"] == 5000
+    path = tmp_path / "policy-config.json"
+    path.write_text(json.dumps(config))
+    assert pack_config.load(path).properties_of("quotas")["maxPipelinesPerRegion"] == 4000

@@ -196,3 +196,16 @@ def test_catalog_round_trips_through_yaml(catalog_raw):
 def test_a_lambda_service_cannot_alarm_on_cpu(catalog_raw):
     service_entry(catalog_raw, "notifications")["health"]["cpu_percent"] = 80
     rejects(catalog_raw, "service 'notifications'", "Lambda functions have no CPU metric")
+
+
+def test_the_fast_yaml_parser_reads_every_project_file_as_the_pure_python_one_does():
+    from components.model import yaml_source
+
+    assert yaml_source._FastStrictLoader.__mro__[1] is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    project = Path(__file__).resolve().parents[2]
+    for path in [project / "catalog" / "services.yaml", *project.glob("Pulumi*.yaml")]:
+        text = path.read_text()
+        assert yaml_source.parse_yaml_text(text, path.name) == yaml.load(text, Loader=yaml_source._StrictLoader)
+    # Duplicate keys are refused on the fast path too, with the same located message.
+    with pytest.raises(PlatformInputError, match=r"line 3.*duplicate key 'a' \(first defined on line 2\)"):
+        yaml_source.parse_yaml_text("x:\n  a: 1\n  a: 2\n", "f.yaml")
