@@ -227,11 +227,17 @@ class ReleaseDay:
         return load_platform_inputs(stack_file["config"][f"cicd-platform:{CONFIG_KEY}"], stack, PROJECT_DIR)
 
     def __init__(
-        self, inputs: PlatformInputs, seed: int = 7, honour_gate: bool = True, strict_retry: bool = True
+        self,
+        inputs: PlatformInputs,
+        seed: int = 7,
+        honour_gate: bool = True,
+        strict_retry: bool = True,
+        until_first_violation: bool = False,
     ) -> None:
         self.inputs = inputs
         self.honour_gate = honour_gate
         self.strict_retry = strict_retry
+        self.until_first_violation = until_first_violation
         self._aws: Aws | None = None
         self.random = random.Random(seed)  # noqa: S311 - a reproducible day, not a secret
         self.queue: list[tuple[datetime, int, Callable[[], None]]] = []
@@ -299,6 +305,8 @@ class ReleaseDay:
                 break
             self.now = when
             action()
+            if self.until_first_violation and self.result.violations:
+                break  # the question was only whether the check can fail: the rest of the day cannot undo it
         if self.dora is not None:
             placements = [
                 (service.name, environment.name)
@@ -878,13 +886,23 @@ class _BuildApi:
         return {"build": {"id": f"{projectName}:{next(self.day.counter)}"}}
 
 
-def simulate(stack: str = "prod", seed: int = 7, honour_gate: bool = True, strict_retry: bool = True) -> DayResult:
+def simulate(
+    stack: str = "prod",
+    seed: int = 7,
+    honour_gate: bool = True,
+    strict_retry: bool = True,
+    until_first_violation: bool = False,
+) -> DayResult:
     """Run the day under moto and return what happened.
 
     ``honour_gate=False`` lets every deploy through whatever the gate says: the
     invariant check must then find violations (the proof that it can fail).
     ``strict_retry=False`` lets CodePipeline retry a stage its entry rule stopped
     (the API reference says it needs failed actions; the default follows it).
+    ``until_first_violation=True`` ends the day at the first violation of the
+    invariant (the rest of the day cannot take it back): a test that only asks
+    whether the check can fail need not pay for a whole day. The events up to
+    that moment are the same as in the whole day (same seed, same order).
     """
     inputs = ReleaseDay.inputs_of(stack)
     # Fake credentials for moto, restored afterwards; nothing leaves the process.
@@ -893,7 +911,7 @@ def simulate(stack: str = "prod", seed: int = 7, honour_gate: bool = True, stric
     os.environ.update(fake)
     try:
         with mock_aws():
-            day = ReleaseDay(inputs, seed, honour_gate, strict_retry)
+            day = ReleaseDay(inputs, seed, honour_gate, strict_retry, until_first_violation)
             provision(
                 day.settings,
                 coordination_graph_json(inputs),

@@ -3,16 +3,18 @@
 One full plan of the real catalog through the command (dev), compared byte for byte with the plan
 made in-process: that proves the command path (make, argument plumbing, the lean run, writing, the
 quick exit) changes nothing in what is planned, across processes with different hash seeds. The
-other cases only need the command's plumbing and exit codes, so they plan a one-service catalog;
+other cases (plan-diff too) only need the command's plumbing and exit codes, so they plan a one-service catalog;
 what the full prod plan contains is checked in-process (tests/offline_plan, tests/policies).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,22 @@ def one_service_catalog(directory: Path, name: str = "booking") -> Path:
     service.pop("depends_on", None)
     path = directory / "one-service.yaml"
     path.write_text(yaml.safe_dump({"services": [service]}))
+    return path
+
+
+def review_catalog() -> Path:
+    """The one-service catalog at a fixed path of this worktree's plan cache, written atomically.
+
+    A review's base plan is cached by commit, stack, and an absolute catalog's path and content: at a
+    fixed path, a second run of the test at the same commit reads the base from the cache, as a review
+    of the full catalog did, instead of planning it again in a new worktree.
+    """
+    directory = PROJECT_DIR / ".plan-cache" / "make-plan-test"
+    directory.mkdir(parents=True, exist_ok=True)
+    scratch = one_service_catalog(Path(tempfile.mkdtemp(dir=directory)))
+    path = directory / scratch.name
+    os.replace(scratch, path)
+    scratch.parent.rmdir()
     return path
 
 
@@ -73,11 +91,16 @@ def test_make_plan_writes_the_dev_plan_with_every_service_in_every_environment(m
 
 
 def test_make_plan_diff_reviews_the_working_tree_against_a_base_and_caches_the_base_plan(tmp_path):
-    """The base is the commit checked out: the review must run end to end (a clean tree reviews as no change)."""
+    """The base is the commit checked out: the review must run end to end (a clean tree reviews as no change).
+
+    The command is under test, not the fleet: both sides plan a one-service catalog (an absolute CATALOG is
+    used by the base too, and is part of the cache key).
+    """
     commit = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
     ).stdout.strip()
-    result = make("plan-diff", "BASE=HEAD", f"OUT={tmp_path}")
+    catalog = review_catalog()
+    result = make("plan-diff", "BASE=HEAD", f"CATALOG={catalog}", f"OUT={tmp_path}")
     assert result.returncode == 0, result.stderr
     assert f"Review of stack 'dev': HEAD ({commit[:12]}) → working tree\n" in result.stdout
     assert "## What changes against `HEAD (" in (tmp_path / "plan-dev.md").read_text(encoding="utf-8")
