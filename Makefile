@@ -55,7 +55,7 @@ plan-diff: $(VENV)/.runtime-installed
 test: $(VENV)/.dev-installed lint-workflows
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n auto --dist loadgroup -q --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadfile -q --durations=15 $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

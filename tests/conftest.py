@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,27 +25,6 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 def stack_settings(stack: str) -> dict[str, Any]:
     document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
     return document["config"]["cicd-platform:settings"]
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Make ``--dist loadgroup`` honour ``xdist_group`` again: without this, every group is silently ignored.
-
-    On each worker pytest-xdist 3.8 names a test's group by appending ``@<group>`` to ``item._nodeid``, and
-    the scheduler groups by that suffix. pytest 9.2 keeps a node's id in ``item._id`` (a ``NodeId``) and no
-    longer reads ``_nodeid``, so the suffix is lost and grouped tests are spread like any others, each worker
-    paying for the group's module and session fixtures (pytest-xdist issue #1386 "--dist=loadgroup silently
-    stops grouping on pytest main"; fix proposed in PR #1388). This runs after xdist's hook and copies the
-    suffixed id across; it does nothing where the two already agree (no xdist, no group, a fixed xdist).
-    """
-    try:
-        from _pytest.nodeid import NodeId
-    except ImportError:  # a pytest that still reads ``_nodeid``
-        return
-    for item in items:
-        legacy = getattr(item, "_nodeid", None)
-        if isinstance(legacy, str) and legacy != item.nodeid:
-            item._id = NodeId.parse(legacy)
 
 
 _SERVICE_MODELS = botocore.loaders.create_loader()
@@ -95,6 +75,19 @@ def prod_settings_raw() -> dict[str, Any]:
 
 def service_entry(catalog: dict[str, Any], name: str) -> dict[str, Any]:
     return next(entry for entry in catalog["services"] if entry["name"] == name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prod_plan_started_on_the_second_worker(request: pytest.FixtureRequest) -> None:
+    """Under xdist the second worker plans prod first while the first plans dev, instead of waiting for it.
+
+    Both workers' first plan-based tests ask for dev; whoever comes second would sit on the cache's lock
+    for the whole plan. Only when this session has a test that reads prod (a single test file may not).
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") != "gw1":
+        return
+    if any("prod_plan" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        shared_plan(PROJECT_DIR, "prod")
 
 
 @pytest.fixture(scope="session")

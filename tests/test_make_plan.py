@@ -23,8 +23,7 @@ import yaml
 from offline_plan.report import plan_document, write_plan
 from tests.conftest import PROJECT_DIR, service_entry
 
-# One xdist worker runs this module (make test: --dist loadgroup): the `make plan` two tests share runs once.
-pytestmark = pytest.mark.xdist_group("make-plan")
+# make test distributes whole files (--dist loadfile): the `make plan` two tests share runs once.
 
 
 def make(*args: str) -> subprocess.CompletedProcess[str]:

@@ -29,8 +29,7 @@ from tests.conftest import PROJECT_DIR, service_entry
 from tests.sharded_fleet import THREE_SHARDS, fleet_project
 from tests.shared_plans import shared_plan
 
-pytestmark = pytest.mark.xdist_group("sharded-fleet")
-"""One worker runs the module, so its session fixtures (the command planning a core and three shards) run once."""
+# make test distributes whole files (--dist loadfile): the command planning a core and three shards runs once.
 
 SHARD_STACKS = [f"prod-{shard['name']}" for shard in THREE_SHARDS]
 QUEUES = {

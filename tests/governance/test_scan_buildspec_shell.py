@@ -44,8 +44,8 @@ from tests.governance import codebuild
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASH = shutil.which("bash")
-# One xdist worker runs this module (make test: --dist loadgroup): each scan scenario is run once.
-pytestmark = [pytest.mark.skipif(BASH is None, reason="needs bash"), pytest.mark.xdist_group("scan-shell")]
+# make test distributes whole files (--dist loadfile): each scan scenario is run once.
+pytestmark = pytest.mark.skipif(BASH is None, reason="needs bash")
 COMMIT = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
 SONAR_URL = "https://sonar.bookwise.example"
 SONAR_SECRET, SONAR_TOKEN = "cicd/sonarqube-token", "squ_0123456789abcdef"

@@ -29,8 +29,7 @@ from offline_plan.report import plan_document
 from offline_plan.runner import Plan
 from tests.conftest import PROJECT_DIR
 
-# One xdist worker runs this module (make test: --dist loadgroup): the plan three tests watch is computed once.
-pytestmark = pytest.mark.xdist_group("lean-run")
+# make test distributes whole files (--dist loadfile): the plan three tests watch is computed once.
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,7 @@ import pytest
 
 from simulation.release_day import report, simulate
 
-# One xdist worker runs this module (make test: --dist loadgroup): each simulated day is computed once.
-pytestmark = pytest.mark.xdist_group("release-day")
+# make test distributes whole files (--dist loadfile): each simulated day is computed once.
 
 
 @pytest.fixture(scope="module")
