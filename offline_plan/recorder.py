@@ -19,7 +19,9 @@ the engine's JSON view); what the mocks receive is derived from that view
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +35,7 @@ from pulumi.runtime.settings import get_project, get_stack
 from pulumi.runtime.sync_await import _sync_await
 
 REDACTED = "[secret]"
+SETTLE_SECONDS = 30.0
 UNKNOWN = "[unknown]"
 
 
@@ -206,6 +209,7 @@ def sdk_inputs(wire: dict[str, Any]) -> Any:
     if rpc._special_sig_key in wire:
         if signature == rpc._special_secret_sig:
             return rpc.wrap_rpc_secret(_sdk_value(wire["value"]))
+        _handed_to_sdk.value = True  # it may have started tasks on this thread's loop: _settle_worker_loop
         return rpc.deserialize_properties(json_format.ParseDict(wire, struct_pb2.Struct()))
     output = {}
     for key, item in wire.items():
@@ -230,6 +234,30 @@ def _sdk_value(value: Any) -> Any:
     if value == rpc.UNKNOWN:
         return Unknown() if settings.is_dry_run() else None
     return value
+
+
+_handed_to_sdk = threading.local()
+"""Set on a worker thread when ``sdk_inputs`` handed a value (a resource reference, an asset…) to the SDK."""
+
+
+def _settle_worker_loop() -> None:
+    """Finish, on this worker thread, what reading a resource reference started on its loop.
+
+    The SDK reads a resource reference by constructing the resource, which starts a ``get`` task on
+    the current thread's loop and hands it to the runtime's RPC manager; the program's loop on the
+    main thread later awaits every task the manager holds, and awaiting an unfinished task of
+    another loop raises ("attached to a different loop"). Whether it had finished was a race with
+    the thread's next ``_sync_await``; here it always has. Only after a value went to the SDK:
+    ``asyncio.all_tasks`` walks every task of the process, too slow for every registration.
+    """
+    if not getattr(_handed_to_sdk, "value", False) or threading.current_thread() is threading.main_thread():
+        return  # nothing started here, or the program's own loop runs here and awaits its tasks itself
+    _handed_to_sdk.value = False
+    loop = asyncio.get_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    if pending:
+        # Bounded: a task that waits for the program's loop cannot finish here, and a plan must never hang on it.
+        loop.run_until_complete(asyncio.wait(pending, timeout=SETTLE_SECONDS))
 
 
 class RecordingMonitor(MockMonitor):
@@ -291,6 +319,7 @@ class RecordingMonitor(MockMonitor):
         )
         resource_id, state = self.mocks.new_resource(args)
         state_proto = _sync_await(rpc.serialize_properties(state, {}))
+        _settle_worker_loop()
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=state_proto)
 

@@ -197,3 +197,34 @@ def test_every_registration_of_a_real_fragment_reads_as_the_sdk_reads_it():
     assert {"aws:iam/role:Role", "aws:lambda/function:Function", "cicd:test:Holder"} <= set(DifferentialMonitor.checked)
     holder = next(r for r in monitor.recorded if r.type == "cicd:test:Holder")
     assert holder.inputs["target"].endswith("::differential-role"), "a resource reference is recorded by its URN"
+
+
+def test_what_reading_a_resource_reference_starts_on_a_worker_loop_is_finished_there():
+    """The program's loop cannot await a task of a worker thread's loop: the recorder finishes such tasks itself."""
+    import asyncio
+    import threading
+
+    from offline_plan import recorder
+
+    seen: dict[str, bool] = {}
+
+    async def a_get() -> None:  # as the SDK's get of a referenced resource: several turns of the loop
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    def on_a_worker() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        untouched = loop.create_task(a_get())
+        recorder._settle_worker_loop()  # nothing was handed to the SDK: left alone (and cheap)
+        seen["left alone"] = not untouched.done()
+        recorder._handed_to_sdk.value = True
+        recorder._settle_worker_loop()
+        seen["finished"] = untouched.done()
+        seen["flag cleared"] = recorder._handed_to_sdk.value is False
+        loop.close()
+
+    worker = threading.Thread(target=on_a_worker)
+    worker.start()
+    worker.join()
+    assert seen == {"left alone": True, "finished": True, "flag cleared": True}
