@@ -20,6 +20,7 @@ space, so the scan role never needs to write pipeline artifacts.
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -89,14 +90,8 @@ _BlockStrings.add_representer(
 def scan_buildspec(service: Service, inputs: PlatformInputs) -> str:
     """The scan buildspec for one service: its language's runtimes, token secrets, its report group."""
     settings = inputs.settings
-    spec: dict[str, Any] = yaml.safe_load(SCAN_BUILDSPEC.read_text(encoding="utf-8"))
-    spec["env"]["variables"]["SCAN_REPORT_PY_GZ"] = _embedded_script()
-    spec["phases"]["install"]["runtime-versions"] = {
-        **SCANNER_RUNTIMES,
-        **DAST_RUNTIMES,
-        **LANGUAGE_RUNTIMES[service.language],
-    }
     secrets: dict[str, str] = {}
+    variables: dict[str, str] = {}
     # A rotated secret holds JSON (the rotation function's shape): CodeBuild reads one key with ``name:key``.
     if settings.sonarqube:
         sonar = settings.sonarqube
@@ -104,16 +99,38 @@ def scan_buildspec(service: Service, inputs: PlatformInputs) -> str:
     if settings.snyk and settings.snyk.rotated:
         secrets["SNYK_CLIENT_ID"] = f"{settings.snyk.token_secret_name}:client_id"
         secrets["SNYK_CLIENT_SECRET"] = f"{settings.snyk.token_secret_name}:client_secret"
-        spec["env"]["variables"]["SNYK_API_URL"] = settings.snyk.api_url
+        variables["SNYK_API_URL"] = settings.snyk.api_url
     elif settings.snyk:
         secrets["SNYK_TOKEN"] = settings.snyk.token_secret_name
-    if secrets:
-        spec["env"]["secrets-manager"] = secrets
-    (placeholder,) = spec["reports"]
     report_group = naming.report_group_arn(
         settings.region, settings.tooling_account_id, naming.security_report_group_name(service.name)
     )
-    spec["reports"] = {report_group: spec["reports"][placeholder]}
+    rendered = _rendered_buildspec(service.language, tuple(secrets.items()), tuple(variables.items()))
+    return rendered.replace(REPORT_GROUP_KEY, report_group, 1)
+
+
+REPORT_GROUP_KEY = "cicd-report-group-of-this-service"
+"""Where the service's report group goes in a rendered buildspec: a plain YAML scalar, as its ARN is."""
+
+
+@functools.cache
+def _rendered_buildspec(
+    language: str, secrets: tuple[tuple[str, str], ...], variables: tuple[tuple[str, str], ...]
+) -> str:
+    """The buildspec of every service with this language and these settings, its report group left as a key.
+
+    Rendered once per kind, not per service: YAML's emitter over the embedded script is a tenth of a
+    service's plan time. The ARN then takes the key's place: both are plain scalars (an ARN has no
+    ``": "`` and starts with a letter), so the text is what dumping the ARN would have given.
+    """
+    spec: dict[str, Any] = yaml.safe_load(SCAN_BUILDSPEC.read_text(encoding="utf-8"))
+    spec["env"]["variables"]["SCAN_REPORT_PY_GZ"] = _embedded_script()
+    spec["env"]["variables"].update(variables)
+    spec["phases"]["install"]["runtime-versions"] = {**SCANNER_RUNTIMES, **DAST_RUNTIMES, **LANGUAGE_RUNTIMES[language]}
+    if secrets:
+        spec["env"]["secrets-manager"] = dict(secrets)
+    (placeholder,) = spec["reports"]
+    spec["reports"] = {REPORT_GROUP_KEY: spec["reports"][placeholder]}
     header = "".join(line + "\n" for line in SCAN_BUILDSPEC.read_text().splitlines() if line.startswith("#"))
     return header + yaml.dump(spec, Dumper=_BlockStrings, sort_keys=False, width=120)
 

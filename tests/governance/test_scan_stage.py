@@ -296,3 +296,24 @@ def test_no_dast_action_without_dast(dev_plan):
     quiet_dev = dev.model_copy(update={"scan": dev.scan.model_copy(update={"dast": False})})
     assert scans.verify_actions(service, quiet_dev, inputs, "booking-scan") == []
     assert len(scans.verify_actions(service, dev, inputs, "booking-scan")) == 1
+
+
+def test_services_of_one_language_share_a_rendering_but_each_keeps_its_own_report_group(dev_plan):
+    """The buildspec is rendered once per language and settings; the report group is each service's own."""
+    catalog, inputs = dev_plan.inputs.catalog, dev_plan.inputs
+    by_language: dict[str, list] = {}
+    for service in catalog.services:
+        by_language.setdefault(service.language, []).append(service)
+    first, second = next(services for services in by_language.values() if len(services) > 1)[:2]
+    texts = [scans.scan_buildspec(service, inputs) for service in (first, second)]
+    arns = [
+        naming.report_group_arn(
+            inputs.settings.region, inputs.settings.tooling_account_id, naming.security_report_group_name(service.name)
+        )
+        for service in (first, second)
+    ]
+    for text, arn in zip(texts, arns, strict=True):
+        assert list(yaml.safe_load(text)["reports"]) == [arn]
+        assert scans.REPORT_GROUP_KEY not in text
+    # Apart from the report group, the two texts are the same bytes: the shared rendering.
+    assert texts[0].replace(arns[0], "ARN") == texts[1].replace(arns[1], "ARN")
