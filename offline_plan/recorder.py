@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pulumi
 from google.protobuf import json_format, struct_pb2
 from pulumi.output import Unknown
 from pulumi.runtime import rpc, settings
@@ -36,6 +37,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 REDACTED = "[secret]"
 SETTLE_SECONDS = 30.0
+CANCEL_SECONDS = 1.0
 UNKNOWN = "[unknown]"
 
 
@@ -209,7 +211,7 @@ def sdk_inputs(wire: dict[str, Any]) -> Any:
     if rpc._special_sig_key in wire:
         if signature == rpc._special_secret_sig:
             return rpc.wrap_rpc_secret(_sdk_value(wire["value"]))
-        _handed_to_sdk.value = True  # it may have started tasks on this thread's loop: _settle_worker_loop
+        _note_tasks_before_sdk()  # it may start tasks on this thread's loop: _settle_worker_loop
         return rpc.deserialize_properties(json_format.ParseDict(wire, struct_pb2.Struct()))
     output = {}
     for key, item in wire.items():
@@ -237,27 +239,63 @@ def _sdk_value(value: Any) -> Any:
 
 
 _handed_to_sdk = threading.local()
-"""Set on a worker thread when ``sdk_inputs`` handed a value (a resource reference, an asset…) to the SDK."""
+"""On a worker thread, ``tasks_before``: the tasks its loop had when this registration first handed a value
+(a resource reference, an asset…) to the SDK; ``None`` (or unset) when nothing was handed since the last settle."""
+
+
+def _note_tasks_before_sdk() -> None:
+    """Remember, once per registration, which of this worker loop's tasks predate what the SDK is about to start.
+
+    Taken at the first hand-off, not at every registration's start: nothing between the two starts a task, and
+    ``asyncio.all_tasks`` walks every task of the process, too slow for every registration.
+    """
+    if threading.current_thread() is threading.main_thread() or _tasks_before() is not None:
+        return  # the program's loop awaits its own tasks; or this registration already took its snapshot
+    _handed_to_sdk.tasks_before = frozenset(asyncio.all_tasks(_ensure_event_loop()))
+
+
+def _tasks_before() -> frozenset[asyncio.Task[Any]] | None:
+    return getattr(_handed_to_sdk, "tasks_before", None)
 
 
 def _settle_worker_loop() -> None:
-    """Finish, on this worker thread, what reading a resource reference started on its loop.
+    """Finish, on this worker thread, what the SDK started on its loop during this registration.
 
     The SDK reads a resource reference by constructing the resource, which starts a ``get`` task on
     the current thread's loop and hands it to the runtime's RPC manager; the program's loop on the
     main thread later awaits every task the manager holds, and awaiting an unfinished task of
     another loop raises ("attached to a different loop"). Whether it had finished was a race with
-    the thread's next ``_sync_await``; here it always has. Only after a value went to the SDK:
-    ``asyncio.all_tasks`` walks every task of the process, too slow for every registration.
+    the thread's next ``_sync_await``; here it always has.
+
+    Only this registration's tasks are waited for, and at most ``SETTLE_SECONDS``: a task that waits
+    for the program's loop cannot finish here. Such a task is cancelled and named in a warning (the
+    plan's warnings, through the engine's log), and, being older than every later snapshot, never
+    waited for again: a stuck task costs one timeout, not one per later registration on this thread.
     """
-    if not getattr(_handed_to_sdk, "value", False) or threading.current_thread() is threading.main_thread():
-        return  # nothing started here, or the program's own loop runs here and awaits its tasks itself
-    _handed_to_sdk.value = False
+    before = _tasks_before()
+    if before is None:
+        return  # nothing was handed to the SDK since the last settle (always so on the main thread)
+    _handed_to_sdk.tasks_before = None
     loop = asyncio.get_event_loop()
-    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    if pending:
-        # Bounded: a task that waits for the program's loop cannot finish here, and a plan must never hang on it.
-        loop.run_until_complete(asyncio.wait(pending, timeout=SETTLE_SECONDS))
+    started = [task for task in asyncio.all_tasks(loop) if task not in before]
+    if not started:
+        return
+    _, stuck = loop.run_until_complete(asyncio.wait(started, timeout=SETTLE_SECONDS))
+    if not stuck:
+        return
+    for task in stuck:
+        task.cancel()
+    loop.run_until_complete(asyncio.wait(stuck, timeout=CANCEL_SECONDS))  # let the cancellations land
+    names = ", ".join(sorted(_task_name(task) for task in stuck))
+    pulumi.log.warn(
+        f"offline plan: {len(stuck)} task(s) the SDK started on a worker thread did not finish within "
+        f"{SETTLE_SECONDS:g} s and were cancelled: {names}"
+    )
+
+
+def _task_name(task: asyncio.Task[Any]) -> str:
+    coroutine = task.get_coro()
+    return getattr(coroutine, "__qualname__", None) or task.get_name()
 
 
 class RecordingMonitor(MockMonitor):

@@ -199,32 +199,121 @@ def test_every_registration_of_a_real_fragment_reads_as_the_sdk_reads_it():
     assert holder.inputs["target"].endswith("::differential-role"), "a resource reference is recorded by its URN"
 
 
-def test_what_reading_a_resource_reference_starts_on_a_worker_loop_is_finished_there():
-    """The program's loop cannot await a task of a worker thread's loop: the recorder finishes such tasks itself."""
+AN_ASSET = {rpc._special_sig_key: rpc._special_asset_sig, "text": "print('hi')\n"}
+"""A value ``sdk_inputs`` hands to the SDK (as it does a resource reference)."""
+
+
+def _on_a_worker(work: Any) -> Any:
+    """Run ``work(loop)`` as a registration runs: a worker thread with its own loop, in the program's context."""
     import asyncio
+    import contextvars
     import threading
+
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            result["value"] = work(loop)
+        finally:
+            loop.close()
+
+    context = contextvars.copy_context()
+    worker = threading.Thread(target=context.run, args=(run,))
+    worker.start()
+    worker.join()
+    return result["value"]
+
+
+def test_what_reading_a_resource_reference_starts_on_a_worker_loop_is_finished_there(monkeypatch):
+    """The program's loop cannot await a task of a worker thread's loop: the recorder finishes such tasks itself.
+
+    Only the tasks started since the registration handed a value to the SDK: an older one (left by an
+    earlier registration, here one still waiting) is not this registration's to wait for.
+    """
+    import asyncio
+    import time
 
     from offline_plan import recorder
 
-    seen: dict[str, bool] = {}
+    monkeypatch.setattr(recorder, "SETTLE_SECONDS", 5.0)
 
     async def a_get() -> None:  # as the SDK's get of a referenced resource: several turns of the loop
         for _ in range(3):
             await asyncio.sleep(0)
 
-    def on_a_worker() -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
+    async def waits(until: asyncio.Future[None]) -> None:
+        await until
+
+    def registrations(loop: asyncio.AbstractEventLoop) -> dict[str, bool]:
+        seen = {}
         untouched = loop.create_task(a_get())
         recorder._settle_worker_loop()  # nothing was handed to the SDK: left alone (and cheap)
         seen["left alone"] = not untouched.done()
-        recorder._handed_to_sdk.value = True
+        release = loop.create_future()
+        older = loop.create_task(waits(release))
+        sdk_inputs({"code": AN_ASSET})
+        started = loop.create_task(a_get())  # what the SDK starts while reading the value
+        began = time.perf_counter()
         recorder._settle_worker_loop()
-        seen["finished"] = untouched.done()
-        seen["flag cleared"] = recorder._handed_to_sdk.value is False
-        loop.close()
+        seen["finished"] = started.done() and untouched.done()
+        seen["older one not waited for"] = time.perf_counter() - began < 1.0 and not older.done()
+        seen["cleared"] = recorder._tasks_before() is None
+        release.set_result(None)
+        loop.run_until_complete(older)
+        return seen
 
-    worker = threading.Thread(target=on_a_worker)
-    worker.start()
-    worker.join()
-    assert seen == {"left alone": True, "finished": True, "flag cleared": True}
+    assert _on_a_worker(registrations) == {
+        "left alone": True,
+        "finished": True,
+        "older one not waited for": True,
+        "cleared": True,
+    }
+
+
+def test_a_task_that_cannot_finish_on_the_worker_costs_one_timeout_is_cancelled_and_named(monkeypatch, caplog):
+    """A task waiting for the program's loop never finishes on the worker: bounded once, not per registration.
+
+    Before, it stayed among the loop's tasks and every later registration that handed a value to the
+    SDK on that thread waited the full timeout for it again, without a word.
+    """
+    import asyncio
+    import logging
+    import time
+
+    from offline_plan import recorder
+
+    monkeypatch.setattr(recorder, "SETTLE_SECONDS", 0.3)
+    logger = logging.getLogger("test-settle")
+    mocks = AwsMocks(tooling_account_id="210987654321", region="eu-west-1")
+    pulumi.runtime.settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project="cicd-platform", stack="dev", preview=False, logger=logger)
+
+    async def waits_for_the_programs_loop(never: asyncio.Future[None]) -> None:
+        await never
+
+    def registrations(loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
+        sdk_inputs({"code": AN_ASSET})
+        stuck = loop.create_task(waits_for_the_programs_loop(loop.create_future()))
+        started = time.perf_counter()
+        recorder._settle_worker_loop()
+        first = time.perf_counter() - started
+        seconds = []
+        for _ in range(3):  # later registrations on the same thread, each handing a value to the SDK
+            sdk_inputs({"code": AN_ASSET})
+            quick = loop.create_task(asyncio.sleep(0))
+            started = time.perf_counter()
+            recorder._settle_worker_loop()
+            seconds.append(time.perf_counter() - started)
+            assert quick.done()
+        return {"first": first, "later": seconds, "cancelled": stuck.cancelled()}
+
+    with caplog.at_level(logging.WARNING, logger="test-settle"):
+        outcome = _on_a_worker(registrations)
+    assert outcome["first"] >= 0.3
+    assert max(outcome["later"]) < 0.1, "the stuck task was waited for again"
+    assert outcome["cancelled"]
+    warnings = [record.getMessage() for record in caplog.records if record.name == "test-settle"]
+    assert len(warnings) == 1, warnings
+    assert "waits_for_the_programs_loop" in warnings[0] and "cancelled" in warnings[0]
