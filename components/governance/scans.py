@@ -105,24 +105,38 @@ def scan_buildspec(service: Service, inputs: PlatformInputs) -> str:
     report_group = naming.report_group_arn(
         settings.region, settings.tooling_account_id, naming.security_report_group_name(service.name)
     )
-    rendered = _rendered_buildspec(service.language, tuple(secrets.items()), tuple(variables.items()))
-    return rendered.replace(REPORT_GROUP_KEY, report_group, 1)
+    rendered, key = _rendered_buildspec(service.language, tuple(secrets.items()), tuple(variables.items()))
+    return rendered.replace(key, report_group, 1)
 
 
 REPORT_GROUP_KEY = "cicd-report-group-of-this-service"
 """Where the service's report group goes in a rendered buildspec: a plain YAML scalar, as its ARN is."""
 
 
+def _report_group_key(values: tuple[str, ...]) -> str:
+    """``REPORT_GROUP_KEY``, lengthened until no settings value contains it.
+
+    A secret name or a Snyk URL may be any text its pattern admits, the key's own included: the
+    replace must find the key under ``reports:`` and nowhere else.
+    """
+    key = REPORT_GROUP_KEY
+    while any(key in value for value in values):
+        key += "-x"
+    return key
+
+
 @functools.cache
 def _rendered_buildspec(
     language: str, secrets: tuple[tuple[str, str], ...], variables: tuple[tuple[str, str], ...]
-) -> str:
-    """The buildspec of every service with this language and these settings, its report group left as a key.
+) -> tuple[str, str]:
+    """The buildspec of every service with this language and these settings, and the key its report group is.
 
     Rendered once per kind, not per service: YAML's emitter over the embedded script is a tenth of a
     service's plan time. The ARN then takes the key's place: both are plain scalars (an ARN has no
-    ``": "`` and starts with a letter), so the text is what dumping the ARN would have given.
+    ``": "`` and starts with a letter), so the text is what dumping the ARN would have given. The key
+    occurs in no settings value (``_report_group_key``), and once in the text, or this raises.
     """
+    key = _report_group_key(tuple(value for _, value in (*secrets, *variables)))
     spec: dict[str, Any] = yaml.safe_load(SCAN_BUILDSPEC.read_text(encoding="utf-8"))
     spec["env"]["variables"]["SCAN_REPORT_PY_GZ"] = _embedded_script()
     spec["env"]["variables"].update(variables)
@@ -130,9 +144,12 @@ def _rendered_buildspec(
     if secrets:
         spec["env"]["secrets-manager"] = dict(secrets)
     (placeholder,) = spec["reports"]
-    spec["reports"] = {REPORT_GROUP_KEY: spec["reports"][placeholder]}
+    spec["reports"] = {key: spec["reports"][placeholder]}
     header = "".join(line + "\n" for line in SCAN_BUILDSPEC.read_text().splitlines() if line.startswith("#"))
-    return header + yaml.dump(spec, Dumper=_BlockStrings, sort_keys=False, width=120)
+    rendered = header + yaml.dump(spec, Dumper=_BlockStrings, sort_keys=False, width=120)
+    if rendered.count(key) != 1:
+        raise RuntimeError(f"the report group key {key!r} occurs {rendered.count(key)} times in the scan buildspec")
+    return rendered, key
 
 
 def scan_actions(service: Service, environment: Environment, project_name: pulumi.Input[str]) -> list[Action]:

@@ -317,3 +317,37 @@ def test_services_of_one_language_share_a_rendering_but_each_keeps_its_own_repor
         assert scans.REPORT_GROUP_KEY not in text
     # Apart from the report group, the two texts are the same bytes: the shared rendering.
     assert texts[0].replace(arns[0], "ARN") == texts[1].replace(arns[1], "ARN")
+
+
+@pytest.mark.parametrize("where", ["token secret name", "api url"])
+def test_a_settings_value_containing_the_report_group_key_keeps_its_text_and_the_report_group_its_place(
+    dev_plan, where
+):
+    """The report group replaces the key under ``reports:``, never a secret name or URL that contains it.
+
+    Both values are user-controlled and their patterns admit the key's text; the first occurrence used
+    to be ``env:``'s, so ``SNYK_CLIENT_ID`` read a secret named after an ARN and every service reported
+    to one shared group named after the key.
+    """
+    key = scans.REPORT_GROUP_KEY
+    snyk = {
+        "tokenSecretName": key if where == "token secret name" else "cicd/snyk",
+        "tokenKind": "service-account-client-secret",
+        "orgId": "0b3c4d5e-6f70-4812-9a3b-4c5d6e7f8091",
+        "serviceAccountId": "1c2d3e4f-5061-4728-8a9b-0c1d2e3f4a5b",
+        "apiUrl": f"https://api.snyk.io/{key}" if where == "api url" else "https://api.snyk.io",
+    }
+    inputs = inputs_with(dev_plan, snyk=snyk)
+    service = inputs.catalog.service("booking")
+    spec = yaml.safe_load(scans.scan_buildspec(service, inputs))
+    secret = snyk["tokenSecretName"]
+    assert spec["env"]["secrets-manager"] == {
+        "SNYK_CLIENT_ID": f"{secret}:client_id",
+        "SNYK_CLIENT_SECRET": f"{secret}:client_secret",
+    }
+    assert spec["env"]["variables"]["SNYK_API_URL"] == snyk["apiUrl"]
+    settings = inputs.settings
+    arn = naming.report_group_arn(
+        settings.region, settings.tooling_account_id, naming.security_report_group_name(service.name)
+    )
+    assert list(spec["reports"]) == [arn]
