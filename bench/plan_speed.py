@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # the project, for its YAML reader
 from synthetic_catalog import (
     DEFAULT_PIPELINE_QUOTA,
     mix,
@@ -43,6 +44,8 @@ from synthetic_catalog import (
     synthetic_policy_config,
     team_shards,
 )
+
+from components.model.yaml_source import load_yaml_file, parse_yaml_text
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WORK_DIR = PROJECT_DIR / ".bench"
@@ -129,7 +132,7 @@ def write_inputs(size: int, stack: str = "dev") -> tuple[Path, Path]:
 
 
 def stack_settings(stack: str) -> dict[str, Any]:
-    stack_file = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
+    stack_file = load_yaml_file(PROJECT_DIR / f"Pulumi.{stack}.yaml", f"Pulumi.{stack}.yaml")
     return stack_file["config"]["cicd-platform:settings"]
 
 
@@ -148,7 +151,7 @@ def measure_sharded(size: int, stack: str, services_per_shard: int) -> Run:
     ``stack``'s with a ``shards`` section: the command is the one ``make plan`` runs, pointed at it.
     """
     catalog, config = write_inputs(size, stack)
-    raw = yaml.safe_load(catalog.read_text(encoding="utf-8"))
+    raw = parse_yaml_text(catalog.read_text(encoding="utf-8"), catalog.name)
     shards = team_shards(raw["services"], services_per_shard)
     project = WORK_DIR / f"sharded-{size}"
     project.mkdir(exist_ok=True)
@@ -156,7 +159,7 @@ def measure_sharded(size: int, stack: str, services_per_shard: int) -> Run:
         link = project / name
         if not link.is_symlink():
             link.symlink_to(PROJECT_DIR / name)
-    stack_file = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
+    stack_file = load_yaml_file(PROJECT_DIR / f"Pulumi.{stack}.yaml", f"Pulumi.{stack}.yaml")
     stack_file["config"]["cicd-platform:settings"]["shards"] = shards
     (project / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(stack_file, sort_keys=False), encoding="utf-8")
     out = WORK_DIR / f"out-{size}-sharded"
@@ -198,7 +201,7 @@ def every_feature_plan() -> dict[str, Any]:
     project.mkdir(exist_ok=True)
     for name in ("Pulumi.yaml", "__main__.py"):
         (project / name).write_text((PROJECT_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
-    stack = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text(encoding="utf-8"))
+    stack = load_yaml_file(PROJECT_DIR / "Pulumi.prod.yaml", "Pulumi.prod.yaml")
     stack["config"]["cicd-platform:settings"].update(EVERY_FEATURE)
     (project / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack), encoding="utf-8")
     command = [sys.executable, "-m", "offline_plan", "--project-dir", str(project), "--stack", "prod"]

@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import yaml
+from components.model.yaml_source import load_yaml_file
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 REFERENCE_CATALOG = PROJECT_DIR / "catalog" / "services.yaml"
@@ -36,7 +36,7 @@ _UNCHANGED_TARGET_FIELDS = {"platform", "container_port"}
 
 
 def reference_services() -> list[dict[str, Any]]:
-    return yaml.safe_load(REFERENCE_CATALOG.read_text(encoding="utf-8"))["services"]
+    return load_yaml_file(REFERENCE_CATALOG, "catalog/services.yaml")["services"]
 
 
 def _renamed(value: Any, suffix: str) -> Any:

@@ -67,7 +67,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
@@ -75,6 +74,7 @@ from components.model import branch_pattern
 from components.model.coordination_graph import coordination_graph_json
 from components.model.platform_inputs import PlatformInputs, load_platform_inputs
 from components.model.settings import CONFIG_KEY
+from components.model.yaml_source import load_yaml_file
 from components.pipeline.stages import SOURCE_ACTION, SOURCE_ARTIFACT, source_branch
 
 from .dora_day import DoraDay, DoraRecorder, markdown_table, summary_lines
@@ -223,7 +223,7 @@ class ReleaseDay:
 
     @staticmethod
     def inputs_of(stack: str) -> PlatformInputs:
-        stack_file = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
+        stack_file = load_yaml_file(PROJECT_DIR / f"Pulumi.{stack}.yaml", f"Pulumi.{stack}.yaml")
         return load_platform_inputs(stack_file["config"][f"cicd-platform:{CONFIG_KEY}"], stack, PROJECT_DIR)
 
     def __init__(

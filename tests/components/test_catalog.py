@@ -201,7 +201,7 @@ def test_a_lambda_service_cannot_alarm_on_cpu(catalog_raw):
 def test_the_fast_yaml_parser_reads_every_project_file_as_the_pure_python_one_does():
     from components.model import yaml_source
 
-    assert yaml_source._FastStrictLoader.__mro__[1] is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    assert issubclass(yaml_source._FastStrictLoader, yaml.CSafeLoader if yaml_source.LIBYAML else yaml.SafeLoader)
     project = Path(__file__).resolve().parents[2]
     for path in [project / "catalog" / "services.yaml", *project.glob("Pulumi*.yaml")]:
         text = path.read_text()
@@ -209,3 +209,97 @@ def test_the_fast_yaml_parser_reads_every_project_file_as_the_pure_python_one_do
     # Duplicate keys are refused on the fast path too, with the same located message.
     with pytest.raises(PlatformInputError, match=r"line 3.*duplicate key 'a' \(first defined on line 2\)"):
         yaml_source.parse_yaml_text("x:\n  a: 1\n  a: 2\n", "f.yaml")
+
+
+# What libyaml decides (components/model/yaml_source.py): the review of the parser switch found documents
+# the two parsers judge differently; each must get one answer, whichever parser is asked first.
+
+ACCEPTED_BY_LIBYAML = {
+    "tab after a colon": ("services:\n  - name:\tauth\n", [{"name": "auth"}]),
+    "trailing tab": ("services:\n  - name: auth\t\n", [{"name": "auth"}]),
+    "tab before a comment": ("services:\n  - name: auth\t# the login service\n", [{"name": "auth"}]),
+    "tab in a flow sequence": (
+        "services: [{name: auth},\t{name: billing}]\n",
+        [{"name": "auth"}, {"name": "billing"}],
+    ),
+    "'?' ending a flow plain scalar": (
+        "services: [{name: auth, description: why?}]\n",
+        [{"name": "auth", "description": "why?"}],
+    ),
+    "'#' right after a block indicator": (
+        "services:\n  - name: auth\n    description: |# note\n      text\n",
+        [{"name": "auth", "description": "text\n"}],
+    ),
+}
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="without libyaml the pure parser decides, and refuses these")
+@pytest.mark.parametrize("case", list(ACCEPTED_BY_LIBYAML))
+def test_what_libyaml_accepts_is_accepted_as_libyaml_reads_it(case):
+    from components.model import yaml_source
+
+    text, services = ACCEPTED_BY_LIBYAML[case]
+    with pytest.raises(yaml.YAMLError):
+        yaml.load(text, Loader=yaml_source._StrictLoader)
+    assert yaml.load(text, Loader=yaml_source._FastStrictLoader) == {"services": services}
+    assert yaml_source.parse_yaml_text(text, CATALOG) == {"services": services}
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="libyaml's verdicts")
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: 1\n\ufeffb: 2\n", r"line 2, column \d+: "),  # the pure parser reads a key '\ufeffb'
+        ("%FOO bar\n---\na: 1\n", r"line 1, column \d+: found unknown directive name"),  # the pure one ignores it
+        ('a: "\\ud800"\n', r"line 1, column \d+: found invalid Unicode character escape code"),  # pure builds one
+    ],
+)
+def test_what_libyaml_refuses_is_refused_with_its_own_located_error(text, message):
+    from components.model import yaml_source
+
+    with pytest.raises(yaml.YAMLError):
+        yaml.load(text, Loader=yaml_source._FastStrictLoader)
+    yaml.load(text, Loader=yaml_source._StrictLoader)
+    with pytest.raises(PlatformInputError, match=rf"^f\.yaml: invalid YAML at {message}"):
+        yaml_source.parse_yaml_text(text, "f.yaml")
+
+
+def test_a_document_both_parsers_refuse_gets_the_pure_parsers_message_naming_what_it_found():
+    """libyaml says only "found character that cannot start any token"; the pure parser names the tab."""
+    from components.model import yaml_source
+
+    with pytest.raises(PlatformInputError, match=r"^f\.yaml: invalid YAML at line 3, column 1: found character '\\t'"):
+        yaml_source.parse_yaml_text("services:\n  - name: auth\n\tdescription: x\n", "f.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 2000 + "]" * 2000, r"line 1, column \d+: "),  # libyaml: too deep; the pure parser: RecursionError
+        ("{a: " * 2000 + "1" + "}" * 2000, r"line 1, column \d+: "),
+        ("".join("  " * level + "a:\n" for level in range(3000)), r"line \d+, column \d+: "),
+        ("{a: " * 300 + "1" + "}" * 300, r"line 1, column \d+: nested 300 levels deep"),  # built by recursion
+        ('a: "\\U00110000"\n', r"line 1, column \d+: "),  # the pure scanner: ValueError from chr()
+        ("a: 2001-02-30\n", r"line 1, column 4: cannot read this value \(day is out of range for month\)"),
+        ("a: !!int\n", r"line 1, column 4: cannot read this value"),
+        ("? [a, b]\n: 1\n", r"line 1, column 3: a key must be a plain value, not a list"),
+        ("{[a]: 1}\n", r"line 1, column 2: a key must be a plain value, not a list"),
+    ],
+)
+def test_a_document_no_parser_can_read_gets_a_located_error_never_a_traceback(text, message):
+    from components.model import yaml_source
+
+    with pytest.raises(PlatformInputError, match=rf"^f\.yaml: invalid YAML at {message}"):
+        yaml_source.parse_yaml_text(text, "f.yaml")
+
+
+def test_a_duplicate_key_is_located_on_its_line_by_either_parser():
+    from components.model import yaml_source
+
+    text = "services:\n  - \n    name: a\n    x: 1\n    name: b\n"
+    expected = r"line 5, column 5: duplicate key 'name' \(first defined on line 3\)"
+    with pytest.raises(PlatformInputError, match=expected):
+        yaml_source.parse_yaml_text(text, "f.yaml")
+    for loader in (yaml_source._FastStrictLoader, yaml_source._StrictLoader):
+        with pytest.raises(yaml.constructor.ConstructorError, match="line 5"):
+            yaml.load(text, Loader=loader)
