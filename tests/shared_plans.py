@@ -152,9 +152,14 @@ def _write_atomically(path: Path, content: bytes) -> None:
         raise
 
 
+def cache_enabled() -> bool:
+    """Off with ``CICD_PLAN_CACHE=off`` (or 0, false, no): every process then plans afresh."""
+    return os.environ.get(SWITCH_VARIABLE, "").lower() not in ("off", "0", "false", "no")
+
+
 def shared_plan(project_dir: Path, stack: str, catalog: str | None = None) -> Plan:
     """``run_plan(project_dir, stack, catalog)``, computed once for all workers and sessions with these inputs."""
-    if os.environ.get(SWITCH_VARIABLE, "").lower() in ("off", "0", "false", "no"):
+    if not cache_enabled():
         return run_plan(project_dir, stack, catalog)
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     key = fingerprint(stack, project_dir, catalog)

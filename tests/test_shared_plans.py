@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -177,3 +178,44 @@ def test_only_the_most_recently_used_plans_are_kept(project, monkeypatch):
         time.sleep(0.01)  # distinct modification times
     assert len(list(shared_plans.CACHE_DIR.glob("plan-dev-*.pickle"))) == 2
     assert len(list(shared_plans.CACHE_DIR.glob("plan-dev-*.lock"))) == 2
+
+
+class _PlanCalls:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.stacks: list[str] = []
+        self.error = error
+
+    def __call__(self, project_dir: Path, stack: str) -> None:
+        self.stacks.append(stack)
+        if self.error is not None:
+            raise self.error
+
+
+READS_PROD = [SimpleNamespace(fixturenames=["dev_plan"]), SimpleNamespace(fixturenames=["prod_plan"])]
+
+
+def test_the_second_worker_plans_prod_early_only_into_the_cache(monkeypatch):
+    """Without the cache the early plan would be thrown away and ``prod_plan`` would plan prod again."""
+    from tests.conftest import start_prod_plan_early
+
+    calls = _PlanCalls()
+    monkeypatch.delenv(shared_plans.SWITCH_VARIABLE, raising=False)
+    start_prod_plan_early("gw1", READS_PROD, plan=calls)
+    start_prod_plan_early("gw0", READS_PROD, plan=calls)
+    start_prod_plan_early(None, READS_PROD, plan=calls)
+    start_prod_plan_early("gw1", READS_PROD[:1], plan=calls)  # nothing on this worker reads prod
+    assert calls.stacks == ["prod"]
+    for off in ("off", "0", "false", "no"):
+        monkeypatch.setenv(shared_plans.SWITCH_VARIABLE, off)
+        start_prod_plan_early("gw1", READS_PROD, plan=calls)
+    assert calls.stacks == ["prod"]
+
+
+def test_a_prod_plan_that_fails_early_is_left_to_the_tests_that_read_prod(monkeypatch):
+    """The autouse fixture must not error every test of the worker: ``prod_plan`` raises it again where it matters."""
+    from tests.conftest import start_prod_plan_early
+
+    monkeypatch.delenv(shared_plans.SWITCH_VARIABLE, raising=False)
+    calls = _PlanCalls(RuntimeError("prod cannot be planned"))
+    start_prod_plan_early("gw1", READS_PROD, plan=calls)
+    assert calls.stacks == ["prod"]
