@@ -63,6 +63,8 @@ TARGET_SHARDED_SECONDS_AT_200 = 30
 TARGET_PEAK_GB = 2.5
 TARGET_PER_RESOURCE_DRIFT = 0.15
 TARGET_RESOURCES_PER_SERVICE = 60
+ONE_STACK_PEAK_GB_AT_1000 = 5.4
+"""The one-stack 1,000-service plan's resident set when it was stopped (docs/BENCHMARKS.md history, commit 5909277)."""
 
 EVERY_FEATURE = {
     "configRules": True,
@@ -89,6 +91,13 @@ class Run:
     """User plus system CPU time of the whole process tree (every shard process included)."""
     shards: int = 0
     """0 for one whole stack; else how many shard stacks the fleet was split into (planned after its core)."""
+    pipeline_quota: int | None = None
+    """``quotas.maxPipelinesPerRegion`` where the run raised it above the pack's (``synthetic_policy_config``)."""
+
+    @property
+    def counted(self) -> bool:
+        """Exit 0: no mandatory finding. A plan that exits 1 is not a fleet ``make plan`` accepts."""
+        return self.exit_code == 0
 
     @property
     def resources(self) -> int:
@@ -131,6 +140,12 @@ def write_inputs(size: int, stack: str = "dev") -> tuple[Path, Path]:
     return catalog, config
 
 
+def raised_pipeline_quota(config: Path) -> int | None:
+    """The pipeline quota a synthetic pack configuration raised, if it did."""
+    quota = json.loads(config.read_text(encoding="utf-8")).get("quotas", {}).get("maxPipelinesPerRegion")
+    return int(quota) if quota is not None else None
+
+
 def stack_settings(stack: str) -> dict[str, Any]:
     stack_file = load_yaml_file(PROJECT_DIR / f"Pulumi.{stack}.yaml", f"Pulumi.{stack}.yaml")
     return stack_file["config"]["cicd-platform:settings"]
@@ -141,7 +156,9 @@ def measure(size: int, stack: str) -> Run:
     out = WORK_DIR / f"out-{size}"
     command = ["make", "--no-print-directory", "plan", f"STACK={stack}", f"CATALOG={catalog}"]
     command += [f"POLICY_CONFIG={config}", f"OUT={out}"]
-    return run_plan_command(command, size, stack, out)
+    run = run_plan_command(command, size, stack, out)
+    run.pipeline_quota = raised_pipeline_quota(config)
+    return run
 
 
 def measure_sharded(size: int, stack: str, services_per_shard: int) -> Run:
@@ -167,6 +184,7 @@ def measure_sharded(size: int, stack: str, services_per_shard: int) -> Run:
     command += ["--stack", stack, "--catalog", str(catalog), "--policy-config", str(config), "--out", str(out)]
     run = run_plan_command(command, size, stack, out)
     run.shards = len(shards)
+    run.pipeline_quota = raised_pipeline_quota(config)
     return run
 
 
@@ -296,7 +314,7 @@ def render(runs: list[Run], features: dict[str, Any], profiled: dict[str, Any] |
         "benchmark; each row gives the 1/5/15-minute load average before and after its run. "
         f"On {info['cores']} cores a load above {info['cores']} means the plan waited for the CPU, "
         "so its wall time is longer than on an idle machine: read the wall times as upper bounds, and "
-        "compare sizes by the program phase per registration rather than by wall time.",
+        "compare sizes by *CPU ms/resource* (in both tables, one stack or sharded) rather than by wall time.",
         "",
         f"## Figures (stack `{stack}`, one stack, one `make plan` process per row)",
         "",
@@ -348,7 +366,9 @@ def render(runs: list[Run], features: dict[str, Any], profiled: dict[str, Any] |
         "*merge s*); *registrations* counts everything the program registers (cloud resources, components, "
         "providers, the stack); *ms/resource* is wall time per cloud resource, *CPU ms/resource* CPU time per "
         "cloud resource (the fair comparison between one process and several in parallel); *peak MB* is the "
-        "largest resident set of any one process; *exit* 0 means no mandatory finding.",
+        "largest resident set of any one process (not the sum of those alive at once: a sharded fleet's parent "
+        "and its shard processes run together); *exit* 0 means no mandatory finding, 1 a mandatory finding "
+        "(such a row is marked in the targets, never counted as met).",
         "",
         *render_targets(runs, features),
         "",
@@ -364,27 +384,35 @@ def render(runs: list[Run], features: dict[str, Any], profiled: dict[str, Any] |
 def render_targets(runs: list[Run], features: dict[str, Any]) -> list[str]:
     whole = {run.services: run for run in runs if not run.shards}
     sharded = {run.services: run for run in runs if run.shards}
-    lines = ["## Against the targets", ""]
+    lines = [
+        "## Against the targets",
+        "",
+        "The 1,000-service fleet is planned in shards only because one process would exceed the memory target: "
+        f"planned as one stack it had reached {ONE_STACK_PEAK_GB_AT_1000} GB when it was stopped (a one-stack row "
+        "is still available: `--sizes 24 200 1000`). Linearity is judged on CPU time per cloud resource, not "
+        "wall time: a sharded fleet spends its wall time on two cores at once, which would flatter it. A row "
+        "whose plan exits non-zero has a mandatory finding: it is named as such below, never counted as met.",
+        "",
+    ]
     for run in (whole.get(1000), sharded.get(1000)):
         if run is not None:
-            verdict = "met" if run.wall_seconds < TARGET_SECONDS_AT_1000 else "not met"
             how = f"in {run.shards} shards" if run.shards else "as one stack"
+            if run.pipeline_quota is not None:
+                how += f", with `quotas.maxPipelinesPerRegion` raised to {run.pipeline_quota}"
             lines.append(
                 f"- 1,000 services under {TARGET_SECONDS_AT_1000 // 60} minutes ({how}): {run.wall_seconds:.0f} s, "
-                f"{verdict}."
+                f"{verdict(run, run.wall_seconds < TARGET_SECONDS_AT_1000)}."
             )
     if 200 in sharded:
         run = sharded[200]
-        verdict = "met" if run.wall_seconds < TARGET_SHARDED_SECONDS_AT_200 else "not met"
         lines.append(
             f"- 200 services under {TARGET_SHARDED_SECONDS_AT_200} s with shards in parallel ({run.shards} shards): "
-            f"{run.wall_seconds:.1f} s, {verdict}."
+            f"{run.wall_seconds:.1f} s, {verdict(run, run.wall_seconds < TARGET_SHARDED_SECONDS_AT_200)}."
         )
     peak = max(runs, key=lambda run: run.peak_rss_mb)
-    verdict = "met" if peak.peak_rss_mb < TARGET_PEAK_GB * 1024 else "not met"
     lines.append(
         f"- At most {TARGET_PEAK_GB} GB per process: largest {peak.peak_rss_mb / 1024:.2f} GB at {peak.services} "
-        f"services{' (sharded)' if peak.shards else ''}, {verdict}."
+        f"services{' (sharded)' if peak.shards else ''}, {verdict(peak, peak.peak_rss_mb < TARGET_PEAK_GB * 1024)}."
     )
     largest = max(runs, key=lambda run: (run.services, -run.shards))
     if 24 in whole and largest.services > 24:
@@ -392,11 +420,11 @@ def render_targets(runs: list[Run], features: dict[str, Any]) -> list[str]:
         # The target is linearity: a resource must not cost more in a larger fleet. CPU time, not wall time, so a
         # fleet planned in parallel is not flattered by its second core; cheaper is met too (fixed costs spread).
         drift = largest.cpu_ms_per_resource / small.cpu_ms_per_resource - 1
-        verdict = "met" if drift <= TARGET_PER_RESOURCE_DRIFT else "not met"
         how = f", {largest.shards} shards" if largest.shards else ""
         lines.append(
             f"- CPU ms per resource at {largest.services}{how} within {TARGET_PER_RESOURCE_DRIFT:.0%} of that at 24: "
-            f"{largest.cpu_ms_per_resource:.2f} vs {small.cpu_ms_per_resource:.2f} ({drift:+.0%}), {verdict}."
+            f"{largest.cpu_ms_per_resource:.2f} vs {small.cpu_ms_per_resource:.2f} ({drift:+.0%}), "
+            f"{verdict(largest, drift <= TARGET_PER_RESOURCE_DRIFT, small)}."
         )
     every = {name: n for name, n in features["resourcesByService"].items() if name != SHARED}
     over = sorted(name for name, count in every.items() if count > TARGET_RESOURCES_PER_SERVICE)
@@ -412,6 +440,15 @@ def render_targets(runs: list[Run], features: dict[str, Any]) -> list[str]:
         )
     )
     return lines
+
+
+def verdict(run: Run, met: bool, *others: Run) -> str:
+    """ "met" or "not met"; a figure from a plan that exits non-zero (a mandatory finding) is not met whatever it is."""
+    failed = [other for other in (run, *others) if not other.counted]
+    if failed:
+        where = ", ".join(f"{other.services}{' sharded' if other.shards else ''}" for other in failed)
+        return f"not met: the plan exits {failed[0].exit_code} with a mandatory finding (at {where} services)"
+    return "met" if met else "not met"
 
 
 def render_mix(runs: list[Run]) -> list[str]:
