@@ -211,7 +211,7 @@ def sdk_inputs(wire: dict[str, Any]) -> Any:
     if rpc._special_sig_key in wire:
         if signature == rpc._special_secret_sig:
             return rpc.wrap_rpc_secret(_sdk_value(wire["value"]))
-        _note_tasks_before_sdk()  # it may start tasks on this thread's loop: _settle_worker_loop
+        _record_tasks_the_sdk_starts()  # it may start tasks on this thread's loop: _settle_worker_loop
         return rpc.deserialize_properties(json_format.ParseDict(wire, struct_pb2.Struct()))
     output = {}
     for key, item in wire.items():
@@ -239,23 +239,34 @@ def _sdk_value(value: Any) -> Any:
 
 
 _handed_to_sdk = threading.local()
-"""On a worker thread, ``tasks_before``: the tasks its loop had when this registration first handed a value
-(a resource reference, an asset…) to the SDK; ``None`` (or unset) when nothing was handed since the last settle."""
+"""On a worker thread, ``started``: the tasks its loop was asked to create since this registration first handed a
+value (a resource reference, an asset…) to the SDK; ``None`` (or unset) when nothing was handed since the last
+settle. ``factory`` is the loop's task factory from before, put back at the settle."""
 
 
-def _note_tasks_before_sdk() -> None:
-    """Remember, once per registration, which of this worker loop's tasks predate what the SDK is about to start.
+def _record_tasks_the_sdk_starts() -> None:
+    """From the first hand-off of a registration to its settle, note every task created on this worker's loop.
 
-    Taken at the first hand-off, not at every registration's start: nothing between the two starts a task, and
-    ``asyncio.all_tasks`` walks every task of the process, too slow for every registration.
+    A task factory, not a before/after diff of ``asyncio.all_tasks``: that walks every task of the
+    process (tens of milliseconds in a fleet's plan), and the SDK creates its tasks through the loop.
     """
-    if threading.current_thread() is threading.main_thread() or _tasks_before() is not None:
-        return  # the program's loop awaits its own tasks; or this registration already took its snapshot
-    _handed_to_sdk.tasks_before = frozenset(asyncio.all_tasks(_ensure_event_loop()))
+    if threading.current_thread() is threading.main_thread() or _tasks_started() is not None:
+        return  # the program's loop awaits its own tasks; or this registration is already recording
+    loop = _ensure_event_loop()
+    started: list[asyncio.Task[Any]] = []
+    factory = loop.get_task_factory()
+
+    def recording(loop: asyncio.AbstractEventLoop, coro: Any, **options: Any) -> asyncio.Task[Any]:
+        task = factory(loop, coro, **options) if factory else asyncio.Task(coro, loop=loop, **options)
+        started.append(task)
+        return task
+
+    loop.set_task_factory(recording)
+    _handed_to_sdk.started, _handed_to_sdk.factory = started, factory
 
 
-def _tasks_before() -> frozenset[asyncio.Task[Any]] | None:
-    return getattr(_handed_to_sdk, "tasks_before", None)
+def _tasks_started() -> list[asyncio.Task[Any]] | None:
+    return getattr(_handed_to_sdk, "started", None)
 
 
 def _settle_worker_loop() -> None:
@@ -269,18 +280,19 @@ def _settle_worker_loop() -> None:
 
     Only this registration's tasks are waited for, and at most ``SETTLE_SECONDS``: a task that waits
     for the program's loop cannot finish here. Such a task is cancelled and named in a warning (the
-    plan's warnings, through the engine's log), and, being older than every later snapshot, never
-    waited for again: a stuck task costs one timeout, not one per later registration on this thread.
+    plan's warnings, through the engine's log); no later registration waits for it again, so a stuck
+    task costs one timeout, not one per later registration on this thread.
     """
-    before = _tasks_before()
-    if before is None:
+    started = _tasks_started()
+    if started is None:
         return  # nothing was handed to the SDK since the last settle (always so on the main thread)
-    _handed_to_sdk.tasks_before = None
+    _handed_to_sdk.started = None
     loop = asyncio.get_event_loop()
-    started = [task for task in asyncio.all_tasks(loop) if task not in before]
-    if not started:
+    loop.set_task_factory(_handed_to_sdk.factory)
+    pending = [task for task in started if not task.done()]
+    if not pending:
         return
-    _, stuck = loop.run_until_complete(asyncio.wait(started, timeout=SETTLE_SECONDS))
+    _, stuck = loop.run_until_complete(asyncio.wait(pending, timeout=SETTLE_SECONDS))
     if not stuck:
         return
     for task in stuck:

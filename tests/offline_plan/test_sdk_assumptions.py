@@ -259,7 +259,7 @@ def test_what_reading_a_resource_reference_starts_on_a_worker_loop_is_finished_t
         recorder._settle_worker_loop()
         seen["finished"] = started.done() and untouched.done()
         seen["older one not waited for"] = time.perf_counter() - began < 1.0 and not older.done()
-        seen["cleared"] = recorder._tasks_before() is None
+        seen["cleared"] = recorder._tasks_started() is None
         release.set_result(None)
         loop.run_until_complete(older)
         return seen
