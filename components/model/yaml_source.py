@@ -8,17 +8,20 @@ document, however broken, ends in a traceback.
 Which documents are accepted is libyaml's decision wherever PyYAML was built with
 it (its wheels are; ``LIBYAML`` says): YAML 1.1 as libyaml reads it, PyYAML's
 constructors on top. That is a little wider than PyYAML's pure-Python parser, which
-decided alone before: a tab after a colon, before a comment or at a line's end, and
-a few such tab placements it refused, are accepted. What libyaml refuses is refused,
-even where the pure parser would have read something (an unknown ``%`` directive, a
-byte-order mark mid-document, ``"\\ud800"``). The pure parser only words the error
-better (it names the character it found), and only where it fails on the same line;
-otherwise libyaml's own located error is reported. Without libyaml the pure parser
-is authoritative, and a few tab placements above are refused there.
+decided alone before: a few tab placements it refused are accepted (after a colon,
+before a comment, at a line's end, between flow items), as are a ``?`` ending a plain
+scalar in a flow collection and a comment right after a block scalar's ``|``. Where
+both accept, the values are the same (a differential fuzz of about 1.9 M ASCII
+documents found no difference). What libyaml refuses is refused, even where the pure
+parser would have read something (an unknown ``%`` directive, a byte-order mark
+mid-document, ``"\ud800"``). The pure parser only words the error better (it names
+the character it found), and only where it fails on the same line; otherwise, or if
+it crashes, libyaml's own located error is reported. Without libyaml the pure parser
+is authoritative, and the additions above are refused.
 
-Every other reader of the same user-edited files (the catalog, ``Pulumi.<stack>.yaml``)
-goes through ``load_yaml_file``/``parse_yaml_text``, so a tool never crashes on a file
-the plan accepted.
+The project's tools that read the same user-edited files (the catalog,
+``Pulumi.<stack>.yaml``: offline_plan, preflight, bench, simulation) go through
+``load_yaml_file``/``parse_yaml_text``, so none crashes on a file the plan accepted.
 """
 
 from __future__ import annotations
