@@ -209,7 +209,8 @@ def sdk_inputs(wire: dict[str, Any]) -> Any:
     if rpc._special_sig_key in wire:
         if signature == rpc._special_secret_sig:
             return rpc.wrap_rpc_secret(_sdk_value(wire["value"]))
-        _handed_to_sdk.value = True  # it may have started tasks on this thread's loop: _settle_worker_loop
+        if _RESOURCE_REFERENCE in json.dumps(wire):
+            _handed_to_sdk.value = True  # reading it starts a task on this thread's loop: _settle_worker_loop
         return rpc.deserialize_properties(json_format.ParseDict(wire, struct_pb2.Struct()))
     output = {}
     for key, item in wire.items():
@@ -237,7 +238,10 @@ def _sdk_value(value: Any) -> Any:
 
 
 _handed_to_sdk = threading.local()
-"""Set on a worker thread when ``sdk_inputs`` handed a value (a resource reference, an asset…) to the SDK."""
+"""Set on a worker thread when ``sdk_inputs`` handed the SDK a value holding a resource reference."""
+_RESOURCE_REFERENCE = rpc._special_resource_sig
+"""Only reading a resource reference starts a task (assets, archives and output values do not): the platform's
+Lambda code archives go to the SDK too, and ``asyncio.all_tasks`` walks every task of the process."""
 
 
 def _settle_worker_loop() -> None:
@@ -258,6 +262,48 @@ def _settle_worker_loop() -> None:
     if pending:
         # Bounded: a task that waits for the program's loop cannot finish here, and a plan must never hang on it.
         loop.run_until_complete(asyncio.wait(pending, timeout=SETTLE_SECONDS))
+
+
+def _state_struct(request_object: Any, inputs: dict[str, Any], state: dict[str, Any]) -> Any:
+    """The response's state as ``rpc.serialize_properties(state)`` gives it, re-serialising only what the mocks added.
+
+    A mock's state is its inputs plus a few computed outputs (an ARN, an id, ``tagsAll``): every
+    input it returns unchanged is already serialised in the request, so the request's struct is
+    copied (in C) and only the rest goes through the SDK's serialiser, which was an eighth of a
+    plan. Copied are plain values only (no null, unknown, secret or other special object anywhere
+    in them): reading those, the SDK drops, hoists or rewraps, so they are serialised again as the
+    SDK's own path would (``tests/offline_plan/test_sdk_assumptions.py`` holds the two paths equal).
+    """
+    fields = request_object.fields
+    changed = {
+        key: value
+        for key, value in state.items()
+        if key not in inputs or value is not inputs[key] or key not in fields or not _plain(fields[key])
+    }
+    if len(changed) == len(state):
+        return _sync_await(rpc.serialize_properties(state, {}))
+    struct = struct_pb2.Struct()
+    struct.CopyFrom(request_object)
+    for key in [key for key in struct.fields if key not in state or key in changed]:
+        del struct.fields[key]
+    if changed:
+        struct.MergeFrom(_sync_await(rpc.serialize_properties(changed, {})))
+    return struct
+
+
+def _plain(value: Any) -> bool:
+    """A protobuf ``Value`` holding only strings, numbers, booleans, lists and objects without a signature key."""
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value != rpc.UNKNOWN
+    if kind in ("number_value", "bool_value"):
+        return True
+    if kind == "list_value":
+        return all(_plain(item) for item in value.list_value.values)
+    if kind == "struct_value":
+        entries = value.struct_value.fields
+        return rpc._special_sig_key not in entries and all(_plain(item) for item in entries.values())
+    return False  # null, or nothing set
 
 
 class RecordingMonitor(MockMonitor):
@@ -318,7 +364,7 @@ class RecordingMonitor(MockMonitor):
             transforms=_resolve_callbacks(request.transforms),
         )
         resource_id, state = self.mocks.new_resource(args)
-        state_proto = _sync_await(rpc.serialize_properties(state, {}))
+        state_proto = _state_struct(request.object, args.inputs, state)
         _settle_worker_loop()
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=state_proto)
