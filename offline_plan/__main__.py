@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from .markdown_report import write_report
     from .report import plan_document, render_summary, write_guardrail_scp, write_plan
     from .runner import run_plan
-    from .shards import plan_fleet, render_fleet, write_shard_plans
+    from .shards import plan_fleet, render_fleet
 
     out_dir = args.out or args.project_dir / "out"
     policy_config = args.policy_config or pack_config.DEFAULT_PATH
@@ -86,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     path = write_plan(document, out_dir)
     print(render_summary(plan, document["summary"], path))
     if fleet is not None:
-        write_shard_plans(fleet, out_dir)
         print(render_fleet(fleet, out_dir))
     print(f"report -> {write_report(document, out_dir)}")
     scp_path = write_guardrail_scp(document, out_dir)

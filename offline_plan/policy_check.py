@@ -22,7 +22,7 @@ from typing import Any
 
 from policies import pack_config
 from policies.rules import RESOURCE_RULES, STACK_RULES, UNKNOWN, PolicyResource, ResourceRule, StackRule
-from policies.rules.base import is_unknown
+from policies.rules.base import is_unknown, shared_derivations
 
 from .recorder import RecordedResource, mask_secrets, secret_fragments
 
@@ -86,22 +86,23 @@ def evaluate(
         return mask_secrets(message, secrets) if secrets else message
 
     violations: list[Violation] = []
-    for rule in resource_rules:
-        level = config.level_of(rule.name, rule.level)
-        if level == "disabled":
-            continue
-        settings = config.properties_of(rule.name)
-        violations += [
-            Violation(rule.name, level, view.urn, shown(message, view.urn), rule.remediation)
-            for view in views
-            for message in rule.violations(view.type, view.props, settings)
-        ]
-    for rule in stack_rules:
-        level = config.level_of(rule.name, rule.level)
-        if level == "disabled":
-            continue
-        violations += [
-            Violation(rule.name, level, urn, shown(message, urn), rule.remediation)
-            for urn, message in rule.violations(views, config.properties_of(rule.name))
-        ]
+    with shared_derivations():  # the plan no longer changes: what rules derive from it is derived once
+        for rule in resource_rules:
+            level = config.level_of(rule.name, rule.level)
+            if level == "disabled":
+                continue
+            settings = config.properties_of(rule.name)
+            violations += [
+                Violation(rule.name, level, view.urn, shown(message, view.urn), rule.remediation)
+                for view in views
+                for message in rule.violations(view.type, view.props, settings)
+            ]
+        for rule in stack_rules:
+            level = config.level_of(rule.name, rule.level)
+            if level == "disabled":
+                continue
+            violations += [
+                Violation(rule.name, level, urn, shown(message, urn), rule.remediation)
+                for urn, message in rule.violations(views, config.properties_of(rule.name))
+            ]
     return violations

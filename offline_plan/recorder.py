@@ -310,6 +310,48 @@ def _task_name(task: asyncio.Task[Any]) -> str:
     return getattr(coroutine, "__qualname__", None) or task.get_name()
 
 
+def _state_struct(request_object: Any, inputs: dict[str, Any], state: dict[str, Any]) -> Any:
+    """The response's state as ``rpc.serialize_properties(state)`` gives it, re-serialising only what the mocks added.
+
+    A mock's state is its inputs plus a few computed outputs (an ARN, an id, ``tagsAll``): every
+    input it returns unchanged is already serialised in the request, so the request's struct is
+    copied (in C) and only the rest goes through the SDK's serialiser, which was an eighth of a
+    plan. Copied are plain values only (no null, unknown, secret or other special object anywhere
+    in them): reading those, the SDK drops, hoists or rewraps, so they are serialised again as the
+    SDK's own path would (``tests/offline_plan/test_sdk_assumptions.py`` holds the two paths equal).
+    """
+    fields = request_object.fields
+    changed = {
+        key: value
+        for key, value in state.items()
+        if key not in inputs or value is not inputs[key] or key not in fields or not _plain(fields[key])
+    }
+    if len(changed) == len(state):
+        return _sync_await(rpc.serialize_properties(state, {}))
+    struct = struct_pb2.Struct()
+    struct.CopyFrom(request_object)
+    for key in [key for key in struct.fields if key not in state or key in changed]:
+        del struct.fields[key]
+    if changed:
+        struct.MergeFrom(_sync_await(rpc.serialize_properties(changed, {})))
+    return struct
+
+
+def _plain(value: Any) -> bool:
+    """A protobuf ``Value`` holding only strings, numbers, booleans, lists and objects without a signature key."""
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value != rpc.UNKNOWN
+    if kind in ("number_value", "bool_value"):
+        return True
+    if kind == "list_value":
+        return all(_plain(item) for item in value.list_value.values)
+    if kind == "struct_value":
+        entries = value.struct_value.fields
+        return rpc._special_sig_key not in entries and all(_plain(item) for item in entries.values())
+    return False  # null, or nothing set
+
+
 class RecordingMonitor(MockMonitor):
     """MockMonitor that records every registration and computes engine-exact URNs."""
 
@@ -368,7 +410,7 @@ class RecordingMonitor(MockMonitor):
             transforms=_resolve_callbacks(request.transforms),
         )
         resource_id, state = self.mocks.new_resource(args)
-        state_proto = _sync_await(rpc.serialize_properties(state, {}))
+        state_proto = _state_struct(request.object, args.inputs, state)
         _settle_worker_loop()
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=state_proto)

@@ -77,7 +77,7 @@ def _plan_working_tree(args: argparse.Namespace, project_dir: Path) -> tuple[dic
 
     from .report import plan_document
     from .runner import run_plan
-    from .shards import plan_fleet, write_shard_plans
+    from .shards import plan_fleet
 
     policy_config = args.policy_config or pack_config.DEFAULT_PATH
     out_dir = args.out or args.project_dir / "out"
@@ -94,8 +94,6 @@ def _plan_working_tree(args: argparse.Namespace, project_dir: Path) -> tuple[dic
         plan = fleet.merged if fleet else run_plan(project_dir, args.stack, args.catalog, policy_config=policy_config)
     except (PlatformInputError, pulumi.RunError) as error:
         raise _WorkingTreeInputError(str(error)) from None
-    if fleet is not None:
-        write_shard_plans(fleet, out_dir)
     document = plan_document(plan)
     if cache_file is not None:
         write_cached(cache_file, {"document": document, "warnings": plan.warnings})

@@ -16,9 +16,12 @@ plan's ``policies/policy-config.json``) sets for the rule.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+T = TypeVar("T")
 
 Level = Literal["mandatory", "advisory"]
 Props = Mapping[str, Any]
@@ -211,6 +214,44 @@ def stack_rule(
 
 
 # Reading props
+
+
+_derivations: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] | None = None
+
+
+@contextmanager
+def shared_derivations() -> Iterator[None]:
+    """While one stack is judged, what several rules derive from the same objects is derived once.
+
+    Stack rules each rebuild the stack's IAM statements by principal and re-parse every pipeline
+    action's variables: at 1,000 services that was most of the time the stack rules took. Inside
+    this block ``derived`` remembers each derivation by the identity of what it was derived from.
+    The caller promises not to change those objects in the meantime (``offline_plan.policy_check``
+    judges a plan that no longer changes); outside it nothing is remembered.
+    """
+    global _derivations
+    outer = _derivations
+    _derivations = {}
+    try:
+        yield
+    finally:
+        _derivations = outer
+
+
+def derived(kind: str, sources: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """``compute()``, once per ``kind`` and ``sources`` (by identity) inside ``shared_derivations``.
+
+    The result is shared: callers must not change it.
+    """
+    if _derivations is None:
+        return compute()
+    key = (kind, *map(id, sources))
+    found = _derivations.get(key)
+    if found is not None and all(a is b for a, b in zip(found[0], sources, strict=True)):
+        return found[1]
+    value = compute()
+    _derivations[key] = (sources, value)  # holding the sources keeps their ids from being reused
+    return value
 
 
 def dig(value: Any, *path: str | int) -> Any:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from .base import Props, as_list, as_mapping, is_unknown, policy_document, statement_id, statements
+from .base import Props, as_list, as_mapping, derived, is_unknown, policy_document, statement_id, statements
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -497,7 +497,18 @@ def statements_by_principal(
     ``PolicyAttachment``, a role's ``managedPolicyArns``): customer policies of the stack by name, and
     AWS-managed policies the caller knows the documents of (``known_managed``: policy name → document).
     Other attached policies are not read here (codebuild-no-privileged reports those it must read).
+    The result is shared between the rules judging one stack (``base.shared_derivations``): do not change it.
     """
+    return derived(
+        "statements by principal",
+        (resources, known_managed),
+        lambda: _statements_by_principal(resources, known_managed),
+    )
+
+
+def _statements_by_principal(
+    resources: Iterable[Any], known_managed: Mapping[str, Mapping[str, Any]] | None
+) -> dict[Principal, list[tuple[str, Statement]]]:
     resources = list(resources)
     known_managed = known_managed or {}
     held: dict[Principal, list[tuple[str, Statement]]] = {}

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Config, PolicyResource, Props, as_list, dig, is_prod, is_unknown, json_value
+from .base import Config, PolicyResource, Props, as_list, derived, dig, is_prod, is_unknown, json_value
 
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
 SCAN_KINDS = ("sast", "sca", "iac", "secrets", "licenses", "dast")
@@ -55,16 +55,22 @@ class Action:
         return dig(self.props, "configuration", key)
 
     def environment_variables(self) -> dict[str, Any]:
-        """A CodeBuild action's ``EnvironmentVariables`` (JSON text) as name → value."""
-        parsed = json_value(self.configuration("EnvironmentVariables"))
-        return {
-            str(dig(item, "name")): dig(item, "value") for item in as_list(parsed) if isinstance(dig(item, "name"), str)
-        }
+        """A CodeBuild action's ``EnvironmentVariables`` (JSON text) as name → value (shared: do not change it)."""
+
+        def parse() -> dict[str, Any]:
+            parsed = json_value(self.configuration("EnvironmentVariables"))
+            return {
+                str(dig(item, "name")): dig(item, "value")
+                for item in as_list(parsed)
+                if isinstance(dig(item, "name"), str)
+            }
+
+        return derived("environment variables", (self.props,), parse)
 
     def user_parameters(self) -> Any:
         """A Lambda invoke action's ``UserParameters`` parsed as JSON: ``UNKNOWN`` before it is known, else None
         when it is not JSON."""
-        return json_value(self.configuration("UserParameters"))
+        return derived("user parameters", (self.props,), lambda: json_value(self.configuration("UserParameters")))
 
     @property
     def is_lambda_invoke(self) -> bool:
@@ -140,6 +146,9 @@ class Pipeline:
 
     def shape_known(self) -> bool:
         """Stages, actions and what classifies them (category, provider, run order, CodeBuild variables) are known."""
+        return derived("pipeline shape known", (self.props,), self._shape_known)
+
+    def _shape_known(self) -> bool:
         stages = self.props.get("stages")
         if is_unknown(stages):
             return False

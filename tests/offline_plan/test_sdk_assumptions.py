@@ -27,7 +27,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from offline_plan.lean import STACK_TRACE_FUNCTION
 from offline_plan.mocks import AwsMocks
-from offline_plan.recorder import RecordingMonitor, sdk_inputs
+from offline_plan.recorder import RecordingMonitor, _state_struct, sdk_inputs
 
 SDK = f"pulumi {version('pulumi')}"
 
@@ -124,6 +124,24 @@ def test_the_mocks_get_exactly_what_the_sdk_would_deserialise(properties, previe
         patch.setattr(pulumi.runtime.settings, "is_dry_run", lambda: preview)
         expected = rpc.deserialize_properties(struct)
         actual = sdk_inputs(json_format.MessageToDict(struct))
+    assert _comparable(actual) == _comparable(expected), SDK
+
+
+@pytest.mark.parametrize("preview", [False, True])
+@settings(max_examples=300, deadline=None)
+@given(
+    properties=st.dictionaries(st.text(min_size=1, max_size=6), _values, max_size=5),
+    computed=st.dictionaries(st.sampled_from(["arn", "id", "tagsAll", "a", "b"]), _values, max_size=3),
+)
+def test_the_state_the_recorder_answers_reads_as_the_sdks_serialised_state_does(properties, computed, preview):
+    """Property: the response built from the request's struct is what the SDK reads from serialising the state."""
+    request_object = _struct(properties)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pulumi.runtime.settings, "is_dry_run", lambda: preview)
+        inputs = sdk_inputs(json_format.MessageToDict(request_object))
+        state = {**inputs, **computed}
+        expected = rpc.deserialize_properties(_sync_await(rpc.serialize_properties(state, {})))
+        actual = rpc.deserialize_properties(_state_struct(request_object, inputs, state))
     assert _comparable(actual) == _comparable(expected), SDK
 
 
