@@ -29,7 +29,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
-from ..governance.lambda_function import invoke_from_rule
+from ..governance.lambda_function import dead_letter_queue, invoke_from_rule, ledger_table
 from ..model import naming
 from ..model.coordination_graph import (
     alarm_reader_role_arns,
@@ -116,20 +116,7 @@ class Coordination(pulumi.ComponentResource):
         )
 
         table_name = naming.ledger_table_name(stack)
-        table = aws.dynamodb.Table(
-            f"{name}-ledger",
-            name=table_name,
-            billing_mode="PAY_PER_REQUEST",
-            hash_key="pk",
-            range_key="sk",
-            attributes=[{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}],
-            server_side_encryption={"enabled": True, "kms_key_arn": key.arn},
-            point_in_time_recovery={"enabled": True},
-            ttl={"attribute_name": "expires_at", "enabled": True},
-            deletion_protection_enabled=True,
-            tags=self._tags,
-            opts=self._child,
-        )
+        table = ledger_table(f"{name}-ledger", table_name, key.arn, self._tags, self._child)
 
         graph = coordination_graph_parameters(inputs)
         graph_name = graph.index_name
@@ -188,25 +175,11 @@ class Coordination(pulumi.ComponentResource):
         scope_inputs = {"region": region, "account_id": account, "stack": stack}
         environments = [environment.name for environment in settings.environments]
         table_arn = f"arn:{partition}:dynamodb:{region}:{account}:table/{table_name}"
-        dlq = aws.sqs.Queue(
-            f"{name}-coordinator-dlq",
-            name=dlq_name,
-            kms_master_key_id=key.arn,
-            message_retention_seconds=14 * 24 * 3600,
-            tags=self._tags,
-            opts=self._child,
-        )
+        dlq = dead_letter_queue(f"{name}-coordinator-dlq", dlq_name, key.arn, self._tags, self._child)
         gate_dlq_name = f"{gate_name}-dlq"
         gate_dlq_arn = f"arn:{partition}:sqs:{region}:{account}:{gate_dlq_name}"
         # Bake deliveries Lambda could not get answered (the job then times out and the stage fails).
-        gate_dlq = aws.sqs.Queue(
-            f"{name}-deploy-gate-dlq",
-            name=gate_dlq_name,
-            kms_master_key_id=key.arn,
-            message_retention_seconds=14 * 24 * 3600,
-            tags=self._tags,
-            opts=self._child,
-        )
+        gate_dlq = dead_letter_queue(f"{name}-deploy-gate-dlq", gate_dlq_name, key.arn, self._tags, self._child)
         test_projects = (
             f"arn:{partition}:codebuild:{region}:{account}:project/{naming.integration_test_project_name('*')}"
             if any(s.on_upstream_deploy == "test" for s in inputs.catalog.services)

@@ -31,7 +31,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
-from ..governance.lambda_function import invoke_from_rule
+from ..governance.lambda_function import dead_letter_queue, invoke_from_rule
 from ..model import naming
 from ..model.credentials import GitHubApp, exemption_tags
 from ..model.platform_inputs import PlatformInputs
@@ -163,14 +163,7 @@ class GitHubDispatch(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        dead_letters = aws.sqs.Queue(
-            f"{name}-dead-letters",
-            name=f"{function_name}-dlq",
-            kms_master_key_id=key.arn,
-            message_retention_seconds=14 * 24 * 3600,
-            tags=tags,
-            opts=child,
-        )
+        dead_letters = dead_letter_queue(f"{name}-dead-letters", f"{function_name}-dlq", key.arn, tags, child)
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=log_group_name,

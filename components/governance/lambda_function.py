@@ -39,6 +39,59 @@ LOG_RETENTION_DAYS = 90
 XRAY_WRITE_POLICY = "arn:{partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
 
 
+DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
+"""SQS's longest retention: a failed delivery waits two weeks for someone to look."""
+
+
+def dead_letter_queue(
+    resource_name: str,
+    queue_name: str,
+    key_arn: pulumi.Input[str],
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+    *,
+    data_key_reuse_seconds: int | None = None,
+) -> aws.sqs.Queue:
+    """A platform function's or rule's dead-letter queue, encrypted with the component's own key."""
+    return aws.sqs.Queue(
+        resource_name,
+        name=queue_name,
+        kms_master_key_id=key_arn,
+        kms_data_key_reuse_period_seconds=data_key_reuse_seconds,
+        message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
+        tags=dict(tags),
+        opts=opts,
+    )
+
+
+def ledger_table(
+    resource_name: str,
+    table_name: str,
+    key_arn: pulumi.Input[str],
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.dynamodb.Table:
+    """A ledger of ``pk``/``sk`` items that expire by ``expires_at``: own key, point-in-time recovery, kept on delete.
+
+    Functions remember what they already did here (claims, holds, deployments); losing it would
+    repeat deploys or lose history, hence recovery and deletion protection.
+    """
+    return aws.dynamodb.Table(
+        resource_name,
+        name=table_name,
+        billing_mode="PAY_PER_REQUEST",
+        hash_key="pk",
+        range_key="sk",
+        attributes=[{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}],
+        server_side_encryption={"enabled": True, "kms_key_arn": key_arn},
+        point_in_time_recovery={"enabled": True},
+        ttl={"attribute_name": "expires_at", "enabled": True},
+        deletion_protection_enabled=True,
+        tags=dict(tags),
+        opts=opts,
+    )
+
+
 def function_package(folder: str, vendored: Sequence[Path] = ()) -> pulumi.AssetArchive:
     """The modules of ``functions/<folder>`` and the shared modules it vendors, side by side at the root.
 

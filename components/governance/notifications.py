@@ -46,7 +46,7 @@ from .. import iam
 from ..model import naming
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import standard_tags
-from .lambda_function import DELIVERY_LEDGER, SLACK_CLIENT, PlatformFunction, PlatformFunctionArgs
+from .lambda_function import DELIVERY_LEDGER, SLACK_CLIENT, PlatformFunction, PlatformFunctionArgs, dead_letter_queue
 
 PIPELINE_NEWS_RULE = "pipeline-news"
 APPROVAL_NEWS_RULE = "approval-news"
@@ -166,15 +166,8 @@ class ReleaseNews(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=topic),
         )
-        dead_letters = aws.sqs.Queue(
-            f"{name}-dead-letters",
-            name=dead_letters_name,
-            message_retention_seconds=14 * 24 * 3600,
-            # The key policy lets EventBridge and SNS encrypt for this queue, and the functions send through SQS.
-            kms_master_key_id=key.arn,
-            tags=tags,
-            opts=child,
-        )
+        # The key policy lets EventBridge and SNS encrypt for this queue, and the functions send through SQS.
+        dead_letters = dead_letter_queue(f"{name}-dead-letters", dead_letters_name, key.arn, tags, child)
         aws.sqs.QueuePolicy(
             f"{name}-dead-letters-policy",
             queue_url=dead_letters.url,

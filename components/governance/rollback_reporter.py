@@ -42,6 +42,7 @@ from .lambda_function import (
     SLACK_CLIENT,
     PlatformFunction,
     PlatformFunctionArgs,
+    dead_letter_queue,
     invoke_from_rule,
 )
 
@@ -112,14 +113,8 @@ class RollbackReporter(pulumi.ComponentResource):
             opts=child,
         )
         aws.kms.Alias(f"{name}-key-alias", name=f"alias/{function_name}", target_key_id=key.key_id, opts=child)
-        dead_letters = aws.sqs.Queue(
-            f"{name}-dlq",
-            name=f"{function_name}-dlq",
-            kms_master_key_id=key.arn,
-            kms_data_key_reuse_period_seconds=300,
-            message_retention_seconds=14 * 24 * 3600,
-            tags=tags,
-            opts=child,
+        dead_letters = dead_letter_queue(
+            f"{name}-dlq", f"{function_name}-dlq", key.arn, tags, child, data_key_reuse_seconds=300
         )
         uses_chatbot = settings.slack_workspace_id is not None
         # One Slack channel per stack, one way to reach it: the release-news webhook secret, or the topic Chatbot reads.

@@ -27,7 +27,14 @@ import pulumi
 import pulumi_aws as aws
 
 from .. import iam
-from ..governance.lambda_function import DEPENDENCY_GRAPH, PlatformFunction, PlatformFunctionArgs, invoke_from_rule
+from ..governance.lambda_function import (
+    DEPENDENCY_GRAPH,
+    PlatformFunction,
+    PlatformFunctionArgs,
+    dead_letter_queue,
+    invoke_from_rule,
+    ledger_table,
+)
 from ..model import naming
 from ..model.platform_inputs import PlatformInputs
 from ..model.tags import standard_tags
@@ -101,29 +108,8 @@ class DoraMetrics(pulumi.ComponentResource):
             opts=child,
         )
         aws.kms.Alias(f"{name}-key-alias", name=f"alias/{function_name}", target_key_id=key.key_id, opts=child)
-        table = aws.dynamodb.Table(
-            f"{name}-deployments",
-            name=table_name,
-            billing_mode="PAY_PER_REQUEST",
-            hash_key="pk",
-            range_key="sk",
-            attributes=[{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}],
-            server_side_encryption={"enabled": True, "kms_key_arn": key.arn},
-            point_in_time_recovery={"enabled": True},
-            ttl={"attribute_name": "expires_at", "enabled": True},
-            deletion_protection_enabled=True,
-            tags=tags,
-            opts=child,
-        )
-        dead_letters = aws.sqs.Queue(
-            f"{name}-dlq",
-            name=queue_name,
-            kms_master_key_id=key.arn,
-            kms_data_key_reuse_period_seconds=300,
-            message_retention_seconds=14 * 24 * 3600,
-            tags=tags,
-            opts=child,
-        )
+        table = ledger_table(f"{name}-deployments", table_name, key.arn, tags, child)
+        dead_letters = dead_letter_queue(f"{name}-dlq", queue_name, key.arn, tags, child, data_key_reuse_seconds=300)
         function = PlatformFunction(
             name,
             PlatformFunctionArgs(
