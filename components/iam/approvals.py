@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from ..model import naming
 from ..model.tags import MANAGED_BY
-from .documents import PUBLISH_KEY_ACTIONS, Document, document, role_uses_data_store_key
+from .documents import PUBLISH_KEY_ACTIONS, Document, document, role_uses_data_store_key, write_own_logs
 
 SCP_SIZE_LIMIT = 5120
 """Characters AWS Organizations allows in one service control policy (whitespace counts, so it is minified)."""
@@ -130,12 +130,7 @@ def approval_auditor_policy(
     ``key_arn`` (the release-news key) also encrypts the ledger and the dead-letter queue.
     """
     return document(
-        {
-            "Sid": "Logs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{log_group_arn}:*",
-        },
+        write_own_logs("Logs", log_group_arn),
         protected_pipelines,
         {"Sid": "Alert", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn},
         {"Sid": "EncryptedTopic", "Effect": "Allow", "Action": PUBLISH_KEY_ACTIONS, "Resource": key_arn},

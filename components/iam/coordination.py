@@ -24,6 +24,7 @@ from .documents import (
     key_administration,
     logs_may_encrypt,
     services_send_dead_letters,
+    write_own_logs,
 )
 
 LEDGER_READ_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query"]
@@ -64,12 +65,7 @@ class CoordinationScope:
 
 def _common(scope: CoordinationScope, log_group_arn: str, ledger_actions: list[str]) -> list[Document]:
     statements: list[Document] = [
-        {
-            "Sid": "Logs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{log_group_arn}:*",
-        },
+        write_own_logs("Logs", log_group_arn),
         {"Sid": "Ledger", "Effect": "Allow", "Action": sorted(ledger_actions), "Resource": scope.table_arn},
         {"Sid": "CoordinationKey", "Effect": "Allow", "Action": KMS_USE_ACTIONS, "Resource": scope.key_arn},
         {"Sid": "FreezeSwitches", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": scope.read_parameters()},

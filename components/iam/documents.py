@@ -101,6 +101,16 @@ def key_administration(root_arn: str) -> Document:
     }
 
 
+def write_own_logs(sid: str, log_group_arn: str) -> Document:
+    """A function or build writes its own log group's streams, nothing else of CloudWatch Logs."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": f"{log_group_arn}:*",
+    }
+
+
 def logs_may_encrypt(sid: str, region: str, log_group_arn: str, operator: str = "ArnLike") -> Document:
     """CloudWatch Logs may use the key, but only for the log groups named (by the encryption context)."""
     return {

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..model import naming
-from .documents import PUBLISH_KEY_ACTIONS, Document, document, graph_reading, role_uses_data_store_key
+from .documents import PUBLISH_KEY_ACTIONS, Document, document, graph_reading, role_uses_data_store_key, write_own_logs
 
 PROJECT_PATTERNS = ("*-build", "*-lambda-release", "*-scan")
 """``naming.build_project_name``, ``image_build_project_name`` (``*-image-build`` ends in ``-build``),
@@ -56,12 +56,7 @@ def failure_digest_policy(
     reports = f"arn:{partition}:codebuild:{region}:{account_id}:report-group"
     build_logs = [naming.log_group_arn(region, account_id, f"/aws/codebuild/{pattern}") for pattern in PROJECT_PATTERNS]
     statements: list[Document] = [
-        {
-            "Sid": "OwnLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{log_group_arn}:*",
-        },
+        write_own_logs("OwnLogs", log_group_arn),
         {
             # Claims (UpdateItem), the release-news thread of an execution (GetItem) and each service's latest
             # failure (GetItem, a conditional PutItem).

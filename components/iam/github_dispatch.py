@@ -14,7 +14,7 @@ job workers, and a Lambda invoke action never has one.
 from __future__ import annotations
 
 from ..model import naming
-from .documents import KMS_USE_ACTIONS, Document, document, key_administration, logs_may_encrypt
+from .documents import KMS_USE_ACTIONS, Document, document, key_administration, logs_may_encrypt, write_own_logs
 
 JOB_RESULT_ACTIONS = ["codepipeline:PutJobFailureResult", "codepipeline:PutJobSuccessResult"]
 CLAIM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
@@ -89,12 +89,7 @@ def dispatch_function_policy(
             "Resource": key_arn,
             "Condition": {"StringEquals": {"kms:ViaService": _via_services(region)}},
         },
-        {
-            "Sid": "WriteOwnLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{log_group_arn}:*",
-        },
+        write_own_logs("WriteOwnLogs", log_group_arn),
         {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dead_letter_arn},
         {
             # X-Ray trace upload supports no resource-level permissions.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .documents import ARTIFACT_READ_ACTIONS, Document, artifact_objects, document
+from .documents import ARTIFACT_READ_ACTIONS, Document, artifact_objects, document, write_own_logs
 
 SCAN_REPORT_ACTIONS = ["codebuild:BatchPutTestCases", "codebuild:CreateReport", "codebuild:UpdateReport"]
 
@@ -31,12 +31,7 @@ def scan_role_policy(
     """Read the service's artifacts, write reports and the SBOM under ``reports_prefix``, import findings,
     read tokens."""
     statements: list[Document] = [
-        {
-            "Sid": "Logs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{log_group_arn}:*",
-        },
+        write_own_logs("Logs", log_group_arn),
         {
             "Sid": "ReadArtifacts",
             "Effect": "Allow",

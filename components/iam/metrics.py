@@ -21,6 +21,7 @@ from .documents import (
     logs_may_encrypt,
     services_send_dead_letters,
     via_services,
+    write_own_logs,
 )
 
 
@@ -41,12 +42,7 @@ def dora_role_policy(
     graph = f"arn:{partition}:ssm:{region}:{account_id}:parameter{naming.graph_parameter_name(stack)}"
     parts = naming.graph_parts_pattern(naming.graph_parameter_name(stack))
     return document(
-        {
-            "Sid": "OwnLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{log_group_arn}:*",
-        },
+        write_own_logs("OwnLogs", log_group_arn),
         {
             "Sid": "RecordedDeployments",
             "Effect": "Allow",

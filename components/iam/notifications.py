@@ -26,6 +26,7 @@ from .documents import (
     role_uses_data_store_key,
     roles_use_data_store_key,
     services_send_dead_letters,
+    write_own_logs,
 )
 
 
@@ -124,12 +125,7 @@ def slack_notifier_policy(
     """Read the webhook URL (or the bot token), post once per message (ledger), keep what could not be delivered
     (both encrypted). With a bot token the ledger also keeps each execution's first message (an UpdateItem)."""
     return document(
-        {
-            "Sid": "Logs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{log_group_arn}:*",
-        },
+        write_own_logs("Logs", log_group_arn),
         {
             "Sid": "BotToken" if bot_token else "WebhookUrl",
             "Effect": "Allow",

@@ -22,6 +22,7 @@ from .documents import (
     key_administration,
     logs_may_encrypt,
     role_uses_data_store_key,
+    write_own_logs,
 )
 
 ALARM_READ_ACTIONS = ["cloudwatch:DescribeAlarms"]
@@ -259,12 +260,7 @@ def reporter_role_policy(
     """
     pipelines = [naming.pipeline_arn(region, account_id, naming.pipeline_name("*", env)) for env in environments]
     statements: list[Document] = [
-        {
-            "Sid": "OwnLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{log_group_arn}:*",
-        },
+        write_own_logs("OwnLogs", log_group_arn),
         # The delivery ledger claims, notes and completes with conditional updates only.
         {"Sid": "DedupeLedger", "Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": table_arn},
         {

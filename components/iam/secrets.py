@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .documents import PUBLISH_KEY_ACTIONS, Document, document, role_uses_data_store_key
+from .documents import PUBLISH_KEY_ACTIONS, Document, document, role_uses_data_store_key, write_own_logs
 
 ROTATION_ACTIONS = [
     "secretsmanager:DescribeSecret",
@@ -21,20 +21,11 @@ ROTATION_ACTIONS = [
 ]
 
 
-def _logs(log_group_arn: str) -> Document:
-    return {
-        "Sid": "Logs",
-        "Effect": "Allow",
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": f"{log_group_arn}:*",
-    }
-
-
 def rotation_function_policy(
     log_group_arn: str, secret_arn_patterns: Sequence[str], key_arn: str, dead_letter_queue_arn: str, region: str
 ) -> Document:
     return document(
-        _logs(log_group_arn),
+        write_own_logs("Logs", log_group_arn),
         {
             "Sid": "RotateOwnSecrets",
             "Effect": "Allow",
@@ -82,7 +73,7 @@ def secret_watch_policy(
             {"Sid": "EncryptedTopic", "Effect": "Allow", "Action": PUBLISH_KEY_ACTIONS, "Resource": key_arn}
         )
     return document(
-        _logs(log_group_arn),
+        write_own_logs("Logs", log_group_arn),
         {
             # ListSecrets supports no resource-level permissions (Secrets Manager's permissions reference).
             "Sid": "FindExemptSecrets",

@@ -17,6 +17,7 @@ from .documents import (
     Document,
     artifact_objects,
     document,
+    write_own_logs,
 )
 from .github_dispatch import dispatch_invoke_statement
 
@@ -116,12 +117,7 @@ def _build_statements(
 ) -> list[Document]:
     """What every CodeBuild role of a service needs: its own logs, and its artifacts under its prefixes."""
     return [
-        {
-            "Sid": "Logs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{log_group_arn}:*",
-        },
+        write_own_logs("Logs", log_group_arn),
         {
             "Sid": "ArtifactObjects",
             "Effect": "Allow",
@@ -216,12 +212,7 @@ def release_role_policy(
     the runner writes it under the service's release prefix for the deploy role to hand over.
     """
     return document(
-        {
-            "Sid": "Logs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{log_group_arn}:*",
-        },
+        write_own_logs("Logs", log_group_arn),
         {
             "Sid": "ArtifactObjects",
             "Effect": "Allow",
