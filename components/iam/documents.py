@@ -132,6 +132,21 @@ def via_services(region: str, services: Sequence[str] = DATA_STORE_SERVICES) -> 
     return [f"{service}.{region}.amazonaws.com" for service in services]
 
 
+def account_encrypts_through_services(root_arn: str, account_id: str, region: str, services: Sequence[str]) -> Document:
+    """Whoever deploys in the account may encrypt with the key (a function's settings, its queue), only through
+    ``services`` and never decrypt: decrypting stays with the function's role."""
+    return {
+        "Sid": "AccountEncryptsThroughServices",
+        "Effect": "Allow",
+        "Principal": {"AWS": root_arn},
+        "Action": ["kms:Encrypt", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey"],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"kms:ViaService": via_services(region, services), "kms:CallerAccount": account_id}
+        },
+    }
+
+
 def roles_use_data_store_key(sid: str, root_arn: str, role_arns: Sequence[str], region: str) -> Document:
     """Key policy: the named roles may use the key, but only through DynamoDB and SQS.
 

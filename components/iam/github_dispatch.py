@@ -14,16 +14,20 @@ job workers, and a Lambda invoke action never has one.
 from __future__ import annotations
 
 from ..model import naming
-from .documents import KMS_USE_ACTIONS, Document, document, key_administration, logs_may_encrypt, write_own_logs
+from .documents import (
+    KMS_USE_ACTIONS,
+    Document,
+    document,
+    key_administration,
+    logs_may_encrypt,
+    via_services,
+    write_own_logs,
+)
 
 JOB_RESULT_ACTIONS = ["codepipeline:PutJobFailureResult", "codepipeline:PutJobSuccessResult"]
 CLAIM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
 EXECUTION_READ_ACTIONS = ["codepipeline:GetPipelineExecution", "codepipeline:ListActionExecutions"]
 KEY_SERVICES = ("dynamodb", "secretsmanager", "sqs")
-
-
-def _via_services(region: str) -> list[str]:
-    return [f"{service}.{region}.amazonaws.com" for service in KEY_SERVICES]
 
 
 GITHUB_APP_SIGNING = {"kms:SigningAlgorithm": "RSASSA_PKCS1_V1_5_SHA_256", "kms:MessageType": "DIGEST"}
@@ -87,7 +91,7 @@ def dispatch_function_policy(
             "Effect": "Allow",
             "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
             "Resource": key_arn,
-            "Condition": {"StringEquals": {"kms:ViaService": _via_services(region)}},
+            "Condition": {"StringEquals": {"kms:ViaService": via_services(region, KEY_SERVICES)}},
         },
         write_own_logs("WriteOwnLogs", log_group_arn),
         {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dead_letter_arn},
@@ -117,7 +121,9 @@ def dispatch_key_policy(region: str, account_id: str, log_group_name: str) -> Do
             "Principal": {"AWS": root},
             "Action": [*KMS_USE_ACTIONS, "kms:CreateGrant"],
             "Resource": "*",
-            "Condition": {"StringEquals": {"kms:CallerAccount": account_id, "kms:ViaService": _via_services(region)}},
+            "Condition": {
+                "StringEquals": {"kms:CallerAccount": account_id, "kms:ViaService": via_services(region, KEY_SERVICES)}
+            },
         },
         logs_may_encrypt(
             "FunctionLogsEncryption",

@@ -15,12 +15,12 @@ from ..model.tags import MANAGED_BY
 from .documents import (
     KMS_USE_ACTIONS,
     Document,
+    account_encrypts_through_services,
     document,
     graph_reading,
     key_administration,
     logs_may_encrypt,
     services_send_dead_letters,
-    via_services,
     write_own_logs,
 )
 
@@ -94,19 +94,7 @@ def dora_key_policy(region: str, account_id: str, role_arn: str, log_group_arn: 
             "Resource": "*",
             "Condition": {"ArnEquals": {"aws:PrincipalArn": role_arn}},
         },
-        {
-            "Sid": "AccountEncryptsThroughServices",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": ["kms:Encrypt", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey"],
-            "Resource": "*",
-            "Condition": {
-                "StringEquals": {
-                    "kms:ViaService": via_services(region, ("dynamodb", "lambda", "sqs")),
-                    "kms:CallerAccount": account_id,
-                }
-            },
-        },
+        account_encrypts_through_services(root, account_id, region, ("dynamodb", "lambda", "sqs")),
         logs_may_encrypt("LogsEncryption", region, log_group_arn, operator="ArnEquals"),
         services_send_dead_letters("EventBridgeSendsDeadLetters", [dead_letter_arn], ["events.amazonaws.com"]),
     )

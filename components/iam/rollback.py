@@ -17,6 +17,7 @@ from ..model import naming
 from .documents import (
     PUBLISH_KEY_ACTIONS,
     Document,
+    account_encrypts_through_services,
     document,
     graph_reading,
     key_administration,
@@ -207,21 +208,7 @@ def reporter_key_policy(region: str, account_id: str, reporter_role_arn: str) ->
             "Resource": "*",
             "Condition": {"ArnEquals": {"aws:PrincipalArn": reporter_role_arn}},
         },
-        {
-            # Whoever deploys (the function's encrypted settings, the queue): encrypt only, and only through these
-            # services. Decrypt stays with the reporter role.
-            "Sid": "AccountEncryptsThroughServices",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": ["kms:Encrypt", "kms:GenerateDataKey*", "kms:CreateGrant", "kms:DescribeKey"],
-            "Resource": "*",
-            "Condition": {
-                "StringEquals": {
-                    "kms:ViaService": [f"{service}.{region}.amazonaws.com" for service in ("lambda", "sqs")],
-                    "kms:CallerAccount": account_id,
-                }
-            },
-        },
+        account_encrypts_through_services(root, account_id, region, ("lambda", "sqs")),
         logs_may_encrypt("LogsEncryption", region, naming.log_group_arn(region, account_id, "/aws/lambda/cicd-*")),
     )
 
