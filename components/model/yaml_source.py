@@ -145,17 +145,23 @@ class _ReaderFailure(yaml.MarkedYAMLError):
     """The parser itself failed (not the document's fault as it sees it), located where its reader stood."""
 
 
+def _mark(error: yaml.YAMLError) -> Any:
+    return getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+
+
 def _line(error: yaml.YAMLError) -> int | None:
-    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    mark = _mark(error)
     return mark.line if mark else None
 
 
+def _where(mark: Any) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+
+
 def _invalid(display_name: str, error: yaml.YAMLError) -> PlatformInputError:
-    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     if not isinstance(error, yaml.MarkedYAMLError):
         return PlatformInputError(display_name, f"invalid YAML: {error}")
-    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-    return PlatformInputError(display_name, f"invalid YAML at {where}: {error.problem}")
+    return PlatformInputError(display_name, f"invalid YAML at {_where(_mark(error))}: {error.problem}")
 
 
 def _too_deep(text: str, display_name: str) -> PlatformInputError:
@@ -171,7 +177,6 @@ def _too_deep(text: str, display_name: str) -> PlatformInputError:
                 deepest, where = depth, event.start_mark
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
-    position = f"line {where.line + 1}, column {where.column + 1}" if where else "unknown position"
     return PlatformInputError(
-        display_name, f"invalid YAML at {position}: nested {deepest} levels deep, more than can be read"
+        display_name, f"invalid YAML at {_where(where)}: nested {deepest} levels deep, more than can be read"
     )
