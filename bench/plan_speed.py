@@ -170,15 +170,7 @@ def measure_sharded(size: int, stack: str, services_per_shard: int) -> Run:
     catalog, config = write_inputs(size, stack)
     raw = parse_yaml_text(catalog.read_text(encoding="utf-8"), catalog.name)
     shards = team_shards(raw["services"], services_per_shard)
-    project = WORK_DIR / f"sharded-{size}"
-    project.mkdir(exist_ok=True)
-    for name in LINKED:
-        link = project / name
-        if not link.is_symlink():
-            link.symlink_to(PROJECT_DIR / name)
-    stack_file = load_yaml_file(PROJECT_DIR / f"Pulumi.{stack}.yaml", f"Pulumi.{stack}.yaml")
-    stack_file["config"]["cicd-platform:settings"]["shards"] = shards
-    (project / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(stack_file, sort_keys=False), encoding="utf-8")
+    project = project_with_settings(WORK_DIR / f"sharded-{size}", stack, {"shards": shards})
     out = WORK_DIR / f"out-{size}-sharded"
     command = [str(PROJECT_DIR / ".venv" / "bin" / "python"), "-m", "offline_plan", "--project-dir", str(project)]
     command += ["--stack", stack, "--catalog", str(catalog), "--policy-config", str(config), "--out", str(out)]
@@ -213,15 +205,24 @@ def run_plan_command(command: list[str], size: int, stack: str, out: Path) -> Ru
     )
 
 
+def project_with_settings(directory: Path, stack: str, settings: dict[str, Any]) -> Path:
+    """A project whose code links to this one and whose ``stack`` has ``settings`` laid over its own."""
+    directory.mkdir(exist_ok=True)
+    for name in LINKED:
+        link = directory / name
+        if link.exists() and not link.is_symlink():
+            link.unlink()  # a copy an older bench wrote
+        if not link.is_symlink():
+            link.symlink_to(PROJECT_DIR / name)
+    stack_file = load_yaml_file(PROJECT_DIR / f"Pulumi.{stack}.yaml", f"Pulumi.{stack}.yaml")
+    stack_file["config"]["cicd-platform:settings"].update(settings)
+    (directory / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(stack_file, sort_keys=False), encoding="utf-8")
+    return directory
+
+
 def every_feature_plan() -> dict[str, Any]:
-    """The reference catalog planned by prod with every optional feature on (a copy of the project's entry files)."""
-    project = WORK_DIR / "every-feature"
-    project.mkdir(exist_ok=True)
-    for name in ("Pulumi.yaml", "__main__.py"):
-        (project / name).write_text((PROJECT_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
-    stack = load_yaml_file(PROJECT_DIR / "Pulumi.prod.yaml", "Pulumi.prod.yaml")
-    stack["config"]["cicd-platform:settings"].update(EVERY_FEATURE)
-    (project / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack), encoding="utf-8")
+    """The reference catalog planned by prod with every optional feature on (a project linked to this one)."""
+    project = project_with_settings(WORK_DIR / "every-feature", "prod", EVERY_FEATURE)
     command = [sys.executable, "-m", "offline_plan", "--project-dir", str(project), "--stack", "prod"]
     command += ["--catalog", str(PROJECT_DIR / "catalog" / "services.yaml"), "--out", str(project / "out")]
     done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, check=False)
