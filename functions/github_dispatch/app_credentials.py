@@ -30,7 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .github_api import GitHub, read_token
+from .github_api import GitHub, read_token, response_message
 from .outcomes import JobFailure
 from .settings import Dependencies
 
@@ -130,7 +130,7 @@ class AppAuthenticator:
         )
         if response.status == 201 and isinstance(response.body, dict) and response.body.get("token"):
             return CachedToken(str(response.body["token"]), self._use_until(response.body.get("expires_at")))
-        message = str(response.body.get("message", "")) if isinstance(response.body, dict) else ""
+        message = response_message(response)
         if response.status == 401:
             raise JobFailure(
                 f"GitHub rejected the App JWT (401: {message}): is GITHUB_APP_ID the App whose key was imported, "

@@ -127,7 +127,8 @@ class GitHub:
             except _Unanswered as unanswered:
                 # GitHub may have started the run before its answer was lost: never dispatch it twice.
                 return self._look_once(request, correlation_id, dispatched_at, str(unanswered))
-            if response.status == 422 and "return_run_details" in body and "return_run_details" in _message(response):
+            refused_details = "return_run_details" in response_message(response)
+            if response.status == 422 and "return_run_details" in body and refused_details:
                 body = {"ref": ref, "inputs": inputs}  # a server that predates run details refuses the key
                 continue
             return self._dispatched(request, ref, response)
@@ -152,7 +153,7 @@ class GitHub:
             )
         if response.status == 422:
             raise JobFailure(
-                f"GitHub rejected the dispatch of {request.workflow} on {ref} (422: {_message(response)}); "
+                f"GitHub rejected the dispatch of {request.workflow} on {ref} (422: {response_message(response)}); "
                 "does the workflow have a workflow_dispatch trigger with inputs environment, commit, correlation_id?",
                 "ConfigurationError",
             )
@@ -210,7 +211,7 @@ class GitHub:
                 f"GitHub refused {doing} (403): the token needs Actions read/write on the repository",
                 "PermissionError",
             )
-        raise JobFailure(f"GitHub answered {response.status} while {doing}: {_message(response)}")
+        raise JobFailure(f"GitHub answered {response.status} while {doing}: {response_message(response)}")
 
     def _request(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, idempotent: bool = True
@@ -233,7 +234,8 @@ class GitHub:
             else:
                 rate_limit_wait = self._rate_limit_wait(response)
                 if rate_limit_wait is not None:
-                    problem = f"rate limited for {rate_limit_wait:.0f}s ({response.status}: {_message(response)})"
+                    said = response_message(response)
+                    problem = f"rate limited for {rate_limit_wait:.0f}s ({response.status}: {said})"
                     if rate_limit_wait > self.settings.max_rate_limit_wait_seconds:
                         raise GitHubUnavailable(problem, retry_after=rate_limit_wait)
                     wait = rate_limit_wait
@@ -261,7 +263,7 @@ class GitHub:
         if headers.get("x-ratelimit-remaining") == "0":
             reset = float(headers.get("x-ratelimit-reset") or 0)
             return max(0.0, reset - self.clock())
-        if response.status == 429 or "secondary rate limit" in _message(response).lower():
+        if response.status == 429 or "secondary rate limit" in response_message(response).lower():
             return SECONDARY_RATE_LIMIT_WAIT_SECONDS
         return None
 
@@ -298,7 +300,8 @@ def run_matches(run: dict[str, Any], correlation_id: str) -> bool:
     return marker in (run.get("display_title") or "") or marker in (run.get("name") or "")
 
 
-def _message(response: Response) -> str:
+def response_message(response: Response) -> str:
+    """What GitHub said in an error body (its ``message``), or nothing."""
     return str(response.body.get("message", "")) if isinstance(response.body, dict) else ""
 
 
