@@ -103,7 +103,7 @@ if __name__ == "__main__":
     from .lean import exit_now, no_cyclic_gc
 
     # Writing the plan allocates as much again as planning it: keep the collector off to the end,
-    # then leave without tearing down a heap the size of the fleet (lean.py).
+    # then leave without tearing down a heap the size of the fleet (lean.py). The exit is inside the
+    # block: switching the collector back on first would scan every object of the plan once more.
     with no_cyclic_gc():
-        code = main()
-    exit_now(code)
+        exit_now(main())

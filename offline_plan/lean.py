@@ -15,6 +15,9 @@ Three costs grow with the fleet and buy the offline plan nothing:
   ``tests/offline_plan/test_sdk_assumptions.py`` fails, naming the SDK version.
 - Interpreter shutdown, which tears down every object the plan made (about 1 ms per resource).
   ``exit_now`` ends the *command* once its output is flushed; in-process callers never call it.
+  The command exits from inside ``no_cyclic_gc``: with the collector back on, the first allocation
+  would start a collection over every object the run made (a second at 24 services). A shard's
+  worker process (``shards.py``) plans one shard and ends the same way.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ is CPU-bound Python. ``spawn`` with one task per process gives every shard a cle
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import multiprocessing
 import os
@@ -36,6 +38,7 @@ from components.model.sharding import StackRole, settings_file_name, shard_stack
 from policies import pack_config
 from policies.rules import RESOURCE_RULES
 
+from .lean import exit_now
 from .policy_check import Violation, evaluate
 from .recorder import RecordingMonitor
 from .report import plan_document
@@ -223,6 +226,10 @@ _updates: Any = None
 def _start_worker(updates: Any) -> None:
     global _updates  # one queue per worker process, set once when it starts
     _updates = updates
+    # The worker plans one shard and ends (max_tasks_per_child=1), so, as in the command, it never
+    # collects cycles and skips tearing its heap down: the parent waits for it to exit (lean.py).
+    gc.disable()
+    atexit.register(exit_now, 0)
     # As in the command: pulumi_aws.s3 warns about its deprecated V2 aliases on import.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 

@@ -182,3 +182,52 @@ def test_the_summary_reports_where_the_time_went(watched_plan):
     assert set(summary["phaseSeconds"]) == {"inputs", "program", "policy"}
     assert all(seconds >= 0 for seconds in summary["phaseSeconds"].values())
     assert sum(summary["phaseSeconds"].values()) == pytest.approx(summary["durationSeconds"], abs=0.01)
+
+
+def test_the_command_never_collects_after_planning(one_service_catalog, tmp_path):
+    """Switching the collector back on before exiting scanned every object of the plan (a second at 24 services)."""
+    out = tmp_path / "out"
+    script = (
+        "import gc, runpy, sys\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'start' and print('cyclic collection', flush=True))\n"
+        f"sys.argv = ['offline_plan', '--stack', 'dev', '--catalog', {str(one_service_catalog)!r},"
+        f" '--out', {str(out)!r}]\n"
+        "runpy.run_module('offline_plan', run_name='__main__', alter_sys=True)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    first = next(index for index, line in enumerate(lines) if line.startswith("offline plan of stack 'dev'"))
+    assert "cyclic collection" not in lines[first:]
+
+
+def _worker_sees(initializer) -> tuple[bool, bool]:
+    """(collector enabled in the worker, interpreter torn down after its task) for a one-task spawned worker."""
+    import tempfile
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from tests.offline_plan.worker_probe import collector_enabled_and_watch_teardown
+
+    context = get_context("spawn")
+    with tempfile.TemporaryDirectory() as directory:
+        marker = Path(directory) / "teardown"
+        with ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=context,
+            max_tasks_per_child=1,
+            initializer=initializer,
+            initargs=(context.SimpleQueue(),) if initializer else (),
+        ) as pool:
+            enabled = pool.submit(collector_enabled_and_watch_teardown, str(marker)).result()
+        return enabled, marker.exists()
+
+
+def test_a_shard_worker_never_collects_and_skips_teardown():
+    """The parent waits for every worker to exit: tearing down a 100-service heap took seconds per shard."""
+    from offline_plan.shards import _start_worker
+
+    assert _worker_sees(None) == (True, True), "the control: a plain worker collects and is torn down"
+    assert _worker_sees(_start_worker) == (False, False)
