@@ -1,9 +1,9 @@
 """Plan a sharded fleet: the core, then every shard in parallel processes, merged into one plan.
 
 ``make plan STACK=prod`` on a core (a stack whose settings list ``shards``) plans the core in
-this process and writes its plan (``plan-prod.core.json``); then each shard stack
-``prod-<shard>`` runs in a fresh process of its own (one per core by default, ``--jobs``),
-answering its ``StackReference`` to the core from that plan's outputs. Each stack's resources
+this process and writes its plan (``plan-prod.core.json``); each shard stack ``prod-<shard>``
+runs in a fresh process of its own (one per core by default, ``--jobs``), started while the
+core is planned and waiting for that plan, whose outputs answer its ``StackReference`` to the core. Each stack's resources
 meet the resource rules where they are planned; the stack rules run once, over the union,
 because quotas, dependencies and account boundaries are properties of the fleet, not of one
 shard. The merged plan (``plan-prod.json``, same shape as an unsharded plan) and one plan per
@@ -95,13 +95,17 @@ def plan_fleet(
     if role.kind != "core":
         return None
     pack_settings = load_policy_config(policy_config.resolve(), project_dir.resolve())
-    core = run_plan(project_dir, stack, catalog, policy_config=policy_config, stack_rules=False)
-    core_path = write_stack_plan(core, out_dir, core_plan_name(stack))
-    core_done = time.perf_counter()
     shard_stacks = [shard_stack_name(stack, shard.name) for shard in inputs.settings.shards]
-    shards = _plan_shards(
-        project_dir, shard_stacks, catalog, policy_config, core_path, jobs or os.cpu_count() or 1, progress
-    )
+    core_path = out_dir / core_plan_name(stack)
+    # The shards' processes start (and import the SDKs, a second or two each) while the core is planned here.
+    with ShardWorkers(
+        project_dir, shard_stacks, catalog, policy_config, core_path, jobs or os.cpu_count() or 1
+    ) as pool:
+        core = run_plan(project_dir, stack, catalog, policy_config=policy_config, stack_rules=False)
+        write_stack_plan(core, out_dir, core_plan_name(stack))
+        pool.core_written()
+        core_done = time.perf_counter()
+        shards = pool.results(progress)
     shards_done = time.perf_counter()
     merged = merge(core, [shards[name] for name in shard_stacks], pack_settings, 0.0)
     finished = time.perf_counter()
@@ -167,44 +171,73 @@ def merged_outputs(core: Plan, shards: Sequence[Plan]) -> dict[str, Any]:
 # -- shards in parallel processes -------------------------------------------------------------------------------
 
 
-def _plan_shards(
-    project_dir: Path,
-    stacks: Sequence[str],
-    catalog: str | None,
-    policy_config: Path,
-    core_path: Path,
-    jobs: int,
-    progress: TextIO | None,
-) -> dict[str, Plan]:
-    context = multiprocessing.get_context("spawn")
-    updates: Any = context.Queue()
-    counts = dict.fromkeys(stacks, 0)
-    with ProcessPoolExecutor(
-        max_workers=max(1, min(jobs, len(stacks))),
-        mp_context=context,
-        max_tasks_per_child=1,
-        initializer=_start_worker,
-        initargs=(updates,),
-    ) as pool:
-        futures: dict[str, Future[Plan]] = {
-            stack: pool.submit(plan_shard, project_dir, stack, catalog, policy_config, core_path) for stack in stacks
+class ShardWorkers:
+    """One process per shard (at most ``jobs`` at once), started before the core's plan exists.
+
+    Each waits for ``core_written`` before reading the core's plan. If the core fails, leaving the
+    block releases the waiting shards (they find no core plan and end) and cancels those not started.
+    """
+
+    def __init__(
+        self,
+        project_dir: Path,
+        stacks: Sequence[str],
+        catalog: str | None,
+        policy_config: Path,
+        core_path: Path,
+        jobs: int,
+    ) -> None:
+        self._stacks = list(stacks)
+        self._context = multiprocessing.get_context("spawn")
+        self._updates: Any = self._context.Queue()
+        self._core_ready: Any = self._context.Event()
+        core_path.unlink(missing_ok=True)  # a core plan from an earlier run must not stand in for this one's
+        self._pool = ProcessPoolExecutor(
+            max_workers=max(1, min(jobs, len(self._stacks))),
+            mp_context=self._context,
+            max_tasks_per_child=1,
+            initializer=_start_worker,
+            initargs=(self._updates, self._core_ready),
+        )
+        self._futures: dict[str, Future[Plan]] = {
+            stack: self._pool.submit(plan_shard, project_dir, stack, catalog, policy_config, core_path)
+            for stack in self._stacks
         }
-        line = ProgressLine(progress, len(stacks))
+
+    def __enter__(self) -> ShardWorkers:
+        return self
+
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        self._core_ready.set()
+        self._pool.shutdown(wait=True, cancel_futures=error_type is not None)
+
+    def core_written(self) -> None:
+        self._core_ready.set()
+
+    def results(self, progress: TextIO | None) -> dict[str, Plan]:
+        """Every shard's plan, in the order of ``stacks``; a progress line on ``progress`` if it is a terminal."""
+        futures = self._futures
+        counts = dict.fromkeys(self._stacks, 0)
+        line = ProgressLine(progress, len(self._stacks))
         while not all(future.done() for future in futures.values()):
-            _drain(updates, counts, timeout=PROGRESS_INTERVAL_SECONDS)
+            _drain(self._updates, counts, timeout=PROGRESS_INTERVAL_SECONDS)
             line.show(sum(future.done() for future in futures.values()), sum(counts.values()))
         line.clear()
         # result() re-raises a shard's PlatformInputError or RunError here, as if it had been planned in-process.
-        return {stack: futures[stack].result() for stack in stacks}
+        return {stack: futures[stack].result() for stack in self._stacks}
 
 
 def plan_shard(project_dir: Path, stack: str, catalog: str | None, policy_config: Path, core_path: Path) -> Plan:
-    """One shard, in a worker process: its core's outputs come from the core plan written before.
+    """One shard, in a worker process: its core's outputs come from the core's plan, once the parent has written it.
 
     The shard's own plan file is written here, beside the core's, while other shards are still
     planning: written by the parent after the merge, a 1,000-service fleet's shard plans took
     five seconds of one core at the end.
     """
+    if _core_ready is not None:
+        _core_ready.wait()
+    if not core_path.exists():
+        raise RuntimeError(f"no plan of the core at {core_path}: the core failed, so this shard is not planned")
     core_document = json.loads(core_path.read_text(encoding="utf-8"))
     references = {core_document["stack"]: core_document["outputs"]}
     plan = run_plan(
@@ -221,11 +254,12 @@ def plan_shard(project_dir: Path, stack: str, catalog: str | None, policy_config
 
 
 _updates: Any = None
+_core_ready: Any = None
 
 
-def _start_worker(updates: Any) -> None:
-    global _updates  # one queue per worker process, set once when it starts
-    _updates = updates
+def _start_worker(updates: Any, core_ready: Any = None) -> None:
+    global _updates, _core_ready  # one queue and one event per worker process, set once when it starts
+    _updates, _core_ready = updates, core_ready
     # The worker plans one shard and ends (max_tasks_per_child=1), so, as in the command, it never
     # collects cycles and skips tearing its heap down: the parent waits for it to exit (lean.py).
     gc.disable()
