@@ -19,7 +19,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, with_dependencies
 from tests.shared_plans import shared_plan
 
 PROVIDER = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"
@@ -56,7 +56,11 @@ def github_plan(tmp_path_factory):
     stack = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
     stack["config"]["cicd-platform:settings"].update(githubEnvironments=True, githubProdReviewerTeams=["release"])
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
-    return shared_plan(project, "dev", str(PROJECT_DIR / "catalog" / "services.yaml"))
+    # One service that deploys to GCP and one to Azure, with what they depend on (9 services, not 24).
+    catalog = project / "services.yaml"
+    raw = yaml.safe_load((PROJECT_DIR / "catalog" / "services.yaml").read_text())
+    catalog.write_text(yaml.safe_dump(with_dependencies(raw, ["pricing", "customer-support"])))
+    return shared_plan(project, "dev", str(catalog))
 
 
 def test_every_platform_owned_github_environment_accepts_only_its_branch(github_plan):

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from offline_plan.runner import Plan
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, with_dependencies
 from tests.shared_plans import shared_plan
 
 
@@ -35,7 +35,11 @@ def dr_plan(tmp_path_factory) -> Plan:
     dr["gcp"] = {**prod["gcp"], "workloadIdentityPoolId": "github-dr"}
     settings["environments"].append(dr)
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
-    return shared_plan(project, "dev", str(PROJECT_DIR / "catalog" / "services.yaml"))
+    # Any one service shows it: auth alone (its pipelines in every environment, dr included).
+    catalog = project / "services.yaml"
+    raw = yaml.safe_load((PROJECT_DIR / "catalog" / "services.yaml").read_text())
+    catalog.write_text(yaml.safe_dump(with_dependencies(raw, ["auth"])))
+    return shared_plan(project, "dev", str(catalog))
 
 
 def test_a_production_environment_without_approval_is_a_mandatory_finding(dr_plan):
