@@ -339,8 +339,9 @@ def render(runs: list[Run], features: dict[str, Any], profiled: dict[str, Any] |
             "",
             f"## Figures (stack `{stack}` split into shards by team, about {SERVICES_PER_SHARD} services each)",
             "",
-            "The fleet's core is planned first, then its shards in parallel processes (one per core), then "
-            "the merge runs the stack rules over the union: the command `make plan` runs for a sharded stack. "
+            "The fleet's core is planned first (the first shards' processes start meanwhile and wait for its "
+            "plan), then its shards in parallel processes (one per core), then the merge runs the stack rules "
+            "over the union: the command `make plan` runs for a sharded stack. "
             f"Every shard uses the stack's tooling account, so a fleet of more than "
             f"{DEFAULT_PIPELINE_QUOTA // len(stack_settings(stack)['environments'])} services (one pipeline per "
             "service and environment) runs with the pipeline quota raised to what it needs (`quotas."
