@@ -55,7 +55,9 @@ class DoraRecorder:
         )
         self.codepipeline = codepipeline
         self.day = DoraDay()
-        boto3.client("dynamodb", region_name=region).create_table(
+        # One set of clients for the day, as a warm container keeps them at module level.
+        self.clients = {name: boto3.client(name, region_name=region) for name in ("dynamodb", "cloudwatch", "ssm")}
+        self.clients["dynamodb"].create_table(
             TableName=self.settings.facts_table,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             AttributeDefinitions=[
@@ -66,13 +68,12 @@ class DoraRecorder:
         )
 
     def function(self, now: datetime, settings: Settings | None = None) -> DoraMetrics:
-        region = self.settings.region
         return DoraMetrics(
             settings=settings or self.settings,
             codepipeline=self.codepipeline,
-            dynamodb=boto3.client("dynamodb", region_name=region),
-            cloudwatch=boto3.client("cloudwatch", region_name=region),
-            graph=graph_reader(boto3.client("ssm", region_name=region), self.settings.graph_parameter),
+            dynamodb=self.clients["dynamodb"],
+            cloudwatch=self.clients["cloudwatch"],
+            graph=graph_reader(self.clients["ssm"], self.settings.graph_parameter),
             now=lambda: now,
         )
 

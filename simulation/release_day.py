@@ -892,6 +892,7 @@ def simulate(
     honour_gate: bool = True,
     strict_retry: bool = True,
     until_first_violation: bool = False,
+    dora: bool = True,
 ) -> DayResult:
     """Run the day under moto and return what happened.
 
@@ -903,6 +904,8 @@ def simulate(
     invariant (the rest of the day cannot take it back): a test that only asks
     whether the check can fail need not pay for a whole day. The events up to
     that moment are the same as in the whole day (same seed, same order).
+    ``dora=False`` leaves the DORA function out: it only watches the day, and a
+    test that does not read its numbers need not pay for its table.
     """
     inputs = ReleaseDay.inputs_of(stack)
     # Fake credentials for moto, restored afterwards; nothing leaves the process.
@@ -918,7 +921,8 @@ def simulate(
                 [environment.name for environment in inputs.settings.environments],
                 [service.name for service in inputs.catalog.services],
             )
-            day.dora = DoraRecorder(ACCOUNT, REGION, day.settings.graph_parameter, _PipelineApi(day), "release-day")
+            if dora:
+                day.dora = DoraRecorder(ACCOUNT, REGION, day.settings.graph_parameter, _PipelineApi(day), "release-day")
             return day.run()
     finally:
         for key, value in saved.items():

@@ -9,7 +9,7 @@ import yaml
 
 from components.model import naming
 from components.model.branch_pattern import matches
-from tests.conftest import PROJECT_DIR, document, inputs_of, service_entry
+from tests.conftest import PROJECT_DIR, document, inputs_of, service_entry, with_dependencies
 from tests.shared_plans import shared_plan
 
 PIPELINE = "aws:codepipeline/pipeline:Pipeline"
@@ -86,7 +86,7 @@ def test_every_service_gets_one_v2_pipeline_per_environment(dev_plan):
 def test_a_service_gets_only_the_environments_it_asks_for(catalog_raw, tmp_path):
     service_entry(catalog_raw, "reporting")["environments"] = ["dev", "staging", "prod"]
     catalog = tmp_path / "services.yaml"
-    catalog.write_text(yaml.safe_dump(catalog_raw))
+    catalog.write_text(yaml.safe_dump(with_dependencies(catalog_raw, ["reporting"])))  # booking among them
     names = set(pipelines(shared_plan(PROJECT_DIR, "dev", str(catalog))))
     assert {"reporting-dev", "reporting-staging", "reporting-prod"} <= names
     assert "reporting-qa" not in names
