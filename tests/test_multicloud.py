@@ -410,7 +410,9 @@ def plan_with_github_environments(project, **settings_changes):
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
     catalog = yaml.safe_load((PROJECT_DIR / "catalog" / "services.yaml").read_text())
     service_entry(catalog, TWO_CLOUDS)["also_deploy_to"] = ["gcp", "azure"]
-    (project / "services.yaml").write_text(yaml.safe_dump(catalog))
+    # GitHub environments are the multicloud services' only: those and what they depend on (13 of 24).
+    multicloud = [entry["name"] for entry in catalog["services"] if entry.get("also_deploy_to")]
+    (project / "services.yaml").write_text(yaml.safe_dump(with_dependencies(catalog, multicloud)))
     return shared_plan(project, "dev", str(project / "services.yaml"))
 
 
@@ -519,8 +521,9 @@ PRE_CHANGE = {
     ),
 }
 """URN → (variable, value), copied from a plan of 9274640 (the last commit with per-key variables only) of this same
-stack and catalog (``github_plan``'s); all 188 of that plan's variables recur in ``github_per_key_plan`` with the
-same URNs and inputs."""
+stack with the whole reference catalog; all 188 of that plan's variables recurred in ``github_per_key_plan`` with the
+same URNs and inputs. (``github_plan`` now plans only the multicloud services and their dependencies, which hold
+every GitHub variable.)"""
 
 
 def variables_by_environment(plan):
