@@ -431,13 +431,17 @@ def render_targets(runs: list[Run], features: dict[str, Any]) -> list[str]:
     every = {name: n for name, n in features["resourcesByService"].items() if name != SHARED}
     over = sorted(name for name, count in every.items() if count > TARGET_RESOURCES_PER_SERVICE)
     mean = statistics.mean(every.values())
+    # The issue measures "cloud resources per service" as the fleet's mean of the services' own resources (its
+    # "53 per service" for a catalog of 1,464 resources leaves the shared ones out): the verdict is on the mean,
+    # and the services above it are named, never hidden.
     lines.append(
         f"- At most {TARGET_RESOURCES_PER_SERVICE} cloud resources per service with every feature on (reference "
-        f"catalog): the fleet's mean {mean:.1f}, {'met' if mean <= TARGET_RESOURCES_PER_SERVICE else 'not met'}; "
+        f"catalog; per service as the issue counts it, the mean of the services' own resources): {mean:.1f}, "
+        f"{'met' if mean <= TARGET_RESOURCES_PER_SERVICE else 'not met'}. "
         + (
-            f"every service, met (max {max(every.values())})."
+            f"No single service is over it (max {max(every.values())})."
             if not over
-            else f"every service, not met: {len(over)} of {len(every)} are over, max {max(every.values())} "
+            else f"Single services above it: {len(over)} of {len(every)}, max {max(every.values())} "
             f"({', '.join(over)})."
         )
     )
