@@ -16,6 +16,8 @@ from components.model.errors import PlatformInputError
 
 EXIT_VIOLATIONS = 1
 EXIT_BAD_INPUT = 2
+EXIT_INCOMPLETE = 3
+"""A sharded plan lost a shard's process (killed, out of memory): no plan written."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     from .markdown_report import write_report
     from .report import plan_document, render_summary, write_guardrail_scp, write_plan
     from .runner import run_plan
-    from .shards import plan_fleet, render_fleet
+    from .shards import ShardProcessLostError, plan_fleet, render_fleet
 
     out_dir = args.out or args.project_dir / "out"
     policy_config = args.policy_config or pack_config.DEFAULT_PATH
@@ -82,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     except pulumi.RunError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except ShardProcessLostError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INCOMPLETE
     document = plan_document(plan)
     path = write_plan(document, out_dir)
     print(render_summary(plan, document["summary"], path))

@@ -34,6 +34,7 @@ from .base_plan import (
 
 EXIT_VIOLATIONS = 1  # the exit codes of __main__
 EXIT_BAD_INPUT = 2
+EXIT_INCOMPLETE = 3
 
 
 def working_tree_key(project_dir: Path, stack: str, catalog: str | None, policy_config: Path | None) -> str | None:
@@ -61,6 +62,14 @@ def working_tree_key(project_dir: Path, stack: str, catalog: str | None, policy_
 class _WorkingTreeInputError(Exception):
     """The working tree's catalog, stack file or pack config is wrong: the message is the located error."""
 
+    exit_code = EXIT_BAD_INPUT
+
+
+class _WorkingTreeIncompleteError(_WorkingTreeInputError):
+    """A shard's process was lost while planning the working tree (``shards.ShardProcessLostError``)."""
+
+    exit_code = EXIT_INCOMPLETE
+
 
 def _plan_working_tree(args: argparse.Namespace, project_dir: Path) -> tuple[dict[str, Any], list[str], bool]:
     """``(document, warnings, from_cache)``; ``_WorkingTreeInputError`` when the working tree cannot be planned."""
@@ -77,7 +86,7 @@ def _plan_working_tree(args: argparse.Namespace, project_dir: Path) -> tuple[dic
 
     from .report import plan_document
     from .runner import run_plan
-    from .shards import plan_fleet
+    from .shards import ShardProcessLostError, plan_fleet
 
     policy_config = args.policy_config or pack_config.DEFAULT_PATH
     out_dir = args.out or args.project_dir / "out"
@@ -94,6 +103,8 @@ def _plan_working_tree(args: argparse.Namespace, project_dir: Path) -> tuple[dic
         plan = fleet.merged if fleet else run_plan(project_dir, args.stack, args.catalog, policy_config=policy_config)
     except (PlatformInputError, pulumi.RunError) as error:
         raise _WorkingTreeInputError(str(error)) from None
+    except ShardProcessLostError as error:
+        raise _WorkingTreeIncompleteError(str(error)) from None
     document = plan_document(plan)
     if cache_file is not None:
         write_cached(cache_file, {"document": document, "warnings": plan.warnings})
@@ -119,7 +130,7 @@ def run_review(args: argparse.Namespace) -> int:
     except _WorkingTreeInputError as error:
         print(f"error: {error}", file=sys.stderr)
         base.cancel()
-        return EXIT_BAD_INPUT
+        return error.exit_code
     plan_path = write_plan(document, out_dir)
     try:
         base_plan = base.result()

@@ -28,6 +28,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -172,6 +173,17 @@ def merged_outputs(core: Plan, shards: Sequence[Plan]) -> dict[str, Any]:
 # -- shards in parallel processes -------------------------------------------------------------------------------
 
 
+class ShardProcessLostError(RuntimeError):
+    """A shard's process ended without handing back its plan (killed, out of memory): the fleet has no plan."""
+
+    def __init__(self, stacks: Sequence[str]) -> None:
+        super().__init__(
+            f"the process planning {', '.join(stacks) or 'a shard'} ended without a plan (killed, or out of "
+            "memory?); nothing was merged. Plan again, with fewer processes at once (--jobs / JOBS=) if memory is short"
+        )
+        self.stacks = list(stacks)
+
+
 class ShardWorkers:
     """One process per shard (at most ``jobs`` at once), started before the core's plan exists.
 
@@ -191,14 +203,17 @@ class ShardWorkers:
         self._stacks = list(stacks)
         self._context = multiprocessing.get_context("spawn")
         self._updates: Any = self._context.Queue()
-        self._core_ready: Any = self._context.Event()
+        # A flag in shared memory that the shards poll, not a multiprocessing.Event: Event.set() waits for
+        # every process sleeping in wait() to wake, so one shard killed while waiting (out of memory) would
+        # hang the parent for good.
+        self._core_state: Any = self._context.RawValue("b", CORE_PENDING)
         core_path.unlink(missing_ok=True)  # a core plan from an earlier run must not stand in for this one's
         self._pool = ProcessPoolExecutor(
             max_workers=max(1, min(jobs, len(self._stacks))),
             mp_context=self._context,
             max_tasks_per_child=1,
             initializer=_start_worker,
-            initargs=(self._updates, self._core_ready),
+            initargs=(self._updates, self._core_state, os.getpid()),
         )
         self._futures: dict[str, Future[Plan]] = {
             stack: self._pool.submit(plan_shard, project_dir, stack, catalog, policy_config, core_path)
@@ -209,11 +224,16 @@ class ShardWorkers:
         return self
 
     def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
-        self._core_ready.set()
+        if self._core_state.value == CORE_PENDING:
+            self._core_state.value = CORE_FAILED
         self._pool.shutdown(wait=True, cancel_futures=error_type is not None)
+        # With the collector off, a traceback's reference cycle would keep the progress queue (and its
+        # semaphores) alive until os._exit, and multiprocessing's resource tracker would warn of a leak.
+        self._updates.close()
+        self._updates.join_thread()
 
     def core_written(self) -> None:
-        self._core_ready.set()
+        self._core_state.value = CORE_WRITTEN
 
     def results(self, progress: TextIO | None) -> dict[str, Plan]:
         """Every shard's plan, in the order of ``stacks``; a progress line on ``progress`` if it is a terminal."""
@@ -225,7 +245,11 @@ class ShardWorkers:
             line.show(sum(future.done() for future in futures.values()), sum(counts.values()))
         line.clear()
         # result() re-raises a shard's PlatformInputError or RunError here, as if it had been planned in-process.
-        return {stack: futures[stack].result() for stack in self._stacks}
+        try:
+            return {stack: futures[stack].result() for stack in self._stacks}
+        except BrokenProcessPool:
+            lost = [stack for stack, future in futures.items() if isinstance(future.exception(), BrokenProcessPool)]
+            raise ShardProcessLostError(lost) from None
 
 
 def plan_shard(project_dir: Path, stack: str, catalog: str | None, policy_config: Path, core_path: Path) -> Plan:
@@ -235,8 +259,7 @@ def plan_shard(project_dir: Path, stack: str, catalog: str | None, policy_config
     planning: written by the parent after the merge, a 1,000-service fleet's shard plans took
     five seconds of one core at the end.
     """
-    if _core_ready is not None:
-        _core_ready.wait()
+    _wait_for_the_core()
     if not core_path.exists():
         raise RuntimeError(f"no plan of the core at {core_path}: the core failed, so this shard is not planned")
     core_document = json.loads(core_path.read_text(encoding="utf-8"))
@@ -255,14 +278,41 @@ def plan_shard(project_dir: Path, stack: str, catalog: str | None, policy_config
 
 
 _updates: Any = None
-_core_ready: Any = None
+_core_state: Any = None
+ORPHAN_POLL_SECONDS = 0.5
+CORE_PENDING, CORE_WRITTEN, CORE_FAILED = 0, 1, 2
+CORE_POLL_SECONDS = 0.02
 
 
-def _start_worker(updates: Any, core_ready: Any = None) -> None:
-    global _updates, _core_ready  # one queue and one event per worker process, set once when it starts
-    _updates, _core_ready = updates, core_ready
+def _wait_for_the_core() -> None:
+    """Until the parent has written the core's plan; a failed core ends the shard (a parent gone: ``_orphan_watch``)."""
+    if _core_state is None:
+        return  # planned in-process: the core's plan is already there
+    while _core_state.value == CORE_PENDING:
+        time.sleep(CORE_POLL_SECONDS)
+    if _core_state.value == CORE_FAILED:
+        raise RuntimeError("the core failed, so this shard is not planned")
+
+
+def _orphan_watch(parent_pid: int) -> None:
+    """End this shard's process once the planning process is gone (``kill -9``, a cancelled CI job).
+
+    Nothing else would: a worker blocked reading its task, waiting for the core or writing its result
+    to a parent that no longer reads it stays forever, holding a shard's memory.
+    """
+    while os.getppid() == parent_pid:
+        time.sleep(ORPHAN_POLL_SECONDS)
+    os._exit(1)
+
+
+def _start_worker(updates: Any, core_state: Any = None, parent_pid: int | None = None) -> None:
+    global _updates, _core_state  # one queue and one flag per worker process, set once when it starts
+    _updates, _core_state = updates, core_state
+    if parent_pid is not None:
+        threading.Thread(target=_orphan_watch, args=(parent_pid,), name="orphan-watch", daemon=True).start()
     # The worker plans one shard and ends (max_tasks_per_child=1), so, as in the command, it never
-    # collects cycles and skips tearing its heap down: the parent waits for it to exit (lean.py).
+    # collects cycles and skips tearing its heap down: the parent waits for it to exit (lean.py). Its
+    # exit code is then always 0: the pool reads a worker's outcome from its result, never its code.
     gc.disable()
     atexit.register(exit_now, 0)
     # As in the command: pulumi_aws.s3 warns about its deprecated V2 aliases on import.
