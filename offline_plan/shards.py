@@ -227,10 +227,11 @@ class ShardWorkers:
         if self._core_state.value == CORE_PENDING:
             self._core_state.value = CORE_FAILED
         self._pool.shutdown(wait=True, cancel_futures=error_type is not None)
-        # With the collector off, a traceback's reference cycle would keep the progress queue (and its
+        # With the collector off, a traceback's reference cycle would keep the pool's queues (and their
         # semaphores) alive until os._exit, and multiprocessing's resource tracker would warn of a leak.
         self._updates.close()
         self._updates.join_thread()
+        del self._pool, self._updates, self._futures  # the executor's own queues go with it
 
     def core_written(self) -> None:
         self._core_state.value = CORE_WRITTEN

@@ -12,10 +12,11 @@ import time
 
 import pulumi
 import pytest
+import yaml
 
 import offline_plan.shards as shards
 from policies import pack_config
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, with_dependencies
 from tests.sharded_fleet import THREE_SHARDS, fleet_project
 
 
@@ -174,3 +175,27 @@ def test_a_shard_process_lost_is_named_and_the_command_exits_3(tmp_path, monkeyp
     assert command.main(["--stack", "prod", "--project-dir", str(project), "--out", str(tmp_path / "out")]) == 3
     assert capsys.readouterr().err.startswith("error: the process planning prod-commerce ended without a plan")
     assert not (tmp_path / "out").exists()
+
+
+FAILING_SHARD_PROGRAM = """
+import pulumi, runpy
+if pulumi.get_stack() == "prod-insight":
+    raise pulumi.RunError("the insight shard's program failed")
+runpy.run_path({real!r}, run_name="__main__")
+"""
+
+
+def test_a_shard_that_fails_is_a_located_error_and_leaves_nothing_behind(tmp_path):
+    """Exit 2 with the shard's error, and no resource-tracker warning of semaphores the failed pool leaked."""
+    project = fleet_project(tmp_path / "project", shards=[{"name": "insight", "services": ["auth"]}])
+    (project / "__main__.py").unlink()
+    (project / "__main__.py").write_text(FAILING_SHARD_PROGRAM.format(real=str(PROJECT_DIR / "__main__.py")))
+    raw = yaml.safe_load((PROJECT_DIR / "catalog" / "services.yaml").read_text())
+    catalog = tmp_path / "services.yaml"
+    catalog.write_text(yaml.safe_dump(with_dependencies(raw, ["auth"])))
+    command = [sys.executable, "-m", "offline_plan", "--stack", "prod", "--project-dir", str(project)]
+    command += ["--catalog", str(catalog), "--out", str(tmp_path / "out")]
+    done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "error: " in done.stderr and "the insight shard's program failed" in done.stderr
+    assert "leaked" not in done.stderr, done.stderr
