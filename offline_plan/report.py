@@ -5,13 +5,13 @@ The JSON shape is a contract other tools read: fields are added, never renamed.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from components.model.artifact_retention import render_retention, retention_summary
 
+from . import plan_json
 from .runner import Plan
 
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
@@ -117,7 +117,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
 def write_plan(document: dict[str, Any], out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"plan-{document['stack']}.json"
-    path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    path.write_text(plan_json.dumps(document) + "\n", encoding="utf-8")
     return path
 
 

@@ -40,6 +40,7 @@ from components.model.sharding import StackRole, settings_file_name, shard_stack
 from policies import pack_config
 from policies.rules import RESOURCE_RULES
 
+from . import plan_json
 from .lean import exit_now
 from .policy_check import Violation, evaluate
 from .recorder import RecordingMonitor
@@ -128,7 +129,7 @@ def write_stack_plan(plan: Plan, out_dir: Path, file_name: str | None = None) ->
     """One stack's own plan file (``plan-<stack>.json``, or the core's ``plan-<stack>.core.json``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / (file_name or f"plan-{plan.stack}.json")
-    path.write_text(json.dumps(plan_document(plan), indent=2) + "\n", encoding="utf-8")
+    path.write_text(plan_json.dumps(plan_document(plan)) + "\n", encoding="utf-8")
     return path
 
 
