@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -78,6 +78,10 @@ EVERY_FEATURE = {
 """The optional settings switched on (over prod's) for the per-service count "with every feature on"."""
 
 
+REPEAT_UP_TO = 200
+"""Rows of at most this many services are planned ``--repeat`` times; larger ones once (minutes each)."""
+
+
 @dataclass
 class Run:
     services: int
@@ -93,6 +97,14 @@ class Run:
     """0 for one whole stack; else how many shard stacks the fleet was split into (planned after its core)."""
     pipeline_quota: int | None = None
     """``quotas.maxPipelinesPerRegion`` where the run raised it above the pack's (``synthetic_policy_config``)."""
+    wall_runs: list[float] = field(default_factory=list)
+    """Wall seconds of every run of this row (``--repeat``); the row's figures are those of the median run."""
+
+    @property
+    def runs_text(self) -> str:
+        """``3 (28.4-30.2)``: how many runs, and the range of their wall times."""
+        walls = self.wall_runs or [self.wall_seconds]
+        return f"{len(walls)} ({min(walls):.1f}-{max(walls):.1f})" if len(walls) > 1 else "1"
 
     @property
     def counted(self) -> bool:
@@ -128,6 +140,14 @@ class Run:
     @property
     def registrations_per_second(self) -> float:
         return self.registrations / self.phases["program"] if self.phases.get("program") else float("nan")
+
+
+def median_run(attempts: list[Run]) -> Run:
+    """The run of median wall time (the upper one of an even count), carrying every run's wall time."""
+    ordered = sorted(attempts, key=lambda run: run.wall_seconds)
+    median = ordered[len(ordered) // 2]
+    median.wall_runs = [run.wall_seconds for run in attempts]
+    return median
 
 
 def write_inputs(size: int, stack: str = "dev") -> tuple[Path, Path]:
@@ -320,8 +340,9 @@ def render(runs: list[Run], features: dict[str, Any], profiled: dict[str, Any] |
         f"## Figures (stack `{stack}`, one stack, one `make plan` process per row)",
         "",
         "| services | resources | per service (mean / max) | shared | registrations | wall s | CPU s | program s "
-        "| policy s | registrations/s | ms/resource | CPU ms/resource | peak MB | exit | load before -> after |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| policy s | registrations/s | ms/resource | CPU ms/resource | peak MB | exit | runs (wall s) "
+        "| load before -> after |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for run in (run for run in runs if not run.shards):
         per = run.per_service
@@ -331,7 +352,7 @@ def render(runs: list[Run], features: dict[str, Any], profiled: dict[str, Any] |
             f"| {run.cpu_seconds:.1f} | {run.phases.get('program', float('nan')):.1f} "
             f"| {run.phases.get('policy', float('nan')):.1f} | {run.registrations_per_second:.0f} "
             f"| {run.ms_per_resource:.2f} | {run.cpu_ms_per_resource:.2f} | {run.peak_rss_mb:.0f} "
-            f"| {run.exit_code} | {load_text(run.load_before)} -> {load_text(run.load_after)} |"
+            f"| {run.exit_code} | {run.runs_text} | {load_text(run.load_before)} -> {load_text(run.load_after)} |"
         )
     sharded = [run for run in runs if run.shards]
     if sharded:
@@ -349,15 +370,15 @@ def render(runs: list[Run], features: dict[str, Any], profiled: dict[str, Any] |
             "`quotas` rule still counts every pipeline.",
             "",
             "| services | shards | resources | wall s | CPU s | core s | shards s | merge s | ms/resource "
-            "| CPU ms/resource | peak MB per process | exit | load before -> after |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+            "| CPU ms/resource | peak MB per process | exit | runs (wall s) | load before -> after |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for run in sharded:
             lines.append(
                 f"| {run.services} | {run.shards} | {run.resources} | {run.wall_seconds:.1f} | {run.cpu_seconds:.1f} "
                 f"| {run.phases.get('core', float('nan')):.1f} | {run.phases.get('shards', float('nan')):.1f} "
                 f"| {run.phases.get('merge', float('nan')):.1f} | {run.ms_per_resource:.2f} "
-                f"| {run.cpu_ms_per_resource:.2f} | {run.peak_rss_mb:.0f} | {run.exit_code} "
+                f"| {run.cpu_ms_per_resource:.2f} | {run.peak_rss_mb:.0f} | {run.exit_code} | {run.runs_text} "
                 f"| {load_text(run.load_before)} -> {load_text(run.load_after)} |"
             )
     lines += [
@@ -370,7 +391,10 @@ def render(runs: list[Run], features: dict[str, Any], profiled: dict[str, Any] |
         "cloud resource (the fair comparison between one process and several in parallel); *peak MB* is the "
         "largest resident set of any one process (not the sum of those alive at once: a sharded fleet's parent "
         "and its shard processes run together); *exit* 0 means no mandatory finding, 1 a mandatory finding "
-        "(such a row is marked in the targets, never counted as met).",
+        "(such a row is marked in the targets, never counted as met); *runs (wall s)* how many times the row "
+        f"was planned and the range of their wall times: rows of at most {REPEAT_UP_TO} services are planned "
+        "`--repeat` times (default 3) on a machine whose speed drifts, and every figure of the row is that of "
+        "its median run (by wall time), never the fastest.",
         "",
         *render_targets(runs, features),
         "",
@@ -555,6 +579,9 @@ def main() -> None:
         help="size to profile (default: the largest; a sharded size profiles its first shard; 0: none)",
     )
     parser.add_argument("--top", type=int, default=15, help="profile entries per table")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help=f"runs of each row of at most {REPEAT_UP_TO} services (median shown)"
+    )
     parser.add_argument("--report", type=Path, default=REPORT)
     args = parser.parse_args()
     WORK_DIR.mkdir(exist_ok=True)
@@ -566,7 +593,11 @@ def main() -> None:
     )
     plans = [(size, False) for size in sorted(args.sizes)] + [(size, True) for size in sorted(args.sharded_sizes)]
     for size, sharded in plans:
-        run = measure_sharded(size, args.stack, args.services_per_shard) if sharded else measure(size, args.stack)
+        attempts = [
+            measure_sharded(size, args.stack, args.services_per_shard) if sharded else measure(size, args.stack)
+            for _ in range(max(1, args.repeat) if size <= REPEAT_UP_TO else 1)
+        ]
+        run = median_run(attempts)
         runs.append(run)
         print(
             f"{run.services:>8} {run.shards:>6} {run.resources:>9} {run.wall_seconds:>8.1f} {run.cpu_seconds:>8.1f} "

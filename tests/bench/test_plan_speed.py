@@ -57,3 +57,14 @@ def test_a_clean_run_is_judged_on_its_figures_alone():
     text = targets(run(24, 10), run(200, 20, shards=2))
     assert "- 200 services under 30 s with shards in parallel (2 shards): 20.0 s, met." in text
     assert "mandatory" not in text.split("\n\n", 2)[2]
+
+
+def test_a_repeated_row_shows_its_median_run_and_the_range():
+    """A drifting machine: the row is the median run's (never the fastest), and the spread is shown beside it."""
+    fast, median, slow = run(200, 28.0, shards=2), run(200, 30.5, shards=2), run(200, 41.0, shards=2)
+    chosen = plan_speed.median_run([slow, fast, median])
+    assert chosen is median
+    assert chosen.wall_runs == [41.0, 28.0, 30.5]
+    assert chosen.runs_text == "3 (28.0-41.0)"
+    assert "30.5 s, not met" in targets(run(24, 10), chosen)
+    assert run(1000, 150, shards=10).runs_text == "1"
