@@ -12,7 +12,10 @@ import gc
 import json
 import subprocess
 import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import pulumi
@@ -28,6 +31,7 @@ from offline_plan.recorder import RecordingMonitor
 from offline_plan.report import plan_document
 from offline_plan.runner import Plan
 from tests.conftest import PROJECT_DIR
+from tests.offline_plan.worker_probe import collector_enabled_and_watch_teardown
 
 # make test distributes whole files (--dist loadfile): the plan three tests watch is computed once.
 
@@ -157,19 +161,21 @@ def test_the_sdk_captures_a_stack_trace_unless_switched_off():
     assert set(_register_outside_a_plan(switched_off=True)) == {0}
 
 
+def run_command(prelude: str, catalog: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m offline_plan --stack dev`` in a fresh interpreter that first runs ``prelude``."""
+    script = (
+        f"{prelude}import runpy, sys\n"
+        f"sys.argv = ['offline_plan', '--stack', 'dev', '--catalog', {str(catalog)!r}, '--out', {str(out)!r}]\n"
+        "runpy.run_module('offline_plan', run_name='__main__', alter_sys=True)\n"
+    )
+    return subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True, check=False)
+
+
 def test_the_command_exits_as_soon_as_its_output_is_flushed(one_service_catalog, tmp_path):
     """``python -m offline_plan`` skips interpreter teardown (atexit never runs), yet its output is all there."""
     out = tmp_path / "out"
-    script = (
-        "import atexit, runpy, sys\n"
-        "atexit.register(print, 'interpreter teardown ran')\n"
-        f"sys.argv = ['offline_plan', '--stack', 'dev', '--catalog', {str(one_service_catalog)!r},"
-        f" '--out', {str(out)!r}]\n"
-        "runpy.run_module('offline_plan', run_name='__main__', alter_sys=True)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True, check=False
-    )
+    teardown_witness = "import atexit\natexit.register(print, 'interpreter teardown ran')\n"
+    result = run_command(teardown_witness, one_service_catalog, out)
     assert result.returncode == 0, result.stderr
     assert "interpreter teardown ran" not in result.stdout
     assert result.stdout.startswith("offline plan of stack 'dev'")
@@ -186,17 +192,11 @@ def test_the_summary_reports_where_the_time_went(watched_plan):
 
 def test_the_command_never_collects_after_planning(one_service_catalog, tmp_path):
     """Switching the collector back on before exiting scanned every object of the plan (a second at 24 services)."""
-    out = tmp_path / "out"
-    script = (
-        "import gc, runpy, sys\n"
+    watch = (
+        "import gc\n"
         "gc.callbacks.append(lambda phase, info: phase == 'start' and print('cyclic collection', flush=True))\n"
-        f"sys.argv = ['offline_plan', '--stack', 'dev', '--catalog', {str(one_service_catalog)!r},"
-        f" '--out', {str(out)!r}]\n"
-        "runpy.run_module('offline_plan', run_name='__main__', alter_sys=True)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True, check=False
-    )
+    result = run_command(watch, one_service_catalog, tmp_path / "out")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     first = next(index for index, line in enumerate(lines) if line.startswith("offline plan of stack 'dev'"))
@@ -205,12 +205,6 @@ def test_the_command_never_collects_after_planning(one_service_catalog, tmp_path
 
 def _worker_sees(initializer) -> tuple[bool, bool]:
     """(collector enabled in the worker, interpreter torn down after its task) for a one-task spawned worker."""
-    import tempfile
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    from tests.offline_plan.worker_probe import collector_enabled_and_watch_teardown
-
     context = get_context("spawn")
     with tempfile.TemporaryDirectory() as directory:
         marker = Path(directory) / "teardown"

@@ -20,6 +20,31 @@ from tests.conftest import PROJECT_DIR, with_dependencies
 from tests.sharded_fleet import THREE_SHARDS, fleet_project
 
 
+class PlannerThread:
+    """``plan_fleet`` on a daemon thread, so a hang fails the test instead of the whole suite."""
+
+    def __init__(self, project, out) -> None:
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._plan, args=(project, out), daemon=True)
+        self._thread.start()
+
+    def _plan(self, project, out) -> None:
+        try:
+            shards.plan_fleet(project, "prod", None, policy_config=pack_config.DEFAULT_PATH, out_dir=out, jobs=2)
+        except BaseException as error:
+            self.error = error
+
+    def finish(self, hang: str, timeout: float = 60) -> BaseException | None:
+        """What ``plan_fleet`` raised; fails with ``hang`` (after killing the pool's processes) if it never returns."""
+        self._thread.join(timeout=timeout)
+        if self._thread.is_alive():
+            for child in multiprocessing.active_children():
+                child.kill()  # so the suite does not hang on the pool
+            self._thread.join(timeout=30)
+            pytest.fail(hang)
+        return self.error
+
+
 def test_a_core_that_fails_releases_its_waiting_shards_and_leaves_no_plan(tmp_path, monkeypatch):
     """The shards wait for the core's plan: a failed core must end them, not leave them waiting (or use an old plan)."""
     project = fleet_project(tmp_path / "project", shards=THREE_SHARDS)
@@ -33,23 +58,7 @@ def test_a_core_that_fails_releases_its_waiting_shards_and_leaves_no_plan(tmp_pa
         raise pulumi.RunError("the core's program failed")
 
     monkeypatch.setattr(shards, "run_plan", failing_core)
-    outcome: dict[str, BaseException] = {}
-
-    def plan() -> None:
-        try:
-            shards.plan_fleet(project, "prod", None, policy_config=pack_config.DEFAULT_PATH, out_dir=out, jobs=2)
-        except BaseException as error:
-            outcome["error"] = error
-
-    planner = threading.Thread(target=plan, daemon=True)
-    planner.start()
-    planner.join(timeout=60)
-    if planner.is_alive():
-        for child in multiprocessing.active_children():
-            child.terminate()  # so the suite does not hang on the pool
-        planner.join(timeout=30)
-        pytest.fail("the shards were left waiting for a core plan that never came")
-    error = outcome.get("error")
+    error = PlannerThread(project, out).finish("the shards were left waiting for a core plan that never came")
     assert isinstance(error, pulumi.RunError) and "the core's program failed" in str(error), error
     assert sorted(path.name for path in out.iterdir()) == [], "no shard planned from the earlier run's core plan"
 
@@ -77,27 +86,13 @@ def test_a_shard_process_killed_while_the_core_is_planned_does_not_hang_the_plan
         raise RuntimeError("stop after the core phase: only the hang matters here")
 
     monkeypatch.setattr(shards, "run_plan", slow_core)
-    outcome: dict[str, BaseException] = {}
-
-    def plan() -> None:
-        try:
-            shards.plan_fleet(project, "prod", None, policy_config=pack_config.DEFAULT_PATH, out_dir=out, jobs=2)
-        except BaseException as error:
-            outcome["error"] = error
-
-    planner = threading.Thread(target=plan, daemon=True)
-    planner.start()
+    planner = PlannerThread(project, out)
     workers = _waiting_workers()
     assert workers, "no shard process started"
     os.kill(workers[0].pid, signal.SIGKILL)
     release_core.set()
-    planner.join(timeout=60)
-    hung = planner.is_alive()
-    if hung:
-        for child in multiprocessing.active_children():
-            child.kill()
-    assert not hung, "plan_fleet hung releasing the shards (a multiprocessing.Event waits for every dead waiter)"
-    assert "error" in outcome
+    error = planner.finish("plan_fleet hung releasing the shards (a multiprocessing.Event waits for every dead waiter)")
+    assert error is not None
 
 
 PARENT_SCRIPT = """
