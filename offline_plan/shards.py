@@ -4,10 +4,9 @@
 this process and writes its plan (``plan-prod.core.json``); each shard stack ``prod-<shard>``
 runs in a fresh process of its own (one per core by default, ``--jobs``), started while the
 core is planned and waiting for that plan, whose outputs answer its ``StackReference`` to the
-core. Each stack's resources meet the resource rules where they are planned; the stack rules run
-once, over the union,
-because quotas, dependencies and account boundaries are properties of the fleet, not of one
-shard. The merged plan (``plan-prod.json``, same shape as an unsharded plan) and one plan per
+core. Each stack's resources meet the resource rules where they are planned; the stack rules
+run once, over the union, because quotas, dependencies and account boundaries are properties
+of the fleet, not of one shard. The merged plan (``plan-prod.json``, same shape as an unsharded plan) and one plan per
 shard (``plan-prod-<shard>.json``, resource findings only, written by the shard's own process) are
 written side by side.
 
